@@ -1,0 +1,22 @@
+/** `host:port` listen addresses in configuration. Port 0 asks the OS for a free port. */
+import { SigilError } from '../../certs/errors.js'
+
+export interface HostPort {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * Parses `host:port` (IPv6 as `[::1]:8081`).
+ *
+ * @example
+ * parseHostPort('127.0.0.1:8081') // { host: '127.0.0.1', port: 8081 }
+ */
+export function parseHostPort(input: string, what = 'address'): HostPort {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(input)
+  const port = m ? Number(m[3]) : Number.NaN
+  if (!m || port > 65535) {
+    throw new SigilError('ERR_CONFIG_INVALID', `${what}: "${input}" is not host:port (e.g. 127.0.0.1:8081)`)
+  }
+  return { host: (m[1] ?? m[2]) as string, port }
+}

@@ -1,0 +1,149 @@
+/**
+ * Resolves `sigil-server run` configuration: defaults < config file < SIGIL_* env < flags,
+ * then validates every value into a typed {@link ServerConfig}. Any problem is a
+ * SigilError `ERR_CONFIG_INVALID` whose message names the option and the rule.
+ */
+import { readFileSync } from 'node:fs'
+import { extname, isAbsolute, join, resolve } from 'node:path'
+import { parse as parseToml } from 'smol-toml'
+import { SigilError } from '../../certs/errors.js'
+import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
+import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { type HostPort, parseHostPort } from './address.js'
+import { parseDurationSeconds } from './duration.js'
+import { serverOptions } from './server-options.js'
+
+export interface ServerConfig {
+  readonly trustDomain: TrustDomain
+  readonly dataDir: string
+  readonly agentApiAddress: HostPort
+  readonly adminSocket: string
+  /** undefined when the bundle endpoint is off */
+  readonly bundleEndpointAddress: HostPort | undefined
+  readonly bundleEndpointProfile: 'https_web' | 'https_spiffe'
+  readonly bundleEndpointCert: string | undefined
+  readonly bundleEndpointKey: string | undefined
+  readonly bundleRefreshHintSeconds: number
+  readonly x509SvidTtlSeconds: number
+  readonly jwtSvidTtlSeconds: number
+  readonly agentSvidTtlSeconds: number
+  readonly caTtlSeconds: number
+  readonly caKeyType: KeyType
+  readonly jwtKeyType: KeyType
+  readonly jwtIssuer: string | undefined
+  readonly upstreamCaCert: string | undefined
+  readonly upstreamCaKey: string | undefined
+  readonly x509popCa: string | undefined
+  readonly joinTokenTtlSeconds: number
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
+}
+
+export type LoadResult = { kind: 'config'; config: ServerConfig } | { kind: 'help'; text: string }
+
+const MAX_CONFIG_BYTES = 1024 * 1024
+
+/**
+ * Resolves the configuration from command-line arguments (without the `run` word) and an environment.
+ *
+ * @example
+ * const r = loadServerConfig(['--trust-domain', 'example.org'], process.env)
+ * if (r.kind === 'config') start(r.config)
+ */
+export function loadServerConfig(args: string[], env: Record<string, string | undefined>): LoadResult {
+  const argv = args
+  let values: ReturnType<ReturnType<typeof serverOptions>['parse']>['values']
+  try {
+    const first = serverOptions(env).parse(argv).values
+    const jack = serverOptions(env)
+    if (first.config) jack.setConfigValues(readConfigFile(first.config) as never, first.config)
+    values = jack.parse(argv).values
+    if (values.help) return { kind: 'help', text: jack.usage() }
+    if (values['help-markdown']) return { kind: 'help', text: jack.usageMarkdown() }
+  } catch (cause) {
+    if (cause instanceof SigilError) throw cause
+    throw new SigilError('ERR_CONFIG_INVALID', `configuration: ${(cause as Error).message}`, { cause })
+  }
+  const v = values
+  const dataDir = resolve(v['data-dir'] as string)
+  const trustDomain = wrap('trust-domain', () => TrustDomain.parse(v['trust-domain'] as string))
+  const bundleAddr = v['bundle-endpoint-address'] as string
+  const config: ServerConfig = {
+    trustDomain,
+    dataDir,
+    agentApiAddress: parseHostPort(v['agent-api-address'] as string, 'agent-api-address'),
+    adminSocket: v['admin-socket'] ? resolve(v['admin-socket']) : join(dataDir, 'private', 'admin.sock'),
+    bundleEndpointAddress:
+      bundleAddr === 'off' ? undefined : parseHostPort(bundleAddr, 'bundle-endpoint-address'),
+    bundleEndpointProfile: v['bundle-endpoint-profile'] as 'https_web' | 'https_spiffe',
+    bundleEndpointCert: optionalPath(v['bundle-endpoint-cert']),
+    bundleEndpointKey: optionalPath(v['bundle-endpoint-key']),
+    bundleRefreshHintSeconds: parseDurationSeconds(v['bundle-refresh-hint'] as string, 'bundle-refresh-hint'),
+    x509SvidTtlSeconds: parseDurationSeconds(v['x509-svid-ttl'] as string, 'x509-svid-ttl'),
+    jwtSvidTtlSeconds: parseDurationSeconds(v['jwt-svid-ttl'] as string, 'jwt-svid-ttl'),
+    agentSvidTtlSeconds: parseDurationSeconds(v['agent-svid-ttl'] as string, 'agent-svid-ttl'),
+    caTtlSeconds: parseDurationSeconds(v['ca-ttl'] as string, 'ca-ttl'),
+    caKeyType: wrap('ca-key-type', () => parseKeyType(v['ca-key-type'] as string)),
+    jwtKeyType: wrap('jwt-key-type', () => parseKeyType(v['jwt-key-type'] as string)),
+    jwtIssuer: v['jwt-issuer'] || undefined,
+    upstreamCaCert: optionalPath(v['upstream-ca-cert']),
+    upstreamCaKey: optionalPath(v['upstream-ca-key']),
+    x509popCa: optionalPath(v['x509pop-ca']),
+    joinTokenTtlSeconds: parseDurationSeconds(v['join-token-ttl'] as string, 'join-token-ttl'),
+    logLevel: v['log-level'] as ServerConfig['logLevel'],
+  }
+  if (Boolean(config.upstreamCaCert) !== Boolean(config.upstreamCaKey)) {
+    throw new SigilError('ERR_CONFIG_INVALID', 'upstream-ca-cert and upstream-ca-key must be set together')
+  }
+  if (Boolean(config.bundleEndpointCert) !== Boolean(config.bundleEndpointKey)) {
+    throw new SigilError(
+      'ERR_CONFIG_INVALID',
+      'bundle-endpoint-cert and bundle-endpoint-key must be set together',
+    )
+  }
+  if (config.x509SvidTtlSeconds >= config.caTtlSeconds || config.agentSvidTtlSeconds >= config.caTtlSeconds) {
+    throw new SigilError('ERR_CONFIG_INVALID', 'x509-svid-ttl and agent-svid-ttl must be shorter than ca-ttl')
+  }
+  return { kind: 'config', config }
+}
+
+/** Reads a JSON or TOML config file into option values; snake_case keys become kebab-case. */
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string
+  try {
+    const buf = readFileSync(path)
+    if (buf.length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`)
+    text = buf.toString('utf8')
+  } catch (cause) {
+    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: ${(cause as Error).message}`, { cause })
+  }
+  let parsed: unknown
+  try {
+    parsed = extname(path).toLowerCase() === '.toml' ? parseToml(text) : JSON.parse(text)
+  } catch (cause) {
+    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: ${(cause as Error).message}`, { cause })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: the top level must be an object`)
+  }
+  const out: Record<string, unknown> = {}
+  for (const [k, val] of Object.entries(parsed)) {
+    const key = k.replaceAll('_', '-')
+    if (key === 'config')
+      throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: "config" cannot nest`)
+    out[key] = typeof val === 'number' && !key.startsWith('log') ? String(val) : val
+  }
+  return out
+}
+
+function optionalPath(p: string | undefined): string | undefined {
+  if (!p) return undefined
+  return isAbsolute(p) ? p : resolve(p)
+}
+
+function wrap<T>(option: string, f: () => T): T {
+  try {
+    return f()
+  } catch (cause) {
+    throw new SigilError('ERR_CONFIG_INVALID', `${option}: ${(cause as Error).message}`, { cause })
+  }
+}
