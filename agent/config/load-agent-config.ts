@@ -1,0 +1,116 @@
+/**
+ * Resolves `sigil-agent run` configuration: defaults < config file < SIGIL_* env < flags,
+ * validated into a typed {@link AgentConfig}. Problems are SigilError `ERR_CONFIG_INVALID`
+ * naming the option. The insecure bootstrap choice is allowed but reported by the caller.
+ */
+import { readFileSync } from 'node:fs'
+import { extname, resolve } from 'node:path'
+import { parse as parseToml } from 'smol-toml'
+import { SigilError } from '../../certs/errors.js'
+import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
+import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { agentOptions } from './agent-options.js'
+
+export interface AgentConfig {
+  readonly serverAddress: string
+  readonly trustDomain: TrustDomain
+  readonly joinToken: string | undefined
+  readonly x509popCert: string | undefined
+  readonly x509popKey: string | undefined
+  readonly trustBundle: string | undefined
+  readonly insecureBootstrap: boolean
+  readonly socketPath: string
+  readonly dataDir: string
+  readonly syncIntervalMs: number
+  readonly rotationFraction: number
+  readonly workloadKeyType: KeyType
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
+}
+
+export type AgentLoadResult = { kind: 'config'; config: AgentConfig } | { kind: 'help'; text: string }
+
+const MAX_CONFIG_BYTES = 1024 * 1024
+
+/**
+ * Resolves the agent configuration from arguments (without `run`) and an environment.
+ *
+ * @example
+ * const r = loadAgentConfig(['--join-token', t, '--trust-bundle', 'bundle.pem'], process.env)
+ */
+export function loadAgentConfig(args: string[], env: Record<string, string | undefined>): AgentLoadResult {
+  let v: ReturnType<ReturnType<typeof agentOptions>['parse']>['values']
+  try {
+    const first = agentOptions(env).parse(args).values
+    const jack = agentOptions(env)
+    if (first.config) jack.setConfigValues(readConfigFile(first.config) as never, first.config)
+    v = jack.parse(args).values
+    if (v.help) return { kind: 'help', text: jack.usage() }
+    if (v['help-markdown']) return { kind: 'help', text: jack.usageMarkdown() }
+  } catch (cause) {
+    if (cause instanceof SigilError) throw cause
+    throw new SigilError('ERR_CONFIG_INVALID', `configuration: ${(cause as Error).message}`, { cause })
+  }
+  const fail = (option: string, why: string): never => {
+    throw new SigilError('ERR_CONFIG_INVALID', `${option}: ${why}`)
+  }
+  const serverAddress = v['server-address'] as string
+  if (!/^(?:\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):\d{1,5}$/.test(serverAddress))
+    fail('server-address', 'expected host:port')
+  const interval = /^(\d+)(ms|s|m)?$/.exec(v['sync-interval'] as string)
+  if (!interval) fail('sync-interval', 'expected a duration such as 500ms, 5s or 1m')
+  const unit = { ms: 1, s: 1000, m: 60000 }[(interval?.[2] ?? 's') as 'ms' | 's' | 'm']
+  const syncIntervalMs = Number(interval?.[1]) * unit
+  if (!(syncIntervalMs >= 100)) fail('sync-interval', 'must be at least 100ms')
+  const rotationFraction = Number(v['rotation-fraction'])
+  if (!(rotationFraction > 0 && rotationFraction < 1)) fail('rotation-fraction', 'must be between 0 and 1')
+  let trustDomain: TrustDomain
+  try {
+    trustDomain = TrustDomain.parse(v['trust-domain'] as string)
+  } catch (cause) {
+    throw new SigilError('ERR_CONFIG_INVALID', `trust-domain: ${(cause as Error).message}`, { cause })
+  }
+  const config: AgentConfig = {
+    serverAddress,
+    trustDomain,
+    joinToken: v['join-token'] || undefined,
+    x509popCert: v['x509pop-cert'] ? resolve(v['x509pop-cert']) : undefined,
+    x509popKey: v['x509pop-key'] ? resolve(v['x509pop-key']) : undefined,
+    trustBundle: v['trust-bundle'] ? resolve(v['trust-bundle']) : undefined,
+    insecureBootstrap: v['insecure-bootstrap'] === true,
+    socketPath: resolve(v['socket-path'] as string),
+    dataDir: resolve(v['data-dir'] as string),
+    syncIntervalMs,
+    rotationFraction,
+    workloadKeyType: parseKeyType(v['workload-key-type'] as string),
+    logLevel: v['log-level'] as AgentConfig['logLevel'],
+  }
+  if (Boolean(config.x509popCert) !== Boolean(config.x509popKey)) {
+    fail('x509pop-cert', 'x509pop-cert and x509pop-key must be set together')
+  }
+  if (config.joinToken && config.x509popCert) fail('join-token', 'choose one of join-token and x509pop-cert')
+  if (config.trustBundle && config.insecureBootstrap) {
+    fail('insecure-bootstrap', 'trust-bundle and insecure-bootstrap exclude each other')
+  }
+  return { kind: 'config', config }
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    const buf = readFileSync(path)
+    if (buf.length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`)
+    const text = buf.toString('utf8')
+    parsed = extname(path).toLowerCase() === '.toml' ? parseToml(text) : JSON.parse(text)
+  } catch (cause) {
+    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: ${(cause as Error).message}`, { cause })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: the top level must be an object`)
+  }
+  return Object.fromEntries(
+    Object.entries(parsed).map(([k, val]) => [
+      k.replaceAll('_', '-'),
+      typeof val === 'number' ? String(val) : val,
+    ]),
+  )
+}

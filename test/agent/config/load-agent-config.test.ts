@@ -1,0 +1,48 @@
+import { join } from 'node:path'
+import t from 'tap'
+import { loadAgentConfig } from '../../../agent/config/load-agent-config.js'
+
+function config(args: string[], env: Record<string, string> = {}) {
+  const r = loadAgentConfig(args, env)
+  if (r.kind !== 'config') throw new Error('expected a config')
+  return r.config
+}
+
+t.test('defaults', async (t) => {
+  const c = config([])
+  t.equal(c.serverAddress, '127.0.0.1:8081')
+  t.equal(c.socketPath, '/tmp/sigil-agent/public/api.sock')
+  t.match(c.dataDir, /\.sigil\/agent$/)
+  t.equal(c.syncIntervalMs, 5000)
+  t.equal(c.rotationFraction, 0.5)
+  t.equal(c.insecureBootstrap, false)
+})
+
+t.test('precedence: defaults < file < env < flags', async (t) => {
+  const dir = t.testdir({ 'a.toml': 'socket_path = "/file.sock"\nsync_interval = "2s"\n' })
+  const f = join(dir, 'a.toml')
+  t.equal(config(['--config', f]).socketPath, '/file.sock')
+  t.equal(config(['--config', f]).syncIntervalMs, 2000)
+  t.equal(config(['--config', f], { SIGIL_SOCKET_PATH: '/env.sock' }).socketPath, '/env.sock')
+  t.equal(
+    config(['--config', f, '--socket-path', '/flag.sock'], { SIGIL_SOCKET_PATH: '/env.sock' }).socketPath,
+    '/flag.sock',
+  )
+})
+
+t.test('invalid configuration names the option', async (t) => {
+  const dir = t.testdir({ 'u.json': '{"nope": true}' })
+  const cases: [string[], RegExp][] = [
+    [['--server-address', 'x'], /server-address/],
+    [['--sync-interval', 'often'], /sync-interval/],
+    [['--rotation-fraction', '2'], /rotation-fraction/],
+    [['--trust-domain', 'A..b'], /trust-domain/],
+    [['--x509pop-cert', 'c.pem'], /together/],
+    [['--trust-bundle', 'b.pem', '--insecure-bootstrap'], /insecure-bootstrap/],
+    [['--config', join(dir, 'u.json')], /nope/],
+    [['--what'], /what/],
+  ]
+  for (const [args, msg] of cases) {
+    t.throws(() => loadAgentConfig(args, {}), { code: 'ERR_CONFIG_INVALID', message: msg }, args.join(' '))
+  }
+})
