@@ -1,0 +1,55 @@
+/**
+ * The one place where the server turns errors into gRPC statuses (STYLE.md habit 6).
+ * SigilError messages describe the caller's input and are safe to return; anything
+ * else becomes INTERNAL with a generic message, and its cause is logged, never sent.
+ */
+import { Metadata, type ServiceError, status } from '@grpc/grpc-js'
+import { type ErrorCode, SigilError } from '../../certs/errors.js'
+
+const STATUS_BY_CODE: Partial<Record<ErrorCode, status>> = {
+  ERR_NOT_AUTHORIZED: status.PERMISSION_DENIED,
+  ERR_AGENT_BANNED: status.PERMISSION_DENIED,
+  ERR_TOKEN_INVALID: status.PERMISSION_DENIED,
+  ERR_TOKEN_EXPIRED: status.PERMISSION_DENIED,
+  ERR_TOKEN_USED: status.PERMISSION_DENIED,
+  ERR_ATTESTATION_FAILED: status.PERMISSION_DENIED,
+  ERR_SVID_UNTRUSTED: status.UNAUTHENTICATED,
+  ERR_SVID_EXPIRED: status.UNAUTHENTICATED,
+  ERR_SVID_NOT_YET_VALID: status.UNAUTHENTICATED,
+  ERR_NOT_FOUND: status.NOT_FOUND,
+  ERR_ENTRY_EXISTS: status.ALREADY_EXISTS,
+  ERR_UNAVAILABLE: status.UNAVAILABLE,
+  ERR_DATASTORE: status.INTERNAL,
+}
+
+/** gRPC status for an error code; input-shaped errors default to INVALID_ARGUMENT. */
+export function grpcStatusFor(code: ErrorCode): status {
+  return STATUS_BY_CODE[code] ?? status.INVALID_ARGUMENT
+}
+
+/** The metadata key carrying the stable Sigil error code to our own clients (CLI, agent). */
+export const ERROR_CODE_METADATA_KEY = 'sigil-error-code'
+
+export interface ErrorLogger {
+  error(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+}
+
+/**
+ * Converts any thrown value into a gRPC ServiceError-shaped object for a callback/emit,
+ * logging internal causes.
+ *
+ * @example
+ * try { ... } catch (e) { callback(toGrpcError(e, log, 'BatchNewX509Svid')) }
+ */
+export function toGrpcError(e: unknown, log: ErrorLogger, method: string): Partial<ServiceError> {
+  if (e instanceof SigilError && e.code !== 'ERR_DATASTORE') {
+    const code = grpcStatusFor(e.code)
+    if (code === status.PERMISSION_DENIED) log.warn({ method, err_code: e.code, reason: e.message }, 'request refused')
+    const metadata = new Metadata()
+    metadata.set(ERROR_CODE_METADATA_KEY, e.code)
+    return { code, details: e.message, message: e.message, metadata }
+  }
+  log.error({ method, err: e }, 'internal error')
+  return { code: status.INTERNAL, details: 'internal error', message: 'internal error' }
+}
