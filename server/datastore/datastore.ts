@@ -1,0 +1,176 @@
+/**
+ * The server's datastore contract: everything the server persists — registration entries,
+ * attested agents, join tokens, trust bundles and the issuance record — behind one async
+ * interface, so that a second backend (PostgreSQL) can follow without touching callers.
+ * The embedded default is `sqlite/sqlite-data-store.ts`; every backend must pass the one
+ * conformance suite in `test/server/datastore/conformance.ts`.
+ *
+ * Trust: the datastore trusts its callers. SPIFFE IDs, trust domains and selectors are
+ * validated before they get here (the datastore stores canonical strings as given, and
+ * only checks the shape of what it stores); join tokens arrive already hashed. Values
+ * always travel as bound parameters, never spliced into SQL.
+ *
+ * Contract shared by every method:
+ * - every method returns a Promise; a write is all-or-nothing (one transaction);
+ * - `get*` resolves `undefined` when the row is absent; `update*`, `delete*`, `ban*`,
+ *   `touch*` reject with `ERR_NOT_FOUND`;
+ * - rule violations reject with the `SigilError` code named on the method;
+ *   storage failures reject with `ERR_DATASTORE` (`ERR_UNAVAILABLE` when the store is busy),
+ *   the driver's error attached as `cause`; a caller's bug (wrong type) rejects with `TypeError`;
+ * - returned records are fresh copies: mutating them changes nothing stored.
+ *
+ * @example
+ * const ds: DataStore = await SqliteDataStore.open({ path: join(dataDir, 'datastore.sqlite3') })
+ * const entry = await ds.createEntry({ spiffeId, parentId, selectors, ...defaults })
+ */
+import type { Selector } from '../../certs/selector/selector.js'
+import type {
+  AttestedAgent,
+  AttestedAgentFilter,
+  AttestedAgentInput,
+  BundleInput,
+  BundleRecord,
+  EntryFilter,
+  EntryPatch,
+  IssuedSvidFilter,
+  IssuedSvidRecord,
+  JoinTokenInput,
+  RegistrationEntry,
+  RegistrationEntryInput,
+} from './records.js'
+
+export type * from './records.js'
+
+/** The storage contract every backend implements (see the module comment for shared rules). */
+export interface DataStore {
+  // ----- registration entries -----
+
+  /**
+   * Stores a new entry with a generated `id`, `revisionNumber` 0 and `createdAt` now.
+   * Selectors are normalized (sorted, de-duplicated); at least one is required.
+   * Rejects `ERR_ENTRY_EXISTS` when an entry with the same SPIFFE ID, parent ID and
+   * selector set exists; `ERR_ENTRY_INVALID` for an entry that breaks a shape rule.
+   */
+  createEntry(input: RegistrationEntryInput): Promise<RegistrationEntry>
+
+  /** The entry with this id, or `undefined`. */
+  getEntry(id: string): Promise<RegistrationEntry | undefined>
+
+  /** Entries matching every given filter field, oldest first. No filter lists all. */
+  listEntries(filter?: EntryFilter): Promise<RegistrationEntry[]>
+
+  /** How many entries {@link DataStore.listEntries} would return for the same filter. */
+  countEntries(filter?: EntryFilter): Promise<number>
+
+  /**
+   * Applies `patch` and bumps `revisionNumber` by one; resolves the updated entry.
+   * Rejects `ERR_NOT_FOUND`, `ERR_ENTRY_EXISTS` (the result would duplicate another
+   * entry) or `ERR_ENTRY_INVALID`; on rejection nothing changes.
+   */
+  updateEntry(id: string, patch: EntryPatch): Promise<RegistrationEntry>
+
+  /** Deletes the entry and its selectors; resolves what was deleted. Rejects `ERR_NOT_FOUND`. */
+  deleteEntry(id: string): Promise<RegistrationEntry>
+
+  /** Entries whose `parentId` is one of `parentIds` (one level, no recursion), oldest first. */
+  listEntriesByParentIds(parentIds: readonly string[]): Promise<RegistrationEntry[]>
+
+  /**
+   * The entries an agent may hold SVIDs for — the one authorization rule, kept here:
+   * start from the agent's ID plus the SPIFFE ID of every node-alias entry (`node: true`)
+   * whose selectors are all among `agentSelectors`; return every entry whose parent is one
+   * of those IDs, then every entry whose parent is the SPIFFE ID of a returned entry, and
+   * so on (a visited set makes cycles harmless). The node-alias entries themselves are not
+   * returned: they name the agent, not its workloads. Oldest first, each entry once.
+   */
+  listAuthorizedEntries(agentId: string, agentSelectors: readonly Selector[]): Promise<RegistrationEntry[]>
+
+  // ----- attested agents -----
+
+  /**
+   * Records a (re-)attestation: inserts the agent, or replaces its attestation type,
+   * serial, expiry and selectors, keeping `createdAt`. `lastSeen` becomes `now`.
+   * Rejects `ERR_AGENT_BANNED` for a banned agent (the ban is never cleared here; only
+   * {@link DataStore.deleteAttestedAgent} removes it).
+   */
+  createOrUpdateAttestedAgent(input: AttestedAgentInput, now: Date): Promise<AttestedAgent>
+
+  /** The agent with this SPIFFE ID, or `undefined`. */
+  getAttestedAgent(spiffeId: string): Promise<AttestedAgent | undefined>
+
+  /** Agents ordered by SPIFFE ID, optionally only banned (or only not banned) ones. */
+  listAttestedAgents(filter?: AttestedAgentFilter): Promise<AttestedAgent[]>
+
+  /** Records the agent's renewed SVID. Rejects `ERR_NOT_FOUND`, or `ERR_AGENT_BANNED`. */
+  updateAgentSvid(spiffeId: string, serialNumber: string, expiresAt: Date): Promise<AttestedAgent>
+
+  /** Sets `lastSeen`. Rejects `ERR_NOT_FOUND`. */
+  touchAgent(spiffeId: string, now: Date): Promise<void>
+
+  /** Evicts: the row is deleted, so the agent may attest again. Rejects `ERR_NOT_FOUND`. */
+  deleteAttestedAgent(spiffeId: string): Promise<void>
+
+  /** Bans: the row stays with `banned: true` and an empty serial. Rejects `ERR_NOT_FOUND`. */
+  banAttestedAgent(spiffeId: string): Promise<void>
+
+  // ----- join tokens (stored only as hex SHA-256 hashes computed by the caller) -----
+
+  /**
+   * Stores a token hash. Rejects `ERR_TOKEN_INVALID` if the hash is already stored, and
+   * `ERR_TOKEN_USED` if a token with this hash was already consumed.
+   */
+  createJoinToken(input: JoinTokenInput): Promise<void>
+
+  /**
+   * Atomically deletes a valid token and resolves its alias (`''` when none), leaving a
+   * tombstone so a second use rejects `ERR_TOKEN_USED`. Unknown hash → `ERR_TOKEN_INVALID`;
+   * `expiresAt <= now` → `ERR_TOKEN_EXPIRED` (and the token is deleted).
+   */
+  consumeJoinToken(tokenHash: string, now: Date): Promise<{ spiffeId: string }>
+
+  /**
+   * Deletes tokens with `expiresAt <= now`, and tombstones of tokens that would have
+   * expired by then (a reuse of those is then `ERR_TOKEN_INVALID`). Resolves how many
+   * unused tokens were deleted.
+   */
+  pruneExpiredJoinTokens(now: Date): Promise<number>
+
+  // ----- trust bundles (own and federated; opaque SPIFFE bundle JSON) -----
+
+  /** Inserts or replaces the bundle of `trustDomain`. */
+  setBundle(trustDomain: string, bundle: BundleInput): Promise<BundleRecord>
+
+  /** The bundle of `trustDomain`, or `undefined`. */
+  getBundle(trustDomain: string): Promise<BundleRecord | undefined>
+
+  /** Every stored bundle, ordered by trust domain name. */
+  listBundles(): Promise<BundleRecord[]>
+
+  /** Deletes the bundle of `trustDomain`. Rejects `ERR_NOT_FOUND`. */
+  deleteBundle(trustDomain: string): Promise<void>
+
+  // ----- issuance record -----
+
+  /**
+   * Appends records in one transaction (all or none). Rejects `ERR_INVALID_ARGUMENT` if
+   * a `(kind, serialOrJti)` pair is already recorded or repeated in the batch.
+   */
+  recordIssuedSvids(records: readonly IssuedSvidRecord[]): Promise<void>
+
+  /** Records matching every filter field, newest `issuedAt` first, at most `limit`. */
+  listIssuedSvids(filter?: IssuedSvidFilter): Promise<IssuedSvidRecord[]>
+
+  /** Deletes records whose `notAfter` is before `before`; resolves how many. */
+  pruneIssuedSvids(before: Date): Promise<number>
+
+  // ----- lifecycle -----
+
+  /**
+   * Checks the store's consistency (for tests and health checks); rejects `ERR_DATASTORE`
+   * naming what is wrong.
+   */
+  integrityCheck(): Promise<void>
+
+  /** Closes the store; later calls reject `ERR_DATASTORE`. Closing twice is harmless. */
+  close(): Promise<void>
+}

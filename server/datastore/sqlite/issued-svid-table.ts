@@ -1,0 +1,93 @@
+/**
+ * The issuance record on SQLite: one `issued_svids` row per signed SVID, appended in
+ * batches through one cached prepared statement. Runs inside the transactions and error
+ * translation of `SqliteDataStore`.
+ */
+import type { IssuedSvidFilter, IssuedSvidRecord } from '../records.js'
+import type { Params, Sql } from './sql.js'
+
+interface SvidRow {
+  kind: 'x509' | 'jwt'
+  serial_or_jti: string
+  spiffe_id: string
+  entry_id: string
+  agent_id: string
+  not_before: number
+  not_after: number
+  audience: string
+  issued_at: number
+}
+
+const INSERT_SVID = `INSERT INTO issued_svids
+  (kind, serial_or_jti, spiffe_id, entry_id, agent_id, not_before, not_after, audience, issued_at)
+  VALUES (@kind, @serialOrJti, @spiffeId, @entryId, @agentId, @notBefore, @notAfter, @audience, @issuedAt)`
+
+function toRecord(row: SvidRow): IssuedSvidRecord {
+  return {
+    kind: row.kind,
+    serialOrJti: row.serial_or_jti,
+    spiffeId: row.spiffe_id,
+    entryId: row.entry_id,
+    agentId: row.agent_id,
+    notBefore: new Date(row.not_before),
+    notAfter: new Date(row.not_after),
+    audience: JSON.parse(row.audience) as string[],
+    issuedAt: new Date(row.issued_at),
+  }
+}
+
+/** Issuance record queries; callers provide transactions and error translation. */
+export class IssuedSvidTable {
+  readonly #sql: Sql
+
+  constructor(sql: Sql) {
+    this.#sql = sql
+  }
+
+  /** Appends checked records (call inside a write transaction). */
+  record(records: readonly IssuedSvidRecord[]): void {
+    const insert = this.#sql.statement(INSERT_SVID)
+    for (const r of records) {
+      insert.run({
+        kind: r.kind,
+        serialOrJti: r.serialOrJti,
+        spiffeId: r.spiffeId,
+        entryId: r.entryId,
+        agentId: r.agentId,
+        notBefore: r.notBefore.getTime(),
+        notAfter: r.notAfter.getTime(),
+        audience: JSON.stringify(r.audience),
+        issuedAt: r.issuedAt.getTime(),
+      })
+    }
+  }
+
+  list(filter: IssuedSvidFilter): IssuedSvidRecord[] {
+    const parts: string[] = []
+    const params: Params = { limit: filter.limit ?? -1 }
+    if (filter.spiffeId !== undefined) {
+      parts.push('spiffe_id = @spiffeId')
+      params.spiffeId = filter.spiffeId
+    }
+    if (filter.agentId !== undefined) {
+      parts.push('agent_id = @agentId')
+      params.agentId = filter.agentId
+    }
+    if (filter.since !== undefined) {
+      parts.push('issued_at >= @since')
+      params.since = filter.since.getTime()
+    }
+    const clause = parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`
+    return this.#sql
+      .all<SvidRow>(
+        `SELECT kind, serial_or_jti, spiffe_id, entry_id, agent_id, not_before, not_after, audience, issued_at
+         FROM issued_svids ${clause} ORDER BY issued_at DESC, id DESC LIMIT @limit`,
+        params,
+      )
+      .map(toRecord)
+  }
+
+  prune(before: Date): number {
+    return this.#sql.run('DELETE FROM issued_svids WHERE not_after < @before', { before: before.getTime() })
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The SQLite schema, as an ordered list of migrations: `MIGRATIONS[i]` takes the database
+ * from version `i` to version `i + 1`. Append only — never edit a released migration; a
+ * new column or index is a new entry. `migrate.ts` applies what is pending in one
+ * transaction and records each version in `schema_migrations`.
+ *
+ * Encoding: every time is an INTEGER of milliseconds since the Unix epoch (UTC); booleans
+ * are INTEGER 0/1; short ordered string lists (DNS names, federated trust domains, JWT
+ * audiences) are JSON arrays in TEXT; selectors live in child tables (one row each, so they
+ * can be indexed) that vanish with their parent (ON DELETE CASCADE). Tables are STRICT.
+ */
+
+/** The schema, one SQL script per version. */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the initial schema
+  `
+  CREATE TABLE registration_entries (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    spiffe_id       TEXT    NOT NULL CHECK (spiffe_id <> ''),
+    parent_id       TEXT    NOT NULL CHECK (parent_id <> ''),
+    -- canonical JSON of the sorted selector strings: the duplicate rule in one UNIQUE
+    selector_set    TEXT    NOT NULL CHECK (selector_set <> '[]'),
+    x509_svid_ttl   INTEGER NOT NULL CHECK (x509_svid_ttl >= 0),
+    jwt_svid_ttl    INTEGER NOT NULL CHECK (jwt_svid_ttl >= 0),
+    dns_names       TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(dns_names)),
+    hint            TEXT    NOT NULL DEFAULT '',
+    admin           INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),
+    node            INTEGER NOT NULL DEFAULT 0 CHECK (node IN (0, 1)),
+    federates_with  TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(federates_with)),
+    revision_number INTEGER NOT NULL DEFAULT 0 CHECK (revision_number >= 0),
+    created_at      INTEGER NOT NULL,
+    -- also serves lookups by spiffe_id (its leftmost column)
+    UNIQUE (spiffe_id, parent_id, selector_set)
+  ) STRICT;
+  CREATE INDEX registration_entries_parent_id ON registration_entries (parent_id);
+  CREATE INDEX registration_entries_created_at ON registration_entries (created_at);
+  CREATE INDEX registration_entries_node_aliases ON registration_entries (node) WHERE node = 1;
+
+  CREATE TABLE entry_selectors (
+    entry_id TEXT NOT NULL REFERENCES registration_entries (id) ON DELETE CASCADE,
+    type     TEXT NOT NULL CHECK (type <> ''),
+    value    TEXT NOT NULL CHECK (value <> ''),
+    PRIMARY KEY (entry_id, type, value)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX entry_selectors_selector ON entry_selectors (type, value);
+
+  CREATE TABLE attested_agents (
+    spiffe_id        TEXT    NOT NULL PRIMARY KEY CHECK (spiffe_id <> ''),
+    attestation_type TEXT    NOT NULL CHECK (attestation_type IN ('join_token', 'x509pop')),
+    serial_number    TEXT    NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    banned           INTEGER NOT NULL DEFAULT 0 CHECK (banned IN (0, 1)),
+    last_seen        INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE agent_selectors (
+    agent_id TEXT NOT NULL REFERENCES attested_agents (spiffe_id) ON DELETE CASCADE,
+    type     TEXT NOT NULL CHECK (type <> ''),
+    value    TEXT NOT NULL CHECK (value <> ''),
+    PRIMARY KEY (agent_id, type, value)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX agent_selectors_selector ON agent_selectors (type, value);
+
+  -- join tokens: only the SHA-256 of the token is ever stored
+  CREATE TABLE join_tokens (
+    token_hash TEXT    NOT NULL PRIMARY KEY CHECK (length(token_hash) = 64),
+    spiffe_id  TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX join_tokens_expires_at ON join_tokens (expires_at);
+
+  -- tombstones of consumed tokens, so a second use is told apart from an unknown token
+  CREATE TABLE used_join_tokens (
+    token_hash TEXT    NOT NULL PRIMARY KEY CHECK (length(token_hash) = 64),
+    used_at    INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX used_join_tokens_expires_at ON used_join_tokens (expires_at);
+
+  CREATE TABLE bundles (
+    trust_domain       TEXT    NOT NULL PRIMARY KEY CHECK (trust_domain <> ''),
+    spiffe_bundle_json TEXT    NOT NULL,
+    sequence_number    INTEGER NOT NULL CHECK (sequence_number >= 0),
+    updated_at         INTEGER NOT NULL
+  ) STRICT;
+
+  -- the issuance record: no foreign keys, the audit trail outlives entries and agents
+  CREATE TABLE issued_svids (
+    id            INTEGER NOT NULL PRIMARY KEY,
+    kind          TEXT    NOT NULL CHECK (kind IN ('x509', 'jwt')),
+    serial_or_jti TEXT    NOT NULL CHECK (serial_or_jti <> ''),
+    spiffe_id     TEXT    NOT NULL,
+    entry_id      TEXT    NOT NULL,
+    agent_id      TEXT    NOT NULL,
+    not_before    INTEGER NOT NULL,
+    not_after     INTEGER NOT NULL,
+    audience      TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(audience)),
+    issued_at     INTEGER NOT NULL,
+    UNIQUE (kind, serial_or_jti)
+  ) STRICT;
+  CREATE INDEX issued_svids_issued_at ON issued_svids (issued_at);
+  CREATE INDEX issued_svids_spiffe_id ON issued_svids (spiffe_id, issued_at);
+  CREATE INDEX issued_svids_agent_id ON issued_svids (agent_id, issued_at);
+  CREATE INDEX issued_svids_not_after ON issued_svids (not_after);
+  `,
+]

@@ -1,0 +1,316 @@
+/**
+ * The embedded default {@link DataStore}: one SQLite file through better-sqlite3 (WAL,
+ * versioned migrations from `migrations.ts`, every multi-statement write in one IMMEDIATE
+ * transaction). Times are stored as integer milliseconds since the Unix epoch.
+ *
+ * Trust: as for every `DataStore`, callers are trusted to pass validated identifiers; all
+ * values are bound parameters. The file holds the registry and token hashes (no keys), and
+ * is kept 0600 in a 0700 directory.
+ */
+import { type ErrorCode, SigilError } from '../../../certs/errors.js'
+import type { Selector } from '../../../certs/selector/selector.js'
+import type { DataStore } from '../datastore.js'
+import type {
+  AttestedAgent,
+  AttestedAgentFilter,
+  AttestedAgentInput,
+  BundleInput,
+  BundleRecord,
+  EntryFilter,
+  EntryPatch,
+  IssuedSvidFilter,
+  IssuedSvidRecord,
+  JoinTokenInput,
+  RegistrationEntry,
+  RegistrationEntryInput,
+} from '../records.js'
+import * as check from '../validate-records.js'
+import { AgentTable } from './agent-table.js'
+import { BundleTable } from './bundle-table.js'
+import { EntryTable } from './entry-table.js'
+import { integrityProblems } from './integrity-problems.js'
+import { IssuedSvidTable } from './issued-svid-table.js'
+import { JoinTokenTable } from './join-token-table.js'
+import { migrate } from './migrate.js'
+import { MIGRATIONS } from './migrations.js'
+import { openSqliteFile } from './open-sqlite-file.js'
+import { type ErrorContext, Sql, translateSqliteError } from './sql.js'
+
+/** How to open a {@link SqliteDataStore}. */
+export interface SqliteDataStoreOptions {
+  /** The database file; its directory is created 0700 if missing. */
+  readonly path: string
+  /** Wait this long for another process's lock (default 5000 ms). */
+  readonly busyTimeoutMs?: number
+  /** The clock for `createdAt`/`updatedAt` stamps (default: the system clock). */
+  readonly clock?: () => Date
+}
+
+type Database = ReturnType<typeof openSqliteFile>
+
+/**
+ * A {@link DataStore} on a SQLite file.
+ *
+ * @example
+ * const ds = await SqliteDataStore.open({ path: join(dataDir, 'datastore.sqlite3') })
+ * try { await ds.createEntry(input) } finally { await ds.close() }
+ */
+export class SqliteDataStore implements DataStore {
+  readonly #db: Database
+  readonly #clock: () => Date
+  readonly #sql: Sql
+  readonly #entries: EntryTable
+  readonly #agents: AgentTable
+  readonly #tokens: JoinTokenTable
+  readonly #bundles: BundleTable
+  readonly #svids: IssuedSvidTable
+  #closed = false
+
+  private constructor(db: Database, clock: () => Date) {
+    this.#db = db
+    this.#clock = clock
+    this.#sql = new Sql(db)
+    this.#entries = new EntryTable(this.#sql)
+    this.#agents = new AgentTable(this.#sql)
+    this.#tokens = new JoinTokenTable(this.#sql)
+    this.#bundles = new BundleTable(this.#sql)
+    this.#svids = new IssuedSvidTable(this.#sql)
+  }
+
+  /**
+   * Opens (creating if needed) and migrates the database. Rejects `ERR_DATASTORE` when the
+   * file is unusable or its schema is newer than this code knows.
+   */
+  static async open(options: SqliteDataStoreOptions): Promise<SqliteDataStore> {
+    const clock = options.clock ?? (() => new Date())
+    const db = openSqliteFile(options.path, options.busyTimeoutMs)
+    try {
+      migrate(db, MIGRATIONS, clock())
+    } catch (e) {
+      db.close()
+      throw translateSqliteError(e, { what: 'migrate schema' })
+    }
+    return new SqliteDataStore(db, clock)
+  }
+
+  /** Runs `fn` with the closed check and driver-error translation of every method. */
+  #guard<T>(ctx: ErrorContext, fn: () => T): T {
+    if (this.#closed) throw new SigilError('ERR_DATASTORE', `datastore is closed (${ctx.what})`)
+    try {
+      return fn()
+    } catch (e) {
+      throw translateSqliteError(e, ctx)
+    }
+  }
+
+  #write<T>(what: string, fn: () => T, unique?: ErrorCode, uniqueMessage?: string): T {
+    return this.#guard({ what, unique, uniqueMessage }, () => this.#sql.write(fn))
+  }
+
+  #read<T>(what: string, fn: () => T): T {
+    return this.#guard({ what }, fn)
+  }
+
+  // ----- registration entries -----
+
+  async createEntry(input: RegistrationEntryInput): Promise<RegistrationEntry> {
+    const entry = check.checkEntryInput(input)
+    return this.#write(
+      'create entry',
+      () => this.#entries.create(entry, this.#clock()),
+      'ERR_ENTRY_EXISTS',
+      'an entry with this SPIFFE ID, parent ID and selectors already exists',
+    )
+  }
+
+  async getEntry(id: string): Promise<RegistrationEntry | undefined> {
+    check.checkString(id, 'id')
+    return this.#read('get entry', () => this.#entries.get(id))
+  }
+
+  async listEntries(filter?: EntryFilter): Promise<RegistrationEntry[]> {
+    const f = check.checkEntryFilter(filter)
+    return this.#read('list entries', () => this.#entries.list(f))
+  }
+
+  async countEntries(filter?: EntryFilter): Promise<number> {
+    const f = check.checkEntryFilter(filter)
+    return this.#read('count entries', () => this.#entries.count(f))
+  }
+
+  async updateEntry(id: string, patch: EntryPatch): Promise<RegistrationEntry> {
+    check.checkString(id, 'id')
+    return this.#write(
+      'update entry',
+      () => this.#entries.update(id, patch),
+      'ERR_ENTRY_EXISTS',
+      'the update would duplicate another entry (same SPIFFE ID, parent ID and selectors)',
+    )
+  }
+
+  async deleteEntry(id: string): Promise<RegistrationEntry> {
+    check.checkString(id, 'id')
+    return this.#write('delete entry', () => this.#entries.delete(id))
+  }
+
+  async listEntriesByParentIds(parentIds: readonly string[]): Promise<RegistrationEntry[]> {
+    if (!Array.isArray(parentIds)) throw new TypeError('parentIds must be an array of strings')
+    for (const p of parentIds) check.checkString(p, 'each parentId')
+    return this.#read('list entries by parent', () => this.#entries.listByParentIds(parentIds))
+  }
+
+  async listAuthorizedEntries(
+    agentId: string,
+    agentSelectors: readonly Selector[],
+  ): Promise<RegistrationEntry[]> {
+    check.checkString(agentId, 'agentId')
+    const selectors = check.checkSelectors(agentSelectors, 'agentSelectors')
+    return this.#read('list authorized entries', () =>
+      this.#sql.read(() => this.#entries.listAuthorized(agentId, selectors)),
+    )
+  }
+
+  // ----- attested agents -----
+
+  async createOrUpdateAttestedAgent(input: AttestedAgentInput, now: Date): Promise<AttestedAgent> {
+    const agent = check.checkAgentInput(input)
+    check.checkDate(now, 'now')
+    return this.#write('record attested agent', () => this.#agents.upsert(agent, now))
+  }
+
+  async getAttestedAgent(spiffeId: string): Promise<AttestedAgent | undefined> {
+    check.checkString(spiffeId, 'spiffeId')
+    return this.#read('get attested agent', () => this.#agents.get(spiffeId))
+  }
+
+  async listAttestedAgents(filter?: AttestedAgentFilter): Promise<AttestedAgent[]> {
+    const banned = filter?.banned
+    if (banned !== undefined && typeof banned !== 'boolean')
+      throw new TypeError('filter.banned must be a boolean')
+    return this.#read('list attested agents', () => this.#agents.list(banned === undefined ? {} : { banned }))
+  }
+
+  async updateAgentSvid(spiffeId: string, serialNumber: string, expiresAt: Date): Promise<AttestedAgent> {
+    check.checkString(spiffeId, 'spiffeId')
+    check.checkString(serialNumber, 'serialNumber')
+    check.checkDate(expiresAt, 'expiresAt')
+    return this.#write('update agent SVID', () => this.#agents.updateSvid(spiffeId, serialNumber, expiresAt))
+  }
+
+  async touchAgent(spiffeId: string, now: Date): Promise<void> {
+    check.checkString(spiffeId, 'spiffeId')
+    check.checkDate(now, 'now')
+    this.#write('touch agent', () => this.#agents.touch(spiffeId, now))
+  }
+
+  async deleteAttestedAgent(spiffeId: string): Promise<void> {
+    check.checkString(spiffeId, 'spiffeId')
+    this.#write('evict agent', () => this.#agents.delete(spiffeId))
+  }
+
+  async banAttestedAgent(spiffeId: string): Promise<void> {
+    check.checkString(spiffeId, 'spiffeId')
+    this.#write('ban agent', () => this.#agents.ban(spiffeId))
+  }
+
+  // ----- join tokens -----
+
+  async createJoinToken(input: JoinTokenInput): Promise<void> {
+    const token = check.checkJoinTokenInput(input)
+    this.#write(
+      'create join token',
+      () => this.#tokens.create(token, this.#clock()),
+      'ERR_TOKEN_INVALID',
+      'a join token with this hash already exists',
+    )
+  }
+
+  async consumeJoinToken(tokenHash: string, now: Date): Promise<{ spiffeId: string }> {
+    check.checkTokenHash(tokenHash)
+    check.checkDate(now, 'now')
+    // the outcome is decided and committed first (an expired token stays deleted), then reported
+    const outcome = this.#write('consume join token', () => this.#tokens.consume(tokenHash, now))
+    switch (outcome.kind) {
+      case 'ok':
+        return { spiffeId: outcome.spiffeId }
+      case 'expired':
+        throw new SigilError('ERR_TOKEN_EXPIRED', 'join token has expired')
+      case 'used':
+        throw new SigilError('ERR_TOKEN_USED', 'join token was already used')
+      case 'unknown':
+        throw new SigilError('ERR_TOKEN_INVALID', 'join token is not known')
+    }
+  }
+
+  async pruneExpiredJoinTokens(now: Date): Promise<number> {
+    check.checkDate(now, 'now')
+    return this.#write('prune join tokens', () => this.#tokens.prune(now))
+  }
+
+  // ----- bundles -----
+
+  async setBundle(trustDomain: string, bundle: BundleInput): Promise<BundleRecord> {
+    const b = check.checkBundleInput(trustDomain, bundle)
+    return this.#write('set bundle', () => this.#bundles.set(trustDomain, b, this.#clock()))
+  }
+
+  async getBundle(trustDomain: string): Promise<BundleRecord | undefined> {
+    check.checkString(trustDomain, 'trustDomain')
+    return this.#read('get bundle', () => this.#bundles.get(trustDomain))
+  }
+
+  async listBundles(): Promise<BundleRecord[]> {
+    return this.#read('list bundles', () => this.#bundles.list())
+  }
+
+  async deleteBundle(trustDomain: string): Promise<void> {
+    check.checkString(trustDomain, 'trustDomain')
+    this.#write('delete bundle', () => this.#bundles.delete(trustDomain))
+  }
+
+  // ----- issuance record -----
+
+  async recordIssuedSvids(records: readonly IssuedSvidRecord[]): Promise<void> {
+    if (!Array.isArray(records)) throw new TypeError('records must be an array')
+    const checked = records.map(check.checkIssuedSvid)
+    if (checked.length === 0) return
+    this.#write(
+      'record issued SVIDs',
+      () => this.#svids.record(checked),
+      'ERR_INVALID_ARGUMENT',
+      'an SVID with this serial number or jti is already recorded',
+    )
+  }
+
+  async listIssuedSvids(filter?: IssuedSvidFilter): Promise<IssuedSvidRecord[]> {
+    const f = check.checkIssuedSvidFilter(filter)
+    return this.#read('list issued SVIDs', () => this.#svids.list(f))
+  }
+
+  async pruneIssuedSvids(before: Date): Promise<number> {
+    check.checkDate(before, 'before')
+    return this.#write('prune issued SVIDs', () => this.#svids.prune(before))
+  }
+
+  // ----- lifecycle -----
+
+  async integrityCheck(): Promise<void> {
+    const problems = this.#read('integrity check', () =>
+      this.#sql.read(() => integrityProblems(this.#db, this.#entries)),
+    )
+    if (problems.length > 0) {
+      throw new SigilError('ERR_DATASTORE', `datastore is inconsistent: ${problems.slice(0, 10).join('; ')}`)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      this.#db.pragma('optimize')
+    } catch {
+      // best effort: closing matters more than statistics
+    }
+    this.#db.close()
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * Backend-independent checks and normalization of what callers hand to a `DataStore`, so
+ * every backend enforces the same shape rules. Wrong types are a caller's bug (`TypeError`);
+ * a well-typed entry that breaks a rule (no selectors, negative TTL) is `ERR_ENTRY_INVALID`.
+ */
+import { SigilError } from '../../certs/errors.js'
+import { formatSelector, normalizeSelectors, type Selector } from '../../certs/selector/selector.js'
+import type {
+  AttestedAgentInput,
+  BundleInput,
+  EntryFilter,
+  EntryPatch,
+  IssuedSvidFilter,
+  IssuedSvidRecord,
+  JoinTokenInput,
+  RegistrationEntry,
+  RegistrationEntryInput,
+} from './records.js'
+
+const TOKEN_HASH = /^[0-9a-f]{64}$/
+const ATTESTATION_TYPES = new Set(['join_token', 'x509pop'])
+const SVID_KINDS = new Set(['x509', 'jwt'])
+
+/** Throws `TypeError` unless `value` is a string. */
+export function checkString(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a string`)
+  return value
+}
+
+/** Throws `TypeError` unless `value` is a valid `Date`. */
+export function checkDate(value: unknown, what: string): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new TypeError(`${what} must be a valid Date`)
+  }
+  return value
+}
+
+function checkStringList(value: unknown, what: string): string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${what} must be an array of strings`)
+  for (const v of value) checkString(v, `each of ${what}`)
+  return value as string[]
+}
+
+/** Normalized copy of a selector list; throws `TypeError` on a malformed element. */
+export function checkSelectors(value: unknown, what: string): Selector[] {
+  if (!Array.isArray(value)) throw new TypeError(`${what} must be an array of selectors`)
+  for (const s of value as unknown[]) {
+    const sel = s as Partial<Selector> | null
+    if (
+      typeof sel !== 'object' ||
+      sel === null ||
+      typeof sel.type !== 'string' ||
+      typeof sel.value !== 'string'
+    ) {
+      throw new TypeError(`each of ${what} must be { type: string, value: string }`)
+    }
+  }
+  return normalizeSelectors(value as Selector[])
+}
+
+/**
+ * The canonical key of a selector set (same set ⇔ same key), used for duplicate detection.
+ *
+ * @example
+ * selectorSetKey([b, a, a]) === selectorSetKey([a, b]) // true
+ */
+export function selectorSetKey(selectors: readonly Selector[]): string {
+  return JSON.stringify(normalizeSelectors(selectors).map(formatSelector))
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)]
+}
+
+/** A checked, normalized copy of an entry input; throws `TypeError` or `ERR_ENTRY_INVALID`. */
+export function checkEntryInput(input: RegistrationEntryInput): RegistrationEntryInput {
+  if (typeof input !== 'object' || input === null) throw new TypeError('entry must be an object')
+  const invalid = (why: string): never => {
+    throw new SigilError('ERR_ENTRY_INVALID', `invalid registration entry: ${why}`)
+  }
+  const spiffeId = checkString(input.spiffeId, 'spiffeId')
+  const parentId = checkString(input.parentId, 'parentId')
+  const selectors = checkSelectors(input.selectors, 'selectors')
+  const dnsNames = unique(checkStringList(input.dnsNames, 'dnsNames'))
+  const federatesWith = unique(checkStringList(input.federatesWith, 'federatesWith'))
+  const hint = checkString(input.hint, 'hint')
+  for (const [name, v] of [
+    ['admin', input.admin],
+    ['node', input.node],
+  ] as const) {
+    if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean`)
+  }
+  for (const [name, v] of [
+    ['x509SvidTtl', input.x509SvidTtl],
+    ['jwtSvidTtl', input.jwtSvidTtl],
+  ] as const) {
+    if (typeof v !== 'number') throw new TypeError(`${name} must be a number`)
+    if (!Number.isSafeInteger(v) || v < 0) invalid(`${name} must be a whole number of seconds >= 0`)
+  }
+  if (spiffeId === '') invalid('spiffeId is empty')
+  if (parentId === '') invalid('parentId is empty')
+  if (selectors.length === 0) invalid('at least one selector is required')
+  if (selectors.some((s) => s.type === '' || s.value === '')) invalid('a selector has an empty type or value')
+  if (dnsNames.includes('')) invalid('a DNS name is empty')
+  if (federatesWith.includes('')) invalid('a federated trust domain is empty')
+  return {
+    spiffeId,
+    parentId,
+    selectors,
+    x509SvidTtl: input.x509SvidTtl,
+    jwtSvidTtl: input.jwtSvidTtl,
+    dnsNames,
+    hint,
+    admin: input.admin,
+    node: input.node,
+    federatesWith,
+  }
+}
+
+/** The checked input an entry becomes after `patch` (absent patch fields keep their value). */
+export function applyEntryPatch(entry: RegistrationEntry, patch: EntryPatch): RegistrationEntryInput {
+  if (typeof patch !== 'object' || patch === null) throw new TypeError('patch must be an object')
+  const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
+  const { id: _id, revisionNumber: _rev, createdAt: _created, ...current } = entry
+  return checkEntryInput({ ...current, ...defined })
+}
+
+/** A checked copy of an attested agent input (selectors normalized); throws `TypeError`. */
+export function checkAgentInput(input: AttestedAgentInput): AttestedAgentInput {
+  if (typeof input !== 'object' || input === null) throw new TypeError('agent must be an object')
+  const spiffeId = checkString(input.spiffeId, 'spiffeId')
+  if (spiffeId === '') throw new TypeError('spiffeId must not be empty')
+  if (!ATTESTATION_TYPES.has(input.attestationType)) {
+    throw new TypeError(`attestationType must be one of ${[...ATTESTATION_TYPES].join(', ')}`)
+  }
+  return {
+    spiffeId,
+    attestationType: input.attestationType,
+    serialNumber: checkString(input.serialNumber, 'serialNumber'),
+    expiresAt: checkDate(input.expiresAt, 'expiresAt'),
+    selectors: checkSelectors(input.selectors, 'selectors'),
+  }
+}
+
+/** Throws `TypeError` unless `hash` is a lowercase hex SHA-256 (never a raw token). */
+export function checkTokenHash(hash: unknown): string {
+  if (typeof hash !== 'string' || !TOKEN_HASH.test(hash)) {
+    throw new TypeError('tokenHash must be a lowercase hex SHA-256 (64 characters)')
+  }
+  return hash
+}
+
+/** A checked join token input; throws `TypeError`. */
+export function checkJoinTokenInput(input: JoinTokenInput): JoinTokenInput {
+  if (typeof input !== 'object' || input === null) throw new TypeError('join token must be an object')
+  return {
+    tokenHash: checkTokenHash(input.tokenHash),
+    spiffeId: checkString(input.spiffeId, 'spiffeId'),
+    expiresAt: checkDate(input.expiresAt, 'expiresAt'),
+  }
+}
+
+/** A checked issuance record; throws `TypeError`. */
+export function checkIssuedSvid(r: IssuedSvidRecord): IssuedSvidRecord {
+  if (typeof r !== 'object' || r === null) throw new TypeError('issued SVID record must be an object')
+  if (!SVID_KINDS.has(r.kind)) throw new TypeError("kind must be 'x509' or 'jwt'")
+  if (checkString(r.serialOrJti, 'serialOrJti') === '') throw new TypeError('serialOrJti must not be empty')
+  return {
+    kind: r.kind,
+    serialOrJti: r.serialOrJti,
+    spiffeId: checkString(r.spiffeId, 'spiffeId'),
+    entryId: checkString(r.entryId, 'entryId'),
+    agentId: checkString(r.agentId, 'agentId'),
+    notBefore: checkDate(r.notBefore, 'notBefore'),
+    notAfter: checkDate(r.notAfter, 'notAfter'),
+    audience: [...checkStringList(r.audience, 'audience')],
+    issuedAt: checkDate(r.issuedAt, 'issuedAt'),
+  }
+}
+
+/** Throws `TypeError` unless `limit` is undefined or a positive safe integer. */
+export function checkLimit(limit: unknown): number | undefined {
+  if (limit === undefined) return undefined
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit <= 0) {
+    throw new TypeError('limit must be a positive integer')
+  }
+  return limit
+}
+
+const MATCHES = new Set(['exact', 'subset', 'superset', 'any'])
+
+/** A checked entry filter (selectors normalized); throws `TypeError`. */
+export function checkEntryFilter(filter: EntryFilter | undefined): EntryFilter {
+  if (filter === undefined) return {}
+  if (typeof filter !== 'object' || filter === null) throw new TypeError('filter must be an object')
+  const out: { -readonly [K in keyof EntryFilter]: EntryFilter[K] } = {}
+  if (filter.spiffeId !== undefined) out.spiffeId = checkString(filter.spiffeId, 'filter.spiffeId')
+  if (filter.parentId !== undefined) out.parentId = checkString(filter.parentId, 'filter.parentId')
+  if (filter.node !== undefined) {
+    if (typeof filter.node !== 'boolean') throw new TypeError('filter.node must be a boolean')
+    out.node = filter.node
+  }
+  if (filter.selectors !== undefined) {
+    const { match, selectors } = filter.selectors
+    if (!MATCHES.has(match))
+      throw new TypeError(`filter.selectors.match must be one of ${[...MATCHES].join(', ')}`)
+    out.selectors = { match, selectors: checkSelectors(selectors, 'filter.selectors.selectors') }
+  }
+  return out
+}
+
+/** A checked issuance record filter; throws `TypeError`. */
+export function checkIssuedSvidFilter(filter: IssuedSvidFilter | undefined): IssuedSvidFilter {
+  if (filter === undefined) return {}
+  if (typeof filter !== 'object' || filter === null) throw new TypeError('filter must be an object')
+  const out: { -readonly [K in keyof IssuedSvidFilter]: IssuedSvidFilter[K] } = {}
+  if (filter.spiffeId !== undefined) out.spiffeId = checkString(filter.spiffeId, 'filter.spiffeId')
+  if (filter.agentId !== undefined) out.agentId = checkString(filter.agentId, 'filter.agentId')
+  if (filter.since !== undefined) out.since = checkDate(filter.since, 'filter.since')
+  const limit = checkLimit(filter.limit)
+  if (limit !== undefined) out.limit = limit
+  return out
+}
+
+/** A checked bundle input; throws `TypeError`. */
+export function checkBundleInput(trustDomain: unknown, bundle: BundleInput): BundleInput {
+  if (checkString(trustDomain, 'trustDomain') === '') throw new TypeError('trustDomain must not be empty')
+  if (typeof bundle !== 'object' || bundle === null) throw new TypeError('bundle must be an object')
+  const seq = bundle.sequenceNumber
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+    throw new TypeError('sequenceNumber must be an integer >= 0')
+  }
+  return { spiffeBundleJson: checkString(bundle.spiffeBundleJson, 'spiffeBundleJson'), sequenceNumber: seq }
+}

@@ -1,0 +1,38 @@
+/**
+ * The one conformance suite every `DataStore` backend must pass (STYLE.md habit 10). A
+ * backend's test calls `runDataStoreConformance(t, makeStore)` with a factory for a fresh,
+ * empty store; each subtest opens its own store, and checks its integrity and closes it
+ * at the end. Persistence across reopen is backend-specific and lives in the backend's test.
+ */
+import type { Test } from 'tap'
+import { agentTests } from './conformance/agents.js'
+import { authorizationTests } from './conformance/authorization.js'
+import { bundleTests } from './conformance/bundles.js'
+import { entryTests } from './conformance/entries.js'
+import { entryInput, type MakeStore } from './conformance/fixtures.js'
+import { issuedSvidTests } from './conformance/issued-svids.js'
+import { joinTokenTests } from './conformance/join-tokens.js'
+
+export type { MakeStore } from './conformance/fixtures.js'
+
+/** Runs every conformance subtest against stores made by `makeStore`. */
+export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
+  entryTests(t, makeStore)
+  authorizationTests(t, makeStore)
+  agentTests(t, makeStore)
+  joinTokenTests(t, makeStore)
+  bundleTests(t, makeStore)
+  issuedSvidTests(t, makeStore)
+
+  t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
+    const ds = await makeStore()
+    const e = await ds.createEntry(entryInput())
+    await ds.integrityCheck()
+    await ds.close()
+    await ds.close()
+    await t.rejects(ds.getEntry(e.id), { code: 'ERR_DATASTORE' })
+    await t.rejects(ds.createEntry(entryInput({ hint: 'late' })), { code: 'ERR_DATASTORE' })
+    await t.rejects(ds.listBundles(), { code: 'ERR_DATASTORE' })
+    await t.rejects(ds.integrityCheck(), { code: 'ERR_DATASTORE' })
+  })
+}

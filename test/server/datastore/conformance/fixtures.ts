@@ -1,0 +1,69 @@
+// Shared fixtures for the DataStore conformance suite.
+import { createHash, randomBytes } from 'node:crypto'
+import type { Test } from 'tap'
+import { parseSelector, type Selector } from '../../../../certs/selector/selector.js'
+import type {
+  DataStore,
+  RegistrationEntry,
+  RegistrationEntryInput,
+} from '../../../../server/datastore/datastore.js'
+
+/** Makes a fresh, empty store for one subtest. */
+export type MakeStore = () => Promise<DataStore>
+
+export const TD = 'spiffe://example.org'
+export const SERVER_ID = `${TD}/sigil/server`
+export const AGENT_A = `${TD}/sigil/agent/join_token/aaaa`
+export const AGENT_B = `${TD}/sigil/agent/join_token/bbbb`
+
+/** Selectors from their `type:key:value` strings. */
+export function sel(...strings: string[]): Selector[] {
+  return strings.map(parseSelector)
+}
+
+/** An entry input with defaults for everything not given. */
+export function entryInput(over: Partial<RegistrationEntryInput> = {}): RegistrationEntryInput {
+  return {
+    spiffeId: `${TD}/workload`,
+    parentId: AGENT_A,
+    selectors: sel('unix:uid:1000'),
+    x509SvidTtl: 0,
+    jwtSvidTtl: 0,
+    dnsNames: [],
+    hint: '',
+    admin: false,
+    node: false,
+    federatesWith: [],
+    ...over,
+  }
+}
+
+/** A fresh store that is integrity-checked and closed when the subtest ends. */
+export async function openStore(t: Test, makeStore: MakeStore): Promise<DataStore> {
+  const ds = await makeStore()
+  t.teardown(async () => {
+    await ds.integrityCheck()
+    await ds.close()
+  })
+  return ds
+}
+
+/** Sorted ids, for order-insensitive comparison. */
+export function ids(entries: readonly { id: string }[]): string[] {
+  return entries.map((e) => e.id).sort()
+}
+
+/** Sorted ids of the given entries. */
+export function idsOf(...entries: RegistrationEntry[]): string[] {
+  return ids(entries)
+}
+
+/** A random token's hex SHA-256, as a caller would compute it. */
+export function tokenHash(): string {
+  return createHash('sha256').update(randomBytes(32).toString('hex')).digest('hex')
+}
+
+/** `base` plus `seconds`. */
+export function after(base: Date, seconds: number): Date {
+  return new Date(base.getTime() + seconds * 1000)
+}

@@ -1,0 +1,239 @@
+// SqliteDataStore: the conformance suite on real files, plus what is SQLite's own:
+// persistence across reopen, file modes, WAL, schema versions, atomicity under failure.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import t, { type Test } from 'tap'
+import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
+import { AGENT_A, after, entryInput, sel, TD, tokenHash } from './conformance/fixtures.js'
+import { svidBatch } from './conformance/issued-svids.js'
+import { runDataStoreConformance } from './conformance.js'
+
+const root = mkdtempSync(join(tmpdir(), 'sigil-datastore-'))
+t.teardown(() => rmSync(root, { recursive: true, force: true }))
+let n = 0
+/** A path in a directory that does not exist yet. */
+function freshPath(): string {
+  n += 1
+  return join(root, `case-${n}`, 'private', 'datastore.sqlite3')
+}
+
+/** A second, raw connection to the same file (what another process would see). */
+function raw(t: Test, path: string): Database.Database {
+  const db = new Database(path, { fileMustExist: true })
+  t.teardown(() => db.close())
+  return db
+}
+
+t.test('conformance', async (t) => {
+  runDataStoreConformance(t, () => SqliteDataStore.open({ path: freshPath() }))
+})
+
+t.test('data survives close and reopen', async (t) => {
+  const path = freshPath()
+  const now = new Date('2030-01-01T00:00:00Z')
+  const used = tokenHash()
+  const unused = tokenHash()
+  const ds = await SqliteDataStore.open({ path })
+  const entry = await ds.createEntry(
+    entryInput({ selectors: sel('unix:uid:1', 'k8s:ns:a'), dnsNames: ['a.b'] }),
+  )
+  const updated = await ds.updateEntry(entry.id, { hint: 'v2' })
+  const agent = await ds.createOrUpdateAttestedAgent(
+    {
+      spiffeId: AGENT_A,
+      attestationType: 'x509pop',
+      serialNumber: 'ab',
+      expiresAt: after(now, 60),
+      selectors: [],
+    },
+    now,
+  )
+  await ds.banAttestedAgent(AGENT_A)
+  await ds.createJoinToken({ tokenHash: used, spiffeId: '', expiresAt: after(now, 600) })
+  await ds.createJoinToken({ tokenHash: unused, spiffeId: `${TD}/alias`, expiresAt: after(now, 600) })
+  await ds.consumeJoinToken(used, now)
+  const bundle = await ds.setBundle('example.org', { spiffeBundleJson: '{"keys":[]}', sequenceNumber: 3 })
+  await ds.recordIssuedSvids(svidBatch(10))
+  await ds.close()
+
+  const again = await SqliteDataStore.open({ path })
+  t.teardown(() => again.close())
+  t.same(await again.getEntry(entry.id), updated)
+  t.same(await again.getAttestedAgent(AGENT_A), { ...agent, banned: true, serialNumber: '' })
+  await t.rejects(again.consumeJoinToken(used, now), { code: 'ERR_TOKEN_USED' }, 'tombstone persisted')
+  t.same(await again.consumeJoinToken(unused, now), { spiffeId: `${TD}/alias` })
+  t.same(await again.getBundle('example.org'), bundle)
+  t.same((await again.listIssuedSvids()).length, 10)
+  await again.integrityCheck()
+})
+
+t.test('file modes: directory 0700, database and WAL files 0600', async (t) => {
+  const path = freshPath()
+  const ds = await SqliteDataStore.open({ path })
+  t.teardown(() => ds.close())
+  await ds.createEntry(entryInput())
+  t.equal(statSync(join(path, '..')).mode & 0o777, 0o700)
+  t.equal(statSync(path).mode & 0o777, 0o600)
+  t.equal(statSync(`${path}-wal`).mode & 0o777, 0o600)
+
+  const loose = freshPath()
+  const first = await SqliteDataStore.open({ path: loose })
+  await first.close()
+  chmodSync(loose, 0o644)
+  const second = await SqliteDataStore.open({ path: loose })
+  await second.close()
+  t.equal(statSync(loose).mode & 0o777, 0o600, 'an existing file is tightened to 0600')
+})
+
+t.test('WAL journal mode and the schema are in place', async (t) => {
+  const path = freshPath()
+  const ds = await SqliteDataStore.open({ path })
+  t.teardown(() => ds.close())
+  const db = raw(t, path)
+  t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+  t.same(db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get(), { v: 1 })
+  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all()
+  t.same(tables, [
+    'agent_selectors',
+    'attested_agents',
+    'bundles',
+    'entry_selectors',
+    'issued_svids',
+    'join_tokens',
+    'registration_entries',
+    'schema_migrations',
+    'used_join_tokens',
+  ])
+})
+
+t.test('a database with a newer schema version is refused and left alone', async (t) => {
+  const path = freshPath()
+  await (await SqliteDataStore.open({ path })).close()
+  const db = new Database(path)
+  db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)').run()
+  db.close()
+  await t.rejects(SqliteDataStore.open({ path }), { code: 'ERR_DATASTORE', message: /newer/ })
+  const check = raw(t, path)
+  t.same(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 99])
+})
+
+t.test('a file that is not a database is refused', async (t) => {
+  const path = freshPath()
+  mkdirSync(join(path, '..'), { recursive: true })
+  writeFileSync(path, 'this is not a SQLite database, just some text that is long enough'.repeat(20))
+  await t.rejects(SqliteDataStore.open({ path }), { code: 'ERR_DATASTORE' })
+})
+
+t.test('a write that fails half-way leaves nothing half-written', async (t) => {
+  const path = freshPath()
+  const ds = await SqliteDataStore.open({ path })
+  t.teardown(() => ds.close())
+  const db = raw(t, path)
+  const now = new Date('2030-01-01T00:00:00Z')
+  // another connection plants triggers that fail a later statement of each multi-statement write
+  db.exec(`
+    CREATE TRIGGER fail_entry BEFORE INSERT ON entry_selectors WHEN NEW.value = 'uid:666'
+      BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+    CREATE TRIGGER fail_agent BEFORE INSERT ON agent_selectors WHEN NEW.value = 'cn:666'
+      BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+    CREATE TRIGGER fail_svid BEFORE INSERT ON issued_svids WHEN NEW.serial_or_jti = 's000005dc'
+      BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+    CREATE TRIGGER fail_tombstone BEFORE INSERT ON used_join_tokens
+      BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+  `)
+
+  await t.rejects(ds.createEntry(entryInput({ selectors: sel('unix:uid:1', 'unix:uid:666') })), {
+    code: 'ERR_DATASTORE',
+  })
+  t.equal(await ds.countEntries(), 0, 'no entry row without its selectors')
+
+  const e = await ds.createEntry(entryInput({ selectors: sel('unix:uid:1', 'unix:uid:2') }))
+  await t.rejects(ds.updateEntry(e.id, { selectors: sel('unix:uid:3', 'unix:uid:666'), hint: 'x' }), {
+    code: 'ERR_DATASTORE',
+  })
+  t.same(await ds.getEntry(e.id), e, 'the entry keeps its old selectors and revision')
+
+  const agent = {
+    spiffeId: AGENT_A,
+    attestationType: 'x509pop',
+    serialNumber: '01',
+    expiresAt: after(now, 60),
+    selectors: sel('x509pop:cn:1', 'x509pop:cn:666'),
+  } as const
+  await t.rejects(ds.createOrUpdateAttestedAgent(agent, now), { code: 'ERR_DATASTORE' })
+  t.equal(await ds.getAttestedAgent(AGENT_A), undefined)
+
+  await t.rejects(ds.recordIssuedSvids(svidBatch(3000)), { code: 'ERR_DATASTORE' }, 'record #1500 fails')
+  t.same(await ds.listIssuedSvids(), [], 'none of the batch was recorded')
+
+  const h = tokenHash()
+  await ds.createJoinToken({ tokenHash: h, spiffeId: '', expiresAt: after(now, 60) })
+  await t.rejects(ds.consumeJoinToken(h, now), { code: 'ERR_DATASTORE' })
+  db.exec('DROP TRIGGER fail_tombstone')
+  t.same(
+    await ds.consumeJoinToken(h, now),
+    { spiffeId: '' },
+    'the token was not deleted without its tombstone',
+  )
+  await ds.integrityCheck()
+})
+
+t.test('integrityCheck notices an entry whose selectors went missing', async (t) => {
+  const path = freshPath()
+  const ds = await SqliteDataStore.open({ path })
+  t.teardown(() => ds.close())
+  const e = await ds.createEntry(entryInput())
+  await ds.integrityCheck()
+  raw(t, path).prepare('DELETE FROM entry_selectors WHERE entry_id = ?').run(e.id)
+  await t.rejects(ds.integrityCheck(), { code: 'ERR_DATASTORE', message: new RegExp(e.id) })
+})
+
+t.test('another connection holding the write lock: ERR_UNAVAILABLE, then success', async (t) => {
+  const path = freshPath()
+  const ds = await SqliteDataStore.open({ path, busyTimeoutMs: 50 })
+  t.teardown(() => ds.close())
+  const db = raw(t, path)
+  db.exec('BEGIN IMMEDIATE')
+  await t.rejects(ds.createEntry(entryInput()), { code: 'ERR_UNAVAILABLE' })
+  db.exec('COMMIT')
+  await ds.createEntry(entryInput())
+  t.equal(await ds.countEntries(), 1)
+})
+
+t.test('two stores on one file see each other and share single use', async (t) => {
+  const path = freshPath()
+  const one = await SqliteDataStore.open({ path })
+  const two = await SqliteDataStore.open({ path })
+  t.teardown(async () => {
+    await one.close()
+    await two.close()
+  })
+  const h = tokenHash()
+  const now = new Date()
+  await one.createJoinToken({ tokenHash: h, spiffeId: '', expiresAt: after(now, 60) })
+  t.same(await two.consumeJoinToken(h, now), { spiffeId: '' })
+  await t.rejects(one.consumeJoinToken(h, now), { code: 'ERR_TOKEN_USED' })
+  const e = await two.createEntry(entryInput())
+  t.same(await one.getEntry(e.id), e)
+})
+
+t.test('an injected clock stamps createdAt', async (t) => {
+  const fixed = new Date('2031-02-03T04:05:06.789Z')
+  const ds = await SqliteDataStore.open({ path: freshPath(), clock: () => fixed })
+  t.teardown(() => ds.close())
+  t.same((await ds.createEntry(entryInput())).createdAt, fixed)
+  t.same((await ds.setBundle('example.org', { spiffeBundleJson: '{}', sequenceNumber: 1 })).updatedAt, fixed)
+})
+
+t.test('measured: a 5000-record issuance batch (reported, not asserted)', async (t) => {
+  const ds = await SqliteDataStore.open({ path: freshPath() })
+  t.teardown(() => ds.close())
+  const batch = svidBatch(5000)
+  const start = process.hrtime.bigint()
+  await ds.recordIssuedSvids(batch)
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  t.comment(`recordIssuedSvids(5000) took ${ms.toFixed(1)} ms`)
+  t.equal((await ds.listIssuedSvids({ limit: 1 }))[0]?.serialOrJti, batch[4999]!.serialOrJti)
+})
