@@ -1,0 +1,147 @@
+/**
+ * JWT-SVID minting and validation (SPIFFE.md §3). This file mints: compact JWS through
+ * jose's `SignJWT`, header exactly `{alg, kid, typ: "JWT"}`, claims `sub`, `aud` (always an
+ * array, request order kept), `exp`, `iat`, a random `jti`, and `iss` when configured.
+ * `validate-jwt-svid.ts` checks tokens against trust bundles; `parse-jwt-svid-insecure.ts`
+ * decodes without verifying, for display only.
+ *
+ * Trust: the signer holds a CA's JWT signing key and signs whatever identity and audience
+ * it is given; authorizing the caller for that identity is the caller's job.
+ */
+import { type KeyObject, randomUUID } from 'node:crypto'
+import { type CryptoKey, importJWK, SignJWT } from 'jose'
+import { SigilError } from '../errors.js'
+import { keyTypeOf } from '../keys/keys.js'
+import { SpiffeId } from '../spiffeid/spiffe-id.js'
+import { algorithmFitsKey } from './jwt-svid-algorithms.js'
+
+/** The algorithms Sigil signs JWT-SVIDs with. */
+export type JwtSvidSigningAlgorithm = 'ES256' | 'ES384' | 'RS256' | 'PS256'
+const SIGNING_ALGORITHMS: readonly string[] = ['ES256', 'ES384', 'RS256', 'PS256']
+
+/** How to build a {@link JwtSvidSigner}. */
+export interface JwtSvidSignerOptions {
+  privateKey: KeyObject
+  /** The key's `kid` in the JWT bundle. */
+  kid: string
+  /** Default from the key: ES256 for P-256, ES384 for P-384, RS256 for RSA. */
+  algorithm?: JwtSvidSigningAlgorithm
+  /** Written as `iss` when set (relying parties such as OIDC federation need it). */
+  issuer?: string
+}
+
+/** What {@link JwtSvidSigner.sign} needs for one token. */
+export interface JwtSvidSignOptions {
+  spiffeId: SpiffeId
+  /** Non-empty; no empty strings; written in this order. */
+  audience: readonly string[]
+  /** Positive whole seconds. */
+  ttlSeconds: number
+  now?: Date
+  /** `exp` never goes past this (e.g. the signing key's own expiry). */
+  notAfterCap?: Date
+}
+
+/** A freshly minted JWT-SVID and the values in it. */
+export interface MintedJwtSvid {
+  token: string
+  spiffeId: SpiffeId
+  audience: string[]
+  issuedAt: Date
+  expiresAt: Date
+  jti: string
+}
+
+/**
+ * Signs JWT-SVIDs with one key. Cheap to keep; the key is imported once, on first use.
+ *
+ * @example
+ * const signer = new JwtSvidSigner({ privateKey, kid: 'k1', issuer: 'https://oidc.example.org' })
+ * const { token } = await signer.sign({ spiffeId, audience: ['spiffe://example.org/db'], ttlSeconds: 300 })
+ */
+export class JwtSvidSigner {
+  readonly kid: string
+  readonly algorithm: JwtSvidSigningAlgorithm
+  readonly issuer: string | undefined
+  readonly #privateKey: KeyObject
+  readonly #header: { alg: JwtSvidSigningAlgorithm; kid: string; typ: 'JWT' }
+  #cryptoKey: Promise<CryptoKey | Uint8Array> | undefined
+
+  constructor(opts: JwtSvidSignerOptions) {
+    const { privateKey, kid, issuer } = opts ?? {}
+    if (typeof privateKey !== 'object' || privateKey === null || privateKey.type !== 'private') {
+      throw new TypeError('privateKey must be a private KeyObject')
+    }
+    if (typeof kid !== 'string' || kid === '') throw new TypeError('kid must be a non-empty string')
+    if (issuer !== undefined && (typeof issuer !== 'string' || issuer === '')) {
+      throw new TypeError('issuer must be a non-empty string when set')
+    }
+    const algorithm = opts.algorithm ?? defaultAlgorithm(privateKey)
+    if (!SIGNING_ALGORITHMS.includes(algorithm)) throw new TypeError(`unsupported algorithm "${algorithm}"`)
+    if (!algorithmFitsKey(algorithm, privateKey)) {
+      throw new TypeError(`algorithm ${algorithm} does not fit a ${keyTypeOf(privateKey)} key`)
+    }
+    this.kid = kid
+    this.algorithm = algorithm
+    this.issuer = issuer
+    this.#privateKey = privateKey
+    this.#header = { alg: algorithm, kid, typ: 'JWT' }
+  }
+
+  /**
+   * Mints one JWT-SVID. `exp` = `iat` + ttl, capped at `notAfterCap`. Throws
+   * `ERR_INVALID_ARGUMENT` for an empty audience list or an empty audience, or when the cap
+   * leaves no lifetime; `TypeError` for arguments of the wrong type.
+   */
+  async sign(opts: JwtSvidSignOptions): Promise<MintedJwtSvid> {
+    const { spiffeId, ttlSeconds, notAfterCap } = opts
+    if (!(spiffeId instanceof SpiffeId)) throw new TypeError('spiffeId must be a SpiffeId')
+    const audience = checkAudience(opts.audience)
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
+      throw new TypeError('ttlSeconds must be a positive whole number')
+    }
+    const now = opts.now ?? new Date()
+    if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('now must be a valid Date')
+    const iat = Math.floor(now.getTime() / 1000)
+    let exp = iat + ttlSeconds
+    if (notAfterCap !== undefined) {
+      if (!(notAfterCap instanceof Date) || Number.isNaN(notAfterCap.getTime())) {
+        throw new TypeError('notAfterCap must be a valid Date')
+      }
+      exp = Math.min(exp, Math.floor(notAfterCap.getTime() / 1000))
+      if (exp <= iat) {
+        throw new SigilError('ERR_INVALID_ARGUMENT', 'notAfterCap leaves the JWT-SVID no lifetime')
+      }
+    }
+    const jti = randomUUID()
+    const claims: Record<string, unknown> = { sub: spiffeId.toString(), aud: audience, exp, iat }
+    if (this.issuer !== undefined) claims.iss = this.issuer
+    claims.jti = jti
+    const token = await new SignJWT(claims).setProtectedHeader(this.#header).sign(await this.#key())
+    return { token, spiffeId, audience, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000), jti }
+  }
+
+  #key(): Promise<CryptoKey | Uint8Array> {
+    // jose would convert the KeyObject on every call (with a cache lookup); import once instead.
+    this.#cryptoKey ??= importJWK(this.#privateKey.export({ format: 'jwk' }), this.algorithm).catch((e) => {
+      this.#cryptoKey = undefined
+      throw e
+    })
+    return this.#cryptoKey
+  }
+}
+
+function defaultAlgorithm(key: KeyObject): JwtSvidSigningAlgorithm {
+  const type = keyTypeOf(key)
+  return type === 'ec-p256' ? 'ES256' : type === 'ec-p384' ? 'ES384' : 'RS256'
+}
+
+function checkAudience(audience: readonly string[]): string[] {
+  if (!Array.isArray(audience)) throw new TypeError('audience must be an array of strings')
+  if (audience.length === 0) throw new SigilError('ERR_INVALID_ARGUMENT', 'audience must not be empty')
+  for (const a of audience) {
+    if (typeof a !== 'string') throw new TypeError('audience must be an array of strings')
+    if (a === '') throw new SigilError('ERR_INVALID_ARGUMENT', 'audience must not contain an empty string')
+  }
+  return [...audience]
+}
