@@ -1,0 +1,262 @@
+/**
+ * The CA manager's state machine: the X.509 CAs and JWT keys it holds (prepared,
+ * active, retired), the signer built once per activation, and one rotation step that
+ * acts on the pure decisions of rotation.ts. Every change is saved to the key store
+ * before the bundle is published, and a prepared authority is activated only once the
+ * store confirms it is in the published bundle. Not thread-safe on its own: the
+ * CaManager serializes calls.
+ */
+import { TrustBundle } from '../../certs/bundle/trust-bundle.js'
+import { SigilError } from '../../certs/errors.js'
+import { JwtSvidSigner } from '../../certs/jwtsvid/jwt-svid-signer.js'
+import type { KeyType } from '../../certs/keys/keys.js'
+import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { X509SvidMinter } from '../../certs/x509svid/x509-svid-minter.js'
+import {
+  type Authority,
+  chainsToConfiguredRoot,
+  createJwtAuthority,
+  createX509Authority,
+  type JwtAuthority,
+  jwtFromStored,
+  jwtToStored,
+  type UpstreamAuthority,
+  type X509Authority,
+  x509FromStored,
+  x509ToStored,
+} from './authority.js'
+import type { BundlePublisher, CaLogger } from './bundle-publisher.js'
+import { KeyStore } from './key-store.js'
+import { isUsable, shouldActivateNext, shouldDropFromBundle, shouldPrepareNext } from './rotation.js'
+
+/** What the rotator needs (a subset of the CaManager config plus the publisher). */
+export interface AuthorityRotatorOptions {
+  readonly trustDomain: TrustDomain
+  readonly dataDir: string
+  readonly caTtlSeconds: number
+  readonly caKeyType: KeyType
+  readonly jwtKeyType: KeyType
+  readonly jwtIssuer?: string
+  readonly upstream?: UpstreamAuthority
+  readonly refreshHintSeconds: number
+  readonly logger: CaLogger
+  readonly publisher: BundlePublisher
+}
+
+/**
+ * Holds the authorities and performs rotation steps.
+ *
+ * @example
+ * const r = new AuthorityRotator({ ...config, publisher })
+ * await r.load()
+ * await r.step(new Date())
+ * r.activeX509?.minter.mint(...)
+ */
+export class AuthorityRotator {
+  x509: X509Authority[] = []
+  jwt: JwtAuthority[] = []
+  activeX509: { readonly authority: X509Authority; readonly minter: X509SvidMinter } | undefined
+  activeJwt: { readonly authority: JwtAuthority; readonly signer: JwtSvidSigner } | undefined
+  readonly #o: AuthorityRotatorOptions
+  readonly #keyStore: KeyStore
+  #dirty = false
+
+  constructor(opts: AuthorityRotatorOptions) {
+    this.#o = opts
+    this.#keyStore = new KeyStore(opts.dataDir)
+  }
+
+  /** The bundle the store last confirmed. */
+  get publishedBundle(): TrustBundle | undefined {
+    return this.#o.publisher.current
+  }
+
+  /** Loads saved authorities; ones that do not fit the configured upstream are dropped (with a warning). */
+  async load(): Promise<void> {
+    const journal = await this.#keyStore.load()
+    if (!journal) return
+    this.x509 = journal.x509.map(x509FromStored).filter((a) => {
+      if (chainsToConfiguredRoot(a, this.#o.upstream)) return true
+      this.#o.logger.warn(
+        { authority_id: a.id, status: a.status },
+        this.#o.upstream
+          ? 'saved X.509 CA was not issued by the configured upstream CA; dropping it'
+          : 'saved X.509 CA is not a self-signed root (upstream removed?); dropping it',
+      )
+      this.#dirty = true
+      return false
+    })
+    this.jwt = journal.jwt.map(jwtFromStored)
+    for (const [kind, list] of [
+      ['x509', this.x509],
+      ['jwt', this.jwt],
+    ] as const) {
+      for (const status of ['active', 'prepared'] as const) {
+        if (list.filter((a) => a.status === status).length > 1) {
+          throw new SigilError('ERR_DATASTORE', `key store holds more than one ${status} ${kind} authority`)
+        }
+      }
+    }
+    this.#o.logger.info(
+      { x509_authorities: this.x509.length, jwt_authorities: this.jwt.length },
+      'CA keys loaded from the data dir',
+    )
+  }
+
+  /** One rotation step at `now`. Idempotent. */
+  async step(now: Date): Promise<void> {
+    const o = this.#o
+    // 1. Prepare successors (or a first authority) and publish them before they sign anything.
+    this.x509 = this.#pruneExpiredPrepared(this.x509, now, 'X.509 CA')
+    this.jwt = this.#pruneExpiredPrepared(this.jwt, now, 'JWT key')
+    if (needsNext(this.x509, now)) {
+      const a = await createX509Authority({
+        trustDomain: o.trustDomain,
+        keyType: o.caKeyType,
+        ttlSeconds: o.caTtlSeconds,
+        now,
+        upstream: o.upstream,
+      })
+      this.x509.push(a)
+      this.#changed('X.509 CA prepared', a)
+    }
+    if (needsNext(this.jwt, now)) {
+      const a = await createJwtAuthority({ keyType: o.jwtKeyType, ttlSeconds: o.caTtlSeconds, now })
+      this.jwt.push(a)
+      this.#changed('JWT key prepared', a, { kid: a.kid })
+    }
+    await this.#saveIfDirty()
+    const { bundle } = await o.publisher.publish(this.#desiredBundle())
+
+    // 2. Activate a published successor when due; the old authority retires but stays published.
+    const nextX509 = dueForActivation(
+      this.x509,
+      now,
+      (a) => !!o.upstream || bundle.hasX509Authority(a.certDer),
+    )
+    if (nextX509) {
+      const minter = this.#minterFor(nextX509)
+      this.#activate(this.x509, nextX509, now, 'X.509 CA')
+      this.activeX509 = { authority: nextX509, minter }
+    }
+    const nextJwt = dueForActivation(this.jwt, now, (a) => bundle.findJwtAuthority(a.kid) !== undefined)
+    if (nextJwt) {
+      const signer = this.#signerFor(nextJwt)
+      this.#activate(this.jwt, nextJwt, now, 'JWT key')
+      this.activeJwt = { authority: nextJwt, signer }
+    }
+    // After a restart the active authorities come from disk: build their signers once.
+    const activeX509 = this.x509.find((a) => a.status === 'active')
+    if (activeX509 && this.activeX509?.authority !== activeX509) {
+      this.activeX509 = { authority: activeX509, minter: this.#minterFor(activeX509) }
+    }
+    const activeJwt = this.jwt.find((a) => a.status === 'active')
+    if (activeJwt && this.activeJwt?.authority !== activeJwt) {
+      this.activeJwt = { authority: activeJwt, signer: this.#signerFor(activeJwt) }
+    }
+    await this.#saveIfDirty()
+
+    // 3. Drop retired authorities once everything they signed has expired.
+    this.x509 = this.#dropRetired(this.x509, now, 'X.509 CA')
+    this.jwt = this.#dropRetired(this.jwt, now, 'JWT key')
+    if (this.#dirty) {
+      await this.#saveIfDirty()
+      await o.publisher.publish(this.#desiredBundle())
+    }
+  }
+
+  #desiredBundle(): TrustBundle {
+    const root = this.#o.upstream?.certDer.at(-1)
+    return TrustBundle.create({
+      trustDomain: this.#o.trustDomain,
+      x509Authorities: root ? [root] : this.x509.map((a) => a.certDer),
+      jwtAuthorities: this.jwt.map((a) => ({ kid: a.kid, publicKey: a.publicKey })),
+      refreshHintSeconds: this.#o.refreshHintSeconds,
+    })
+  }
+
+  #minterFor(a: X509Authority): X509SvidMinter {
+    if (!a.privateKey) throw new Error(`internal: X.509 CA ${a.id} has no private key`)
+    return new X509SvidMinter({
+      caCertDer: a.certDer,
+      caKey: a.privateKey,
+      intermediatesDer: this.#o.upstream ? this.#o.upstream.certDer.slice(0, -1) : [],
+    })
+  }
+
+  #signerFor(a: JwtAuthority): JwtSvidSigner {
+    if (!a.privateKey) throw new Error(`internal: JWT key ${a.id} has no private key`)
+    return new JwtSvidSigner({
+      privateKey: a.privateKey,
+      kid: a.kid,
+      ...(this.#o.jwtIssuer ? { issuer: this.#o.jwtIssuer } : {}),
+    })
+  }
+
+  #activate<A extends Authority>(list: A[], next: A, now: Date, what: string): void {
+    for (const a of list) {
+      if (a.status !== 'active') continue
+      a.status = 'retired'
+      a.privateKey = undefined
+      this.#changed(`${what} retired`, a, { signed_until: a.signedUntil?.toISOString() })
+    }
+    next.status = 'active'
+    next.signedUntil = now
+    this.#changed(`${what} activated`, next)
+  }
+
+  #pruneExpiredPrepared<A extends Authority>(list: A[], now: Date, what: string): A[] {
+    return list.filter((a) => {
+      if (a.status !== 'prepared' || now < a.notAfter) return true
+      this.#changed(`${what} expired before activation; discarded`, a)
+      return false
+    })
+  }
+
+  #dropRetired<A extends Authority>(list: A[], now: Date, what: string): A[] {
+    return list.filter((a) => {
+      if (a.status !== 'retired' || !shouldDropFromBundle(now, a, a.signedUntil)) return true
+      this.#changed(`${what} removed from the bundle`, a)
+      return false
+    })
+  }
+
+  #changed(msg: string, a: Authority, extra: Record<string, unknown> = {}): void {
+    this.#dirty = true
+    this.#o.logger.info(
+      {
+        authority_id: a.id,
+        not_before: a.notBefore.toISOString(),
+        not_after: a.notAfter.toISOString(),
+        ...extra,
+      },
+      msg,
+    )
+  }
+
+  async #saveIfDirty(): Promise<void> {
+    if (!this.#dirty) return
+    await this.#keyStore.save({ x509: this.x509.map(x509ToStored), jwt: this.jwt.map(jwtToStored) })
+    this.#dirty = false
+  }
+}
+
+/** True when a successor must be prepared: none yet, and the active one is missing, unusable or past half-life. */
+function needsNext(list: readonly Authority[], now: Date): boolean {
+  if (list.some((a) => a.status === 'prepared')) return false
+  const active = list.find((a) => a.status === 'active')
+  return !active || !isUsable(now, active) || shouldPrepareNext(now, active)
+}
+
+/** The prepared authority to activate now, if it is usable, published, and the active one is due. */
+function dueForActivation<A extends Authority>(
+  list: readonly A[],
+  now: Date,
+  published: (a: A) => boolean,
+): A | undefined {
+  const next = list.find((a) => a.status === 'prepared')
+  if (!next?.privateKey || !isUsable(now, next) || !published(next)) return undefined
+  const active = list.find((a) => a.status === 'active')
+  if (active && isUsable(now, active) && !shouldActivateNext(now, active)) return undefined
+  return next
+}

@@ -1,0 +1,306 @@
+/**
+ * The server's CA manager: owns the X.509 signing CA and the JWT signing key, rotates
+ * them without a verification gap, keeps them across restarts and publishes the trust
+ * bundle. Trust: this is the root of trust of the trust domain. Callers decide who may
+ * get which SPIFFE ID; the manager signs whatever it is asked for inside its own trust
+ * domain, with TTLs clamped to the signing key's remaining life.
+ *
+ * Rotation (see rotation.ts): the next CA and JWT key are created and published in the
+ * bundle at half of the active one's life, take over signing at 5/6, and the old ones
+ * stay in the bundle, retired, until every SVID they signed has expired. Without an
+ * upstream the CA is a self-signed root and every CA is in the bundle; with one, the CA
+ * is an intermediate and the bundle holds the upstream root.
+ */
+
+import type { KeyObject } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
+import { SigilError } from '../../certs/errors.js'
+import type { MintedJwtSvid } from '../../certs/jwtsvid/jwt-svid-signer.js'
+import { type KeyType, publicKeyToSpkiDer } from '../../certs/keys/keys.js'
+import type { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
+import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
+import type { MintedX509Svid } from '../../certs/x509svid/x509-svid-minter.js'
+import type { JwtAuthority, UpstreamAuthority, X509Authority } from './authority.js'
+import { AuthorityRotator } from './authority-rotator.js'
+import { BundlePublisher, type BundleStore, type CaLogger } from './bundle-publisher.js'
+import type { AuthorityStatus } from './key-store.js'
+import { isUsable, publicationLeadMs, rotationIntervalMs } from './rotation.js'
+
+/** Health turns bad after this many rotation failures in a row. */
+export const HEALTH_FAILURE_THRESHOLD = 3
+/** Longest pause between retries after failures. */
+export const MAX_BACKOFF_MS = 60_000
+
+/** Everything the CA manager needs, passed in once. */
+export interface CaManagerConfig {
+  readonly trustDomain: TrustDomain
+  /** Keys live in `<dataDir>/keys/` (0700). */
+  readonly dataDir: string
+  /** Lifetime of each X.509 CA and JWT key. */
+  readonly caTtlSeconds: number
+  readonly caKeyType: KeyType
+  readonly jwtKeyType: KeyType
+  /** `iss` claim for JWT-SVIDs, if any. */
+  readonly jwtIssuer?: string
+  /** With an upstream CA, the server CA is an intermediate it signs. */
+  readonly upstream?: UpstreamAuthority
+  readonly bundleStore: BundleStore
+  /** `spiffe_refresh_hint` of the published bundle. */
+  readonly refreshHintSeconds: number
+  readonly clock: () => Date
+  readonly logger: CaLogger
+  /** Rotation loop period; default {@link rotationIntervalMs}(caTtlSeconds). */
+  readonly rotateIntervalMs?: number
+}
+
+/** What {@link CaManager.health} reports. */
+export interface CaHealth {
+  readonly ok: boolean
+  readonly consecutiveFailures: number
+  readonly lastError?: string
+}
+
+/** Public facts about one authority, for status output and tests. */
+export interface AuthorityInfo {
+  readonly id: string
+  readonly status: AuthorityStatus
+  readonly notBefore: Date
+  readonly notAfter: Date
+  readonly signedUntil?: Date
+  /** The CA certificate (X.509) */
+  readonly certDer?: Buffer
+  /** The key id (JWT) */
+  readonly kid?: string
+}
+
+/**
+ * Signs SVIDs and keeps the trust domain's keys fresh.
+ *
+ * @example
+ * const ca = new CaManager({ trustDomain, dataDir, caTtlSeconds: 86400, caKeyType: 'ec-p256',
+ *   jwtKeyType: 'ec-p256', bundleStore: datastore, refreshHintSeconds: 300, clock: () => new Date(), logger })
+ * await ca.init()
+ * void ca.run(signal)
+ * const svid = ca.signX509Svid({ spiffeId, publicKey, ttlSeconds: 3600 })
+ */
+export class CaManager {
+  readonly #cfg: CaManagerConfig
+  readonly #rotator: AuthorityRotator
+  #queue: Promise<unknown> = Promise.resolve()
+  #initialized = false
+  #failures = 0
+  #lastError: string | undefined
+
+  constructor(config: CaManagerConfig) {
+    checkConfig(config)
+    this.#cfg = config
+    const publisher = new BundlePublisher({
+      trustDomain: config.trustDomain,
+      store: config.bundleStore,
+      logger: config.logger,
+    })
+    this.#rotator = new AuthorityRotator({ ...config, publisher })
+    if (config.refreshHintSeconds * 1000 > publicationLeadMs(config.caTtlSeconds * 1000)) {
+      config.logger.warn(
+        { refresh_hint_seconds: config.refreshHintSeconds, ca_ttl_seconds: config.caTtlSeconds },
+        'bundle refresh hint exceeds the time a new key is published before it signs: relying parties may miss it',
+      )
+    }
+  }
+
+  /** Loads the keys from the data dir (or creates them) and publishes the bundle. Throws when that fails. */
+  init(): Promise<void> {
+    return this.#serialize(async () => {
+      if (this.#initialized) return
+      await this.#rotator.load()
+      await this.#rotator.step(this.#cfg.clock())
+      this.#initialized = true
+    })
+  }
+
+  /** One rotation step at `now`: prepare, publish, activate, retire, drop. Idempotent. */
+  rotate(now: Date = this.#cfg.clock()): Promise<void> {
+    return this.#serialize(async () => {
+      if (!this.#initialized) throw new SigilError('ERR_UNAVAILABLE', 'CA manager is not initialized')
+      try {
+        await this.#rotator.step(now)
+        this.#failures = 0
+        this.#lastError = undefined
+      } catch (err) {
+        this.#failures++
+        this.#lastError = err instanceof Error ? err.message : String(err)
+        this.#cfg.logger.error(
+          { err: this.#lastError, consecutive_failures: this.#failures },
+          'CA rotation step failed',
+        )
+        throw err
+      }
+    })
+  }
+
+  /** Calls {@link rotate} periodically until `signal` aborts; never throws (failures back off and count). */
+  async run(signal: AbortSignal): Promise<void> {
+    const interval = this.#cfg.rotateIntervalMs ?? rotationIntervalMs(this.#cfg.caTtlSeconds)
+    const maxBackoff = Math.max(interval, Math.min(MAX_BACKOFF_MS, (this.#cfg.caTtlSeconds * 1000) / 24))
+    while (!signal.aborted) {
+      try {
+        await this.rotate()
+      } catch {
+        // logged and counted by rotate()
+      }
+      const delay =
+        this.#failures === 0 ? interval : Math.min(maxBackoff, interval * 2 ** Math.min(this.#failures, 20))
+      try {
+        await sleep(delay, undefined, { signal })
+      } catch {
+        break
+      }
+    }
+  }
+
+  /** ok while both signers are usable and rotation has not failed {@link HEALTH_FAILURE_THRESHOLD} times in a row. */
+  health(): CaHealth {
+    const now = this.#cfg.clock()
+    const x509 = this.#rotator.activeX509
+    const jwt = this.#rotator.activeJwt
+    const usable = !!x509 && isUsable(now, x509.authority) && !!jwt && isUsable(now, jwt.authority)
+    return {
+      ok: this.#initialized && usable && this.#failures < HEALTH_FAILURE_THRESHOLD,
+      consecutiveFailures: this.#failures,
+      ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
+    }
+  }
+
+  /**
+   * Mints an X509-SVID with the active CA. The chain excludes the root (with an upstream
+   * it carries the intermediate); NotAfter is clamped to the CA's. Throws the minter's
+   * errors (`ERR_TRUST_DOMAIN_MISMATCH`, `ERR_INVALID_ARGUMENT`, ...) or `ERR_UNAVAILABLE`.
+   */
+  signX509Svid(req: {
+    spiffeId: SpiffeId
+    publicKey: KeyObject
+    ttlSeconds: number
+    dnsNames?: readonly string[]
+  }): MintedX509Svid {
+    const now = this.#cfg.clock()
+    const active = this.#usable(this.#rotator.activeX509, now, 'X.509 CA')
+    const minted = active.minter.mint({ ...req, now })
+    raiseSignedUntil(active.authority, minted.notAfter)
+    return minted
+  }
+
+  /** Signs a JWT-SVID with the active JWT key; `exp` is clamped to the key's notAfter. */
+  async signJwtSvid(req: {
+    spiffeId: SpiffeId
+    audience: readonly string[]
+    ttlSeconds: number
+  }): Promise<MintedJwtSvid> {
+    const now = this.#cfg.clock()
+    const active = this.#usable(this.#rotator.activeJwt, now, 'JWT key')
+    const notAfterCap = active.authority.notAfter
+    // Record the bound before signing starts: a rotation may retire this key meanwhile.
+    if (Number.isFinite(req.ttlSeconds) && req.ttlSeconds > 0) {
+      const bound = Math.min(Math.ceil(now.getTime() / 1000 + req.ttlSeconds) * 1000, notAfterCap.getTime())
+      raiseSignedUntil(active.authority, new Date(bound))
+    }
+    const signed = await active.signer.sign({ ...req, now, notAfterCap })
+    raiseSignedUntil(active.authority, signed.expiresAt)
+    return signed
+  }
+
+  /** The trust bundle as last published (own trust domain). */
+  currentBundle(): TrustBundle {
+    const bundle = this.#rotator.publishedBundle
+    if (!bundle) throw new SigilError('ERR_UNAVAILABLE', 'CA manager is not initialized')
+    return bundle
+  }
+
+  /** The X.509 authorities (DER) of the current bundle. */
+  x509Authorities(): readonly Buffer[] {
+    return this.currentBundle().x509Authorities
+  }
+
+  /**
+   * The active CA certificate followed by its issuers up to the trust anchor: `[ca]`
+   * for a self-signed CA, `[intermediate, ...upstream chain]` with an upstream.
+   */
+  caCertificateChain(): Buffer[] {
+    const active = this.#rotator.activeX509
+    if (!active) throw new SigilError('ERR_UNAVAILABLE', 'CA manager is not initialized')
+    return [active.authority.certDer, ...(this.#cfg.upstream?.certDer ?? [])]
+  }
+
+  /** Every X.509 CA and JWT key the manager holds (prepared, active, retired); no private keys. */
+  authorities(): { x509: AuthorityInfo[]; jwt: AuthorityInfo[] } {
+    return {
+      x509: this.#rotator.x509.map((a) => ({ ...info(a), certDer: a.certDer })),
+      jwt: this.#rotator.jwt.map((a) => ({ ...info(a), kid: a.kid })),
+    }
+  }
+
+  #usable<T extends { authority: X509Authority | JwtAuthority }>(
+    active: T | undefined,
+    now: Date,
+    what: string,
+  ): T {
+    if (!active) throw new SigilError('ERR_UNAVAILABLE', 'CA manager is not initialized')
+    if (!isUsable(now, active.authority)) {
+      throw new SigilError('ERR_UNAVAILABLE', `the active ${what} is not valid at ${now.toISOString()}`)
+    }
+    return active
+  }
+
+  #serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task)
+    this.#queue = run.catch(() => {})
+    return run
+  }
+}
+
+function raiseSignedUntil(a: X509Authority | JwtAuthority, notAfter: Date): void {
+  if (a.signedUntil === undefined || notAfter > a.signedUntil) a.signedUntil = notAfter
+}
+
+function info(a: X509Authority | JwtAuthority): AuthorityInfo {
+  return {
+    id: a.id,
+    status: a.status,
+    notBefore: a.notBefore,
+    notAfter: a.notAfter,
+    ...(a.signedUntil ? { signedUntil: a.signedUntil } : {}),
+  }
+}
+
+function checkConfig(c: CaManagerConfig): void {
+  if (typeof c !== 'object' || c === null) throw new TypeError('CaManager config must be an object')
+  if (!Number.isSafeInteger(c.caTtlSeconds) || c.caTtlSeconds < 2) {
+    throw new TypeError('caTtlSeconds must be a whole number of seconds, at least 2')
+  }
+  if (!Number.isSafeInteger(c.refreshHintSeconds) || c.refreshHintSeconds <= 0) {
+    throw new TypeError('refreshHintSeconds must be a positive whole number')
+  }
+  if (typeof c.clock !== 'function') throw new TypeError('clock must be a function returning a Date')
+  if (typeof c.bundleStore?.getBundle !== 'function' || typeof c.bundleStore.setBundle !== 'function') {
+    throw new TypeError('bundleStore must have getBundle and setBundle')
+  }
+  if (c.upstream) {
+    const { certDer, key } = c.upstream
+    if (!Array.isArray(certDer) || certDer.length === 0 || !certDer.every((d) => Buffer.isBuffer(d))) {
+      throw new TypeError('upstream.certDer must be a non-empty array of DER Buffers')
+    }
+    if (key?.type !== 'private') throw new TypeError('upstream.key must be a private KeyObject')
+    const issuer = readCertificateFacts(certDer[0]!)
+    if (!publicKeyToSpkiDer(key).equals(issuer.spkiDer)) {
+      throw new SigilError(
+        'ERR_CONFIG_INVALID',
+        'the upstream CA key does not match the first upstream certificate',
+      )
+    }
+    if (!issuer.isCa) throw new SigilError('ERR_CONFIG_INVALID', 'the first upstream certificate is not a CA')
+  }
+  if (c.rotateIntervalMs !== undefined && !(c.rotateIntervalMs > 0)) {
+    throw new TypeError('rotateIntervalMs must be positive')
+  }
+}

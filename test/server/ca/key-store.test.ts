@@ -1,0 +1,128 @@
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import t from 'tap'
+import { generateKeyPair, privateKeyToPkcs8Pem } from '../../../certs/keys/keys.js'
+import { type KeyJournal, KeyStore } from '../../../server/ca/key-store.js'
+
+async function sampleJournal(): Promise<KeyJournal> {
+  const a = await generateKeyPair('ec-p256')
+  const b = await generateKeyPair('ec-p256')
+  const j = await generateKeyPair('ec-p256')
+  const pub = j.publicKey.export({ type: 'spki', format: 'pem' }) as string
+  return {
+    x509: [
+      {
+        id: 'x-retired',
+        status: 'retired',
+        certificatePem: '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n',
+        notBefore: new Date('2030-01-01T00:00:00Z'),
+        notAfter: new Date('2030-01-02T00:00:00Z'),
+        signedUntil: new Date('2030-01-01T21:00:00Z'),
+      },
+      {
+        id: 'x-active',
+        status: 'active',
+        privateKeyPem: privateKeyToPkcs8Pem(a.privateKey),
+        certificatePem: '-----BEGIN CERTIFICATE-----\nAQ==\n-----END CERTIFICATE-----\n',
+        notBefore: new Date('2030-01-01T12:00:00Z'),
+        notAfter: new Date('2030-01-02T12:00:00Z'),
+      },
+      {
+        id: 'x-prepared',
+        status: 'prepared',
+        privateKeyPem: privateKeyToPkcs8Pem(b.privateKey),
+        certificatePem: '-----BEGIN CERTIFICATE-----\nAg==\n-----END CERTIFICATE-----\n',
+        notBefore: new Date('2030-01-02T00:00:00Z'),
+        notAfter: new Date('2030-01-03T00:00:00Z'),
+      },
+    ],
+    jwt: [
+      {
+        id: 'j-active',
+        status: 'active',
+        privateKeyPem: privateKeyToPkcs8Pem(j.privateKey),
+        kid: 'abcdefghijklmnopqrstuvwxyz012345',
+        publicKeyPem: pub,
+        notBefore: new Date('2030-01-01T00:00:00Z'),
+        notAfter: new Date('2030-01-02T00:00:00Z'),
+      },
+    ],
+  }
+}
+
+t.test('round trip: what is saved is what is loaded', async (t) => {
+  const dataDir = t.testdir()
+  const store = new KeyStore(dataDir)
+  t.equal(await store.load(), undefined, 'nothing saved yet')
+  const journal = await sampleJournal()
+  await store.save(journal)
+  const loaded = await new KeyStore(dataDir).load()
+  t.same(loaded, journal)
+  t.ok(loaded?.x509[0]?.notBefore instanceof Date, 'dates come back as Dates')
+})
+
+t.test('a retired authority is saved without its private key', async (t) => {
+  const dataDir = t.testdir()
+  const store = new KeyStore(dataDir)
+  const journal = await sampleJournal()
+  const first = journal.x509[1]!
+  await store.save({ jwt: [], x509: [{ ...first, status: 'retired' }] })
+  const text = await readFile(store.path, 'utf8')
+  t.notMatch(text, /PRIVATE KEY/, 'no key material left for the retired CA')
+  t.equal((await store.load())?.x509[0]?.privateKeyPem, undefined)
+})
+
+t.test(
+  'modes: keys/ is 0700 and the file 0600, even under a loose umask and an existing 0755 dir',
+  async (t) => {
+    const dataDir = t.testdir()
+    await mkdir(join(dataDir, 'keys'), { mode: 0o755 })
+    await chmod(join(dataDir, 'keys'), 0o755)
+    const old = process.umask(0)
+    t.teardown(() => {
+      process.umask(old)
+    })
+    const store = new KeyStore(dataDir)
+    await store.save(await sampleJournal())
+    t.equal((await stat(store.dir)).mode & 0o777, 0o700, 'dir 0700')
+    t.equal((await stat(store.path)).mode & 0o777, 0o600, 'file 0600')
+    await store.save(await sampleJournal())
+    t.equal((await stat(store.path)).mode & 0o777, 0o600, 'still 0600 after a replace')
+    t.same(await readdir(store.dir), ['authorities.json'], 'no temp files left behind')
+  },
+)
+
+t.test('stale temp files from a crash are removed; the last complete state survives', async (t) => {
+  const dataDir = t.testdir()
+  const store = new KeyStore(dataDir)
+  const journal = await sampleJournal()
+  await store.save(journal)
+  await writeFile(join(store.dir, '.authorities.json.deadbeef.tmp'), '{"version":1,"x509":[', { mode: 0o600 })
+  t.same(await store.load(), journal)
+  t.same(await readdir(store.dir), ['authorities.json'])
+})
+
+t.test('a damaged store is ERR_DATASTORE, never silently replaced', async (t) => {
+  const cases: [string, string][] = [
+    ['not JSON', '{'],
+    ['wrong version', '{"version":2,"x509":[],"jwt":[]}'],
+    ['x509 not an array', '{"version":1,"x509":{},"jwt":[]}'],
+    ['bad status', '{"version":1,"x509":[],"jwt":[{"id":"a","status":"zombie"}]}'],
+    [
+      'active without a key',
+      '{"version":1,"jwt":[],"x509":[{"id":"a","status":"active","certificatePem":"x","notBefore":"2030-01-01T00:00:00Z","notAfter":"2030-01-02T00:00:00Z"}]}',
+    ],
+    [
+      'bad date',
+      '{"version":1,"jwt":[],"x509":[{"id":"a","status":"retired","certificatePem":"x","notBefore":"yesterday","notAfter":"2030-01-02T00:00:00Z"}]}',
+    ],
+  ]
+  const root = t.testdir()
+  for (const [i, [name, text]] of cases.entries()) {
+    const dataDir = join(root, String(i))
+    const store = new KeyStore(dataDir)
+    await mkdir(store.dir, { recursive: true })
+    await writeFile(store.path, text)
+    await t.rejects(store.load(), { name: 'SigilError', code: 'ERR_DATASTORE' }, name)
+  }
+})
