@@ -35,7 +35,7 @@ export function parseSelector(input: string): Selector {
   const second = value.indexOf(':')
   if (second <= 0) fail('expected type:key:value (the key is missing)')
   if (second === value.length - 1) fail('expected type:key:value (the value is empty)')
-  if (/[\u0000-\u001f]/.test(value)) fail('control characters are not allowed')
+  if (hasControlCharacter(value)) fail('control characters are not allowed')
   return { type, value }
 }
 
@@ -67,4 +67,9 @@ export function selectorsMatch(required: readonly Selector[], attested: Readonly
 /** The set of `type:key:value` strings of a selector list, for {@link selectorsMatch}. */
 export function selectorSet(selectors: readonly Selector[]): Set<string> {
   return new Set(selectors.map(formatSelector))
+}
+
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) === 0x7f) return true
+  return false
 }

@@ -45,7 +45,8 @@ export interface ErrorLogger {
 export function toGrpcError(e: unknown, log: ErrorLogger, method: string): Partial<ServiceError> {
   if (e instanceof SigilError && e.code !== 'ERR_DATASTORE') {
     const code = grpcStatusFor(e.code)
-    if (code === status.PERMISSION_DENIED) log.warn({ method, err_code: e.code, reason: e.message }, 'request refused')
+    if (code === status.PERMISSION_DENIED)
+      log.warn({ method, err_code: e.code, reason: e.message }, 'request refused')
     const metadata = new Metadata()
     metadata.set(ERROR_CODE_METADATA_KEY, e.code)
     return { code, details: e.message, message: e.message, metadata }

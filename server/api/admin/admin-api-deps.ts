@@ -1,0 +1,70 @@
+/**
+ * What the admin API handlers consume, declared narrowly (STYLE.md habit 7): the slice of
+ * the CA manager and the datastore they call, a logger, a clock and the server defaults.
+ * The real CaManager and SqliteDataStore satisfy these; tests may pass the real ones too.
+ */
+import type { KeyObject } from 'node:crypto'
+import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
+import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
+import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
+import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
+import type { DataStore } from '../../datastore/datastore.js'
+
+/** The CA operations the admin API uses (a subset of `CaManager`). */
+export interface AdminCa {
+  signX509Svid(req: {
+    spiffeId: SpiffeId
+    publicKey: KeyObject
+    ttlSeconds: number
+    dnsNames?: readonly string[]
+  }): MintedX509Svid
+  signJwtSvid(req: {
+    spiffeId: SpiffeId
+    audience: readonly string[]
+    ttlSeconds: number
+  }): Promise<MintedJwtSvid>
+  currentBundle(): TrustBundle
+  health(): { readonly ok: boolean; readonly consecutiveFailures: number; readonly lastError?: string }
+}
+
+/** The datastore operations the admin API uses. */
+export type AdminDataStore = Pick<
+  DataStore,
+  | 'createEntry'
+  | 'getEntry'
+  | 'listEntries'
+  | 'countEntries'
+  | 'updateEntry'
+  | 'deleteEntry'
+  | 'getAttestedAgent'
+  | 'listAttestedAgents'
+  | 'deleteAttestedAgent'
+  | 'banAttestedAgent'
+  | 'createJoinToken'
+  | 'recordIssuedSvids'
+  | 'listIssuedSvids'
+  | 'integrityCheck'
+>
+
+/** Structured logger (pino-compatible subset). Never given keys or tokens. */
+export interface AdminLogger {
+  info(obj: Record<string, unknown>, msg: string): void
+  warn(obj: Record<string, unknown>, msg: string): void
+  error(obj: Record<string, unknown>, msg: string): void
+}
+
+/** Everything the admin API handlers need, passed in once. */
+export interface AdminApiDeps {
+  readonly trustDomain: TrustDomain
+  readonly datastore: AdminDataStore
+  readonly ca: AdminCa
+  readonly logger: AdminLogger
+  readonly clock: () => Date
+  /** Join token lifetime when a request says 0. */
+  readonly joinTokenTtlSeconds: number
+  /** X509-SVID lifetime when a mint request says 0. */
+  readonly defaultX509SvidTtlSeconds: number
+  /** JWT-SVID lifetime when a mint request says 0. */
+  readonly defaultJwtSvidTtlSeconds: number
+}

@@ -1,0 +1,104 @@
+/**
+ * Registration entries between the wire (`sigil.common.v1.RegistrationEntry`) and the
+ * datastore record, with every rule the admin API enforces on an entry:
+ * - `spiffe_id` is a workload ID (with a path) in our trust domain, never the server's ID;
+ * - a node-alias entry (`node`) hangs under the server ID `spiffe://<td>/sigil/server`
+ *   (an empty `parent_id` means exactly that); any other entry needs a `parent_id` in our
+ *   trust domain that is not the server ID;
+ * - at least one selector, each `type:key:value`; TTLs ≥ 0; DNS names are host names;
+ *   `federates_with` names other trust domains.
+ */
+import { SigilError } from '../../../certs/errors.js'
+import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import type { RegistrationEntry__Output as EntryMessage } from '../../../proto/generated/sigil/common/v1/RegistrationEntry.js'
+import type { RegistrationEntry, RegistrationEntryInput } from '../../datastore/records.js'
+import {
+  checkDnsNames,
+  checkFederatesWith,
+  checkSelectors,
+  checkText,
+  checkTtl,
+  requireWorkloadId,
+  serverSpiffeId,
+} from './admin-input.js'
+
+/** The entry fields an update may name in `update_mask` (all but the server-assigned ones). */
+export const MUTABLE_ENTRY_FIELDS = [
+  'spiffe_id',
+  'parent_id',
+  'selectors',
+  'x509_svid_ttl',
+  'jwt_svid_ttl',
+  'dns_names',
+  'hint',
+  'admin',
+  'node',
+  'federates_with',
+] as const
+
+/** One of {@link MUTABLE_ENTRY_FIELDS}. */
+export type MutableEntryField = (typeof MUTABLE_ENTRY_FIELDS)[number]
+
+/** The decoded wire entry (every field present, as proto-loader fills in defaults). */
+export type EntryFields = Pick<EntryMessage, MutableEntryField>
+
+function entryInvalid(message: string): never {
+  throw new SigilError('ERR_ENTRY_INVALID', `invalid registration entry: ${message}`)
+}
+
+/**
+ * Checks a wire entry and returns the datastore input. Throws SigilError codes that map to
+ * INVALID_ARGUMENT.
+ *
+ * @example
+ * const input = entryInputFromMessage(request.entry, trustDomain)
+ * await datastore.createEntry(input)
+ */
+export function entryInputFromMessage(msg: EntryFields, trustDomain: TrustDomain): RegistrationEntryInput {
+  const server = serverSpiffeId(trustDomain).toString()
+  const spiffeId = requireWorkloadId(msg.spiffe_id, trustDomain, 'spiffe_id').toString()
+  if (spiffeId === server) entryInvalid(`spiffe_id must not be the server's own ID ${server}`)
+  let parentId: string
+  if (msg.node) {
+    if (msg.parent_id !== '' && msg.parent_id !== server) {
+      entryInvalid(`a node-alias entry's parent must be the server ID ${server}`)
+    }
+    parentId = server
+  } else {
+    parentId = requireWorkloadId(msg.parent_id, trustDomain, 'parent_id').toString()
+    if (parentId === server) entryInvalid(`only node-alias entries (node) may have the server ID as parent`)
+  }
+  const selectors = checkSelectors(msg.selectors)
+  if (selectors.length === 0) entryInvalid('at least one selector is required')
+  return {
+    spiffeId,
+    parentId,
+    selectors,
+    x509SvidTtl: checkTtl(msg.x509_svid_ttl, 'x509_svid_ttl'),
+    jwtSvidTtl: checkTtl(msg.jwt_svid_ttl, 'jwt_svid_ttl'),
+    dnsNames: checkDnsNames(msg.dns_names),
+    hint: checkText(msg.hint, 'hint'),
+    admin: msg.admin,
+    node: msg.node,
+    federatesWith: checkFederatesWith(msg.federates_with, trustDomain),
+  }
+}
+
+/** The wire form of a stored entry (times in unix seconds, federated trust domains as IDs). */
+export function entryToMessage(e: RegistrationEntry): EntryMessage {
+  return {
+    id: e.id,
+    spiffe_id: e.spiffeId,
+    parent_id: e.parentId,
+    selectors: e.selectors.map((s) => ({ type: s.type, value: s.value })),
+    x509_svid_ttl: e.x509SvidTtl,
+    jwt_svid_ttl: e.jwtSvidTtl,
+    dns_names: [...e.dnsNames],
+    hint: e.hint,
+    admin: e.admin,
+    node: e.node,
+    federates_with: e.federatesWith.map((td) => `spiffe://${td}`),
+    revision_number: e.revisionNumber,
+    created_at: Math.floor(e.createdAt.getTime() / 1000),
+  }
+}

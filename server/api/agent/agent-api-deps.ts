@@ -1,0 +1,76 @@
+/**
+ * The narrow interfaces the agent API handlers consume (STYLE.md habit 7): the CA calls,
+ * the datastore calls and the logger. `CaManager` and every `DataStore` satisfy them; tests
+ * may pass anything that implements just these.
+ */
+import type { KeyObject } from 'node:crypto'
+import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
+import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
+import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
+import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
+import type { DataStore } from '../../datastore/datastore.js'
+import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
+
+/** What the agent API asks of the CA. */
+export interface AgentApiCa {
+  signX509Svid(req: {
+    spiffeId: SpiffeId
+    publicKey: KeyObject
+    ttlSeconds: number
+    dnsNames?: readonly string[]
+  }): MintedX509Svid
+  signJwtSvid(req: {
+    spiffeId: SpiffeId
+    audience: readonly string[]
+    ttlSeconds: number
+  }): Promise<MintedJwtSvid>
+  /** The trust domain's current bundle (own trust domain). */
+  currentBundle(): TrustBundle
+  /** The active CA certificate followed by its issuers (without a self-signed root's duplicate). */
+  caCertificateChain(): Buffer[]
+  /** Every CA the server holds; their certificates may sit between an SVID and a bundle root. */
+  authorities(): { readonly x509: readonly { readonly certDer?: Buffer }[] }
+}
+
+/** The datastore calls the agent API makes. */
+export type AgentApiDataStore = Pick<
+  DataStore,
+  | 'consumeJoinToken'
+  | 'listAuthorizedEntries'
+  | 'createOrUpdateAttestedAgent'
+  | 'getAttestedAgent'
+  | 'updateAgentSvid'
+  | 'touchAgent'
+  | 'listBundles'
+  | 'recordIssuedSvids'
+>
+
+/** Structured logger (pino-compatible subset). Never given keys or tokens. */
+export interface AgentApiLogger {
+  debug(obj: object, msg: string): void
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+/** Everything the handlers share. */
+export interface AgentApiDeps {
+  readonly trustDomain: TrustDomain
+  readonly ca: AgentApiCa
+  readonly datastore: AgentApiDataStore
+  /** Node attestors by `AttestationParams.type`. */
+  readonly attestors: ReadonlyMap<string, NodeAttestor>
+  readonly logger: AgentApiLogger
+  readonly clock: () => Date
+  readonly agentSvidTtlSeconds: number
+  readonly defaultX509SvidTtlSeconds: number
+  readonly defaultJwtSvidTtlSeconds: number
+  /** Longest an AttestAgent stream may take, challenge round trips included. */
+  readonly attestTimeoutMs: number
+}
+
+/** Most CSRs accepted in one BatchNewX509Svid call. */
+export const MAX_BATCH_SIZE = 500
+/** Most audience values accepted for one JWT-SVID. */
+export const MAX_JWT_AUDIENCES = 32
