@@ -1,0 +1,44 @@
+/** The shape every benchmark module exports, and small measuring helpers shared by them. */
+import { execFileSync } from 'node:child_process'
+
+export interface BenchResult {
+  /** Figures written to bench-results/NAME.json (issue-defined keys). */
+  readonly json: Record<string, unknown>
+  /** Rows printed as a table: [label, value]. */
+  readonly rows: [string, string][]
+  readonly note?: string
+}
+
+export type Benchmark = () => Promise<BenchResult>
+
+/** Runs `fn` repeatedly for about `seconds` and returns operations per second. */
+export async function opsPerSecond(fn: () => unknown, seconds: number, batch = 64): Promise<number> {
+  for (let i = 0; i < batch; i++) await fn()
+  const start = process.hrtime.bigint()
+  const limit = BigInt(Math.round(seconds * 1e9))
+  let ops = 0
+  for (;;) {
+    for (let i = 0; i < batch; i++) await fn()
+    ops += batch
+    const elapsed = process.hrtime.bigint() - start
+    if (elapsed >= limit) return (ops * 1e9) / Number(elapsed)
+  }
+}
+
+/** The raw OpenSSL P-256 ECDSA sign rate on one core (`openssl speed -seconds N ecdsap256`). */
+export function opensslP256SignsPerSecond(seconds = 3): number {
+  const out = execFileSync('openssl', ['speed', '-seconds', String(seconds), 'ecdsap256'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  // "256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0  12000.0"
+  const line = out.split('\n').find((l) => /ecdsa \(nistp256\)/.test(l) && /\d+\.\d+\s+\d+\.\d+\s*$/.test(l))
+  const m = line ? /(\d+\.\d+)\s+(\d+\.\d+)\s*$/.exec(line) : null
+  if (!m) throw new Error(`could not read openssl speed output:\n${out}`)
+  return Number(m[1])
+}
+
+/** Formats a rate for the table. */
+export function rate(n: number): string {
+  return `${Math.round(n).toLocaleString('en-US')}/s`
+}
