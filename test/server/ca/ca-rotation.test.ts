@@ -162,7 +162,6 @@ t.test('rotation with tiny lifetimes never leaves a verification gap', async (t)
       notAfter: svid.notAfter,
       issuer: signerCa,
       signedAt: now,
-      checkedByOpenssl: false,
     })
 
     const jwt = await ca.signJwtSvid({ spiffeId, audience: ['db'], ttlSeconds: step % 5 === 0 ? 30 : 4 })
