@@ -1,5 +1,13 @@
 #!/usr/bin/env node
-/** sigil-server command line (placeholder until the server lands). */
-process.stdout.write(
-  'usage: sigil-server <command> [options]\n\nThe server is not built yet; see README.md.\n',
-)
+/**
+ * `sigil-server` entry point: dispatches to one subcommand module, imported lazily so
+ * `sigil-server entry show` never loads the CA or the datastore. Exit codes: 0 success,
+ * 1 the request failed or was refused, 2 usage or invalid input.
+ */
+import { runCli } from './run-cli.js'
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+})

@@ -1,28 +1,18 @@
 /**
  * Admin handler for join tokens. A token is 32 random bytes in lowercase hex; only its
- * SHA-256 ({@link joinTokenHash}) is stored, with the alias SPIFFE ID and the expiry. The
- * token itself is returned once, to the operator, and never logged.
+ * SHA-256 (`joinTokenHash`, shared with node attestation) is stored, with the alias
+ * SPIFFE ID and the expiry. The token is returned once, to the operator, and never logged.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { SigilError } from '../../../certs/errors.js'
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
+import { joinTokenHash } from '../../nodeattestation/join-token-attestor.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { checkTtl, requireWorkloadId, serverSpiffeId } from './admin-input.js'
 import { unary } from './unary.js'
 
 /** Random bytes in a join token (hex-encoded: 64 characters). */
 export const JOIN_TOKEN_BYTES = 32
-
-/**
- * The at-rest form of a join token: lowercase hex SHA-256 of its UTF-8 text. Node
- * attestation must hash a presented token the same way before looking it up.
- *
- * @example
- * await datastore.consumeJoinToken(joinTokenHash(presented), now)
- */
-export function joinTokenHash(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex')
-}
 
 /** The handler for `token generate`. */
 export function tokenHandlers(deps: AdminApiDeps): Pick<AdminAPIHandlers, 'CreateJoinToken'> {

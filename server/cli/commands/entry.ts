@@ -1,0 +1,22 @@
+/**
+ * `sigil-server entry create|show|update|delete|count`: manage registration entries.
+ * Each verb lives in `entry/<verb>.ts` and is imported only when chosen.
+ */
+import { runVerbs, type Verb } from '../admin-verb.js'
+import type { CliIo } from '../run-cli.js'
+
+const VERBS: Record<string, Verb> = {
+  create: { summary: 'Create a registration entry', load: () => import('./entry/create.js') },
+  show: {
+    summary: 'Show entries matching the filters (all without filters)',
+    load: () => import('./entry/show.js'),
+  },
+  update: { summary: 'Change fields of an entry', load: () => import('./entry/update.js') },
+  delete: { summary: 'Delete an entry', load: () => import('./entry/delete.js') },
+  count: { summary: 'Count the registration entries', load: () => import('./entry/count.js') },
+}
+
+/** Runs `sigil-server entry <verb>`. */
+export function run(args: string[], io: CliIo): Promise<number> {
+  return runVerbs('entry', VERBS, args, io)
+}

@@ -1,0 +1,102 @@
+/**
+ * The entry field flags shared by `entry create` and `entry update` (declared once here),
+ * and the translation of their values into the wire entry plus the update mask naming
+ * exactly the fields that were given.
+ */
+import type { RegistrationEntry } from '../../../../proto/generated/sigil/common/v1/RegistrationEntry.js'
+import { dnsNameFlags, selectorFlags, spiffeIdFlag, trustDomainIdFlags, ttlFlag } from '../../flag-values.js'
+
+/** Single-valued entry flags. */
+export const ENTRY_VALUE_OPTIONS = {
+  'spiffe-id': { hint: 'id', description: 'SPIFFE ID the entry issues' },
+  'parent-id': {
+    hint: 'id',
+    description: 'SPIFFE ID of the agent or node alias the workloads run under (not with --node)',
+  },
+  'x509-svid-ttl': { hint: 'duration', description: 'X509-SVID lifetime, e.g. 1h (0: the server default)' },
+  'jwt-svid-ttl': { hint: 'duration', description: 'JWT-SVID lifetime, e.g. 5m (0: the server default)' },
+  hint: { hint: 'text', description: 'Label copied into the Workload API hint fields' },
+} as const
+
+/** Repeatable entry flags. */
+export const ENTRY_LIST_OPTIONS = {
+  selector: { hint: 'type:key:value', description: 'Selector the caller must have (repeatable)' },
+  'dns-name': { hint: 'name', description: 'DNS SAN for X509-SVIDs of this entry (repeatable)' },
+  'federates-with': {
+    hint: 'td',
+    description: 'Trust domain (spiffe://other.org) whose bundle workloads also get (repeatable)',
+  },
+} as const
+
+/** Boolean entry flags (`--no-admin` / `--no-node` clear them on update). */
+export const ENTRY_FLAG_OPTIONS = {
+  admin: { description: 'The identity may call admin operations' },
+  node: { description: 'A node-alias entry: groups agents by node selectors; its parent is the server' },
+} as const
+
+/** The parsed values of the entry flags. */
+export interface EntryFlagValues {
+  readonly 'spiffe-id'?: string | undefined
+  readonly 'parent-id'?: string | undefined
+  readonly 'x509-svid-ttl'?: string | undefined
+  readonly 'jwt-svid-ttl'?: string | undefined
+  readonly hint?: string | undefined
+  readonly selector?: string[] | undefined
+  readonly 'dns-name'?: string[] | undefined
+  readonly 'federates-with'?: string[] | undefined
+  readonly admin?: boolean | undefined
+  readonly node?: boolean | undefined
+}
+
+/**
+ * The wire entry for the given flags (checked locally) and the names of the fields set.
+ *
+ * @example
+ * entryFromFlags({ 'spiffe-id': 'spiffe://example.org/web', selector: ['unix:uid:1000'] }).mask
+ * // ['spiffe_id', 'selectors']
+ */
+export function entryFromFlags(v: EntryFlagValues): { entry: RegistrationEntry; mask: string[] } {
+  const entry: RegistrationEntry = {}
+  const mask: string[] = []
+  if (v['spiffe-id'] !== undefined) {
+    entry.spiffe_id = spiffeIdFlag(v['spiffe-id'], '--spiffe-id')
+    mask.push('spiffe_id')
+  }
+  if (v['parent-id'] !== undefined) {
+    entry.parent_id = spiffeIdFlag(v['parent-id'], '--parent-id')
+    mask.push('parent_id')
+  }
+  if (v.selector !== undefined) {
+    entry.selectors = selectorFlags(v.selector)
+    mask.push('selectors')
+  }
+  if (v['x509-svid-ttl'] !== undefined) {
+    entry.x509_svid_ttl = ttlFlag(v['x509-svid-ttl'], '--x509-svid-ttl', { allowZero: true })
+    mask.push('x509_svid_ttl')
+  }
+  if (v['jwt-svid-ttl'] !== undefined) {
+    entry.jwt_svid_ttl = ttlFlag(v['jwt-svid-ttl'], '--jwt-svid-ttl', { allowZero: true })
+    mask.push('jwt_svid_ttl')
+  }
+  if (v['dns-name'] !== undefined) {
+    entry.dns_names = dnsNameFlags(v['dns-name'])
+    mask.push('dns_names')
+  }
+  if (v.hint !== undefined) {
+    entry.hint = v.hint
+    mask.push('hint')
+  }
+  if (v.admin !== undefined) {
+    entry.admin = v.admin
+    mask.push('admin')
+  }
+  if (v.node !== undefined) {
+    entry.node = v.node
+    mask.push('node')
+  }
+  if (v['federates-with'] !== undefined) {
+    entry.federates_with = trustDomainIdFlags(v['federates-with'])
+    mask.push('federates_with')
+  }
+  return { entry, mask }
+}

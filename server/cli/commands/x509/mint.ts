@@ -1,0 +1,125 @@
+/**
+ * `sigil-server x509 mint`: see ../x509.ts. With `--write DIR` it writes `svid.pem` (leaf
+ * first, then intermediates), `key.pem` (PKCS#8, mode 0600) and `bundle.pem` (the X.509
+ * roots), each through a temporary file and a rename; without it, prints all three.
+ */
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { generateKeyPair, privateKeyToPkcs8Pem, publicKeyToSpkiDer } from '../../../../certs/keys/keys.js'
+import { readCertificateFacts } from '../../../../certs/x509svid/certificate-facts.js'
+import { createCsr } from '../../../../certs/x509svid/csr.js'
+import { certificatesToPem } from '../../../../certs/x509svid/pem.js'
+import {
+  commandJack,
+  guard,
+  parseOptions,
+  printHelp,
+  printResult,
+  required,
+  type VerbContext,
+  withAdmin,
+  withAdminOptions,
+} from '../../admin-verb.js'
+import { decodeBundleMessage } from '../../bundle-message.js'
+import { dnsNameFlags, spiffeIdFlag, ttlFlag } from '../../flag-values.js'
+import { isoTime } from '../../format-records.js'
+import { EXIT_OK } from '../../run-cli.js'
+
+const options = () =>
+  withAdminOptions(
+    commandJack(
+      'sigil-server x509 mint',
+      'Mints an X509-SVID for --spiffe-id with a key generated here (P-256); only a CSR is sent to the server.',
+    )
+      .opt({
+        'spiffe-id': { hint: 'id', description: 'SPIFFE ID of the SVID (required)' },
+        ttl: { hint: 'duration', description: 'Lifetime, e.g. 1h (default: the server setting)' },
+        write: {
+          hint: 'dir',
+          description: 'Write svid.pem, key.pem (0600) and bundle.pem into this directory',
+        },
+      })
+      .optList({ 'dns-name': { hint: 'name', description: 'DNS SAN to add (repeatable)' } }),
+  )
+
+/** Runs the verb. */
+export function run(args: string[], ctx: VerbContext): Promise<number> {
+  return guard(ctx, async () => {
+    const j = options()
+    const v = parseOptions(j, args)
+    if (v.help) return printHelp(ctx.io, j)
+    const spiffeId = spiffeIdFlag(required(v['spiffe-id'], '--spiffe-id'), '--spiffe-id')
+    const ttl = v.ttl === undefined ? 0 : ttlFlag(v.ttl, '--ttl')
+    const dnsNames = dnsNameFlags(v['dns-name'] ?? [])
+    const keys = await generateKeyPair('ec-p256')
+    const csr = await createCsr(keys)
+    return withAdmin(ctx, v, async (admin, format) => {
+      const res = await admin.call('MintX509Svid', { spiffe_id: spiffeId, csr, ttl, dns_names: dnsNames })
+      const chain = res.svid?.cert_chain ?? []
+      const leaf = chain[0]
+      if (!leaf || !readCertificateFacts(leaf).spkiDer.equals(publicKeyToSpkiDer(keys.publicKey))) {
+        throw new Error('the server returned a certificate that does not hold the generated key')
+      }
+      const pems = {
+        svid: certificatesToPem(chain),
+        key: privateKeyToPkcs8Pem(keys.privateKey),
+        bundle: certificatesToPem([...decodeBundleMessage(res.bundle).x509Authorities]),
+      }
+      const facts = {
+        spiffe_id: res.svid?.spiffe_id ?? spiffeId,
+        serial: res.svid?.serial ?? '',
+        expires_at: res.svid?.expires_at ?? 0,
+      }
+      if (v.write !== undefined) {
+        const files = await writeSvidFiles(resolve(v.write), pems)
+        printResult(
+          ctx.io,
+          format,
+          { ...facts, svid_file: files.svid, key_file: files.key, bundle_file: files.bundle },
+          () =>
+            [
+              `X509-SVID written to ${files.svid}`,
+              `Private key written to ${files.key}`,
+              `Root CAs written to ${files.bundle}`,
+              `Expires at ${isoTime(facts.expires_at)}`,
+            ].join('\n'),
+        )
+      } else {
+        printResult(
+          ctx.io,
+          format,
+          { ...facts, svid_pem: pems.svid, key_pem: pems.key, bundle_pem: pems.bundle },
+          () => `X509-SVID:\n${pems.svid}\nPrivate key:\n${pems.key}\nRoot CAs:\n${pems.bundle}`,
+        )
+      }
+      return EXIT_OK
+    })
+  })
+}
+
+async function writeSvidFiles(
+  dir: string,
+  pems: { svid: string; key: string; bundle: string },
+): Promise<{ svid: string; key: string; bundle: string }> {
+  const files = { svid: join(dir, 'svid.pem'), key: join(dir, 'key.pem'), bundle: join(dir, 'bundle.pem') }
+  const staged: [string, string][] = []
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    for (const [name, mode] of [
+      ['key', 0o600],
+      ['svid', 0o644],
+      ['bundle', 0o644],
+    ] as const) {
+      const tmp = `${files[name]}.${process.pid}.tmp`
+      staged.push([tmp, files[name]])
+      await writeFile(tmp, pems[name], { mode })
+      await chmod(tmp, mode)
+    }
+    for (const [tmp, path] of staged) await rename(tmp, path)
+  } catch (cause) {
+    await Promise.all(staged.map(([tmp]) => rm(tmp, { force: true })))
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    throw new Error(`--write: cannot write into ${dir}: ${reason}`, { cause })
+  }
+  return files
+}

@@ -1,0 +1,95 @@
+/**
+ * Pretty (human-readable) output of admin API records: one `Label : value` line per
+ * field, fixed labels and order so the output is stable; lists repeat the label.
+ */
+import type { Agent__Output as Agent } from '../../proto/generated/sigil/admin/v1/Agent.js'
+import type { SvidRecord__Output as SvidRecord } from '../../proto/generated/sigil/admin/v1/SvidRecord.js'
+import type { RegistrationEntry__Output as Entry } from '../../proto/generated/sigil/common/v1/RegistrationEntry.js'
+
+const WIDTH = 17
+
+function line(label: string, value: string | number): string {
+  return `${label.padEnd(WIDTH)}: ${value}`
+}
+
+function lines(label: string, values: readonly string[]): string[] {
+  return values.map((v) => line(label, v))
+}
+
+/** Unix seconds as an ISO 8601 UTC time (`never` for 0). */
+export function isoTime(seconds: number): string {
+  return seconds === 0 ? 'never' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z')
+}
+
+function ttl(seconds: number): string {
+  return seconds === 0 ? 'default' : `${seconds}s`
+}
+
+/** A registration entry as a block of lines. */
+export function formatEntry(e: Entry): string {
+  return [
+    line('Entry ID', e.id),
+    line('SPIFFE ID', e.spiffe_id),
+    line('Parent ID', e.parent_id),
+    line('Revision', e.revision_number),
+    line('X509-SVID TTL', ttl(e.x509_svid_ttl)),
+    line('JWT-SVID TTL', ttl(e.jwt_svid_ttl)),
+    ...lines(
+      'Selector',
+      e.selectors.map((s) => `${s.type}:${s.value}`),
+    ),
+    ...lines('DNS name', e.dns_names),
+    ...lines('FederatesWith', e.federates_with),
+    ...(e.hint ? [line('Hint', e.hint)] : []),
+    line('Admin', String(e.admin)),
+    line('Node', String(e.node)),
+    line('Created at', isoTime(e.created_at)),
+  ].join('\n')
+}
+
+/** An attested agent as a block of lines. */
+export function formatAgent(a: Agent): string {
+  return [
+    line('SPIFFE ID', a.spiffe_id),
+    line('Attestation type', a.attestation_type),
+    line('Serial number', a.serial || '-'),
+    line('Expires at', isoTime(a.expires_at)),
+    line('Banned', String(a.banned)),
+    line('Last seen', isoTime(a.last_seen)),
+    ...lines(
+      'Selector',
+      a.selectors.map((s) => `${s.type}:${s.value}`),
+    ),
+  ].join('\n')
+}
+
+/** One issuance record as a block of lines. */
+export function formatSvidRecord(r: SvidRecord): string {
+  return [
+    line('Kind', r.kind),
+    r.kind === 'jwt' ? line('JWT ID', r.jti) : line('Serial number', r.serial),
+    line('SPIFFE ID', r.spiffe_id),
+    ...(r.entry_id ? [line('Entry ID', r.entry_id)] : []),
+    ...(r.agent_id ? [line('Agent ID', r.agent_id)] : []),
+    ...lines('Audience', r.audience),
+    line('Not before', isoTime(r.not_before)),
+    line('Not after', isoTime(r.not_after)),
+    line('Issued at', isoTime(r.issued_at)),
+  ].join('\n')
+}
+
+/**
+ * `Found N <noun>` followed by one block per item, separated by blank lines.
+ *
+ * @example
+ * formatList(entries, formatEntry, 'entry', 'entries')
+ */
+export function formatList<T>(
+  items: readonly T[],
+  format: (item: T) => string,
+  one: string,
+  many: string,
+): string {
+  const head = `Found ${items.length} ${items.length === 1 ? one : many}`
+  return items.length === 0 ? head : `${head}\n\n${items.map(format).join('\n\n')}`
+}

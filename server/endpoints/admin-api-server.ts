@@ -1,0 +1,162 @@
+/**
+ * Serves the admin API (`sigil.admin.v1.AdminAPI`) as plaintext gRPC on a local Unix
+ * socket. Trust: the socket file is the access control. Its directory is created 0700
+ * (an existing directory keeps its mode, with a warning if others can enter it) and the
+ * socket is chmod 0600 right after binding, so only the server's user (and root) can
+ * connect. A stale socket left by a crashed server is removed; a live one, or any other
+ * kind of file at the path, makes start-up fail instead.
+ */
+import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { dirname, resolve } from 'node:path'
+import { Server, ServerCredentials } from '@grpc/grpc-js'
+import { SigilError } from '../../certs/errors.js'
+import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { loadAdminApi } from '../../proto/loader.js'
+import type { AdminCa, AdminDataStore, AdminLogger } from '../api/admin/admin-api.js'
+import { createAdminApiHandlers } from '../api/admin/admin-api.js'
+
+/** Largest request message accepted on the admin socket. */
+export const ADMIN_MAX_RECEIVE_BYTES = 1024 * 1024
+/** Longest Unix socket path the kernel accepts (sun_path is 108 bytes with the NUL). */
+export const MAX_SOCKET_PATH_BYTES = 107
+/** How long close() lets in-flight calls finish before cutting them off. */
+export const ADMIN_SHUTDOWN_GRACE_MS = 5_000
+
+/** Everything the admin API server needs. */
+export interface AdminApiServerConfig {
+  readonly socketPath: string
+  readonly trustDomain: TrustDomain
+  readonly datastore: AdminDataStore
+  readonly ca: AdminCa
+  readonly logger: AdminLogger
+  readonly clock: () => Date
+  readonly joinTokenTtlSeconds: number
+  readonly defaultX509SvidTtlSeconds: number
+  readonly defaultJwtSvidTtlSeconds: number
+}
+
+/** A running admin API server. */
+export interface AdminApiServer {
+  /** The absolute socket path. */
+  readonly socketPath: string
+  /** Stops accepting calls, lets in-flight ones finish (briefly), removes the socket file. */
+  close(): Promise<void>
+}
+
+/**
+ * Starts the admin API on its Unix socket.
+ *
+ * @example
+ * const admin = await startAdminApiServer({ socketPath: join(dataDir, 'private', 'admin.sock'),
+ *   trustDomain, datastore, ca, logger, clock: () => new Date(), joinTokenTtlSeconds: 600,
+ *   defaultX509SvidTtlSeconds: 3600, defaultJwtSvidTtlSeconds: 300 })
+ * await admin.close()
+ */
+export async function startAdminApiServer(cfg: AdminApiServerConfig): Promise<AdminApiServer> {
+  const handlers = createAdminApiHandlers(cfg)
+  const socketPath = resolve(cfg.socketPath)
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
+    throw new SigilError(
+      'ERR_CONFIG_INVALID',
+      `admin socket path ${socketPath} is longer than ${MAX_SOCKET_PATH_BYTES} bytes`,
+    )
+  }
+  await prepareDirectory(dirname(socketPath), cfg.logger)
+  await removeStaleSocket(socketPath)
+
+  const server = new Server({
+    'grpc.max_receive_message_length': ADMIN_MAX_RECEIVE_BYTES,
+    'grpc.max_concurrent_streams': 64,
+  })
+  server.addService(loadAdminApi().service, handlers)
+  await new Promise<void>((ok, fail) => {
+    server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (err) => {
+      if (err) {
+        fail(new SigilError('ERR_UNAVAILABLE', `cannot listen on admin socket ${socketPath}: ${err.message}`))
+      } else ok()
+    })
+  })
+  const socketIno = await chmodSocket(socketPath, server)
+  cfg.logger.info({ admin_socket: socketPath }, 'admin API listening')
+
+  let closing: Promise<void> | undefined
+  return {
+    socketPath,
+    close() {
+      closing ??= (async () => {
+        await shutdown(server)
+        // remove the socket only if it is still ours (a new server may have replaced it)
+        const now = await lstat(socketPath).catch(() => undefined)
+        if (now?.isSocket() && now.ino === socketIno) await unlink(socketPath).catch(() => {})
+      })()
+      return closing
+    },
+  }
+}
+
+async function prepareDirectory(dir: string, logger: AdminLogger): Promise<void> {
+  const existing = await stat(dir).catch(() => undefined)
+  if (!existing) {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await chmod(dir, 0o700) // mkdir's mode is filtered by the umask
+    return
+  }
+  if (!existing.isDirectory()) {
+    throw new SigilError('ERR_CONFIG_INVALID', `admin socket directory ${dir} is not a directory`)
+  }
+  if ((existing.mode & 0o077) !== 0) {
+    logger.warn(
+      { dir, mode: (existing.mode & 0o777).toString(8) },
+      'admin socket directory is accessible to other users; the socket itself is 0600',
+    )
+  }
+}
+
+/** Removes a socket file nobody listens on; refuses a live socket or a non-socket file. */
+async function removeStaleSocket(path: string): Promise<void> {
+  const existing = await lstat(path).catch(() => undefined)
+  if (!existing) return
+  if (!existing.isSocket()) {
+    throw new SigilError('ERR_CONFIG_INVALID', `admin socket path ${path} exists and is not a socket`)
+  }
+  if (await isListening(path)) {
+    throw new SigilError('ERR_UNAVAILABLE', `admin socket ${path} is in use: another server is running`)
+  }
+  await unlink(path)
+}
+
+function isListening(path: string): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect(path)
+    socket.once('connect', () => {
+      socket.destroy()
+      done(true)
+    })
+    socket.once('error', () => done(false))
+  })
+}
+
+async function chmodSocket(path: string, server: Server): Promise<number> {
+  try {
+    await chmod(path, 0o600)
+    return (await lstat(path)).ino
+  } catch (cause) {
+    server.forceShutdown()
+    throw new SigilError('ERR_UNAVAILABLE', `cannot restrict admin socket ${path} to mode 0600`, { cause })
+  }
+}
+
+function shutdown(server: Server): Promise<void> {
+  return new Promise((done) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown()
+      done()
+    }, ADMIN_SHUTDOWN_GRACE_MS)
+    timer.unref()
+    server.tryShutdown(() => {
+      clearTimeout(timer)
+      done()
+    })
+  })
+}

@@ -1,0 +1,138 @@
+/**
+ * The development TLS pair for the `https_web` bundle endpoint when the operator gives no
+ * certificate: a throw-away self-signed CA (its key is never stored) that signs one server
+ * certificate for `localhost` (and the listen host, when that is a DNS name). Files live in
+ * `<dataDir>/bundle-endpoint/`: `dev-ca.pem` (what clients trust), `dev-cert.pem`,
+ * `dev-key.pem` (0600). They are reused across restarts while valid for the same trust
+ * domain and names, and regenerated when they are not. For local development only: web
+ * clients will not trust this CA unless told to.
+ */
+
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { join } from 'node:path'
+import {
+  generateKeyPair,
+  importPrivateKey,
+  privateKeyToPkcs8Pem,
+  publicKeyToSpkiDer,
+} from '../../certs/keys/keys.js'
+import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
+import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { buildCaCertificate } from '../../certs/x509svid/ca-certificate.js'
+import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
+import { dnsNameProblem } from '../../certs/x509svid/dns-name.js'
+import { certificatesToPem, pemToCertificates } from '../../certs/x509svid/pem.js'
+import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
+import { X509SvidMinter } from '../../certs/x509svid/x509-svid-minter.js'
+
+/** Lifetime of a generated development pair. */
+export const DEV_CERT_TTL_SECONDS = 365 * 86_400
+/** A pair with less than this left is regenerated at start-up. */
+export const DEV_CERT_RENEW_BEFORE_SECONDS = 30 * 86_400
+
+/** The PEM texts of a development pair and where its CA certificate is. */
+export interface DevCertificate {
+  readonly certPem: string
+  readonly keyPem: string
+  /** Path of `dev-ca.pem`, the certificate clients must trust. */
+  readonly caPath: string
+  readonly notAfter: Date
+  /** True when this call wrote new files. */
+  readonly generated: boolean
+}
+
+/** The DNS names a development certificate carries for a listen host. */
+export function devCertificateNames(host: string): string[] {
+  const names = ['localhost']
+  if (isIP(host) === 0 && host !== 'localhost' && dnsNameProblem(host) === undefined) names.push(host)
+  return names
+}
+
+/**
+ * Loads the development pair from `<dataDir>/bundle-endpoint/`, or creates it.
+ *
+ * @example
+ * const dev = await loadOrCreateDevCertificate({ dataDir, trustDomain, host: '127.0.0.1', now: new Date() })
+ * https.createServer({ cert: dev.certPem, key: dev.keyPem }, handler)
+ */
+export async function loadOrCreateDevCertificate(opts: {
+  dataDir: string
+  trustDomain: TrustDomain
+  host: string
+  now: Date
+}): Promise<DevCertificate> {
+  const dir = join(opts.dataDir, 'bundle-endpoint')
+  const paths = {
+    ca: join(dir, 'dev-ca.pem'),
+    cert: join(dir, 'dev-cert.pem'),
+    key: join(dir, 'dev-key.pem'),
+  }
+  const names = devCertificateNames(opts.host)
+  const existing = await loadExisting(paths, opts.trustDomain, names, opts.now)
+  if (existing) return { ...existing, caPath: paths.ca, generated: false }
+
+  const caKeys = await generateKeyPair('ec-p256')
+  const notAfter = new Date(opts.now.getTime() + DEV_CERT_TTL_SECONDS * 1000)
+  const caDer = await buildCaCertificate({
+    trustDomain: opts.trustDomain,
+    publicKey: caKeys.publicKey,
+    signerKey: caKeys.privateKey,
+    notBefore: new Date(opts.now.getTime() - 60_000),
+    notAfter,
+    subject: 'O=Sigil, CN=Sigil bundle endpoint development CA',
+  })
+  const leafKeys = await generateKeyPair('ec-p256')
+  const leaf = new X509SvidMinter({ caCertDer: caDer, caKey: caKeys.privateKey }).mint({
+    spiffeId: SpiffeId.fromPath(opts.trustDomain, '/sigil/bundle-endpoint'),
+    publicKey: leafKeys.publicKey,
+    ttlSeconds: DEV_CERT_TTL_SECONDS,
+    dnsNames: names,
+    now: opts.now,
+  })
+  const certPem = certificatesToPem([...leaf.chainDer])
+  const keyPem = privateKeyToPkcs8Pem(leafKeys.privateKey)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await writeAtomically(paths.key, keyPem, 0o600)
+  await writeAtomically(paths.cert, certPem, 0o644)
+  await writeAtomically(paths.ca, certificatesToPem([caDer]), 0o644)
+  return { certPem, keyPem, caPath: paths.ca, notAfter: leaf.notAfter, generated: true }
+}
+
+async function loadExisting(
+  paths: { ca: string; cert: string; key: string },
+  trustDomain: TrustDomain,
+  names: readonly string[],
+  now: Date,
+): Promise<{ certPem: string; keyPem: string; notAfter: Date } | undefined> {
+  try {
+    const [caPem, certPem, keyPem] = await Promise.all([
+      readFile(paths.ca, 'utf8'),
+      readFile(paths.cert, 'utf8'),
+      readFile(paths.key, 'utf8'),
+    ])
+    const [caDer] = pemToCertificates(caPem)
+    const chain = pemToCertificates(certPem)
+    const leafDer = chain[0]
+    if (!caDer || !leafDer) return undefined
+    const { spiffeId } = verifyX509Svid(chain, (td) => (td.equals(trustDomain) ? [caDer] : undefined), {
+      now,
+    })
+    if (!spiffeId.memberOf(trustDomain)) return undefined
+    const leaf = readCertificateFacts(leafDer)
+    if (!publicKeyToSpkiDer(importPrivateKey(keyPem)).equals(leaf.spkiDer)) return undefined
+    if (names.some((n) => !leaf.dnsSans.includes(n))) return undefined
+    if (leaf.notAfter.getTime() - now.getTime() < DEV_CERT_RENEW_BEFORE_SECONDS * 1000) return undefined
+    await chmod(paths.key, 0o600)
+    return { certPem, keyPem, notAfter: leaf.notAfter }
+  } catch {
+    return undefined // missing, unreadable, expired or foreign: make a new pair
+  }
+}
+
+async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`
+  await writeFile(tmp, text, { mode })
+  await chmod(tmp, mode)
+  await rename(tmp, path)
+}

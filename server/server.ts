@@ -1,0 +1,190 @@
+/**
+ * sigil-server's composition root: builds every component from one ServerConfig, starts
+ * them in order under one AbortSignal, and closes them in reverse order. The first fatal
+ * failure stops everything. Trust: the admin API is reachable only through a 0600 Unix
+ * socket in a 0700 directory; the agent API authenticates agents by node attestation and
+ * then by their X509-SVIDs; the bundle endpoint is public by design.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { SigilError } from '../certs/errors.js'
+import { importPrivateKey } from '../certs/keys/keys.js'
+import { pemToCertificates } from '../certs/x509svid/pem.js'
+import { CaManager } from './ca/ca-manager.js'
+import type { ServerConfig } from './config/load-server-config.js'
+import { SqliteDataStore } from './datastore/sqlite/sqlite-data-store.js'
+import { startAdminApiServer } from './endpoints/admin-api-server.js'
+import { startAgentApiServer } from './endpoints/agent-api-server.js'
+import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
+import { ServerIdentity } from './endpoints/server-identity.js'
+import type { Logger } from './logging/logger.js'
+
+/** What a started server exposes to its caller (the `run` command, tests). */
+export interface RunningServer {
+  readonly agentApiPort: number
+  readonly bundleEndpointPort: number | undefined
+  readonly adminSocket: string
+  /** Resolves when the server has stopped (after close(), or after a fatal error). */
+  readonly stopped: Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Starts every component of the server.
+ *
+ * @example
+ * const server = await startServer(config, { logger: createLogger('info') })
+ * process.on('SIGTERM', () => server.close())
+ */
+export async function startServer(
+  config: ServerConfig,
+  deps: { logger: Logger; clock?: () => Date },
+): Promise<RunningServer> {
+  const { logger } = deps
+  const clock = deps.clock ?? (() => new Date())
+  const lifetime = new AbortController()
+  const closers: { name: string; close: () => Promise<void> | void }[] = []
+  const background: Promise<void>[] = []
+
+  const closeAll = async (): Promise<void> => {
+    lifetime.abort()
+    for (const c of closers.reverse()) {
+      try {
+        await c.close()
+      } catch (err) {
+        logger.error({ err, component: c.name }, 'component failed to close')
+      }
+    }
+    closers.length = 0
+    await Promise.allSettled(background)
+  }
+
+  try {
+    const datastore = await SqliteDataStore.open({ path: join(config.dataDir, 'datastore.sqlite3') })
+    closers.push({ name: 'datastore', close: () => datastore.close() })
+
+    const ca = new CaManager({
+      trustDomain: config.trustDomain,
+      dataDir: config.dataDir,
+      caTtlSeconds: config.caTtlSeconds,
+      caKeyType: config.caKeyType,
+      jwtKeyType: config.jwtKeyType,
+      ...(config.jwtIssuer ? { jwtIssuer: config.jwtIssuer } : {}),
+      ...(config.upstreamCaCert && config.upstreamCaKey
+        ? { upstream: loadUpstream(config.upstreamCaCert, config.upstreamCaKey) }
+        : {}),
+      bundleStore: datastore,
+      refreshHintSeconds: config.bundleRefreshHintSeconds,
+      clock,
+      logger,
+    })
+    await ca.init()
+    background.push(ca.run(lifetime.signal))
+
+    const identity = new ServerIdentity({ trustDomain: config.trustDomain, ca, clock, logger })
+    await identity.init()
+    background.push(identity.run(lifetime.signal))
+
+    const agentApi = await startAgentApiServer({
+      address: config.agentApiAddress,
+      trustDomain: config.trustDomain,
+      ca,
+      datastore,
+      identity,
+      logger,
+      clock,
+      agentSvidTtlSeconds: config.agentSvidTtlSeconds,
+      defaultX509SvidTtlSeconds: config.x509SvidTtlSeconds,
+      defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
+      ...(config.x509popCa ? { x509popCaCerts: readPemCertificates(config.x509popCa, 'x509pop-ca') } : {}),
+    })
+    closers.push({ name: 'agent-api', close: () => agentApi.close() })
+
+    const adminApi = await startAdminApiServer({
+      socketPath: config.adminSocket,
+      trustDomain: config.trustDomain,
+      datastore,
+      ca,
+      logger,
+      clock,
+      joinTokenTtlSeconds: config.joinTokenTtlSeconds,
+      defaultX509SvidTtlSeconds: config.x509SvidTtlSeconds,
+      defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
+    })
+    closers.push({ name: 'admin-api', close: () => adminApi.close() })
+
+    let bundleEndpointPort: number | undefined
+    if (config.bundleEndpointAddress) {
+      const endpoint = await startBundleEndpoint({
+        address: config.bundleEndpointAddress,
+        profile: config.bundleEndpointProfile,
+        ...(config.bundleEndpointCert ? { certFile: config.bundleEndpointCert } : {}),
+        ...(config.bundleEndpointKey ? { keyFile: config.bundleEndpointKey } : {}),
+        dataDir: config.dataDir,
+        bundle: () => ca.currentBundle(),
+        identity,
+        logger,
+      })
+      closers.push({ name: 'bundle-endpoint', close: () => endpoint.close() })
+      bundleEndpointPort = endpoint.port
+    }
+
+    let resolveStopped: () => void = () => {}
+    const stopped = new Promise<void>((r) => {
+      resolveStopped = r
+    })
+    let closing: Promise<void> | undefined
+    const close = (): Promise<void> => {
+      closing ??= closeAll().then(resolveStopped)
+      return closing
+    }
+    logger.info(
+      {
+        trust_domain: config.trustDomain.name,
+        agent_api: `${config.agentApiAddress.host}:${agentApi.port}`,
+        admin_socket: config.adminSocket,
+        bundle_endpoint: config.bundleEndpointAddress
+          ? `https://${config.bundleEndpointAddress.host}:${bundleEndpointPort}/`
+          : 'off',
+      },
+      'sigil-server started',
+    )
+    return {
+      agentApiPort: agentApi.port,
+      bundleEndpointPort,
+      adminSocket: config.adminSocket,
+      stopped,
+      close,
+    }
+  } catch (err) {
+    await closeAll()
+    throw err
+  }
+}
+
+function readPemCertificates(path: string, option: string): Buffer[] {
+  let certs: Buffer[]
+  try {
+    certs = pemToCertificates(readFileSync(path, 'utf8'))
+  } catch (cause) {
+    throw new SigilError('ERR_CONFIG_INVALID', `${option}: cannot read certificates from ${path}`, { cause })
+  }
+  if (certs.length === 0) throw new SigilError('ERR_CONFIG_INVALID', `${option}: no certificate in ${path}`)
+  return certs
+}
+
+function loadUpstream(
+  certPath: string,
+  keyPath: string,
+): { certDer: Buffer[]; key: ReturnType<typeof importPrivateKey> } {
+  const certDer = readPemCertificates(certPath, 'upstream-ca-cert')
+  let key: ReturnType<typeof importPrivateKey>
+  try {
+    key = importPrivateKey(readFileSync(keyPath))
+  } catch (cause) {
+    throw new SigilError('ERR_CONFIG_INVALID', `upstream-ca-key: cannot read a private key from ${keyPath}`, {
+      cause,
+    })
+  }
+  return { certDer, key }
+}
