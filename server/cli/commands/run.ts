@@ -15,7 +15,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   try {
     loaded = loadServerConfig(args, io.env)
   } catch (e) {
-    io.stderr.write(`sigil-server run: ${(e as Error).message}\n`)
+    io.stderr.write(`sigil-server run: ${firstLine(e)}\n`)
     return EXIT_USAGE
   }
   if (loaded.kind === 'help') {
@@ -28,7 +28,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     server = await startServer(loaded.config, { logger })
   } catch (e) {
     logger.error({ err: e }, 'sigil-server failed to start')
-    io.stderr.write(`sigil-server run: ${(e as Error).message}\n`)
+    io.stderr.write(`sigil-server run: ${firstLine(e)}\n`)
     return isSigilError(e, 'ERR_CONFIG_INVALID') ? EXIT_USAGE : EXIT_FAILED
   }
   const stop = (signal: string) => {
@@ -40,4 +40,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   await server.stopped
   logger.info({}, 'sigil-server stopped')
   return EXIT_OK
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''
 }

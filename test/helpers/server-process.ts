@@ -1,0 +1,140 @@
+/**
+ * Runs the real `sigil-server` binary (compiled, from dist/) as a child process on temp
+ * dirs with free ports, and its CLI as separate processes — what an operator does.
+ * `npm test` builds dist/ before tap runs.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+export const SERVER_BIN = join(ROOT, 'dist/server/cli/main.js')
+export const AGENT_BIN = join(ROOT, 'dist/agent/cli/main.js')
+
+export interface CliRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a compiled CLI to completion. */
+export function runBin(
+  bin: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliRun> {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run 'npm run build' first`)
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd ?? ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.on('error', reject)
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }))
+  })
+}
+
+export interface ServerProcess {
+  readonly child: ChildProcess
+  readonly dataDir: string
+  readonly adminSocket: string
+  readonly agentApiAddress: string
+  readonly bundleEndpointUrl: string
+  /** Every JSON log line so far. */
+  readonly logs: Record<string, unknown>[]
+  /** Runs `sigil-server <args> --admin-socket <this server's socket>`. */
+  cli(...args: string[]): Promise<CliRun>
+  /** SIGTERM and wait; resolves the exit code. */
+  stop(): Promise<number | null>
+}
+
+/** Starts `sigil-server run` and resolves once it logs "sigil-server started". */
+export function startServerProcess(
+  dataDir: string,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServerProcess> {
+  const adminSocket = join(dataDir, 'private', 'admin.sock')
+  const child = spawn(
+    process.execPath,
+    [
+      SERVER_BIN,
+      'run',
+      '--data-dir',
+      dataDir,
+      '--agent-api-address',
+      '127.0.0.1:0',
+      '--bundle-endpoint-address',
+      '127.0.0.1:0',
+      ...extraArgs,
+    ],
+    { env: { ...process.env, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  const logs: Record<string, unknown>[] = []
+  let stderr = ''
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+  return new Promise((resolvePromise, reject) => {
+    let buffered = ''
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in time; stderr: ${stderr}`)),
+      30_000,
+    )
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code} before starting; stderr: ${stderr}`))
+    })
+    child.stdout?.on('data', (d: Buffer) => {
+      buffered += d.toString()
+      let nl = buffered.indexOf('\n')
+      while (nl !== -1) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        nl = buffered.indexOf('\n')
+        let entry: Record<string, unknown>
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>
+        } catch {
+          continue
+        }
+        logs.push(entry)
+        if (entry.msg === 'sigil-server started') {
+          clearTimeout(timer)
+          resolvePromise({
+            child,
+            dataDir,
+            adminSocket,
+            agentApiAddress: String(entry.agent_api),
+            bundleEndpointUrl: String(entry.bundle_endpoint),
+            logs,
+            cli: (...args) => runBin(SERVER_BIN, [...args, '--admin-socket', adminSocket]),
+            stop: async () => {
+              if (child.exitCode === null) child.kill('SIGTERM')
+              return exited
+            },
+          })
+        }
+      }
+    })
+  })
+}
+
+/** A short temp dir (Unix socket paths must stay under 108 bytes), removed after the test. */
+export function shortTempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
