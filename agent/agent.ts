@@ -1,0 +1,244 @@
+/**
+ * sigil-agent's composition root: builds every component from one AgentConfig, starts them in
+ * order under one AbortSignal, and closes them in reverse order; the first fatal failure stops
+ * everything. Order: the identity files and the node credential are checked first (a missing
+ * credential or trust bundle refuses to start); then the identity cache and the Workload API
+ * socket come up, so workloads can connect at once and are held until their SVIDs exist; in the
+ * background the agent attests (or reuses its stored SVID), retrying while the server is
+ * unreachable, and runs the sync loop. SIGTERM is the `run` command's business.
+ *
+ * Trust: the server is authenticated by its SVID under the stored bundle, else the
+ * `--trust-bundle` file, else (insecure bootstrap, development only) not at all until the first
+ * attestation. Workloads are identified only by the kernel (see agent/workloadapi/).
+ */
+import { readFile } from 'node:fs/promises'
+import { decodePemBundle } from '../certs/bundle/pem-bundle.js'
+import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
+import { isSigilError, SigilError } from '../certs/errors.js'
+import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
+import type { AgentConfig } from './config/load-agent-config.js'
+import type { Logger } from './logging/logger.js'
+import { pidfdIsAlive } from './peercred/peer-credentials.js'
+import { AgentEnrollment } from './sync/agent-enrollment.js'
+import { AgentIdentityStore } from './sync/agent-identity-store.js'
+import { loadNodeCredential } from './sync/node-credential.js'
+import { ServerClient } from './sync/server-client.js'
+import { type SyncHealth, SyncLoop } from './sync/sync-loop.js'
+import { startWorkloadApiServer } from './workloadapi/workload-api-server.js'
+import { WorkloadAttestor } from './workloadattestation/workload-attestor.js'
+
+/** What {@link RunningAgent.health} reports. */
+export interface AgentHealth {
+  readonly sync: SyncHealth
+  readonly cache: CacheStats
+  readonly agentSpiffeId: string | undefined
+  readonly agentSvidExpiresAt: Date | undefined
+}
+
+/** A started agent. */
+export interface RunningAgent {
+  readonly socketPath: string
+  /** Resolves after the first successful sync (rejects never; see `stopped` for failures). */
+  readonly ready: Promise<void>
+  /** Resolves when the agent has stopped: `undefined` after close(), the error after a fatal failure. */
+  readonly stopped: Promise<Error | undefined>
+  health(): AgentHealth
+  close(): Promise<void>
+}
+
+/**
+ * Starts the agent. Rejects `ERR_CONFIG_INVALID` when it cannot start at all (no trust bundle,
+ * no usable SVID and no credential, unreadable files).
+ *
+ * @example
+ * const agent = await startAgent(config, { logger: createLogger(config.logLevel) })
+ * process.once('SIGTERM', () => void agent.close())
+ * const error = await agent.stopped
+ */
+export async function startAgent(
+  config: AgentConfig,
+  deps: { logger: Logger; clock?: () => Date },
+): Promise<RunningAgent> {
+  const { logger } = deps
+  const clock = deps.clock ?? (() => new Date())
+  const lifetime = new AbortController()
+  const closers: { name: string; close: () => Promise<void> | void }[] = []
+  const background: Promise<void>[] = []
+  let resolveStopped: (e: Error | undefined) => void = () => {}
+  const stopped = new Promise<Error | undefined>((r) => {
+    resolveStopped = r
+  })
+  let closing: Promise<void> | undefined
+  const shutdown = (error: Error | undefined): Promise<void> => {
+    closing ??= (async () => {
+      lifetime.abort()
+      for (const c of closers.reverse()) {
+        try {
+          await c.close()
+        } catch (err) {
+          logger.error({ err: (err as Error).message, component: c.name }, 'component failed to close')
+        }
+      }
+      closers.length = 0
+      await Promise.allSettled(background)
+      resolveStopped(error)
+    })()
+    return closing
+  }
+
+  try {
+    const store = new AgentIdentityStore(config.dataDir, config.trustDomain)
+    await store.ensureDir()
+    const credential = loadNodeCredential(config)
+    const bundle = await initialBundle(config, store, logger)
+    const client = new ServerClient({
+      address: config.serverAddress,
+      trustDomain: config.trustDomain,
+      ...(bundle ? { bundle } : {}),
+      insecureBootstrap: config.insecureBootstrap,
+      clock,
+    })
+    closers.push({ name: 'server-client', close: () => client.close() })
+    const enrollment = new AgentEnrollment({ store, client, credential, logger, clock })
+    const plan = await enrollment.prepare()
+
+    const cache = new WorkloadIdentityCache({
+      issuer: client,
+      logger,
+      keyType: config.workloadKeyType,
+      rotationFraction: config.rotationFraction,
+      clock,
+    })
+    closers.push({ name: 'cache', close: () => cache.close() })
+    const workloadApi = await startWorkloadApiServer({
+      socketPath: config.socketPath,
+      cache,
+      attestor: new WorkloadAttestor({ pidfdIsAlive: (fd) => pidfdIsAlive(fd) }),
+      trustDomain: config.trustDomain,
+      logger,
+      clock,
+    })
+    closers.push({ name: 'workload-api', close: () => workloadApi.close() })
+
+    let savedBundle = bundle
+    const loop = new SyncLoop({
+      connection: client,
+      intervalMs: config.syncIntervalMs,
+      rotationFraction: config.rotationFraction,
+      logger,
+      clock,
+      onState: async (state) => {
+        cache.update(state)
+        if (!savedBundle?.equals(state.bundle)) {
+          try {
+            await store.saveBundle(state.bundle)
+            savedBundle = state.bundle
+          } catch (err) {
+            logger.error({ err: (err as Error).message }, 'cannot store the trust bundle')
+          }
+        }
+      },
+      onRenewed: (identity) => store.saveIdentity(identity, enrollment.credentialTag),
+      onRefused: async (err) => {
+        if (!enrollment.canAttest()) {
+          void shutdown(
+            new SigilError(
+              'ERR_NOT_AUTHORIZED',
+              `the server refused this agent (${err.message}); it was evicted or banned, or its SVID is stale. ` +
+                'Give a new --join-token (or an x509pop credential) to attest again',
+            ),
+          )
+          return
+        }
+        logger.warn({}, 'the server refused this agent: attesting again')
+        try {
+          await enrollment.attest(lifetime.signal, 'the server refused the agent SVID')
+        } catch (e) {
+          // Refused again (banned, bad credential): retrying would only hammer the server.
+          if (isSigilError(e, 'ERR_ATTESTATION_FAILED', 'ERR_CONFIG_INVALID')) void shutdown(e)
+          throw e
+        }
+      },
+    })
+
+    background.push(
+      (async () => {
+        try {
+          if ('attestBecause' in plan) await enrollment.attest(lifetime.signal, plan.attestBecause)
+          await loop.run(lifetime.signal)
+        } catch (err) {
+          if (lifetime.signal.aborted) return
+          logger.error({ err: (err as Error).message }, 'the agent cannot obtain its identity; stopping')
+          void shutdown(err as Error)
+        }
+      })(),
+    )
+    void loop.firstSync.then(() =>
+      logger.info(
+        { socket_path: config.socketPath, server: config.serverAddress },
+        'agent synced with the server',
+      ),
+    )
+
+    logger.info(
+      {
+        trust_domain: config.trustDomain.name,
+        server: config.serverAddress,
+        socket_path: config.socketPath,
+        data_dir: config.dataDir,
+      },
+      'sigil-agent started',
+    )
+    return {
+      socketPath: config.socketPath,
+      ready: loop.firstSync,
+      stopped,
+      health: () => ({
+        sync: loop.health(),
+        cache: cache.stats(),
+        agentSpiffeId: client.identity?.spiffeId.toString(),
+        agentSvidExpiresAt: client.identity?.notAfter,
+      }),
+      close: () => shutdown(undefined),
+    }
+  } catch (err) {
+    await shutdown(err as Error)
+    throw err
+  }
+}
+
+/** The bundle to authenticate the server with: stored, else `--trust-bundle`, else none (insecure bootstrap). */
+async function initialBundle(
+  config: AgentConfig,
+  store: AgentIdentityStore,
+  logger: Logger,
+): Promise<TrustBundle | undefined> {
+  try {
+    const stored = await store.loadBundle()
+    if (stored) return stored
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'the stored trust bundle is unusable; ignoring it')
+  }
+  if (config.trustBundle) {
+    try {
+      return decodePemBundle(config.trustDomain, await readFile(config.trustBundle))
+    } catch (cause) {
+      throw new SigilError(
+        'ERR_CONFIG_INVALID',
+        `trust-bundle: cannot read a PEM bundle from ${config.trustBundle}: ${(cause as Error).message}`,
+        { cause },
+      )
+    }
+  }
+  if (config.insecureBootstrap) {
+    logger.warn(
+      { insecure_bootstrap: true },
+      'INSECURE BOOTSTRAP: the server is not authenticated on first contact; anyone on the network path can impersonate it',
+    )
+    return undefined
+  }
+  throw new SigilError(
+    'ERR_CONFIG_INVALID',
+    "trust-bundle: no trust bundle to authenticate the server: give --trust-bundle FILE (from 'sigil-server bundle show'), or --insecure-bootstrap for development only",
+  )
+}

@@ -1,0 +1,89 @@
+/**
+ * The options of the workload identity cache, their defaults and their checks (one place), and
+ * the counts it reports.
+ */
+import { DEFAULT_KEY_TYPE, type KeyType } from '../../certs/keys/keys.js'
+import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
+import type { SvidIssuer } from './authorized-state.js'
+import type { CacheLogger } from './cache-logger.js'
+import {
+  checkRotationFraction,
+  DEFAULT_RETRY_INITIAL_MS,
+  DEFAULT_RETRY_MAX_MS,
+  DEFAULT_ROTATION_FRACTION,
+} from './rotation-policy.js'
+import type { SvidRotator } from './svid-rotator.js'
+
+/** The start time of a PID now, or undefined when there is no such process. */
+export type ProcessStartTimeReader = (
+  pid: number,
+) => number | bigint | undefined | Promise<number | bigint | undefined>
+
+/** How to build a {@link WorkloadIdentityCache}. */
+export interface WorkloadIdentityCacheOptions {
+  readonly issuer: SvidIssuer
+  readonly logger: CacheLogger
+  /** Key type of workload X509-SVIDs; default ec-p256. */
+  readonly keyType?: KeyType
+  /** Renew when this share of the lifetime remains (±10%); default 0.5. */
+  readonly rotationFraction?: number
+  readonly clock?: () => Date
+  /** Default: `readProcessStartTime` over `/proc`. */
+  readonly procStartTime?: ProcessStartTimeReader
+  /** How often liveness, expiry and renewals are checked; default 1000 ms. */
+  readonly maintenanceIntervalMs?: number
+  readonly retryInitialMs?: number
+  readonly retryMaxMs?: number
+  /** Most cached JWT-SVIDs; default 1000. */
+  readonly jwtCacheSize?: number
+  /** Random source in [0, 1) for jitter; default Math.random. */
+  readonly random?: () => number
+}
+
+/** Counts for health checks and metrics. */
+export interface CacheStats {
+  readonly synced: boolean
+  readonly processes: number
+  readonly x509Svids: number
+  readonly jwtSvids: number
+  readonly subscriptions: number
+}
+
+/** Default interval of the maintenance pass (liveness, expiry, renewals). */
+export const DEFAULT_MAINTENANCE_INTERVAL_MS = 1000
+
+/** @internal The options with defaults applied; throws TypeError for bad values. */
+export function resolveCacheOptions(opts: WorkloadIdentityCacheOptions): {
+  cfg: SvidRotator['cfg']
+  procStartTime: ProcessStartTimeReader
+  maintenanceIntervalMs: number
+} {
+  if (typeof opts?.issuer?.newX509Svids !== 'function' || typeof opts.issuer.newJwtSvid !== 'function') {
+    throw new TypeError('issuer must implement SvidIssuer')
+  }
+  if (typeof opts.logger?.warn !== 'function') throw new TypeError('logger is required')
+  const maintenanceIntervalMs = opts.maintenanceIntervalMs ?? DEFAULT_MAINTENANCE_INTERVAL_MS
+  const retryInitialMs = opts.retryInitialMs ?? DEFAULT_RETRY_INITIAL_MS
+  const retryMaxMs = opts.retryMaxMs ?? DEFAULT_RETRY_MAX_MS
+  for (const [name, v] of [
+    ['maintenanceIntervalMs', maintenanceIntervalMs],
+    ['retryInitialMs', retryInitialMs],
+    ['retryMaxMs', retryMaxMs],
+  ] as const) {
+    if (!(Number.isFinite(v) && v > 0)) throw new TypeError(`${name} must be a positive number`)
+  }
+  return {
+    cfg: {
+      issuer: opts.issuer,
+      logger: opts.logger,
+      keyType: opts.keyType ?? DEFAULT_KEY_TYPE,
+      rotationFraction: checkRotationFraction(opts.rotationFraction ?? DEFAULT_ROTATION_FRACTION),
+      clock: opts.clock ?? (() => new Date()),
+      retryInitialMs,
+      retryMaxMs: Math.max(retryInitialMs, retryMaxMs),
+      random: opts.random ?? Math.random,
+    },
+    procStartTime: opts.procStartTime ?? ((pid) => readProcessStartTime(pid)),
+    maintenanceIntervalMs,
+  }
+}

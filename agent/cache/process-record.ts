@@ -1,0 +1,59 @@
+/**
+ * The cache's state for one live process (internal to agent/cache/): which entries it matches,
+ * the X509-SVIDs and keys held for it, retry bookkeeping and its subscribers.
+ */
+import type { Selector } from '../../certs/selector/selector.js'
+import { selectorSet } from '../../certs/selector/selector.js'
+import type { AuthorizedEntry } from './authorized-state.js'
+import type { IdentitySubscription } from './identity-subscription.js'
+import type { SignedX509Svid } from './x509-svid-batcher.js'
+
+/** An SVID held for a process, with the entry revision it was requested for. */
+export interface HeldSvid extends SignedX509Svid {
+  readonly entryId: string
+  readonly revision: number
+  readonly renewAt: Date
+}
+
+/** Failed issuance attempts for one entry of one process. */
+export interface RetryState {
+  readonly failures: number
+  /** Epoch milliseconds before which no new attempt is made. */
+  readonly retryAt: number
+}
+
+/** @internal One process known to the cache. */
+export class ProcessRecord {
+  readonly key: string
+  readonly pid: number
+  readonly startTime: number | bigint
+  selectors: readonly Selector[]
+  selectorSet: ReadonlySet<string>
+  /** Connections and subscriptions holding this process. */
+  refs = 0
+  /** Set once an X509-SVID subscriber appeared; SVIDs are then minted and rotated. */
+  wantsX509 = false
+  dropped = false
+  matched: readonly AuthorizedEntry[] = []
+  readonly svids = new Map<string, HeldSvid>()
+  readonly retries = new Map<string, RetryState>()
+  readonly inflight = new Set<string>()
+  readonly subs = new Set<IdentitySubscription>()
+
+  constructor(key: string, pid: number, startTime: number | bigint, selectors: readonly Selector[]) {
+    this.key = key
+    this.pid = pid
+    this.startTime = startTime
+    this.selectors = selectors
+    this.selectorSet = selectorSet(selectors)
+  }
+
+  /** Replaces the selectors if they differ; true when they did. */
+  setSelectors(selectors: readonly Selector[]): boolean {
+    const next = selectorSet(selectors)
+    if (next.size === this.selectorSet.size && [...next].every((s) => this.selectorSet.has(s))) return false
+    this.selectors = selectors
+    this.selectorSet = next
+    return true
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * When the agent renews a workload SVID and how long it waits after a failure: pure decisions
+ * (STYLE.md habit 8); the cache's maintenance loop acts on them.
+ */
+
+/** Default share of an SVID's lifetime that may remain before it is renewed (SPIRE: 1/2). */
+export const DEFAULT_ROTATION_FRACTION = 0.5
+/** The renewal point moves by up to this share either way, so processes do not renew in step. */
+export const ROTATION_JITTER = 0.1
+/** An X509-SVID with less than this left is no longer handed out. */
+export const MIN_SERVE_REMAINING_MS = 1_000
+/** First retry delay after a failed issuance. */
+export const DEFAULT_RETRY_INITIAL_MS = 500
+/** Longest retry delay after repeated failures. */
+export const DEFAULT_RETRY_MAX_MS = 5_000
+
+/**
+ * The moment an SVID should be renewed: when `fraction` (±{@link ROTATION_JITTER}) of its
+ * lifetime remains. The lifetime is counted from when it was requested (`issuedAt`), not from
+ * its backdated NotBefore, so that short TTLs are not renewed at once. `random` is in [0, 1).
+ *
+ * @example
+ * renewalTime(issuedAt, notAfter, 0.5, Math.random()) // somewhere between 45% and 55% of the life left
+ */
+export function renewalTime(issuedAt: Date, notAfter: Date, fraction: number, random: number): Date {
+  const lifetime = Math.max(0, notAfter.getTime() - issuedAt.getTime())
+  const jitter = 1 + ROTATION_JITTER * (2 * random - 1)
+  const remaining = Math.min(1, fraction * jitter) * lifetime
+  return new Date(notAfter.getTime() - remaining)
+}
+
+/** True once `now` has reached the renewal time. */
+export function shouldRenew(now: Date, renewAt: Date): boolean {
+  return now.getTime() >= renewAt.getTime()
+}
+
+/** True while an SVID expiring at `notAfter` may still be handed to a workload at `now`. */
+export function isServable(now: Date, notAfter: Date): boolean {
+  return notAfter.getTime() - now.getTime() >= MIN_SERVE_REMAINING_MS
+}
+
+/**
+ * Delay before retry number `failures` (1 for the first failure): doubling from `initialMs`,
+ * capped at `maxMs`, ±20% jitter. `random` is in [0, 1).
+ *
+ * @example
+ * retryDelayMs(3, 500, 5_000, Math.random()) // about 2 s
+ */
+export function retryDelayMs(failures: number, initialMs: number, maxMs: number, random: number): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, Math.min(30, failures - 1)))
+  return Math.round(base * (0.8 + 0.4 * random))
+}
+
+/** Checks a rotation fraction from configuration: a number in (0, 1). */
+export function checkRotationFraction(fraction: number): number {
+  if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) {
+    throw new TypeError('rotationFraction must be a number between 0 and 1 (exclusive)')
+  }
+  return fraction
+}

@@ -1,0 +1,332 @@
+/**
+ * The agent's per-process identity cache: what the Workload API serves. The sync loop feeds it
+ * the authorized entries and bundles ({@link AuthorizedState}); the Workload API asks it, for
+ * one attested process, for a stream of identity snapshots, for bundles and for JWT-SVIDs.
+ *
+ * Trust and lifetime: a process is named by (PID, start time) as the kernel and `/proc`
+ * reported them, and it matches the entries whose selectors it was attested with. Each process
+ * gets its own key pair and X509-SVID per entry, generated here and signed by the server
+ * through {@link SvidIssuer}, even when other processes match the same entry. Keys, SVIDs and
+ * JWT-SVIDs of a process are dropped when its last connection or subscription goes away or
+ * when its PID no longer has the same start time (checked every maintenance pass and whenever
+ * the PID shows up again), so a process that reuses the PID gets nothing of the old one.
+ * A first snapshot is delivered only once the SVIDs of every matching entry are ready (callers
+ * are held, never refused); SVIDs are renewed at a jittered fraction of their lifetime and an
+ * SVID that is about to expire is never handed out.
+ */
+import { SigilError } from '../../certs/errors.js'
+import { selectorSet } from '../../certs/selector/selector.js'
+import type { AuthorizedState } from './authorized-state.js'
+import { errorText } from './cache-logger.js'
+import {
+  type CacheStats,
+  type ProcessStartTimeReader,
+  resolveCacheOptions,
+  type WorkloadIdentityCacheOptions,
+} from './cache-options.js'
+import { matchEntries, type SelectorWants, selectorWants } from './entry-matching.js'
+import { IdentitySubscription } from './identity-subscription.js'
+import { JwtSvidCache } from './jwt-svid-cache.js'
+import { fetchJwtSvids, type JwtFetchContext, type WorkloadJwtSvid } from './jwt-svid-fetch.js'
+import { ProcessRecord } from './process-record.js'
+import { snapshotFor, type VisibleBundles, visibleBundles } from './snapshot.js'
+import { runIssuanceRound, type SvidRotator } from './svid-rotator.js'
+import { processKey, sameStartTime, type WorkloadProcess } from './workload-process.js'
+
+export type { CacheStats, WorkloadIdentityCacheOptions } from './cache-options.js'
+
+/**
+ * Per-process workload identities, kept current.
+ *
+ * @example
+ * const cache = new WorkloadIdentityCache({ issuer, logger })
+ * cache.update(state) // from the sync loop
+ * const sub = cache.subscribe({ pid, startTime, selectors })
+ * const update = await sub.next() // { kind: 'identity', snapshot } once every SVID is ready
+ */
+export class WorkloadIdentityCache {
+  readonly #cfg: SvidRotator['cfg']
+  readonly #procStartTime: ProcessStartTimeReader
+  readonly #records = new Map<string, ProcessRecord>()
+  readonly #jwt: JwtSvidCache
+  readonly #jwtContext: JwtFetchContext
+  readonly #interval: NodeJS.Timeout
+  #state: AuthorizedState | undefined
+  #wants: SelectorWants = { sha256: false, scriptSha256: false }
+  #maintaining = false
+  #kickScheduled = false
+  #retryTimer: NodeJS.Timeout | undefined
+  readonly #rotator: SvidRotator
+
+  constructor(opts: WorkloadIdentityCacheOptions) {
+    const resolved = resolveCacheOptions(opts)
+    this.#cfg = resolved.cfg
+    this.#procStartTime = resolved.procStartTime
+    this.#jwt = new JwtSvidCache(opts.jwtCacheSize)
+    this.#jwtContext = { ...this.#cfg, jwt: this.#jwt, inflight: new Map() }
+    this.#rotator = {
+      cfg: this.#cfg,
+      closed: false,
+      issuing: false,
+      records: () => this.#records.values(),
+      publish: (rec) => this.#publish(rec),
+    }
+    this.#interval = setInterval(() => void this.maintain(), resolved.maintenanceIntervalMs)
+    this.#interval.unref()
+  }
+
+  /** Replaces the authorized state (entries and bundles) and pushes what changed. */
+  update(state: AuthorizedState): void {
+    if (!Array.isArray(state?.entries) || typeof state.bundle?.equals !== 'function') {
+      throw new TypeError('state must be an AuthorizedState')
+    }
+    if (!(state.federatedBundles instanceof Map)) throw new TypeError('state.federatedBundles must be a Map')
+    this.#state = state
+    this.#wants = selectorWants(state.entries)
+    for (const rec of this.#records.values()) this.#rematch(rec)
+    for (const rec of this.#records.values()) this.#publish(rec)
+    this.#kick()
+  }
+
+  /** True once the first {@link update} arrived. */
+  get synced(): boolean {
+    return this.#state !== undefined
+  }
+
+  /** Which costly selectors the current entries use (pass to the workload attestor). */
+  attestationWants(): SelectorWants {
+    return this.#wants
+  }
+
+  /**
+   * Holds a process (for as long as one of its connections is open); returns the release
+   * function. When the last hold and subscription of a process are released, everything held
+   * for it is dropped.
+   */
+  retain(process: WorkloadProcess): () => void {
+    const rec = this.#attach(process)
+    rec.refs++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.#release(rec)
+    }
+  }
+
+  /** Subscribes to a process's X509-SVIDs and bundles (FetchX509SVID). */
+  subscribe(process: WorkloadProcess): IdentitySubscription {
+    return this.#subscribe(process, true)
+  }
+
+  /** Subscribes to the bundles a process may see, without minting SVIDs (Fetch…Bundles). */
+  subscribeBundles(process: WorkloadProcess): IdentitySubscription {
+    return this.#subscribe(process, false)
+  }
+
+  /**
+   * JWT-SVIDs for a process: one per entitled SPIFFE ID (only `spiffeId` if given), each
+   * carrying every audience. Throws `ERR_INVALID_ARGUMENT` (audience), `ERR_NOT_AUTHORIZED`
+   * (no such identity) or `ERR_UNAVAILABLE` (not synced yet; server unreachable and nothing
+   * unexpired cached).
+   */
+  async fetchJwtSvids(
+    process: WorkloadProcess,
+    audience: readonly string[],
+    spiffeId?: string,
+  ): Promise<WorkloadJwtSvid[]> {
+    if (
+      !Array.isArray(audience) ||
+      audience.length === 0 ||
+      audience.some((a) => typeof a !== 'string' || a === '')
+    ) {
+      throw new SigilError('ERR_INVALID_ARGUMENT', 'audience must be a non-empty list of non-empty strings')
+    }
+    const release = this.retain(process)
+    try {
+      const rec = this.#records.get(processKey(process))
+      if (this.#state === undefined || rec === undefined) {
+        throw new SigilError('ERR_UNAVAILABLE', 'the agent has not received its entries from the server yet')
+      }
+      return await fetchJwtSvids(this.#jwtContext, rec, audience, spiffeId)
+    } finally {
+      release()
+    }
+  }
+
+  /** Our own bundle and the federated bundles a process may see (ValidateJWTSVID); undefined before the first sync. */
+  bundlesFor(process: Pick<WorkloadProcess, 'selectors'>): VisibleBundles | undefined {
+    const state = this.#state
+    if (state === undefined) return undefined
+    return visibleBundles(state, matchEntries(state.entries, selectorSet(process.selectors)))
+  }
+
+  /** Counts of what is held. */
+  stats(): CacheStats {
+    let x509Svids = 0
+    let subscriptions = 0
+    for (const rec of this.#records.values()) {
+      x509Svids += rec.svids.size
+      subscriptions += rec.subs.size
+    }
+    return {
+      synced: this.#state !== undefined,
+      processes: this.#records.size,
+      x509Svids,
+      jwtSvids: this.#jwt.size,
+      subscriptions,
+    }
+  }
+
+  /**
+   * One maintenance pass (run every interval): drops processes that exited, drops expired
+   * SVIDs and tokens, pushes changed snapshots and starts due renewals. Never throws.
+   */
+  async maintain(): Promise<void> {
+    if (this.#maintaining || this.#rotator.closed) return
+    this.#maintaining = true
+    try {
+      for (const rec of [...this.#records.values()]) {
+        let now: number | bigint | undefined
+        try {
+          now = await this.#procStartTime(rec.pid)
+        } catch (err) {
+          this.#cfg.logger.warn(
+            { pid: rec.pid, err: errorText(err) },
+            'cannot check workload process; dropping it',
+          )
+          now = undefined
+        }
+        if (!sameStartTime(now, rec.startTime)) this.#drop(rec, 'workload process exited')
+      }
+      const now = this.#cfg.clock()
+      for (const rec of this.#records.values()) {
+        for (const [id, held] of rec.svids) if (held.notAfter.getTime() <= now.getTime()) rec.svids.delete(id)
+        this.#publish(rec)
+      }
+      this.#jwt.prune(now)
+      this.#kick()
+    } catch (err) {
+      this.#cfg.logger.error({ err: errorText(err) }, 'workload cache maintenance failed')
+    } finally {
+      this.#maintaining = false
+    }
+  }
+
+  /** Stops the timers and ends every subscription (their `next()` resolves to undefined). */
+  close(): void {
+    if (this.#rotator.closed) return
+    this.#rotator.closed = true
+    clearInterval(this.#interval)
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    for (const rec of [...this.#records.values()]) for (const sub of [...rec.subs]) sub.close()
+    for (const rec of this.#records.values()) this.#forget(rec)
+    this.#records.clear()
+    this.#jwt.clear()
+  }
+
+  #subscribe(process: WorkloadProcess, wantsSvids: boolean): IdentitySubscription {
+    const rec = this.#attach(process)
+    rec.refs++
+    const sub = new IdentitySubscription(wantsSvids, (s) => {
+      rec.subs.delete(s)
+      this.#release(rec)
+    })
+    if (this.#rotator.closed) {
+      sub.close()
+      return sub
+    }
+    rec.subs.add(sub)
+    if (wantsSvids && !rec.wantsX509) {
+      rec.wantsX509 = true
+      this.#kick()
+    }
+    this.#publish(rec)
+    return sub
+  }
+
+  #attach(process: WorkloadProcess): ProcessRecord {
+    const key = processKey(process)
+    if (!Array.isArray(process.selectors)) throw new TypeError('process.selectors must be an array')
+    const existing = this.#records.get(key)
+    if (existing !== undefined) {
+      if (existing.setSelectors(process.selectors)) {
+        this.#rematch(existing)
+        this.#publish(existing)
+        this.#kick()
+      }
+      return existing
+    }
+    for (const rec of [...this.#records.values()]) {
+      if (rec.pid === process.pid) this.#drop(rec, 'workload PID now belongs to another process')
+    }
+    const rec = new ProcessRecord(key, process.pid, process.startTime, process.selectors)
+    this.#records.set(key, rec)
+    this.#rematch(rec)
+    return rec
+  }
+
+  #release(rec: ProcessRecord): void {
+    rec.refs--
+    if (rec.refs <= 0 && !rec.dropped) {
+      this.#forget(rec)
+      this.#cfg.logger.debug({ pid: rec.pid }, 'workload process released; dropped its SVIDs')
+    }
+  }
+
+  /** Drops a live process: its subscribers are told it has no identity any more. */
+  #drop(rec: ProcessRecord, why: string): void {
+    if (rec.dropped) return
+    this.#forget(rec)
+    this.#cfg.logger.info({ pid: rec.pid }, `${why}; dropped its SVIDs`)
+    for (const sub of rec.subs) sub.offer({ kind: 'no-identity', reason: 'process-gone' })
+  }
+
+  #forget(rec: ProcessRecord): void {
+    rec.dropped = true
+    if (this.#records.get(rec.key) === rec) this.#records.delete(rec.key)
+    rec.svids.clear()
+    rec.retries.clear()
+    this.#jwt.deleteProcess(rec.key)
+  }
+
+  #rematch(rec: ProcessRecord): void {
+    const state = this.#state
+    rec.matched = state === undefined ? [] : matchEntries(state.entries, rec.selectorSet)
+    const current = new Map(rec.matched.map((e) => [e.id, e]))
+    for (const [id, held] of rec.svids) {
+      if (current.get(id)?.spiffeId !== held.spiffeId) rec.svids.delete(id)
+    }
+    for (const id of rec.retries.keys()) if (!current.has(id)) rec.retries.delete(id)
+  }
+
+  #publish(rec: ProcessRecord): void {
+    if (rec.dropped) return
+    const now = this.#cfg.clock()
+    for (const sub of rec.subs) {
+      const update = snapshotFor(this.#state, rec, sub, now)
+      if (update !== undefined) sub.offer(update)
+    }
+  }
+
+  /** Starts an issuance round soon (batching whatever else asks meanwhile). */
+  #kick(): void {
+    if (this.#kickScheduled || this.#rotator.closed) return
+    this.#kickScheduled = true
+    setImmediate(() => {
+      this.#kickScheduled = false
+      void runIssuanceRound(this.#rotator).then((nextRetryAt) => this.#scheduleRetry(nextRetryAt))
+    })
+  }
+
+  #scheduleRetry(at: number | undefined): void {
+    if (at === undefined || this.#rotator.closed) return
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    const delay = Math.max(0, at - this.#cfg.clock().getTime())
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#kick()
+    }, delay)
+    this.#retryTimer.unref()
+  }
+}

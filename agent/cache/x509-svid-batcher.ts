@@ -1,0 +1,178 @@
+/**
+ * Gets X509-SVIDs signed for many (process, entry) pairs at once. Every pair gets a fresh key
+ * pair generated here (the private key never leaves the agent and the process it is for); only
+ * a CSR goes to the server. The server's batch call takes each entry ID at most once and fails
+ * as a whole, so pairs are split into batches of distinct entries, and a batch that fails for a
+ * reason other than unavailability is retried one request at a time so one bad entry cannot
+ * block the others. Each returned SVID is matched to its request by public key and checked
+ * (SVID rules, the entry's SPIFFE ID) before it is accepted.
+ */
+import { type ErrorCode, isSigilError, SigilError } from '../../certs/errors.js'
+import {
+  generateKeyPair,
+  type KeyType,
+  privateKeyToPkcs8Der,
+  publicKeyToSpkiDer,
+} from '../../certs/keys/keys.js'
+import { createCsr } from '../../certs/x509svid/csr.js'
+import { readSvidChain } from '../../certs/x509svid/parse-x509-svid.js'
+import type { AuthorizedEntry, IssuedX509Svid, SvidIssuer } from './authorized-state.js'
+
+/** Most CSRs sent in one call. */
+export const MAX_X509_BATCH = 100
+
+/** One SVID to get: for `entry`, on behalf of the process that `owner` stands for. */
+export interface X509SvidNeed<T> {
+  readonly owner: T
+  readonly entry: AuthorizedEntry
+}
+
+/** An accepted SVID with its private key. */
+export interface SignedX509Svid {
+  readonly spiffeId: string
+  readonly chainDer: readonly Buffer[]
+  readonly privateKeyPkcs8Der: Buffer
+  readonly serial: string
+  readonly notAfter: Date
+  /** When it was requested (the start of its lifetime for renewal decisions). */
+  readonly issuedAt: Date
+}
+
+/** The outcome for one need. */
+export type X509SvidOutcome<T> =
+  | { readonly need: X509SvidNeed<T>; readonly svid: SignedX509Svid }
+  | { readonly need: X509SvidNeed<T>; readonly error: unknown }
+
+interface Prepared<T> {
+  readonly need: X509SvidNeed<T>
+  readonly csrDer: Buffer
+  readonly spkiHex: string
+  readonly privateKeyPkcs8Der: Buffer
+}
+
+/**
+ * Issues one SVID per need; never throws (failures are per-need outcomes).
+ *
+ * @example
+ * const outcomes = await issueX509Svids(issuer, 'ec-p256', needs, () => new Date())
+ */
+export async function issueX509Svids<T>(
+  issuer: Pick<SvidIssuer, 'newX509Svids'>,
+  keyType: KeyType,
+  needs: readonly X509SvidNeed<T>[],
+  clock: () => Date,
+): Promise<X509SvidOutcome<T>[]> {
+  const batches = splitDistinct(needs)
+  const results = await Promise.all(batches.map((b) => issueBatch(issuer, keyType, b, clock)))
+  return results.flat()
+}
+
+/** Splits needs into batches in which each entry ID appears at most once. */
+function splitDistinct<T>(needs: readonly X509SvidNeed<T>[]): X509SvidNeed<T>[][] {
+  const batches: { ids: Set<string>; needs: X509SvidNeed<T>[] }[] = []
+  for (const need of needs) {
+    let batch = batches.find((b) => !b.ids.has(need.entry.id) && b.needs.length < MAX_X509_BATCH)
+    if (batch === undefined) {
+      batch = { ids: new Set(), needs: [] }
+      batches.push(batch)
+    }
+    batch.ids.add(need.entry.id)
+    batch.needs.push(need)
+  }
+  return batches.map((b) => b.needs)
+}
+
+async function issueBatch<T>(
+  issuer: Pick<SvidIssuer, 'newX509Svids'>,
+  keyType: KeyType,
+  needs: readonly X509SvidNeed<T>[],
+  clock: () => Date,
+): Promise<X509SvidOutcome<T>[]> {
+  let prepared: Prepared<T>[]
+  try {
+    prepared = await Promise.all(needs.map((need) => prepare(need, keyType)))
+  } catch (error) {
+    return needs.map((need) => ({ need, error }))
+  }
+  const outcomes = await call(issuer, prepared, clock)
+  if ('error' in outcomes) {
+    if (prepared.length > 1 && !isSigilError(outcomes.error, 'ERR_UNAVAILABLE')) {
+      const single = await Promise.all(prepared.map((p) => call(issuer, [p], clock)))
+      return single.flatMap((o, i) => ('error' in o ? [{ need: prepared[i]!.need, error: o.error }] : o.list))
+    }
+    return prepared.map((p) => ({ need: p.need, error: outcomes.error }))
+  }
+  return outcomes.list
+}
+
+async function prepare<T>(need: X509SvidNeed<T>, keyType: KeyType): Promise<Prepared<T>> {
+  const keys = await generateKeyPair(keyType)
+  const csrDer = await createCsr(keys)
+  return {
+    need,
+    csrDer,
+    spkiHex: publicKeyToSpkiDer(keys.publicKey).toString('hex'),
+    privateKeyPkcs8Der: privateKeyToPkcs8Der(keys.privateKey),
+  }
+}
+
+async function call<T>(
+  issuer: Pick<SvidIssuer, 'newX509Svids'>,
+  prepared: readonly Prepared<T>[],
+  clock: () => Date,
+): Promise<{ list: X509SvidOutcome<T>[] } | { error: unknown }> {
+  const issuedAt = clock()
+  let issued: IssuedX509Svid[]
+  try {
+    issued = await issuer.newX509Svids(prepared.map((p) => ({ entryId: p.need.entry.id, csrDer: p.csrDer })))
+    if (!Array.isArray(issued)) throw new TypeError('newX509Svids must return an array')
+  } catch (error) {
+    return { error }
+  }
+  const bySpki = new Map<string, IssuedX509Svid>()
+  for (const svid of issued) {
+    try {
+      const { facts } = readSvidChain(svid.chainDer)
+      bySpki.set(facts[0]!.spkiDer.toString('hex'), svid)
+    } catch {
+      // Not a usable SVID: its request is reported as unanswered below.
+    }
+  }
+  return {
+    list: prepared.map((p) => {
+      const svid = bySpki.get(p.spkiHex)
+      if (svid === undefined) {
+        return { need: p.need, error: failure('ERR_UNAVAILABLE', 'the server returned no usable SVID') }
+      }
+      try {
+        return { need: p.need, svid: accept(svid, p, issuedAt) }
+      } catch (error) {
+        return { need: p.need, error }
+      }
+    }),
+  }
+}
+
+function accept<T>(svid: IssuedX509Svid, p: Prepared<T>, issuedAt: Date): SignedX509Svid {
+  const { spiffeId, facts } = readSvidChain(svid.chainDer)
+  const leaf = facts[0]!
+  const id = spiffeId.toString()
+  if (id !== p.need.entry.spiffeId || svid.entryId !== p.need.entry.id) {
+    throw failure(
+      'ERR_SVID_INVALID',
+      `the server returned an SVID for ${id}, not for entry ${p.need.entry.id}`,
+    )
+  }
+  return {
+    spiffeId: id,
+    chainDer: svid.chainDer.map((d) => Buffer.from(d)),
+    privateKeyPkcs8Der: p.privateKeyPkcs8Der,
+    serial: leaf.serialHex,
+    notAfter: leaf.notAfter,
+    issuedAt,
+  }
+}
+
+function failure(code: ErrorCode, message: string): SigilError {
+  return new SigilError(code, message)
+}

@@ -1,0 +1,289 @@
+/**
+ * The agent's connection to the server's agent API (gRPC over TLS; see `server-tls.ts` for how
+ * the server is authenticated). It attests the node, renews the agent SVID, syncs the
+ * authorized entries and bundles, and implements the cache's {@link SvidIssuer} (BatchNewX509Svid,
+ * NewJwtSvid). Every call has a deadline. Failures are `SigilError`s: `ERR_UNAVAILABLE` when the
+ * server cannot be reached (retry later), `ERR_NOT_AUTHORIZED` when it refuses the agent
+ * (evicted, banned, stale SVID), `ERR_ATTESTATION_FAILED` when attestation is refused.
+ *
+ * Trust: the bundle the server is checked against only ever changes to a bundle received over a
+ * channel that was itself authenticated (or, once, at insecure bootstrap, confirmed by
+ * `insecure-bootstrap-probe.ts`). A new gRPC channel is made whenever the agent SVID or the
+ * bundle's X.509 authorities change. The client holds state but stores nothing on disk.
+ */
+import { isIP } from 'node:net'
+import type { CallOptions } from '@grpc/grpc-js'
+import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
+import { SigilError } from '../../certs/errors.js'
+import { generateKeyPair, type KeyType } from '../../certs/keys/keys.js'
+import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { createCsr } from '../../certs/x509svid/csr.js'
+import { type AgentAPIClient, loadAgentApi } from '../../proto/loader.js'
+import type {
+  AuthorizedState,
+  IssuedJwtSvid,
+  IssuedX509Svid,
+  SvidIssuer,
+  X509SvidRequest,
+} from '../cache/authorized-state.js'
+import { callUnary, type UnaryMethods } from './agent-api-calls.js'
+import { type AgentIdentity, verifiedAgentIdentity } from './agent-identity.js'
+import { runAttestation } from './attest-agent.js'
+import { confirmProbedServer, probeServerChain, splitHostPort } from './insecure-bootstrap-probe.js'
+import type { NodeCredential } from './node-credential.js'
+import { serverChannelCredentials } from './server-tls.js'
+import { authorizedStateFromWire, bundleFromWire, issuedX509SvidFromWire } from './wire-conversion.js'
+
+/** Deadline of each call unless configured otherwise. */
+export const DEFAULT_CALL_TIMEOUT_MS = 15_000
+
+/** What {@link ServerClient} is built from. */
+export interface ServerClientOptions {
+  /** `host:port` of the agent API. */
+  readonly address: string
+  readonly trustDomain: TrustDomain
+  /** Bundle to authenticate the server with (stored or `--trust-bundle`); absent for insecure bootstrap. */
+  readonly bundle?: TrustBundle
+  /** Allow attesting without a bundle (see `insecure-bootstrap-probe.ts`). */
+  readonly insecureBootstrap?: boolean
+  /** Key type of the agent SVID key (default ec-p256). */
+  readonly keyType?: KeyType
+  readonly callTimeoutMs?: number
+  readonly clock?: () => Date
+}
+
+/** What a successful attestation or renewal yields. */
+export interface AttestationOutcome {
+  readonly identity: AgentIdentity
+  readonly bundle: TrustBundle
+}
+
+/**
+ * A client of the agent API.
+ *
+ * @example
+ * const client = new ServerClient({ address: '127.0.0.1:8081', trustDomain, bundle })
+ * const { identity } = await client.attest({ type: 'join_token', token })
+ * const state = await client.syncAuthorizedEntries()
+ */
+export class ServerClient implements SvidIssuer {
+  readonly trustDomain: TrustDomain
+  readonly #address: string
+  readonly #insecureBootstrap: boolean
+  readonly #keyType: KeyType
+  readonly #timeoutMs: number
+  readonly #clock: () => Date
+  #bundle: TrustBundle | undefined
+  #identity: AgentIdentity | undefined
+  #client: AgentAPIClient | undefined
+  #Client: ReturnType<typeof loadAgentApi>['Client'] | undefined
+  #closed = false
+
+  constructor(opts: ServerClientOptions) {
+    if (!opts.bundle && !opts.insecureBootstrap) {
+      throw new TypeError('a bundle is required unless insecure bootstrap is allowed')
+    }
+    this.trustDomain = opts.trustDomain
+    this.#address = opts.address
+    this.#insecureBootstrap = opts.insecureBootstrap === true
+    this.#keyType = opts.keyType ?? 'ec-p256'
+    this.#timeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS
+    this.#clock = opts.clock ?? (() => new Date())
+    this.#bundle = opts.bundle
+  }
+
+  /** The bundle the server is currently authenticated against. */
+  get bundle(): TrustBundle | undefined {
+    return this.#bundle
+  }
+
+  /** The agent SVID presented on mutual-TLS calls. */
+  get identity(): AgentIdentity | undefined {
+    return this.#identity
+  }
+
+  /** Presents `identity` from now on (a new channel is made). */
+  useIdentity(identity: AgentIdentity): void {
+    if (identity === this.#identity) return
+    this.#identity = identity
+    this.#resetChannel()
+  }
+
+  /** Authenticates the server against `bundle` from now on (a new channel if its roots changed). */
+  useBundle(bundle: TrustBundle): void {
+    if (!bundle.trustDomain.equals(this.trustDomain)) throw new TypeError('bundle of another trust domain')
+    const old = this.#bundle
+    this.#bundle = bundle
+    const same =
+      old !== undefined &&
+      old.x509Authorities.length === bundle.x509Authorities.length &&
+      old.x509Authorities.every((c) => bundle.hasX509Authority(c))
+    if (!same) this.#resetChannel()
+  }
+
+  /**
+   * Node attestation with `credential`: a fresh key pair and CSR, the AttestAgent exchange, and
+   * checks of the SVID and bundle received. On success the client uses both.
+   */
+  async attest(credential: NodeCredential): Promise<AttestationOutcome> {
+    const insecure = this.#bundle === undefined
+    if (insecure && !this.#insecureBootstrap) throw new TypeError('no bundle to authenticate the server')
+    const probed = insecure
+      ? await probeServerChain(this.#address, this.trustDomain, { timeoutMs: this.#timeoutMs })
+      : undefined
+    const keys = await generateKeyPair(this.#keyType)
+    const csr = await createCsr(keys)
+    // Attestation is server-authenticated TLS only: a channel without the agent SVID.
+    const client = this.#newClient(false)
+    try {
+      const result = await runAttestation(client.AttestAgent(this.#options()), credential, csr)
+      const now = this.#clock()
+      const bundle = bundleFromWire(result.bundle, this.trustDomain)
+      if (probed) confirmProbedServer(probed, this.trustDomain, bundle, now)
+      const identity = verifiedAgentIdentity(
+        result.svid?.cert_chain ?? [],
+        keys.privateKey,
+        this.trustDomain,
+        bundle,
+        now,
+      )
+      this.useBundle(bundle)
+      this.useIdentity(identity)
+      return { identity, bundle }
+    } finally {
+      client.close()
+    }
+  }
+
+  /** Renews the agent SVID with a fresh key pair; on success the client presents the new one. */
+  async renew(): Promise<AgentIdentity> {
+    const keys = await generateKeyPair(this.#keyType)
+    const csr = await createCsr(keys)
+    const res = await this.#unary('RenewAgent', { csr }, 'agent SVID renewal')
+    const bundle = this.#bundle
+    if (!bundle) throw new SigilError('ERR_BUNDLE_NOT_FOUND', 'no bundle to verify the renewed SVID')
+    const identity = verifiedAgentIdentity(
+      res.svid?.cert_chain ?? [],
+      keys.privateKey,
+      this.trustDomain,
+      bundle,
+      this.#clock(),
+    )
+    this.useIdentity(identity)
+    return identity
+  }
+
+  /** The entries this agent may serve and the bundles; the client trusts the new bundle from now on. */
+  async syncAuthorizedEntries(): Promise<AuthorizedState> {
+    const res = await this.#unary('SyncAuthorizedEntries', {}, 'entry sync')
+    const state = authorizedStateFromWire(res, this.trustDomain)
+    this.useBundle(state.bundle)
+    return state
+  }
+
+  /** The server's current bundle (also trusted from now on). */
+  async getBundle(): Promise<TrustBundle> {
+    const res = await this.#unary('GetBundle', {}, 'bundle fetch')
+    const bundle = bundleFromWire(res.bundle, this.trustDomain)
+    this.useBundle(bundle)
+    return bundle
+  }
+
+  /** {@link SvidIssuer}: one X509-SVID per request, in request order. */
+  async newX509Svids(requests: readonly X509SvidRequest[]): Promise<IssuedX509Svid[]> {
+    if (requests.length === 0) return []
+    const params = requests.map((r) => ({ entry_id: r.entryId, csr: r.csrDer }))
+    const res = await this.#unary('BatchNewX509Svid', { params }, 'X509-SVID signing')
+    if (res.results.length !== requests.length) {
+      throw new SigilError(
+        'ERR_SVID_INVALID',
+        `asked for ${requests.length} SVIDs, got ${res.results.length}`,
+      )
+    }
+    return requests.map((r, i) => {
+      const result = res.results[i]!
+      if (result.entry_id !== r.entryId) {
+        throw new SigilError(
+          'ERR_SVID_INVALID',
+          `SVID ${i} is for entry "${result.entry_id}", not "${r.entryId}"`,
+        )
+      }
+      return issuedX509SvidFromWire(r.entryId, result.svid)
+    })
+  }
+
+  /** {@link SvidIssuer}: a JWT-SVID for one entry. */
+  async newJwtSvid(entryId: string, audience: readonly string[]): Promise<IssuedJwtSvid> {
+    const res = await this.#unary(
+      'NewJwtSvid',
+      { entry_id: entryId, audience: [...audience] },
+      'JWT-SVID signing',
+    )
+    if (!res.token || !res.spiffe_id)
+      throw new SigilError('ERR_JWT_INVALID', 'the server returned no JWT-SVID')
+    return {
+      token: res.token,
+      spiffeId: res.spiffe_id,
+      issuedAt: new Date(res.issued_at * 1000),
+      expiresAt: new Date(res.expires_at * 1000),
+    }
+  }
+
+  /** Closes the channel; later calls fail `ERR_UNAVAILABLE`. */
+  close(): void {
+    this.#closed = true
+    this.#resetChannel()
+  }
+
+  #options(): CallOptions {
+    return { deadline: new Date(Date.now() + this.#timeoutMs) }
+  }
+
+  #newClient(mutual: boolean): AgentAPIClient {
+    if (this.#closed) throw new SigilError('ERR_UNAVAILABLE', 'the server client is closed')
+    this.#Client ??= loadAgentApi().Client
+    const creds = serverChannelCredentials({
+      trustDomain: this.trustDomain,
+      bundle: this.#bundle,
+      ...(mutual && this.#identity ? { clientSvid: this.#identity } : {}),
+      clock: this.#clock,
+    })
+    // SNI must not be an IP address (RFC 6066); the name is irrelevant to verification anyway,
+    // which checks the SPIFFE ID, not the host name.
+    const sni = isIP(splitHostPort(this.#address).host)
+      ? { 'grpc.ssl_target_name_override': this.trustDomain.name }
+      : {}
+    return new this.#Client(this.#address, creds, {
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      // grpc-js would otherwise wait up to 120 s between reconnection attempts; the sync loop
+      // has its own backoff, so a server that comes back is noticed within seconds.
+      'grpc.initial_reconnect_backoff_ms': 500,
+      'grpc.max_reconnect_backoff_ms': 5_000,
+      ...sni,
+    })
+  }
+
+  #resetChannel(): void {
+    this.#client?.close()
+    this.#client = undefined
+  }
+
+  #mutualClient(): AgentAPIClient {
+    if (!this.#identity) throw new TypeError('the agent has no SVID yet: attest first')
+    if (!this.#bundle) throw new TypeError('no bundle to authenticate the server')
+    this.#client ??= this.#newClient(true)
+    return this.#client
+  }
+
+  #unary<M extends keyof UnaryMethods>(
+    method: M,
+    request: UnaryMethods[M][0],
+    what: string,
+  ): Promise<UnaryMethods[M][1]> {
+    try {
+      return callUnary(this.#mutualClient(), method, request, this.#options(), what)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+}

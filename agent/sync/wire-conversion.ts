@@ -1,0 +1,110 @@
+/**
+ * Decoding of the agent API's messages into the agent's own types. The channel is
+ * authenticated (mutual TLS with a verified server SVID), but every field is still checked:
+ * bundles must name our trust domain and parse, entries must carry valid SPIFFE IDs and
+ * selectors, SVID chains must parse. A malformed message throws a `SigilError`.
+ */
+import { decodeSpiffeBundle } from '../../certs/bundle/spiffe-bundle-json.js'
+import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
+import { SigilError } from '../../certs/errors.js'
+import { parseSelector } from '../../certs/selector/selector.js'
+import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
+import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { readSvidChain } from '../../certs/x509svid/parse-x509-svid.js'
+import type { SyncAuthorizedEntriesResponse__Output } from '../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesResponse.js'
+import type { Bundle__Output } from '../../proto/generated/sigil/common/v1/Bundle.js'
+import type { RegistrationEntry__Output } from '../../proto/generated/sigil/common/v1/RegistrationEntry.js'
+import type { X509Svid__Output } from '../../proto/generated/sigil/common/v1/X509Svid.js'
+import type { AuthorizedEntry, AuthorizedState, IssuedX509Svid } from '../cache/authorized-state.js'
+
+/** A wire bundle as a {@link TrustBundle}; if `expected` is given, it must be that trust domain. */
+export function bundleFromWire(
+  bundle: Bundle__Output | null | undefined,
+  expected?: TrustDomain,
+): TrustBundle {
+  if (!bundle) throw new SigilError('ERR_BUNDLE_INVALID', 'the server sent no bundle')
+  let td: TrustDomain
+  try {
+    td = TrustDomain.parse(bundle.trust_domain)
+  } catch (cause) {
+    throw new SigilError('ERR_BUNDLE_INVALID', `bundle names an invalid trust domain`, { cause })
+  }
+  if (expected && !td.equals(expected)) {
+    throw new SigilError('ERR_TRUST_DOMAIN_MISMATCH', `bundle is for "${td}", expected "${expected}"`)
+  }
+  const decoded = decodeSpiffeBundle(td, bundle.spiffe_bundle)
+  const seq = bundle.sequence_number
+  return seq > 0 && decoded.sequenceNumber !== seq ? decoded.withSequence(seq) : decoded
+}
+
+/** A wire entry as an {@link AuthorizedEntry}. */
+export function entryFromWire(e: RegistrationEntry__Output): AuthorizedEntry {
+  const fail = (why: string, cause?: unknown): never => {
+    throw new SigilError('ERR_ENTRY_INVALID', `entry "${e.id}" from the server: ${why}`, { cause })
+  }
+  if (!e.id) fail('no entry ID')
+  try {
+    SpiffeId.parse(e.spiffe_id)
+    SpiffeId.parse(e.parent_id)
+  } catch (cause) {
+    fail('invalid SPIFFE ID', cause)
+  }
+  const selectors = e.selectors.map((s) => {
+    try {
+      return parseSelector(`${s.type}:${s.value}`)
+    } catch (cause) {
+      return fail('invalid selector', cause)
+    }
+  })
+  return {
+    id: e.id,
+    spiffeId: e.spiffe_id,
+    parentId: e.parent_id,
+    selectors,
+    dnsNames: [...e.dns_names],
+    hint: e.hint,
+    admin: e.admin,
+    federatesWith: [...e.federates_with],
+    x509SvidTtl: e.x509_svid_ttl,
+    jwtSvidTtl: e.jwt_svid_ttl,
+    revisionNumber: e.revision_number,
+    createdAt: new Date(e.created_at * 1000),
+  }
+}
+
+/** A SyncAuthorizedEntries answer as the cache's {@link AuthorizedState}. */
+export function authorizedStateFromWire(
+  res: SyncAuthorizedEntriesResponse__Output,
+  trustDomain: TrustDomain,
+): AuthorizedState {
+  const bundle = bundleFromWire(res.bundle, trustDomain)
+  const federatedBundles = new Map<string, TrustBundle>()
+  for (const b of res.federated_bundles) {
+    const fb = bundleFromWire(b)
+    if (fb.trustDomain.equals(trustDomain)) continue
+    federatedBundles.set(fb.trustDomain.name, fb)
+  }
+  return { entries: res.entries.map(entryFromWire), bundle, federatedBundles }
+}
+
+/** A wire X509-SVID (for `entryId`) as an {@link IssuedX509Svid}; the chain must parse as an SVID. */
+export function issuedX509SvidFromWire(entryId: string, svid: X509Svid__Output | null): IssuedX509Svid {
+  if (!svid || svid.cert_chain.length === 0) {
+    throw new SigilError('ERR_SVID_INVALID', `the server returned no SVID for entry "${entryId}"`)
+  }
+  const { spiffeId, facts } = readSvidChain(svid.cert_chain)
+  if (spiffeId.toString() !== svid.spiffe_id) {
+    throw new SigilError(
+      'ERR_SVID_INVALID',
+      `SVID for entry "${entryId}" names "${spiffeId}", not "${svid.spiffe_id}"`,
+    )
+  }
+  const leaf = facts[0]!
+  return {
+    entryId,
+    spiffeId: svid.spiffe_id,
+    chainDer: svid.cert_chain.map((d) => Buffer.from(d)),
+    serial: leaf.serialHex,
+    notAfter: leaf.notAfter,
+  }
+}

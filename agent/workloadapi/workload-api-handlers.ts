@@ -1,0 +1,287 @@
+/**
+ * The SPIFFE Workload API handlers (SPIFFE.md §5, §6). Each call: (1) the security header, else
+ * INVALID_ARGUMENT; (2) the caller, identified from the kernel's peer credentials and /proc,
+ * else PERMISSION_DENIED; (3) the identity cache, through the small interfaces declared here.
+ * Streams send a complete message as soon as the caller's state is known and again on every
+ * change; they end with PERMISSION_DENIED when the caller has (or is left with) no identity,
+ * and with OK only when the client cancels or the server shuts down.
+ */
+import type {
+  handleServerStreamingCall,
+  handleUnaryCall,
+  ServerUnaryCall,
+  ServerWritableStream,
+} from '@grpc/grpc-js'
+import { status } from '@grpc/grpc-js'
+import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
+import { validateJwtSvid } from '../../certs/jwtsvid/validate-jwt-svid.js'
+import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
+import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import type { SpiffeWorkloadAPIHandlers } from '../../proto/generated/SpiffeWorkloadAPI.js'
+import type { IdentitySnapshot, IdentityUpdate } from '../cache/identity-subscription.js'
+import type { WorkloadProcess } from '../cache/workload-process.js'
+import { toStruct } from './claims-struct.js'
+import { hasSecurityHeader, SECURITY_HEADER_MISSING } from './security-header.js'
+import {
+  bundleMapKey,
+  jwtBundlesResponse,
+  x509BundlesResponse,
+  x509SvidResponse,
+} from './workload-api-messages.js'
+import { NO_IDENTITY, serviceError, statusOf, WorkloadApiStatus } from './workload-api-status.js'
+
+/** A stream of one caller's snapshots (the cache's `IdentitySubscription` fits). */
+export interface IdentityUpdates {
+  next(): Promise<IdentityUpdate | undefined>
+  close(): void
+}
+
+/** A JWT-SVID for the caller. */
+export interface CallerJwtSvid {
+  readonly spiffeId: string
+  readonly token: string
+  readonly hint: string
+}
+
+/** The identity cache as the handlers use it. */
+export interface IdentitySource {
+  subscribe(process: WorkloadProcess): IdentityUpdates
+  subscribeBundles(process: WorkloadProcess): IdentityUpdates
+  fetchJwtSvids(
+    process: WorkloadProcess,
+    audience: readonly string[],
+    spiffeId?: string,
+  ): Promise<readonly CallerJwtSvid[]>
+  bundlesFor(
+    process: WorkloadProcess,
+  ): { readonly bundle: TrustBundle; readonly federatedBundles: ReadonlyMap<string, TrustBundle> } | undefined
+}
+
+/** Finds the attested caller of a call from its connection key (`call.getPeer()`). */
+export interface CallerIdentifier {
+  identify(connectionKey: string): Promise<WorkloadProcess>
+}
+
+/** Logger (pino-compatible). */
+export interface HandlerLogger {
+  debug(obj: object, msg: string): void
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+/** What the handlers need. */
+export interface WorkloadApiHandlerDeps {
+  readonly source: IdentitySource
+  readonly callers: CallerIdentifier
+  readonly trustDomain: TrustDomain
+  readonly logger: HandlerLogger
+  readonly clock: () => Date
+  /** Registers a way to end an open stream with OK at shutdown; returns the unregister function. */
+  readonly trackStream: (end: () => void) => () => void
+}
+
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>
+
+/**
+ * Builds the handlers for `server.addService(loadWorkloadApi().service, handlers)`.
+ *
+ * @example
+ * server.addService(api.service, createWorkloadApiHandlers({ source: cache, callers, trustDomain, logger, clock, trackStream }))
+ */
+export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeWorkloadAPIHandlers {
+  const { source, logger } = deps
+
+  /** Header check, then attestation; throws a status. */
+  async function caller(call: AnyCall): Promise<WorkloadProcess> {
+    if (!hasSecurityHeader(call.metadata))
+      throw new WorkloadApiStatus(status.INVALID_ARGUMENT, SECURITY_HEADER_MISSING)
+    return deps.callers.identify(call.getPeer())
+  }
+
+  function fail(call: ServerWritableStream<unknown, unknown>, err: unknown, method: string): void {
+    const s = statusOf(err)
+    if (s.unexpected)
+      logger.error(
+        { err: err instanceof Error ? err.message : String(err), method },
+        'Workload API call failed',
+      )
+    if (!call.cancelled && !call.writableEnded) call.emit('error', serviceError(s))
+  }
+
+  function unary<Req, Res>(
+    method: string,
+    run: (call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+  ): handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      run(call).then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          const s = statusOf(err)
+          if (s.unexpected)
+            logger.error(
+              { err: err instanceof Error ? err.message : String(err), method },
+              'Workload API call failed',
+            )
+          callback(serviceError(s))
+        },
+      )
+    }
+  }
+
+  /**
+   * Runs a stream: sends `toMessage(snapshot)` for each update (skipping undefined), ends with
+   * PERMISSION_DENIED on "no identity", with OK when the subscription is closed.
+   */
+  function stream<Req, Res>(
+    method: string,
+    subscribe: (process: WorkloadProcess) => IdentityUpdates,
+    toMessage: (s: IdentitySnapshot, process: WorkloadProcess) => Res | undefined,
+  ): handleServerStreamingCall<Req, Res> {
+    return (call) => {
+      void (async () => {
+        let updates: IdentityUpdates | undefined
+        let untrack = () => {}
+        try {
+          const process = await caller(call as AnyCall)
+          if (call.cancelled) return
+          const sub = subscribe(process)
+          updates = sub
+          untrack = deps.trackStream(() => sub.close())
+          call.on('cancelled', () => sub.close())
+          logger.debug({ pid: process.pid, method }, 'Workload API stream opened')
+          for (;;) {
+            const u = await sub.next()
+            if (u === undefined) {
+              if (!call.cancelled && !call.writableEnded) call.end()
+              return
+            }
+            if (u.kind === 'no-identity' || (method === 'FetchX509SVID' && u.snapshot.svids.length === 0)) {
+              logger.warn({ pid: process.pid, method }, NO_IDENTITY)
+              throw new WorkloadApiStatus(status.PERMISSION_DENIED, NO_IDENTITY)
+            }
+            const msg = toMessage(u.snapshot, process)
+            if (msg === undefined) continue
+            if (method === 'FetchX509SVID') {
+              logger.debug(
+                { pid: process.pid, spiffe_id: u.snapshot.svids.map((s) => s.spiffeId) },
+                'X509-SVIDs sent',
+              )
+            }
+            if (!call.write(msg)) await drained(call)
+            if (call.cancelled) return
+          }
+        } catch (err) {
+          fail(call as ServerWritableStream<unknown, unknown>, err, method)
+        } finally {
+          updates?.close()
+          untrack()
+        }
+      })()
+    }
+  }
+
+  /** A bundle stream that skips a message equal to the previous one of the same call. */
+  function bundleStream<Res extends { bundles?: Record<string, Buffer | Uint8Array | string> }>(
+    method: string,
+    build: (s: IdentitySnapshot) => Res,
+  ): handleServerStreamingCall<unknown, Res> {
+    return (call) => {
+      let previous: string | undefined
+      const run = stream<unknown, Res>(
+        method,
+        (p) => source.subscribeBundles(p),
+        (s) => {
+          const msg = build(s)
+          const key = bundleMapKey(msg.bundles)
+          if (key === previous) return undefined
+          previous = key
+          return msg
+        },
+      )
+      run(call)
+    }
+  }
+
+  return {
+    FetchX509SVID: stream(
+      'FetchX509SVID',
+      (p) => source.subscribe(p),
+      (s) => x509SvidResponse(s),
+    ),
+
+    FetchX509Bundles: bundleStream('FetchX509Bundles', x509BundlesResponse),
+
+    FetchJWTBundles: bundleStream('FetchJWTBundles', jwtBundlesResponse),
+
+    FetchJWTSVID: unary('FetchJWTSVID', async (call) => {
+      if (!hasSecurityHeader(call.metadata))
+        throw new WorkloadApiStatus(status.INVALID_ARGUMENT, SECURITY_HEADER_MISSING)
+      const audience = call.request.audience ?? []
+      if (audience.length === 0 || audience.some((a) => a === '')) {
+        throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'audience must be specified')
+      }
+      const requested = call.request.spiffe_id ?? ''
+      let spiffeId: string | undefined
+      if (requested !== '') {
+        try {
+          spiffeId = SpiffeId.parse(requested).toString()
+        } catch {
+          throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'spiffe_id is not a valid SPIFFE ID')
+        }
+      }
+      const process = await caller(call as AnyCall)
+      const svids = await source.fetchJwtSvids(process, audience, spiffeId)
+      logger.debug({ pid: process.pid, spiffe_id: svids.map((s) => s.spiffeId) }, 'JWT-SVIDs sent')
+      return { svids: svids.map((s) => ({ spiffe_id: s.spiffeId, svid: s.token, hint: s.hint })) }
+    }),
+
+    ValidateJWTSVID: unary('ValidateJWTSVID', async (call) => {
+      if (!hasSecurityHeader(call.metadata))
+        throw new WorkloadApiStatus(status.INVALID_ARGUMENT, SECURITY_HEADER_MISSING)
+      const audience = call.request.audience ?? ''
+      const token = call.request.svid ?? ''
+      if (audience === '') throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'audience must be specified')
+      if (token === '') throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'svid must be specified')
+      const process = await caller(call as AnyCall)
+      const visible = source.bundlesFor(process)
+      if (visible === undefined)
+        throw new WorkloadApiStatus(status.UNAVAILABLE, 'the agent has no trust bundle yet')
+      const own = visible.bundle.trustDomain
+      const validated = await validateJwtSvid(token, {
+        audience,
+        now: deps.clock(),
+        bundleFor: (td) => (td.equals(own) ? visible.bundle : visible.federatedBundles.get(td.name)),
+      })
+      const claims: Record<string, unknown> = validated.spiffeId.memberOf(own)
+        ? { ...validated.claims, aud: validated.audience }
+        : { sub: validated.claims.sub, aud: validated.audience, exp: validated.claims.exp }
+      return { spiffe_id: validated.spiffeId.toString(), claims: toStruct(claims) }
+    }),
+
+    FetchWITSVID: (call) => {
+      const code = hasSecurityHeader(call.metadata) ? status.UNIMPLEMENTED : status.INVALID_ARGUMENT
+      const details = code === status.UNIMPLEMENTED ? 'WIT-SVIDs are not supported' : SECURITY_HEADER_MISSING
+      call.emit('error', serviceError({ code, details }))
+    },
+
+    FetchWITBundles: (call) => {
+      const code = hasSecurityHeader(call.metadata) ? status.UNIMPLEMENTED : status.INVALID_ARGUMENT
+      const details =
+        code === status.UNIMPLEMENTED ? 'WIT bundles are not supported' : SECURITY_HEADER_MISSING
+      call.emit('error', serviceError({ code, details }))
+    },
+  }
+}
+
+/** Resolves when the stream can take more data, or is cancelled, closed or failed. */
+function drained(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const events = ['drain', 'cancelled', 'close', 'finish', 'error'] as const
+    const done = () => {
+      for (const e of events) call.off(e, done)
+      resolve()
+    }
+    for (const e of events) call.once(e, done)
+  })
+}

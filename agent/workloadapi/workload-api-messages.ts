@@ -1,0 +1,80 @@
+/**
+ * Workload API messages built from cache snapshots (SPIFFE.md §5.3, §7): raw DER, certificates
+ * concatenated, PKCS#8 keys, bundle maps keyed `spiffe://td`, plain JWKS for JWT bundles. Our own
+ * trust domain is always in the bundle maps; a federated trust domain with no keys of the kind
+ * a message carries is left out of that message.
+ */
+import { encodeJwtBundle } from '../../certs/bundle/jwt-bundle-json.js'
+import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
+import type { JWTBundlesResponse } from '../../proto/generated/JWTBundlesResponse.js'
+import type { X509BundlesResponse } from '../../proto/generated/X509BundlesResponse.js'
+import type { X509SVIDResponse } from '../../proto/generated/X509SVIDResponse.js'
+import type { IdentitySnapshot } from '../cache/identity-subscription.js'
+
+/**
+ * The FetchX509SVID message for a snapshot (the caller checks `svids` is not empty).
+ *
+ * @example
+ * call.write(x509SvidResponse(snapshot))
+ */
+export function x509SvidResponse(s: IdentitySnapshot): X509SVIDResponse {
+  const bundle = s.bundle.x509AuthoritiesConcatenated()
+  return {
+    svids: s.svids.map((v) => ({
+      spiffe_id: v.spiffeId,
+      x509_svid: Buffer.concat(v.chainDer),
+      x509_svid_key: v.privateKeyPkcs8Der,
+      bundle,
+      hint: v.hint,
+    })),
+    crl: [],
+    federated_bundles: x509BundleMap(s.federatedBundles.values()),
+  }
+}
+
+/** The FetchX509Bundles message: our bundle plus the federated ones, as concatenated DER. */
+export function x509BundlesResponse(s: IdentitySnapshot): X509BundlesResponse {
+  return {
+    crl: [],
+    bundles: {
+      [s.bundle.trustDomain.idString()]: s.bundle.x509AuthoritiesConcatenated(),
+      ...x509BundleMap(s.federatedBundles.values()),
+    },
+  }
+}
+
+/** The FetchJWTBundles message: our bundle plus the federated ones, as plain JWKS (JWT keys only). */
+export function jwtBundlesResponse(s: IdentitySnapshot): JWTBundlesResponse {
+  const bundles: Record<string, Buffer> = { [s.bundle.trustDomain.idString()]: jwks(s.bundle) }
+  for (const b of s.federatedBundles.values()) {
+    if (b.jwtAuthorities.length > 0) bundles[b.trustDomain.idString()] = jwks(b)
+  }
+  return { bundles }
+}
+
+function x509BundleMap(bundles: Iterable<TrustBundle>): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {}
+  for (const b of bundles) {
+    if (b.x509Authorities.length > 0) out[b.trustDomain.idString()] = b.x509AuthoritiesConcatenated()
+  }
+  return out
+}
+
+function jwks(b: TrustBundle): Buffer {
+  return Buffer.from(encodeJwtBundle(b), 'utf8')
+}
+
+/**
+ * A canonical fingerprint of a bundle map, to skip a message equal to the previous one.
+ *
+ * @example
+ * if (bundleMapKey(msg.bundles) !== last) call.write(msg)
+ */
+export function bundleMapKey(
+  bundles: Readonly<Record<string, Buffer | Uint8Array | string>> | undefined,
+): string {
+  return Object.entries(bundles ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${Buffer.from(v).toString('base64')}`)
+    .join(';')
+}

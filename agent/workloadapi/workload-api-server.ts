@@ -1,0 +1,205 @@
+/**
+ * The agent's Workload API endpoint: plaintext gRPC on a Unix socket that any local process may
+ * connect to (mode 0777). Callers are identified only by what the kernel says about the other
+ * end of their connection: this server accepts connections on its own `net.Server`, reads the
+ * peer credentials (SO_PEERCRED, plus a pidfd where the kernel has SO_PEERPIDFD) before any byte
+ * is read, tags the socket with a connection key (grpc-js reports it as `call.getPeer()`), and
+ * only then hands the socket to grpc-js through a connection injector. A connection whose peer
+ * cannot be read is closed at once. Nothing a caller sends is used to identify it.
+ */
+import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises'
+import { createServer, type Socket } from 'node:net'
+import { dirname } from 'node:path'
+import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js'
+import { SigilError } from '../../certs/errors.js'
+import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { loadWorkloadApi } from '../../proto/loader.js'
+import type { WorkloadProcess } from '../cache/workload-process.js'
+import { loadPeercredAddon } from '../peercred/native-addon.js'
+import {
+  type PeerCredentials,
+  readPeerCredentials,
+  releasePeerCredentials,
+} from '../peercred/peer-credentials.js'
+import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
+import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
+import {
+  createWorkloadApiHandlers,
+  type HandlerLogger,
+  type IdentitySource,
+} from './workload-api-handlers.js'
+
+/** Largest request accepted (a JWT-SVID to validate is at most 64 KiB). */
+const MAX_REQUEST_BYTES = 256 * 1024
+/** How long close() lets clients finish before cutting connections. */
+const SHUTDOWN_GRACE_MS = 2_000
+
+/** The identity cache as the server uses it (agent/cache's `WorkloadIdentityCache` fits). */
+export type WorkloadApiCache = IdentitySource & ProcessHolder
+
+/** How to start the Workload API. */
+export interface WorkloadApiServerConfig {
+  /** Absolute path of the Unix socket; its parent directory is created (0755) if missing. */
+  readonly socketPath: string
+  readonly cache: WorkloadApiCache
+  /** Workload attestation (agent/workloadattestation's `WorkloadAttestor` fits). */
+  readonly attestor: CallerAttestor
+  /** Seam; default `readPeerCredentials` (native SO_PEERCRED / SO_PEERPIDFD). */
+  readonly readPeer?: (socket: Socket) => PeerCredentials
+  /** Seam; default `releasePeerCredentials` (closes the pidfd). */
+  readonly releasePeer?: (peer: PeerCredentials) => void
+  /** Seam; default `readProcessStartTime` over `/proc`. */
+  readonly procStartTime?: (pid: number) => number | bigint | undefined
+  readonly trustDomain: TrustDomain | string
+  readonly logger: HandlerLogger
+  readonly clock?: () => Date
+  /** How long one connection reuses an attestation (the start time is re-checked); default 1000 ms. */
+  readonly attestationTtlMs?: number
+}
+
+/** A running Workload API endpoint. */
+export interface WorkloadApiServer {
+  readonly socketPath: string
+  /** Number of open connections. */
+  connections(): number
+  /** Stops accepting, ends open streams with OK, closes connections and removes the socket. */
+  close(): Promise<void>
+}
+
+/**
+ * Starts the Workload API on a Unix socket.
+ *
+ * @example
+ * const api = await startWorkloadApiServer({ socketPath: '/tmp/sigil-agent/public/api.sock', cache, attestor: new WorkloadAttestor({ pidfdIsAlive }), trustDomain: 'example.org', logger })
+ * // ... later
+ * await api.close()
+ */
+export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Promise<WorkloadApiServer> {
+  const { socketPath, logger } = cfg
+  if (typeof socketPath !== 'string' || socketPath === '') throw new TypeError('socketPath is required')
+  const trustDomain =
+    typeof cfg.trustDomain === 'string' ? TrustDomain.parse(cfg.trustDomain) : cfg.trustDomain
+  const readPeer = cfg.readPeer ?? ((s: Socket) => readPeerCredentials(s))
+  const releasePeer = cfg.releasePeer ?? ((p: PeerCredentials) => releasePeerCredentials(p))
+  // Fail at startup, not on the first connection, when the native addon is missing.
+  if (cfg.readPeer === undefined) loadPeercredAddon()
+
+  const registry = new CallerRegistry({
+    attestor: cfg.attestor,
+    holder: cfg.cache,
+    procStartTime: cfg.procStartTime ?? ((pid) => readProcessStartTime(pid)),
+    releasePeer,
+    logger,
+    ...(cfg.attestationTtlMs !== undefined ? { attestationTtlMs: cfg.attestationTtlMs } : {}),
+  })
+  const streams = new Set<() => void>()
+  const grpcServer = new GrpcServer({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES })
+  grpcServer.addService(
+    loadWorkloadApi().service,
+    createWorkloadApiHandlers({
+      source: cfg.cache,
+      callers: { identify: (key): Promise<WorkloadProcess> => registry.identify(key) },
+      trustDomain,
+      logger,
+      clock: cfg.clock ?? (() => new Date()),
+      trackStream: (end) => {
+        streams.add(end)
+        return () => streams.delete(end)
+      },
+    }),
+  )
+  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure())
+  const sockets = new Map<string, Socket>()
+
+  const netServer = createServer((socket) => {
+    socket.on('error', (err) => logger.debug({ err: err.message }, 'Workload API connection error'))
+    let peer: PeerCredentials
+    try {
+      peer = readPeer(socket)
+    } catch (err) {
+      logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot read peer credentials; closing connection',
+      )
+      socket.destroy()
+      return
+    }
+    const key = registry.add(peer)
+    sockets.set(key, socket)
+    Object.defineProperty(socket, 'remoteAddress', { value: key, configurable: true })
+    socket.once('close', () => {
+      sockets.delete(key)
+      registry.remove(key)
+    })
+    injector.injectConnection(socket)
+  })
+
+  await prepareSocketPath(socketPath)
+  await new Promise<void>((resolve, reject) => {
+    netServer.once('error', reject)
+    netServer.listen(socketPath, () => {
+      netServer.off('error', reject)
+      resolve()
+    })
+  })
+  netServer.on('error', (err) => logger.error({ err: err.message }, 'Workload API listener failed'))
+  await chmod(socketPath, 0o777)
+  const socketIno = (await stat(socketPath)).ino
+  logger.info({ socket_path: socketPath }, 'Workload API listening')
+
+  let closing: Promise<void> | undefined
+  return {
+    socketPath,
+    connections: () => registry.size,
+    close() {
+      closing ??= (async () => {
+        const listenerClosed = new Promise<void>((resolve) => netServer.close(() => resolve()))
+        for (const end of [...streams]) end()
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            grpcServer.forceShutdown()
+            resolve()
+          }, SHUTDOWN_GRACE_MS)
+          grpcServer.tryShutdown(() => {
+            clearTimeout(timer)
+            resolve()
+          })
+        })
+        injector.destroy()
+        for (const socket of sockets.values()) socket.destroy()
+        await listenerClosed
+        await removeOwnSocket(socketPath, socketIno)
+        logger.info({ socket_path: socketPath }, 'Workload API stopped')
+      })()
+      return closing
+    },
+  }
+}
+
+/** Creates the parent directory (0755) if missing and removes a stale socket; refuses to remove anything else. */
+async function prepareSocketPath(socketPath: string): Promise<void> {
+  const dir = dirname(socketPath)
+  const created = await mkdir(dir, { recursive: true, mode: 0o755 })
+  if (created !== undefined) await chmod(dir, 0o755)
+  try {
+    const st = await lstat(socketPath)
+    if (!st.isSocket()) {
+      throw new SigilError(
+        'ERR_CONFIG_INVALID',
+        `${socketPath} exists and is not a socket; refusing to replace it`,
+      )
+    }
+    await unlink(socketPath)
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ENOENT') throw err
+  }
+}
+
+async function removeOwnSocket(socketPath: string, ino: number): Promise<void> {
+  try {
+    const st = await lstat(socketPath)
+    if (st.isSocket() && st.ino === ino) await unlink(socketPath)
+  } catch {
+    // Already gone.
+  }
+}

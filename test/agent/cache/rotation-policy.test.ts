@@ -1,0 +1,40 @@
+import t from 'tap'
+import {
+  checkRotationFraction,
+  isServable,
+  renewalTime,
+  retryDelayMs,
+  shouldRenew,
+} from '../../../agent/cache/rotation-policy.js'
+
+t.test('renewal at the fraction of the lifetime, ±10%', async (t) => {
+  const issued = new Date('2026-01-01T00:00:00Z')
+  const notAfter = new Date(issued.getTime() + 1000_000)
+  const at = (random: number) => notAfter.getTime() - renewalTime(issued, notAfter, 0.5, random).getTime()
+  t.equal(at(0.5), 500_000, 'half the life remains')
+  t.equal(at(0), 450_000, 'jitter down to 45%')
+  t.ok(Math.abs(at(0.999999) - 550_000) < 1, 'jitter up to 55%')
+  t.equal(notAfter.getTime() - renewalTime(issued, notAfter, 0.2, 0.5).getTime(), 200_000)
+  t.ok(shouldRenew(new Date(notAfter.getTime() - 400_000), renewalTime(issued, notAfter, 0.5, 0.5)))
+  t.notOk(shouldRenew(new Date(notAfter.getTime() - 600_000), renewalTime(issued, notAfter, 0.5, 0.5)))
+})
+
+t.test('an SVID with under a second left is not served', async (t) => {
+  const notAfter = new Date('2026-01-01T00:00:10Z')
+  t.ok(isServable(new Date('2026-01-01T00:00:08Z'), notAfter))
+  t.notOk(isServable(new Date('2026-01-01T00:00:09.500Z'), notAfter))
+  t.notOk(isServable(new Date('2026-01-01T00:00:11Z'), notAfter))
+})
+
+t.test('retry delays double up to the cap, with jitter', async (t) => {
+  t.equal(retryDelayMs(1, 500, 5000, 0.5), 500)
+  t.equal(retryDelayMs(2, 500, 5000, 0.5), 1000)
+  t.equal(retryDelayMs(4, 500, 5000, 0.5), 4000)
+  t.equal(retryDelayMs(50, 500, 5000, 0.5), 5000)
+  t.equal(retryDelayMs(1, 500, 5000, 0), 400)
+})
+
+t.test('rotation fraction must be in (0, 1)', async (t) => {
+  t.equal(checkRotationFraction(0.5), 0.5)
+  for (const bad of [0, 1, -1, Number.NaN]) t.throws(() => checkRotationFraction(bad), TypeError)
+})
