@@ -1,0 +1,224 @@
+/**
+ * `npm start`: a local Sigil in one command. Starts sigil-server on the embedded SQLite
+ * store under ./.sigil/, joins one sigil-agent with a fresh join token, registers an
+ * entry for the current user (spiffe://<td>/dev/uid-<uid>, selected by unix:uid:<uid>),
+ * prints where everything is, and runs until Ctrl-C, stopping both cleanly. It drives
+ * the same CLIs a user would. Re-running re-uses the state in ./.sigil/.
+ *
+ * Overrides (for busy ports or tests): SIGIL_AGENT_API_ADDRESS,
+ * SIGIL_BUNDLE_ENDPOINT_ADDRESS (server), SIGIL_SOCKET_PATH (agent), SIGIL_TRUST_DOMAIN.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const SERVER_BIN = join(distRoot, 'server/cli/main.js')
+const AGENT_BIN = join(distRoot, 'agent/cli/main.js')
+const home = resolve('.sigil')
+const serverDir = join(home, 'server')
+const agentDir = join(home, 'agent')
+const adminSocket = join(serverDir, 'private', 'admin.sock')
+const trustDomain = process.env.SIGIL_TRUST_DOMAIN ?? 'example.org'
+const DEFAULT_SOCKET = '/tmp/sigil-agent/public/api.sock'
+const socketPath = resolve(process.env.SIGIL_SOCKET_PATH ?? DEFAULT_SOCKET)
+const uid = process.getuid?.() ?? 0
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`)
+}
+
+/** Runs a sigil CLI to completion; resolves stdout or rejects with its one-line reason. */
+function cli(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.on('error', fail)
+    child.on('close', (code) => ok({ code: code ?? 1, stdout, stderr }))
+  })
+}
+
+async function mustCli(bin: string, args: string[]): Promise<string> {
+  const r = await cli(bin, args)
+  if (r.code !== 0) throw new Error(r.stderr.trim() || `${args.join(' ')} exited ${r.code}`)
+  return r.stdout
+}
+
+/** Starts a daemon, logs its JSON lines to a file, resolves the first line matching `ready`. */
+function daemon(
+  name: string,
+  args: string[],
+  ready: (entry: Record<string, unknown>) => boolean,
+): Promise<{ child: ChildProcess; entry: Record<string, unknown> }> {
+  const log = createWriteStream(join(home, `${name}.log`), { flags: 'a' })
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout?.pipe(log)
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString()
+    log.write(d)
+  })
+  return new Promise((ok, fail) => {
+    let buffered = ''
+    const timer = setTimeout(
+      () => fail(new Error(`${name} did not become ready in 60s; see ${log.path}`)),
+      60_000,
+    )
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      fail(new Error(`${name} exited with ${code}: ${stderr.trim().split('\n').pop() ?? ''}`))
+    })
+    child.stdout?.on('data', (d: Buffer) => {
+      buffered += d.toString()
+      for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>
+          if (ready(entry)) {
+            clearTimeout(timer)
+            child.removeAllListeners('exit')
+            ok({ child, entry })
+          }
+        } catch {
+          // not a log line
+        }
+      }
+    })
+  })
+}
+
+function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((ok) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.once('exit', () => {
+      clearTimeout(force)
+      ok()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+async function main(): Promise<void> {
+  mkdirSync(home, { recursive: true, mode: 0o700 })
+  let server: ChildProcess | undefined
+  let agent: ChildProcess | undefined
+  let stopping = false
+  const shutdown = async (code: number) => {
+    if (stopping) return
+    stopping = true
+    say('\nstopping agent and server…')
+    await stop(agent)
+    await stop(server)
+    say('stopped.')
+    process.exit(code)
+  }
+  process.on('SIGINT', () => void shutdown(0))
+  process.on('SIGTERM', () => void shutdown(0))
+  try {
+    const started = await daemon(
+      'server',
+      [
+        SERVER_BIN,
+        'run',
+        '--data-dir',
+        serverDir,
+        '--admin-socket',
+        adminSocket,
+        '--trust-domain',
+        trustDomain,
+      ],
+      (e) => e.msg === 'sigil-server started',
+    )
+    server = started.child
+    server.on('exit', (code) => {
+      if (!stopping) {
+        say(`sigil-server exited unexpectedly (${code}); see ${join(home, 'server.log')}`)
+        void shutdown(1)
+      }
+    })
+    const agentApi = String(started.entry.agent_api)
+    const bundleEndpoint = String(started.entry.bundle_endpoint)
+    const admin = ['--admin-socket', adminSocket]
+
+    const bundlePath = join(home, 'bundle.pem')
+    writeFileSync(bundlePath, await mustCli(SERVER_BIN, ['bundle', 'show', '--format', 'pem', ...admin]))
+    const agentId = `spiffe://${trustDomain}/dev/agent/${hostname().replace(/[^a-zA-Z0-9._-]/g, '-')}`
+    const token = (await mustCli(SERVER_BIN, ['token', 'generate', '--spiffe-id', agentId, ...admin])).trim()
+    const userId = `spiffe://${trustDomain}/dev/uid-${uid}`
+    const entry = await cli(SERVER_BIN, [
+      'entry',
+      'create',
+      '--spiffe-id',
+      userId,
+      '--parent-id',
+      agentId,
+      '--selector',
+      `unix:uid:${uid}`,
+      ...admin,
+    ])
+    if (entry.code !== 0 && !/already exists/.test(entry.stderr)) throw new Error(entry.stderr.trim())
+
+    const joined = await daemon(
+      'agent',
+      [
+        AGENT_BIN,
+        'run',
+        '--server-address',
+        agentApi,
+        '--trust-domain',
+        trustDomain,
+        '--join-token',
+        token,
+        '--trust-bundle',
+        bundlePath,
+        '--data-dir',
+        agentDir,
+        '--socket-path',
+        socketPath,
+      ],
+      (e) => e.msg === 'agent synced with the server',
+    )
+    agent = joined.child
+    agent.on('exit', (code) => {
+      if (!stopping) {
+        say(`sigil-agent exited unexpectedly (${code}); see ${join(home, 'agent.log')}`)
+        void shutdown(1)
+      }
+    })
+    const endpoint = `unix://${socketPath}`
+    const socketFlag = socketPath === DEFAULT_SOCKET ? '' : ` --socket-path ${socketPath}`
+    say('Sigil is running (server + one agent). Logs: .sigil/server.log, .sigil/agent.log')
+    say('')
+    say(`  trust domain      ${trustDomain}`)
+    say(`  agent ID          ${agentId}`)
+    say(`  your identity     ${userId}  (selector unix:uid:${uid})`)
+    say(`  Workload API      ${socketPath}`)
+    say(`  bundle endpoint   ${bundleEndpoint}`)
+    say(`  admin socket      ${adminSocket}`)
+    say('')
+    say(`export SPIFFE_ENDPOINT_SOCKET=${endpoint}`)
+    say('')
+    say('Try, in another terminal (from this folder):')
+    say(`  npx --no-install sigil-agent api fetch x509${socketFlag}`)
+    say(`  npx --no-install sigil-agent api fetch jwt --audience demo${socketFlag}`)
+    say('  npx --no-install sigil-server entry show')
+    say('')
+    say('Press Ctrl-C to stop.')
+  } catch (e) {
+    say(`npm start failed: ${(e as Error).message}`)
+    await shutdown(1)
+  }
+}
+
+await main()
