@@ -162,7 +162,7 @@ t.test(
           s.end(Buffer.from('\x16\x03\x01garbage garbage garbage\r\n\r\n')),
         )
         s.setTimeout(1000, () => s.destroy())
-      s.on('error', () => resolve())
+        s.on('error', () => resolve())
         s.on('close', () => resolve())
       })
     }
