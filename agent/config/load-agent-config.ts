@@ -45,7 +45,6 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
     if (first.config) jack.setConfigValues(readConfigFile(first.config) as never, first.config)
     v = jack.parse(args).values
     if (v.help) return { kind: 'help', text: jack.usage() }
-    if (v['help-markdown']) return { kind: 'help', text: jack.usageMarkdown() }
   } catch (cause) {
     if (cause instanceof SigilError) throw cause
     throw new SigilError('ERR_CONFIG_INVALID', `configuration: ${(cause as Error).message}`, { cause })

@@ -58,7 +58,6 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
     if (first.config) jack.setConfigValues(readConfigFile(first.config) as never, first.config)
     values = jack.parse(argv).values
     if (values.help) return { kind: 'help', text: jack.usage() }
-    if (values['help-markdown']) return { kind: 'help', text: jack.usageMarkdown() }
   } catch (cause) {
     if (cause instanceof SigilError) throw cause
     throw new SigilError('ERR_CONFIG_INVALID', `configuration: ${(cause as Error).message}`, { cause })
