@@ -4,28 +4,8 @@
  */
 import { SigilError } from '../errors.js'
 import type { TrustDomain } from '../spiffeid/trust-domain.js'
-import { derSequenceLength } from './der-length.js'
+import { splitConcatenatedDer } from '../x509svid/parse-x509-svid.js'
 import { TrustBundle } from './trust-bundle.js'
-
-/**
- * Splits concatenated DER certificates into one buffer each (copies).
- * Throws `ERR_BUNDLE_INVALID` when the bytes are not a sequence of whole DER elements.
- *
- * @example
- * splitConcatenatedDer(Buffer.concat([rootDer, otherRootDer])).length // 2
- */
-export function splitConcatenatedDer(der: Uint8Array): Buffer[] {
-  if (!(der instanceof Uint8Array)) throw new TypeError('concatenated DER must be a Uint8Array')
-  const out: Buffer[] = []
-  let offset = 0
-  while (offset < der.length) {
-    const len = derSequenceLength(der, offset)
-    if (typeof len === 'string') throw new SigilError('ERR_BUNDLE_INVALID', `invalid DER bundle: ${len}`)
-    out.push(Buffer.from(der.subarray(offset, offset + len)))
-    offset += len
-  }
-  return out
-}
 
 /**
  * Reads the Workload API form (concatenated DER CA certificates) into a bundle holding
@@ -35,5 +15,12 @@ export function splitConcatenatedDer(der: Uint8Array): Buffer[] {
  * const b = decodeDerBundle(TrustDomain.parse('example.org'), resp.bundle)
  */
 export function decodeDerBundle(trustDomain: TrustDomain, der: Uint8Array): TrustBundle {
-  return TrustBundle.create({ trustDomain, x509Authorities: splitConcatenatedDer(der) })
+  if (!(der instanceof Uint8Array)) throw new TypeError('concatenated DER must be a Uint8Array')
+  let x509Authorities: Buffer[]
+  try {
+    x509Authorities = splitConcatenatedDer(Buffer.from(der.buffer, der.byteOffset, der.byteLength))
+  } catch (cause) {
+    throw new SigilError('ERR_BUNDLE_INVALID', `invalid DER bundle: ${(cause as Error).message}`, { cause })
+  }
+  return TrustBundle.create({ trustDomain, x509Authorities })
 }

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto'
 import t from 'tap'
-import { decodeDerBundle, splitConcatenatedDer } from '../../../certs/bundle/der-bundle.js'
+import { decodeDerBundle } from '../../../certs/bundle/der-bundle.js'
 import { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { keyPair, makeCa, makeCaDer, openssl, sigilCode } from './fixtures.js'
@@ -49,7 +49,7 @@ t.test('the Workload API form is DER end to end and splits back', async (t) => {
   const b = TrustBundle.create({ trustDomain: td, x509Authorities: [p256.der, rsa.der, p384.der] })
   const cat = b.x509AuthoritiesConcatenated()
   t.ok(cat.equals(Buffer.concat([p256.der, rsa.der, p384.der])))
-  const parts = splitConcatenatedDer(cat)
+  const parts = decodeDerBundle(td, cat).x509Authorities
   t.equal(parts.length, 3)
   for (const [i, p] of parts.entries()) t.ok(p.equals(b.x509Authorities[i] as Buffer))
   t.ok(decodeDerBundle(td, cat).equals(b))
@@ -61,29 +61,29 @@ t.test('the Workload API form is DER end to end and splits back', async (t) => {
 t.test('malformed concatenated DER is ERR_BUNDLE_INVALID', async (t) => {
   const cat = Buffer.concat([p256.der, rsa.der])
   t.throws(
-    () => splitConcatenatedDer(cat.subarray(0, cat.length - 1)),
+    () => decodeDerBundle(td, cat.subarray(0, cat.length - 1)),
     code('ERR_BUNDLE_INVALID'),
     'truncated',
   )
   t.throws(
-    () => splitConcatenatedDer(Buffer.concat([cat, Buffer.from([0x04, 0x00])])),
+    () => decodeDerBundle(td, Buffer.concat([cat, Buffer.from([0x04, 0x00])])),
     code('ERR_BUNDLE_INVALID'),
   )
   t.throws(
-    () => splitConcatenatedDer(Buffer.from([0x30, 0x80, 0, 0])),
+    () => decodeDerBundle(td, Buffer.from([0x30, 0x80, 0, 0])),
     code('ERR_BUNDLE_INVALID'),
     'indefinite',
   )
   t.throws(
-    () => splitConcatenatedDer(Buffer.from([0x30, 0x81, 0x05, 1, 2, 3, 4, 5])),
+    () => decodeDerBundle(td, Buffer.from([0x30, 0x81, 0x05, 1, 2, 3, 4, 5])),
     code('ERR_BUNDLE_INVALID'),
   )
   t.throws(
-    () => splitConcatenatedDer(Buffer.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff])),
+    () => decodeDerBundle(td, Buffer.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff])),
     code('ERR_BUNDLE_INVALID'),
   )
   t.throws(() => decodeDerBundle(td, Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01])), code('ERR_BUNDLE_INVALID'))
-  t.throws(() => splitConcatenatedDer('x' as unknown as Uint8Array), TypeError)
+  t.throws(() => decodeDerBundle(td, 'x' as unknown as Uint8Array), TypeError)
 })
 
 t.test('X.509 authorities: exact duplicates dropped; junk refused', async (t) => {
