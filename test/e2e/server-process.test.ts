@@ -197,6 +197,98 @@ t.test(
   },
 )
 
+t.test(
+  "an expired join token is refused; an agent cannot get SVIDs for another agent's entries",
+  async (t) => {
+    const dir = shortTempDir(t)
+    const server = await startServerProcess(dir)
+    t.teardown(() => server.stop())
+    const rootPem = (await server.cli('bundle', 'show', '--format', 'pem')).stdout
+    const client = agentClient(server.agentApiAddress, rootPem)
+    t.teardown(() => client.close())
+
+    const shortLived = (
+      await server.cli('token', 'generate', '--spiffe-id', 'spiffe://example.org/node-x', '--ttl', '1s')
+    ).stdout.trim()
+    await new Promise((r) => setTimeout(r, 2100))
+    await t.rejects(attest(client, shortLived), { code: status.PERMISSION_DENIED }, 'expired token refused')
+
+    const { privateKeyToPkcs8Pem } = await import('../../certs/keys/keys.js')
+    const { certificatesToPem } = await import('../../certs/x509svid/pem.js')
+    const agents: Record<string, AgentAPIClient> = {}
+    for (const name of ['node-a', 'node-b']) {
+      const token = (
+        await server.cli('token', 'generate', '--spiffe-id', `spiffe://example.org/${name}`)
+      ).stdout.trim()
+      const keys = await generateKeyPair('ec-p256')
+      const msgs = await runAttest(client, [
+        { params: { type: 'join_token', payload: Buffer.from(token), csr: await createCsr(keys) } },
+      ])
+      const chain = msgs.find((m) => m.step === 'result')?.result?.svid?.cert_chain ?? []
+      agents[name] = new agentApi.Client(
+        server.agentApiAddress,
+        credentials.createSsl(
+          Buffer.from(rootPem),
+          Buffer.from(privateKeyToPkcs8Pem(keys.privateKey)),
+          Buffer.from(certificatesToPem(chain)),
+          { checkServerIdentity: () => undefined },
+        ),
+        { 'grpc.ssl_target_name_override': 'sigil-server' },
+      )
+      t.teardown(() => agents[name]?.close())
+    }
+    const created = await server.cli(
+      'entry',
+      'create',
+      '--spiffe-id',
+      'spiffe://example.org/a-workload',
+      '--parent-id',
+      'spiffe://example.org/node-a',
+      '--selector',
+      'unix:uid:1000',
+      '--dns-name',
+      'a.example.org',
+      '--output',
+      'json',
+    )
+    t.equal(created.code, 0, created.stderr)
+    const entryId =
+      (JSON.parse(created.stdout) as { entry?: { id: string }; id?: string }).entry?.id ??
+      (JSON.parse(created.stdout) as { id: string }).id
+    t.ok(entryId, 'entry id from --output json')
+    const csr = await createCsr(await generateKeyPair('ec-p256'))
+    const synced = await unary<{ entries: { id: string }[] }>(agents['node-b']!, 'SyncAuthorizedEntries', {})
+    t.notOk(
+      synced.entries.some((e) => e.id === entryId),
+      "node-b does not see node-a's entry",
+    )
+    await t.rejects(
+      unary(agents['node-b']!, 'BatchNewX509Svid', { params: [{ entry_id: entryId, csr }] }),
+      { code: status.PERMISSION_DENIED },
+      "node-b is refused an SVID for node-a's entry",
+    )
+    const ok = await unary<{ results: { svid: { cert_chain: Buffer[] } }[] }>(
+      agents['node-a']!,
+      'BatchNewX509Svid',
+      {
+        params: [{ entry_id: entryId, csr }],
+      },
+    )
+    const { X509Certificate } = await import('node:crypto')
+    const leaf = new X509Certificate(ok.results[0]!.svid.cert_chain[0]!)
+    t.match(leaf.subjectAltName ?? '', /DNS:a\.example\.org/, 'DNS names come from the entry')
+    const refusals = await server.cli(
+      'svid',
+      'list',
+      '--agent-id',
+      'spiffe://example.org/node-a',
+      '--output',
+      'json',
+    )
+    t.match(refusals.stdout, /a-workload/, 'the issuance record names the SVID')
+  },
+)
+
 t.test('invalid configuration exits 2 with a one-line reason, and nothing starts', async (t) => {
   const dir = t.testdir({ 'bad.json': '{"trust-domain": "Bad Domain"}', 'broken.toml': 'trust_domain = ' })
   for (const file of ['bad.json', 'broken.toml']) {
