@@ -1,0 +1,90 @@
+/**
+ * Demo component `planner`: the start of the pipeline. Every DEMO_INTERVAL_MS it sends a task
+ * to `researcher` over mTLS (accepting only researcher's SVID); the answer names every hop and
+ * the serial each presented, so rotations show up in the pipeline. It keeps its current
+ * certificate chain (public, no key) in DEMO_SHARED_DIR/planner-cert.pem, the file the rogue
+ * copycat copies. After its first successful task it makes three deliberate wrong-peer
+ * attempts, each of which must be refused:
+ * - it calls `executor` directly, skipping researcher (executor lets in researcher only);
+ * - it calls `tool-api` with its own JWT-SVID for audience `tool-api` (only executor's counts);
+ * - it dials tool-api's address expecting researcher (its own client refuses that server).
+ *
+ * Entry: selected by `proc:script:<this file>` and the demo's uid (see run-demo.ts).
+ */
+import { X509Certificate } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { authorizeId } from '../../certs/sdk/index.js'
+import { startComponent } from './component-runtime.js'
+import type { Hop } from './demo-event.js'
+import { callHttps } from './mtls-http.js'
+
+const c = await startComponent('planner')
+const researcherUrl = c.env('DEMO_RESEARCHER_URL')
+const executorUrl = c.env('DEMO_EXECUTOR_URL')
+const toolApiUrl = c.env('DEMO_TOOL_API_URL')
+const certFile = join(c.env('DEMO_SHARED_DIR'), 'planner-cert.pem')
+const intervalMs = Number(process.env.DEMO_INTERVAL_MS ?? 1000)
+const isResearcher = authorizeId(c.idOf('researcher'))
+
+const saveCertificate = (): void => {
+  const pem = c.x509.getX509Svid().chainDer.map((der) => new X509Certificate(der).toString())
+  writeFileSync(certFile, pem.join(''), { mode: 0o644 })
+}
+saveCertificate()
+c.x509.onUpdate(saveCertificate)
+
+/** Runs one attempt that must fail; reports whether it was refused and why. */
+async function attempt(name: string, run: () => Promise<{ status: number; body: Record<string, unknown> }>) {
+  try {
+    const r = await run()
+    const refused = r.status !== 200
+    c.emit({ kind: 'attempt', name, refused, reason: `HTTP ${r.status}: ${String(r.body.error ?? 'ok')}` })
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    c.emit({ kind: 'attempt', name, refused: true, reason: `${(err as Error).message} (${String(code)})` })
+  }
+}
+
+async function wrongPeers(): Promise<void> {
+  await attempt('planner → executor directly, skipping researcher', () =>
+    callHttps(c, `${executorUrl}/execute?task=skip`, authorizeId(c.idOf('executor'))),
+  )
+  await attempt('planner → tool-api with its own JWT-SVID for audience "tool-api"', async () => {
+    const jwt = await c.jwt()
+    const { token } = await jwt.fetchJwtSvid({ audience: ['tool-api'] })
+    return callHttps(c, `${toolApiUrl}/tool?task=sneak`, authorizeId(c.idOf('tool-api')), {
+      authorization: `Bearer ${token}`,
+    })
+  })
+  await attempt("planner dials tool-api's address expecting researcher", () =>
+    callHttps(c, `${toolApiUrl}/research?task=misrouted`, isResearcher),
+  )
+}
+
+let running = true
+const loop = (async () => {
+  let probed = false
+  for (let task = 1; running; task++) {
+    const started = Date.now()
+    const target = `researcher (task ${task})`
+    try {
+      const r = await callHttps(c, `${researcherUrl}/research?task=${task}`, isResearcher)
+      if (r.status !== 200) throw new Error(`researcher answered ${r.status}: ${String(r.body.error)}`)
+      const hops = [...((r.body.hops as Hop[]) ?? []), { component: c.name, serial: r.ownSerial }]
+      c.emit({ kind: 'request', ok: true, target, detail: String(r.body.result), hops })
+      if (!probed) {
+        probed = true
+        await wrongPeers()
+      }
+    } catch (err) {
+      c.emit({ kind: 'request', ok: false, target, detail: (err as Error).message })
+    }
+    await sleep(Math.max(0, intervalMs - (Date.now() - started)))
+  }
+})()
+c.onStop(() => {
+  running = false
+  return loop
+})

@@ -1,0 +1,217 @@
+/**
+ * `npm run demo`: a multi-agent pipeline on one machine that shows what Sigil is for. One
+ * sigil-server and one sigil-agent on a temp dir; four components, each its own OS process
+ * running the same `node` binary as the same user, each with its own entry selected by its
+ * entry script (`proc:script:`) and uid: planner → researcher → executor over mTLS, executor →
+ * tool-api with a JWT-SVID. Every component lets in only the peer it expects. Lifetimes are
+ * short so rotations happen while the pipeline runs. Two rogues (an unregistered script, and a
+ * copycat holding planner's certificate but not its key) and deliberate wrong-peer calls must
+ * all be refused. Prints a timeline and a summary; exits 0 only if every expectation held.
+ *
+ * Environment: DEMO_SECONDS (pipeline run time, default 45), DEMO_SVID_TTL and DEMO_JWT_TTL
+ * (seconds, default 30), DEMO_INTERVAL_MS (between tasks, default 1000), DEMO_VERBOSE=1
+ * (every connection and request), DEMO_KEEP=1 (keep the temp dir and its logs).
+ */
+import type { ChildProcess } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { type ComponentProcess, spawnComponent } from './component-process.js'
+import { type DemoEvent, demoSpiffeId } from './demo-event.js'
+import { Scoreboard } from './scoreboard.js'
+import { type SigilCluster, startSigilCluster, stopChild } from './sigil-cluster.js'
+import { Timeline } from './timeline.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const TRUST_DOMAIN = 'example.org'
+/** Registered components, in start order (each needs the one before it). */
+const COMPONENTS = ['tool-api', 'executor', 'researcher', 'planner'] as const
+const ROGUES = ['rogue-unregistered', 'rogue-copycat'] as const
+/** Deliberate attempts each makes; all must be refused. */
+const ATTEMPTS = new Map([
+  ['planner', 3],
+  ['executor', 1],
+  ['rogue-unregistered', 2],
+  ['rogue-copycat', 3],
+])
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name]
+  const value = raw === undefined || raw === '' ? fallback : Number(raw)
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`${name} must be a positive number, got "${raw}"`)
+  return value
+}
+
+const seconds = envNumber('DEMO_SECONDS', 45)
+const svidTtl = Math.round(envNumber('DEMO_SVID_TTL', 30))
+const jwtTtl = Math.round(envNumber('DEMO_JWT_TTL', svidTtl))
+const intervalMs = envNumber('DEMO_INTERVAL_MS', 1000)
+const verbose = process.env.DEMO_VERBOSE === '1'
+const keep = process.env.DEMO_KEEP === '1'
+const uid = process.getuid?.() ?? 0
+
+const t0 = Date.now()
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`)
+}
+const timeline = new Timeline(t0, verbose, out)
+const score = new Scoreboard()
+const say = (text: string): void => timeline.say('demo', text)
+const onEvent = (e: DemoEvent): void => {
+  score.record(e)
+  timeline.event(e)
+}
+
+const daemons = new Set<ChildProcess>()
+const running = new Map<string, ComponentProcess>()
+const abort = new AbortController()
+let stopping = false
+let interrupted = false
+// Whatever happens, no child outlives the demo.
+process.on('exit', () => {
+  for (const child of [...daemons, ...[...running.values()].map((c) => c.child)]) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+})
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return
+    interrupted = true
+    say(`${signal}: stopping early`)
+    abort.abort()
+  })
+}
+
+/** Waits for `p`, or throws as soon as the run is cut short (Ctrl-C, a component died). */
+function step<T>(p: Promise<T>): Promise<T> {
+  if (abort.signal.aborted) return Promise.reject(new Error('stopped early'))
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Error('stopped early'))
+    abort.signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => abort.signal.removeEventListener('abort', onAbort))
+  })
+}
+
+const script = (name: string): string => realpathSync(join(HERE, `${name}.js`))
+
+function start(name: string, env: Record<string, string>): ComponentProcess {
+  const c = spawnComponent(name, script(name), env, onEvent)
+  running.set(name, c)
+  say(`started ${name} (pid ${c.child.pid}): ${process.execPath} ${script(name)}`)
+  void c.exited.then((code) => {
+    if (stopping || ROGUES.includes(name as (typeof ROGUES)[number])) return
+    const tail = c.stderrTail()
+    score.fail(name, `exited on its own with code ${code}${tail ? `: ${tail}` : ''}`)
+    say(`✗ ${name} exited on its own (code ${code})${tail ? `\n${tail}` : ''}`)
+    abort.abort()
+  })
+  return c
+}
+
+async function listening(c: ComponentProcess): Promise<string> {
+  const e = await step(c.waitFor((e) => e.kind === 'listening', 'listening'))
+  return e.kind === 'listening' ? `https://127.0.0.1:${e.port}` : ''
+}
+
+async function runPipeline(dir: string, cluster: SigilCluster): Promise<void> {
+  const shared = join(dir, 'shared')
+  mkdirSync(shared, { mode: 0o755 })
+  const base = {
+    SPIFFE_ENDPOINT_SOCKET: `unix://${cluster.socketPath}`,
+    DEMO_TRUST_DOMAIN: TRUST_DOMAIN,
+    DEMO_SHARED_DIR: shared,
+    DEMO_INTERVAL_MS: String(intervalMs),
+  }
+  const toolApiUrl = await listening(start('tool-api', base))
+  const executorUrl = await listening(start('executor', { ...base, DEMO_TOOL_API_URL: toolApiUrl }))
+  const researcherUrl = await listening(start('researcher', { ...base, DEMO_EXECUTOR_URL: executorUrl }))
+  const urls = {
+    DEMO_TOOL_API_URL: toolApiUrl,
+    DEMO_EXECUTOR_URL: executorUrl,
+    DEMO_RESEARCHER_URL: researcherUrl,
+  }
+  const planner = start('planner', { ...base, ...urls })
+  const began = await step(planner.waitFor((e) => e.kind === 'identity', 'identity'))
+  say(`pipeline running for ${seconds}s: planner → researcher → executor → tool-api every ${intervalMs} ms`)
+  const until = began.t + seconds * 1000
+  const probed = (e: DemoEvent): boolean => e.kind === 'attempt' && /expecting researcher/.test(e.name)
+  await step(planner.waitFor(probed, 'its wrong-peer attempts'))
+  for (const rogue of ROGUES) {
+    say(`launching ${rogue}: an unregistered script, same user, same node binary`)
+    await step(start(rogue, { ...base, DEMO_RESEARCHER_URL: researcherUrl }).exited)
+  }
+  await sleep(Math.max(0, until - Date.now()), undefined, { signal: abort.signal }).catch(() => {})
+}
+
+async function main(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-demo-'))
+  chmodSync(dir, 0o755)
+  let cluster: SigilCluster | undefined
+  let endedAt = Date.now()
+  say(
+    `Sigil demo: trust domain ${TRUST_DOMAIN}, X509-SVID TTL ${svidTtl}s, JWT-SVID TTL ${jwtTtl}s, uid ${uid}`,
+  )
+  say(`work dir ${dir}`)
+  try {
+    const entries = COMPONENTS.map((name) => ({
+      spiffeId: demoSpiffeId(TRUST_DOMAIN, name),
+      selectors: [`unix:uid:${uid}`, `proc:script:${script(name)}`],
+      x509SvidTtl: `${svidTtl}s`,
+      jwtSvidTtl: `${jwtTtl}s`,
+    }))
+    cluster = await step(startSigilCluster(dir, TRUST_DOMAIN, entries, (child) => daemons.add(child)))
+    const { server, agent } = cluster
+    say(
+      `sigil-server (pid ${server.pid}) and sigil-agent (pid ${agent.pid}) running; agent ${cluster.agentId}`,
+    )
+    say(`Workload API: SPIFFE_ENDPOINT_SOCKET=unix://${cluster.socketPath}`)
+    for (const e of entries) say(`entry ${e.spiffeId} ← ${e.selectors.join(' + ')}`)
+    await runPipeline(dir, cluster)
+  } catch (err) {
+    // A cut-short run was already explained (Ctrl-C, or the component that died).
+    if (!abort.signal.aborted) {
+      score.fail('demo', (err as Error).message)
+      say(`✗ ${(err as Error).message}`)
+    }
+  } finally {
+    endedAt = Date.now()
+    stopping = true
+    say('stopping components, then the agent and the server')
+    for (const name of [...COMPONENTS].reverse()) await stopChild(running.get(name)?.child)
+    for (const name of ROGUES) await stopChild(running.get(name)?.child)
+    await cluster?.stop()
+    for (const d of daemons) await stopChild(d)
+    if (keep) say(`kept ${dir} (server.log, agent.log)`)
+    else rmSync(dir, { recursive: true, force: true })
+  }
+  out('')
+  out('Summary')
+  out(score.table([...COMPONENTS, ...ROGUES]))
+  out('')
+  const checks = score.checks({
+    identities: new Map(COMPONENTS.map((name) => [name, demoSpiffeId(TRUST_DOMAIN, name)])),
+    attempts: ATTEMPTS,
+    x509TtlMs: svidTtl * 1000,
+    endedAt,
+  })
+  out('Expected outcomes')
+  for (const c of checks) out(`  ${c.skipped ? '–' : c.ok ? '✓' : '✗'} ${c.what} (${c.evidence})`)
+  const failed = checks.filter((c) => !c.ok)
+  out('')
+  if (interrupted) {
+    out('DEMO INTERRUPTED')
+    return 130
+  }
+  if (failed.length > 0) {
+    out(`DEMO FAILED: ${failed.length} expectation(s) not met: ${failed.map((c) => c.what).join('; ')}`)
+    return 1
+  }
+  const due = checks.filter((c) => !c.skipped).length
+  out(`DEMO PASSED: all ${due} expected outcomes happened`)
+  return 0
+}
+
+process.exit(await main())

@@ -1,0 +1,207 @@
+/**
+ * What the demo counts and what it expects: tallies of every component's events, the final
+ * summary table, and the list of expected outcomes, each passed or failed with the evidence.
+ * The demo exits 0 only when every expectation passed.
+ */
+import { type DemoEvent, shortSerial } from './demo-event.js'
+
+/** Everything counted for one component. */
+interface Tally {
+  spiffeId: string
+  serials: string[]
+  rotations: number
+  firstIdentityAt: number | undefined
+  requestsOk: number
+  requestsFailed: number
+  accepted: number
+  refused: DemoEvent[]
+  attempts: { name: string; refused: boolean; reason: string }[]
+  failures: string[]
+}
+
+/** One expected outcome and whether it happened. */
+export interface Check {
+  /** True when it happened, or when it was not due (`skipped`). */
+  readonly ok: boolean
+  /** Not due in this run (e.g. a run shorter than the SVID lifetime owes no rotation). */
+  readonly skipped?: boolean
+  readonly what: string
+  readonly evidence: string
+}
+
+/** What {@link Scoreboard.checks} compares against. */
+export interface Expectations {
+  /** Registered component → the SPIFFE ID it must get. */
+  readonly identities: ReadonlyMap<string, string>
+  /** Deliberate attempts each component must make (all must be refused). */
+  readonly attempts: ReadonlyMap<string, number>
+  readonly x509TtlMs: number
+  readonly endedAt: number
+}
+
+/** A component must have lived this share of the X509-SVID lifetime to owe a rotation. */
+const ROTATION_DUE_SHARE = 0.75
+
+/** Tallies events per component. */
+export class Scoreboard {
+  readonly #tallies = new Map<string, Tally>()
+
+  #of(component: string): Tally {
+    let t = this.#tallies.get(component)
+    if (t === undefined) {
+      t = {
+        spiffeId: '',
+        serials: [],
+        rotations: 0,
+        firstIdentityAt: undefined,
+        requestsOk: 0,
+        requestsFailed: 0,
+        accepted: 0,
+        refused: [],
+        attempts: [],
+        failures: [],
+      }
+      this.#tallies.set(component, t)
+    }
+    return t
+  }
+
+  /** Counts one event. */
+  record(e: DemoEvent): void {
+    const t = this.#of(e.component)
+    switch (e.kind) {
+      case 'identity':
+        t.spiffeId = e.spiffeId
+        t.firstIdentityAt ??= e.t
+        if (!t.serials.includes(e.serial)) t.serials.push(e.serial)
+        break
+      case 'rotation':
+        t.rotations++
+        if (!t.serials.includes(e.serial)) t.serials.push(e.serial)
+        break
+      case 'request':
+        if (e.ok) t.requestsOk++
+        else t.requestsFailed++
+        break
+      case 'accepted':
+        t.accepted++
+        break
+      case 'refused':
+        t.refused.push(e)
+        break
+      case 'attempt':
+        t.attempts.push({ name: e.name, refused: e.refused, reason: e.reason })
+        break
+      case 'failure':
+        t.failures.push(e.reason)
+        break
+      default:
+        break
+    }
+  }
+
+  /** Notes that a component stopped on its own or failed to start. */
+  fail(component: string, why: string): void {
+    this.#of(component).failures.push(why)
+  }
+
+  /** The summary table, one row per component seen. */
+  table(order: readonly string[]): string {
+    const head = [
+      'component',
+      'SPIFFE ID',
+      'serials seen',
+      'rotations',
+      'requests ok/failed',
+      'accepted',
+      'refused',
+      'attempts refused',
+    ]
+    const rows = order.map((name) => {
+      const t = this.#of(name)
+      return [
+        name,
+        t.spiffeId || '(none: refused)',
+        t.serials.map(shortSerial).join(' ') || '-',
+        String(t.rotations),
+        t.requestsOk + t.requestsFailed === 0 ? '-' : `${t.requestsOk}/${t.requestsFailed}`,
+        String(t.accepted),
+        String(t.refused.length),
+        t.attempts.length === 0 ? '-' : `${t.attempts.filter((a) => a.refused).length}/${t.attempts.length}`,
+      ]
+    })
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+    const line = (cells: readonly string[]): string =>
+      cells
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd()
+    return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+  }
+
+  /** Every expected outcome, passed or failed. */
+  checks(x: Expectations): Check[] {
+    const out: Check[] = []
+    const add = (ok: boolean, what: string, evidence: string, skipped = false): void => {
+      out.push({ ok, what, evidence, skipped })
+    }
+    for (const [name, id] of x.identities) {
+      const t = this.#of(name)
+      add(t.spiffeId === id, `${name} got its identity ${id}`, t.spiffeId || 'no identity')
+      const lived = t.firstIdentityAt === undefined ? 0 : x.endedAt - t.firstIdentityAt
+      const due = lived >= ROTATION_DUE_SHARE * x.x509TtlMs
+      const rotated = `${name} rotated its X509-SVID at least once`
+      if (due) add(t.rotations >= 1, rotated, `${t.rotations} rotation(s)`)
+      else
+        add(
+          true,
+          rotated,
+          `not due: ran ${Math.round(lived / 1000)}s of a ${x.x509TtlMs / 1000}s lifetime`,
+          true,
+        )
+      if (t.requestsOk + t.requestsFailed > 0 || name === 'planner') {
+        add(
+          t.requestsOk > 0 && t.requestsFailed === 0,
+          `every pipeline request made by ${name} succeeded`,
+          `${t.requestsOk} ok, ${t.requestsFailed} failed`,
+        )
+      }
+    }
+    for (const [name, wanted] of x.attempts) {
+      const made = this.#of(name).attempts
+      const refused = made.filter((a) => a.refused).length
+      add(
+        made.length === wanted && refused === wanted,
+        `all ${wanted} attempt(s) by ${name} were refused`,
+        `${refused} of ${made.length} refused`,
+      )
+    }
+    const refusals = (name: string, pick: (e: DemoEvent & { kind: 'refused' }) => boolean): number =>
+      this.#of(name).refused.filter((e) => e.kind === 'refused' && pick(e)).length
+    const planner = x.identities.get('planner') ?? ''
+    add(
+      refusals('executor', (e) => e.layer === 'mtls' && e.peer === planner) > 0,
+      'executor refused planner (only researcher may call it)',
+      `${refusals('executor', (e) => e.layer === 'mtls')} mTLS refusal(s)`,
+    )
+    add(
+      refusals('tool-api', (e) => e.layer === 'jwt' && e.code === 'ERR_NOT_AUTHORIZED') > 0,
+      "tool-api refused planner's JWT-SVID (only executor's counts)",
+      `${refusals('tool-api', (e) => e.layer === 'jwt')} JWT refusal(s)`,
+    )
+    add(
+      refusals('tool-api', (e) => e.layer === 'jwt' && e.code === 'ERR_JWT_AUDIENCE_MISMATCH') > 0,
+      'tool-api refused a JWT-SVID for another audience',
+      `${refusals('tool-api', (e) => e.code === 'ERR_JWT_AUDIENCE_MISMATCH')} audience refusal(s)`,
+    )
+    add(
+      refusals('researcher', (e) => e.layer === 'tls') >= 2,
+      "researcher's handshake refused the copycat (no certificate; a certificate from an unknown CA)",
+      `${refusals('researcher', (e) => e.layer === 'tls')} TLS-level refusal(s)`,
+    )
+    for (const [name, t] of this.#tallies) {
+      if (t.failures.length > 0) add(false, `${name} ran without failing`, t.failures.join('; '))
+    }
+    return out
+  }
+}
