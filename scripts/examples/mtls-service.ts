@@ -20,7 +20,11 @@ export async function startHelloService(allowedCaller: string, ownId?: string) {
     res.end(`hello, ${peerSpiffeId(req.socket)}\n`) // the caller's verified SPIFFE ID
   })
   serveMtls(server, source, authorizeId(allowedCaller)) // refuses every other caller
-  return { server, close: () => (server.close(), source.close()) }
+  const close = () => {
+    server.close()
+    source.close()
+  }
+  return { server, close }
 }
 
 /** Calls the service at `url`, accepting only a server whose SPIFFE ID is `serviceId`. */
