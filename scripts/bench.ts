@@ -10,6 +10,10 @@ import type { Benchmark, BenchResult } from './bench/benchmark.js'
 
 const BENCHMARKS: Record<string, () => Promise<{ benchmark: Benchmark }>> = {
   certs: () => import('./bench/certs.js'),
+  issuance: () => import('./bench/issuance.js'),
+  'workload-api': () => import('./bench/workload-api.js'),
+  'cold-start': () => import('./bench/cold-start.js'),
+  scale: () => import('./bench/scale.js'),
 }
 
 const RESULTS_DIR = resolve('bench-results')

@@ -13,12 +13,19 @@ export type Benchmark = () => Promise<BenchResult>
 
 /** Runs `fn` repeatedly for about `seconds` and returns operations per second. */
 export async function opsPerSecond(fn: () => unknown, seconds: number, batch = 64): Promise<number> {
-  for (let i = 0; i < batch; i++) await fn()
+  const call = async () => {
+    const r = fn()
+    if (r instanceof Promise) await r
+  }
+  for (let i = 0; i < batch; i++) await call()
   const start = process.hrtime.bigint()
   const limit = BigInt(Math.round(seconds * 1e9))
   let ops = 0
   for (;;) {
-    for (let i = 0; i < batch; i++) await fn()
+    for (let i = 0; i < batch; i++) {
+      const r = fn()
+      if (r instanceof Promise) await r
+    }
     ops += batch
     const elapsed = process.hrtime.bigint() - start
     if (elapsed >= limit) return (ops * 1e9) / Number(elapsed)
