@@ -9,7 +9,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const STOP_GRACE_MS = 5_000
+/** SIGTERM → SIGKILL grace; long when daemons run under --cpu-prof (writing a profile takes time). */
+const STOP_GRACE_MS = process.env.SIGIL_BENCH_CPU_PROF ? 120_000 : 5_000
 
 /**
  * The cleanup owner of one benchmark.

@@ -3,7 +3,8 @@
  * benchmark (run under its own uid). Prints `{"ready":true}`, waits for "go" on stdin, then
  * holds one FetchX509SVID stream open (reopened after an error) and checks every SVID that
  * reaches it: an SVID is LATE if it arrived, or is still the newest one held, with less than
- * 10% of its lifetime (notAfter - notBefore) left. Prints `{"complete":true}` the first time
+ * 10% of its lifetime (notAfter - notBefore) left; an identity missing from a later message
+ * (each message is a complete snapshot) counts as WITHDRAWN. Prints `{"complete":true}` the first time
  * a message carries EXPECTED SVIDs; answers "report" with its counts; exits when stdin closes.
  */
 import { X509Certificate } from 'node:crypto'
@@ -35,6 +36,7 @@ const current = new Map<string, Held>() // by SPIFFE ID
 const late = new Set<string>() // serials
 let lateOnArrival = 0
 let staleHeld = 0
+let withdrawn = 0
 let messages = 0
 let received = 0
 let errors = 0
@@ -51,6 +53,8 @@ function isLate(h: Held, now: number): boolean {
 function onMessage(msg: X509SVIDResponse__Output): void {
   const now = Date.now()
   messages++
+  const before = new Set(current.keys())
+  current.clear()
   for (const s of msg.svids) {
     const key = Buffer.from(s.x509_svid).toString('base64')
     let held = seen.get(key)
@@ -69,7 +73,10 @@ function onMessage(msg: X509SVIDResponse__Output): void {
       }
     }
     current.set(s.spiffe_id, held)
+    before.delete(s.spiffe_id)
   }
+  // Each message is a complete snapshot: an identity missing from it was taken away.
+  withdrawn += before.size
   maxInMessage = Math.max(maxInMessage, msg.svids.length)
   if (!complete && msg.svids.length >= expected) {
     complete = true
@@ -108,6 +115,7 @@ createInterface({ input: process.stdin })
           received,
           lateOnArrival,
           staleHeld,
+          withdrawn,
           errors,
           lastError,
           held: current.size,

@@ -16,6 +16,8 @@ export interface ClientReport {
   readonly received: number
   readonly lateOnArrival: number
   readonly staleHeld: number
+  /** Identities that disappeared from a later message (dropped instead of rotated). */
+  readonly withdrawn: number
   readonly errors: number
   readonly lastError: string
   /** SVIDs held now (the newest per SPIFFE ID). */
