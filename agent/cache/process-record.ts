@@ -38,6 +38,10 @@ export class ProcessRecord {
   readonly svids = new Map<string, HeldSvid>()
   readonly retries = new Map<string, RetryState>()
   readonly inflight = new Set<string>()
+  /** Jitter draw for this process's renewal times (drawn once, so its SVIDs come due together). */
+  renewalRandom: number | undefined
+  /** New SVIDs were installed and not yet pushed (pushed once none of its SVIDs is in flight). */
+  unpublished = false
   readonly subs = new Set<IdentitySubscription>()
 
   constructor(key: string, pid: number, startTime: number | bigint, selectors: readonly Selector[]) {

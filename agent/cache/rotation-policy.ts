@@ -17,7 +17,8 @@ export const DEFAULT_RETRY_MAX_MS = 5_000
 /**
  * The moment an SVID should be renewed: when `fraction` (±{@link ROTATION_JITTER}) of its
  * lifetime remains. The lifetime is counted from when it was requested (`issuedAt`), not from
- * its backdated NotBefore, so that short TTLs are not renewed at once. `random` is in [0, 1).
+ * its backdated NotBefore, so that short TTLs are not renewed at once. `random` is in [0, 1);
+ * the cache draws it once per process, so that a process's SVIDs come due together.
  *
  * @example
  * renewalTime(issuedAt, notAfter, 0.5, Math.random()) // somewhere between 45% and 55% of the life left
@@ -32,6 +33,35 @@ export function renewalTime(issuedAt: Date, notAfter: Date, fraction: number, ra
 /** True once `now` has reached the renewal time. */
 export function shouldRenew(now: Date, renewAt: Date): boolean {
   return now.getTime() >= renewAt.getTime()
+}
+
+/** When one SVID of a process is due, its others that went this share of the way to their own renewal time are renewed with it. */
+export const RENEW_TOGETHER_SHARE = 0.5
+
+/** What {@link renewTogether} needs to know of one held SVID. */
+export interface RenewalTimes {
+  /** When it was requested. */
+  readonly issuedAt: Date
+  readonly renewAt: Date
+}
+
+/**
+ * Which of one process's SVIDs to renew at `now` (one flag per SVID, in order): none until one
+ * of them is due; then each one that is due or has gone {@link RENEW_TOGETHER_SHARE} of the way
+ * from its issuance to its renewal time. A process's SVIDs thus renew together (its workloads
+ * get one snapshot per rotation, not one per SVID) and an SVID added later falls in step with
+ * the others within one rotation, while none is renewed before half its planned time.
+ *
+ * @example
+ * renewTogether(now, [...rec.svids.values()]) // e.g. [true, true, false]
+ */
+export function renewTogether(now: Date, held: readonly RenewalTimes[]): boolean[] {
+  const t = now.getTime()
+  if (!held.some((h) => t >= h.renewAt.getTime())) return held.map(() => false)
+  return held.map((h) => {
+    const start = h.issuedAt.getTime()
+    return t >= h.renewAt.getTime() || t - start >= RENEW_TOGETHER_SHARE * (h.renewAt.getTime() - start)
+  })
 }
 
 /** True while an SVID expiring at `notAfter` may still be handed to a workload at `now`. */

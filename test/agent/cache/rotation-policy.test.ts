@@ -3,6 +3,7 @@ import {
   checkRotationFraction,
   isServable,
   renewalTime,
+  renewTogether,
   retryDelayMs,
   shouldRenew,
 } from '../../../agent/cache/rotation-policy.js'
@@ -17,6 +18,25 @@ t.test('renewal at the fraction of the lifetime, ±10%', async (t) => {
   t.equal(notAfter.getTime() - renewalTime(issued, notAfter, 0.2, 0.5).getTime(), 200_000)
   t.ok(shouldRenew(new Date(notAfter.getTime() - 400_000), renewalTime(issued, notAfter, 0.5, 0.5)))
   t.notOk(shouldRenew(new Date(notAfter.getTime() - 600_000), renewalTime(issued, notAfter, 0.5, 0.5)))
+})
+
+t.test('a process renews together: nothing until one is due, then all past half their way', async (t) => {
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s))
+  const held = [
+    { issuedAt: at(0), renewAt: at(50) }, // due first
+    { issuedAt: at(0), renewAt: at(54) }, // same batch, another jitter draw
+    { issuedAt: at(30), renewAt: at(80) }, // added later: 20 of its 50 s to go at 50 s
+    { issuedAt: at(10), renewAt: at(60) }, // 40 of its 50 s gone at 50 s
+  ]
+  t.same(renewTogether(at(49), held), [false, false, false, false], 'none due: none renewed')
+  t.same(renewTogether(at(50), held), [true, true, false, true], 'one due: the others past half come along')
+  t.same(renewTogether(at(81), held), [true, true, true, true])
+  t.same(renewTogether(at(50), []), [])
+  const late = [
+    { issuedAt: at(50), renewAt: at(100) },
+    { issuedAt: at(30), renewAt: at(80) },
+  ]
+  t.same(renewTogether(at(80), late), [true, true], 'the straggler pulls the group along next time')
 })
 
 t.test('an SVID with under a second left is not served', async (t) => {
