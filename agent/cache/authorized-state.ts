@@ -38,14 +38,16 @@ export interface X509SvidRequest {
   readonly csrDer: Buffer
 }
 
-/** A signed X509-SVID for one entry. */
+/**
+ * A signed X509-SVID for one entry, as received: the cache parses and checks its chain (once,
+ * when matching it to the key it was requested for).
+ */
 export interface IssuedX509Svid {
   readonly entryId: string
+  /** The SPIFFE ID the server says it signed (the cache checks the chain against the entry's). */
   readonly spiffeId: string
-  /** DER, leaf first, then intermediates (never the root). */
+  /** DER, leaf first, then intermediates (never the root); may be views into a larger message. */
   readonly chainDer: readonly Buffer[]
-  readonly serial: string
-  readonly notAfter: Date
 }
 
 /** A signed JWT-SVID. */

@@ -14,6 +14,7 @@ import {
   privateKeyToPkcs8Der,
   publicKeyToSpkiDer,
 } from '../../certs/keys/keys.js'
+import type { CertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { createCsr } from '../../certs/x509svid/csr.js'
 import { readSvidChain } from '../../certs/x509svid/parse-x509-svid.js'
 import type { AuthorizedEntry, IssuedX509Svid, SvidIssuer } from './authorized-state.js'
@@ -129,23 +130,25 @@ async function call<T>(
   } catch (error) {
     return { error }
   }
-  const bySpki = new Map<string, IssuedX509Svid>()
+  // Each chain is parsed once: to match it to its request and to check it.
+  const bySpki = new Map<string, Parsed>()
   for (const svid of issued) {
     try {
-      const { facts } = readSvidChain(svid.chainDer)
-      bySpki.set(facts[0]!.spkiDer.toString('hex'), svid)
+      const { spiffeId, facts } = readSvidChain(svid.chainDer)
+      const leaf = facts[0]!
+      bySpki.set(leaf.spkiDer.toString('hex'), { svid, spiffeId: spiffeId.toString(), leaf })
     } catch {
       // Not a usable SVID: its request is reported as unanswered below.
     }
   }
   return {
     list: prepared.map((p) => {
-      const svid = bySpki.get(p.spkiHex)
-      if (svid === undefined) {
+      const parsed = bySpki.get(p.spkiHex)
+      if (parsed === undefined) {
         return { need: p.need, error: failure('ERR_UNAVAILABLE', 'the server returned no usable SVID') }
       }
       try {
-        return { need: p.need, svid: accept(svid, p, issuedAt) }
+        return { need: p.need, svid: accept(parsed, p, issuedAt) }
       } catch (error) {
         return { need: p.need, error }
       }
@@ -153,10 +156,15 @@ async function call<T>(
   }
 }
 
-function accept<T>(svid: IssuedX509Svid, p: Prepared<T>, issuedAt: Date): SignedX509Svid {
-  const { spiffeId, facts } = readSvidChain(svid.chainDer)
-  const leaf = facts[0]!
-  const id = spiffeId.toString()
+/** A returned SVID with what was read from its chain. */
+interface Parsed {
+  readonly svid: IssuedX509Svid
+  readonly spiffeId: string
+  readonly leaf: Pick<CertificateFacts, 'serialHex' | 'notAfter'>
+}
+
+function accept<T>(parsed: Parsed, p: Prepared<T>, issuedAt: Date): SignedX509Svid {
+  const { svid, spiffeId: id, leaf } = parsed
   if (id !== p.need.entry.spiffeId || svid.entryId !== p.need.entry.id) {
     throw failure(
       'ERR_SVID_INVALID',
@@ -165,6 +173,7 @@ function accept<T>(svid: IssuedX509Svid, p: Prepared<T>, issuedAt: Date): Signed
   }
   return {
     spiffeId: id,
+    // Copies: the received DER may be a view into a much larger response message.
     chainDer: svid.chainDer.map((d) => Buffer.from(d)),
     privateKeyPkcs8Der: p.privateKeyPkcs8Der,
     serial: leaf.serialHex,

@@ -2,7 +2,8 @@
  * Decoding of the agent API's messages into the agent's own types. The channel is
  * authenticated (mutual TLS with a verified server SVID), but every field is still checked:
  * bundles must name our trust domain and parse, entries must carry valid SPIFFE IDs and
- * selectors, SVID chains must parse. A malformed message throws a `SigilError`.
+ * selectors; workload SVID chains are parsed and checked by the cache (once, where they are
+ * matched to their keys). A malformed message throws a `SigilError`.
  */
 import { decodeSpiffeBundle } from '../../certs/bundle/spiffe-bundle-json.js'
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
@@ -10,7 +11,6 @@ import { SigilError } from '../../certs/errors.js'
 import { parseSelector } from '../../certs/selector/selector.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
-import { readSvidChain } from '../../certs/x509svid/parse-x509-svid.js'
 import type { SyncAuthorizedEntriesResponse__Output } from '../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesResponse.js'
 import type { Bundle__Output } from '../../proto/generated/sigil/common/v1/Bundle.js'
 import type { RegistrationEntry__Output } from '../../proto/generated/sigil/common/v1/RegistrationEntry.js'
@@ -87,24 +87,13 @@ export function authorizedStateFromWire(
   return { entries: res.entries.map(entryFromWire), bundle, federatedBundles }
 }
 
-/** A wire X509-SVID (for `entryId`) as an {@link IssuedX509Svid}; the chain must parse as an SVID. */
+/**
+ * A wire X509-SVID (for `entryId`) as an {@link IssuedX509Svid}: its chain must not be empty; it
+ * is parsed and checked by the cache, which matches it to the key it was requested for.
+ */
 export function issuedX509SvidFromWire(entryId: string, svid: X509Svid__Output | null): IssuedX509Svid {
   if (!svid || svid.cert_chain.length === 0) {
     throw new SigilError('ERR_SVID_INVALID', `the server returned no SVID for entry "${entryId}"`)
   }
-  const { spiffeId, facts } = readSvidChain(svid.cert_chain)
-  if (spiffeId.toString() !== svid.spiffe_id) {
-    throw new SigilError(
-      'ERR_SVID_INVALID',
-      `SVID for entry "${entryId}" names "${spiffeId}", not "${svid.spiffe_id}"`,
-    )
-  }
-  const leaf = facts[0]!
-  return {
-    entryId,
-    spiffeId: svid.spiffe_id,
-    chainDer: svid.cert_chain.map((d) => Buffer.from(d)),
-    serial: leaf.serialHex,
-    notAfter: leaf.notAfter,
-  }
+  return { entryId, spiffeId: svid.spiffe_id, chainDer: svid.cert_chain }
 }

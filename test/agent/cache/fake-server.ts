@@ -107,8 +107,6 @@ export class FakeIssuer implements SvidIssuer {
         entryId: e.id,
         spiffeId: e.spiffeId,
         chainDer: m.chainDer,
-        serial: m.serialHex,
-        notAfter: m.notAfter,
       })
     }
     return out
