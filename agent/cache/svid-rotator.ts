@@ -3,9 +3,10 @@
  * missing, belongs to an older entry revision or is due for renewal, gets them signed in
  * batches, installs the results and pushes snapshots. A process's due SVIDs go out together (in
  * one batch when they fit) and its subscribers get one snapshot once none of its SVIDs is in
- * flight. At most {@link MAX_BATCHES_IN_FLIGHT} batches are in flight; each finished batch makes
- * room for the next one, built from what is due by then (most urgent first), so throughput is
- * steady and the keys being prepared stay bounded however much comes due at once. Failures are
+ * flight. At most {@link MAX_BATCHES_IN_FLIGHT} batches are in flight, of which at most
+ * {@link MAX_BATCHES_PREPARING} are having their keys made; each stage that finishes makes room
+ * for the next batch, built from what is due by then (most urgent first), so the pipe stays
+ * full, throughput is steady and the keys held stay bounded however much comes due at once. Failures are
  * logged and retried with backoff while the still-valid SVID keeps being served; the loop never
  * throws.
  */
@@ -14,12 +15,17 @@ import type { AuthorizedEntry, SvidIssuer } from './authorized-state.js'
 import { type CacheLogger, errorText } from './cache-logger.js'
 import type { ProcessRecord } from './process-record.js'
 import { renewalTime, renewTogether, retryDelayMs } from './rotation-policy.js'
-import { issueX509Svids, MAX_X509_BATCH, type X509SvidNeed } from './x509-svid-batcher.js'
+import { MAX_X509_BATCH, prepareX509Batch, sendX509Batch, type X509SvidNeed } from './x509-svid-batcher.js'
 
 /** A renewal is never scheduled sooner than this after issuance (guards against tiny lifetimes). */
 const MIN_RENEW_AFTER_MS = 1_000
 /** Most issuance batches (of up to {@link MAX_X509_BATCH} CSRs) in flight at once. */
 export const MAX_BATCHES_IN_FLIGHT = 8
+/**
+ * Most batches having their keys and CSRs made at once: they share the agent's one thread, so
+ * making them one or two at a time sends the first ones sooner and keeps the server fed.
+ */
+export const MAX_BATCHES_PREPARING = 2
 /** A long-running round logs a summary at least this often. */
 const SUMMARY_INTERVAL_MS = 10_000
 
@@ -64,19 +70,17 @@ export async function runIssuanceRound(r: SvidRotator): Promise<number | undefin
   }
   r.issuing = true
   const tally: Tally = { issued: 0, failed: 0, batches: 0, processes: new Set(), since: Date.now() }
+  const pipe: Pipe = { preparing: 0, inFlight: 0 }
   try {
-    const running = new Set<Promise<void>>()
     for (;;) {
-      while (!r.closed && running.size < MAX_BATCHES_IN_FLIGHT) {
+      while (!r.closed && pipe.preparing < MAX_BATCHES_PREPARING && pipe.inFlight < MAX_BATCHES_IN_FLIGHT) {
         const batch = nextBatch(r)
         if (batch.length === 0) break
-        const p: Promise<void> = issueBatch(r, batch, tally).finally(() => running.delete(p))
-        running.add(p)
+        void issueBatch(r, batch, tally, pipe)
       }
-      if (running.size === 0) break
+      if (pipe.inFlight === 0) break
       await new Promise<void>((resolve) => {
         r.wake = resolve
-        void Promise.race(running).then(resolve)
       })
       r.wake = undefined
       if (Date.now() - tally.since >= SUMMARY_INTERVAL_MS) logSummary(r, tally)
@@ -111,11 +115,27 @@ function logSummary(r: SvidRotator, tally: Tally): void {
   tally.since = Date.now()
 }
 
-/** Gets one batch signed and installs it; never throws. */
-async function issueBatch(r: SvidRotator, needs: X509SvidNeed<ProcessRecord>[], tally: Tally): Promise<void> {
+/** Batches between their first stage (keys and CSRs) and being installed. */
+interface Pipe {
+  preparing: number
+  inFlight: number
+}
+
+/** Prepares one batch, gets it signed and installs it, waking the round after each stage; never throws. */
+async function issueBatch(
+  r: SvidRotator,
+  needs: X509SvidNeed<ProcessRecord>[],
+  tally: Tally,
+  pipe: Pipe,
+): Promise<void> {
+  pipe.preparing++
+  pipe.inFlight++
   try {
     tally.batches++
-    const outcomes = await issueX509Svids(r.cfg.issuer, r.cfg.keyType, needs, r.cfg.clock)
+    const prepared = await prepareX509Batch(r.cfg.keyType, needs)
+    pipe.preparing--
+    r.wake?.()
+    const outcomes = await sendX509Batch(r.cfg.issuer, prepared, r.cfg.clock)
     const touched = new Set<ProcessRecord>()
     const failed = new Map<string, string[]>()
     for (const o of outcomes) {
@@ -182,6 +202,9 @@ async function issueBatch(r: SvidRotator, needs: X509SvidNeed<ProcessRecord>[], 
   } catch (err) {
     for (const n of needs) n.owner.inflight.delete(n.entry.id)
     r.cfg.logger.error({ err: errorText(err) }, 'workload SVID issuance batch failed')
+  } finally {
+    pipe.inFlight--
+    r.wake?.()
   }
 }
 

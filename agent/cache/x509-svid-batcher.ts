@@ -44,7 +44,8 @@ export type X509SvidOutcome<T> =
   | { readonly need: X509SvidNeed<T>; readonly svid: SignedX509Svid }
   | { readonly need: X509SvidNeed<T>; readonly error: unknown }
 
-interface Prepared<T> {
+/** One need with its CSR and private key (opaque outside this module). */
+export interface Prepared<T> {
   readonly need: X509SvidNeed<T>
   readonly csrDer: Buffer
   readonly spkiHex: string
@@ -64,7 +65,9 @@ export async function issueX509Svids<T>(
   clock: () => Date,
 ): Promise<X509SvidOutcome<T>[]> {
   const batches = splitDistinct(needs)
-  const results = await Promise.all(batches.map((b) => issueBatch(issuer, keyType, b, clock)))
+  const results = await Promise.all(
+    batches.map(async (b) => sendX509Batch(issuer, await prepareX509Batch(keyType, b), clock)),
+  )
   return results.flat()
 }
 
@@ -83,18 +86,41 @@ function splitDistinct<T>(needs: readonly X509SvidNeed<T>[]): X509SvidNeed<T>[][
   return batches.map((b) => b.needs)
 }
 
-async function issueBatch<T>(
-  issuer: Pick<SvidIssuer, 'newX509Svids'>,
+/**
+ * The keys and CSRs of one batch (or why they could not be made): what {@link prepareX509Batch}
+ * makes and {@link sendX509Batch} sends.
+ */
+export type PreparedX509Batch<T> =
+  | { readonly prepared: readonly Prepared<T>[] }
+  | { readonly needs: readonly X509SvidNeed<T>[]; readonly error: unknown }
+
+/**
+ * First stage of one batch (distinct entry IDs, at most {@link MAX_X509_BATCH}): a fresh key
+ * pair and CSR per need. Never throws. Split from sending so that a caller can prepare one batch
+ * while others are at the server.
+ *
+ * @example
+ * const outcomes = await sendX509Batch(issuer, await prepareX509Batch('ec-p256', needs), clock)
+ */
+export async function prepareX509Batch<T>(
   keyType: KeyType,
   needs: readonly X509SvidNeed<T>[],
+): Promise<PreparedX509Batch<T>> {
+  try {
+    return { prepared: await Promise.all(needs.map((need) => prepare(need, keyType))) }
+  } catch (error) {
+    return { needs, error }
+  }
+}
+
+/** Second stage of one batch: gets the prepared CSRs signed and checks the SVIDs. Never throws. */
+export async function sendX509Batch<T>(
+  issuer: Pick<SvidIssuer, 'newX509Svids'>,
+  batch: PreparedX509Batch<T>,
   clock: () => Date,
 ): Promise<X509SvidOutcome<T>[]> {
-  let prepared: Prepared<T>[]
-  try {
-    prepared = await Promise.all(needs.map((need) => prepare(need, keyType)))
-  } catch (error) {
-    return needs.map((need) => ({ need, error }))
-  }
+  if ('error' in batch) return batch.needs.map((need) => ({ need, error: batch.error }))
+  const { prepared } = batch
   const outcomes = await call(issuer, prepared, clock)
   if ('error' in outcomes) {
     if (prepared.length > 1 && !isSigilError(outcomes.error, 'ERR_UNAVAILABLE')) {
