@@ -6,22 +6,45 @@
  * in a matching entry's `federates_with`.
  */
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
-import { selectorsMatch } from '../../certs/selector/selector.js'
+import { formatSelector, selectorsMatch } from '../../certs/selector/selector.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import type { AuthorizedEntry } from './authorized-state.js'
+
+/** Entries by the first of their selectors (`type:value`), for {@link matchEntries}. */
+export type EntryIndex = ReadonlyMap<string, readonly AuthorizedEntry[]>
+
+/**
+ * Indexes entries once per state, so that matching a process looks only at the entries that
+ * may match it instead of every entry (an entry never matches without its first selector).
+ *
+ * @example
+ * const index = indexEntries(state.entries)
+ */
+export function indexEntries(entries: readonly AuthorizedEntry[]): EntryIndex {
+  const index = new Map<string, AuthorizedEntry[]>()
+  for (const e of entries) {
+    const first = e.selectors[0]
+    if (first === undefined) continue // matches nothing
+    const key = formatSelector(first)
+    const list = index.get(key)
+    if (list === undefined) index.set(key, [e])
+    else list.push(e)
+  }
+  return index
+}
 
 /**
  * The entries whose selectors all appear in `attested`, sorted by entry ID, with duplicate
  * hints removed.
  *
  * @example
- * matchEntries(state.entries, selectorSet(process.selectors)).map((e) => e.spiffeId)
+ * matchEntries(indexEntries(state.entries), selectorSet(process.selectors)).map((e) => e.spiffeId)
  */
-export function matchEntries(
-  entries: readonly AuthorizedEntry[],
-  attested: ReadonlySet<string>,
-): AuthorizedEntry[] {
-  const matched = entries.filter((e) => selectorsMatch(e.selectors, attested))
+export function matchEntries(index: EntryIndex, attested: ReadonlySet<string>): AuthorizedEntry[] {
+  const matched: AuthorizedEntry[] = []
+  for (const selector of attested) {
+    for (const e of index.get(selector) ?? []) if (selectorsMatch(e.selectors, attested)) matched.push(e)
+  }
   return dropDuplicateHints(matched.sort(byId))
 }
 

@@ -24,7 +24,13 @@ import {
   resolveCacheOptions,
   type WorkloadIdentityCacheOptions,
 } from './cache-options.js'
-import { matchEntries, type SelectorWants, selectorWants } from './entry-matching.js'
+import {
+  type EntryIndex,
+  indexEntries,
+  matchEntries,
+  type SelectorWants,
+  selectorWants,
+} from './entry-matching.js'
 import { IdentitySubscription } from './identity-subscription.js'
 import { JwtSvidCache } from './jwt-svid-cache.js'
 import { fetchJwtSvids, type JwtFetchContext, type WorkloadJwtSvid } from './jwt-svid-fetch.js'
@@ -52,6 +58,7 @@ export class WorkloadIdentityCache {
   readonly #jwtContext: JwtFetchContext
   readonly #interval: NodeJS.Timeout
   #state: AuthorizedState | undefined
+  #index: EntryIndex = new Map()
   #wants: SelectorWants = { sha256: false, scriptSha256: false }
   #maintaining = false
   #kickScheduled = false
@@ -82,6 +89,7 @@ export class WorkloadIdentityCache {
     }
     if (!(state.federatedBundles instanceof Map)) throw new TypeError('state.federatedBundles must be a Map')
     this.#state = state
+    this.#index = indexEntries(state.entries)
     this.#wants = selectorWants(state.entries)
     for (const rec of this.#records.values()) this.#rematch(rec)
     for (const rec of this.#records.values()) this.#publish(rec)
@@ -158,7 +166,7 @@ export class WorkloadIdentityCache {
   bundlesFor(process: Pick<WorkloadProcess, 'selectors'>): VisibleBundles | undefined {
     const state = this.#state
     if (state === undefined) return undefined
-    return visibleBundles(state, matchEntries(state.entries, selectorSet(process.selectors)))
+    return visibleBundles(state, matchEntries(this.#index, selectorSet(process.selectors)))
   }
 
   /** Counts of what is held. */
@@ -292,7 +300,7 @@ export class WorkloadIdentityCache {
 
   #rematch(rec: ProcessRecord): void {
     const state = this.#state
-    rec.matched = state === undefined ? [] : matchEntries(state.entries, rec.selectorSet)
+    rec.matched = state === undefined ? [] : matchEntries(this.#index, rec.selectorSet)
     const current = new Map(rec.matched.map((e) => [e.id, e]))
     for (const [id, held] of rec.svids) {
       if (current.get(id)?.spiffeId !== held.spiffeId) rec.svids.delete(id)
