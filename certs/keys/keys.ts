@@ -12,6 +12,8 @@ import {
 } from 'node:crypto'
 import { promisify } from 'node:util'
 import { SigilError } from '../errors.js'
+import { ecPkcs8Of } from '../lib/pkcs8.js'
+import { spkiOf } from '../lib/spki.js'
 
 const generate = promisify(nodeGenerateKeyPair)
 
@@ -66,9 +68,9 @@ export function keyTypeOf(key: KeyObject): KeyType {
   )
 }
 
-/** PKCS#8 DER of a private key (the Workload API's `x509_svid_key` form). */
+/** PKCS#8 DER of a private key (the Workload API's `x509_svid_key` form); EC keys take a fast path. */
 export function privateKeyToPkcs8Der(key: KeyObject): Buffer {
-  return key.export({ type: 'pkcs8', format: 'der' })
+  return ecPkcs8Of(key) ?? key.export({ type: 'pkcs8', format: 'der' })
 }
 
 /** PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`) of a private key. */
@@ -78,8 +80,12 @@ export function privateKeyToPkcs8Pem(key: KeyObject): string {
 
 /** SubjectPublicKeyInfo DER of a public (or private) key. */
 export function publicKeyToSpkiDer(key: KeyObject): Buffer {
-  const pub = key.type === 'private' ? createPublicKey(key) : key
-  return pub.export({ type: 'spki', format: 'der' })
+  try {
+    return spkiOf(key)
+  } catch {
+    const pub = key.type === 'private' ? createPublicKey(key) : key
+    return pub.export({ type: 'spki', format: 'der' })
+  }
 }
 
 /**

@@ -4,48 +4,40 @@
  * public key. The SPIFFE ID, TTL and DNS names of an SVID come from the caller (the
  * registration entry), never from the CSR's subject or requested extensions.
  */
-import { createPublicKey, type KeyObject, verify, webcrypto } from 'node:crypto'
+import { type KeyObject, sign, verify } from 'node:crypto'
 import { SigilError } from '../errors.js'
 import { type KeyPair, keyTypeOf } from '../keys/keys.js'
-import { ensureCryptoProvider } from '../lib/crypto-provider.js'
-import { TAG } from '../lib/der.js'
+import { bitString, contextTag, sequence, smallInteger, TAG } from '../lib/der.js'
 import { contentOf, rawOf, readChildren, readWhole } from '../lib/der-reader.js'
 import { ACCEPTED_SIGNATURE_ALGORITHMS, signatureAlgorithmFor } from '../lib/signature-algorithm.js'
+import { publicKeyFromSpki, spkiOf } from '../lib/spki.js'
+
+const VERSION_0 = smallInteger(0)
+const EMPTY_NAME = sequence()
+const EMPTY_ATTRIBUTES = contextTag(0, true)
 
 /**
- * Creates a PKCS#10 CSR (DER) signed by the key pair; the subject is empty.
+ * Creates a PKCS#10 CSR (DER) signed by the key pair; the subject and attributes are empty.
+ * Built with the DER writer and signed with Node's `crypto.sign` (the agent makes one per
+ * workload SVID, so this is on the hot path).
  *
  * @example
  * const csr = await createCsr(await generateKeyPair('ec-p256'))
  */
 export async function createCsr(keyPair: KeyPair): Promise<Buffer> {
+  return createCsrSync(keyPair)
+}
+
+/** {@link createCsr} without the promise. */
+export function createCsrSync(keyPair: KeyPair): Buffer {
   const { privateKey, publicKey } = keyPair
   if (privateKey?.type !== 'private' || publicKey?.type !== 'public') {
     throw new TypeError('createCsr needs { privateKey, publicKey } KeyObjects')
   }
-  const x509 = ensureCryptoProvider()
   const algorithm = signatureAlgorithmFor(privateKey)
-  const keys = {
-    privateKey: await webcrypto.subtle.importKey(
-      'pkcs8',
-      privateKey.export({ type: 'pkcs8', format: 'der' }),
-      algorithm.importParams,
-      false,
-      ['sign'],
-    ),
-    publicKey: await webcrypto.subtle.importKey(
-      'spki',
-      publicKey.export({ type: 'spki', format: 'der' }),
-      algorithm.importParams,
-      true,
-      ['verify'],
-    ),
-  }
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    keys,
-    signingAlgorithm: algorithm.signParams,
-  })
-  return Buffer.from(csr.rawData)
+  const info = sequence(VERSION_0, EMPTY_NAME, spkiOf(publicKey), EMPTY_ATTRIBUTES)
+  const signature = sign(algorithm.hash, info, { key: privateKey, dsaEncoding: 'der' })
+  return sequence(info, algorithm.identifierDer, bitString(signature))
 }
 
 /**
@@ -88,7 +80,7 @@ export async function parseCsr(der: Buffer): Promise<{ publicKey: KeyObject }> {
 
   let publicKey: KeyObject
   try {
-    publicKey = createPublicKey({ key: rawOf(der, spki), format: 'der', type: 'spki' })
+    publicKey = publicKeyFromSpki(rawOf(der, spki))
   } catch (cause) {
     throw new SigilError(code, 'CSR public key is not a valid SubjectPublicKeyInfo', { cause })
   }

@@ -32,8 +32,8 @@ export async function opsPerSecond(fn: () => unknown, seconds: number, batch = 6
   }
 }
 
-/** The raw OpenSSL P-256 ECDSA sign rate on one core (`openssl speed -seconds N ecdsap256`). */
-export function opensslP256SignsPerSecond(seconds = 3): number {
+/** `openssl speed ecdsap256` on one core: P-256 signs and verifies per second. */
+export function opensslP256Speed(seconds = 3): { readonly signPerS: number; readonly verifyPerS: number } {
   const out = execFileSync('openssl', ['speed', '-seconds', String(seconds), 'ecdsap256'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -42,7 +42,12 @@ export function opensslP256SignsPerSecond(seconds = 3): number {
   const line = out.split('\n').find((l) => /ecdsa \(nistp256\)/.test(l) && /\d+\.\d+\s+\d+\.\d+\s*$/.test(l))
   const m = line ? /(\d+\.\d+)\s+(\d+\.\d+)\s*$/.exec(line) : null
   if (!m) throw new Error(`could not read openssl speed output:\n${out}`)
-  return Number(m[1])
+  return { signPerS: Number(m[1]), verifyPerS: Number(m[2]) }
+}
+
+/** The raw `openssl speed ecdsap256` sign rate (one core): the physical limit of signing. */
+export function opensslP256SignsPerSecond(seconds = 3): number {
+  return opensslP256Speed(seconds).signPerS
 }
 
 /** Formats a rate for the table. */

@@ -85,6 +85,15 @@ export interface DataStore {
    */
   listAuthorizedEntries(agentId: string, agentSelectors: readonly Selector[]): Promise<RegistrationEntry[]>
 
+  /**
+   * A token that changes whenever a registration entry is created, updated or deleted
+   * through this store, and whenever the backend can tell that another process changed
+   * the stored data (it may also change for other writes). Equal tokens mean the entries
+   * are unchanged, so callers may keep what they derived from them (the agent API caches
+   * each agent's authorized entries by it).
+   */
+  entriesVersion(): Promise<string>
+
   // ----- attested agents -----
 
   /**

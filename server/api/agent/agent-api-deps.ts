@@ -11,6 +11,7 @@ import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
+import type { AuthorizedEntryCache } from './authorized-entries.js'
 
 /** What the agent API asks of the CA. */
 export interface AgentApiCa {
@@ -38,6 +39,7 @@ export type AgentApiDataStore = Pick<
   DataStore,
   | 'consumeJoinToken'
   | 'listAuthorizedEntries'
+  | 'entriesVersion'
   | 'createOrUpdateAttestedAgent'
   | 'getAttestedAgent'
   | 'updateAgentSvid'
@@ -68,6 +70,12 @@ export interface AgentApiDeps {
   readonly defaultJwtSvidTtlSeconds: number
   /** Longest an AttestAgent stream may take, challenge round trips included. */
   readonly attestTimeoutMs: number
+}
+
+/** The deps plus what the handlers share, built once by `createAgentApiHandlers`. */
+export interface AgentApiContext extends AgentApiDeps {
+  /** Each agent's authorized entries, cached by datastore entries version. */
+  readonly authorized: AuthorizedEntryCache
 }
 
 /** Most CSRs accepted in one BatchNewX509Svid call. */

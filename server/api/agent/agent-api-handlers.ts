@@ -13,10 +13,11 @@
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js'
 import type { AgentAPIHandlers } from '../../../proto/loader.js'
 import { toGrpcError } from '../grpc-status.js'
-import type { AgentApiDeps } from './agent-api-deps.js'
+import type { AgentApiContext, AgentApiDeps } from './agent-api-deps.js'
 import { AgentAuthenticator, type AuthenticatedAgent } from './agent-authenticator.js'
 import { toWireBundle } from './agent-wire.js'
 import { attestAgentHandler } from './attest-agent.js'
+import { AuthorizedEntryCache } from './authorized-entries.js'
 import { batchNewX509Svid } from './batch-new-x509-svid.js'
 import { newJwtSvid } from './new-jwt-svid.js'
 import { renewAgent } from './renew-agent.js'
@@ -37,7 +38,11 @@ export interface AgentApi {
  * const { handlers } = createAgentApiHandlers(deps)
  * server.addService(loadAgentApi().service, handlers)
  */
-export function createAgentApiHandlers(deps: AgentApiDeps): AgentApi {
+export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
+  const deps: AgentApiContext = {
+    ...agentApiDeps,
+    authorized: new AuthorizedEntryCache(agentApiDeps.datastore),
+  }
   const authenticator = new AgentAuthenticator(deps)
   const authenticated =
     <Req, Res>(method: string, fn: (caller: AuthenticatedAgent, req: Req) => Promise<Res>) =>

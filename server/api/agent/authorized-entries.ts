@@ -2,29 +2,89 @@
  * The authorization step of the agent API: which registration entries the calling agent
  * may serve. The rule itself lives in the datastore (`listAuthorizedEntries`: entries
  * parented by the agent or by a node alias whose selectors the agent has, transitively);
- * here it is fetched once per call and every refusal is logged with the agent and entry.
+ * here its result is cached per (agent, agent selectors) for as long as the datastore's
+ * `entriesVersion()` stays the same, so a busy agent's SVID calls do not crawl the entry
+ * graph each time, while any entry change is seen by the very next call. Every refusal is
+ * logged with the agent and entry.
  */
 import { SigilError } from '../../../certs/errors.js'
+import { formatSelector } from '../../../certs/selector/selector.js'
 import type { RegistrationEntry } from '../../datastore/datastore.js'
-import type { AgentApiDeps } from './agent-api-deps.js'
+import type { AgentApiContext, AgentApiDataStore, AgentApiDeps } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 
+/** What one agent may serve: the entries oldest first, and by ID. Shared: never mutate. */
+export interface AuthorizedEntries {
+  readonly list: readonly RegistrationEntry[]
+  readonly byId: ReadonlyMap<string, RegistrationEntry>
+}
+
+/** Agents whose authorized entries are kept at most (least recently used ones go first). */
+export const AUTHORIZED_CACHE_AGENTS = 4096
+
 /**
- * The caller's authorized entries by entry ID (one datastore query).
+ * Authorized entries per agent, valid for one datastore entries version.
+ *
+ * @example
+ * const cache = new AuthorizedEntryCache(datastore)
+ * const { byId } = await cache.get(caller)
+ */
+export class AuthorizedEntryCache {
+  readonly #datastore: Pick<AgentApiDataStore, 'listAuthorizedEntries' | 'entriesVersion'>
+  readonly #maxAgents: number
+  readonly #byAgent = new Map<string, AuthorizedEntries>()
+  #version: string | undefined
+
+  constructor(
+    datastore: Pick<AgentApiDataStore, 'listAuthorizedEntries' | 'entriesVersion'>,
+    maxAgents = AUTHORIZED_CACHE_AGENTS,
+  ) {
+    this.#datastore = datastore
+    this.#maxAgents = maxAgents
+  }
+
+  /** The caller's authorized entries (one cheap version query when cached). */
+  async get(caller: AuthenticatedAgent): Promise<AuthorizedEntries> {
+    const version = await this.#datastore.entriesVersion()
+    if (version !== this.#version) {
+      this.#byAgent.clear()
+      this.#version = version
+    }
+    const agentId = caller.agentId.toString()
+    const selectors = caller.agent.selectors
+    const key = `${agentId}\n${selectors.map(formatSelector).sort().join('\n')}`
+    const hit = this.#byAgent.get(key)
+    if (hit !== undefined) {
+      this.#byAgent.delete(key)
+      this.#byAgent.set(key, hit)
+      return hit
+    }
+    const list = await this.#datastore.listAuthorizedEntries(agentId, selectors)
+    const found: AuthorizedEntries = { list, byId: new Map(list.map((e) => [e.id, e])) }
+    // Kept only if nothing changed while listing (the listing may predate that change).
+    if ((await this.#datastore.entriesVersion()) === this.#version) {
+      if (this.#byAgent.size >= this.#maxAgents) {
+        const oldest = this.#byAgent.keys().next()
+        if (!oldest.done) this.#byAgent.delete(oldest.value)
+      }
+      this.#byAgent.set(key, found)
+    }
+    return found
+  }
+}
+
+/**
+ * The caller's authorized entries by entry ID.
  *
  * @example
  * const entries = await authorizedEntries(deps, caller)
  * const entry = requireAuthorizedEntry(deps, entries, caller, entryId, 'NewJwtSvid')
  */
 export async function authorizedEntries(
-  deps: Pick<AgentApiDeps, 'datastore'>,
+  deps: Pick<AgentApiContext, 'authorized'>,
   caller: AuthenticatedAgent,
-): Promise<Map<string, RegistrationEntry>> {
-  const entries = await deps.datastore.listAuthorizedEntries(
-    caller.agentId.toString(),
-    caller.agent.selectors,
-  )
-  return new Map(entries.map((e) => [e.id, e]))
+): Promise<ReadonlyMap<string, RegistrationEntry>> {
+  return (await deps.authorized.get(caller)).byId
 }
 
 /**

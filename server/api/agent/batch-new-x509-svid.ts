@@ -12,7 +12,7 @@ import { parseCsr } from '../../../certs/x509svid/csr.js'
 import type { BatchNewX509SvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/BatchNewX509SvidRequest.js'
 import type { BatchNewX509SvidResponse } from '../../../proto/generated/sigil/agent/v1/BatchNewX509SvidResponse.js'
 import type { IssuedSvidRecord } from '../../datastore/datastore.js'
-import { type AgentApiDeps, MAX_BATCH_SIZE } from './agent-api-deps.js'
+import { type AgentApiContext, MAX_BATCH_SIZE } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { toWireX509Svid } from './agent-wire.js'
 import { authorizedEntries, requireAuthorizedEntry } from './authorized-entries.js'
@@ -27,7 +27,7 @@ const METHOD = 'BatchNewX509Svid'
  * const { results } = await batchNewX509Svid(deps, caller, { params: [{ entry_id, csr }] })
  */
 export async function batchNewX509Svid(
-  deps: AgentApiDeps,
+  deps: AgentApiContext,
   caller: AuthenticatedAgent,
   req: BatchNewX509SvidRequest__Output,
 ): Promise<BatchNewX509SvidResponse> {

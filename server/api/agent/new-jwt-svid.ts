@@ -7,7 +7,7 @@ import { SigilError } from '../../../certs/errors.js'
 import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { NewJwtSvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidRequest.js'
 import type { NewJwtSvidResponse } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidResponse.js'
-import { type AgentApiDeps, MAX_JWT_AUDIENCES } from './agent-api-deps.js'
+import { type AgentApiContext, MAX_JWT_AUDIENCES } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { unixSeconds } from './agent-wire.js'
 import { authorizedEntries, requireAuthorizedEntry } from './authorized-entries.js'
@@ -23,7 +23,7 @@ const MAX_AUDIENCE_BYTES = 2048
  * const { token } = await newJwtSvid(deps, caller, { entry_id, audience: ['spiffe://example.org/db'] })
  */
 export async function newJwtSvid(
-  deps: AgentApiDeps,
+  deps: AgentApiContext,
   caller: AuthenticatedAgent,
   req: NewJwtSvidRequest__Output,
 ): Promise<NewJwtSvidResponse> {

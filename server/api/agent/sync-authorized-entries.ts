@@ -4,7 +4,7 @@
  * those, and never a second copy of our own).
  */
 import type { SyncAuthorizedEntriesResponse } from '../../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesResponse.js'
-import type { AgentApiDeps } from './agent-api-deps.js'
+import type { AgentApiContext } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { federatedTrustDomainName, toWireBundle, toWireBundleRecord, toWireEntry } from './agent-wire.js'
 
@@ -15,13 +15,10 @@ import { federatedTrustDomainName, toWireBundle, toWireBundleRecord, toWireEntry
  * const { entries, bundle, federated_bundles } = await syncAuthorizedEntries(deps, caller)
  */
 export async function syncAuthorizedEntries(
-  deps: AgentApiDeps,
+  deps: AgentApiContext,
   caller: AuthenticatedAgent,
 ): Promise<SyncAuthorizedEntriesResponse> {
-  const entries = await deps.datastore.listAuthorizedEntries(
-    caller.agentId.toString(),
-    caller.agent.selectors,
-  )
+  const entries = (await deps.authorized.get(caller)).list
   const wanted = new Set(entries.flatMap((e) => e.federatesWith.map(federatedTrustDomainName)))
   wanted.delete(deps.trustDomain.name)
   const federated =

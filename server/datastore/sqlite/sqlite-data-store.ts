@@ -65,6 +65,8 @@ export class SqliteDataStore implements DataStore {
   readonly #bundles: BundleTable
   readonly #svids: IssuedSvidTable
   #closed = false
+  /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
+  #entryWrites = 0
 
   private constructor(db: Database, clock: () => Date) {
     this.#db = db
@@ -111,11 +113,17 @@ export class SqliteDataStore implements DataStore {
     return this.#guard({ what }, fn)
   }
 
+  #entryWrite<T>(what: string, fn: () => T, unique?: ErrorCode, uniqueMessage?: string): T {
+    const result = this.#write(what, fn, unique, uniqueMessage)
+    this.#entryWrites++
+    return result
+  }
+
   // ----- registration entries -----
 
   async createEntry(input: RegistrationEntryInput): Promise<RegistrationEntry> {
     const entry = check.checkEntryInput(input)
-    return this.#write(
+    return this.#entryWrite(
       'create entry',
       () => this.#entries.create(entry, this.#clock()),
       'ERR_ENTRY_EXISTS',
@@ -140,7 +148,7 @@ export class SqliteDataStore implements DataStore {
 
   async updateEntry(id: string, patch: EntryPatch): Promise<RegistrationEntry> {
     check.checkString(id, 'id')
-    return this.#write(
+    return this.#entryWrite(
       'update entry',
       () => this.#entries.update(id, patch),
       'ERR_ENTRY_EXISTS',
@@ -150,7 +158,7 @@ export class SqliteDataStore implements DataStore {
 
   async deleteEntry(id: string): Promise<RegistrationEntry> {
     check.checkString(id, 'id')
-    return this.#write('delete entry', () => this.#entries.delete(id))
+    return this.#entryWrite('delete entry', () => this.#entries.delete(id))
   }
 
   async listEntriesByParentIds(parentIds: readonly string[]): Promise<RegistrationEntry[]> {
@@ -167,6 +175,13 @@ export class SqliteDataStore implements DataStore {
     const selectors = check.checkSelectors(agentSelectors, 'agentSelectors')
     return this.#read('list authorized entries', () =>
       this.#sql.read(() => this.#entries.listAuthorized(agentId, selectors)),
+    )
+  }
+
+  async entriesVersion(): Promise<string> {
+    return this.#read(
+      'entries version',
+      () => `${this.#entryWrites}:${this.#db.pragma('data_version', { simple: true })}`,
     )
   }
 

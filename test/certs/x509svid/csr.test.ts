@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { isSigilError } from '../../../certs/errors.js'
 import { generateKeyPair, KEY_TYPES, privateKeyToPkcs8Pem } from '../../../certs/keys/keys.js'
+import { ensureCryptoProvider } from '../../../certs/lib/crypto-provider.js'
 import * as der from '../../../certs/lib/der.js'
 import { rawOf, readChildren, readWhole } from '../../../certs/lib/der-reader.js'
 import { createCsr, parseCsr } from '../../../certs/x509svid/csr.js'
@@ -20,6 +21,9 @@ t.test('createCsr → parseCsr round trip, and openssl verifies our CSRs', async
     const csr = await createCsr(keys)
     const { publicKey } = await parseCsr(csr)
     t.ok(publicKey.equals(keys.publicKey), `${type}: the CSR's key comes back`)
+    const peculiar = new (ensureCryptoProvider().Pkcs10CertificateRequest)(csr)
+    t.ok(await peculiar.verify(), `${type}: @peculiar/x509 verifies it`)
+    t.equal(peculiar.subject, '', `${type}: empty subject`)
     const r = await openssl(['req', '-inform', 'DER', '-verify', '-noout'], csr)
     t.equal(r.code, 0, `openssl req -verify (${type}): ${r.stderr}`)
     t.match(r.stdout + r.stderr, /verify OK/i)

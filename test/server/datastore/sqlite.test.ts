@@ -237,3 +237,16 @@ t.test('measured: a 5000-record issuance batch (reported, not asserted)', async 
   t.comment(`recordIssuedSvids(5000) took ${ms.toFixed(1)} ms`)
   t.equal((await ds.listIssuedSvids({ limit: 1 }))[0]?.serialOrJti, batch[4999]!.serialOrJti)
 })
+
+t.test('entriesVersion sees entry writes made by another process on the same file', async (t) => {
+  const path = freshPath()
+  const ds = await SqliteDataStore.open({ path })
+  t.teardown(() => ds.close())
+  await ds.createEntry(entryInput())
+  const before = await ds.entriesVersion()
+  const other = await SqliteDataStore.open({ path })
+  t.teardown(() => other.close())
+  t.equal(await other.entriesVersion(), await other.entriesVersion())
+  await other.createEntry(entryInput({ spiffeId: `${TD}/from-elsewhere` }))
+  t.not(await ds.entriesVersion(), before, "another connection's commit changes the version")
+})

@@ -218,6 +218,38 @@ t.test("an agent cannot get SVIDs or JWTs for another agent's entries", async (t
   t.equal(refusals.length, 3, 'each refusal logged with agent_id and entry_id')
 })
 
+t.test(
+  'entry changes reach authorization on the very next call (the per-agent cache follows them)',
+  async (t) => {
+    const { kit, clientA, entryA } = await setup(t)
+    const csr = () => generateKeyPair('ec-p256').then(createCsr)
+    const mint = async (entryId: string) =>
+      unary<BatchNewX509SvidResponse__Output>(clientA, 'BatchNewX509Svid', {
+        params: [{ entry_id: entryId, csr: await csr() }],
+      })
+    t.equal((await mint(entryA.id)).results.length, 1, 'served while the entry exists (and now cached)')
+    t.equal((await mint(entryA.id)).results.length, 1, 'served again from the cache')
+    const moved = await kit.ds.updateEntry(entryA.id, { parentId: 'spiffe://example.org/someone-else' })
+    const err = await t.rejects(mint(moved.id))
+    t.equal((err as { code?: number }).code, status.PERMISSION_DENIED, 'reparented away: refused at once')
+    const back = await kit.ds.updateEntry(entryA.id, { parentId: entryA.parentId })
+    t.equal((await mint(back.id)).results.length, 1, 'reparented back: served again')
+    const added = await kit.ds.createEntry(
+      entryInput({ spiffeId: 'spiffe://example.org/added-later', parentId: entryA.parentId }),
+    )
+    t.equal((await mint(added.id)).results.length, 1, 'a new entry is served at once')
+    await kit.ds.deleteEntry(added.id)
+    const gone = await t.rejects(mint(added.id))
+    t.equal((gone as { code?: number }).code, status.PERMISSION_DENIED, 'deleted: refused at once')
+    const synced = await unary<SyncAuthorizedEntriesResponse__Output>(clientA, 'SyncAuthorizedEntries', {})
+    t.same(
+      synced.entries.map((e) => e.id),
+      [entryA.id],
+      'sync lists what authorization allows',
+    )
+  },
+)
+
 t.test('JWT-SVIDs: entry TTL, audience, recorded with jti', async (t) => {
   const { kit, a, clientA, entryA } = await setup(t)
   const res = await unary<NewJwtSvidResponse__Output>(clientA, 'NewJwtSvid', {

@@ -85,4 +85,23 @@ export function authorizationTests(t: Test, makeStore: MakeStore): void {
     await ds.deleteEntry(w.id)
     t.same(await ds.listAuthorizedEntries(AGENT_A, A_SELECTORS), [])
   })
+
+  t.test('entriesVersion changes with every entry write and only then', async (t) => {
+    const ds = await openStore(t, makeStore)
+    const v0 = await ds.entriesVersion()
+    t.equal(typeof v0, 'string')
+    t.equal(await ds.entriesVersion(), v0, 'stable without writes')
+    await ds.listAuthorizedEntries(AGENT_A, A_SELECTORS)
+    t.equal(await ds.entriesVersion(), v0, 'reads change nothing')
+    const e = await add(ds, 'versioned', AGENT_A)
+    const v1 = await ds.entriesVersion()
+    t.not(v1, v0, 'create')
+    const v2 = await ds.updateEntry(e.id, { hint: 'changed' }).then(() => ds.entriesVersion())
+    t.not(v2, v1, 'update')
+    await t.rejects(add(ds, 'versioned', AGENT_A), { code: 'ERR_ENTRY_EXISTS' })
+    await ds.deleteEntry(e.id)
+    const v3 = await ds.entriesVersion()
+    t.not(v3, v2, 'delete')
+    t.not(v3, v0, 'never back to an earlier token')
+  })
 }
