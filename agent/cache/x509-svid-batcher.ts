@@ -197,15 +197,36 @@ function accept<T>(parsed: Parsed, p: Prepared<T>, issuedAt: Date): SignedX509Sv
       `the server returned an SVID for ${id}, not for entry ${p.need.entry.id}`,
     )
   }
+  const { chainDer, privateKeyPkcs8Der } = compactCopy(svid.chainDer, p.privateKeyPkcs8Der)
   return {
     spiffeId: id,
-    // Copies: the received DER may be a view into a much larger response message.
-    chainDer: svid.chainDer.map((d) => Buffer.from(d)),
-    privateKeyPkcs8Der: p.privateKeyPkcs8Der,
+    chainDer,
+    privateKeyPkcs8Der,
     serial: leaf.serialHex,
     notAfter: leaf.notAfter,
     issuedAt,
   }
+}
+
+/**
+ * Copies an SVID's chain and key into one buffer of their own. The received DER are views into
+ * the whole response message, and small copies would be slices of Node's shared 8 KB pool, where
+ * one long-lived slice keeps a whole slab of short-lived data alive; a held SVID lives for half
+ * its lifetime or more, so it gets exactly the memory it needs.
+ */
+function compactCopy(
+  chain: readonly Buffer[],
+  key: Buffer,
+): { chainDer: Buffer[]; privateKeyPkcs8Der: Buffer } {
+  const parts = [...chain, key]
+  const out = Buffer.allocUnsafeSlow(parts.reduce((n, b) => n + b.length, 0))
+  let at = 0
+  const views = parts.map((b) => {
+    b.copy(out, at)
+    at += b.length
+    return out.subarray(at - b.length, at)
+  })
+  return { chainDer: views.slice(0, -1), privateKeyPkcs8Der: views[views.length - 1]! }
 }
 
 function failure(code: ErrorCode, message: string): SigilError {
