@@ -245,7 +245,7 @@ function dueGroups(r: SvidRotator): DueGroup[] {
   const t = now.getTime()
   const groups: DueGroup[] = []
   for (const rec of r.records()) {
-    if (rec.dropped || !rec.wantsX509) continue
+    if (rec.dropped || !rec.wantsX509 || !anythingDue(rec, t)) continue
     const entries: AuthorizedEntry[] = []
     const renewable: AuthorizedEntry[] = []
     let deadline = Number.POSITIVE_INFINITY
@@ -271,6 +271,22 @@ function dueGroups(r: SvidRotator): DueGroup[] {
     if (entries.length > 0) groups.push({ rec, entries, deadline })
   }
   return groups
+}
+
+/**
+ * True when some SVID of the process is missing, outdated or due: a check that allocates
+ * nothing, as the rounds run it over every held SVID each time a batch moves on.
+ */
+function anythingDue(rec: ProcessRecord, t: number): boolean {
+  for (const entry of rec.matched) {
+    if (rec.inflight.has(entry.id)) continue
+    const retry = rec.retries.get(entry.id)
+    if (retry !== undefined && retry.retryAt > t) continue
+    const held = rec.svids.get(entry.id)
+    if (held === undefined || held.revision !== entry.revisionNumber || t >= held.renewAt.getTime())
+      return true
+  }
+  return false
 }
 
 function earliestRetry(r: SvidRotator): number | undefined {

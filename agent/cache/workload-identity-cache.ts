@@ -35,6 +35,7 @@ import { IdentitySubscription } from './identity-subscription.js'
 import { JwtSvidCache } from './jwt-svid-cache.js'
 import { fetchJwtSvids, type JwtFetchContext, type WorkloadJwtSvid } from './jwt-svid-fetch.js'
 import { ProcessRecord } from './process-record.js'
+import { isServable } from './rotation-policy.js'
 import { snapshotFor, type VisibleBundles, visibleBundles } from './snapshot.js'
 import { runIssuanceRound, type SvidRotator } from './svid-rotator.js'
 import { processKey, sameStartTime, type WorkloadProcess } from './workload-process.js'
@@ -209,8 +210,13 @@ export class WorkloadIdentityCache {
       }
       const now = this.#cfg.clock()
       for (const rec of this.#records.values()) {
-        for (const [id, held] of rec.svids) if (held.notAfter.getTime() <= now.getTime()) rec.svids.delete(id)
-        this.#publish(rec)
+        // Pushed only when an SVID leaves the snapshot: other changes are pushed where they happen.
+        let changed = false
+        for (const [id, held] of rec.svids) {
+          if (held.notAfter.getTime() <= now.getTime()) rec.svids.delete(id)
+          if (!isServable(now, held.notAfter)) changed = true
+        }
+        if (changed) this.#publish(rec)
       }
       this.#jwt.prune(now)
       this.#kick()
