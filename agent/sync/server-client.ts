@@ -20,6 +20,7 @@ import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { createCsr } from '../../certs/x509svid/csr.js'
 import { type AgentAPIClient, loadAgentApi } from '../../proto/loader.js'
 import type {
+  AuthorizedEntry,
   AuthorizedState,
   IssuedJwtSvid,
   IssuedX509Svid,
@@ -78,6 +79,8 @@ export class ServerClient implements SvidIssuer {
   #client: AgentAPIClient | undefined
   #Client: ReturnType<typeof loadAgentApi>['Client'] | undefined
   #closed = false
+  /** The entries of the last sync, by ID (unchanged ones are reused by the next sync). */
+  #entries: ReadonlyMap<string, AuthorizedEntry> = new Map()
 
   constructor(opts: ServerClientOptions) {
     if (!opts.bundle && !opts.insecureBootstrap) {
@@ -176,7 +179,8 @@ export class ServerClient implements SvidIssuer {
   /** The entries this agent may serve and the bundles; the client trusts the new bundle from now on. */
   async syncAuthorizedEntries(): Promise<AuthorizedState> {
     const res = await this.#unary('SyncAuthorizedEntries', {}, 'entry sync')
-    const state = authorizedStateFromWire(res, this.trustDomain)
+    const state = authorizedStateFromWire(res, this.trustDomain, this.#entries)
+    this.#entries = new Map(state.entries.map((e) => [e.id, e]))
     this.useBundle(state.bundle)
     return state
   }

@@ -72,10 +72,15 @@ export function entryFromWire(e: RegistrationEntry__Output): AuthorizedEntry {
   }
 }
 
-/** A SyncAuthorizedEntries answer as the cache's {@link AuthorizedState}. */
+/**
+ * A SyncAuthorizedEntries answer as the cache's {@link AuthorizedState}. An entry whose wire
+ * fields all equal those of the same entry in `previous` (the last answer's entries, by ID) is
+ * that entry, not converted and checked again: a sync repeats every entry every few seconds.
+ */
 export function authorizedStateFromWire(
   res: SyncAuthorizedEntriesResponse__Output,
   trustDomain: TrustDomain,
+  previous: ReadonlyMap<string, AuthorizedEntry> = new Map(),
 ): AuthorizedState {
   const bundle = bundleFromWire(res.bundle, trustDomain)
   const federatedBundles = new Map<string, TrustBundle>()
@@ -84,7 +89,34 @@ export function authorizedStateFromWire(
     if (fb.trustDomain.equals(trustDomain)) continue
     federatedBundles.set(fb.trustDomain.name, fb)
   }
-  return { entries: res.entries.map(entryFromWire), bundle, federatedBundles }
+  const entries = res.entries.map((e) => {
+    const known = previous.get(e.id)
+    return known !== undefined && sameEntry(known, e) ? known : entryFromWire(e)
+  })
+  return { entries, bundle, federatedBundles }
+}
+
+/** True when converting `e` would give `known` again (compares without allocating). */
+function sameEntry(known: AuthorizedEntry, e: RegistrationEntry__Output): boolean {
+  return (
+    known.id === e.id &&
+    known.spiffeId === e.spiffe_id &&
+    known.parentId === e.parent_id &&
+    known.hint === e.hint &&
+    known.admin === e.admin &&
+    known.x509SvidTtl === e.x509_svid_ttl &&
+    known.jwtSvidTtl === e.jwt_svid_ttl &&
+    known.revisionNumber === e.revision_number &&
+    known.createdAt.getTime() === e.created_at * 1000 &&
+    sameStrings(known.dnsNames, e.dns_names) &&
+    sameStrings(known.federatesWith, e.federates_with) &&
+    known.selectors.length === e.selectors.length &&
+    known.selectors.every((s, i) => s.type === e.selectors[i]?.type && s.value === e.selectors[i]?.value)
+  )
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 /**
