@@ -1,7 +1,7 @@
 /**
  * Decoded bundles from the agent API, remembered between syncs. The server sends every bundle on
- * every sync, and decoding one (parsing its certificates and JWKs) costs far more than the rest
- * of a sync; it rarely changes. A bundle whose trust domain, sequence number and exact bytes
+ * every sync; decoding one (parsing its certificates and JWKs) is most of the agent's work in a
+ * sync with few entries, and a bundle rarely changes. A bundle whose trust domain, sequence number and exact bytes
  * equal the last one decoded for that trust domain is the same {@link TrustBundle} object, so
  * nothing downstream sees a change either. Decoding is a pure function of those bytes (no
  * clock), so reuse never skips a check. Trust: only bundles from an authenticated channel pass
