@@ -72,15 +72,22 @@ export function entryFromWire(e: RegistrationEntry__Output): AuthorizedEntry {
   }
 }
 
-/** A SyncAuthorizedEntries answer as the cache's {@link AuthorizedState}. */
+/**
+ * A SyncAuthorizedEntries answer as the cache's {@link AuthorizedState}; bundles are decoded with
+ * `decodeBundle` (default {@link bundleFromWire}; the server client passes its `BundleMemo`).
+ */
 export function authorizedStateFromWire(
   res: SyncAuthorizedEntriesResponse__Output,
   trustDomain: TrustDomain,
+  decodeBundle: (
+    b: Bundle__Output | null | undefined,
+    expected?: TrustDomain,
+  ) => TrustBundle = bundleFromWire,
 ): AuthorizedState {
-  const bundle = bundleFromWire(res.bundle, trustDomain)
+  const bundle = decodeBundle(res.bundle, trustDomain)
   const federatedBundles = new Map<string, TrustBundle>()
   for (const b of res.federated_bundles) {
-    const fb = bundleFromWire(b)
+    const fb = decodeBundle(b)
     if (fb.trustDomain.equals(trustDomain)) continue
     federatedBundles.set(fb.trustDomain.name, fb)
   }
