@@ -30,6 +30,7 @@ import type {
 import { callUnary, type UnaryMethods } from './agent-api-calls.js'
 import { type AgentIdentity, verifiedAgentIdentity } from './agent-identity.js'
 import { runAttestation } from './attest-agent.js'
+import { BundleMemo } from './bundle-memo.js'
 import { confirmProbedServer, probeServerChain, splitHostPort } from './insecure-bootstrap-probe.js'
 import type { NodeCredential } from './node-credential.js'
 import { serverChannelCredentials } from './server-tls.js'
@@ -79,6 +80,7 @@ export class ServerClient implements SvidIssuer {
   #client: AgentAPIClient | undefined
   #Client: ReturnType<typeof loadAgentApi>['Client'] | undefined
   #closed = false
+  readonly #bundles = new BundleMemo()
   /** The entries of the last sync, by ID (unchanged ones are reused by the next sync). */
   #entries: ReadonlyMap<string, AuthorizedEntry> = new Map()
 
@@ -114,6 +116,7 @@ export class ServerClient implements SvidIssuer {
 
   /** Authenticates the server against `bundle` from now on (a new channel if its roots changed). */
   useBundle(bundle: TrustBundle): void {
+    if (bundle === this.#bundle) return
     if (!bundle.trustDomain.equals(this.trustDomain)) throw new TypeError('bundle of another trust domain')
     const old = this.#bundle
     this.#bundle = bundle
@@ -176,13 +179,25 @@ export class ServerClient implements SvidIssuer {
     return identity
   }
 
-  /** The entries this agent may serve and the bundles; the client trusts the new bundle from now on. */
+  /**
+   * The entries this agent may serve and the bundles; the client trusts the new bundle from now
+   * on. A bundle byte-for-byte equal to the last sync's is the same `TrustBundle` object.
+   */
   async syncAuthorizedEntries(): Promise<AuthorizedState> {
     const res = await this.#unary('SyncAuthorizedEntries', {}, 'entry sync')
-    const state = authorizedStateFromWire(res, this.trustDomain, this.#entries)
-    this.#entries = new Map(state.entries.map((e) => [e.id, e]))
-    this.useBundle(state.bundle)
-    return state
+    try {
+      const state = authorizedStateFromWire(
+        res,
+        this.trustDomain,
+        (b, td) => this.#bundles.decode(b, td),
+        this.#entries,
+      )
+      this.#entries = new Map(state.entries.map((e) => [e.id, e]))
+      this.useBundle(state.bundle)
+      return state
+    } finally {
+      this.#bundles.endRound()
+    }
   }
 
   /** The server's current bundle (also trusted from now on). */
@@ -259,6 +274,8 @@ export class ServerClient implements SvidIssuer {
       : {}
     return new this.#Client(this.#address, creds, {
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      // No channelz bookkeeping per call (SVID signing is on a new workload's critical path).
+      'grpc.enable_channelz': 0,
       // grpc-js would otherwise wait up to 120 s between reconnection attempts; the sync loop
       // has its own backoff, so a server that comes back is noticed within seconds.
       'grpc.initial_reconnect_backoff_ms': 500,

@@ -73,19 +73,25 @@ export function entryFromWire(e: RegistrationEntry__Output): AuthorizedEntry {
 }
 
 /**
- * A SyncAuthorizedEntries answer as the cache's {@link AuthorizedState}. An entry whose wire
- * fields all equal those of the same entry in `previous` (the last answer's entries, by ID) is
- * that entry, not converted and checked again: a sync repeats every entry every few seconds.
+ * A SyncAuthorizedEntries answer as the cache's {@link AuthorizedState}; bundles are decoded with
+ * `decodeBundle` (default {@link bundleFromWire}; the server client passes its `BundleMemo`). An
+ * entry whose wire fields all equal those of the same entry in `previous` (the last answer's
+ * entries, by ID) is that entry, not converted and checked again: a sync repeats every entry
+ * every few seconds.
  */
 export function authorizedStateFromWire(
   res: SyncAuthorizedEntriesResponse__Output,
   trustDomain: TrustDomain,
+  decodeBundle: (
+    b: Bundle__Output | null | undefined,
+    expected?: TrustDomain,
+  ) => TrustBundle = bundleFromWire,
   previous: ReadonlyMap<string, AuthorizedEntry> = new Map(),
 ): AuthorizedState {
-  const bundle = bundleFromWire(res.bundle, trustDomain)
+  const bundle = decodeBundle(res.bundle, trustDomain)
   const federatedBundles = new Map<string, TrustBundle>()
   for (const b of res.federated_bundles) {
-    const fb = bundleFromWire(b)
+    const fb = decodeBundle(b)
     if (fb.trustDomain.equals(trustDomain)) continue
     federatedBundles.set(fb.trustDomain.name, fb)
   }

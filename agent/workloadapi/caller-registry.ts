@@ -1,9 +1,11 @@
 /**
  * Who is on each Workload API connection. The server records the kernel's peer credentials
  * (SO_PEERCRED, and a pidfd where available) when it accepts a connection, under a key that
- * grpc-js hands back to handlers as `call.getPeer()`. Calls are attested lazily: the first call
- * on a connection runs workload attestation; later calls within a short time reuse the result
- * if the process still has the same start time (a reused PID never inherits an attestation).
+ * grpc-js hands back to handlers as `call.getPeer()`. Attestation starts as soon as the
+ * connection is accepted ({@link CallerRegistry.prefetch}), so it overlaps the client's HTTP/2
+ * handshake instead of delaying its first call; calls within a short time of an attestation
+ * reuse it if the process still has the same start time (a reused PID never inherits an
+ * attestation), later calls attest again.
  * While a connection is open its process is held in the identity cache; closing the connection
  * releases the process and the pidfd.
  */
@@ -100,6 +102,15 @@ export class CallerRegistry {
   /** Every open connection's key. */
   keys(): string[] {
     return [...this.#conns.keys()]
+  }
+
+  /**
+   * Starts attesting connection `key` now, in the background (a new connection: its first call
+   * will most likely come within the reuse time). A failure is logged and left for that call to
+   * retry and report.
+   */
+  prefetch(key: string): void {
+    this.identify(key).catch(() => {})
   }
 
   /**

@@ -93,7 +93,12 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     ...(cfg.attestationTtlMs !== undefined ? { attestationTtlMs: cfg.attestationTtlMs } : {}),
   })
   const streams = new Set<() => void>()
-  const grpcServer = new GrpcServer({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES })
+  const grpcServer = new GrpcServer({
+    'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
+    // No channelz: its per-connection and per-call bookkeeping is a cost every new workload
+    // process pays, and nothing here serves channelz.
+    'grpc.enable_channelz': 0,
+  })
   grpcServer.addService(
     loadWorkloadApi().service,
     createWorkloadApiHandlers({
@@ -132,6 +137,9 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
       registry.remove(key)
     })
     injector.injectConnection(socket)
+    // Attest while the client finishes its HTTP/2 handshake; after the server's SETTINGS frame,
+    // which grpc-js has queued by now and Node writes before running JS immediates.
+    setImmediate(() => registry.prefetch(key))
   })
 
   await prepareSocketPath(socketPath)

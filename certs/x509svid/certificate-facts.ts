@@ -2,11 +2,12 @@
  * Reads, from one DER certificate, the facts the SVID rules and chain validation
  * look at: names (raw bytes, for exact issuer/subject matching), validity, basic
  * constraints, key usage, SANs, key identifiers, the signature algorithm and any
- * critical extension we do not process. OpenSSL (Node's `X509Certificate`, later used
- * for signature checks) must accept the certificate first; the fields are then read
- * with the strict DER reader (several times faster than `@peculiar/x509`, which takes
- * milliseconds per certificate). Input is untrusted: anything malformed, or any
- * repeated extension, is `ERR_CERT_INVALID`.
+ * critical extension we do not process. The fields are read with the strict DER reader
+ * (about 20 µs; `@peculiar/x509` takes milliseconds per certificate). OpenSSL's view
+ * (Node's `X509Certificate`, used for signature checks) costs about 250 µs more, so it
+ * is built only when `cert` is first used: every signature check, hence every trust
+ * decision, still needs OpenSSL to accept the certificate. Input is untrusted: anything
+ * malformed, or any repeated extension, is `ERR_CERT_INVALID` (from `cert` too).
  */
 import { X509Certificate } from 'node:crypto'
 import { SigilError } from '../errors.js'
@@ -37,7 +38,7 @@ export const KEY_USAGE = {
 /** What we know about a certificate after parsing it. */
 export interface CertificateFacts {
   readonly der: Buffer
-  /** OpenSSL's view; use it for signature checks. */
+  /** OpenSSL's view, parsed on first use; use it for signature checks. Throws `ERR_CERT_INVALID` if OpenSSL refuses the certificate. */
   readonly cert: X509Certificate
   readonly issuerRaw: Buffer
   readonly subjectRaw: Buffer
@@ -74,12 +75,6 @@ export interface CertificateFacts {
  */
 export function readCertificateFacts(der: Buffer): CertificateFacts {
   if (!Buffer.isBuffer(der)) throw new TypeError('certificate must be a Buffer of DER')
-  let cert: X509Certificate
-  try {
-    cert = new X509Certificate(der)
-  } catch (cause) {
-    throw new SigilError('ERR_CERT_INVALID', 'not a valid X.509 certificate', { cause })
-  }
   const outer = readWhole(der, TAG.SEQUENCE, CODE)
   const [tbs, sigAlg, sigValue, ...extra] = readChildren(der, outer, CODE)
   if (!tbs || !sigAlg || !sigValue || extra.length > 0 || tbs.tag !== TAG.SEQUENCE) {
@@ -104,9 +99,13 @@ export function readCertificateFacts(der: Buffer): CertificateFacts {
   let serialBytes = contentOf(der, serial)
   if (serialBytes.length > 1 && serialBytes[0] === 0 && serialBytes[1]! & 0x80)
     serialBytes = serialBytes.subarray(1)
+  let cert: X509Certificate | undefined
   return {
     der,
-    cert,
+    get cert(): X509Certificate {
+      cert ??= opensslView(der)
+      return cert
+    },
     issuerRaw: rawOf(der, issuer),
     subjectRaw: rawOf(der, subject),
     spkiDer: rawOf(der, spki),
@@ -115,6 +114,14 @@ export function readCertificateFacts(der: Buffer): CertificateFacts {
     notAfter: decodeTime(der, validity[1]!, CODE),
     signatureAlgorithm: ACCEPTED_SIGNATURE_ALGORITHMS.get(rawOf(der, sigAlg!).toString('hex'))?.name,
     ...ext,
+  }
+}
+
+function opensslView(der: Buffer): X509Certificate {
+  try {
+    return new X509Certificate(der)
+  } catch (cause) {
+    throw new SigilError('ERR_CERT_INVALID', 'not a valid X.509 certificate', { cause })
   }
 }
 

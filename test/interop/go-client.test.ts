@@ -1,32 +1,20 @@
 // Interop evidence from Go's gRPC stack and crypto/x509 (the parsers go-spiffe uses):
 // go_workload_client.go is built at run time in GOPATH mode against Debian's Go packages, with
-// stubs protoc generates from our proto, then calls a real agent's Workload API. Missing Debian
-// packages fail this test (CI installs them); they never skip it.
+// stubs protoc generates from our proto (scripts/lib/go-build.ts, shared with the cold-start
+// benchmark), then calls a real agent's Workload API. Missing Debian packages fail this test (CI
+// installs them); they never skip it.
 import { execFile } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { buildGoWorkloadClient, missingGoPackages } from '../../scripts/lib/go-build.js'
 import { startSigilNode } from '../helpers/agent-process.js'
 import { ROOT } from '../helpers/server-process.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ID = 'spiffe://example.org/interop/go'
-const GOCODE = '/usr/share/gocode'
-
-/** A file each Debian package installs, to name the missing ones. */
-const REQUIRED: readonly (readonly [string, string])[] = [
-  ['/usr/bin/go', 'golang-go'],
-  ['/usr/bin/protoc', 'protobuf-compiler'],
-  ['/usr/bin/protoc-gen-go', 'protoc-gen-go'],
-  ['/usr/bin/protoc-gen-go-grpc', 'protoc-gen-go-grpc'],
-  [`${GOCODE}/src/google.golang.org/grpc/server.go`, 'golang-google-grpc-dev'],
-  [`${GOCODE}/src/google.golang.org/protobuf/proto/proto.go`, 'golang-google-protobuf-dev'],
-  // grpc-go 1.33's codec calls github.com/golang/protobuf; only its 1.5 line (APIv2 underneath)
-  // handles protoc-gen-go's APIv2 messages. With the 1.3 package, the client panics on decode.
-  [`${GOCODE}/src/github.com/golang/protobuf/proto/registry.go`, 'golang-github-golang-protobuf-1-5-dev'],
-]
 
 interface RunResult {
   readonly code: number | null
@@ -47,36 +35,7 @@ function run(
   })
 }
 
-/** Generates the stubs and builds the client in a temp GOPATH; resolves the binary's path. */
-async function buildClient(dir: string): Promise<string> {
-  const pkg = join(dir, 'src', 'sigilinterop')
-  mkdirSync(pkg, { recursive: true })
-  copyFileSync(join(HERE, 'go_workload_client.go'), join(pkg, 'main.go'))
-  const m = 'Mspiffe/workload/workload.proto=sigilinterop/workloadpb'
-  const src = join(dir, 'src')
-  const gen = await run(
-    '/usr/bin/protoc',
-    [
-      '-I',
-      'proto',
-      `--go_out=${src}`,
-      `--go_opt=${m}`,
-      `--go-grpc_out=${src}`,
-      `--go-grpc_opt=${m}`,
-      'proto/spiffe/workload/workload.proto',
-    ],
-    { cwd: ROOT },
-  )
-  if (gen.code !== 0) throw new Error(`protoc failed: ${gen.stderr}`)
-  const bin = join(dir, 'client')
-  // GOPATH mode: the module proxy is unreachable, Debian's sources live in /usr/share/gocode.
-  const env = { ...process.env, GO111MODULE: 'off', GOFLAGS: '', GOPATH: `${dir}:${GOCODE}` }
-  const built = await run('/usr/bin/go', ['build', '-o', bin, '.'], { cwd: pkg, env })
-  if (built.code !== 0) throw new Error(`go build failed: ${built.stderr}`)
-  return bin
-}
-
-const missing = REQUIRED.filter(([file]) => !existsSync(file)).map(([, pkg]) => pkg)
+const missing = missingGoPackages()
 if (missing.length > 0) {
   t.fail(`the Go interop client needs Debian packages; install: apt-get install -y ${missing.join(' ')}`)
 } else {
@@ -84,7 +43,12 @@ if (missing.length > 0) {
   t.setTimeout(300_000)
   const dir = mkdtempSync(join(tmpdir(), 'sigil-go-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const bin = await buildClient(dir)
+  const bin = await buildGoWorkloadClient({
+    root: ROOT,
+    source: join(HERE, 'go_workload_client.go'),
+    dir,
+    goPackage: 'sigilinterop',
+  })
   const node = await startSigilNode(t)
   await node.createEntry(ID, ['unix:uid:0'])
 

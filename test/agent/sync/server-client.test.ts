@@ -56,6 +56,9 @@ t.test('join_token attestation, sync, renewal and SVID issuing', async (t) => {
   t.ok(w.createdAt instanceof Date && !Number.isNaN(w.createdAt.getTime()))
   t.same(state.bundle.x509Authorities, kit.bundle().x509Authorities, 'our bundle')
   t.equal(state.federatedBundles.size, 0)
+  const resynced = await client.syncAuthorizedEntries()
+  t.equal(resynced.bundle, state.bundle, 'an unchanged bundle is not decoded again')
+  t.not(resynced.entries, state.entries)
 
   // SvidIssuer: X509-SVIDs from CSRs, JWT-SVIDs, and refusal for an entry of another agent.
   const keys = await generateKeyPair('ec-p256')

@@ -195,6 +195,35 @@ t.test('attestation failure gives PERMISSION_DENIED, never a crash', async (t) =
   t.equal(v.err?.code, status.PERMISSION_DENIED)
 })
 
+t.test('a new connection is attested before its first call, which reuses that attestation', async (t) => {
+  const real = new WorkloadAttestor({ pidfdIsAlive })
+  const attested: number[] = []
+  const h = await startHarness(t, {
+    entries: ({ uid }) => mine(uid),
+    server: {
+      attestationTtlMs: 600_000,
+      attestor: {
+        attest: (peer, want) => {
+          attested.push(peer.pid)
+          return real.attest(peer, want)
+        },
+      },
+    },
+  })
+  // A bare connection that sends nothing is attested all the same.
+  const raw = connect(h.socketPath)
+  t.teardown(() => raw.destroy())
+  await new Promise((resolve) => raw.once('connect', resolve))
+  while (h.cache.stats().processes === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.same(attested, [process.pid], 'attested on accept, without any call')
+  t.equal(h.cache.stats().processes, 1, 'and held while the connection is open')
+
+  // A client's connection is attested on accept; its first call reuses that attestation.
+  const res = await firstMessage(h.client().FetchX509SVID({}, md()))
+  t.equal(res.svids.length, 2)
+  t.same(attested, [process.pid, process.pid], 'one attestation per connection, none per call')
+})
+
 t.test('a connection whose peer cannot be read is closed', async (t) => {
   const h = await startHarness(t, {
     entries: ({ uid }) => mine(uid),
