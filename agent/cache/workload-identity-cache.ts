@@ -83,15 +83,19 @@ export class WorkloadIdentityCache {
     this.#interval.unref()
   }
 
-  /** Replaces the authorized state (entries and bundles) and pushes what changed. */
+  /** Replaces the authorized state (entries and bundles) and pushes what changed (nothing for the same state object). */
   update(state: AuthorizedState): void {
     if (!Array.isArray(state?.entries) || typeof state.bundle?.equals !== 'function') {
       throw new TypeError('state must be an AuthorizedState')
     }
     if (!(state.federatedBundles instanceof Map)) throw new TypeError('state.federatedBundles must be a Map')
+    const previous = this.#state
+    if (state === previous) return // an unchanged sync: nothing to rematch or push
     this.#state = state
-    this.#index = indexEntries(state.entries)
-    this.#wants = selectorWants(state.entries)
+    if (state.entries !== previous?.entries) {
+      this.#index = indexEntries(state.entries)
+      this.#wants = selectorWants(state.entries)
+    }
     for (const rec of this.#records.values()) this.#rematch(rec)
     for (const rec of this.#records.values()) this.#publish(rec)
     this.#kick()

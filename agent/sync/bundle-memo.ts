@@ -52,8 +52,12 @@ export class BundleMemo {
     return bundle
   }
 
-  /** Forgets the trust domains not decoded since the last call (ends one sync's worth). */
-  endRound(): void {
+  /**
+   * Ends one sync's worth: forgets the trust domains not decoded since the last call, or,
+   * with `keepUnseen` (a sync that left the federated bundles out as unchanged), keeps them.
+   */
+  endRound(keepUnseen = false): void {
+    if (keepUnseen) for (const [td, r] of this.#last) if (!this.#seen.has(td)) this.#seen.set(td, r)
     this.#last = this.#seen
     this.#seen = new Map()
   }

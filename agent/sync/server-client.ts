@@ -83,6 +83,8 @@ export class ServerClient implements SvidIssuer {
   readonly #bundles = new BundleMemo()
   /** The entries of the last sync, by ID (unchanged ones are reused by the next sync). */
   #entries: ReadonlyMap<string, AuthorizedEntry> = new Map()
+  /** The last complete sync and the server's digest of it (sent back so an unchanged list is not resent). */
+  #lastSync: { readonly digest: string; readonly state: AuthorizedState } | undefined
 
   constructor(opts: ServerClientOptions) {
     if (!opts.bundle && !opts.insecureBootstrap) {
@@ -181,22 +183,44 @@ export class ServerClient implements SvidIssuer {
 
   /**
    * The entries this agent may serve and the bundles; the client trusts the new bundle from now
-   * on. A bundle byte-for-byte equal to the last sync's is the same `TrustBundle` object.
+   * on. A bundle byte-for-byte equal to the last sync's is the same `TrustBundle` object. When
+   * the server says the entries and federated bundles are unchanged since the last sync, that
+   * sync's `entries` array and `federatedBundles` map are returned again (the same objects),
+   * with the bundle just received; and if the bundle is unchanged too, the very same state.
    */
   async syncAuthorizedEntries(): Promise<AuthorizedState> {
-    const res = await this.#unary('SyncAuthorizedEntries', {}, 'entry sync')
+    const last = this.#lastSync
+    const res = await this.#unary(
+      'SyncAuthorizedEntries',
+      { known_entries_digest: last?.digest ?? '' },
+      'entry sync',
+    )
+    const unchanged = res.unchanged && last !== undefined && res.entries_digest === last.digest
     try {
-      const state = authorizedStateFromWire(
-        res,
-        this.trustDomain,
-        (b, td) => this.#bundles.decode(b, td),
-        this.#entries,
-      )
-      this.#entries = new Map(state.entries.map((e) => [e.id, e]))
+      let state: AuthorizedState
+      if (unchanged) {
+        const bundle = this.#bundles.decode(res.bundle, this.trustDomain)
+        state = bundle === last.state.bundle ? last.state : { ...last.state, bundle }
+      } else {
+        if (res.unchanged) {
+          throw new SigilError(
+            'ERR_UNAVAILABLE',
+            'the server called an entry list unchanged that this agent does not have',
+          )
+        }
+        state = authorizedStateFromWire(
+          res,
+          this.trustDomain,
+          (b, td) => this.#bundles.decode(b, td),
+          this.#entries,
+        )
+        this.#entries = new Map(state.entries.map((e) => [e.id, e]))
+      }
+      this.#lastSync = res.entries_digest ? { digest: res.entries_digest, state } : undefined
       this.useBundle(state.bundle)
       return state
     } finally {
-      this.#bundles.endRound()
+      this.#bundles.endRound(unchanged)
     }
   }
 

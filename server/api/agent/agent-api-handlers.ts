@@ -58,8 +58,8 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
   const handlers: AgentAPIHandlers = {
     AttestAgent: attestAgentHandler(deps, authenticator),
     RenewAgent: authenticated('RenewAgent', (caller, req) => renewAgent(deps, authenticator, caller, req)),
-    SyncAuthorizedEntries: authenticated('SyncAuthorizedEntries', (caller) =>
-      syncAuthorizedEntries(deps, caller),
+    SyncAuthorizedEntries: authenticated('SyncAuthorizedEntries', (caller, req) =>
+      syncAuthorizedEntries(deps, caller, req),
     ),
     BatchNewX509Svid: authenticated('BatchNewX509Svid', (caller, req) => batchNewX509Svid(deps, caller, req)),
     NewJwtSvid: authenticated('NewJwtSvid', (caller, req) => newJwtSvid(deps, caller, req)),

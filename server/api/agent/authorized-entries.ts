@@ -7,6 +7,7 @@
  * graph each time, while any entry change is seen by the very next call. Every refusal is
  * logged with the agent and entry.
  */
+import { createHash } from 'node:crypto'
 import { SigilError } from '../../../certs/errors.js'
 import { formatSelector } from '../../../certs/selector/selector.js'
 import type { RegistrationEntry } from '../../datastore/datastore.js'
@@ -17,6 +18,8 @@ import type { AuthenticatedAgent } from './agent-authenticator.js'
 export interface AuthorizedEntries {
   readonly list: readonly RegistrationEntry[]
   readonly byId: ReadonlyMap<string, RegistrationEntry>
+  /** Hex SHA-256 over every entry's ID and revision, in list order. */
+  readonly digest: string
 }
 
 /** Agents whose authorized entries are kept at most (least recently used ones go first). */
@@ -60,7 +63,13 @@ export class AuthorizedEntryCache {
       return hit
     }
     const list = await this.#datastore.listAuthorizedEntries(agentId, selectors)
-    const found: AuthorizedEntries = { list, byId: new Map(list.map((e) => [e.id, e])) }
+    const hash = createHash('sha256')
+    for (const e of list) hash.update(`${e.id}\n${e.revisionNumber}\n`)
+    const found: AuthorizedEntries = {
+      list,
+      byId: new Map(list.map((e) => [e.id, e])),
+      digest: hash.digest('hex'),
+    }
     // Kept only if nothing changed while listing (the listing may predate that change).
     if ((await this.#datastore.entriesVersion()) === this.#version) {
       if (this.#byAgent.size >= this.#maxAgents) {

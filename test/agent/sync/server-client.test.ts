@@ -58,7 +58,18 @@ t.test('join_token attestation, sync, renewal and SVID issuing', async (t) => {
   t.equal(state.federatedBundles.size, 0)
   const resynced = await client.syncAuthorizedEntries()
   t.equal(resynced.bundle, state.bundle, 'an unchanged bundle is not decoded again')
-  t.not(resynced.entries, state.entries)
+  t.equal(resynced, state, 'nothing changed: the server said so and the same state comes back')
+  const renamed = await kit.datastore.updateEntry(web.id, { hint: 'renamed' })
+  const changed = await client.syncAuthorizedEntries()
+  t.not(changed.entries, state.entries, 'an entry changed: a new list')
+  t.equal(changed.entries.find((e) => e.id === web.id)?.hint, 'renamed')
+  t.equal(changed.entries.find((e) => e.id === web.id)?.revisionNumber, renamed.revisionNumber)
+  t.equal(
+    changed.entries.find((e) => e.id === db.id),
+    state.entries.find((e) => e.id === db.id),
+    'the entry that did not change is reused',
+  )
+  t.equal(await client.syncAuthorizedEntries(), changed, 'and unchanged again')
 
   // SvidIssuer: X509-SVIDs from CSRs, JWT-SVIDs, and refusal for an entry of another agent.
   const keys = await generateKeyPair('ec-p256')

@@ -37,7 +37,12 @@ t.test('unchanged entries are reused from the previous sync; changed ones are co
     sequence_number: 0,
   }
   const answer = (entries: RegistrationEntry__Output[]) =>
-    authorizedStateFromWire({ entries, bundle: wireBundle, federated_bundles: [] }, td, undefined, previous)
+    authorizedStateFromWire(
+      { entries, bundle: wireBundle, federated_bundles: [], entries_digest: '', unchanged: false },
+      td,
+      undefined,
+      previous,
+    )
   let previous = new Map<string, AuthorizedEntry>()
   const first = answer([wireEntry('a'), wireEntry('b'), wireEntry('c')])
   previous = new Map(first.entries.map((e) => [e.id, e]))

@@ -121,6 +121,41 @@ t.test("sync returns only the agent's entries, its bundle and the federated bund
 
   const bundle = await unary<GetBundleResponse__Output>(clientA, 'GetBundle', {})
   t.equal(bundle.bundle?.sequence_number, kit.ca.currentBundle().sequenceNumber, 'GetBundle')
+
+  // The digest: sent back while nothing changed, the server answers `unchanged` and only the bundle.
+  t.match(res.entries_digest, /^[0-9a-f]{64}$/)
+  t.equal(res.unchanged, false)
+  const sync = (known: string) =>
+    unary<SyncAuthorizedEntriesResponse__Output>(clientA, 'SyncAuthorizedEntries', {
+      known_entries_digest: known,
+    })
+  const same = await sync(res.entries_digest)
+  t.equal(same.unchanged, true, 'unchanged')
+  t.same([same.entries.length, same.federated_bundles.length], [0, 0], 'nothing resent')
+  t.equal(same.entries_digest, res.entries_digest)
+  t.equal(same.bundle?.trust_domain, 'example.org', 'the bundle is always sent')
+  const stale = await sync('0'.repeat(64))
+  t.equal(stale.unchanged, false, 'another digest gets the full list')
+  t.same(
+    stale.entries.map((e) => e.id),
+    [entryA.id],
+  )
+  await kit.ds.setBundle('other.org', {
+    spiffeBundleJson: encodeSpiffeBundle(otherBundle),
+    sequenceNumber: 8,
+  })
+  const afterBundle = await sync(res.entries_digest)
+  t.equal(afterBundle.unchanged, false, 'a federated bundle changed: full answer')
+  t.not(afterBundle.entries_digest, res.entries_digest)
+  await kit.ds.setBundle('unrelated.org', {
+    spiffeBundleJson: encodeSpiffeBundle(otherBundle),
+    sequenceNumber: 9,
+  })
+  t.equal((await sync(afterBundle.entries_digest)).unchanged, true, 'a bundle no entry names changes nothing')
+  await kit.ds.updateEntry(entryA.id, { hint: 'new hint' })
+  const afterUpdate = await sync(afterBundle.entries_digest)
+  t.equal(afterUpdate.unchanged, false, 'an entry update: full answer')
+  t.equal(afterUpdate.entries[0]?.hint, 'new hint')
 })
 
 t.test('X509-SVIDs take SPIFFE ID, DNS names and TTL from the entry, never the CSR', async (t) => {

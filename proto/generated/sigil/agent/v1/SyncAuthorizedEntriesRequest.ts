@@ -3,13 +3,27 @@
 
 
 /**
- * No parameters: the agent is identified by its client certificate.
+ * The agent is identified by its client certificate.
  */
 export interface SyncAuthorizedEntriesRequest {
+  /**
+   * The `entries_digest` of the caller's last complete sync, or empty. When it
+   * still matches, the server leaves `entries` and `federated_bundles` out and
+   * sets `unchanged` (a busy agent's periodic sync then costs neither side a
+   * full list).
+   */
+  'known_entries_digest'?: (string);
 }
 
 /**
- * No parameters: the agent is identified by its client certificate.
+ * The agent is identified by its client certificate.
  */
 export interface SyncAuthorizedEntriesRequest__Output {
+  /**
+   * The `entries_digest` of the caller's last complete sync, or empty. When it
+   * still matches, the server leaves `entries` and `federated_bundles` out and
+   * sets `unchanged` (a busy agent's periodic sync then costs neither side a
+   * full list).
+   */
+  'known_entries_digest': (string);
 }

@@ -19,6 +19,18 @@ export interface SyncAuthorizedEntriesResponse {
    * `federates_with`.
    */
   'federated_bundles'?: (_sigil_common_v1_Bundle)[];
+  /**
+   * Digest (hex SHA-256) of what `entries` and `federated_bundles` hold for
+   * this agent now: each entry's ID and revision, each federated bundle's
+   * trust domain, sequence number and content. Always set.
+   */
+  'entries_digest'?: (string);
+  /**
+   * True when the request's `known_entries_digest` equals `entries_digest`:
+   * `entries` and `federated_bundles` are then empty and the agent keeps the
+   * ones it has. `bundle` is always sent.
+   */
+  'unchanged'?: (boolean);
 }
 
 export interface SyncAuthorizedEntriesResponse__Output {
@@ -36,4 +48,16 @@ export interface SyncAuthorizedEntriesResponse__Output {
    * `federates_with`.
    */
   'federated_bundles': (_sigil_common_v1_Bundle__Output)[];
+  /**
+   * Digest (hex SHA-256) of what `entries` and `federated_bundles` hold for
+   * this agent now: each entry's ID and revision, each federated bundle's
+   * trust domain, sequence number and content. Always set.
+   */
+  'entries_digest': (string);
+  /**
+   * True when the request's `known_entries_digest` equals `entries_digest`:
+   * `entries` and `federated_bundles` are then empty and the agent keeps the
+   * ones it has. `bundle` is always sent.
+   */
+  'unchanged': (boolean);
 }
