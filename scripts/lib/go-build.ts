@@ -47,13 +47,15 @@ export interface GoClientBuild {
   readonly goPackage: string
 }
 
-interface RunResult {
+/** How a program run by {@link runProgram} ended. */
+export interface RunResult {
   readonly code: number | null
   readonly stdout: string
   readonly stderr: string
 }
 
-function run(
+/** Runs a program (4 min limit); resolves its exit code and output, never rejects. */
+export function runProgram(
   file: string,
   args: readonly string[],
   opts: { cwd?: string; env?: NodeJS.ProcessEnv },
@@ -82,7 +84,7 @@ export async function buildGoWorkloadClient(build: GoClientBuild): Promise<strin
   copyFileSync(source, join(pkg, 'main.go'))
   const m = `Mspiffe/workload/workload.proto=${goPackage}/workloadpb`
   const src = join(dir, 'src')
-  const gen = await run(
+  const gen = await runProgram(
     '/usr/bin/protoc',
     [
       '-I',
@@ -99,7 +101,7 @@ export async function buildGoWorkloadClient(build: GoClientBuild): Promise<strin
   const bin = join(dir, goPackage)
   // GOPATH mode: the module proxy is unreachable, Debian's sources live in /usr/share/gocode.
   const env = { ...process.env, GO111MODULE: 'off', GOFLAGS: '', GOPATH: `${dir}:${GOCODE}` }
-  const built = await run('/usr/bin/go', ['build', '-o', bin, '.'], { cwd: pkg, env })
+  const built = await runProgram('/usr/bin/go', ['build', '-o', bin, '.'], { cwd: pkg, env })
   if (built.code !== 0) throw new Error(`go build failed: ${built.stderr}`)
   return bin
 }

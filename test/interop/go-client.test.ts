@@ -3,37 +3,17 @@
 // stubs protoc generates from our proto (scripts/lib/go-build.ts, shared with the cold-start
 // benchmark), then calls a real agent's Workload API. Missing Debian packages fail this test (CI
 // installs them); they never skip it.
-import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { buildGoWorkloadClient, missingGoPackages } from '../../scripts/lib/go-build.js'
+import { buildGoWorkloadClient, missingGoPackages, runProgram } from '../../scripts/lib/go-build.js'
 import { startSigilNode } from '../helpers/agent-process.js'
 import { ROOT } from '../helpers/server-process.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ID = 'spiffe://example.org/interop/go'
-
-interface RunResult {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-function run(
-  file: string,
-  args: readonly string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv },
-): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(file, args, { ...opts, timeout: 240_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 const missing = missingGoPackages()
 if (missing.length > 0) {
@@ -57,7 +37,7 @@ if (missing.length > 0) {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       SPIFFE_ENDPOINT_SOCKET: `unix://${node.agent.socketPath}`,
     }
-    const result = await run(bin, [], { env })
+    const result = await runProgram(bin, [], { env })
     t.equal(result.code, 0, `exit 0; stderr: ${result.stderr}; stdout: ${result.stdout}`)
     const summary = JSON.parse(result.stdout) as Record<string, unknown>
     t.same(summary.failures, [], 'no failed checks')
