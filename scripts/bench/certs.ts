@@ -10,24 +10,14 @@ import { validateJwtSvid } from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { generateKeyPair } from '../../certs/keys/keys.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
-import { buildCaCertificate } from '../../certs/x509svid/ca-certificate.js'
-import { X509SvidMinter } from '../../certs/x509svid/x509-svid-minter.js'
+import { benchMinter } from './bench-minter.js'
 import { type Benchmark, opensslP256SignsPerSecond, opsPerSecond, rate } from './benchmark.js'
 
 const SECONDS = Number(process.env.SIGIL_BENCH_SECONDS ?? 3)
 
 export const benchmark: Benchmark = async () => {
   const td = TrustDomain.parse('example.org')
-  const ca = await generateKeyPair('ec-p256')
-  const now = new Date()
-  const caCertDer = await buildCaCertificate({
-    trustDomain: td,
-    publicKey: ca.publicKey,
-    signerKey: ca.privateKey,
-    notBefore: now,
-    notAfter: new Date(now.getTime() + 86_400_000),
-  })
-  const minter = new X509SvidMinter({ caCertDer, caKey: ca.privateKey })
+  const minter = await benchMinter()
   const leaf = await generateKeyPair('ec-p256')
   const id = SpiffeId.parse('spiffe://example.org/bench/workload')
   const x509 = await opsPerSecond(

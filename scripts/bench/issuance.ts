@@ -16,12 +16,10 @@
 import { cpus } from 'node:os'
 import { generateKeyPair } from '../../certs/keys/keys.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
-import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
-import { buildCaCertificate } from '../../certs/x509svid/ca-certificate.js'
 import { createCsr, parseCsr } from '../../certs/x509svid/csr.js'
-import { X509SvidMinter } from '../../certs/x509svid/x509-svid-minter.js'
 import type { AgentAPIClient } from '../../proto/loader.js'
 import { agentApiClient, attestWithJoinToken, batchNewX509Svid } from './agent-api-client.js'
+import { benchMinter } from './bench-minter.js'
 import { BenchScope } from './bench-scope.js'
 import { type Benchmark, opensslP256Speed, opsPerSecond, rate } from './benchmark.js'
 import { machineLoad, processCpuSeconds } from './proc-stats.js'
@@ -111,17 +109,7 @@ async function measure(
  * parseCsr (DER, key import, signature check) + mint, one core. What Node's crypto allows.
  */
 async function certsCorePerSecond(csrs: readonly Buffer[]): Promise<number> {
-  const td = TrustDomain.parse('example.org')
-  const ca = await generateKeyPair('ec-p256')
-  const now = new Date()
-  const caCertDer = await buildCaCertificate({
-    trustDomain: td,
-    publicKey: ca.publicKey,
-    signerKey: ca.privateKey,
-    notBefore: now,
-    notAfter: new Date(now.getTime() + 86_400_000),
-  })
-  const minter = new X509SvidMinter({ caCertDer, caKey: ca.privateKey })
+  const minter = await benchMinter()
   const spiffeId = SpiffeId.parse('spiffe://example.org/bench/issuance/core')
   let i = 0
   return opsPerSecond(async () => {
