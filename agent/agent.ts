@@ -107,6 +107,7 @@ export async function startAgent(
       logger,
       keyType: config.workloadKeyType,
       rotationFraction: config.rotationFraction,
+      spareSvids: config.spareSvids,
       clock,
     })
     closers.push({ name: 'cache', close: () => cache.close() })

@@ -12,6 +12,7 @@ import {
   DEFAULT_RETRY_MAX_MS,
   DEFAULT_ROTATION_FRACTION,
 } from './rotation-policy.js'
+import { DEFAULT_SPARE_SVIDS } from './spare-svids.js'
 import type { SvidRotator } from './svid-rotator.js'
 
 /** The start time of a PID now, or undefined when there is no such process. */
@@ -38,6 +39,11 @@ export interface WorkloadIdentityCacheOptions {
   readonly jwtCacheSize?: number
   /** Random source in [0, 1) for jitter; default Math.random. */
   readonly random?: () => number
+  /**
+   * How many entries keep one spare X509-SVID, signed ahead with a fresh key for the next new
+   * process that matches them (agent/cache/spare-svids.ts); 0 turns spares off. Default 64.
+   */
+  readonly spareSvids?: number
 }
 
 /** Counts for health checks and metrics. */
@@ -45,6 +51,8 @@ export interface CacheStats {
   readonly synced: boolean
   readonly processes: number
   readonly x509Svids: number
+  /** Spare X509-SVIDs ready for the next new process of an entry. */
+  readonly spareX509Svids: number
   readonly jwtSvids: number
   readonly subscriptions: number
 }
@@ -57,12 +65,16 @@ export function resolveCacheOptions(opts: WorkloadIdentityCacheOptions): {
   cfg: SvidRotator['cfg']
   procStartTime: ProcessStartTimeReader
   maintenanceIntervalMs: number
+  spareSvids: number
 } {
   if (typeof opts?.issuer?.newX509Svids !== 'function' || typeof opts.issuer.newJwtSvid !== 'function') {
     throw new TypeError('issuer must implement SvidIssuer')
   }
   if (typeof opts.logger?.warn !== 'function') throw new TypeError('logger is required')
   const maintenanceIntervalMs = opts.maintenanceIntervalMs ?? DEFAULT_MAINTENANCE_INTERVAL_MS
+  const spareSvids = opts.spareSvids ?? DEFAULT_SPARE_SVIDS
+  if (!(Number.isInteger(spareSvids) && spareSvids >= 0))
+    throw new TypeError('spareSvids must be an integer ≥ 0')
   const retryInitialMs = opts.retryInitialMs ?? DEFAULT_RETRY_INITIAL_MS
   const retryMaxMs = opts.retryMaxMs ?? DEFAULT_RETRY_MAX_MS
   for (const [name, v] of [
@@ -85,5 +97,6 @@ export function resolveCacheOptions(opts: WorkloadIdentityCacheOptions): {
     },
     procStartTime: opts.procStartTime ?? ((pid) => readProcessStartTime(pid)),
     maintenanceIntervalMs,
+    spareSvids,
   }
 }

@@ -32,6 +32,17 @@ export interface JwtFetchContext {
   readonly inflight: Map<string, Promise<CachedJwtSvid>>
 }
 
+/** @internal Throws `ERR_INVALID_ARGUMENT` unless `audience` is a non-empty list of non-empty strings. */
+export function checkAudience(audience: readonly string[]): void {
+  if (
+    !Array.isArray(audience) ||
+    audience.length === 0 ||
+    audience.some((a) => typeof a !== 'string' || a === '')
+  ) {
+    throw new SigilError('ERR_INVALID_ARGUMENT', 'audience must be a non-empty list of non-empty strings')
+  }
+}
+
 /** @internal See WorkloadIdentityCache.fetchJwtSvids. */
 export async function fetchJwtSvids(
   ctx: JwtFetchContext,

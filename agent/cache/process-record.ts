@@ -6,6 +6,7 @@ import type { Selector } from '../../certs/selector/selector.js'
 import { selectorSet } from '../../certs/selector/selector.js'
 import type { AuthorizedEntry } from './authorized-state.js'
 import type { IdentitySubscription } from './identity-subscription.js'
+import { isServable } from './rotation-policy.js'
 import type { SignedX509Svid } from './x509-svid-batcher.js'
 
 /** An SVID held for a process, with the entry revision it was requested for. */
@@ -34,6 +35,8 @@ export class ProcessRecord {
   /** Set once an X509-SVID subscriber appeared; SVIDs are then minted and rotated. */
   wantsX509 = false
   dropped = false
+  /** The pool of spare SVIDs (agent/cache/spare-svids.ts), not a process: served after every process. */
+  spare = false
   matched: readonly AuthorizedEntry[] = []
   readonly svids = new Map<string, HeldSvid>()
   readonly retries = new Map<string, RetryState>()
@@ -50,6 +53,19 @@ export class ProcessRecord {
     this.startTime = startTime
     this.selectors = selectors
     this.selectorSet = selectorSet(selectors)
+  }
+
+  /**
+   * Drops the SVIDs that expired at `now`; true when an SVID left what may be served (expired
+   * or about to), i.e. when subscribers need a new snapshot.
+   */
+  dropExpired(now: Date): boolean {
+    let changed = false
+    for (const [id, held] of this.svids) {
+      if (held.notAfter.getTime() <= now.getTime()) this.svids.delete(id)
+      if (!isServable(now, held.notAfter)) changed = true
+    }
+    return changed
   }
 
   /** Replaces the selectors if they differ; true when they did. */

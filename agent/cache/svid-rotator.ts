@@ -217,7 +217,7 @@ interface DueGroup {
 
 /**
  * The next batch: due needs of whole processes, most urgent first (missing SVIDs, then the
- * renewals closest to expiry), distinct entry IDs, at most {@link MAX_X509_BATCH}; a process
+ * renewals closest to expiry, spare SVIDs last), distinct entry IDs, at most {@link MAX_X509_BATCH}; a process
  * with more due needs than fit an empty batch is split. Marks them in flight.
  */
 function nextBatch(r: SvidRotator): X509SvidNeed<ProcessRecord>[] {
@@ -268,7 +268,8 @@ function dueGroups(r: SvidRotator): DueGroup[] {
       entries.push(entry)
       deadline = Math.min(deadline, held[i]!.notAfter.getTime())
     }
-    if (entries.length > 0) groups.push({ rec, entries, deadline })
+    if (entries.length > 0)
+      groups.push({ rec, entries, deadline: rec.spare ? Number.POSITIVE_INFINITY : deadline })
   }
   return groups
 }

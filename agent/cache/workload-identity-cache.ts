@@ -6,10 +6,12 @@
  * Trust and lifetime: a process is named by (PID, start time) as the kernel and `/proc`
  * reported them, and it matches the entries whose selectors it was attested with. Each process
  * gets its own key pair and X509-SVID per entry, generated here and signed by the server
- * through {@link SvidIssuer}, even when other processes match the same entry. Keys, SVIDs and
- * JWT-SVIDs of a process are dropped when its last connection or subscription goes away or
- * when its PID no longer has the same start time (checked every maintenance pass and whenever
- * the PID shows up again), so a process that reuses the PID gets nothing of the old one.
+ * through {@link SvidIssuer}, even when other processes match the same entry; a new process may
+ * be handed a spare signed ahead for its entry (spare-svids.ts), still with a key no one else
+ * got. Keys, SVIDs and JWT-SVIDs of a process are dropped when its last connection or
+ * subscription goes away or when its PID no longer has the same start time (checked every
+ * maintenance pass and whenever the PID shows up again), so a process that reuses the PID gets
+ * nothing of the old one.
  * A first snapshot is delivered only once the SVIDs of every matching entry are ready (callers
  * are held, never refused); SVIDs are renewed at a jittered fraction of their lifetime and an
  * SVID that is about to expire is never handed out.
@@ -32,12 +34,13 @@ import {
   selectorWants,
 } from './entry-matching.js'
 import { IdentitySubscription } from './identity-subscription.js'
+import { IssuanceScheduler } from './issuance-scheduler.js'
 import { JwtSvidCache } from './jwt-svid-cache.js'
-import { fetchJwtSvids, type JwtFetchContext, type WorkloadJwtSvid } from './jwt-svid-fetch.js'
+import { checkAudience, fetchJwtSvids, type JwtFetchContext, type WorkloadJwtSvid } from './jwt-svid-fetch.js'
 import { ProcessRecord } from './process-record.js'
-import { isServable } from './rotation-policy.js'
 import { snapshotFor, type VisibleBundles, visibleBundles } from './snapshot.js'
-import { runIssuanceRound, type SvidRotator } from './svid-rotator.js'
+import { SpareSvids } from './spare-svids.js'
+import type { SvidRotator } from './svid-rotator.js'
 import { processKey, sameStartTime, type WorkloadProcess } from './workload-process.js'
 
 export type { CacheStats, WorkloadIdentityCacheOptions } from './cache-options.js'
@@ -62,9 +65,9 @@ export class WorkloadIdentityCache {
   #index: EntryIndex = new Map()
   #wants: SelectorWants = { sha256: false, scriptSha256: false }
   #maintaining = false
-  #kickScheduled = false
-  #retryTimer: NodeJS.Timeout | undefined
   readonly #rotator: SvidRotator
+  readonly #spares: SpareSvids
+  readonly #scheduler: IssuanceScheduler
 
   constructor(opts: WorkloadIdentityCacheOptions) {
     const resolved = resolveCacheOptions(opts)
@@ -72,13 +75,20 @@ export class WorkloadIdentityCache {
     this.#procStartTime = resolved.procStartTime
     this.#jwt = new JwtSvidCache(opts.jwtCacheSize)
     this.#jwtContext = { ...this.#cfg, jwt: this.#jwt, inflight: new Map() }
+    this.#spares = new SpareSvids(resolved.spareSvids)
+    const spares = this.#spares.record
+    const records = this.#records
     this.#rotator = {
       cfg: this.#cfg,
       closed: false,
       issuing: false,
-      records: () => this.#records.values(),
+      *records() {
+        yield* records.values()
+        yield spares
+      },
       publish: (rec) => this.#publish(rec),
     }
+    this.#scheduler = new IssuanceScheduler(this.#rotator)
     this.#interval = setInterval(() => void this.maintain(), resolved.maintenanceIntervalMs)
     this.#interval.unref()
   }
@@ -95,10 +105,11 @@ export class WorkloadIdentityCache {
     if (state.entries !== previous?.entries) {
       this.#index = indexEntries(state.entries)
       this.#wants = selectorWants(state.entries)
+      this.#spares.setEntries(state.entries)
     }
     for (const rec of this.#records.values()) this.#rematch(rec)
     for (const rec of this.#records.values()) this.#publish(rec)
-    this.#kick()
+    this.#scheduler.kick()
   }
 
   /** True once the first {@link update} arrived. */
@@ -148,13 +159,7 @@ export class WorkloadIdentityCache {
     audience: readonly string[],
     spiffeId?: string,
   ): Promise<WorkloadJwtSvid[]> {
-    if (
-      !Array.isArray(audience) ||
-      audience.length === 0 ||
-      audience.some((a) => typeof a !== 'string' || a === '')
-    ) {
-      throw new SigilError('ERR_INVALID_ARGUMENT', 'audience must be a non-empty list of non-empty strings')
-    }
+    checkAudience(audience)
     const release = this.retain(process)
     try {
       const rec = this.#records.get(processKey(process))
@@ -186,6 +191,7 @@ export class WorkloadIdentityCache {
       synced: this.#state !== undefined,
       processes: this.#records.size,
       x509Svids,
+      spareX509Svids: this.#spares.size,
       jwtSvids: this.#jwt.size,
       subscriptions,
     }
@@ -213,17 +219,11 @@ export class WorkloadIdentityCache {
         if (!sameStartTime(now, rec.startTime)) this.#drop(rec, 'workload process exited')
       }
       const now = this.#cfg.clock()
-      for (const rec of this.#records.values()) {
-        // Pushed only when an SVID leaves the snapshot: other changes are pushed where they happen.
-        let changed = false
-        for (const [id, held] of rec.svids) {
-          if (held.notAfter.getTime() <= now.getTime()) rec.svids.delete(id)
-          if (!isServable(now, held.notAfter)) changed = true
-        }
-        if (changed) this.#publish(rec)
-      }
+      // Pushed only when an SVID leaves the snapshot: other changes are pushed where they happen.
+      for (const rec of this.#records.values()) if (rec.dropExpired(now)) this.#publish(rec)
       this.#jwt.prune(now)
-      this.#kick()
+      this.#spares.prune(now.getTime())
+      this.#scheduler.kick()
     } catch (err) {
       this.#cfg.logger.error({ err: errorText(err) }, 'workload cache maintenance failed')
     } finally {
@@ -236,11 +236,12 @@ export class WorkloadIdentityCache {
     if (this.#rotator.closed) return
     this.#rotator.closed = true
     clearInterval(this.#interval)
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    this.#scheduler.close()
     for (const rec of [...this.#records.values()]) for (const sub of [...rec.subs]) sub.close()
     for (const rec of this.#records.values()) this.#forget(rec)
     this.#records.clear()
     this.#jwt.clear()
+    this.#spares.clear()
   }
 
   #subscribe(process: WorkloadProcess, wantsSvids: boolean): IdentitySubscription {
@@ -257,7 +258,8 @@ export class WorkloadIdentityCache {
     rec.subs.add(sub)
     if (wantsSvids && !rec.wantsX509) {
       rec.wantsX509 = true
-      this.#kick()
+      this.#spares.giveTo(rec, this.#cfg.clock().getTime())
+      this.#scheduler.kick()
     }
     this.#publish(rec)
     return sub
@@ -271,7 +273,7 @@ export class WorkloadIdentityCache {
       if (existing.setSelectors(process.selectors)) {
         this.#rematch(existing)
         this.#publish(existing)
-        this.#kick()
+        this.#scheduler.kick()
       }
       return existing
     }
@@ -301,6 +303,9 @@ export class WorkloadIdentityCache {
   }
 
   #forget(rec: ProcessRecord): void {
+    // A process that held SVIDs went away: one like it may well start again soon.
+    if (!this.#rotator.closed && this.#spares.want(rec.svids.keys(), this.#cfg.clock().getTime()))
+      this.#scheduler.kick()
     rec.dropped = true
     if (this.#records.get(rec.key) === rec) this.#records.delete(rec.key)
     rec.svids.clear()
@@ -316,6 +321,7 @@ export class WorkloadIdentityCache {
       if (current.get(id)?.spiffeId !== held.spiffeId) rec.svids.delete(id)
     }
     for (const id of rec.retries.keys()) if (!current.has(id)) rec.retries.delete(id)
+    if (this.#spares.giveTo(rec, this.#cfg.clock().getTime())) this.#scheduler.kick()
   }
 
   #publish(rec: ProcessRecord): void {
@@ -325,26 +331,5 @@ export class WorkloadIdentityCache {
       const update = snapshotFor(this.#state, rec, sub, now)
       if (update !== undefined) sub.offer(update)
     }
-  }
-
-  /** Starts an issuance round soon (batching whatever else asks meanwhile). */
-  #kick(): void {
-    if (this.#kickScheduled || this.#rotator.closed) return
-    this.#kickScheduled = true
-    setImmediate(() => {
-      this.#kickScheduled = false
-      void runIssuanceRound(this.#rotator).then((nextRetryAt) => this.#scheduleRetry(nextRetryAt))
-    })
-  }
-
-  #scheduleRetry(at: number | undefined): void {
-    if (at === undefined || this.#rotator.closed) return
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
-    const delay = Math.max(0, at - this.#cfg.clock().getTime())
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined
-      this.#kick()
-    }, delay)
-    this.#retryTimer.unref()
   }
 }

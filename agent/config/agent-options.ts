@@ -56,6 +56,12 @@ export function agentOptions(env: Record<string, string | undefined>) {
         default: '0.5',
         description: 'Renew an SVID when this fraction of its lifetime remains (±10% jitter)',
       },
+      'spare-svids': {
+        hint: 'count',
+        default: '64',
+        description:
+          'How many entries keep one spare X509-SVID, signed ahead with a fresh key for the next new process that matches them, so it does not wait for the server (0: off)',
+      },
       'workload-key-type': {
         hint: 'type',
         default: 'ec-p256',

@@ -23,6 +23,7 @@ export interface AgentConfig {
   readonly dataDir: string
   readonly syncIntervalMs: number
   readonly rotationFraction: number
+  readonly spareSvids: number
   readonly workloadKeyType: KeyType
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
@@ -62,6 +63,8 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   if (!(syncIntervalMs >= 100)) fail('sync-interval', 'must be at least 100ms')
   const rotationFraction = Number(v['rotation-fraction'])
   if (!(rotationFraction > 0 && rotationFraction < 1)) fail('rotation-fraction', 'must be between 0 and 1')
+  const spareSvids = /^\d{1,6}$/.test(v['spare-svids'] as string) ? Number(v['spare-svids']) : Number.NaN
+  if (!Number.isInteger(spareSvids)) fail('spare-svids', 'expected a whole number between 0 and 999999')
   let trustDomain: TrustDomain
   try {
     trustDomain = TrustDomain.parse(v['trust-domain'] as string)
@@ -80,6 +83,7 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
     dataDir: resolve(v['data-dir'] as string),
     syncIntervalMs,
     rotationFraction,
+    spareSvids,
     workloadKeyType: parseKeyType(v['workload-key-type'] as string),
     logLevel: v['log-level'] as AgentConfig['logLevel'],
   }

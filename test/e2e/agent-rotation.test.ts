@@ -79,10 +79,21 @@ t.test('through a 20 s server outage the agent serves cached SVIDs, then rotates
   const first = await w1.next('update')
   const served = await checkReceived(t, first, id, 'before the outage')
   t.ok(served.notAfter - Number(first.received_at) > 50_000, 'a 60 s SVID')
+  // The agent signs a spare SVID for the entry right after w1's (agent/cache/spare-svids.ts).
+  const issued = () =>
+    node.agent.logs.lines
+      .filter((l) => l.msg === 'workload X509-SVIDs issued')
+      .reduce((n, l) => n + Number(l.issued), 0)
+  for (let i = 0; i < 100 && issued() < 2; i++) await sleep(50)
+  t.equal(issued(), 2, "w1's SVID and a spare were signed")
 
   t.equal(await node.server.stop(), 0, 'the server stopped')
   const outageStart = Date.now()
   const w2 = startWorkload(t, { script, socketPath: node.agent.socketPath })
+  const spare = await w2.next('update')
+  const spared = await checkReceived(t, spare, id, 'a new process during the outage')
+  t.not(spared.serial, served.serial, "the new process got the spare, not w1's SVID")
+  const w3 = startWorkload(t, { script, socketPath: node.agent.socketPath })
   await sleep(Math.max(0, Number(first.received_at) + 18_000 - Date.now()))
   const during = await w1.fetch()
   const cached = await checkReceived(t, during, id, 'a fetch during the outage, after the renewal fell due')
@@ -94,7 +105,7 @@ t.test('through a 20 s server outage the agent serves cached SVIDs, then rotates
     'the agent tried to get SVIDs signed during the outage',
   )
   await sleep(Math.max(0, outageStart + 20_000 - Date.now()))
-  t.same(w2.output.lines, [], 'a new process is held (not refused) while its SVID cannot be minted')
+  t.same(w3.output.lines, [], 'the next new process is held (not refused) while its SVID cannot be minted')
 
   const server = await startServerProcess(node.server.dataDir, serverArgs)
   t.teardown(() => server.stop())
@@ -107,7 +118,7 @@ t.test('through a 20 s server outage the agent serves cached SVIDs, then rotates
   t.ok(Number(rotated.received_at) > back, 'only once the server was back')
   t.comment(`rotated ${Number(rotated.received_at) - back} ms after the server came back`)
 
-  const held = await w2.next('update', served.notAfter - Date.now())
+  const held = await w3.next('update', served.notAfter - Date.now())
   await checkReceived(t, held, id, 'the held process')
   t.ok(Number(held.received_at) > back, 'the held process is served once the server is back')
 
@@ -117,7 +128,7 @@ t.test('through a 20 s server outage the agent serves cached SVIDs, then rotates
     1,
     'the agent was not restarted',
   )
-  for (const w of [w1, w2]) {
+  for (const w of [w1, w2, w3]) {
     t.notOk(
       w.output.lines.some((l) => l.kind === 'error' || l.kind === 'end'),
       `pid ${w.pid}: no stream failed`,
@@ -128,5 +139,5 @@ t.test('through a 20 s server outage the agent serves cached SVIDs, then rotates
       }
     }
   }
-  await Promise.all([w1.stop(), w2.stop()])
+  await Promise.all([w1.stop(), w2.stop(), w3.stop()])
 })

@@ -1,5 +1,6 @@
 // Shared set-up for the identity cache tests: a cache over a fake server that really signs,
-// a manual clock, and a fake process table (pid -> start time).
+// a manual clock, and a fake process table (pid -> start time). Spare SVIDs are off unless a test
+// asks for them (spare-svids.test.ts), so that the others can count issuance calls exactly.
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import type t from 'tap'
 import type { IdentityUpdate, WorkloadX509Svid } from '../../../agent/cache/identity-subscription.js'
@@ -28,6 +29,7 @@ export async function setup(
     retryInitialMs: 10,
     retryMaxMs: 20,
     random: () => 0.5,
+    spareSvids: 0,
     ...opts,
   })
   test.teardown(() => cache.close())

@@ -79,7 +79,14 @@ t.test(
     t.equal(cache.stats().processes, 2)
     sub1.close()
     sub2.close()
-    t.same(cache.stats(), { synced: true, processes: 0, x509Svids: 0, jwtSvids: 0, subscriptions: 0 })
+    t.same(cache.stats(), {
+      synced: true,
+      processes: 0,
+      x509Svids: 0,
+      spareX509Svids: 0,
+      jwtSvids: 0,
+      subscriptions: 0,
+    })
   },
 )
 

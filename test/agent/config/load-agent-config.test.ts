@@ -15,7 +15,10 @@ t.test('defaults', async (t) => {
   t.match(c.dataDir, /\.sigil\/agent$/)
   t.equal(c.syncIntervalMs, 5000)
   t.equal(c.rotationFraction, 0.5)
+  t.equal(c.spareSvids, 64)
   t.equal(c.insecureBootstrap, false)
+  t.equal(config(['--spare-svids', '0']).spareSvids, 0)
+  t.equal(config([], { SIGIL_SPARE_SVIDS: '8' }).spareSvids, 8)
 })
 
 t.test('precedence: defaults < file < env < flags', async (t) => {
@@ -36,6 +39,8 @@ t.test('invalid configuration names the option', async (t) => {
     [['--server-address', 'x'], /server-address/],
     [['--sync-interval', 'often'], /sync-interval/],
     [['--rotation-fraction', '2'], /rotation-fraction/],
+    [['--spare-svids', '-1'], /spare-svids/],
+    [['--spare-svids', '1.5'], /spare-svids/],
     [['--trust-domain', 'A..b'], /trust-domain/],
     [['--x509pop-cert', 'c.pem'], /together/],
     [['--trust-bundle', 'b.pem', '--insecure-bootstrap'], /insecure-bootstrap/],
