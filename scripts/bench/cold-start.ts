@@ -12,6 +12,11 @@
  *   output says so (`client: "node"`, `go_client_unavailable`).
  * A few warm-up processes of each client run first and are not counted. The agent's and the
  * server's CPU per start are measured over the goal client's run (and the Node client's).
+ * The agent runs with its default configuration, which keeps a spare SVID for recently used
+ * entries (agent/cache/spare-svids.ts): after warm-up every new process is served one, signed
+ * before it started with a key nobody else got. The goal client then runs once more against a
+ * second agent started with `--spare-svids 0`, where every start waits for the server
+ * (`no_spares_*`): the first process of an entry, or any process with spares off.
  *
  * Env: SIGIL_BENCH_COLD_STARTS (counted processes per client, default 200),
  * SIGIL_BENCH_COLD_WARMUP (default 50: the agent is a long-running daemon, so its JIT is warm in
@@ -128,6 +133,15 @@ export const benchmark: Benchmark = () =>
     const nodeRun = await runClient(scope, server, agent, process.execPath, [nodeScript])
     const goal = goRun ?? nodeRun
     const client = goRun ? 'go' : 'node'
+    await agent.stop()
+    const bare = await startBenchAgent(scope, scope.tempDir(), server, { extraArgs: ['--spare-svids', '0'] })
+    const bareProbe = new WorkloadClient(bare.socketPath)
+    await eventually(() => bareProbe.fetchX509First(), 'the entry reaching the second agent')
+    bareProbe.close()
+    const noSpares =
+      'bin' in go
+        ? await runClient(scope, server, bare, go.bin, [])
+        : await runClient(scope, server, bare, process.execPath, [nodeScript])
 
     const load = machineLoad()
     const met = goal.total.p50Ms <= GOAL_P50_MS && goal.total.p99Ms <= GOAL_P99_MS
@@ -141,6 +155,7 @@ export const benchmark: Benchmark = () =>
     if (goRun) clientRows('Go client (goal)', goRun)
     else rows.push(['Go client', 'unavailable (see above)'])
     clientRows(goRun ? 'Node client' : 'Node client (goal)', nodeRun)
+    clientRows(`${client === 'go' ? 'Go' : 'Node'} client, --spare-svids 0`, noSpares)
     rows.push([
       'machine load 1m / CPU pressure 60s',
       `${load.load_avg_1m} / ${load.cpu_pressure_some_avg60_pct}%`,
@@ -165,11 +180,15 @@ export const benchmark: Benchmark = () =>
         node_client_connect_p50_ms: nodeRun.connect.p50Ms,
         node_client_agent_cpu_ms_per_start: fixed(nodeRun.agentCpuMs),
         node_client_server_cpu_ms_per_start: fixed(nodeRun.serverCpuMs),
+        no_spares_cold_start_p50_ms: noSpares.total.p50Ms,
+        no_spares_cold_start_p99_ms: noSpares.total.p99Ms,
+        no_spares_agent_cpu_ms_per_start: fixed(noSpares.agentCpuMs),
+        no_spares_server_cpu_ms_per_start: fixed(noSpares.serverCpuMs),
         goal_met: met,
         processes: PROCESSES,
         ...load,
       },
       rows,
-      note: `${PROCESSES} sequential new processes per client (after ${WARMUP} warm-up), each timed from its own connect() to its first SVID; spawn and runtime start-up excluded; the goal's figures are the ${client} client's`,
+      note: `${PROCESSES} sequential new processes per client (after ${WARMUP} warm-up), each timed from its own connect() to its first SVID; spawn and runtime start-up excluded; the goal's figures are the ${client} client's against the default agent (spare SVIDs on); "--spare-svids 0" rows: a second agent where every start waits for the server`,
     }
   })

@@ -151,6 +151,8 @@ export interface BenchAgent {
   readonly child: ChildProcess
   readonly pid: number
   readonly socketPath: string
+  /** Stops the agent (SIGTERM) and resolves once it exited. */
+  stop(): Promise<void>
 }
 
 /**
@@ -172,5 +174,11 @@ export async function startBenchAgent(
   const child = scope.spawn(process.execPath, args, { cwd: ROOT })
   await waitForLog(child, (l) => l.msg === 'agent synced with the server', 'sigil-agent')
   drain(child, 'agent')
-  return { child, pid: child.pid as number, socketPath }
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+  return { child, pid: child.pid as number, socketPath, stop }
 }
