@@ -21,6 +21,8 @@ import { ProcessRecord } from './process-record.js'
 
 /** Default number of entries that keep a spare X509-SVID. */
 export const DEFAULT_SPARE_SVIDS = 64
+/** An entry whose spare failed to be signed this many times in a row is no longer wanted (until new demand). */
+export const MAX_SPARE_FAILURES = 3
 
 /** @internal The pool of spare X509-SVIDs, one per wanted entry. */
 export class SpareSvids {
@@ -113,9 +115,18 @@ export class SpareSvids {
     return this.want(wanted, now) || gave
   }
 
-  /** Drops spares that came due with no demand since they were signed, and their entries. */
+  /**
+   * Drops spares that came due with no demand since they were signed, and their entries; also
+   * entries whose spare failed {@link MAX_SPARE_FAILURES} times in a row (the server refuses or
+   * is away: processes' own requests go on, spares wait for new demand).
+   */
   prune(now: number): void {
     let changed = false
+    for (const [id, retry] of this.record.retries) {
+      if (retry.failures < MAX_SPARE_FAILURES) continue
+      this.#demand.delete(id)
+      changed = true
+    }
     for (const [id, held] of this.record.svids) {
       if (now >= held.notAfter.getTime()) this.record.svids.delete(id)
       if (now < held.renewAt.getTime()) continue

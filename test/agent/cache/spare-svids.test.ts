@@ -161,3 +161,35 @@ t.test('spareSvids: 0 signs nothing ahead', async (t) => {
   t.equal(cache.stats().spareX509Svids, 0)
   await t.rejects(setup(t, { spareSvids: -1 }), TypeError)
 })
+
+t.test('an entry whose spare keeps failing is no longer asked for until new demand', async (t) => {
+  const { mc, server, cache, proc } = await setup(t, { spareSvids: 4 })
+  cache.update(server.state([entry({ id: 'a', path: '/web', selectors: [UID] })]))
+  const sub = cache.subscribe(proc(50, 1, [UID]))
+  await identity(sub.next())
+  sub.close()
+  await until(() => cache.stats().spareX509Svids === 1)
+  server.issuer.down = true
+  const taker = cache.subscribe(proc(51, 1, [UID]))
+  await identity(taker.next()) // takes the spare; its replacement fails
+  taker.close()
+  const calls = () => server.issuer.x509Calls.length
+  for (let i = 0; i < 5; i++) {
+    mc.advance(1_000)
+    await cache.maintain()
+    await settle()
+  }
+  const after = calls()
+  for (let i = 0; i < 3; i++) {
+    mc.advance(1_000)
+    await cache.maintain()
+    await settle()
+  }
+  t.equal(calls(), after, 'no more calls for the spare')
+  server.issuer.down = false
+  const next = cache.subscribe(proc(52, 1, [UID]))
+  await identity(next.next())
+  next.close()
+  await until(() => cache.stats().spareX509Svids === 1)
+  t.equal(cache.stats().spareX509Svids, 1, 'new demand brings it back')
+})
