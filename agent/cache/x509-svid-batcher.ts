@@ -15,6 +15,7 @@ import {
   publicKeyToSpkiDer,
 } from '../../certs/keys/keys.js'
 import type { CertificateFacts } from '../../certs/x509svid/certificate-facts.js'
+import { CertificateFactsMemo } from '../../certs/x509svid/certificate-facts-memo.js'
 import { createCsr } from '../../certs/x509svid/csr.js'
 import { readSvidChain } from '../../certs/x509svid/parse-x509-svid.js'
 import type { AuthorizedEntry, IssuedX509Svid, SvidIssuer } from './authorized-state.js'
@@ -156,13 +157,19 @@ async function call<T>(
   } catch (error) {
     return { error }
   }
-  // Each chain is parsed once: to match it to its request and to check it.
+  // Each chain is parsed once: to match it to its request and to check it. The chains of one
+  // answer end in the same CA certificate(s), read once for all of them.
+  const caFacts = new CertificateFactsMemo()
   const bySpki = new Map<string, Parsed>()
   for (const svid of issued) {
     try {
-      const { spiffeId, facts } = readSvidChain(svid.chainDer)
-      const leaf = facts[0]!
-      bySpki.set(leaf.spkiDer.toString('hex'), { svid, spiffeId: spiffeId.toString(), leaf })
+      const { spiffeId, facts } = readSvidChain(svid.chainDer, { caFacts })
+      const { spkiDer, serialHex, notAfter } = facts[0]!
+      bySpki.set(spkiDer.toString('hex'), {
+        svid,
+        spiffeId: spiffeId.toString(),
+        leaf: { serialHex, notAfter },
+      })
     } catch {
       // Not a usable SVID: its request is reported as unanswered below.
     }

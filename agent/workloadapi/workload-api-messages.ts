@@ -22,7 +22,7 @@ export function x509SvidResponse(s: IdentitySnapshot): X509SVIDResponse {
   return {
     svids: s.svids.map((v) => ({
       spiffe_id: v.spiffeId,
-      x509_svid: Buffer.concat(v.chainDer),
+      x509_svid: concatenated(v.chainDer),
       x509_svid_key: v.privateKeyPkcs8Der,
       bundle,
       hint: v.hint,
@@ -30,6 +30,26 @@ export function x509SvidResponse(s: IdentitySnapshot): X509SVIDResponse {
     crl: [],
     federated_bundles: x509BundleMap(s.federatedBundles.values()),
   }
+}
+
+/**
+ * The certificates of a chain as one buffer: a view of the same memory when they lie back to
+ * back in one block (as the cache stores an SVID), else a copy. Either way the same bytes; the
+ * view spares a copy of every SVID on every push.
+ *
+ * @example
+ * concatenated([leafDer, caDer]).equals(Buffer.concat([leafDer, caDer])) // true
+ */
+export function concatenated(chain: readonly Buffer[]): Buffer {
+  const first = chain[0]
+  if (first === undefined || chain.length === 1) return first ?? Buffer.alloc(0)
+  let end = first.byteOffset + first.length
+  for (let i = 1; i < chain.length; i++) {
+    const b = chain[i]!
+    if (b.buffer !== first.buffer || b.byteOffset !== end) return Buffer.concat(chain)
+    end += b.length
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset)
 }
 
 /** The FetchX509Bundles message: our bundle plus the federated ones, as concatenated DER. */

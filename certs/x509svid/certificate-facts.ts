@@ -11,7 +11,7 @@
  */
 import { X509Certificate } from 'node:crypto'
 import { SigilError } from '../errors.js'
-import { TAG } from '../lib/der.js'
+import { oid, TAG } from '../lib/der.js'
 import {
   contentOf,
   type DerElement,
@@ -20,6 +20,7 @@ import {
   decodeTime,
   rawOf,
   readChildren,
+  readElement,
   readWhole,
 } from '../lib/der-reader.js'
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from '../lib/signature-algorithm.js'
@@ -96,9 +97,13 @@ export function readCertificateFacts(der: Buffer): CertificateFacts {
   const extensionsEl = fields.slice(at + 6).find((e) => e.tag === 0xa3)
   const ext = readExtensions(der, extensionsEl)
 
-  let serialBytes = contentOf(der, serial)
-  if (serialBytes.length > 1 && serialBytes[0] === 0 && serialBytes[1]! & 0x80)
-    serialBytes = serialBytes.subarray(1)
+  // The serial's minimal positive form: a leading 0x00 that only marks it positive is dropped.
+  const serialStart =
+    serial.end - serial.contentStart > 1 &&
+    der[serial.contentStart] === 0 &&
+    der[serial.contentStart + 1]! & 0x80
+      ? serial.contentStart + 1
+      : serial.contentStart
   let cert: X509Certificate | undefined
   return {
     der,
@@ -109,10 +114,11 @@ export function readCertificateFacts(der: Buffer): CertificateFacts {
     issuerRaw: rawOf(der, issuer),
     subjectRaw: rawOf(der, subject),
     spkiDer: rawOf(der, spki),
-    serialHex: serialBytes.toString('hex'),
+    serialHex: der.toString('hex', serialStart, serial.end),
     notBefore: decodeTime(der, validity[0]!, CODE),
     notAfter: decodeTime(der, validity[1]!, CODE),
-    signatureAlgorithm: ACCEPTED_SIGNATURE_ALGORITHMS.get(rawOf(der, sigAlg!).toString('hex'))?.name,
+    signatureAlgorithm: ACCEPTED_SIGNATURE_ALGORITHMS.get(der.toString('hex', sigAlg!.start, sigAlg!.end))
+      ?.name,
     ...ext,
   }
 }
@@ -142,7 +148,45 @@ type ExtensionFacts = Omit<
   | 'signatureAlgorithm'
 >
 
-/** Reads the `[3] EXPLICIT Extensions` element (if any) into the facts we use. */
+/** The extensions we read, by the content octets of their OID (compared without decoding). */
+const KNOWN_EXTENSIONS = [
+  { oid: '2.5.29.19', name: 'basicConstraints' },
+  { oid: '2.5.29.15', name: 'keyUsage' },
+  { oid: '2.5.29.37', name: 'extKeyUsage' },
+  { oid: '2.5.29.17', name: 'subjectAltName' },
+  { oid: '2.5.29.14', name: 'subjectKeyIdentifier' },
+  { oid: '2.5.29.35', name: 'authorityKeyIdentifier' },
+] as const
+const KNOWN_OID_CONTENT = KNOWN_EXTENSIONS.map((e) => oid(e.oid).subarray(2))
+
+/** Index in {@link KNOWN_EXTENSIONS} of the OID element `el`, or -1. */
+function knownExtension(der: Buffer, el: DerElement): number {
+  const length = el.end - el.contentStart
+  for (let k = 0; k < KNOWN_OID_CONTENT.length; k++) {
+    const content = KNOWN_OID_CONTENT[k]!
+    if (content.length !== length) continue
+    let i = 0
+    while (i < length && der[el.contentStart + i] === content[i]) i++
+    if (i === length) return k
+  }
+  return -1
+}
+
+/**
+ * The one element that fills the content of `el` exactly (an extension's OCTET STRING value),
+ * read in place: offsets stay those of `der`.
+ */
+function innerOf(der: Buffer, el: DerElement): DerElement {
+  const top = readElement(der, el.contentStart, el.end, CODE)
+  if (top.end !== el.end) invalid(`${el.end - top.end} trailing octet(s) in an extension value`)
+  return top
+}
+
+/**
+ * Reads the `[3] EXPLICIT Extensions` element (if any) into the facts we use. Runs once per
+ * certificate the agent receives, so it reads in place: known OIDs are compared as bytes and
+ * only an unknown one is decoded.
+ */
 function readExtensions(der: Buffer, wrapper: DerElement | undefined): ExtensionFacts {
   const facts: { -readonly [K in keyof ExtensionFacts]: ExtensionFacts[K] } = {
     isCa: false,
@@ -160,77 +204,96 @@ function readExtensions(der: Buffer, wrapper: DerElement | undefined): Extension
   if (!wrapper) return facts
   const [list, ...more] = readChildren(der, wrapper, CODE)
   if (!list || more.length || list.tag !== TAG.SEQUENCE) invalid('extensions must be one SEQUENCE')
-  const seen = new Set<string>()
-  const unhandled: string[] = []
-  for (const extEl of readChildren(der, list!, CODE)) {
-    const parts = readChildren(der, extEl, CODE)
-    const [oidEl, second, third] = parts
-    if (extEl.tag !== TAG.SEQUENCE || !oidEl || !second || parts.length > 3) invalid('malformed extension')
-    const oid = decodeOid(der, oidEl!, CODE)
-    if (seen.has(oid)) invalid(`extension ${oid} appears twice`)
-    seen.add(oid)
+  let seenKnown = 0
+  let seenOther: Set<string> | undefined
+  let unhandled: string[] | undefined
+  for (let at = list!.contentStart; at < list!.end; ) {
+    const extEl = readElement(der, at, list!.end, CODE)
+    at = extEl.end
+    if (extEl.tag !== TAG.SEQUENCE) invalid('malformed extension')
+    // SEQUENCE { extnID, critical BOOLEAN OPTIONAL, extnValue }: two or three elements.
+    const oidEl =
+      extEl.contentStart < extEl.end ? readElement(der, extEl.contentStart, extEl.end, CODE) : undefined
+    const second = oidEl && oidEl.end < extEl.end ? readElement(der, oidEl.end, extEl.end, CODE) : undefined
+    const third = second && second.end < extEl.end ? readElement(der, second.end, extEl.end, CODE) : undefined
+    if (!oidEl || !second || (third ?? second).end !== extEl.end) invalid('malformed extension')
+    const known = knownExtension(der, oidEl!)
+    const name = KNOWN_EXTENSIONS[known]?.name
+    let oid: string
+    if (known >= 0) {
+      oid = KNOWN_EXTENSIONS[known]!.oid
+      if (seenKnown & (1 << known)) invalid(`extension ${oid} appears twice`)
+      seenKnown |= 1 << known
+    } else {
+      oid = decodeOid(der, oidEl!, CODE)
+      seenOther ??= new Set()
+      if (seenOther.has(oid)) invalid(`extension ${oid} appears twice`)
+      seenOther.add(oid)
+    }
     const critical = third ? decodeBoolean(der, second!, CODE) : false
     const valueEl = third ?? second!
     if (valueEl.tag !== TAG.OCTET_STRING) invalid(`extension ${oid} value is not an OCTET STRING`)
-    const value = contentOf(der, valueEl)
     // Parsed only for the extensions we read; unknown ones are left alone.
-    const inner = (): DerElement => readWhole(value, value[0] ?? 0, CODE)
-    switch (oid) {
-      case '2.5.29.19': {
-        const top = inner()
+    switch (name) {
+      case 'basicConstraints': {
+        const top = innerOf(der, valueEl)
         if (top.tag !== TAG.SEQUENCE) invalid('basicConstraints is not a SEQUENCE')
-        const items = readChildren(value, top, CODE)
+        const items = readChildren(der, top, CODE)
         let i = 0
-        if (items[i]?.tag === TAG.BOOLEAN) facts.isCa = decodeBoolean(value, items[i++]!, CODE)
-        if (items[i]?.tag === TAG.INTEGER) facts.pathLength = smallInteger(contentOf(value, items[i++]!))
+        if (items[i]?.tag === TAG.BOOLEAN) facts.isCa = decodeBoolean(der, items[i++]!, CODE)
+        if (items[i]?.tag === TAG.INTEGER) facts.pathLength = smallInteger(contentOf(der, items[i++]!))
         if (i !== items.length) invalid('basicConstraints has unexpected fields')
         facts.basicConstraintsCritical = critical
         break
       }
-      case '2.5.29.15': {
-        const top = inner()
-        facts.keyUsage = bitFlags(value, top)
+      case 'keyUsage': {
+        facts.keyUsage = bitFlags(der, innerOf(der, valueEl))
         facts.keyUsageCritical = critical
         break
       }
-      case '2.5.29.37': {
-        const top = inner()
+      case 'extKeyUsage': {
+        const top = innerOf(der, valueEl)
         if (top.tag !== TAG.SEQUENCE) invalid('extKeyUsage is not a SEQUENCE')
-        facts.extKeyUsages = readChildren(value, top, CODE).map((e) => decodeOid(value, e, CODE))
+        facts.extKeyUsages = readChildren(der, top, CODE).map((e) => decodeOid(der, e, CODE))
         break
       }
-      case '2.5.29.17': {
-        const top = inner()
+      case 'subjectAltName': {
+        const top = innerOf(der, valueEl)
         if (top.tag !== TAG.SEQUENCE) invalid('subjectAltName is not a SEQUENCE')
         const uris: string[] = []
         const dns: string[] = []
-        for (const name of readChildren(value, top, CODE)) {
-          if (name.tag === 0x86) uris.push(ia5(contentOf(value, name)))
-          else if (name.tag === 0x82) dns.push(ia5(contentOf(value, name)))
+        for (let n = top.contentStart; n < top.end; ) {
+          const name = readElement(der, n, top.end, CODE)
+          n = name.end
+          if (name.tag === 0x86) uris.push(ia5(der, name))
+          else if (name.tag === 0x82) dns.push(ia5(der, name))
           else if (name.tag === 0xa6 || name.tag === 0xa2) invalid('URI or DNS name in constructed form')
         }
         facts.uriSans = uris
         facts.dnsSans = dns
         break
       }
-      case '2.5.29.14': {
-        const top = inner()
+      case 'subjectKeyIdentifier': {
+        const top = innerOf(der, valueEl)
         if (top.tag !== TAG.OCTET_STRING) invalid('subjectKeyIdentifier is not an OCTET STRING')
-        facts.subjectKeyId = Buffer.from(contentOf(value, top))
+        facts.subjectKeyId = Buffer.from(contentOf(der, top))
         break
       }
-      case '2.5.29.35': {
-        const top = inner()
+      case 'authorityKeyIdentifier': {
+        const top = innerOf(der, valueEl)
         if (top.tag !== TAG.SEQUENCE) invalid('authorityKeyIdentifier is not a SEQUENCE')
-        const keyId = readChildren(value, top, CODE).find((e) => e.tag === 0x80)
-        facts.authorityKeyId = keyId ? Buffer.from(contentOf(value, keyId)) : undefined
+        const keyId = readChildren(der, top, CODE).find((e) => e.tag === 0x80)
+        facts.authorityKeyId = keyId ? Buffer.from(contentOf(der, keyId)) : undefined
         break
       }
       default:
-        if (critical) unhandled.push(oid)
+        if (critical) {
+          unhandled ??= []
+          unhandled.push(oid)
+        }
     }
   }
-  facts.unhandledCriticalExtensions = unhandled
+  if (unhandled) facts.unhandledCriticalExtensions = unhandled
   return facts
 }
 
@@ -258,7 +321,7 @@ function smallInteger(bytes: Buffer): number {
   return bytes.reduce((n, b) => n * 256 + b, 0)
 }
 
-function ia5(bytes: Buffer): string {
-  for (const b of bytes) if (b > 0x7f) invalid('IA5String has non-ASCII bytes')
-  return bytes.toString('latin1')
+function ia5(der: Buffer, el: DerElement): string {
+  for (let i = el.contentStart; i < el.end; i++) if (der[i]! > 0x7f) invalid('IA5String has non-ASCII bytes')
+  return der.toString('latin1', el.contentStart, el.end)
 }

@@ -10,6 +10,7 @@ import { TAG } from '../lib/der.js'
 import { rawOf, readElement } from '../lib/der-reader.js'
 import { SpiffeId } from '../spiffeid/spiffe-id.js'
 import { type CertificateFacts, KEY_USAGE, readCertificateFacts } from './certificate-facts.js'
+import type { CertificateFactsMemo } from './certificate-facts-memo.js'
 
 /** A parsed (not verified) X509-SVID. */
 export interface ParsedX509Svid {
@@ -32,14 +33,24 @@ export function parseX509Svid(chainDer: readonly Buffer[]): ParsedX509Svid {
   return { spiffeId, leaf: facts[0]!.cert, chain: facts.map((f) => f.cert) }
 }
 
-/** {@link parseX509Svid}'s work, returning the facts of every certificate for further checks. */
-export function readSvidChain(chainDer: readonly Buffer[]): {
+/**
+ * {@link parseX509Svid}'s work, returning the facts of every certificate for further checks.
+ * With `caFacts`, the certificates after the leaf are read through that memo (a caller reading
+ * many chains that end in the same CA parses it once); the same rules apply to them.
+ */
+export function readSvidChain(
+  chainDer: readonly Buffer[],
+  opts: { readonly caFacts?: CertificateFactsMemo } = {},
+): {
   spiffeId: SpiffeId
   facts: readonly CertificateFacts[]
 } {
   if (!Array.isArray(chainDer)) throw new TypeError('chain must be an array of DER Buffers')
   if (chainDer.length === 0) throw new SigilError('ERR_SVID_INVALID', 'X509-SVID chain is empty')
-  const facts = chainDer.map((der) => readCertificateFacts(der))
+  const memo = opts.caFacts
+  const facts = chainDer.map((der, i) =>
+    i > 0 && memo !== undefined ? memo.read(der) : readCertificateFacts(der),
+  )
   const leaf = facts[0]!
   const invalid = (why: string, cause?: unknown): never => {
     throw new SigilError('ERR_SVID_INVALID', `invalid X509-SVID: ${why}`, { cause })

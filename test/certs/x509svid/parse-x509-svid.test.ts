@@ -256,3 +256,39 @@ t.test('certificate facts read by the DER reader agree with @peculiar/x509', asy
     )
   }
 })
+
+t.test('extensions: repeated, unknown critical and malformed values', async (t) => {
+  const ca = await createTestCa()
+  const k = await generateKeyPair('ec-p256')
+  const build = (o: Partial<CustomCertOptions>) =>
+    buildCustomCert({ signerKey: ca.rootKey, issuerDer: ca.rootDer, publicKey: k.publicKey, ...o })
+  const invalid = { code: 'ERR_CERT_INVALID' }
+  const san = Buffer.from('3010860e7370696666653a2f2f782f792f7a', 'hex') // SEQUENCE { URI spiffe://x/y/z }
+  t.same(readCertificateFacts(await build({ extra: [['2.5.29.17', false, san]] })).uriSans, [
+    'spiffe://x/y/z',
+  ])
+  const twice = await build({ uris: ['spiffe://x/a'], extra: [['2.5.29.17', false, san]] })
+  t.throws(() => readCertificateFacts(twice), invalid, 'a known extension twice')
+  const unknownTwice = await build({
+    extra: [
+      ['1.2.3.4', false, Buffer.from('0500', 'hex')],
+      ['1.2.3.4', false, Buffer.from('0500', 'hex')],
+    ],
+  })
+  t.throws(() => readCertificateFacts(unknownTwice), invalid, 'an unknown extension twice')
+  const critical = await build({
+    extra: [
+      ['1.2.3.4', true, Buffer.from('0500', 'hex')],
+      ['1.2.840.113549.1.9.7', false, Buffer.from('0500', 'hex')],
+    ],
+  })
+  t.same(readCertificateFacts(critical).unhandledCriticalExtensions, ['1.2.3.4'])
+  t.same(readCertificateFacts(await build({})).unhandledCriticalExtensions, [])
+  const trailing = await build({ extra: [['2.5.29.17', false, Buffer.concat([san, Buffer.from([0])])]] })
+  t.throws(() => readCertificateFacts(trailing), invalid, 'trailing octets after an extension value')
+  const empty = await build({ extra: [['2.5.29.17', false, Buffer.alloc(0)]] })
+  t.throws(() => readCertificateFacts(empty), invalid, 'an empty extension value')
+  const nonAscii = Buffer.from('3005860378ff79', 'hex') // URI with a byte > 0x7f
+  const nonAsciiCert = await build({ extra: [['2.5.29.17', false, nonAscii]] })
+  t.throws(() => readCertificateFacts(nonAsciiCert), invalid, 'a non-ASCII URI')
+})
