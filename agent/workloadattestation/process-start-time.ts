@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path'
 import { SigilError } from '../../certs/errors.js'
-import { readProcFile } from './read-proc-file.js'
+import { readProcText } from './read-proc-file.js'
 
 /** Field 22 of `/proc/<pid>/stat` is the start time, in clock ticks since boot. */
 const STARTTIME_FIELD = 22
@@ -54,7 +54,7 @@ export function readProcessStartTime(pid: number, procRoot = '/proc'): number | 
   if (!(Number.isSafeInteger(pid) && pid > 0)) throw new TypeError('pid must be a positive integer')
   let text: string
   try {
-    text = readProcFile(join(procRoot, String(pid), 'stat')).toString('utf8')
+    text = readProcText(join(procRoot, String(pid), 'stat'))
   } catch (cause) {
     if (isNoSuchProcess(cause)) return undefined
     throw new SigilError('ERR_ATTESTATION_FAILED', `process ${pid}: cannot read stat`, { cause })

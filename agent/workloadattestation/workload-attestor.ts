@@ -41,7 +41,7 @@ import { entryScript } from './entry-script.js'
 import { FileDigestCache } from './file-digest-cache.js'
 import { parseProcStatus } from './proc-status.js'
 import { isNoSuchProcess, readProcessStartTime } from './process-start-time.js'
-import { readProcFile } from './read-proc-file.js'
+import { readProcFile, readProcText } from './read-proc-file.js'
 import { EtcUserDirectory, type UserDirectory } from './user-directory.js'
 
 /** The seams: where `/proc` is, how names are found, how a pidfd is checked, the digest cache. */
@@ -154,10 +154,10 @@ export class WorkloadAttestor {
     const dir = join(this.#procRoot, String(pid))
     // procfs is in memory: read it synchronously (see read-proc-file.ts). Files elsewhere (the
     // script, the executable's content) are read asynchronously, as they may be on slow storage.
-    const statusText = readProcFile(join(dir, 'status')).toString('utf8')
+    const statusText = readProcText(join(dir, 'status'))
     const exePath = readlinkSync(join(dir, 'exe'))
     const cmdline = readProcFile(join(dir, 'cmdline'))
-    const cgroupText = readProcFile(join(dir, 'cgroup')).toString('utf8')
+    const cgroupText = readProcText(join(dir, 'cgroup'))
     const status = parseProcStatus(statusText)
     const uid = status.uid.effective
     const gid = status.gid.effective
