@@ -10,6 +10,10 @@
  * - Node (cold-start-client.ts, grpc-js), whose first call also pays the client's own cold JIT
  *   (`node_client_cold_start_*`). Without the Go toolchain, its figures are the goal's and the
  *   output says so (`client: "node"`, `go_client_unavailable`).
+ * The baseline, measured first in the same run with the goal's client: a bare @grpc/grpc-js
+ * server (bare-workload-server.ts) answering FetchX509SVID with the agent's own first response
+ * (no peer credentials, attestation, key or signing), i.e. what a new connection and its first
+ * message cost on this gRPC stack (`bare_grpc_*`).
  * A few warm-up processes of each client run first and are not counted. The agent's and the
  * server's CPU per start are measured over the goal client's run (and the Node client's).
  * The agent runs with its default configuration, which keeps a spare SVID for recently used
@@ -22,6 +26,7 @@
  * SIGIL_BENCH_COLD_WARMUP (default 50: the agent is a long-running daemon, so its JIT is warm in
  * normal operation; the first few hundred starts of a fresh agent are slower).
  */
+import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join, resolve } from 'node:path'
 import { buildGoWorkloadClient, missingGoPackages } from '../lib/go-build.js'
@@ -30,7 +35,7 @@ import type { Benchmark } from './benchmark.js'
 import { latencySummary } from './closed-loop.js'
 import { waitForJsonLine } from './json-lines.js'
 import { machineLoad, processCpuSeconds } from './proc-stats.js'
-import { type BenchAgent, type BenchServer, startBenchAgent, startBenchServer } from './sigil-node.js'
+import { startBenchAgent, startBenchServer } from './sigil-node.js'
 import { eventually, WorkloadClient } from './workload-client.js'
 
 const PROCESSES = Number(process.env.SIGIL_BENCH_COLD_STARTS ?? 200)
@@ -54,16 +59,25 @@ interface ClientRun {
   readonly serverCpuMs: number
 }
 
+/** What a client connects to: the Workload API socket and the processes whose CPU is counted. */
+interface Target {
+  readonly socketPath: string
+  /** The process serving the socket (the agent, or the bare baseline server). */
+  readonly pid: number
+  /** The agent's server, if any. */
+  readonly serverPid?: number
+}
+
 /** Runs `command args... SOCKET` WARMUP + PROCESSES times, one after another. */
 async function runClient(
   scope: BenchScope,
-  server: BenchServer,
-  agent: BenchAgent,
+  target: Target,
   command: string,
   args: readonly string[],
 ): Promise<ClientRun> {
+  const cpu = (pid: number | undefined) => (pid === undefined ? 0 : processCpuSeconds(pid))
   const startOne = async (): Promise<ColdStart> => {
-    const child = scope.spawn(command, [...args, agent.socketPath])
+    const child = scope.spawn(command, [...args, target.socketPath])
     const exited = new Promise((r) => child.once('exit', r))
     const line = await waitForJsonLine(child, () => true, 'cold-start client', 30_000)
     await exited
@@ -73,17 +87,32 @@ async function runClient(
     return { ms: line.ms, connectMs: Number(line.connect_ms) }
   }
   for (let i = 0; i < WARMUP; i++) await startOne()
-  const agentCpu0 = processCpuSeconds(agent.pid)
-  const serverCpu0 = processCpuSeconds(server.pid)
+  const agentCpu0 = cpu(target.pid)
+  const serverCpu0 = cpu(target.serverPid)
   const runs: ColdStart[] = []
   for (let i = 0; i < PROCESSES; i++) runs.push(await startOne())
   return {
     total: latencySummary(runs.map((r) => r.ms)),
     connect: latencySummary(runs.map((r) => r.connectMs)),
     maxMs: Math.max(...runs.map((r) => r.ms)),
-    agentCpuMs: ((processCpuSeconds(agent.pid) - agentCpu0) * 1000) / PROCESSES,
-    serverCpuMs: ((processCpuSeconds(server.pid) - serverCpu0) * 1000) / PROCESSES,
+    agentCpuMs: ((cpu(target.pid) - agentCpu0) * 1000) / PROCESSES,
+    serverCpuMs: ((cpu(target.serverPid) - serverCpu0) * 1000) / PROCESSES,
   }
+}
+
+/** Starts the baseline: a bare grpc-js server answering FetchX509SVID with `response` (bare-workload-server.ts). */
+async function startBareServer(scope: BenchScope, response: unknown): Promise<Target> {
+  const dir = scope.tempDir('sigil-bench-bare-')
+  const responsePath = join(dir, 'response.json')
+  writeFileSync(responsePath, JSON.stringify(response))
+  const socketPath = join(dir, 'bare.sock')
+  const child = scope.spawn(process.execPath, [
+    join(import.meta.dirname, 'bare-workload-server.js'),
+    socketPath,
+    responsePath,
+  ])
+  await waitForJsonLine(child, (l) => l.ready === true, 'bare workload server', 30_000)
+  return { socketPath, pid: child.pid as number }
 }
 
 /** Builds the Go client; resolves its path, or why there is none. */
@@ -125,12 +154,18 @@ export const benchmark: Benchmark = () =>
       { spiffeId: 'spiffe://example.org/bench/cold-start', selectors: [`unix:uid:${uid}`] },
     ])
     const probe = new WorkloadClient(agent.socketPath)
-    await eventually(() => probe.fetchX509First(), 'the entry reaching the agent')
+    const response = await eventually(() => probe.fetchX509First(), 'the entry reaching the agent')
     probe.close()
-
-    const goRun = 'bin' in go ? await runClient(scope, server, agent, go.bin, []) : undefined
     const nodeScript = join(import.meta.dirname, 'cold-start-client.js')
-    const nodeRun = await runClient(scope, server, agent, process.execPath, [nodeScript])
+    const goalClient = (target: Target) =>
+      'bin' in go
+        ? runClient(scope, target, go.bin, [])
+        : runClient(scope, target, process.execPath, [nodeScript])
+
+    const baseline = await goalClient(await startBareServer(scope, response))
+    const withAgent = { socketPath: agent.socketPath, pid: agent.pid, serverPid: server.pid }
+    const goRun = 'bin' in go ? await goalClient(withAgent) : undefined
+    const nodeRun = await runClient(scope, withAgent, process.execPath, [nodeScript])
     const goal = goRun ?? nodeRun
     const client = goRun ? 'go' : 'node'
     await agent.stop()
@@ -138,10 +173,7 @@ export const benchmark: Benchmark = () =>
     const bareProbe = new WorkloadClient(bare.socketPath)
     await eventually(() => bareProbe.fetchX509First(), 'the entry reaching the second agent')
     bareProbe.close()
-    const noSpares =
-      'bin' in go
-        ? await runClient(scope, server, bare, go.bin, [])
-        : await runClient(scope, server, bare, process.execPath, [nodeScript])
+    const noSpares = await goalClient({ socketPath: bare.socketPath, pid: bare.pid, serverPid: server.pid })
 
     const load = machineLoad()
     const met = goal.total.p50Ms <= GOAL_P50_MS && goal.total.p99Ms <= GOAL_P99_MS
@@ -152,6 +184,7 @@ export const benchmark: Benchmark = () =>
       rows.push([`${name}:   of which connect p50 / p99`, `${ms(r.connect.p50Ms)} / ${ms(r.connect.p99Ms)}`])
       rows.push([`${name}: agent / server CPU per start`, `${ms(r.agentCpuMs)} / ${ms(r.serverCpuMs)}`])
     }
+    clientRows(`${client === 'go' ? 'Go' : 'Node'} client, bare grpc-js server (baseline)`, baseline)
     if (goRun) clientRows('Go client (goal)', goRun)
     else rows.push(['Go client', 'unavailable (see above)'])
     clientRows(goRun ? 'Node client' : 'Node client (goal)', nodeRun)
@@ -180,6 +213,8 @@ export const benchmark: Benchmark = () =>
         node_client_connect_p50_ms: nodeRun.connect.p50Ms,
         node_client_agent_cpu_ms_per_start: fixed(nodeRun.agentCpuMs),
         node_client_server_cpu_ms_per_start: fixed(nodeRun.serverCpuMs),
+        bare_grpc_cold_start_p50_ms: baseline.total.p50Ms,
+        bare_grpc_cold_start_p99_ms: baseline.total.p99Ms,
         no_spares_cold_start_p50_ms: noSpares.total.p50Ms,
         no_spares_cold_start_p99_ms: noSpares.total.p99Ms,
         no_spares_agent_cpu_ms_per_start: fixed(noSpares.agentCpuMs),
@@ -189,6 +224,6 @@ export const benchmark: Benchmark = () =>
         ...load,
       },
       rows,
-      note: `${PROCESSES} sequential new processes per client (after ${WARMUP} warm-up), each timed from its own connect() to its first SVID; spawn and runtime start-up excluded; the goal's figures are the ${client} client's against the default agent (spare SVIDs on); "--spare-svids 0" rows: a second agent where every start waits for the server`,
+      note: `${PROCESSES} sequential new processes per client (after ${WARMUP} warm-up), each timed from its own connect() to its first SVID; spawn and runtime start-up excluded; the goal's figures are the ${client} client's against the default agent (spare SVIDs on); baseline: the same client against a bare grpc-js server sending the agent's response; "--spare-svids 0" rows: a second agent where every start waits for the server`,
     }
   })

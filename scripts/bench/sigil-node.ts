@@ -23,7 +23,9 @@ export const AGENT_ID = 'spiffe://example.org/bench-node'
 
 function nodeArgs(name: string): string[] {
   const dir = process.env.SIGIL_BENCH_CPU_PROF
-  return dir ? ['--cpu-prof', '--cpu-prof-dir', resolve(dir), '--cpu-prof-name', `${name}.cpuprofile`] : []
+  // A second daemon of the same name (cold-start's second agent) gets a file of its own.
+  const file = `${name}-${Date.now()}.cpuprofile`
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', resolve(dir), '--cpu-prof-name', file] : []
 }
 
 /**
