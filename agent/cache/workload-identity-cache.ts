@@ -75,16 +75,19 @@ export class WorkloadIdentityCache {
     this.#procStartTime = resolved.procStartTime
     this.#jwt = new JwtSvidCache(opts.jwtCacheSize)
     this.#jwtContext = { ...this.#cfg, jwt: this.#jwt, inflight: new Map() }
-    this.#spares = new SpareSvids(resolved.spareSvids)
-    const spares = this.#spares.record
+    const spares = new SpareSvids(resolved.spareSvids)
+    this.#spares = spares
     const records = this.#records
+    const clock = this.#cfg.clock
     this.#rotator = {
       cfg: this.#cfg,
       closed: false,
       issuing: false,
       *records() {
         yield* records.values()
-        yield spares
+        // Whenever the loop looks for due SVIDs: an idle spare is dropped before it could be renewed.
+        spares.prune(clock().getTime())
+        yield spares.record
       },
       publish: (rec) => this.#publish(rec),
     }

@@ -193,3 +193,29 @@ t.test('an entry whose spare keeps failing is no longer asked for until new dema
   await until(() => cache.stats().spareX509Svids === 1)
   t.equal(cache.stats().spareX509Svids, 1, 'new demand brings it back')
 })
+
+t.test('an idle spare is not renewed by a round that other work starts', async (t) => {
+  const { mc, server, cache, proc } = await setup(t, { spareSvids: 4 })
+  cache.update(
+    server.state([
+      entry({ id: 'a', path: '/web', selectors: [UID], x509SvidTtl: 100 }),
+      entry({ id: 'b', path: '/db', selectors: ['unix:uid:2000'], x509SvidTtl: 100 }),
+    ]),
+  )
+  const sub = cache.subscribe(proc(60, 1, [UID]))
+  await identity(sub.next())
+  sub.close()
+  await until(() => cache.stats().spareX509Svids === 1)
+  mc.advance(51_000) // past the spare's renewal time, no demand since it was signed
+  const other = cache.subscribe(proc(61, 1, ['unix:uid:2000'])) // starts a round; no maintenance pass
+  await identity(other.next())
+  await settle()
+  const forA = server.issuer.x509Calls.flat().filter((r) => r.entryId === 'a').length
+  t.equal(forA, 2, "a's SVIDs: the first process's and the spare, no renewal of the idle spare")
+  t.same(
+    server.issuer.x509Calls.at(-1)!.map((r) => r.entryId),
+    ['b'],
+    'the last call was for the spare of b',
+  )
+  other.close()
+})
