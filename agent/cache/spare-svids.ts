@@ -33,9 +33,8 @@ export class SpareSvids {
   readonly #demand = new Map<string, number>()
   #entries: ReadonlyMap<string, AuthorizedEntry> = new Map()
 
+  /** `limit` is checked where the cache's options are resolved (cache-options.ts). */
   constructor(limit: number) {
-    if (!(Number.isInteger(limit) && limit >= 0))
-      throw new TypeError('spare SVID limit must be an integer ≥ 0')
     this.#limit = limit
     this.record.wantsX509 = limit > 0
     this.record.spare = true
