@@ -7,7 +7,7 @@
  * Trust: the component holds nothing but what the agent hands it over the Unix socket in
  * SPIFFE_ENDPOINT_SOCKET; the agent decided who it is from the kernel's view of the process.
  */
-import { JWTSource, type SigilError, WorkloadApiClient, X509Source } from '../../certs/sdk/index.js'
+import { JWTSource, type SigilError, WorkloadApiClient, X509Source } from '../../sdk/index.js'
 import { type DemoEventBody, demoSpiffeId, emit } from './demo-event.js'
 
 /** A running component: its sources, its peers' IDs and its way of reporting. */

@@ -17,7 +17,7 @@ import {
   serveMtls,
   tlsClientOptions,
   tlsServerOptions,
-} from '../../certs/sdk/index.js'
+} from '../../sdk/index.js'
 import type { Component } from './component-runtime.js'
 
 /** What a handler answers. */

@@ -6,7 +6,7 @@
  *
  * Entry: selected by `proc:script:<this file>` and the demo's uid (see run-demo.ts).
  */
-import { authorizeId } from '../../certs/sdk/index.js'
+import { authorizeId } from '../../sdk/index.js'
 import { startComponent } from './component-runtime.js'
 import type { Hop } from './demo-event.js'
 import { callHttps, serveHttps } from './mtls-http.js'

@@ -4,7 +4,7 @@
  * agent, which tells callers apart by what the kernel says about them (uid, entry script …),
  * finds no entry for it and refuses both (PermissionDenied → `ERR_NOT_AUTHORIZED`).
  */
-import { WorkloadApiClient } from '../../certs/sdk/index.js'
+import { WorkloadApiClient } from '../../sdk/index.js'
 import { emit } from './demo-event.js'
 
 const NAME = 'rogue-unregistered'

@@ -8,7 +8,7 @@
  *
  * Entry: selected by `proc:script:<this file>` and the demo's uid (see run-demo.ts).
  */
-import { authorizeId, authorizeMemberOf, isSigilError } from '../../certs/sdk/index.js'
+import { authorizeId, authorizeMemberOf, isSigilError } from '../../sdk/index.js'
 import { startComponent } from './component-runtime.js'
 import { serveHttps } from './mtls-http.js'
 

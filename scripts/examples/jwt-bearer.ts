@@ -1,7 +1,7 @@
 // Call an API with a JWT-SVID, and check one: the caller asks the agent for a token for
 // the API's audience; the API validates it against the trust domain's JWT keys, which the
 // JWTSource keeps current.
-import { JWTSource } from '../../certs/sdk/index.js'
+import { JWTSource } from '../../sdk/index.js'
 
 /** The Authorization header value a caller sends to `audience`. */
 export async function bearerFor(audience: string): Promise<string> {

@@ -9,7 +9,7 @@ import {
   tlsClientOptions,
   tlsServerOptions,
   X509Source,
-} from '../../certs/sdk/index.js'
+} from '../../sdk/index.js'
 
 /** Starts the service; `allowedCaller` is the one SPIFFE ID it answers. */
 export async function startHelloService(allowedCaller: string, ownId?: string) {

@@ -1,17 +1,18 @@
 // Imports run one way (STYLE.md habit 1): certs/ imports nothing of ours, proto/ only
-// itself, server/ and agent/ never each other; only certs/ touches @peculiar/x509.
-// One exception: the workload SDK (certs/sdk/) may import proto/, for the Workload API loader.
+// itself, sdk/ (the workload SDK, a gRPC client) only certs/ and proto/, server/ and agent/
+// never each other nor the SDK; only certs/ touches @peculiar/x509.
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const AREAS = ['certs', 'proto', 'server', 'agent'] as const
+const AREAS = ['certs', 'proto', 'sdk', 'server', 'agent'] as const
 type Area = (typeof AREAS)[number]
 const allowed: Record<Area, Area[]> = {
   certs: ['certs'],
   proto: ['proto'],
+  sdk: ['sdk', 'certs', 'proto'],
   server: ['server', 'certs', 'proto'],
   agent: ['agent', 'certs', 'proto'],
 }
@@ -47,11 +48,7 @@ t.test('imports between source areas run one way', async (t) => {
         if (!spec.startsWith('.')) continue
         const target = relative(root, resolve(dirname(file), spec)).split('/')[0] as Area
         if (!AREAS.includes(target)) continue
-        const sdkToProto = target === 'proto' && relative(root, file).startsWith('certs/sdk/')
-        t.ok(
-          allowed[area].includes(target) || sdkToProto,
-          `${relative(root, file)} imports ${spec} (${area} -> ${target})`,
-        )
+        t.ok(allowed[area].includes(target), `${relative(root, file)} imports ${spec} (${area} -> ${target})`)
       }
     }
   }

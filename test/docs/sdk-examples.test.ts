@@ -5,9 +5,9 @@ import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { JWTSource } from '../../certs/sdk/index.js'
 import { bearerFor, callerOf } from '../../scripts/examples/jwt-bearer.js'
 import { callHelloService, startHelloService } from '../../scripts/examples/mtls-service.js'
+import { JWTSource } from '../../sdk/index.js'
 import { startSigilNode } from '../helpers/agent-process.js'
 import { ROOT } from '../helpers/server-process.js'
 
@@ -19,7 +19,7 @@ t.test('README shows the examples as they are in scripts/examples/', async (t) =
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   for (const file of ['mtls-service.ts', 'jwt-bearer.ts']) {
     const source = readFileSync(join(ROOT, 'scripts/examples', file), 'utf8').replace(
-      "'../../certs/sdk/index.js'",
+      "'../../sdk/index.js'",
       "'sigil/sdk'",
     )
     t.ok(readme.includes(source), `README includes scripts/examples/${file} (with 'sigil/sdk' imports)`)

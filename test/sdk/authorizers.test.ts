@@ -1,15 +1,15 @@
 // Authorizers allow or refuse verified SPIFFE IDs; refusals are ERR_NOT_AUTHORIZED naming both sides.
 import t from 'tap'
-import { SigilError } from '../../../certs/errors.js'
+import { SigilError } from '../../certs/errors.js'
+import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
+import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import {
   authorizeAny,
   authorizeId,
   authorizeIf,
   authorizeMemberOf,
   authorizeOneOf,
-} from '../../../certs/sdk/authorizers.js'
-import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
-import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+} from '../../sdk/authorizers.js'
 
 const web = SpiffeId.parse('spiffe://example.org/web')
 const db = SpiffeId.parse('spiffe://example.org/db')

@@ -3,7 +3,7 @@
  * failures the watch retries; reject on a final failure or when the caller's signal aborts,
  * with the last failure as the cause.
  */
-import { SigilError } from '../errors.js'
+import { SigilError } from '../certs/errors.js'
 
 /** What {@link firstUpdate} drives. */
 export interface FirstUpdateOptions {

@@ -1,6 +1,6 @@
-// The SDK barrel exposes the public API (package.json "exports": "./sdk" → dist/certs/sdk/index.js).
+// The SDK barrel exposes the public API (package.json "exports": "./sdk" → dist/sdk/index.js).
 import t from 'tap'
-import * as sdk from '../../../certs/sdk/index.js'
+import * as sdk from '../../sdk/index.js'
 
 t.test('the SDK barrel exposes the public API and nothing internal', async (t) => {
   for (const name of [

@@ -5,11 +5,11 @@
  * {@link TrustBundle}s keyed by trust-domain name. The agent is the trusted source of these
  * bundles; this module only checks they are well formed, and never merges trust domains.
  */
-import { decodeDerBundle } from '../bundle/der-bundle.js'
-import { decodeJwtBundle } from '../bundle/jwt-bundle-json.js'
-import type { TrustBundle } from '../bundle/trust-bundle.js'
-import { SigilError } from '../errors.js'
-import { TrustDomain } from '../spiffeid/trust-domain.js'
+import { decodeDerBundle } from '../certs/bundle/der-bundle.js'
+import { decodeJwtBundle } from '../certs/bundle/jwt-bundle-json.js'
+import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
+import { SigilError } from '../certs/errors.js'
+import { TrustDomain } from '../certs/spiffeid/trust-domain.js'
 
 /** Bundles by trust-domain name (`example.org`). */
 export type BundleMap = ReadonlyMap<string, TrustBundle>

@@ -12,12 +12,12 @@ import {
   type SecureContext,
   type TLSSocket,
 } from 'node:tls'
-import type { TrustBundle } from '../bundle/trust-bundle.js'
-import { SigilError } from '../errors.js'
-import { privateKeyToPkcs8Pem } from '../keys/keys.js'
-import type { SpiffeId } from '../spiffeid/spiffe-id.js'
-import { certificatesToPem } from '../x509svid/pem.js'
-import { verifyX509Svid } from '../x509svid/verify-x509-svid.js'
+import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
+import { SigilError } from '../certs/errors.js'
+import { privateKeyToPkcs8Pem } from '../certs/keys/keys.js'
+import type { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
+import { certificatesToPem } from '../certs/x509svid/pem.js'
+import { verifyX509Svid } from '../certs/x509svid/verify-x509-svid.js'
 import type { Authorizer } from './authorizers.js'
 import type { X509Svid } from './x509-context.js'
 

@@ -8,7 +8,7 @@
  */
 import { isIP } from 'node:net'
 import { isAbsolute } from 'node:path'
-import { SigilError } from '../errors.js'
+import { SigilError } from '../certs/errors.js'
 
 /** The environment variable SPIFFE clients read. */
 export const ENDPOINT_SOCKET_ENV = 'SPIFFE_ENDPOINT_SOCKET'

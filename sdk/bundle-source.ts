@@ -9,9 +9,9 @@
  * Trust: as {@link fetchSpiffeBundle}'s. A service that verifies JWT-SVIDs without an agent
  * passes `getBundleForTrustDomain` to `validateJwtSvid` as `bundleFor`.
  */
-import type { TrustBundle } from '../bundle/trust-bundle.js'
-import { SigilError } from '../errors.js'
-import { TrustDomain } from '../spiffeid/trust-domain.js'
+import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
+import { SigilError } from '../certs/errors.js'
+import { TrustDomain } from '../certs/spiffeid/trust-domain.js'
 import {
   type BundleEndpointProfile,
   type FetchSpiffeBundleOptions,

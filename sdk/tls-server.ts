@@ -11,7 +11,7 @@
  * does not chain to a trusted root, but no authorizer runs and `peerSpiffeId` throws.
  */
 import type { Server, TLSSocket, TlsOptions } from 'node:tls'
-import { SigilError } from '../errors.js'
+import { SigilError } from '../certs/errors.js'
 import type { Authorizer } from './authorizers.js'
 import { credentialsOf, type MtlsSource, peerChainOf, setPeerSpiffeId, verifyPeer } from './tls-peer.js'
 

@@ -5,9 +5,9 @@
  * decoding still checks that the token is what was asked for (`sub` equal to `spiffe_id`,
  * every requested audience in `aud`), as go-spiffe's client does.
  */
-import { SigilError } from '../errors.js'
-import { parseJwtSvidInsecure } from '../jwtsvid/parse-jwt-svid-insecure.js'
-import type { SpiffeId } from '../spiffeid/spiffe-id.js'
+import { SigilError } from '../certs/errors.js'
+import { parseJwtSvidInsecure } from '../certs/jwtsvid/parse-jwt-svid-insecure.js'
+import type { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
 
 /** A JWT-SVID held by this workload. */
 export interface JwtSvid {

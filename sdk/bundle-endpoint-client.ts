@@ -12,12 +12,12 @@
  */
 import { request } from 'node:https'
 import type { PeerCertificate } from 'node:tls'
-import { decodeSpiffeBundle } from '../bundle/spiffe-bundle-json.js'
-import { TrustBundle } from '../bundle/trust-bundle.js'
-import { SigilError } from '../errors.js'
-import { SpiffeId } from '../spiffeid/spiffe-id.js'
-import { TrustDomain } from '../spiffeid/trust-domain.js'
-import { certificatesToPem } from '../x509svid/pem.js'
+import { decodeSpiffeBundle } from '../certs/bundle/spiffe-bundle-json.js'
+import { TrustBundle } from '../certs/bundle/trust-bundle.js'
+import { SigilError } from '../certs/errors.js'
+import { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
+import { TrustDomain } from '../certs/spiffeid/trust-domain.js'
+import { certificatesToPem } from '../certs/x509svid/pem.js'
 import { authorizeId } from './authorizers.js'
 import { peerChainOf, verifyPeer } from './tls-peer.js'
 

@@ -11,15 +11,15 @@ import {
   type ServerWritableStream,
   status,
 } from '@grpc/grpc-js'
-import type { JWTBundlesRequest__Output } from '../../../proto/generated/JWTBundlesRequest.js'
-import type { JWTBundlesResponse } from '../../../proto/generated/JWTBundlesResponse.js'
-import type { JWTSVIDRequest__Output } from '../../../proto/generated/JWTSVIDRequest.js'
-import type { JWTSVIDResponse } from '../../../proto/generated/JWTSVIDResponse.js'
-import type { ValidateJWTSVIDRequest__Output } from '../../../proto/generated/ValidateJWTSVIDRequest.js'
-import type { ValidateJWTSVIDResponse } from '../../../proto/generated/ValidateJWTSVIDResponse.js'
-import type { X509SVIDRequest__Output } from '../../../proto/generated/X509SVIDRequest.js'
-import type { X509SVIDResponse } from '../../../proto/generated/X509SVIDResponse.js'
-import { loadWorkloadApi, type SpiffeWorkloadAPIHandlers } from '../../../proto/loader.js'
+import type { JWTBundlesRequest__Output } from '../../proto/generated/JWTBundlesRequest.js'
+import type { JWTBundlesResponse } from '../../proto/generated/JWTBundlesResponse.js'
+import type { JWTSVIDRequest__Output } from '../../proto/generated/JWTSVIDRequest.js'
+import type { JWTSVIDResponse } from '../../proto/generated/JWTSVIDResponse.js'
+import type { ValidateJWTSVIDRequest__Output } from '../../proto/generated/ValidateJWTSVIDRequest.js'
+import type { ValidateJWTSVIDResponse } from '../../proto/generated/ValidateJWTSVIDResponse.js'
+import type { X509SVIDRequest__Output } from '../../proto/generated/X509SVIDRequest.js'
+import type { X509SVIDResponse } from '../../proto/generated/X509SVIDResponse.js'
+import { loadWorkloadApi, type SpiffeWorkloadAPIHandlers } from '../../proto/loader.js'
 
 export type X509Stream = ServerWritableStream<X509SVIDRequest__Output, X509SVIDResponse>
 export type JwtBundlesStream = ServerWritableStream<JWTBundlesRequest__Output, JWTBundlesResponse>

@@ -6,12 +6,12 @@
  * agent on the local socket is the trusted source, so no chain is verified here.
  */
 import { createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto'
-import { decodeDerBundle } from '../bundle/der-bundle.js'
-import type { TrustBundle } from '../bundle/trust-bundle.js'
-import { SigilError } from '../errors.js'
-import { importPrivateKey } from '../keys/keys.js'
-import type { SpiffeId } from '../spiffeid/spiffe-id.js'
-import { parseX509Svid, splitConcatenatedDer } from '../x509svid/parse-x509-svid.js'
+import { decodeDerBundle } from '../certs/bundle/der-bundle.js'
+import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
+import { SigilError } from '../certs/errors.js'
+import { importPrivateKey } from '../certs/keys/keys.js'
+import type { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
+import { parseX509Svid, splitConcatenatedDer } from '../certs/x509svid/parse-x509-svid.js'
 import { decodeX509BundleMap } from './workload-bundles.js'
 
 /** One X509-SVID held by this workload. */

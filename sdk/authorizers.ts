@@ -4,9 +4,9 @@
  * throws `SigilError('ERR_NOT_AUTHORIZED')` to refuse, with a message naming the ID the peer
  * presented and what was expected. They see only verified IDs; they never verify anything.
  */
-import { SigilError } from '../errors.js'
-import { SpiffeId } from '../spiffeid/spiffe-id.js'
-import { TrustDomain } from '../spiffeid/trust-domain.js'
+import { SigilError } from '../certs/errors.js'
+import { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
+import { TrustDomain } from '../certs/spiffeid/trust-domain.js'
 
 /** Allows (returns) or refuses (throws `ERR_NOT_AUTHORIZED`) a verified peer. */
 export type Authorizer = (peer: SpiffeId, verifiedChain: readonly Buffer[]) => void

@@ -7,9 +7,9 @@
  * Trust: as the Workload API client's; the bundles it holds are the roots this workload
  * verifies peers with.
  */
-import type { TrustBundle } from '../bundle/trust-bundle.js'
-import { SigilError } from '../errors.js'
-import { TrustDomain } from '../spiffeid/trust-domain.js'
+import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
+import { SigilError } from '../certs/errors.js'
+import { TrustDomain } from '../certs/spiffeid/trust-domain.js'
 import { firstUpdate } from './first-update.js'
 import type { CancelWatch, WorkloadApiClientOptions } from './workload-api-client.js'
 import { WorkloadApiClient } from './workload-api-client.js'

@@ -5,7 +5,7 @@ import {
   grpcTarget,
   parseEndpointAddress,
   resolveEndpointAddress,
-} from '../../../certs/sdk/endpoint-address.js'
+} from '../../sdk/endpoint-address.js'
 
 t.test('valid addresses', async (t) => {
   const table: [string, unknown][] = [

@@ -5,7 +5,7 @@
  * delay resets after each good message; `InvalidArgument` stops the watch for good (the
  * agent refused the request itself, retrying cannot help, SPIFFE.md §5.5).
  */
-import { SigilError } from '../errors.js'
+import { SigilError } from '../certs/errors.js'
 import { Backoff, type BackoffOptions } from './backoff.js'
 import { isTerminalStatus, workloadApiError } from './workload-api-error.js'
 

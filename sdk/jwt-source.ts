@@ -7,14 +7,14 @@
  * Trust: the JWT bundles come from the local agent; a token validated here is checked with the
  * full JWT-SVID rules (`validateJwtSvid`), against the bundle of its own trust domain only.
  */
-import type { TrustBundle } from '../bundle/trust-bundle.js'
-import { SigilError } from '../errors.js'
+import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
+import { SigilError } from '../certs/errors.js'
 import {
   type ValidatedJwtSvid,
   type ValidateJwtSvidOptions,
   validateJwtSvid,
-} from '../jwtsvid/validate-jwt-svid.js'
-import { TrustDomain } from '../spiffeid/trust-domain.js'
+} from '../certs/jwtsvid/validate-jwt-svid.js'
+import { TrustDomain } from '../certs/spiffeid/trust-domain.js'
 import { firstUpdate } from './first-update.js'
 import type { JwtSvid } from './jwt-svid.js'
 import {

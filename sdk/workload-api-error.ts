@@ -4,7 +4,7 @@
  * that needs the exact status can still read `cause.code`.
  */
 import { status as GrpcStatus } from '@grpc/grpc-js'
-import { type ErrorCode, SigilError } from '../errors.js'
+import { type ErrorCode, SigilError } from '../certs/errors.js'
 
 /**
  * The numeric gRPC status of an error thrown by a gRPC call, or undefined for other errors.

@@ -13,11 +13,11 @@
  *   authorizeId('spiffe://example.org/client'))
  */
 
-export type { TrustBundle } from '../bundle/trust-bundle.js'
-export { type ErrorCode, isSigilError, SigilError } from '../errors.js'
-export { type ValidatedJwtSvid, validateJwtSvid } from '../jwtsvid/validate-jwt-svid.js'
-export { SpiffeId } from '../spiffeid/spiffe-id.js'
-export { TrustDomain } from '../spiffeid/trust-domain.js'
+export type { TrustBundle } from '../certs/bundle/trust-bundle.js'
+export { type ErrorCode, isSigilError, SigilError } from '../certs/errors.js'
+export { type ValidatedJwtSvid, validateJwtSvid } from '../certs/jwtsvid/validate-jwt-svid.js'
+export { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
+export { TrustDomain } from '../certs/spiffeid/trust-domain.js'
 export {
   type Authorizer,
   authorizeAny,
