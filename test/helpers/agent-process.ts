@@ -114,6 +114,18 @@ export interface AgentProcessOptions {
   readonly joinToken?: string
   readonly trustBundle?: string
   readonly extraArgs?: readonly string[]
+  /** A command the agent runs under (`child` is then the wrapper's process). */
+  readonly wrapper?: AgentWrapper
+}
+
+/**
+ * A wrapper command, e.g. `unshare --pid --fork --mount-proc --kill-child=SIGTERM --` (the agent in
+ * its own PID namespace), and the signal `stop()` sends the wrapper (unshare ignores SIGTERM, so
+ * SIGKILL, and `--kill-child=SIGTERM` passes a SIGTERM on to the agent).
+ */
+export interface AgentWrapper {
+  readonly command: readonly string[]
+  readonly stopSignal: NodeJS.Signals
 }
 
 /** Starts `sigil-agent run` (debug logs, 1 s sync) and resolves once it logs its first sync. */
@@ -122,7 +134,8 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
   args.push('--socket-path', opts.socketPath, '--log-level', 'debug', '--sync-interval', '1s')
   if (opts.joinToken) args.push('--join-token', opts.joinToken)
   if (opts.trustBundle) args.push('--trust-bundle', opts.trustBundle)
-  const child = spawn(process.execPath, [...args, ...(opts.extraArgs ?? [])], {
+  const [command, ...prefix] = [...(opts.wrapper?.command ?? []), process.execPath]
+  const child = spawn(command as string, [...prefix, ...args, ...(opts.extraArgs ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -140,7 +153,8 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
     stderr: () => stderr,
     api: (...a) => runBin(AGENT_BIN, [...a, '--socket-path', opts.socketPath]),
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      if (child.exitCode === null && child.signalCode === null)
+        child.kill(opts.wrapper?.stopSignal ?? 'SIGTERM')
       return exited
     },
   }
@@ -214,7 +228,7 @@ export interface SigilNode {
 /** Starts a server and an agent (joined with a fresh token); both stop and the dir goes at teardown. */
 export async function startSigilNode(
   t: { teardown(fn: () => unknown): void },
-  opts: { serverArgs?: readonly string[]; agentArgs?: readonly string[] } = {},
+  opts: { serverArgs?: readonly string[]; agentArgs?: readonly string[]; agentWrapper?: AgentWrapper } = {},
 ): Promise<SigilNode> {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-'))
   chmodSync(dir, 0o755)
@@ -239,6 +253,7 @@ export async function startSigilNode(
     joinToken: token.stdout.trim(),
     trustBundle: bundlePath,
     extraArgs: opts.agentArgs ?? [],
+    ...(opts.agentWrapper ? { wrapper: opts.agentWrapper } : {}),
   })
   stoppers.push(() => agent.stop())
   let entries = 0
