@@ -22,6 +22,7 @@ import { fetchSpiffeBundle } from '../../sdk/bundle-endpoint-client.js'
 import { BundleSource } from '../../sdk/bundle-source.js'
 import { shortTempDir, startServerProcess } from '../helpers/server-process.js'
 import { createTestCa } from '../helpers/testca.js'
+import { waitUntil } from '../helpers/wait-until.js'
 
 const td = TrustDomain.parse('other.org')
 const web = SpiffeId.parse('spiffe://other.org/web')
@@ -117,7 +118,7 @@ t.test('a BundleSource picks up a rotated JWT key by the refresh hint', async (t
   // A failing endpoint: the source keeps its bundle and tries again at the next interval.
   answer = { status: 500, body: 'oops' }
   const hitsBefore = hits
-  while (errors.length === 0) await new Promise((r) => setTimeout(r, 100))
+  await waitUntil('the failing fetch to be reported', () => errors.length > 0, { intervalMs: 100 })
   t.equal(errors[0]?.code, 'ERR_UNAVAILABLE', 'the failure is reported')
   t.equal(source.getBundle().sequenceNumber, 1, 'the bundle is kept')
   t.ok(hits > hitsBefore)
@@ -133,7 +134,7 @@ t.test('a BundleSource picks up a rotated JWT key by the refresh hint', async (t
   // A replayed older document does not roll the key back.
   answer = { status: 200, body: doc(1, 'k1', k1.publicKey) }
   const hitsAtRollback = hits
-  while (hits < hitsAtRollback + 2) await new Promise((r) => setTimeout(r, 100))
+  await waitUntil('two fetches of the older document', () => hits >= hitsAtRollback + 2, { intervalMs: 100 })
   t.equal(source.getBundle().sequenceNumber, 2, 'a lower sequence is ignored')
   t.ok(source.getBundle().findJwtAuthority('k2'))
 

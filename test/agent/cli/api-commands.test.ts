@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { status } from '@grpc/grpc-js'
 import t from 'tap'
+import { waitUntil } from '../../helpers/wait-until.js'
 import { tempDir } from '../sync/server-kit.js'
 import { cli } from './cli-io.js'
 import { startFakeWorkloadApi } from './fake-workload-api.js'
@@ -194,7 +195,7 @@ t.test('watch prints every update until interrupted', async (t) => {
   const watching = cli(['api', 'watch', '--socket-path', api.socketPath, '--output', 'json'], {
     signal: stop.signal,
   })
-  while (api.calls.length === 0) await sleep(20)
+  await waitUntil('the watch to call the Workload API', () => api.calls.length > 0)
   await sleep(100)
   await api.rotate()
   await sleep(200)
