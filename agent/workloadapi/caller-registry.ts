@@ -6,6 +6,13 @@
  * handshake instead of delaying its first call; calls within a short time of an attestation
  * reuse it if the process still has the same start time (a reused PID never inherits an
  * attestation), later calls attest again.
+ *
+ * The process behind a connection must stay the process that connected. The attestor checks
+ * /proc against the connection's SO_PEERCRED uid/gid; the registry keeps the fingerprint of the
+ * connection's first attestation (credentials, and the executable's device and inode) and
+ * refuses every later call — `ERR_ATTESTATION_FAILED`, a warn line with the PID and why — once
+ * a new attestation finds a different one: the process executed another program (a setuid
+ * binary, say) or changed its credentials since. A start time or a pidfd cannot see an exec.
  * While a connection is open its process is held in the identity cache; closing the connection
  * releases the process and the pidfd.
  */
@@ -13,6 +20,7 @@ import { SigilError } from '../../certs/errors.js'
 import { formatSelector } from '../../certs/selector/selector.js'
 import { processKey, sameStartTime, type WorkloadProcess } from '../cache/workload-process.js'
 import type { PeerCredentials } from '../peercred/peer-credentials.js'
+import { fingerprintChange, type ProcessFingerprint } from '../workloadattestation/process-fingerprint.js'
 
 /** The costly selectors to compute (passed through to the workload attestor). */
 export interface AttestationWants {
@@ -20,9 +28,14 @@ export interface AttestationWants {
   readonly scriptSha256?: boolean
 }
 
+/** An attested process, with what it looked like (credentials, executable) when attested. */
+export interface AttestedCaller extends WorkloadProcess {
+  readonly fingerprint: ProcessFingerprint
+}
+
 /** The attestor the registry calls (agent/workloadattestation's `WorkloadAttestor` fits). */
 export interface CallerAttestor {
-  attest(peer: PeerCredentials, want?: AttestationWants): Promise<WorkloadProcess>
+  attest(peer: PeerCredentials, want?: AttestationWants): Promise<AttestedCaller>
 }
 
 /** What the registry needs from the identity cache. */
@@ -54,6 +67,10 @@ interface Connection {
   pending?: Promise<WorkloadProcess>
   readonly held: Map<string, () => void>
   closed: boolean
+  /** The fingerprint of the connection's first attestation. */
+  baseline?: ProcessFingerprint
+  /** Set once the process was found changed: every later call is refused. */
+  refused?: string
 }
 
 /**
@@ -120,6 +137,9 @@ export class CallerRegistry {
   async identify(key: string): Promise<WorkloadProcess> {
     const conn = this.#conns.get(key)
     if (conn === undefined) throw new SigilError('ERR_ATTESTATION_FAILED', 'unknown connection')
+    if (conn.refused !== undefined) {
+      throw new SigilError('ERR_ATTESTATION_FAILED', `process ${conn.peer.pid}: ${conn.refused}`)
+    }
     const wants = this.#opts.holder.attestationWants()
     const cached = conn.attested
     if (
@@ -141,7 +161,7 @@ export class CallerRegistry {
       return await this.#attestOnce(conn, wants)
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err)
-      this.#opts.logger.warn({ pid: conn.peer.pid, err: why }, 'workload attestation failed')
+      this.#opts.logger.warn({ pid: conn.peer.pid, why }, 'workload attestation failed; call refused')
       throw err
     }
   }
@@ -153,6 +173,16 @@ export class CallerRegistry {
     }
     if (conn.closed)
       throw new SigilError('ERR_ATTESTATION_FAILED', 'the connection closed during attestation')
+    if (conn.baseline === undefined) {
+      conn.baseline = result.fingerprint
+    } else {
+      const changed = fingerprintChange(conn.baseline, result.fingerprint)
+      if (changed !== undefined) {
+        conn.refused = `the process changed since it connected: ${changed}`
+        conn.attested = undefined
+        throw new SigilError('ERR_ATTESTATION_FAILED', `process ${result.pid}: ${conn.refused}`)
+      }
+    }
     const process: WorkloadProcess = {
       pid: result.pid,
       startTime: result.startTime,

@@ -9,12 +9,29 @@
  * ptrace each other anyway).
  */
 
-/** What an interpreter was asked to run. */
+/** The interpreters whose entry script Sigil knows how to find. */
+export type Interpreter = 'node' | 'python'
+
+/**
+ * What an interpreter was asked to run. `options` are the interpreter's own options before the
+ * script, one name each (`--import`, `-r`, `-i`; python's `-X` as `-X:<name>`), so that
+ * agent/workloadattestation/injected-code.ts can tell whether other code runs first.
+ */
 export type EntryScript =
   /** A script file, as written on the command line (relative to the process's cwd if not absolute). */
-  | { readonly kind: 'script'; readonly path: string }
+  | {
+      readonly kind: 'script'
+      readonly path: string
+      readonly interpreter: Interpreter
+      readonly options: readonly string[]
+    }
   /** A module run by name (`python3 -m http.server`). */
-  | { readonly kind: 'module'; readonly name: string }
+  | {
+      readonly kind: 'module'
+      readonly name: string
+      readonly interpreter: Interpreter
+      readonly options: readonly string[]
+    }
   /** No script file: inline code (`-e`, `-c`), stdin, a REPL, or an interpreter we do not know. */
   | { readonly kind: 'none' }
 
@@ -52,16 +69,28 @@ const NODE_OPTIONS_WITHOUT_SCRIPT = optionSet(`
 
 /** `node [options] [--] script [args]`. Node spells `--a_b` and `--a-b` alike. */
 function nodeEntryScript(args: readonly string[]): EntryScript {
+  const options: string[] = []
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
-    if (arg === '--') return args[i + 1] === undefined ? NONE : script(args[i + 1]!)
-    if (arg === '-' || !arg.startsWith('-')) return script(arg)
-    const eq = arg.indexOf('=')
-    const name = (eq < 0 ? arg : arg.slice(0, eq)).replace(/_/g, '-')
+    if (arg === '--') return script('node', args[i + 1], options)
+    if (arg === '-' || !arg.startsWith('-')) return script('node', arg, options)
+    const name = nodeOptionName(arg)
     if (NODE_OPTIONS_WITHOUT_SCRIPT.has(name)) return NONE
-    if (eq < 0 && NODE_OPTIONS_WITH_VALUE.has(name)) i++
+    options.push(name)
+    if (!arg.includes('=') && NODE_OPTIONS_WITH_VALUE.has(name)) i++
   }
   return NONE
+}
+
+/**
+ * The name of one node option as node reads it: before any `=`, `_` spelled `-`.
+ *
+ * @example
+ * nodeOptionName('--experimental_loader=./x.mjs') // '--experimental-loader'
+ */
+export function nodeOptionName(arg: string): string {
+  const eq = arg.indexOf('=')
+  return (eq < 0 ? arg : arg.slice(0, eq)).replace(/_/g, '-')
 }
 
 /**
@@ -69,13 +98,15 @@ function nodeEntryScript(args: readonly string[]): EntryScript {
  * and `-W`/`-X`/`-c`/`-m` take the rest of the bundle or the next argument as their value.
  */
 function pythonEntryScript(args: readonly string[]): EntryScript {
+  const options: string[] = []
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
-    if (arg === '--') return args[i + 1] === undefined ? NONE : script(args[i + 1]!)
-    if (arg === '-' || !arg.startsWith('-')) return script(arg)
+    if (arg === '--') return script('python', args[i + 1], options)
+    if (arg === '-' || !arg.startsWith('-')) return script('python', arg, options)
     if (arg.startsWith('--')) {
       if (arg === '--check-hash-based-pycs') i++
       else if (arg.startsWith('--help') || arg === '--version') return NONE
+      options.push(arg)
       continue
     }
     for (let j = 1; j < arg.length; j++) {
@@ -85,16 +116,23 @@ function pythonEntryScript(args: readonly string[]): EntryScript {
         const rest = arg.slice(j + 1)
         const value = rest !== '' ? rest : args[++i]
         if (flag === 'c') return NONE
-        if (flag === 'm') return value === undefined || value === '' ? NONE : { kind: 'module', name: value }
+        if (flag === 'm') {
+          if (value === undefined || value === '') return NONE
+          return { kind: 'module', name: value, interpreter: 'python', options }
+        }
+        options.push(flag === 'X' ? `-X:${(value ?? '').split('=')[0]}` : '-W')
         break
       }
+      options.push(`-${flag}`)
     }
   }
   return NONE
 }
 
-function script(arg: string): EntryScript {
-  return arg === '-' || arg === '' ? NONE : { kind: 'script', path: arg }
+function script(interpreter: Interpreter, arg: string | undefined, options: readonly string[]): EntryScript {
+  return arg === undefined || arg === '-' || arg === ''
+    ? NONE
+    : { kind: 'script', path: arg, interpreter, options }
 }
 
 const INTERPRETERS: readonly {
@@ -110,8 +148,10 @@ const INTERPRETERS: readonly {
  * Python). `argv` is the full command line, `argv[0]` included (and ignored).
  *
  * @example
- * entryScript('/usr/bin/node', ['node', '--require', 'x', 'app.js']) // { kind: 'script', path: 'app.js' }
- * entryScript('/usr/bin/python3.12', ['python3', '-m', 'http.server']) // { kind: 'module', name: 'http.server' }
+ * entryScript('/usr/bin/node', ['node', '--require', 'x', 'app.js'])
+ * // { kind: 'script', path: 'app.js', interpreter: 'node', options: ['--require'] }
+ * entryScript('/usr/bin/python3.12', ['python3', '-m', 'http.server'])
+ * // { kind: 'module', name: 'http.server', interpreter: 'python', options: [] }
  */
 export function entryScript(exePath: string, argv: readonly string[]): EntryScript {
   const base = exePath.slice(exePath.lastIndexOf('/') + 1).replace(/ \(deleted\)$/, '')

@@ -20,9 +20,18 @@
  *   one user's processes from each other.
  * - `proc:script_sha256:<hex>` — the SHA-256 of that script as it is now, only when asked for.
  * - `proc:module:<name>` — `python -m <name>`.
+ * - None of the three when the interpreter was given other code to run first (`--import`,
+ *   `NODE_OPTIONS=--require …`, `PYTHONPATH`, `LD_PRELOAD`, … see injected-code.ts), or when
+ *   `/proc/<pid>/environ` cannot be read.
  * - `proc:cgroup:<path>` — the unified (v2) cgroup path, e.g. `/system.slice/app.service`; on a
  *   pure cgroup v1 host, the `name=systemd` hierarchy's path.
  * - `proc:cgroup_v1:<controllers>:<path>` — one per cgroup v1 hierarchy (hybrid and v1 hosts).
+ *
+ * Credentials: when the caller's SO_PEERCRED uid/gid are given (`peer.uid`, `peer.gid`), they
+ * must be the effective IDs in `/proc/<pid>/status` and own `/proc/<pid>` (see
+ * process-fingerprint.ts): a process that has executed a setuid binary since it connected is
+ * refused. The result carries a {@link ProcessFingerprint} (credentials, executable device and
+ * inode) for the caller to compare across attestations of one connection.
  *
  * PID reuse: the start time from `/proc/<pid>/stat` is read before and after everything else and
  * must not change; with a pidfd (SO_PEERPIDFD) the process must also still be alive afterwards,
@@ -39,7 +48,14 @@ import { formatSelector, parseSelector, type Selector } from '../../certs/select
 import { parseCgroupMembership } from './cgroup-membership.js'
 import { entryScript } from './entry-script.js'
 import { FileDigestCache } from './file-digest-cache.js'
+import { injectedCode } from './injected-code.js'
 import { parseProcStatus } from './proc-status.js'
+import {
+  checkConnectCredentials,
+  fingerprintChange,
+  type ProcessFingerprint,
+  readExecutableIdentity,
+} from './process-fingerprint.js'
 import { isNoSuchProcess, readProcessStartTime } from './process-start-time.js'
 import { readProcFile, readProcText } from './read-proc-file.js'
 import { EtcUserDirectory, type UserDirectory } from './user-directory.js'
@@ -79,6 +95,8 @@ export interface AttestedProcessDetails {
   readonly exePath: string
   readonly scriptPath?: string
   readonly module?: string
+  /** Why no `proc:script`/`proc:module` selector was given although there is an entry script. */
+  readonly scriptWithheld?: string
   readonly cgroupPath?: string
 }
 
@@ -89,6 +107,8 @@ export interface AttestationResult {
   readonly startTime: number
   readonly selectors: readonly Selector[]
   readonly details: AttestedProcessDetails
+  /** Credentials and executable as read (compare with `fingerprintChange`). */
+  readonly fingerprint: ProcessFingerprint
 }
 
 function fail(pid: number, why: string, cause?: unknown): never {
@@ -136,7 +156,7 @@ export class WorkloadAttestor {
     try {
       const startTime = readProcessStartTime(pid, this.#procRoot)
       if (startTime === undefined) fail(pid, 'no such process')
-      const found = await this.#read(pid, want)
+      const found = await this.#read(peer, want)
       if (readProcessStartTime(pid, this.#procRoot) !== startTime) {
         fail(pid, 'the process exited or its PID was reused during attestation')
       }
@@ -150,15 +170,18 @@ export class WorkloadAttestor {
     }
   }
 
-  async #read(pid: number, want: AttestationWants): Promise<Omit<AttestationResult, 'pid' | 'startTime'>> {
-    const dir = join(this.#procRoot, String(pid))
+  async #read(
+    peer: PeerProcess,
+    want: AttestationWants,
+  ): Promise<Omit<AttestationResult, 'pid' | 'startTime'>> {
+    const dir = join(this.#procRoot, String(peer.pid))
     // procfs is in memory: read it synchronously (see read-proc-file.ts). Files elsewhere (the
     // script, the executable's content) are read asynchronously, as they may be on slow storage.
-    const statusText = readProcText(join(dir, 'status'))
+    const status = parseProcStatus(readProcText(join(dir, 'status')))
     const exePath = readlinkSync(join(dir, 'exe'))
+    const exe = readExecutableIdentity(dir, exePath)
     const cmdline = readProcFile(join(dir, 'cmdline'))
     const cgroupText = readProcText(join(dir, 'cgroup'))
-    const status = parseProcStatus(statusText)
     const uid = status.uid.effective
     const gid = status.gid.effective
     const values: [string, string, string][] = [['unix', 'uid', String(uid)]]
@@ -178,9 +201,12 @@ export class WorkloadAttestor {
     const argv = cmdline.toString('utf8').split('\0')
     if (argv.at(-1) === '') argv.pop()
     const entry = entryScript(exePath, argv)
+    const scriptWithheld = injectedCode(entry, entry.kind === 'none' ? [] : readEnviron(dir))
     let scriptPath: string | undefined
     let module: string | undefined
-    if (entry.kind === 'script') {
+    if (scriptWithheld !== undefined) {
+      // The interpreter runs other code too: no selector says which program this is.
+    } else if (entry.kind === 'script') {
       scriptPath = await this.#resolveScript(dir, entry.path)
       if (scriptPath !== undefined) {
         values.push(['proc', 'script', scriptPath])
@@ -198,15 +224,30 @@ export class WorkloadAttestor {
     if (cgroups.path !== undefined) values.push(['proc', 'cgroup', cgroups.path])
     for (const m of cgroups.v1) values.push(['proc', 'cgroup_v1', `${m.controllers}:${m.path}`])
 
+    // Read again last: the credentials and the program must be those read first (no exec or
+    // setuid meanwhile), and the ones the process connected with.
+    const fingerprint: ProcessFingerprint = { uid: status.uid, gid: status.gid, groups: status.groups, exe }
+    const after = parseProcStatus(readProcText(join(dir, 'status')))
+    const now = {
+      uid: after.uid,
+      gid: after.gid,
+      groups: after.groups,
+      exe: readExecutableIdentity(dir, readlinkSync(join(dir, 'exe'))),
+    }
+    const changed = fingerprintChange(fingerprint, now)
+    if (changed !== undefined) fail(peer.pid, `changed during attestation: ${changed}`)
+    checkConnectCredentials(dir, after, peer)
+
     const details: AttestedProcessDetails = {
       uid,
       gid,
       exePath,
       ...(scriptPath !== undefined ? { scriptPath } : {}),
       ...(module !== undefined ? { module } : {}),
+      ...(scriptWithheld !== undefined ? { scriptWithheld } : {}),
       ...(cgroups.path !== undefined ? { cgroupPath: cgroups.path } : {}),
     }
-    return { selectors: toSelectors(values), details }
+    return { selectors: toSelectors(values), details, fingerprint }
   }
 
   /**
@@ -223,6 +264,17 @@ export class WorkloadAttestor {
     } catch {
       return undefined
     }
+  }
+}
+
+/** The initial environment of the process (`/proc/<pid>/environ`), or undefined when unreadable. */
+function readEnviron(dir: string): string[] | undefined {
+  try {
+    const vars = readProcFile(join(dir, 'environ')).toString('utf8').split('\0')
+    if (vars.at(-1) === '') vars.pop()
+    return vars
+  } catch {
+    return undefined
   }
 }
 

@@ -13,14 +13,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { splitConcatenatedDer } from '../../certs/x509svid/parse-x509-svid.js'
 import { certificatesToPem } from '../../certs/x509svid/pem.js'
-import {
-  AGENT_BIN,
-  type CliRun,
-  ROOT,
-  runBin,
-  type ServerProcess,
-  startServerProcess,
-} from './server-process.js'
+import { AGENT_BIN, type CliRun, ROOT, type ServerProcess, startServerProcess } from './server-process.js'
 
 /** One parsed JSON line. */
 export type JsonLine = Record<string, unknown>
@@ -151,7 +144,8 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
     dataDir: opts.dataDir,
     logs,
     stderr: () => stderr,
-    api: (...a) => runBin(AGENT_BIN, [...a, '--socket-path', opts.socketPath]),
+    // Not instrumented by tap: code preloaded through NODE_OPTIONS withholds proc:script.
+    api: (...a) => runAgentCli([...a, '--socket-path', opts.socketPath], { cwd: ROOT, env: process.env }),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null)
         child.kill(opts.wrapper?.stopSignal ?? 'SIGTERM')
@@ -177,13 +171,18 @@ const UNINSTRUMENTED = ['-u', 'NODE_OPTIONS', process.execPath]
 
 /** Runs the compiled `sigil-agent` CLI as `uid`/`gid` (PATH only in its environment). */
 export function runAgentCliAs(uid: number, gid: number, args: readonly string[]): Promise<CliRun> {
+  return runAgentCli(args, { cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, uid, gid })
+}
+
+/** Runs the compiled `sigil-agent` CLI through `env -u NODE_OPTIONS` (see above). */
+function runAgentCli(
+  args: readonly string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number },
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(ENV, [...UNINSTRUMENTED, AGENT_BIN, ...args], {
-      cwd: '/',
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      ...opts,
       stdio: ['ignore', 'pipe', 'pipe'],
-      uid,
-      gid,
     })
     let stdout = ''
     let stderr = ''

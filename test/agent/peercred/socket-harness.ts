@@ -61,7 +61,9 @@ export async function startSocketHarness(test: Pick<typeof t, 'teardown'>): Prom
       return ready ? Promise.resolve(ready) : new Promise((resolve) => waiters.push(resolve))
     },
     spawnClient: (script, ids) => {
-      const child = spawn(process.execPath, [script, socketPath], {
+      // Through `env -u NODE_OPTIONS` (which execs node in place): tap preloads its hooks into
+      // every child through NODE_OPTIONS, and preloaded code withholds proc:script.
+      const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, script, socketPath], {
         cwd: dir,
         stdio: 'ignore',
         ...(ids ? { uid: ids.uid, gid: ids.gid } : {}),

@@ -131,7 +131,9 @@ export async function startHarness(test: Pick<typeof t, 'teardown'>, opts: Harne
     },
     /** Spawns `node <script> <socket>` in `dir` (a relative script is resolved there). */
     spawnChild(script: string): ChildClient {
-      const child = spawn(process.execPath, [script, socketPath], {
+      // Through `env -u NODE_OPTIONS` (which execs node in place): tap preloads its hooks into
+      // every child through NODE_OPTIONS, and preloaded code withholds proc:script.
+      const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, script, socketPath], {
         cwd: dir,
         env: { ...process.env, SIGIL_ROOT: join(protoRoot(), '..') },
         stdio: ['ignore', 'pipe', 'inherit'],

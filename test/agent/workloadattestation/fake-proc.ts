@@ -18,6 +18,8 @@ export interface FakeProcess {
   /** Target of the root link (default '/'). */
   root?: string
   cgroup?: string
+  /** The initial environment, `NAME=value` each (default empty); `null`: no environ file. */
+  environ?: string[] | null
 }
 
 /** A stat line with `startTime` in field 22; the comm may hold spaces and parentheses. */
@@ -53,7 +55,7 @@ function quad(v: number | [number, number, number, number]): string {
   return (typeof v === 'number' ? [v, v, v, v] : v).join('\t')
 }
 
-/** Writes /proc/<pid>/{stat,status,exe,cmdline,cwd,root,cgroup} under `procRoot`. */
+/** Writes /proc/<pid>/{stat,status,exe,cmdline,cwd,root,cgroup,environ} under `procRoot`. */
 export function writeFakeProcess(procRoot: string, p: FakeProcess): string {
   const dir = join(procRoot, String(p.pid))
   rmSync(dir, { recursive: true, force: true })
@@ -79,6 +81,8 @@ export function writeFakeProcess(procRoot: string, p: FakeProcess): string {
   if (p.cwd !== undefined) symlinkSync(p.cwd, join(dir, 'cwd'))
   symlinkSync(p.root ?? '/', join(dir, 'root'))
   writeFileSync(join(dir, 'cgroup'), p.cgroup ?? '0::/system.slice/app.service\n')
+  const environ = p.environ === undefined ? [] : p.environ
+  if (environ !== null) writeFileSync(join(dir, 'environ'), environ.map((v) => `${v}\0`).join(''))
   return dir
 }
 

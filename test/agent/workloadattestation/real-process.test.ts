@@ -51,7 +51,7 @@ t.test('real processes get the selectors of what they are', async (t) => {
     sa.some((s) => s.startsWith('unix:user:')),
     'uid 4242 has no name here',
   )
-  t.ok(sa.includes(`proc:script:${scriptA}`))
+  t.ok(sa.includes(`proc:script:${scriptA}`), `withheld: ${a.details.scriptWithheld}`)
   t.ok(sb.includes(`proc:script:${scriptB}`))
   t.notOk(sa.includes(`proc:script:${scriptB}`), 'different scripts, different selectors')
   t.notOk(sb.includes(`proc:script:${scriptA}`))

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { appendFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chownSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { FileDigestCache } from '../../../agent/workloadattestation/file-digest-cache.js'
@@ -72,7 +72,7 @@ t.test('entry script: resolved against cwd, symlinks resolved, only regular file
   }
   t.same(await scriptOf(['node', 'main.js']), [`proc:script:${main}`], 'relative to cwd')
   t.same(await scriptOf(['node', '../main.js'], join(root, 'app', 'sub')), [`proc:script:${main}`])
-  t.same(await scriptOf(['node', '--require', 'x', main]), [`proc:script:${main}`], 'absolute')
+  t.same(await scriptOf(['node', '--enable-source-maps', main]), [`proc:script:${main}`], 'absolute')
   t.same(await scriptOf(['node', 'link.js']), [`proc:script:${main}`], 'symlink resolved')
   t.same(await scriptOf(['node', 'other.js']), [`proc:script:${join(root, 'app', 'other.js')}`])
   t.same(await scriptOf(['node', 'missing.js']), [], 'missing file: no selector')
@@ -239,3 +239,85 @@ t.test('values that cannot be selector strings are left out, never passed on', a
   t.notOk(r.some((s) => s.startsWith('unix:path:') || s.startsWith('proc:cgroup:')))
   t.ok(r.includes('unix:uid:1000'))
 })
+
+t.test(
+  'no script or module selector when other code is preloaded or the environment is unreadable',
+  async (t) => {
+    const { root, proc, add } = setup(t)
+    const main = join(root, 'app', 'main.js')
+    const python = join(root, 'bin', 'python3')
+    const attestor = new WorkloadAttestor({ procRoot: proc, users: names })
+    const proc20 = async (p: Parameters<typeof add>[0]) => {
+      add(p)
+      return attestor.attest({ pid: p.pid }, { scriptSha256: true })
+    }
+    const plain = await proc20({ pid: 20, cmdline: ['node', main], environ: ['NODE_ENV=production'] })
+    t.ok(strings(plain).includes(`proc:script:${main}`), 'control: a plain run has its script')
+
+    const cases: [string, Parameters<typeof add>[0]][] = [
+      [
+        'NODE_OPTIONS --import',
+        { pid: 20, cmdline: ['node', main], environ: ['NODE_OPTIONS=--import=/tmp/e.mjs'] },
+      ],
+      ['argv --require', { pid: 20, cmdline: ['node', '--require', '/tmp/e.js', main] }],
+      ['LD_PRELOAD', { pid: 20, cmdline: ['node', main], environ: ['LD_PRELOAD=/tmp/e.so'] }],
+      ['unreadable environ', { pid: 20, cmdline: ['node', main], environ: null }],
+      [
+        'python PYTHONPATH',
+        { pid: 20, exe: python, cmdline: ['python3', '-m', 'http.server'], environ: ['PYTHONPATH=/tmp'] },
+      ],
+    ]
+    for (const [what, p] of cases) {
+      const r = await proc20(p)
+      t.notOk(
+        strings(r).some((s) => s.startsWith('proc:script') || s.startsWith('proc:module')),
+        `${what}: no proc:script, proc:script_sha256 or proc:module`,
+      )
+      t.type(r.details.scriptWithheld, 'string', `${what}: the reason is in the details`)
+      t.ok(
+        strings(r).includes('unix:uid:1000') && strings(r).some((s) => s.startsWith('proc:cgroup:')),
+        `${what}: other selectors stay`,
+      )
+    }
+  },
+)
+
+t.test(
+  'with SO_PEERCRED ids: /proc must agree with them; the fingerprint names credentials and executable',
+  async (t) => {
+    if (process.getuid?.() !== 0) return t.pass('skipped: chown needs root')
+    const { proc, node, add } = setup(t)
+    const attestor = new WorkloadAttestor({ procRoot: proc, users: names })
+    const dir = add({ pid: 100, uid: [1000, 1000, 1000, 1000], gid: [100, 100, 100, 100], groups: [27] })
+    await t.rejects(
+      attestor.attest({ pid: 100, uid: 1000, gid: 100 }),
+      { code: 'ERR_ATTESTATION_FAILED', message: /belongs to 0:0/ },
+      'a /proc entry owned by root (not dumpable, or a privileged exec) is refused',
+    )
+    chownSync(dir, 1000, 100)
+    const r = await attestor.attest({ pid: 100, uid: 1000, gid: 100 })
+    t.ok(strings(r).includes('unix:uid:1000') && strings(r).includes('unix:gid:100'))
+    const exe = statSync(node)
+    t.same(r.fingerprint, {
+      uid: { real: 1000, effective: 1000, saved: 1000, filesystem: 1000 },
+      gid: { real: 100, effective: 100, saved: 100, filesystem: 100 },
+      groups: [27],
+      exe: { path: node, dev: exe.dev, ino: exe.ino },
+    })
+    await t.rejects(attestor.attest({ pid: 100, uid: 2000, gid: 100 }), {
+      code: 'ERR_ATTESTATION_FAILED',
+      message: /effective uid is 1000, it connected as uid 2000/,
+    })
+    await t.rejects(attestor.attest({ pid: 100, uid: 1000, gid: 7 }), {
+      code: 'ERR_ATTESTATION_FAILED',
+      message: /effective gid is 100, it connected as gid 7/,
+    })
+    // A setuid-root exec: effective uid 0, real uid 1000.
+    const suid = add({ pid: 101, uid: [1000, 0, 0, 0], gid: 100 })
+    chownSync(suid, 0, 100)
+    await t.rejects(attestor.attest({ pid: 101, uid: 1000, gid: 100 }), {
+      code: 'ERR_ATTESTATION_FAILED',
+      message: /effective uid is 0, it connected as uid 1000/,
+    })
+  },
+)
