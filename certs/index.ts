@@ -14,6 +14,8 @@ export { JWT_SVID_ALGORITHMS, type JwtSvidAlgorithm } from './jwtsvid/jwt-svid-a
 export { JwtSvidSigner, type JwtSvidSignerOptions, type MintedJwtSvid } from './jwtsvid/jwt-svid-signer.js'
 export { parseJwtSvidInsecure } from './jwtsvid/parse-jwt-svid-insecure.js'
 export {
+  DEFAULT_JWT_LEEWAY_SECONDS,
+  MAX_JWT_LEEWAY_SECONDS,
   type ValidatedJwtSvid,
   type ValidateJwtSvidOptions,
   validateJwtSvid,

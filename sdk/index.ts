@@ -15,7 +15,13 @@
 
 export type { TrustBundle } from '../certs/bundle/trust-bundle.js'
 export { type ErrorCode, isSigilError, SigilError } from '../certs/errors.js'
-export { type ValidatedJwtSvid, validateJwtSvid } from '../certs/jwtsvid/validate-jwt-svid.js'
+export {
+  DEFAULT_JWT_LEEWAY_SECONDS,
+  MAX_JWT_LEEWAY_SECONDS,
+  type ValidatedJwtSvid,
+  type ValidateJwtSvidOptions,
+  validateJwtSvid,
+} from '../certs/jwtsvid/validate-jwt-svid.js'
 export { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
 export { TrustDomain } from '../certs/spiffeid/trust-domain.js'
 export {

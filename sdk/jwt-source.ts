@@ -10,6 +10,7 @@
 import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
 import { SigilError } from '../certs/errors.js'
 import {
+  MAX_JWT_LEEWAY_SECONDS,
   type ValidatedJwtSvid,
   type ValidateJwtSvidOptions,
   validateJwtSvid,
@@ -43,6 +44,12 @@ export interface JWTSourceOptions extends WorkloadApiClientOptions {
   readonly onError?: (error: SigilError) => void
   /** The clock for the token cache and local validation; default `() => new Date()`. */
   readonly now?: () => Date
+  /**
+   * Leeway of local validation for `exp`, `nbf` and `iat` (clock skew between the issuing
+   * server and this host), 0..300 s; default 30 (`DEFAULT_JWT_LEEWAY_SECONDS`). A call's own
+   * `leewaySeconds` overrides it.
+   */
+  readonly leewaySeconds?: number
 }
 
 /**
@@ -58,6 +65,7 @@ export class JWTSource {
   readonly #client: WorkloadApiClient
   readonly #ownsClient: boolean
   readonly #now: () => Date
+  readonly #leewaySeconds: number | undefined
   readonly #listeners = new Set<(bundles: ReadonlyMap<string, TrustBundle>) => void>()
   readonly #cache = new Map<string, CachedToken>()
   #bundles: ReadonlyMap<string, TrustBundle> | undefined
@@ -68,6 +76,14 @@ export class JWTSource {
     this.#ownsClient = opts.client === undefined
     this.#client = opts.client ?? new WorkloadApiClient(opts)
     this.#now = opts.now ?? (() => new Date())
+    const leeway = opts.leewaySeconds
+    if (
+      leeway !== undefined &&
+      !(typeof leeway === 'number' && leeway >= 0 && leeway <= MAX_JWT_LEEWAY_SECONDS)
+    ) {
+      throw new TypeError(`leewaySeconds must be a number from 0 to ${MAX_JWT_LEEWAY_SECONDS}`)
+    }
+    this.#leewaySeconds = leeway
   }
 
   /**
@@ -157,7 +173,8 @@ export class JWTSource {
 
   /**
    * Validates a JWT-SVID locally against the current JWT bundles (every rule of
-   * `validateJwtSvid`; the token passes when any expected audience is in `aud`).
+   * `validateJwtSvid`; the token passes when any expected audience is in `aud`), with the
+   * source's `leewaySeconds` unless `opts` gives one.
    *
    * @example
    * const { spiffeId, claims } = await jwt.validateJwtSvid(token, 'tool-api')
@@ -165,10 +182,11 @@ export class JWTSource {
   validateJwtSvid(
     token: string,
     audience: string | readonly string[],
-    opts: Pick<ValidateJwtSvidOptions, 'allowedAlgorithms' | 'clockSkewSeconds'> = {},
+    opts: Pick<ValidateJwtSvidOptions, 'allowedAlgorithms' | 'leewaySeconds'> = {},
   ): Promise<ValidatedJwtSvid> {
     const bundles = this.getJwtBundles()
     return validateJwtSvid(token, {
+      leewaySeconds: this.#leewaySeconds,
       ...opts,
       audience,
       bundleFor: (td) => bundles.get(td.name),

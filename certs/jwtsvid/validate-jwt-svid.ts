@@ -4,8 +4,10 @@
  * a SPIFFE ID; (3) the bundle of `sub`'s trust domain, the key by `kid`, the signature
  * (through jose's `jwtVerify`, with a one-algorithm allowlist); (4) times; (5) audience.
  *
- * Decisions: times use one leeway, {@link DEFAULT_JWT_CLOCK_SKEW_SECONDS} (30 s), for `exp`,
- * `nbf` and `iat` (go-jose uses 60 s, java-spiffe 0 s on `exp`); an `nbf` or `iat` beyond it
+ * Decisions: times use one leeway for `exp`, `nbf` and `iat`, the `leewaySeconds` option
+ * (default {@link DEFAULT_JWT_LEEWAY_SECONDS}, 30 s; at most {@link MAX_JWT_LEEWAY_SECONDS};
+ * go-jose uses 60 s, java-spiffe 0 s on `exp`): a token is accepted up to that long after its
+ * `exp`, and refused when its `nbf` or `iat` lies further ahead; an `nbf` or `iat` beyond it
  * gives `ERR_JWT_NOT_YET_VALID`. Audience: the token passes when ANY expected audience is in
  * `aud` (go-spiffe's rule; the Workload API's ValidateJWTSVID passes exactly one). A JWT
  * authority's local `expiresAt` is not consulted: a key is trusted while it is in the bundle.
@@ -23,8 +25,10 @@ import {
 } from './jwt-svid-algorithms.js'
 import { parseJwtSvidInsecure } from './parse-jwt-svid-insecure.js'
 
-/** Default leeway for `exp`, `nbf` and `iat`, in seconds. */
-export const DEFAULT_JWT_CLOCK_SKEW_SECONDS = 30
+/** Default leeway for `exp`, `nbf` and `iat`, in seconds (clock skew between issuer and validator). */
+export const DEFAULT_JWT_LEEWAY_SECONDS = 30
+/** Largest leeway accepted: beyond it a short-lived JWT-SVID's `exp` would mean little. */
+export const MAX_JWT_LEEWAY_SECONDS = 300
 
 /** Options for {@link validateJwtSvid}. */
 export interface ValidateJwtSvidOptions {
@@ -33,8 +37,8 @@ export interface ValidateJwtSvidOptions {
   /** The bundle of a trust domain, or undefined when the caller does not trust it. */
   bundleFor: (trustDomain: TrustDomain) => TrustBundle | undefined
   now?: Date
-  /** Leeway for `exp`, `nbf` and `iat`; default {@link DEFAULT_JWT_CLOCK_SKEW_SECONDS}. */
-  clockSkewSeconds?: number
+  /** Leeway for `exp`, `nbf` and `iat`, 0..{@link MAX_JWT_LEEWAY_SECONDS}; default {@link DEFAULT_JWT_LEEWAY_SECONDS}. */
+  leewaySeconds?: number
   /** A subset of {@link JWT_SVID_ALGORITHMS}; default all of them. */
   allowedAlgorithms?: readonly JwtSvidAlgorithm[]
 }
@@ -139,9 +143,9 @@ function checkOptions(opts: ValidateJwtSvidOptions): {
   if (typeof opts.bundleFor !== 'function') throw new TypeError('bundleFor must be a function')
   const now = opts.now ?? new Date()
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('now must be a valid Date')
-  const skew = opts.clockSkewSeconds ?? DEFAULT_JWT_CLOCK_SKEW_SECONDS
-  if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 0) {
-    throw new TypeError('clockSkewSeconds must be a non-negative number')
+  const skew = opts.leewaySeconds ?? DEFAULT_JWT_LEEWAY_SECONDS
+  if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 0 || skew > MAX_JWT_LEEWAY_SECONDS) {
+    throw new TypeError(`leewaySeconds must be a number from 0 to ${MAX_JWT_LEEWAY_SECONDS}`)
   }
   const algorithms = opts.allowedAlgorithms ?? JWT_SVID_ALGORITHMS
   if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every(isJwtSvidAlgorithm)) {

@@ -4,6 +4,7 @@
  * imposes: no empty DNS labels (leading, trailing or doubled `.`).
  */
 import { SigilError } from '../errors.js'
+import { echo } from '../lib/echo.js'
 
 const TD_CHARS = /^[a-z0-9._-]+$/
 const MAX_TD_BYTES = 255
@@ -28,7 +29,7 @@ export class TrustDomain {
     if (typeof input !== 'string') throw new TypeError('trust domain must be a string')
     const name = input.startsWith(SCHEME) ? input.slice(SCHEME.length) : input
     const why = trustDomainProblem(name)
-    if (why) throw new SigilError('ERR_TRUST_DOMAIN_INVALID', `invalid trust domain "${input}": ${why}`)
+    if (why) throw new SigilError('ERR_TRUST_DOMAIN_INVALID', `invalid trust domain "${echo(input)}": ${why}`)
     return new TrustDomain(name)
   }
 

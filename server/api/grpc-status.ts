@@ -5,6 +5,7 @@
  */
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import { type ErrorCode, SigilError } from '../../certs/errors.js'
+import { echo } from '../../certs/lib/echo.js'
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, status>> = {
   ERR_NOT_AUTHORIZED: status.PERMISSION_DENIED,
@@ -26,6 +27,13 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, status>> = {
 export function grpcStatusFor(code: ErrorCode): status {
   return STATUS_BY_CODE[code] ?? status.INVALID_ARGUMENT
 }
+
+/**
+ * Longest status message sent. The message travels in the HTTP/2 trailers; a header block
+ * over Node's 64 KB send limit is never sent, the call never ends and the connection stops
+ * answering, so a message that echoes a huge input must be cut here at the latest.
+ */
+export const MAX_STATUS_MESSAGE_CHARS = 1024
 
 /** The metadata key carrying the stable Sigil error code to our own clients (CLI, agent). */
 export const ERROR_CODE_METADATA_KEY = 'sigil-error-code'
@@ -49,7 +57,8 @@ export function toGrpcError(e: unknown, log: ErrorLogger, method: string): Parti
       log.warn({ method, err_code: e.code, reason: e.message }, 'request refused')
     const metadata = new Metadata()
     metadata.set(ERROR_CODE_METADATA_KEY, e.code)
-    return { code, details: e.message, message: e.message, metadata }
+    const details = echo(e.message, MAX_STATUS_MESSAGE_CHARS)
+    return { code, details, message: details, metadata }
   }
   log.error({ method, err: e }, 'internal error')
   return { code: status.INTERNAL, details: 'internal error', message: 'internal error' }

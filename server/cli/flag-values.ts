@@ -4,7 +4,9 @@
  * whose message names the flag.
  */
 import { SigilError } from '../../certs/errors.js'
+import { echo } from '../../certs/lib/echo.js'
 import { parseSelector, type Selector } from '../../certs/selector/selector.js'
+import { checkSelectorRule } from '../../certs/selector/selector-rules.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { dnsNameProblem } from '../../certs/x509svid/dns-name.js'
@@ -49,11 +51,11 @@ export function ttlFlag(value: string, flag: string, opts: { allowZero?: boolean
   return seconds
 }
 
-/** Selectors from repeated `--selector type:key:value` flags, in wire form. */
+/** Selectors from repeated `--selector type:key:value` flags (each of a known kind, following its rule), in wire form. */
 export function selectorFlags(values: readonly string[], flag = '--selector'): Selector[] {
   return values.map((v) => {
     try {
-      return parseSelector(v)
+      return checkSelectorRule(parseSelector(v))
     } catch (e) {
       return flagError(flag, e)
     }
@@ -64,7 +66,7 @@ export function selectorFlags(values: readonly string[], flag = '--selector'): S
 export function dnsNameFlags(values: readonly string[], flag = '--dns-name'): string[] {
   for (const name of values) {
     const why = dnsNameProblem(name)
-    if (why) throw new SigilError('ERR_INVALID_ARGUMENT', `${flag}: invalid DNS name "${name}": ${why}`)
+    if (why) throw new SigilError('ERR_INVALID_ARGUMENT', `${flag}: invalid DNS name "${echo(name)}": ${why}`)
   }
   return [...values]
 }

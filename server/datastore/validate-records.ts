@@ -1,10 +1,19 @@
 /**
  * Backend-independent checks and normalization of what callers hand to a `DataStore`, so
  * every backend enforces the same shape rules. Wrong types are a caller's bug (`TypeError`);
- * a well-typed entry that breaks a rule (no selectors, negative TTL) is `ERR_ENTRY_INVALID`.
+ * a well-typed entry that breaks a rule (no selectors, negative TTL) is `ERR_ENTRY_INVALID`, and
+ * an entry selector outside the known kinds or their value rules (certs/selector/selector-rules.ts:
+ * it could never match) is `ERR_SELECTOR_INVALID`.
  */
 import { SigilError } from '../../certs/errors.js'
-import { formatSelector, normalizeSelectors, type Selector } from '../../certs/selector/selector.js'
+import { echo } from '../../certs/lib/echo.js'
+import {
+  formatSelector,
+  normalizeSelectors,
+  parseSelector,
+  type Selector,
+} from '../../certs/selector/selector.js'
+import { checkSelectorRule } from '../../certs/selector/selector-rules.js'
 import type {
   AttestedAgentInput,
   BundleInput,
@@ -101,6 +110,7 @@ export function checkEntryInput(input: RegistrationEntryInput): RegistrationEntr
   if (parentId === '') invalid('parentId is empty')
   if (selectors.length === 0) invalid('at least one selector is required')
   if (selectors.some((s) => s.type === '' || s.value === '')) invalid('a selector has an empty type or value')
+  for (const s of selectors) checkEntrySelector(s)
   if (dnsNames.includes('')) invalid('a DNS name is empty')
   if (federatesWith.includes('')) invalid('a federated trust domain is empty')
   return {
@@ -115,6 +125,15 @@ export function checkEntryInput(input: RegistrationEntryInput): RegistrationEntr
     node: input.node,
     federatesWith,
   }
+}
+
+/** Throws `ERR_SELECTOR_INVALID` unless `s` is well formed and follows its kind's rule. */
+function checkEntrySelector(s: Selector): void {
+  const parsed = parseSelector(formatSelector(s))
+  if (parsed.type !== s.type) {
+    throw new SigilError('ERR_SELECTOR_INVALID', `invalid selector type "${echo(s.type)}"`)
+  }
+  checkSelectorRule(s)
 }
 
 /** The checked input an entry becomes after `patch` (absent patch fields keep their value). */

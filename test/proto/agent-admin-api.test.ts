@@ -152,7 +152,10 @@ t.test('AdminAPI has one unary method per CLI command, with an Agent record', as
     last_seen: '6 int64',
     selectors: `7 repeated ${C}.Selector`,
   })
-  t.same(describeMessage(def, 'sigil.admin.v1.CreateEntryRequest'), { entry: `1 ${C}.RegistrationEntry` })
+  t.same(describeMessage(def, 'sigil.admin.v1.CreateEntryRequest'), {
+    entry: `1 ${C}.RegistrationEntry`,
+    allow_script_only: '2 bool',
+  })
   t.same(describeMessage(def, 'sigil.admin.v1.MintX509SvidRequest'), {
     spiffe_id: '1 string',
     csr: '2 bytes',

@@ -30,6 +30,7 @@ t.test('the SDK barrel exposes the public API and nothing internal', async (t) =
   }
   t.equal(sdk.ENDPOINT_SOCKET_ENV, 'SPIFFE_ENDPOINT_SOCKET')
   t.equal(sdk.DEFAULT_REFRESH_HINT_SECONDS, 300)
+  t.equal(sdk.DEFAULT_JWT_LEEWAY_SECONDS, 30)
   t.notOk('watchStream' in sdk, 'internals stay internal')
   t.throws(() => new sdk.WorkloadApiClient({ env: {} }), { code: 'ERR_CONFIG_INVALID' })
 })

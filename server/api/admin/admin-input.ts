@@ -5,7 +5,9 @@
  * where the datastore decides).
  */
 import { SigilError } from '../../../certs/errors.js'
+import { echo } from '../../../certs/lib/echo.js'
 import { parseSelector, type Selector } from '../../../certs/selector/selector.js'
+import { checkSelectorRule } from '../../../certs/selector/selector-rules.js'
 import { parseWorkloadId, SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { dnsNameProblem } from '../../../certs/x509svid/dns-name.js'
@@ -56,20 +58,23 @@ export function checkDnsNames(values: readonly string[]): string[] {
   checkListSize(values, 'dns_names')
   for (const name of values) {
     const why = dnsNameProblem(name)
-    if (why) invalid(`invalid DNS name "${name.slice(0, 100)}": ${why}`)
+    if (why) invalid(`invalid DNS name "${echo(name)}": ${why}`)
   }
   return [...new Set(values)]
 }
 
-/** Wire selectors, each checked as `type:key:value` (throws `ERR_SELECTOR_INVALID`). */
+/**
+ * Wire selectors, each checked as `type:key:value` and against its kind's value rule
+ * (certs/selector/selector-rules.ts); throws `ERR_SELECTOR_INVALID` naming the rule.
+ */
 export function checkSelectors(values: readonly { type: string; value: string }[]): Selector[] {
   checkListSize(values, 'selectors')
   return values.map((s) => {
     const parsed = parseSelector(`${s.type}:${s.value}`)
     if (parsed.type !== s.type) {
-      throw new SigilError('ERR_SELECTOR_INVALID', `invalid selector type "${s.type.slice(0, 100)}"`)
+      throw new SigilError('ERR_SELECTOR_INVALID', `invalid selector type "${echo(s.type)}"`)
     }
-    return parsed
+    return checkSelectorRule(parsed)
   })
 }
 
@@ -104,7 +109,7 @@ export function checkFederatesWith(values: readonly string[], own: TrustDomain):
 
 function trustDomainIdOf(value: string): TrustDomain {
   const id = SpiffeId.parse(value)
-  if (!id.isTrustDomainId()) invalid(`federates_with "${value}" must be a trust domain ID (no path)`)
+  if (!id.isTrustDomainId()) invalid(`federates_with "${echo(value)}" must be a trust domain ID (no path)`)
   return id.trustDomain
 }
 

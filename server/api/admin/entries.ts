@@ -1,5 +1,6 @@
 /** Admin handlers for registration entries: create, update, delete, list, count. */
 import { SigilError } from '../../../certs/errors.js'
+import { echo } from '../../../certs/lib/echo.js'
 import { formatSelector, selectorSet } from '../../../certs/selector/selector.js'
 import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
@@ -33,7 +34,7 @@ function requireEntryId(id: string, field = 'entry_id'): string {
 
 async function getExisting(deps: AdminApiDeps, id: string): Promise<RegistrationEntry> {
   const entry = await deps.datastore.getEntry(id)
-  if (!entry) throw new SigilError('ERR_NOT_FOUND', `no registration entry with id "${id}"`)
+  if (!entry) throw new SigilError('ERR_NOT_FOUND', `no registration entry with id "${echo(id)}"`)
   return entry
 }
 
@@ -47,7 +48,8 @@ export function entryHandlers(deps: AdminApiDeps): EntryHandlers {
       if (msg.id !== '' || Number(msg.revision_number) !== 0 || Number(msg.created_at) !== 0) {
         invalid('id, revision_number and created_at are assigned by the server and must be empty')
       }
-      const entry = await datastore.createEntry(entryInputFromMessage(msg, trustDomain))
+      const input = entryInputFromMessage(msg, trustDomain, { requireCaller: !req.allow_script_only })
+      const entry = await datastore.createEntry(input)
       logger.info(
         { entry_id: entry.id, spiffe_id: entry.spiffeId, parent_id: entry.parentId, node: entry.node },
         'registration entry created',
@@ -72,7 +74,12 @@ export function entryHandlers(deps: AdminApiDeps): EntryHandlers {
       for (const field of mask as MutableEntryField[]) copyField(merged, msg, field)
       // a node alias always hangs under the server: switching to node=true moves it there
       if (merged.node && !mask.includes('parent_id')) merged.parent_id = ''
-      const entry = await datastore.updateEntry(id, entryInputFromMessage(merged, trustDomain))
+      // the caller rule is checked only when the update changes what the entry matches
+      const requireCaller = !req.allow_script_only && (mask.includes('selectors') || mask.includes('node'))
+      const entry = await datastore.updateEntry(
+        id,
+        entryInputFromMessage(merged, trustDomain, { requireCaller }),
+      )
       logger.info(
         { entry_id: entry.id, spiffe_id: entry.spiffeId, revision: entry.revisionNumber, fields: mask },
         'registration entry updated',

@@ -5,10 +5,17 @@
  * - a node-alias entry (`node`) hangs under the server ID `spiffe://<td>/sigil/server`
  *   (an empty `parent_id` means exactly that); any other entry needs a `parent_id` in our
  *   trust domain that is not the server ID;
- * - at least one selector, each `type:key:value`; TTLs ≥ 0; DNS names are host names;
- *   `federates_with` names other trust domains.
+ * - at least one selector, each `type:key:value` of a known kind with a value following its
+ *   rule (certs/selector/selector-rules.ts); TTLs ≥ 0; DNS names are host names;
+ *   `federates_with` names other trust domains;
+ * - a workload entry (not `node`) names who runs the process — a unix uid, gid, user or group
+ *   selector, primary or supplementary — unless the caller passed `allow_script_only`: every
+ *   other workload selector can be matched by a process of any user on the node, and
+ *   `proc:script`/`proc:module` are the process's own claim. Node-alias entries (x509pop
+ *   selectors, matched against attested agents) are not concerned.
  */
 import { SigilError } from '../../../certs/errors.js'
+import { namesCaller } from '../../../certs/selector/selector-rules.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { RegistrationEntry__Output as EntryMessage } from '../../../proto/generated/sigil/common/v1/RegistrationEntry.js'
 import type { RegistrationEntry, RegistrationEntryInput } from '../../datastore/records.js'
@@ -46,6 +53,19 @@ function entryInvalid(message: string): never {
   throw new SigilError('ERR_ENTRY_INVALID', `invalid registration entry: ${message}`)
 }
 
+/** Why a workload entry without a uid/gid/user/group selector is refused (names the way out). */
+export const SCRIPT_ONLY_REFUSAL =
+  'a workload entry must name who runs the process with a unix:uid, unix:gid, unix:user or unix:group ' +
+  'selector (or a supplementary one): any other selector can be matched by a process of any user on ' +
+  "the node, and proc:script is the process's own claim; pass --allow-script-only (allow_script_only) " +
+  'to store it anyway'
+
+/** Options of {@link entryInputFromMessage}. */
+export interface EntryCheckOptions {
+  /** Refuse a workload entry whose selectors name no uid, gid, user or group (default true). */
+  readonly requireCaller?: boolean
+}
+
 /**
  * Checks a wire entry and returns the datastore input. Throws SigilError codes that map to
  * INVALID_ARGUMENT.
@@ -54,7 +74,11 @@ function entryInvalid(message: string): never {
  * const input = entryInputFromMessage(request.entry, trustDomain)
  * await datastore.createEntry(input)
  */
-export function entryInputFromMessage(msg: EntryFields, trustDomain: TrustDomain): RegistrationEntryInput {
+export function entryInputFromMessage(
+  msg: EntryFields,
+  trustDomain: TrustDomain,
+  opts: EntryCheckOptions = {},
+): RegistrationEntryInput {
   const server = serverSpiffeId(trustDomain).toString()
   const spiffeId = requireWorkloadId(msg.spiffe_id, trustDomain, 'spiffe_id').toString()
   if (spiffeId === server) entryInvalid(`spiffe_id must not be the server's own ID ${server}`)
@@ -70,6 +94,7 @@ export function entryInputFromMessage(msg: EntryFields, trustDomain: TrustDomain
   }
   const selectors = checkSelectors(msg.selectors)
   if (selectors.length === 0) entryInvalid('at least one selector is required')
+  if (!msg.node && (opts.requireCaller ?? true) && !namesCaller(selectors)) entryInvalid(SCRIPT_ONLY_REFUSAL)
   return {
     spiffeId,
     parentId,

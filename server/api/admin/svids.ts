@@ -7,6 +7,9 @@ import type { IssuedSvidFilter, IssuedSvidRecord } from '../../datastore/records
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { unary } from './unary.js'
 
+/** Longest look-back of `svid list --since`: 100 years (anything longer is no filter at all). */
+export const MAX_SINCE_SECONDS = 100 * 365 * 86_400
+
 /** At most this many records per `svid list` answer (the newest ones). */
 export const MAX_LISTED_SVIDS = 10_000
 
@@ -39,8 +42,11 @@ export function svidHandlers(deps: AdminApiDeps): Pick<AdminAPIHandlers, 'ListSv
       if (req.spiffe_id !== '') filter.spiffeId = SpiffeId.parse(req.spiffe_id).toString()
       if (req.agent_id !== '') filter.agentId = SpiffeId.parse(req.agent_id).toString()
       const since = req.since_seconds
-      if (!Number.isSafeInteger(since) || since < 0) {
-        throw new SigilError('ERR_INVALID_ARGUMENT', 'since_seconds must be a whole number >= 0')
+      if (!Number.isSafeInteger(since) || since < 0 || since > MAX_SINCE_SECONDS) {
+        throw new SigilError(
+          'ERR_INVALID_ARGUMENT',
+          `since_seconds must be a whole number of seconds from 0 to ${MAX_SINCE_SECONDS} (100 years)`,
+        )
       }
       if (since > 0) filter.since = new Date(clock().getTime() - since * 1000)
       return { svids: (await datastore.listIssuedSvids(filter)).map(svidRecordToMessage) }

@@ -99,9 +99,9 @@ t.test('times: exp with leeway, iat/nbf in the future', async (t) => {
   const expired = craft(H, claims({ exp: nowSec - 31, iat: nowSec - 400 }))
   await check(expired, 'ERR_JWT_EXPIRED', 'expired beyond the 30 s default leeway')
   t.ok(await validateJwtSvid(craft(H, claims({ exp: nowSec - 20 })), opts), 'expired within leeway')
-  await check(craft(H, claims({ exp: nowSec - 20 })), 'ERR_JWT_EXPIRED', 'no leeway', { clockSkewSeconds: 0 })
+  await check(craft(H, claims({ exp: nowSec - 20 })), 'ERR_JWT_EXPIRED', 'no leeway', { leewaySeconds: 0 })
   await check(craft(H, claims({ exp: nowSec })), 'ERR_JWT_EXPIRED', 'exp == now, no leeway', {
-    clockSkewSeconds: 0,
+    leewaySeconds: 0,
   })
   await check(
     craft(H, claims({ iat: nowSec + 3600, exp: nowSec + 4000 })),
@@ -111,7 +111,7 @@ t.test('times: exp with leeway, iat/nbf in the future', async (t) => {
   await check(craft(H, claims({ nbf: nowSec + 3600 })), 'ERR_JWT_NOT_YET_VALID', 'nbf far ahead')
   t.ok(await validateJwtSvid(craft(H, claims({ iat: nowSec + 20, nbf: nowSec + 20 })), opts), 'within leeway')
   await check(craft(H, claims({ iat: nowSec + 61 })), 'ERR_JWT_NOT_YET_VALID', 'custom leeway', {
-    clockSkewSeconds: 60,
+    leewaySeconds: 60,
   })
   await check(craft(H, claims()), 'ERR_JWT_NOT_YET_VALID', 'now defaults to the real clock (before 2030)', {
     now: undefined,
@@ -246,7 +246,8 @@ t.test('bad options are TypeErrors', async (t) => {
     { audience: [''] },
     { bundleFor: 'x' as never },
     { now: new Date(Number.NaN) },
-    { clockSkewSeconds: -1 },
+    { leewaySeconds: -1 },
+    { leewaySeconds: 301 },
     { allowedAlgorithms: [] },
   ]
   for (const o of bad)

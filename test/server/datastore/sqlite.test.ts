@@ -37,7 +37,7 @@ t.test('data survives close and reopen', async (t) => {
   const unused = tokenHash()
   const ds = await SqliteDataStore.open({ path })
   const entry = await ds.createEntry(
-    entryInput({ selectors: sel('unix:uid:1', 'k8s:ns:a'), dnsNames: ['a.b'] }),
+    entryInput({ selectors: sel('unix:uid:1', 'unix:group:a'), dnsNames: ['a.b'] }),
   )
   const updated = await ds.updateEntry(entry.id, { hint: 'v2' })
   const agent = await ds.createOrUpdateAttestedAgent(

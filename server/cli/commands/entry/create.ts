@@ -13,7 +13,13 @@ import {
 } from '../../admin-verb.js'
 import { formatEntry } from '../../format-records.js'
 import { EXIT_OK } from '../../run-cli.js'
-import { ENTRY_FLAG_OPTIONS, ENTRY_LIST_OPTIONS, ENTRY_VALUE_OPTIONS, entryFromFlags } from './entry-flags.js'
+import {
+  ENTRY_FLAG_OPTIONS,
+  ENTRY_LIST_OPTIONS,
+  ENTRY_POLICY_OPTIONS,
+  ENTRY_VALUE_OPTIONS,
+  entryFromFlags,
+} from './entry-flags.js'
 
 const options = () =>
   withAdminOptions(
@@ -23,7 +29,8 @@ const options = () =>
     )
       .opt(ENTRY_VALUE_OPTIONS)
       .optList(ENTRY_LIST_OPTIONS)
-      .flag(ENTRY_FLAG_OPTIONS),
+      .flag(ENTRY_FLAG_OPTIONS)
+      .flag(ENTRY_POLICY_OPTIONS),
   )
 
 /** Runs the verb. */
@@ -40,7 +47,10 @@ export function run(args: string[], ctx: VerbContext): Promise<number> {
     }
     const { entry } = entryFromFlags(v)
     return withAdmin(ctx, v, async (admin, format) => {
-      const res = await admin.call('CreateEntry', { entry })
+      const res = await admin.call('CreateEntry', {
+        entry,
+        allow_script_only: v['allow-script-only'] === true,
+      })
       const created = res.entry
       printResult(ctx.io, format, res, () =>
         created ? `Entry created\n\n${formatEntry(created)}` : 'Entry created',

@@ -34,6 +34,14 @@ export const ENTRY_FLAG_OPTIONS = {
   node: { description: 'A node-alias entry: groups agents by node selectors; its parent is the server' },
 } as const
 
+/** Flags of `entry create` and `entry update` that are not entry fields. */
+export const ENTRY_POLICY_OPTIONS = {
+  'allow-script-only': {
+    description:
+      'Store a workload entry whose selectors name no unix uid, gid, user or group (e.g. only proc:script): any user on the node can then match it',
+  },
+} as const
+
 /** The parsed values of the entry flags. */
 export interface EntryFlagValues {
   readonly 'spiffe-id'?: string | undefined

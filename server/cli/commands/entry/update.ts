@@ -16,7 +16,13 @@ import {
 } from '../../admin-verb.js'
 import { formatEntry } from '../../format-records.js'
 import { EXIT_OK } from '../../run-cli.js'
-import { ENTRY_FLAG_OPTIONS, ENTRY_LIST_OPTIONS, ENTRY_VALUE_OPTIONS, entryFromFlags } from './entry-flags.js'
+import {
+  ENTRY_FLAG_OPTIONS,
+  ENTRY_LIST_OPTIONS,
+  ENTRY_POLICY_OPTIONS,
+  ENTRY_VALUE_OPTIONS,
+  entryFromFlags,
+} from './entry-flags.js'
 
 const options = () =>
   withAdminOptions(
@@ -27,7 +33,8 @@ const options = () =>
       .opt({ 'entry-id': { hint: 'id', description: 'The entry to change (required)' } })
       .opt(ENTRY_VALUE_OPTIONS)
       .optList(ENTRY_LIST_OPTIONS)
-      .flag(ENTRY_FLAG_OPTIONS),
+      .flag(ENTRY_FLAG_OPTIONS)
+      .flag(ENTRY_POLICY_OPTIONS),
   )
 
 /** Runs the verb. */
@@ -40,7 +47,11 @@ export function run(args: string[], ctx: VerbContext): Promise<number> {
     const { entry, mask } = entryFromFlags(v)
     if (mask.length === 0) throw new UsageError('nothing to update: give at least one field flag')
     return withAdmin(ctx, v, async (admin, format) => {
-      const res = await admin.call('UpdateEntry', { entry: { ...entry, id }, update_mask: mask })
+      const res = await admin.call('UpdateEntry', {
+        entry: { ...entry, id },
+        update_mask: mask,
+        allow_script_only: v['allow-script-only'] === true,
+      })
       const updated = res.entry
       printResult(ctx.io, format, res, () =>
         updated ? `Entry updated\n\n${formatEntry(updated)}` : 'Entry updated',

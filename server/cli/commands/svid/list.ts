@@ -1,4 +1,6 @@
 /** `sigil-server svid list`: see ../svid.ts. */
+import { SigilError } from '../../../../certs/errors.js'
+import { MAX_SINCE_SECONDS } from '../../../api/admin/svids.js'
 import { parseDurationSeconds } from '../../../config/duration.js'
 import {
   commandJack,
@@ -35,7 +37,7 @@ export function run(args: string[], ctx: VerbContext): Promise<number> {
     const request = {
       spiffe_id: v['spiffe-id'] === undefined ? '' : spiffeIdFlag(v['spiffe-id'], '--spiffe-id'),
       agent_id: v['agent-id'] === undefined ? '' : spiffeIdFlag(v['agent-id'], '--agent-id'),
-      since_seconds: v.since === undefined ? 0 : parseDurationSeconds(v.since, '--since'),
+      since_seconds: v.since === undefined ? 0 : sinceFlag(v.since),
     }
     return withAdmin(ctx, v, async (admin, format) => {
       const res = await admin.call('ListSvids', request)
@@ -43,4 +45,16 @@ export function run(args: string[], ctx: VerbContext): Promise<number> {
       return EXIT_OK
     })
   })
+}
+
+/** `--since` in seconds: a duration of at most 100 years. */
+function sinceFlag(value: string): number {
+  const seconds = parseDurationSeconds(value, '--since')
+  if (seconds > MAX_SINCE_SECONDS) {
+    throw new SigilError(
+      'ERR_INVALID_ARGUMENT',
+      `--since: at most ${MAX_SINCE_SECONDS / 86_400}d (100 years)`,
+    )
+  }
+  return seconds
 }

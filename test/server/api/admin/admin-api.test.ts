@@ -100,7 +100,7 @@ t.test('CreateEntry: a duplicate is ALREADY_EXISTS; a node alias hangs under the
     entry: {
       spiffe_id: 'spiffe://example.org/nodes/a',
       node: true,
-      selectors: [{ type: 'x509pop', value: 'ca:fp:1' }],
+      selectors: [{ type: 'x509pop', value: 'san:dns:n1' }],
     },
   })
   t.equal(alias.entry?.parent_id, SERVER)
@@ -109,7 +109,7 @@ t.test('CreateEntry: a duplicate is ALREADY_EXISTS; a node alias hangs under the
       spiffe_id: 'spiffe://example.org/nodes/b',
       parent_id: SERVER,
       node: true,
-      selectors: [{ type: 'x509pop', value: 'ca:fp:1' }],
+      selectors: [{ type: 'x509pop', value: 'san:dns:n1' }],
     },
   })
   t.equal(explicit.entry?.node, true)

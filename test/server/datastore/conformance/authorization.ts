@@ -14,8 +14,8 @@ import {
   TD,
 } from './fixtures.js'
 
-const A_SELECTORS = sel('x509pop:ca:fp:abc', 'x509pop:subject:cn:a')
-const B_SELECTORS = sel('x509pop:ca:fp:def', 'x509pop:subject:cn:b')
+const A_SELECTORS = sel('x509pop:san:dns:abc', 'x509pop:subject:cn:a')
+const B_SELECTORS = sel('x509pop:san:dns:def', 'x509pop:subject:cn:b')
 
 async function add(
   ds: DataStore,
@@ -30,7 +30,7 @@ export function authorizationTests(t: Test, makeStore: MakeStore): void {
   t.test('listAuthorizedEntries follows parents, node aliases and descendants', async (t) => {
     const ds = await openStore(t, makeStore)
     // node aliases: prod matches A (its selectors are a subset of A's), dev matches only B
-    await add(ds, 'cluster/prod', SERVER_ID, { node: true, selectors: sel('x509pop:ca:fp:abc') })
+    await add(ds, 'cluster/prod', SERVER_ID, { node: true, selectors: sel('x509pop:san:dns:abc') })
     await add(ds, 'cluster/dev', SERVER_ID, { node: true, selectors: B_SELECTORS })
     const w1 = await add(ds, 'w1', AGENT_A)
     const w2 = await add(ds, 'w2', `${TD}/cluster/prod`)
@@ -45,7 +45,7 @@ export function authorizationTests(t: Test, makeStore: MakeStore): void {
     const s2 = await add(ds, 'loop', `${TD}/loop`, { selectors: sel('unix:uid:2') })
     // never returned: unrelated, and a node entry reached as a child (aliases match only by selectors)
     await add(ds, 'u1', `${TD}/nobody`)
-    await add(ds, 'odd-alias', AGENT_A, { node: true, selectors: sel('x509pop:ca:fp:zzz') })
+    await add(ds, 'odd-alias', AGENT_A, { node: true, selectors: sel('x509pop:san:dns:zzz') })
     await add(ds, 'under-odd-alias', `${TD}/odd-alias`)
 
     const forA = await ds.listAuthorizedEntries(AGENT_A, A_SELECTORS)
@@ -75,10 +75,10 @@ export function authorizationTests(t: Test, makeStore: MakeStore): void {
 
   t.test('authorization follows updates and deletes', async (t) => {
     const ds = await openStore(t, makeStore)
-    const alias = await add(ds, 'cluster', SERVER_ID, { node: true, selectors: sel('x509pop:ca:fp:abc') })
+    const alias = await add(ds, 'cluster', SERVER_ID, { node: true, selectors: sel('x509pop:san:dns:abc') })
     const w = await add(ds, 'w', `${TD}/cluster`)
     t.same(ids(await ds.listAuthorizedEntries(AGENT_A, A_SELECTORS)), idsOf(w))
-    await ds.updateEntry(alias.id, { selectors: sel('x509pop:ca:fp:other') })
+    await ds.updateEntry(alias.id, { selectors: sel('x509pop:san:dns:other') })
     t.same(await ds.listAuthorizedEntries(AGENT_A, A_SELECTORS), [], 'alias no longer matches')
     await ds.updateEntry(w.id, { parentId: AGENT_A })
     t.same(ids(await ds.listAuthorizedEntries(AGENT_A, A_SELECTORS)), idsOf(w), 're-parented to the agent')

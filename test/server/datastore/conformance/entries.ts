@@ -23,7 +23,7 @@ export function entryTests(t: Test, makeStore: MakeStore): void {
     const e = await ds.createEntry(
       entryInput({
         spiffeId: `${TD}/web`,
-        selectors: sel('unix:uid:1000', 'k8s:ns:prod', 'unix:uid:1000'),
+        selectors: sel('unix:uid:1000', 'proc:cgroup:/prod', 'unix:uid:1000'),
         x509SvidTtl: 600,
         jwtSvidTtl: 60,
         dnsNames: ['web.example.org', 'web.example.org', 'api.example.org'],
@@ -35,7 +35,7 @@ export function entryTests(t: Test, makeStore: MakeStore): void {
     t.match(e.id, UUID)
     t.equal(e.revisionNumber, 0)
     t.ok(e.createdAt instanceof Date && Math.abs(e.createdAt.getTime() - before) < 60_000, 'createdAt is now')
-    t.same(e.selectors, sel('k8s:ns:prod', 'unix:uid:1000'), 'selectors sorted and de-duplicated')
+    t.same(e.selectors, sel('proc:cgroup:/prod', 'unix:uid:1000'), 'selectors sorted and de-duplicated')
     t.same(e.dnsNames, ['web.example.org', 'api.example.org'], 'DNS names keep order, lose duplicates')
     t.same(e.federatesWith, ['other.org'])
     t.same(await ds.getEntry(e.id), e, 'getEntry returns what createEntry returned')
@@ -62,6 +62,19 @@ export function entryTests(t: Test, makeStore: MakeStore): void {
     for (const [name, over] of bad) {
       await t.rejects(ds.createEntry(entryInput(over)), { code: 'ERR_ENTRY_INVALID' }, name)
     }
+    // a selector that could never match is refused by every backend, naming the rule
+    for (const text of ['foo:bar:baz', 'unix:uid:-1', 'unix:uid:1 ', 'unix:path:rel/path', 'unix:uid:0:0']) {
+      await t.rejects(
+        ds.createEntry(entryInput({ selectors: sel(text) })),
+        { code: 'ERR_SELECTOR_INVALID' },
+        text,
+      )
+    }
+    const ok = await ds.createEntry(entryInput({ spiffeId: `${TD}/valid` }))
+    await t.rejects(ds.updateEntry(ok.id, { selectors: sel('unix:uid:abc') }), {
+      code: 'ERR_SELECTOR_INVALID',
+    })
+    await ds.deleteEntry(ok.id)
     await t.rejects(
       ds.createEntry(entryInput({ admin: 'yes' as unknown as boolean })),
       TypeError,
@@ -92,7 +105,7 @@ export function entryTests(t: Test, makeStore: MakeStore): void {
   t.test('listEntries and countEntries filter on every field', async (t) => {
     const ds = await openStore(t, makeStore)
     const e1 = await ds.createEntry(
-      entryInput({ spiffeId: `${TD}/web`, selectors: sel('unix:uid:1', 'k8s:ns:a') }),
+      entryInput({ spiffeId: `${TD}/web`, selectors: sel('unix:uid:1', 'unix:group:a') }),
     )
     const e2 = await ds.createEntry(entryInput({ spiffeId: `${TD}/db`, selectors: sel('unix:uid:2') }))
     const e3 = await ds.createEntry(
@@ -103,7 +116,7 @@ export function entryTests(t: Test, makeStore: MakeStore): void {
         spiffeId: `${TD}/cluster`,
         parentId: SERVER_ID,
         node: true,
-        selectors: sel('x509pop:cn:n1'),
+        selectors: sel('x509pop:subject:cn:n1'),
       }),
     )
     const cases: [string, EntryFilter | undefined, string[]][] = [
@@ -118,12 +131,12 @@ export function entryTests(t: Test, makeStore: MakeStore): void {
       ['exact', { selectors: { match: 'exact', selectors: sel('unix:uid:1') } }, idsOf(e3)],
       [
         'exact, any order',
-        { selectors: { match: 'exact', selectors: sel('unix:uid:1', 'k8s:ns:a') } },
+        { selectors: { match: 'exact', selectors: sel('unix:uid:1', 'unix:group:a') } },
         idsOf(e1),
       ],
       [
         'subset (workload matching)',
-        { selectors: { match: 'subset', selectors: sel('unix:uid:1', 'k8s:ns:a', 'unix:uid:9') } },
+        { selectors: { match: 'subset', selectors: sel('unix:uid:1', 'unix:group:a', 'unix:uid:9') } },
         idsOf(e1, e3),
       ],
       ['subset, narrower', { selectors: { match: 'subset', selectors: sel('unix:uid:1') } }, idsOf(e3)],
@@ -131,11 +144,11 @@ export function entryTests(t: Test, makeStore: MakeStore): void {
       ['superset', { selectors: { match: 'superset', selectors: sel('unix:uid:1') } }, idsOf(e1, e3)],
       [
         'superset of two',
-        { selectors: { match: 'superset', selectors: sel('k8s:ns:a', 'unix:uid:1') } },
+        { selectors: { match: 'superset', selectors: sel('unix:group:a', 'unix:uid:1') } },
         idsOf(e1),
       ],
       ['superset of nothing', { selectors: { match: 'superset', selectors: [] } }, idsOf(e1, e2, e3, e4)],
-      ['any', { selectors: { match: 'any', selectors: sel('unix:uid:2', 'k8s:ns:a') } }, idsOf(e1, e2)],
+      ['any', { selectors: { match: 'any', selectors: sel('unix:uid:2', 'unix:group:a') } }, idsOf(e1, e2)],
       ['any of nothing', { selectors: { match: 'any', selectors: [] } }, []],
       [
         'combined',
@@ -166,7 +179,9 @@ export function entryTests(t: Test, makeStore: MakeStore): void {
 
   t.test('updateEntry applies a patch and bumps the revision', async (t) => {
     const ds = await openStore(t, makeStore)
-    const e1 = await ds.createEntry(entryInput({ selectors: sel('unix:uid:1', 'k8s:ns:a'), hint: 'keep' }))
+    const e1 = await ds.createEntry(
+      entryInput({ selectors: sel('unix:uid:1', 'unix:group:a'), hint: 'keep' }),
+    )
     const u1 = await ds.updateEntry(e1.id, { selectors: sel('unix:uid:5'), dnsNames: ['x.example.org'] })
     t.equal(u1.revisionNumber, 1)
     t.equal(u1.id, e1.id)
@@ -176,7 +191,7 @@ export function entryTests(t: Test, makeStore: MakeStore): void {
     t.equal(u1.hint, 'keep', 'fields absent from the patch keep their value')
     t.same(await ds.getEntry(e1.id), u1)
     t.same(
-      await ds.listEntries({ selectors: { match: 'any', selectors: sel('k8s:ns:a') } }),
+      await ds.listEntries({ selectors: { match: 'any', selectors: sel('unix:group:a') } }),
       [],
       'old selectors gone',
     )

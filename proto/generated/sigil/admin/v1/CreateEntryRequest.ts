@@ -9,6 +9,14 @@ export interface CreateEntryRequest {
    * assigned by the server and must be left empty.
    */
   'entry'?: (_sigil_common_v1_RegistrationEntry | null);
+  /**
+   * A workload entry (not `node`) must name who runs the process: a unix uid,
+   * gid, user or group selector (primary or supplementary). Every other
+   * workload selector can be matched by a process of any user on the node, and
+   * `proc:script`/`proc:module` are the process's own claim. Without this flag
+   * such an entry is INVALID_ARGUMENT; with it, it is stored as given.
+   */
+  'allow_script_only'?: (boolean);
 }
 
 export interface CreateEntryRequest__Output {
@@ -17,4 +25,12 @@ export interface CreateEntryRequest__Output {
    * assigned by the server and must be left empty.
    */
   'entry': (_sigil_common_v1_RegistrationEntry__Output | null);
+  /**
+   * A workload entry (not `node`) must name who runs the process: a unix uid,
+   * gid, user or group selector (primary or supplementary). Every other
+   * workload selector can be matched by a process of any user on the node, and
+   * `proc:script`/`proc:module` are the process's own claim. Without this flag
+   * such an entry is INVALID_ARGUMENT; with it, it is stored as given.
+   */
+  'allow_script_only': (boolean);
 }

@@ -15,6 +15,11 @@ export interface UpdateEntryRequest {
    * be updated; naming them or an unknown field is INVALID_ARGUMENT.
    */
   'update_mask'?: (string)[];
+  /**
+   * As in CreateEntryRequest; checked when the update changes `selectors` or
+   * `node`.
+   */
+  'allow_script_only'?: (boolean);
 }
 
 export interface UpdateEntryRequest__Output {
@@ -29,4 +34,9 @@ export interface UpdateEntryRequest__Output {
    * be updated; naming them or an unknown field is INVALID_ARGUMENT.
    */
   'update_mask': (string)[];
+  /**
+   * As in CreateEntryRequest; checked when the update changes `selectors` or
+   * `node`.
+   */
+  'allow_script_only': (boolean);
 }
