@@ -6,6 +6,7 @@ import { DEFAULT_KEY_TYPE, type KeyType } from '../../certs/keys/keys.js'
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
 import type { SvidIssuer } from './authorized-state.js'
 import type { CacheLogger } from './cache-logger.js'
+import type { IssuanceConfig } from './issuance-loop.js'
 import {
   checkRotationFraction,
   DEFAULT_RETRY_INITIAL_MS,
@@ -13,7 +14,6 @@ import {
   DEFAULT_ROTATION_FRACTION,
 } from './rotation-policy.js'
 import { DEFAULT_SPARE_SVIDS } from './spare-svids.js'
-import type { SvidRotator } from './svid-rotator.js'
 
 /** The start time of a PID now, or undefined when there is no such process. */
 export type ProcessStartTimeReader = (
@@ -62,7 +62,7 @@ export const DEFAULT_MAINTENANCE_INTERVAL_MS = 1000
 
 /** @internal The options with defaults applied; throws TypeError for bad values. */
 export function resolveCacheOptions(opts: WorkloadIdentityCacheOptions): {
-  cfg: SvidRotator['cfg']
+  cfg: IssuanceConfig
   procStartTime: ProcessStartTimeReader
   maintenanceIntervalMs: number
   spareSvids: number

@@ -35,6 +35,51 @@ export function shouldRenew(now: Date, renewAt: Date): boolean {
   return now.getTime() >= renewAt.getTime()
 }
 
+/** A renewal is never scheduled sooner than this after issuance (guards against tiny lifetimes). */
+export const MIN_RENEW_AFTER_MS = 1_000
+
+/**
+ * The renewal time of a workload X509-SVID: {@link renewalTime}, but never sooner than
+ * {@link MIN_RENEW_AFTER_MS} after it was requested.
+ *
+ * @example
+ * x509RenewalTime(svid.issuedAt, svid.notAfter, 0.5, draw)
+ */
+export function x509RenewalTime(issuedAt: Date, notAfter: Date, fraction: number, random: number): Date {
+  const renewAt = renewalTime(issuedAt, notAfter, fraction, random)
+  const earliest = issuedAt.getTime() + MIN_RENEW_AFTER_MS
+  return renewAt.getTime() < earliest ? new Date(earliest) : renewAt
+}
+
+/** What {@link svidNeed} needs to know of a held X509-SVID. */
+export interface HeldRevision {
+  /** The entry revision it was requested for. */
+  readonly revision: number
+  readonly renewAt: Date
+}
+
+/** True when no SVID is held for an entry's current revision (`held` is none or of an older one). */
+export function svidMissing(held: HeldRevision | undefined, revision: number): boolean {
+  return held === undefined || held.revision !== revision
+}
+
+/**
+ * The one "due" test of the agent's X509-SVIDs, for one entry at `now`: `'missing'` when no SVID
+ * is held for it or the held one is of an older entry revision, `'due'` once the held one
+ * reached its renewal time, else `'current'`.
+ *
+ * @example
+ * svidNeed(held, entry.revisionNumber, now) // 'missing' | 'due' | 'current'
+ */
+export function svidNeed(
+  held: HeldRevision | undefined,
+  revision: number,
+  now: Date,
+): 'missing' | 'due' | 'current' {
+  if (held === undefined || svidMissing(held, revision)) return 'missing'
+  return shouldRenew(now, held.renewAt) ? 'due' : 'current'
+}
+
 /** When one SVID of a process is due, its others that went this share of the way to their own renewal time are renewed with it. */
 export const RENEW_TOGETHER_SHARE = 0.5
 
@@ -53,14 +98,14 @@ export interface RenewalTimes {
  * the others within one rotation, while none is renewed before half its planned time.
  *
  * @example
- * renewTogether(now, [...rec.svids.values()]) // e.g. [true, true, false]
+ * renewTogether(now, heldSvids) // e.g. [true, true, false]
  */
 export function renewTogether(now: Date, held: readonly RenewalTimes[]): boolean[] {
   const t = now.getTime()
-  if (!held.some((h) => t >= h.renewAt.getTime())) return held.map(() => false)
+  if (!held.some((h) => shouldRenew(now, h.renewAt))) return held.map(() => false)
   return held.map((h) => {
     const start = h.issuedAt.getTime()
-    return t >= h.renewAt.getTime() || t - start >= RENEW_TOGETHER_SHARE * (h.renewAt.getTime() - start)
+    return shouldRenew(now, h.renewAt) || t - start >= RENEW_TOGETHER_SHARE * (h.renewAt.getTime() - start)
   })
 }
 

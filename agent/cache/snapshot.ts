@@ -40,7 +40,7 @@ export function snapshotFor(
   if (!sub.wantsSvids) return { kind: 'identity', snapshot: { svids: [], ...bundles } }
   const svids: WorkloadX509Svid[] = []
   for (const entry of rec.matched) {
-    const held = rec.svids.get(entry.id)
+    const held = rec.heldSvid(entry.id)
     if (held === undefined || held.spiffeId !== entry.spiffeId || !isServable(now, held.notAfter)) continue
     svids.push({
       entry,

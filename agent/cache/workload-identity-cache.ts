@@ -34,13 +34,12 @@ import {
   selectorWants,
 } from './entry-matching.js'
 import { IdentitySubscription } from './identity-subscription.js'
-import { IssuanceScheduler } from './issuance-scheduler.js'
+import { type IssuanceConfig, IssuanceLoop } from './issuance-loop.js'
 import { JwtSvidCache } from './jwt-svid-cache.js'
 import { checkAudience, fetchJwtSvids, type JwtFetchContext, type WorkloadJwtSvid } from './jwt-svid-fetch.js'
 import { ProcessRecord } from './process-record.js'
 import { snapshotFor, type VisibleBundles, visibleBundles } from './snapshot.js'
-import { SpareSvids } from './spare-svids.js'
-import type { SvidRotator } from './svid-rotator.js'
+import { SparePool } from './spare-svids.js'
 import { processKey, sameStartTime, type WorkloadProcess } from './workload-process.js'
 
 export type { CacheStats, WorkloadIdentityCacheOptions } from './cache-options.js'
@@ -55,7 +54,7 @@ export type { CacheStats, WorkloadIdentityCacheOptions } from './cache-options.j
  * const update = await sub.next() // { kind: 'identity', snapshot } once every SVID is ready
  */
 export class WorkloadIdentityCache {
-  readonly #cfg: SvidRotator['cfg']
+  readonly #cfg: IssuanceConfig
   readonly #procStartTime: ProcessStartTimeReader
   readonly #records = new Map<string, ProcessRecord>()
   readonly #jwt: JwtSvidCache
@@ -65,9 +64,9 @@ export class WorkloadIdentityCache {
   #index: EntryIndex = new Map()
   #wants: SelectorWants = { sha256: false, scriptSha256: false }
   #maintaining = false
-  readonly #rotator: SvidRotator
-  readonly #spares: SpareSvids
-  readonly #scheduler: IssuanceScheduler
+  #closed = false
+  readonly #spares: SparePool
+  readonly #loop: IssuanceLoop
 
   constructor(opts: WorkloadIdentityCacheOptions) {
     const resolved = resolveCacheOptions(opts)
@@ -75,23 +74,19 @@ export class WorkloadIdentityCache {
     this.#procStartTime = resolved.procStartTime
     this.#jwt = new JwtSvidCache(opts.jwtCacheSize)
     this.#jwtContext = { ...this.#cfg, jwt: this.#jwt, inflight: new Map() }
-    const spares = new SpareSvids(resolved.spareSvids)
+    const spares = new SparePool(resolved.spareSvids)
     this.#spares = spares
     const records = this.#records
-    const clock = this.#cfg.clock
-    this.#rotator = {
-      cfg: this.#cfg,
-      closed: false,
-      issuing: false,
-      *records() {
+    this.#loop = new IssuanceLoop(
+      this.#cfg,
+      function* () {
         yield* records.values()
-        // Whenever the loop looks for due SVIDs: an idle spare is dropped before it could be renewed.
-        spares.prune(clock().getTime())
-        yield spares.record
+        yield spares
       },
-      publish: (rec) => this.#publish(rec),
-    }
-    this.#scheduler = new IssuanceScheduler(this.#rotator)
+      (holder) => {
+        if (holder instanceof ProcessRecord) this.#publish(holder)
+      },
+    )
     this.#interval = setInterval(() => void this.maintain(), resolved.maintenanceIntervalMs)
     this.#interval.unref()
   }
@@ -112,7 +107,7 @@ export class WorkloadIdentityCache {
     }
     for (const rec of this.#records.values()) this.#rematch(rec)
     for (const rec of this.#records.values()) this.#publish(rec)
-    this.#scheduler.kick()
+    this.#loop.kick()
   }
 
   /** True once the first {@link update} arrived. */
@@ -132,7 +127,7 @@ export class WorkloadIdentityCache {
    */
   retain(process: WorkloadProcess): () => void {
     const rec = this.#attach(process)
-    rec.refs++
+    rec.hold()
     let released = false
     return () => {
       if (released) return
@@ -187,8 +182,8 @@ export class WorkloadIdentityCache {
     let x509Svids = 0
     let subscriptions = 0
     for (const rec of this.#records.values()) {
-      x509Svids += rec.svids.size
-      subscriptions += rec.subs.size
+      x509Svids += rec.svidCount
+      subscriptions += rec.subscribers.size
     }
     return {
       synced: this.#state !== undefined,
@@ -205,7 +200,7 @@ export class WorkloadIdentityCache {
    * SVIDs and tokens, pushes changed snapshots and starts due renewals. Never throws.
    */
   async maintain(): Promise<void> {
-    if (this.#maintaining || this.#rotator.closed) return
+    if (this.#maintaining || this.#closed) return
     this.#maintaining = true
     try {
       for (const rec of [...this.#records.values()]) {
@@ -225,8 +220,8 @@ export class WorkloadIdentityCache {
       // Pushed only when an SVID leaves the snapshot: other changes are pushed where they happen.
       for (const rec of this.#records.values()) if (rec.dropExpired(now)) this.#publish(rec)
       this.#jwt.prune(now)
-      this.#spares.prune(now.getTime())
-      this.#scheduler.kick()
+      this.#spares.prune(now)
+      this.#loop.kick()
     } catch (err) {
       this.#cfg.logger.error({ err: errorText(err) }, 'workload cache maintenance failed')
     } finally {
@@ -236,11 +231,11 @@ export class WorkloadIdentityCache {
 
   /** Stops the timers and ends every subscription (their `next()` resolves to undefined). */
   close(): void {
-    if (this.#rotator.closed) return
-    this.#rotator.closed = true
+    if (this.#closed) return
+    this.#closed = true
     clearInterval(this.#interval)
-    this.#scheduler.close()
-    for (const rec of [...this.#records.values()]) for (const sub of [...rec.subs]) sub.close()
+    this.#loop.close()
+    for (const rec of [...this.#records.values()]) for (const sub of [...rec.subscribers]) sub.close()
     for (const rec of this.#records.values()) this.#forget(rec)
     this.#records.clear()
     this.#jwt.clear()
@@ -249,20 +244,19 @@ export class WorkloadIdentityCache {
 
   #subscribe(process: WorkloadProcess, wantsSvids: boolean): IdentitySubscription {
     const rec = this.#attach(process)
-    rec.refs++
+    rec.hold()
     const sub = new IdentitySubscription(wantsSvids, (s) => {
-      rec.subs.delete(s)
+      rec.unsubscribe(s)
       this.#release(rec)
     })
-    if (this.#rotator.closed) {
+    if (this.#closed) {
       sub.close()
       return sub
     }
-    rec.subs.add(sub)
-    if (wantsSvids && !rec.wantsX509) {
-      rec.wantsX509 = true
-      this.#spares.giveTo(rec, this.#cfg.clock().getTime())
-      this.#scheduler.kick()
+    rec.subscribe(sub)
+    if (wantsSvids && rec.wantX509()) {
+      this.#spares.giveTo(rec, this.#cfg.clock())
+      this.#loop.kick()
     }
     this.#publish(rec)
     return sub
@@ -276,7 +270,7 @@ export class WorkloadIdentityCache {
       if (existing.setSelectors(process.selectors)) {
         this.#rematch(existing)
         this.#publish(existing)
-        this.#scheduler.kick()
+        this.#loop.kick()
       }
       return existing
     }
@@ -290,8 +284,7 @@ export class WorkloadIdentityCache {
   }
 
   #release(rec: ProcessRecord): void {
-    rec.refs--
-    if (rec.refs <= 0 && !rec.dropped) {
+    if (rec.release()) {
       this.#forget(rec)
       this.#cfg.logger.debug({ pid: rec.pid }, 'workload process released; dropped its SVIDs')
     }
@@ -302,35 +295,27 @@ export class WorkloadIdentityCache {
     if (rec.dropped) return
     this.#forget(rec)
     this.#cfg.logger.info({ pid: rec.pid }, `${why}; dropped its SVIDs`)
-    for (const sub of rec.subs) sub.offer({ kind: 'no-identity', reason: 'process-gone' })
+    for (const sub of rec.subscribers) sub.offer({ kind: 'no-identity', reason: 'process-gone' })
   }
 
   #forget(rec: ProcessRecord): void {
+    const held = rec.drop()
     // A process that held SVIDs went away: one like it may well start again soon.
-    if (!this.#rotator.closed && this.#spares.want(rec.svids.keys(), this.#cfg.clock().getTime()))
-      this.#scheduler.kick()
-    rec.dropped = true
+    if (!this.#closed && this.#spares.want(held, this.#cfg.clock())) this.#loop.kick()
     if (this.#records.get(rec.key) === rec) this.#records.delete(rec.key)
-    rec.svids.clear()
-    rec.retries.clear()
     this.#jwt.deleteProcess(rec.key)
   }
 
   #rematch(rec: ProcessRecord): void {
     const state = this.#state
-    rec.matched = state === undefined ? [] : matchEntries(this.#index, rec.selectorSet)
-    const current = new Map(rec.matched.map((e) => [e.id, e]))
-    for (const [id, held] of rec.svids) {
-      if (current.get(id)?.spiffeId !== held.spiffeId) rec.svids.delete(id)
-    }
-    for (const id of rec.retries.keys()) if (!current.has(id)) rec.retries.delete(id)
-    if (this.#spares.giveTo(rec, this.#cfg.clock().getTime())) this.#scheduler.kick()
+    rec.rematch(state === undefined ? [] : matchEntries(this.#index, rec.selectorSet))
+    if (this.#spares.giveTo(rec, this.#cfg.clock())) this.#loop.kick()
   }
 
   #publish(rec: ProcessRecord): void {
     if (rec.dropped) return
     const now = this.#cfg.clock()
-    for (const sub of rec.subs) {
+    for (const sub of rec.subscribers) {
       const update = snapshotFor(this.#state, rec, sub, now)
       if (update !== undefined) sub.offer(update)
     }

@@ -87,6 +87,39 @@ function splitDistinct<T>(needs: readonly X509SvidNeed<T>[]): X509SvidNeed<T>[][
   return batches.map((b) => b.needs)
 }
 
+/** One owner's due needs and how urgent they are (smaller first). */
+export interface DueGroup<T> {
+  readonly owner: T
+  readonly entries: readonly AuthorizedEntry[]
+  readonly deadline: number
+}
+
+/**
+ * One batch from what is due: whole groups, most urgent (smallest deadline) first, distinct
+ * entry IDs, at most {@link MAX_X509_BATCH}; a group with more needs than fit an empty batch is
+ * split, one that does not fit what is left waits for the next batch.
+ *
+ * @example
+ * const batch = packX509Batch([{ owner: rec, entries, deadline: now.getTime() }])
+ */
+export function packX509Batch<T>(groups: readonly DueGroup<T>[]): X509SvidNeed<T>[] {
+  const batch: X509SvidNeed<T>[] = []
+  const ids = new Set<string>()
+  for (const g of [...groups].sort((a, b) => a.deadline - b.deadline)) {
+    const room = MAX_X509_BATCH - batch.length
+    if (room === 0) break
+    const whole = g.entries.length <= room && g.entries.every((e) => !ids.has(e.id))
+    if (batch.length > 0 && !whole) continue
+    for (const entry of g.entries) {
+      if (batch.length === MAX_X509_BATCH) break
+      if (ids.has(entry.id)) continue
+      ids.add(entry.id)
+      batch.push({ owner: g.owner, entry })
+    }
+  }
+  return batch
+}
+
 /**
  * The keys and CSRs of one batch (or why they could not be made): what {@link prepareX509Batch}
  * makes and {@link sendX509Batch} sends.

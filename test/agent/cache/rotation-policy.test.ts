@@ -6,6 +6,8 @@ import {
   renewTogether,
   retryDelayMs,
   shouldRenew,
+  svidNeed,
+  x509RenewalTime,
 } from '../../../agent/cache/rotation-policy.js'
 
 t.test('renewal at the fraction of the lifetime, ±10%', async (t) => {
@@ -37,6 +39,23 @@ t.test('a process renews together: nothing until one is due, then all past half 
     { issuedAt: at(30), renewAt: at(80) },
   ]
   t.same(renewTogether(at(80), late), [true, true], 'the straggler pulls the group along next time')
+})
+
+t.test(
+  'one due test: missing (none or an older revision), due at its renewal time, else current',
+  async (t) => {
+    const held = { revision: 2, renewAt: new Date(50_000) }
+    t.equal(svidNeed(undefined, 2, new Date(0)), 'missing')
+    t.equal(svidNeed(held, 3, new Date(0)), 'missing', 'held for an older revision')
+    t.equal(svidNeed(held, 2, new Date(49_999)), 'current')
+    t.equal(svidNeed(held, 2, new Date(50_000)), 'due')
+  },
+)
+
+t.test('an X509-SVID is never renewed sooner than a second after it was requested', async (t) => {
+  const issued = new Date(0)
+  t.equal(x509RenewalTime(issued, new Date(1_500), 0.5, 0.5).getTime(), 1_000)
+  t.equal(x509RenewalTime(issued, new Date(100_000), 0.5, 0.5).getTime(), 50_000)
 })
 
 t.test('an SVID with under a second left is not served', async (t) => {

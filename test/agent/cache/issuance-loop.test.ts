@@ -3,7 +3,7 @@
 // is logged at debug level with one info summary per round.
 import t from 'tap'
 import type { X509SvidRequest } from '../../../agent/cache/authorized-state.js'
-import { MAX_BATCHES_IN_FLIGHT } from '../../../agent/cache/svid-rotator.js'
+import { MAX_BATCHES_IN_FLIGHT } from '../../../agent/cache/issuance-loop.js'
 import { MAX_X509_BATCH } from '../../../agent/cache/x509-svid-batcher.js'
 import { identity, settle, setup, stillPending, until } from './cache-setup.js'
 import { entry, gate } from './fake-server.js'
