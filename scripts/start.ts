@@ -2,8 +2,10 @@
  * `npm start`: a local Sigil in one command. Starts sigil-server on the embedded SQLite
  * store under ./.sigil/, joins one sigil-agent with a fresh join token, registers an
  * entry for the current user (spiffe://<td>/dev/uid-<uid>, selected by unix:uid:<uid>),
- * prints where everything is, and runs until Ctrl-C, stopping both cleanly. It drives
- * the same CLIs a user would. Re-running re-uses the state in ./.sigil/.
+ * prints where everything is, and runs until Ctrl-C (SIGINT or SIGTERM, to this process or
+ * its group), stopping both cleanly. It drives the same CLIs a user would. Re-running
+ * re-uses the state in ./.sigil/. package.json runs it as `exec node …`, so a signal npm
+ * forwards reaches this process rather than the shell in between.
  *
  * Overrides (for busy ports or tests): SIGIL_AGENT_API_ADDRESS,
  * SIGIL_BUNDLE_ENDPOINT_ADDRESS (server), SIGIL_SOCKET_PATH (agent), SIGIL_TRUST_DOMAIN.
@@ -11,12 +13,14 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const SERVER_BIN = join(distRoot, 'server/cli/main.js')
 const AGENT_BIN = join(distRoot, 'agent/cli/main.js')
+/** The package root: where bin/sigil-server and bin/sigil-agent are. */
+const packageRoot = resolve(distRoot, '..')
 const home = resolve('.sigil')
 const serverDir = join(home, 'server')
 const agentDir = join(home, 'agent')
@@ -109,11 +113,73 @@ function stop(child: ChildProcess | undefined): Promise<void> {
   })
 }
 
+/** What a listen failure needs beside its reason: how to pick other addresses. */
+function listenHint(message: string): string[] {
+  if (!/cannot listen|EADDRINUSE|address already in use/.test(message)) return []
+  return [
+    'Another sigil-server (a second `npm start`?) or another program holds that address.',
+    'Stop it, or choose others, e.g.:',
+    '  SIGIL_AGENT_API_ADDRESS=127.0.0.1:0 SIGIL_BUNDLE_ENDPOINT_ADDRESS=127.0.0.1:0 \\',
+    '  SIGIL_SOCKET_PATH=/tmp/sigil-2/api.sock npm start',
+    '(a second instance also needs its own folder: the state is ./.sigil/ of the folder it runs in)',
+  ]
+}
+
+/** A path as typed from the current folder: relative below it, absolute elsewhere. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path)
+  return rel.startsWith('..') || rel === '' ? path : rel
+}
+
+/** The commands to try, exactly as the banner prints them (the README shows the same ones). */
+function tryCommands(): string[] {
+  const socketFlag = socketPath === DEFAULT_SOCKET ? '' : ` --socket-path ${socketPath}`
+  const agentCli = shown(join(packageRoot, 'bin/sigil-agent'))
+  const serverCli = shown(join(packageRoot, 'bin/sigil-server'))
+  return [
+    `${agentCli} api fetch x509${socketFlag}`,
+    `${agentCli} api fetch jwt --audience demo${socketFlag}`,
+    `${serverCli} entry show`,
+  ]
+}
+
+/** The ready banner: where everything is, and what to run next. */
+function printBanner(o: {
+  agentId: string
+  userId: string
+  bundleEndpoint: string
+  /** The server's `ca_file` when the bundle endpoint uses its development certificate. */
+  devCa: string | undefined
+}): void {
+  const devCa = o.devCa
+  const commands = tryCommands()
+  if (devCa && o.bundleEndpoint.startsWith('https://')) {
+    commands.push(`curl --cacert ${shown(devCa)} ${o.bundleEndpoint}`)
+  }
+  say('Sigil is running (server + one agent). Logs: .sigil/server.log, .sigil/agent.log')
+  say('')
+  say(`  trust domain      ${trustDomain}`)
+  say(`  agent ID          ${o.agentId}`)
+  say(`  your identity     ${o.userId}  (selector unix:uid:${uid})`)
+  say(`  Workload API      ${socketPath}`)
+  say(`  bundle endpoint   ${o.bundleEndpoint}`)
+  if (devCa) say(`  bundle dev CA     ${devCa}  (trust it to verify the endpoint)`)
+  say(`  admin socket      ${adminSocket}`)
+  say('')
+  say(`export SPIFFE_ENDPOINT_SOCKET=unix://${socketPath}`)
+  say('')
+  say('Try, in another terminal (from this folder):')
+  for (const c of commands) say(`  ${c}`)
+  say('')
+  say('Press Ctrl-C to stop.')
+}
+
 async function main(): Promise<void> {
   mkdirSync(home, { recursive: true, mode: 0o700 })
   let server: ChildProcess | undefined
   let agent: ChildProcess | undefined
   let stopping = false
+  let devCa: string | undefined
   const shutdown = async (code: number) => {
     if (stopping) return
     stopping = true
@@ -138,7 +204,10 @@ async function main(): Promise<void> {
         '--trust-domain',
         trustDomain,
       ],
-      (e) => e.msg === 'sigil-server started',
+      (e) => {
+        if (typeof e.ca_file === 'string') devCa = e.ca_file
+        return e.msg === 'sigil-server started'
+      },
     )
     server = started.child
     server.on('exit', (code) => {
@@ -196,27 +265,10 @@ async function main(): Promise<void> {
         void shutdown(1)
       }
     })
-    const endpoint = `unix://${socketPath}`
-    const socketFlag = socketPath === DEFAULT_SOCKET ? '' : ` --socket-path ${socketPath}`
-    say('Sigil is running (server + one agent). Logs: .sigil/server.log, .sigil/agent.log')
-    say('')
-    say(`  trust domain      ${trustDomain}`)
-    say(`  agent ID          ${agentId}`)
-    say(`  your identity     ${userId}  (selector unix:uid:${uid})`)
-    say(`  Workload API      ${socketPath}`)
-    say(`  bundle endpoint   ${bundleEndpoint}`)
-    say(`  admin socket      ${adminSocket}`)
-    say('')
-    say(`export SPIFFE_ENDPOINT_SOCKET=${endpoint}`)
-    say('')
-    say('Try, in another terminal (from this folder):')
-    say(`  npx --no-install sigil-agent api fetch x509${socketFlag}`)
-    say(`  npx --no-install sigil-agent api fetch jwt --audience demo${socketFlag}`)
-    say('  npx --no-install sigil-server entry show')
-    say('')
-    say('Press Ctrl-C to stop.')
+    printBanner({ agentId, userId, bundleEndpoint, devCa })
   } catch (e) {
     say(`npm start failed: ${(e as Error).message}`)
+    for (const line of listenHint((e as Error).message)) say(line)
     await shutdown(1)
   }
 }

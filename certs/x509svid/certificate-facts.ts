@@ -24,6 +24,7 @@ import {
   readWhole,
 } from '../lib/der-reader.js'
 import { ACCEPTED_SIGNATURE_ALGORITHMS } from '../lib/signature-algorithm.js'
+import { ipAddressText } from './ip-address.js'
 
 const CODE = 'ERR_CERT_INVALID'
 
@@ -59,6 +60,8 @@ export interface CertificateFacts {
   readonly extKeyUsages: readonly string[] | undefined
   readonly uriSans: readonly string[]
   readonly dnsSans: readonly string[]
+  /** iPAddress SANs in text form (`127.0.0.1`, `::1`); malformed lengths are skipped. */
+  readonly ipSans: readonly string[]
   readonly subjectKeyId: Buffer | undefined
   readonly authorityKeyId: Buffer | undefined
   /** Name of the signature algorithm, undefined when not in our allowlist. */
@@ -197,6 +200,7 @@ function readExtensions(der: Buffer, wrapper: DerElement | undefined): Extension
     extKeyUsages: undefined,
     uriSans: [],
     dnsSans: [],
+    ipSans: [],
     subjectKeyId: undefined,
     authorityKeyId: undefined,
     unhandledCriticalExtensions: [],
@@ -262,15 +266,20 @@ function readExtensions(der: Buffer, wrapper: DerElement | undefined): Extension
         if (top.tag !== TAG.SEQUENCE) invalid('subjectAltName is not a SEQUENCE')
         const uris: string[] = []
         const dns: string[] = []
+        const ips: string[] = []
         for (let n = top.contentStart; n < top.end; ) {
           const name = readElement(der, n, top.end, CODE)
           n = name.end
           if (name.tag === 0x86) uris.push(ia5(der, name))
           else if (name.tag === 0x82) dns.push(ia5(der, name))
-          else if (name.tag === 0xa6 || name.tag === 0xa2) invalid('URI or DNS name in constructed form')
+          else if (name.tag === 0x87) {
+            const ip = ipAddressText(contentOf(der, name))
+            if (ip !== undefined) ips.push(ip)
+          } else if (name.tag === 0xa6 || name.tag === 0xa2) invalid('URI or DNS name in constructed form')
         }
         facts.uriSans = uris
         facts.dnsSans = dns
+        facts.ipSans = ips
         break
       }
       case 'subjectKeyIdentifier': {

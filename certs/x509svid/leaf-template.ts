@@ -9,7 +9,8 @@
  * - keyUsage digitalSignature + keyEncipherment + keyAgreement, critical, for every key type
  *   (what SPIRE sets; X.509 stacks ignore the bits a key type cannot use)
  * - extKeyUsage serverAuth + clientAuth
- * - subjectAltName: the SPIFFE ID as the only URI, then DNS names; not critical (subject is non-empty)
+ * - subjectAltName: the SPIFFE ID as the only URI, then DNS names, then IP addresses; not critical
+ *   (subject is non-empty)
  * - SKI = SHA-1 of the subjectPublicKey bits; AKI keyIdentifier = the CA's SKI
  *
  * Pure DER assembly; inputs are validated by the caller (X509SvidMinter).
@@ -28,6 +29,8 @@ export interface LeafFields {
   /** The SPIFFE ID string (ASCII). */
   readonly uri: string
   readonly dnsNames: readonly string[]
+  /** iPAddress SAN octets (4 or 16 each), after the DNS names. */
+  readonly ipAddresses?: readonly Buffer[]
 }
 
 /** RFC 5280 upper bound on commonName length (ub-common-name). */
@@ -87,6 +90,7 @@ export class LeafTemplate {
         : der.sequence(SUBJECT_PREFIX)
     const generalNames = [der.contextTag(6, false, Buffer.from(f.uri, 'latin1'))]
     for (const name of f.dnsNames) generalNames.push(der.contextTag(2, false, Buffer.from(name, 'latin1')))
+    for (const ip of f.ipAddresses ?? []) generalNames.push(der.contextTag(7, false, ip))
     const extensions = der.sequence(
       FIXED_EXTENSIONS,
       der.sequence(OID_SAN, der.octetString(der.sequence(...generalNames))),

@@ -18,6 +18,7 @@ import { SpiffeId } from '../spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../spiffeid/trust-domain.js'
 import { KEY_USAGE, readCertificateFacts } from './certificate-facts.js'
 import { dnsNameProblem } from './dns-name.js'
+import { ipAddressBytes } from './ip-address.js'
 import { LeafTemplate } from './leaf-template.js'
 import { readSvidChain } from './parse-x509-svid.js'
 
@@ -44,6 +45,8 @@ export interface MintX509SvidOptions {
   readonly ttlSeconds: number
   /** Extra DNS SANs; the first (if at most 64 characters) also becomes the subject CN. */
   readonly dnsNames?: readonly string[]
+  /** IP address SANs (`127.0.0.1`, `::1`), after the DNS names; for certificates that name a listen address. */
+  readonly ipAddresses?: readonly string[]
   readonly now?: Date
 }
 
@@ -131,17 +134,19 @@ export class X509SvidMinter {
 
   /**
    * Mints one X509-SVID. Throws `ERR_SPIFFE_ID_INVALID` (no path), `ERR_TRUST_DOMAIN_MISMATCH`,
-   * `ERR_INVALID_ARGUMENT` (TTL, DNS names), `ERR_KEY_UNSUPPORTED`, or `ERR_UNAVAILABLE` when
+   * `ERR_INVALID_ARGUMENT` (TTL, DNS names, IP addresses), `ERR_KEY_UNSUPPORTED`, or `ERR_UNAVAILABLE` when
    * the CA has expired at `now`.
    */
   mint(opts: MintX509SvidOptions): MintedX509Svid {
     const { spiffeId, publicKey, ttlSeconds } = opts
     const dnsNames = opts.dnsNames ?? []
+    const ipTexts = opts.ipAddresses ?? []
     const now = opts.now ?? new Date()
     if (!(spiffeId instanceof SpiffeId)) throw new TypeError('spiffeId must be a SpiffeId')
     if (publicKey?.type !== 'public') throw new TypeError('publicKey must be a public KeyObject')
     if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('now must be a valid Date')
     if (!Array.isArray(dnsNames)) throw new TypeError('dnsNames must be an array of strings')
+    if (!Array.isArray(ipTexts)) throw new TypeError('ipAddresses must be an array of strings')
     if (spiffeId.isTrustDomainId()) {
       throw new SigilError('ERR_SPIFFE_ID_INVALID', `X509-SVID ID "${spiffeId}" needs a path`)
     }
@@ -158,6 +163,11 @@ export class X509SvidMinter {
       const why = dnsNameProblem(name)
       if (why) throw new SigilError('ERR_INVALID_ARGUMENT', `invalid DNS name "${String(name)}": ${why}`)
     }
+    const ipAddresses = ipTexts.map((text) => {
+      const bytes = ipAddressBytes(text)
+      if (!bytes) throw new SigilError('ERR_INVALID_ARGUMENT', `invalid IP address "${String(text)}"`)
+      return bytes
+    })
     keyTypeOf(publicKey)
     const nowMs = now.getTime()
     if (nowMs >= this.caNotAfter.getTime()) {
@@ -175,6 +185,7 @@ export class X509SvidMinter {
       subjectKeyId: keyIdentifierOfSpki(spki),
       uri: spiffeId.toString(),
       dnsNames,
+      ipAddresses,
     })
     const signature = sign(this.#algorithm.hash, tbs, { key: this.#caKey, dsaEncoding: 'der' })
     const certDer = der.sequence(tbs, this.#algorithm.identifierDer, der.bitString(signature))

@@ -189,7 +189,7 @@ async function main(): Promise<number> {
   }
   out('')
   out('Summary')
-  out(score.table([...COMPONENTS, ...ROGUES]))
+  out(score.table([...COMPONENTS, ...ROGUES], TRUST_DOMAIN))
   out('')
   const checks = score.checks({
     identities: new Map(COMPONENTS.map((name) => [name, demoSpiffeId(TRUST_DOMAIN, name)])),
@@ -198,7 +198,9 @@ async function main(): Promise<number> {
     endedAt,
   })
   out('Expected outcomes')
-  for (const c of checks) out(`  ${c.skipped ? '–' : c.ok ? '✓' : '✗'} ${c.what} (${c.evidence})`)
+  for (const c of checks) {
+    out(`  ${c.skipped ? '–' : c.ok ? '✓' : '✗'} ${c.what}${c.evidence ? ` (${c.evidence})` : ''}`)
+  }
   const failed = checks.filter((c) => !c.ok)
   out('')
   if (interrupted) {

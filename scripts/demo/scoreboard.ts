@@ -3,7 +3,7 @@
  * summary table, and the list of expected outcomes, each passed or failed with the evidence.
  * The demo exits 0 only when every expectation passed.
  */
-import { type DemoEvent, shortSerial } from './demo-event.js'
+import type { DemoEvent } from './demo-event.js'
 
 /** Everything counted for one component. */
 interface Tally {
@@ -26,6 +26,7 @@ export interface Check {
   /** Not due in this run (e.g. a run shorter than the SVID lifetime owes no rotation). */
   readonly skipped?: boolean
   readonly what: string
+  /** What was seen, when it adds to `what` (empty when it would only repeat it). */
   readonly evidence: string
 }
 
@@ -38,6 +39,20 @@ export interface Expectations {
   readonly x509TtlMs: number
   readonly endedAt: number
 }
+
+/** The widest line {@link Scoreboard.table} writes. */
+export const SUMMARY_WIDTH = 100
+
+/** The summary columns and what each counts (the legend printed under the table). */
+const SUMMARY_COLUMNS = [
+  { head: 'component', meaning: '' },
+  { head: 'SPIFFE ID', meaning: 'the identity the agent issued, under spiffe://<td> (none: refused one)' },
+  { head: 'rotations', meaning: 'times the agent pushed it a new X509-SVID (new serial), no restart' },
+  { head: 'calls ok/failed', meaning: 'pipeline calls it made to the next component: succeeded / failed' },
+  { head: 'let in', meaning: 'peers it let in as a server: mTLS connections + JWT-SVIDs accepted' },
+  { head: 'shut out', meaning: 'peers it refused as a server: TLS handshakes, mTLS IDs, JWT-SVIDs' },
+  { head: 'probes refused', meaning: 'deliberate wrong calls it made that were refused / that it made' },
+] as const
 
 /** A component must have lived this share of the X509-SVID lifetime to owe a rotation. */
 const ROTATION_DUE_SHARE = 0.75
@@ -105,24 +120,17 @@ export class Scoreboard {
     this.#of(component).failures.push(why)
   }
 
-  /** The summary table, one row per component seen. */
-  table(order: readonly string[]): string {
-    const head = [
-      'component',
-      'SPIFFE ID',
-      'serials seen',
-      'rotations',
-      'requests ok/failed',
-      'accepted',
-      'refused',
-      'attempts refused',
-    ]
+  /**
+   * The summary table, one row per component seen, then a legend that says what each number
+   * counts; at most {@link SUMMARY_WIDTH} columns. IDs are shown by path under `trustDomain`.
+   */
+  table(order: readonly string[], trustDomain: string): string {
     const rows = order.map((name) => {
       const t = this.#of(name)
+      const prefix = `spiffe://${trustDomain}`
       return [
         name,
-        t.spiffeId || '(none: refused)',
-        t.serials.map(shortSerial).join(' ') || '-',
+        t.spiffeId.startsWith(prefix) ? t.spiffeId.slice(prefix.length) : t.spiffeId || 'none',
         String(t.rotations),
         t.requestsOk + t.requestsFailed === 0 ? '-' : `${t.requestsOk}/${t.requestsFailed}`,
         String(t.accepted),
@@ -130,13 +138,24 @@ export class Scoreboard {
         t.attempts.length === 0 ? '-' : `${t.attempts.filter((a) => a.refused).length}/${t.attempts.length}`,
       ]
     })
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+    const widths = SUMMARY_COLUMNS.map((c, i) =>
+      Math.max(c.head.length, ...rows.map((r) => (r[i] ?? '').length)),
+    )
     const line = (cells: readonly string[]): string =>
       cells
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
         .join('  ')
         .trimEnd()
-    return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+    const legendWidth = Math.max(...SUMMARY_COLUMNS.map((c) => c.head.length))
+    return [
+      line(SUMMARY_COLUMNS.map((c) => c.head)),
+      line(widths.map((w) => '-'.repeat(w))),
+      ...rows.map(line),
+      '',
+      ...SUMMARY_COLUMNS.slice(1).map(
+        (c) => `  ${c.head.padEnd(legendWidth)}  ${c.meaning.replace('<td>', trustDomain)}`,
+      ),
+    ].join('\n')
   }
 
   /** Every expected outcome, passed or failed. */
@@ -147,7 +166,12 @@ export class Scoreboard {
     }
     for (const [name, id] of x.identities) {
       const t = this.#of(name)
-      add(t.spiffeId === id, `${name} got its identity ${id}`, t.spiffeId || 'no identity')
+      // The evidence repeats nothing: only a wrong or missing identity is worth showing.
+      add(
+        t.spiffeId === id,
+        `${name} got its identity ${id}`,
+        t.spiffeId === id ? '' : `got ${t.spiffeId || 'none'}`,
+      )
       const lived = t.firstIdentityAt === undefined ? 0 : x.endedAt - t.firstIdentityAt
       const due = lived >= ROTATION_DUE_SHARE * x.x509TtlMs
       const rotated = `${name} rotated its X509-SVID at least once`
@@ -184,10 +208,15 @@ export class Scoreboard {
       'executor refused planner (only researcher may call it)',
       `${refusals('executor', (e) => e.layer === 'mtls')} mTLS refusal(s)`,
     )
+    // Only refusals of planner's own token count here; the wrong-audience one is checked next.
+    const plannerJwt = refusals(
+      'tool-api',
+      (e) => e.layer === 'jwt' && e.code === 'ERR_NOT_AUTHORIZED' && e.peer === planner,
+    )
     add(
-      refusals('tool-api', (e) => e.layer === 'jwt' && e.code === 'ERR_NOT_AUTHORIZED') > 0,
+      plannerJwt > 0,
       "tool-api refused planner's JWT-SVID (only executor's counts)",
-      `${refusals('tool-api', (e) => e.layer === 'jwt')} JWT refusal(s)`,
+      `${plannerJwt} refusal(s) of planner's token`,
     )
     add(
       refusals('tool-api', (e) => e.layer === 'jwt' && e.code === 'ERR_JWT_AUDIENCE_MISMATCH') > 0,
@@ -196,8 +225,8 @@ export class Scoreboard {
     )
     add(
       refusals('researcher', (e) => e.layer === 'tls') >= 2,
-      "researcher's handshake refused the copycat (no certificate; a certificate from an unknown CA)",
-      `${refusals('researcher', (e) => e.layer === 'tls')} TLS-level refusal(s)`,
+      "researcher's TLS handshake refused the copycat (no certificate; a made-up CA)",
+      `${refusals('researcher', (e) => e.layer === 'tls')} refusal(s)`,
     )
     for (const [name, t] of this.#tallies) {
       if (t.failures.length > 0) add(false, `${name} ran without failing`, t.failures.join('; '))

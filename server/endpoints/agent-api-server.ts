@@ -149,7 +149,9 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     clearInterval(refresh)
     unsubscribe()
     server.forceShutdown()
-    throw new SigilError('ERR_UNAVAILABLE', `agent API cannot listen on ${target}`, { cause })
+    throw new SigilError('ERR_UNAVAILABLE', `agent API cannot listen on ${target}: ${listenReason(cause)}`, {
+      cause,
+    })
   }
   cfg.logger.info(
     { address: `${host}:${boundPort}`, attestation_types: [...attestors.keys()] },
@@ -176,4 +178,11 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
       return closing
     },
   }
+}
+
+/** The reason in a failed bind, e.g. `address already in use (EADDRINUSE)`; grpc-js wraps Node's listen error. */
+function listenReason(cause: unknown): string {
+  const text = cause instanceof Error ? cause.message : String(cause)
+  const m = /listen (E[A-Z]+): ([a-z ]*[a-z])/.exec(text)
+  return m ? `${m[2]} (${m[1]})` : text
 }

@@ -1,7 +1,8 @@
 /**
  * The development TLS pair for the `https_web` bundle endpoint when the operator gives no
  * certificate: a throw-away self-signed CA (its key is never stored) that signs one server
- * certificate for `localhost` (and the listen host, when that is a DNS name). Files live in
+ * certificate for `localhost`, `127.0.0.1` and `::1` (and the listen host, as a DNS name or
+ * an IP address), so `https://127.0.0.1:<port>/` verifies with the dev CA. Files live in
  * `<dataDir>/bundle-endpoint/`: `dev-ca.pem` (what clients trust), `dev-cert.pem`,
  * `dev-key.pem` (0600). They are reused across restarts while valid for the same trust
  * domain and names, and regenerated when they are not. For local development only: web
@@ -22,6 +23,7 @@ import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { buildCaCertificate } from '../../certs/x509svid/ca-certificate.js'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { dnsNameProblem } from '../../certs/x509svid/dns-name.js'
+import { ipAddressBytes, ipAddressText } from '../../certs/x509svid/ip-address.js'
 import { certificatesToPem, pemToCertificates } from '../../certs/x509svid/pem.js'
 import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
 import { X509SvidMinter } from '../../certs/x509svid/x509-svid-minter.js'
@@ -42,12 +44,35 @@ export interface DevCertificate {
   readonly generated: boolean
 }
 
-/** The DNS names a development certificate carries for a listen host. */
-export function devCertificateNames(host: string): string[] {
-  const names = ['localhost']
-  if (isIP(host) === 0 && host !== 'localhost' && dnsNameProblem(host) === undefined) names.push(host)
-  return names
+/** The names a development certificate carries: DNS names and IP addresses (text form). */
+export interface DevCertificateNames {
+  readonly dnsNames: readonly string[]
+  readonly ipAddresses: readonly string[]
 }
+
+/**
+ * The names a development certificate carries for a listen host: always `localhost`,
+ * `127.0.0.1` and `::1`, plus the host itself (a wildcard address such as `0.0.0.0` is not
+ * a name a client dials, so it adds nothing).
+ *
+ * @example
+ * devCertificateNames('10.0.0.5') // { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1', '10.0.0.5'] }
+ */
+export function devCertificateNames(host: string): DevCertificateNames {
+  const dnsNames = ['localhost']
+  const ipAddresses = ['127.0.0.1', '::1']
+  const bare = host.replace(/^\[(.*)\]$/, '$1')
+  if (isIP(bare) === 0) {
+    if (bare !== 'localhost' && dnsNameProblem(bare) === undefined) dnsNames.push(bare)
+  } else {
+    // The form readCertificateFacts reports, so a reused pair compares equal.
+    const ip = ipAddressText(ipAddressBytes(bare) ?? Buffer.alloc(0)) ?? bare
+    if (!WILDCARD_ADDRESSES.has(ip) && !ipAddresses.includes(ip)) ipAddresses.push(ip)
+  }
+  return { dnsNames, ipAddresses }
+}
+
+const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::'])
 
 /**
  * Loads the development pair from `<dataDir>/bundle-endpoint/`, or creates it.
@@ -87,7 +112,8 @@ export async function loadOrCreateDevCertificate(opts: {
     spiffeId: SpiffeId.fromPath(opts.trustDomain, '/sigil/bundle-endpoint'),
     publicKey: leafKeys.publicKey,
     ttlSeconds: DEV_CERT_TTL_SECONDS,
-    dnsNames: names,
+    dnsNames: names.dnsNames,
+    ipAddresses: names.ipAddresses,
     now: opts.now,
   })
   const certPem = certificatesToPem([...leaf.chainDer])
@@ -102,7 +128,7 @@ export async function loadOrCreateDevCertificate(opts: {
 async function loadExisting(
   paths: { ca: string; cert: string; key: string },
   trustDomain: TrustDomain,
-  names: readonly string[],
+  names: DevCertificateNames,
   now: Date,
 ): Promise<{ certPem: string; keyPem: string; notAfter: Date } | undefined> {
   try {
@@ -121,7 +147,9 @@ async function loadExisting(
     if (!spiffeId.memberOf(trustDomain)) return undefined
     const leaf = readCertificateFacts(leafDer)
     if (!publicKeyToSpkiDer(importPrivateKey(keyPem)).equals(leaf.spkiDer)) return undefined
-    if (names.some((n) => !leaf.dnsSans.includes(n))) return undefined
+    if (names.dnsNames.some((n) => !leaf.dnsSans.includes(n))) return undefined
+    // A pair made before IP SANs (or for another listen address) is replaced.
+    if (names.ipAddresses.some((ip) => !leaf.ipSans.includes(ip))) return undefined
     if (leaf.notAfter.getTime() - now.getTime() < DEV_CERT_RENEW_BEFORE_SECONDS * 1000) return undefined
     await chmod(paths.key, 0o600)
     return { certPem, keyPem, notAfter: leaf.notAfter }

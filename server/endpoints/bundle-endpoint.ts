@@ -161,7 +161,7 @@ async function initialPair(cfg: BundleEndpointConfig): Promise<{ certPem: string
   })
   cfg.logger.warn(
     { ca_file: dev.caPath, generated: dev.generated, not_after: dev.notAfter.toISOString() },
-    'bundle endpoint uses a development certificate for localhost; clients must trust ca_file',
+    'bundle endpoint uses a development certificate (localhost, 127.0.0.1, ::1); clients must trust ca_file',
   )
   return dev
 }

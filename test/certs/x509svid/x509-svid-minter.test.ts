@@ -15,7 +15,7 @@ import { certificatesToPem } from '../../../certs/x509svid/pem.js'
 import { X509SvidMinter } from '../../../certs/x509svid/x509-svid-minter.js'
 import { createTestCa } from '../../helpers/testca.js'
 import { buildCustomCert } from './custom-cert.js'
-import { opensslText, opensslVerify } from './openssl.js'
+import { openssl, opensslText, opensslVerify } from './openssl.js'
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
@@ -72,6 +72,43 @@ t.test('leaf profile', async (t) => {
     dnsNames: ['*.example.org'],
   })
   t.same(readCertificateFacts(wild.certDer).dnsSans, ['*.example.org'], 'wildcard DNS name')
+})
+
+// IP address SANs (for certificates that name a listen address): iPAddress octets in order
+// after the DNS names, read back by readCertificateFacts and by openssl; bad addresses refused.
+t.test('IP address SANs', async (t) => {
+  const ca = await createTestCa()
+  const keys = await generateKeyPair()
+  const id = SpiffeId.parse('spiffe://example.org/sigil/bundle-endpoint')
+  const ips = ['127.0.0.1', '::1', '2001:db8::8:800:200c:417a', '::ffff:192.0.2.1', '10.1.2.3']
+  const svid = ca.minter.mint({
+    spiffeId: id,
+    publicKey: keys.publicKey,
+    ttlSeconds: 60,
+    dnsNames: ['localhost'],
+    ipAddresses: ips,
+  })
+  const f = readCertificateFacts(svid.certDer)
+  t.same(f.dnsSans, ['localhost'])
+  t.same(f.ipSans, ['127.0.0.1', '::1', '2001:db8::8:800:200c:417a', '::ffff:c000:201', '10.1.2.3'])
+  t.same(f.uriSans, [id.toString()], 'the SPIFFE ID is still the only URI SAN')
+  t.ok(f.cert.checkIP('127.0.0.1'), 'node:crypto matches 127.0.0.1')
+  t.ok(f.cert.checkIP('::1'), 'node:crypto matches ::1')
+  t.notOk(f.cert.checkIP('127.0.0.2'))
+  const r = await openssl(['x509', '-inform', 'DER', '-noout', '-ext', 'subjectAltName'], svid.certDer)
+  t.equal(r.code, 0, r.stderr)
+  t.match(
+    r.stdout,
+    /URI:spiffe:\/\/example\.org\/sigil\/bundle-endpoint, DNS:localhost, IP Address:127\.0\.0\.1, IP Address:0:0:0:0:0:0:0:1, IP Address:2001:DB8:0:0:8:800:200C:417A/i,
+    'openssl reads the same SANs',
+  )
+  for (const bad of ['localhost', '127.0.0.256', 'fe80::1%eth0', '1:2:3:4:5:6:7:8:9', '', '::1/128']) {
+    t.throws(
+      () => ca.minter.mint({ spiffeId: id, publicKey: keys.publicKey, ttlSeconds: 60, ipAddresses: [bad] }),
+      { code: 'ERR_INVALID_ARGUMENT' },
+      `refuses "${bad}"`,
+    )
+  }
 })
 
 t.test('chain shapes', async (t) => {

@@ -90,9 +90,12 @@ t.test(
       process.chdir(previous)
       await rm(cwd, { recursive: true, force: true })
     })
+    // Looked up in a folder of its own: the developer's own ./.sigil (a running `npm start`)
+    // must not change the outcome.
+    process.chdir(cwd)
     const missing = await runCaptured(['entry', 'count'], {})
     t.equal(missing.code, 1)
-    t.match(missing.stderr, `${join(previous, '.sigil/server/private/admin.sock')} does not exist`)
+    t.match(missing.stderr, `${join(process.cwd(), '.sigil/server/private/admin.sock')} does not exist`)
     await mkdir(join(cwd, '.sigil', 'server'), { recursive: true })
     const server = await startAdminApiServer({
       socketPath: join(cwd, '.sigil/server/private/admin.sock'),

@@ -13,6 +13,7 @@ import { readCertificateFacts } from '../../../certs/x509svid/certificate-facts.
 import { pemToCertificates } from '../../../certs/x509svid/pem.js'
 import { verifyX509Svid } from '../../../certs/x509svid/verify-x509-svid.js'
 import type { CaManager } from '../../../server/ca/ca-manager.js'
+import { devCertificateNames } from '../../../server/endpoints/bundle-dev-certificate.js'
 import {
   type BundleEndpointConfig,
   type BundleEndpointIdentity,
@@ -88,13 +89,29 @@ t.test('https_web with the development pair: GET / serves the SPIFFE bundle', as
     200,
     'a query is fine',
   )
+  // The URL sigil-server and `npm start` print names 127.0.0.1: the dev certificate carries it.
+  t.equal((await httpsRequest(url, { ca })).status, 200, 'https://127.0.0.1:<port>/ verifies with the dev CA')
+  const leaf = readCertificateFacts(
+    pemToCertificates(await readFile(join(f.dir, 'bundle-endpoint', 'dev-cert.pem'), 'utf8'))[0]!,
+  )
+  t.same(leaf.dnsSans, ['localhost'])
+  t.same(leaf.ipSans, ['127.0.0.1', '::1'])
   await t.rejects(
     httpsRequest(url, { ca, servername: 'evil.example' }),
-    'the dev certificate is for localhost only',
+    'the dev certificate is for localhost, 127.0.0.1 and ::1 only',
   )
   await t.rejects(httpsRequest(url), 'not trusted without the dev CA')
   t.equal((await stat(join(f.dir, 'bundle-endpoint', 'dev-key.pem'))).mode & 0o777, 0o600, 'key 0600')
   t.match(f.logger.text(), /development certificate/)
+})
+
+t.test('devCertificateNames: localhost, 127.0.0.1 and ::1, plus the listen host', async (t) => {
+  t.same(devCertificateNames('127.0.0.1'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] })
+  t.same(devCertificateNames('0.0.0.0'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] })
+  t.same(devCertificateNames('::'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] })
+  t.same(devCertificateNames('10.0.0.5').ipAddresses, ['127.0.0.1', '::1', '10.0.0.5'])
+  t.same(devCertificateNames('[0:0::1]').ipAddresses, ['127.0.0.1', '::1'], 'IPv6 compared in canonical form')
+  t.same(devCertificateNames('bundle.example.org').dnsNames, ['localhost', 'bundle.example.org'])
 })
 
 t.test('other paths are 404 and other methods 405', async (t) => {
