@@ -2,9 +2,6 @@
 // the rule it breaks (the reason is matched), and openssl verify gives the same verdict where the
 // rule is one openssl applies too.
 import type { KeyObject } from 'node:crypto'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { generateKeyPair } from '../../../certs/keys/keys.js'
 import {
@@ -13,9 +10,8 @@ import {
   type PathResult,
 } from '../../../certs/x509path/build-verified-path.js'
 import { readCertificateFacts } from '../../../certs/x509svid/certificate-facts.js'
-import { certificatesToPem } from '../../../certs/x509svid/pem.js'
 import { buildCustomCert, type CustomCertOptions } from '../x509svid/custom-cert.js'
-import { opensslVerify } from '../x509svid/openssl.js'
+import { opensslAccepts } from '../x509svid/openssl.js'
 
 const DS = 1
 const CERT_SIGN = 32
@@ -55,21 +51,6 @@ const mkLeaf = (issuerDer: Buffer, o: Partial<CustomCertOptions> = {}, signer = 
 
 const build = (chain: Buffer[], anchors: Buffer[], now = new Date(), profile = RFC5280): PathResult =>
   buildVerifiedPath(chain.map(readCertificateFacts), anchors.map(readCertificateFacts), now, profile)
-
-/** openssl's independent verdict on a chain (leaf first) against one trust anchor. */
-async function opensslAccepts(chain: readonly Buffer[], anchor: Buffer): Promise<boolean> {
-  const dir = await mkdtemp(join(tmpdir(), 'sigil-path-'))
-  await writeFile(join(dir, 'anchor.pem'), certificatesToPem([anchor]))
-  await writeFile(join(dir, 'leaf.pem'), certificatesToPem([chain[0]!]))
-  const rest = chain.slice(1)
-  if (rest.length) await writeFile(join(dir, 'untrusted.pem'), certificatesToPem(rest))
-  const r = await opensslVerify({
-    caFile: join(dir, 'anchor.pem'),
-    leafFiles: [join(dir, 'leaf.pem')],
-    ...(rest.length ? { untrusted: join(dir, 'untrusted.pem') } : {}),
-  })
-  return r.code === 0
-}
 
 const root = await mkRoot()
 const inter = await mkInter(root)
