@@ -8,8 +8,8 @@
  */
 import { type KeyObject, X509Certificate } from 'node:crypto'
 import { SigilError } from '../errors.js'
+import { derSequenceLength } from '../lib/der-length.js'
 import type { TrustDomain } from '../spiffeid/trust-domain.js'
-import { derSequenceLength } from './der-length.js'
 import { decodeStdBase64, jwkToPublicKey, type PublicJwk, publicKeyToJwk } from './jwk.js'
 import { isObject, member, parseStrictJsonObject } from './strict-json.js'
 import { type JwtAuthority, TrustBundle } from './trust-bundle.js'

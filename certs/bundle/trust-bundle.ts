@@ -13,8 +13,8 @@
  */
 import { type KeyObject, X509Certificate } from 'node:crypto'
 import { SigilError } from '../errors.js'
+import { derSequenceLength } from '../lib/der-length.js'
 import { TrustDomain } from '../spiffeid/trust-domain.js'
-import { derSequenceLength } from './der-length.js'
 import { unsupportedKeyReason } from './jwk.js'
 
 /** One JWT-SVID signing key as published in a bundle. `expiresAt` is local metadata, never encoded. */

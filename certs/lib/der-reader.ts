@@ -5,6 +5,7 @@
  * bound is checked, and any problem throws `SigilError` with the caller's code.
  */
 import { type ErrorCode, SigilError } from '../errors.js'
+import { derLengthSize, readDerLength } from './der-length.js'
 
 /** One DER element, as absolute offsets into the buffer it was read from. */
 export interface DerElement {
@@ -18,12 +19,9 @@ export interface DerElement {
   readonly end: number
 }
 
-/** Largest content length we accept (16 MiB); certificates are a few KiB. */
-const MAX_LENGTH = 0x1000000
-
 /**
  * Reads the element starting at `offset`, which must end at or before `limit`.
- * Rejects multi-octet tags, indefinite and non-minimal lengths.
+ * Rejects multi-octet tags, and lengths der-length.ts refuses (indefinite, non-minimal, above its cap).
  *
  * @example
  * const cert = readElement(buf, 0, buf.length, 'ERR_CERT_INVALID')
@@ -36,20 +34,9 @@ export function readElement(buf: Buffer, offset: number, limit: number, code: Er
   if (offset + 2 > limit) fail('truncated header')
   const tag = buf[offset]!
   if ((tag & 0x1f) === 0x1f) fail('multi-octet tags are not supported')
-  const first = buf[offset + 1]!
-  let length = first
-  let contentStart = offset + 2
-  if (first & 0x80) {
-    const n = first & 0x7f
-    if (n === 0) fail('indefinite length is not DER')
-    if (n > 3) fail('length too large')
-    if (contentStart + n > limit) fail('truncated length')
-    length = 0
-    for (let i = 0; i < n; i++) length = length * 256 + buf[contentStart + i]!
-    if (buf[contentStart] === 0 || length < 0x80) fail('non-minimal length')
-    contentStart += n
-  }
-  if (length > MAX_LENGTH) fail('length too large')
+  const length = readDerLength(buf, offset + 1, limit)
+  if (typeof length === 'string') return fail(length)
+  const contentStart = offset + 1 + derLengthSize(length)
   const end = contentStart + length
   if (end > limit) fail(`element needs ${end - limit} more octet(s) than available`)
   return { tag, start: offset, contentStart, end }

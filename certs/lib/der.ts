@@ -8,6 +8,7 @@
  * import * as der from '../lib/der.js'
  * der.sequence(der.integer(Buffer.from([1])), der.utcOrGeneralizedTime(new Date()))
  */
+import { derLengthSize, encodeDerLength, writeDerLength } from './der-length.js'
 
 /** Universal tag numbers (with the constructed bit for SEQUENCE and SET). */
 export const TAG = {
@@ -26,22 +27,8 @@ export const TAG = {
   SET: 0x31,
 } as const
 
-/** The DER length octets for a content length (short form below 128, long form above). */
-export function encodeLength(length: number): Buffer {
-  if (!Number.isSafeInteger(length) || length < 0) throw new TypeError(`invalid DER length ${length}`)
-  if (length < 0x80) return Buffer.from([length])
-  const bytes: number[] = []
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256)
-  return Buffer.from([0x80 | bytes.length, ...bytes])
-}
-
-function lengthOfLength(length: number): number {
-  if (length < 0x80) return 1
-  if (length < 0x100) return 2
-  if (length < 0x10000) return 3
-  if (length < 0x1000000) return 4
-  return 5
-}
+/** The DER length octets for a content length (short form below 128, long form above); see der-length.ts. */
+export const encodeLength = encodeDerLength
 
 /** Tag, length and the concatenation of `parts` as content, in one allocation. */
 export function tlv(tag: number, ...parts: Buffer[]): Buffer {
@@ -50,16 +37,9 @@ export function tlv(tag: number, ...parts: Buffer[]): Buffer {
   }
   let length = 0
   for (const p of parts) length += p.length
-  const header = 1 + lengthOfLength(length)
-  const out = Buffer.allocUnsafe(header + length)
+  const out = Buffer.allocUnsafe(1 + derLengthSize(length) + length)
   out[0] = tag
-  if (length < 0x80) out[1] = length
-  else {
-    const n = header - 2
-    out[1] = 0x80 | n
-    for (let i = 0, v = length; i < n; i++, v = Math.floor(v / 256)) out[header - 1 - i] = v % 256
-  }
-  let at = header
+  let at = writeDerLength(out, 1, length)
   for (const p of parts) {
     p.copy(out, at)
     at += p.length

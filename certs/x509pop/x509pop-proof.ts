@@ -9,8 +9,7 @@
  * RSA-2048 → RSASSA-PKCS1-v1_5 with SHA-256.
  *
  * Trust: the verifier only says whether the signature fits the key; whether the key's
- * certificate is trusted is `x509pop-chain.ts`'s question. This file has no server
- * dependencies, so it can move to `certs/` when the agent needs the signing half.
+ * certificate is trusted is `x509pop-chain.ts`'s question (the path builder's x509pop profile).
  */
 import { type KeyObject, sign, verify } from 'node:crypto'
 import { keyTypeOf } from '../keys/keys.js'

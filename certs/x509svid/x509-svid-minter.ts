@@ -5,6 +5,13 @@
  * leaf; `mint` then only fills in the per-SVID fields and signs with Node's native
  * `crypto.sign` (OpenSSL). The caller decides who gets which SPIFFE ID; the minter
  * checks only that the request is well formed and inside the CA's trust domain.
+ *
+ * Validation of what is minted: the leaves minted here are not each run through the path
+ * builder (`certs/x509path/`); that would double the cost of the hot workload path. Instead the
+ * per-CA template self-test proves, once per CA, that the template yields leaves that pass the
+ * SVID rules and the CA's signature, and only per-SVID fields vary after it. The server's own
+ * and agents' SVIDs, and every CA certificate, are validated by the path builder when minted
+ * (server/ca: `signX509Svid({ validate: true })`, `verifyX509Ca`).
  */
 import { createPublicKey, type KeyObject, sign } from 'node:crypto'
 import { SigilError } from '../errors.js'
@@ -199,7 +206,10 @@ export class X509SvidMinter {
     }
   }
 
-  /** Mints a probe leaf and checks it with the SVID rules and the CA's key: a broken template fails here. */
+  /**
+   * Mints a probe leaf and checks it with the SVID rules and the CA's key: a broken template fails
+   * here. This per-CA self-test stands in for validating each workload leaf (see the module comment).
+   */
   #selfTest(caNotBefore: Date, caPublicKey: KeyObject): void {
     const spiffeId = SpiffeId.fromPath(this.trustDomain, '/sigil/template-probe')
     const probe = this.mint({

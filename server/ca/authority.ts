@@ -20,6 +20,7 @@ import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { buildCaCertificate } from '../../certs/x509svid/ca-certificate.js'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { certificatesToPem, pemToCertificates } from '../../certs/x509svid/pem.js'
+import { verifyX509Ca } from '../../certs/x509svid/verify-x509-ca.js'
 import type {
   AuthorityStatus,
   StoredAuthority,
@@ -78,7 +79,10 @@ export function newKid(): string {
   return kid + newKid().slice(kid.length)
 }
 
-/** Creates a prepared X.509 CA valid from about `now` for `ttlSeconds` (capped by the upstream's notAfter). */
+/**
+ * Creates a prepared X.509 CA valid from about `now` for `ttlSeconds` (capped by the upstream's
+ * notAfter). Throws `ERR_CERT_INVALID` when the minted certificate does not validate.
+ */
 export async function createX509Authority(opts: {
   trustDomain: TrustDomain
   keyType: KeyType
@@ -96,6 +100,17 @@ export async function createX509Authority(opts: {
     notBefore: new Date(opts.now.getTime() - Math.min(CA_BACKDATE_MS, ttlMs / 10)),
     notAfter: new Date(opts.now.getTime() + ttlMs),
   })
+  // Validated by the one path builder before use: the new CA must chain to the bundle root it
+  // will be published under (the upstream root, or itself as a self-signed root).
+  const upstreamChain = opts.upstream?.certDer ?? []
+  verifyX509Ca(
+    [certDer, ...upstreamChain.slice(0, -1)],
+    [upstreamChain.at(-1) ?? certDer],
+    opts.trustDomain,
+    {
+      now: opts.now,
+    },
+  )
   const facts = readCertificateFacts(certDer)
   return {
     id: newId(),

@@ -21,6 +21,7 @@ import { type KeyType, publicKeyToSpkiDer } from '../../certs/keys/keys.js'
 import type { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
+import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
 import type { MintedX509Svid } from '../../certs/x509svid/x509-svid-minter.js'
 import type { JwtAuthority, UpstreamAuthority, X509Authority } from './authority.js'
 import { AuthorityRotator } from './authority-rotator.js'
@@ -177,17 +178,34 @@ export class CaManager {
    * Mints an X509-SVID with the active CA. The chain excludes the root (with an upstream
    * it carries the intermediate); NotAfter is clamped to the CA's. Throws the minter's
    * errors (`ERR_TRUST_DOMAIN_MISMATCH`, `ERR_INVALID_ARGUMENT`, ...) or `ERR_UNAVAILABLE`.
+   *
+   * With `validate` (the server's own SVID and agent SVIDs), the SVID is checked by the one
+   * path builder (`verifyX509Svid`) against the current bundle before it is returned, as SPIRE
+   * validates every minted SVID; a failure throws an internal error instead of releasing it.
+   * Workload SVIDs (the hot path) skip this and rely on the minter's per-CA template self-test.
    */
   signX509Svid(req: {
     spiffeId: SpiffeId
     publicKey: KeyObject
     ttlSeconds: number
     dnsNames?: readonly string[]
+    validate?: boolean
   }): MintedX509Svid {
     const now = this.#cfg.clock()
     const active = this.#usable(this.#rotator.activeX509, now, 'X.509 CA')
-    const minted = active.minter.mint({ ...req, now })
+    const { validate, ...mintReq } = req
+    const minted = active.minter.mint({ ...mintReq, now })
     raiseSignedUntil(active.authority, minted.notAfter)
+    if (validate) {
+      const td = this.#cfg.trustDomain
+      try {
+        verifyX509Svid(minted.chainDer, (d) => (d.equals(td) ? this.x509Authorities() : undefined), { now })
+      } catch (cause) {
+        throw new Error(`internal: minted X509-SVID "${req.spiffeId}" does not validate against the bundle`, {
+          cause,
+        })
+      }
+    }
     return minted
   }
 

@@ -29,7 +29,8 @@ export const MAX_RETRY_BACKOFF_MS = 30_000
 
 /** The two CA calls the server identity needs (CaManager satisfies it). */
 export interface ServerIdentityCa {
-  signX509Svid(req: { spiffeId: SpiffeId; publicKey: KeyObject; ttlSeconds: number }): {
+  /** With `validate`, the CA checks the SVID against the bundle before returning it. */
+  signX509Svid(req: { spiffeId: SpiffeId; publicKey: KeyObject; ttlSeconds: number; validate?: boolean }): {
     readonly chainDer: readonly Buffer[]
     readonly notBefore: Date
     readonly notAfter: Date
@@ -188,6 +189,7 @@ export class ServerIdentity {
       spiffeId: this.spiffeId,
       publicKey,
       ttlSeconds: this.#cfg.ttlSeconds ?? DEFAULT_SERVER_SVID_TTL_SECONDS,
+      validate: true,
     })
     if (!signedBy) throw new SigilError('ERR_UNAVAILABLE', 'the CA has no active certificate')
     const svid: ServerSvid = {

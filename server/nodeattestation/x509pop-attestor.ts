@@ -2,7 +2,7 @@
  * `x509pop` node attestation (proof of possession of an X.509 key), as in SPIRE: the agent
  * sends its certificate chain (`payload`: each certificate's DER concatenated, leaf first);
  * the server verifies the chain to one of the operator-configured x509pop CAs
- * (`x509pop-chain.ts`), sends a random challenge and checks the agent's signature over it
+ * (`certs/x509pop/x509pop-chain.ts`), sends a random challenge and checks the agent's signature over it
  * with the leaf's key (`x509pop-proof.ts`).
  *
  * Agent ID: `spiffe://<td>/sigil/agent/x509pop/<SHA-256 of the leaf DER, lowercase hex>`, so
@@ -19,11 +19,11 @@ import { SigilError } from '../../certs/errors.js'
 import type { Selector } from '../../certs/selector/selector.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { parseX509popAnchors, verifyX509popChain } from '../../certs/x509pop/x509pop-chain.js'
 import { verifyX509popResponse, X509POP_CHALLENGE_BYTES } from '../../certs/x509pop/x509pop-proof.js'
 import type { CertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { splitConcatenatedDer } from '../../certs/x509svid/parse-x509-svid.js'
 import type { AttestationResult, ChallengeExchange, NodeAttestor } from './node-attestor.js'
-import { parseX509popAnchors, verifyX509popChain } from './x509pop-chain.js'
 
 /** Options for {@link X509popAttestor}. */
 export interface X509popAttestorOptions {

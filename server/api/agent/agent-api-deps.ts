@@ -20,6 +20,8 @@ export interface AgentApiCa {
     publicKey: KeyObject
     ttlSeconds: number
     dnsNames?: readonly string[]
+    /** Agent SVIDs: the CA checks the SVID against the bundle before returning it. */
+    validate?: boolean
   }): MintedX509Svid
   signJwtSvid(req: {
     spiffeId: SpiffeId

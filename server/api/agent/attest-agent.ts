@@ -95,7 +95,12 @@ async function attest(
   const existing = await deps.datastore.getAttestedAgent(id)
   if (existing?.banned) throw new SigilError('ERR_AGENT_BANNED', `agent "${id}" is banned`)
   const now = deps.clock()
-  const svid = deps.ca.signX509Svid({ spiffeId: agentId, publicKey, ttlSeconds: deps.agentSvidTtlSeconds })
+  const svid = deps.ca.signX509Svid({
+    spiffeId: agentId,
+    publicKey,
+    ttlSeconds: deps.agentSvidTtlSeconds,
+    validate: true,
+  })
   await deps.datastore.recordIssuedSvids([x509IssuanceRecord(svid, { entryId: '', agentId: id }, now)])
   await deps.datastore.createOrUpdateAttestedAgent(
     {

@@ -66,6 +66,7 @@ export async function batchNewX509Svid(
   const now = deps.clock()
   const records: IssuedSvidRecord[] = []
   const results = wanted.map((entry, i) => {
+    // Workload SVIDs, the hot path: no per-SVID `validate`; the minter's per-CA template self-test covers them.
     const svid = deps.ca.signX509Svid({
       spiffeId: SpiffeId.parse(entry.spiffeId),
       publicKey: keys[i]!,

@@ -33,6 +33,7 @@ export async function renewAgent(
     spiffeId: caller.agentId,
     publicKey,
     ttlSeconds: deps.agentSvidTtlSeconds,
+    validate: true,
   })
   await deps.datastore.recordIssuedSvids([x509IssuanceRecord(svid, { entryId: '', agentId: id }, now)])
   try {

@@ -1,5 +1,9 @@
 // Runs the real /usr/bin/openssl for independent checks of what Sigil writes.
 import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { certificatesToPem } from '../../../certs/x509svid/pem.js'
 
 export interface OpensslResult {
   code: number
@@ -33,6 +37,26 @@ export function opensslVerify(o: {
   if (o.untrusted) args.push('-untrusted', o.untrusted)
   if (o.attime) args.push('-attime', String(Math.floor(o.attime.getTime() / 1000)))
   return openssl([...args, ...o.leafFiles])
+}
+
+/** openssl's independent verdict on a chain (leaf first, then untrusted intermediates) against one trust anchor. */
+export async function opensslAccepts(chain: readonly Buffer[], anchor: Buffer, at?: Date): Promise<boolean> {
+  const dir = await mkdtemp(join(tmpdir(), 'sigil-verify-'))
+  try {
+    await writeFile(join(dir, 'root.pem'), certificatesToPem([anchor]))
+    await writeFile(join(dir, 'leaf.pem'), certificatesToPem([chain[0]!]))
+    const rest = chain.slice(1)
+    if (rest.length) await writeFile(join(dir, 'untrusted.pem'), certificatesToPem(rest))
+    const r = await opensslVerify({
+      caFile: join(dir, 'root.pem'),
+      leafFiles: [join(dir, 'leaf.pem')],
+      ...(rest.length ? { untrusted: join(dir, 'untrusted.pem') } : {}),
+      ...(at ? { attime: at } : {}),
+    })
+    return r.code === 0
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 /** `openssl x509 -text -noout` of a DER certificate. */

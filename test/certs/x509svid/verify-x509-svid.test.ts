@@ -1,19 +1,15 @@
 // verifyX509Svid: chains through intermediates to the bundle of the leaf's trust domain, and every
 // way that must fail (expired, not yet valid, wrong trust domain, tampering, missing intermediate,
 // CA constraints, unknown critical extensions), each checked against openssl where it applies.
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { generateKeyPair } from '../../../certs/keys/keys.js'
 import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
-import { certificatesToPem } from '../../../certs/x509svid/pem.js'
 import { verifyX509Svid } from '../../../certs/x509svid/verify-x509-svid.js'
 import { X509SvidMinter } from '../../../certs/x509svid/x509-svid-minter.js'
 import { createTestCa } from '../../helpers/testca.js'
 import { buildCustomCert } from './custom-cert.js'
-import { opensslVerify } from './openssl.js'
+import { opensslAccepts } from './openssl.js'
 
 const DS = 1
 const CERT_SIGN = 32
@@ -22,22 +18,6 @@ const only =
   (roots: Buffer[], name = 'example.org') =>
   (td: TrustDomain) =>
     td.name === name ? roots : undefined
-
-/** openssl's independent verdict on a chain (leaf first) against one root. */
-async function opensslAccepts(chain: readonly Buffer[], root: Buffer, at?: Date): Promise<boolean> {
-  const dir = await mkdtemp(join(tmpdir(), 'sigil-verify-'))
-  await writeFile(join(dir, 'root.pem'), certificatesToPem([root]))
-  await writeFile(join(dir, 'leaf.pem'), certificatesToPem([chain[0]!]))
-  const rest = chain.slice(1)
-  if (rest.length) await writeFile(join(dir, 'untrusted.pem'), certificatesToPem(rest))
-  const r = await opensslVerify({
-    caFile: join(dir, 'root.pem'),
-    leafFiles: [join(dir, 'leaf.pem')],
-    ...(rest.length ? { untrusted: join(dir, 'untrusted.pem') } : {}),
-    ...(at ? { attime: at } : {}),
-  })
-  return r.code === 0
-}
 
 t.test('self-signed root, and root + intermediate', async (t) => {
   for (const withIntermediate of [false, true]) {

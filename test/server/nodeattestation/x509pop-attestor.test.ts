@@ -5,6 +5,7 @@ import { createHash, randomBytes, sign } from 'node:crypto'
 import t from 'tap'
 import { generateKeyPair } from '../../../certs/keys/keys.js'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import { parseX509popAnchors, verifyX509popChain } from '../../../certs/x509pop/x509pop-chain.js'
 import {
   signX509popChallenge,
   verifyX509popResponse,
@@ -13,7 +14,6 @@ import {
 } from '../../../certs/x509pop/x509pop-proof.js'
 import { readCertificateFacts } from '../../../certs/x509svid/certificate-facts.js'
 import { X509popAttestor } from '../../../server/nodeattestation/x509pop-attestor.js'
-import { parseX509popAnchors, verifyX509popChain } from '../../../server/nodeattestation/x509pop-chain.js'
 import { makeX509popPki } from './x509pop-test-pki.js'
 
 const td = TrustDomain.parse('example.org')
