@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url'
 const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const SERVER_BIN = join(distRoot, 'server/cli/main.js')
 const AGENT_BIN = join(distRoot, 'agent/cli/main.js')
-/** The package root: where bin/sigil-server and bin/sigil-agent are. */
+/** The package root: where scripts/bin/sigil-server and scripts/bin/sigil-agent are. */
 const packageRoot = resolve(distRoot, '..')
 const home = resolve('.sigil')
 const serverDir = join(home, 'server')
@@ -134,8 +134,8 @@ function shown(path: string): string {
 /** The commands to try, exactly as the banner prints them (the README shows the same ones). */
 function tryCommands(): string[] {
   const socketFlag = socketPath === DEFAULT_SOCKET ? '' : ` --socket-path ${socketPath}`
-  const agentCli = shown(join(packageRoot, 'bin/sigil-agent'))
-  const serverCli = shown(join(packageRoot, 'bin/sigil-server'))
+  const agentCli = shown(join(packageRoot, 'scripts/bin/sigil-agent'))
+  const serverCli = shown(join(packageRoot, 'scripts/bin/sigil-server'))
   return [
     `${agentCli} api fetch x509${socketFlag}`,
     `${agentCli} api fetch jwt --audience demo${socketFlag}`,

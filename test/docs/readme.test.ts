@@ -28,6 +28,6 @@ t.test(
       'Go interop and openssl included',
     )
     // npx re-links the package on a first call from a clone (about a minute); bin/ answers at once.
-    t.notMatch(readme, /^\s*npx /m, 'no command line starts with npx: they use bin/sigil-*')
+    t.notMatch(readme, /^\s*npx /m, 'no command line starts with npx: they use scripts/bin/sigil-*')
   },
 )
