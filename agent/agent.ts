@@ -146,7 +146,7 @@ export async function startAgent(
             new SigilError(
               'ERR_NOT_AUTHORIZED',
               `the server refused this agent (${err.message}); it was evicted or banned, or its SVID is stale. ` +
-                'Give a new --join-token (or an x509pop credential) to attest again',
+                'Give a new join token (--join-token-file or SIGIL_JOIN_TOKEN) or an x509pop credential to attest again',
             ),
           )
           return

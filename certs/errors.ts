@@ -52,6 +52,8 @@ export const ERROR_CODES = [
   'ERR_UNAVAILABLE',
   'ERR_INVALID_ARGUMENT',
   'ERR_DATASTORE',
+  /** The server's storage is out of space (SQLITE_FULL, ENOSPC): retry once space returns. */
+  'ERR_DATASTORE_FULL',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

@@ -1,6 +1,7 @@
 /**
  * `npm start`: a local Sigil in one command. Starts sigil-server on the embedded SQLite
- * store under ./.sigil/, joins one sigil-agent with a fresh join token, registers an
+ * store under ./.sigil/, joins one sigil-agent with a fresh join token (passed in the
+ * agent's environment as SIGIL_JOIN_TOKEN, never on its command line), registers an
  * entry for the current user (spiffe://<td>/dev/uid-<uid>, selected by unix:uid:<uid>),
  * prints where everything is, and runs until Ctrl-C (SIGINT or SIGTERM, to this process or
  * its group), stopping both cleanly. It drives the same CLIs a user would. Re-running
@@ -62,9 +63,13 @@ function daemon(
   name: string,
   args: string[],
   ready: (entry: Record<string, unknown>) => boolean,
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; entry: Record<string, unknown> }> {
   const log = createWriteStream(join(home, `${name}.log`), { flags: 'a' })
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   child.stdout?.pipe(log)
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => {
@@ -247,8 +252,6 @@ async function main(): Promise<void> {
         agentApi,
         '--trust-domain',
         trustDomain,
-        '--join-token',
-        token,
         '--trust-bundle',
         bundlePath,
         '--data-dir',
@@ -257,6 +260,8 @@ async function main(): Promise<void> {
         socketPath,
       ],
       (e) => e.msg === 'agent synced with the server',
+      // never on the command line, which every local user can read: the agent refuses it there
+      { SIGIL_JOIN_TOKEN: token },
     )
     agent = joined.child
     agent.on('exit', (code) => {

@@ -1,7 +1,8 @@
 /**
  * sigil-server's composition root: builds every component from one ServerConfig, starts
  * them in order under one AbortSignal, and closes them in reverse order. The first fatal
- * failure stops everything. Trust: the admin API is reachable only through a 0600 Unix
+ * failure stops everything. Before the CA starts, ca-state-check.ts makes sure the key store and
+ * the datastore belong together (a lost or swapped half is a fatal error). Trust: the admin API is reachable only through a 0600 Unix
  * socket in a 0700 directory; the agent API authenticates agents by node attestation and
  * then by their X509-SVIDs; the bundle endpoint is public by design.
  */
@@ -11,8 +12,11 @@ import { SigilError } from '../certs/errors.js'
 import { importPrivateKey } from '../certs/keys/keys.js'
 import { pemToCertificates } from '../certs/x509svid/pem.js'
 import { CaManager } from './ca/ca-manager.js'
+import { checkCaState } from './ca/ca-state-check.js'
+import { KeyStore } from './ca/key-store.js'
 import type { ServerConfig } from './config/load-server-config.js'
 import { SqliteDataStore } from './datastore/sqlite/sqlite-data-store.js'
+import { probeStorage } from './datastore/storage-probe.js'
 import { startAdminApiServer } from './endpoints/admin-api-server.js'
 import { startAgentApiServer } from './endpoints/agent-api-server.js'
 import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
@@ -60,8 +64,22 @@ export async function startServer(
   }
 
   try {
-    const datastore = await SqliteDataStore.open({ path: join(config.dataDir, 'datastore.sqlite3') })
+    const datastorePath = join(config.dataDir, 'datastore.sqlite3')
+    const datastore = await SqliteDataStore.open({ path: datastorePath })
     closers.push({ name: 'datastore', close: () => datastore.close() })
+
+    // the key store and the datastore must belong together before the CA may create anything
+    const keyStore = new KeyStore(config.dataDir)
+    await checkCaState({
+      trustDomain: config.trustDomain,
+      journal: await keyStore.load(),
+      keyStorePath: keyStore.path,
+      datastore,
+      datastorePath,
+      allowNewCa: config.allowNewCa,
+      allowEmptyDatastore: config.allowEmptyDatastore,
+      logger,
+    })
 
     const ca = new CaManager({
       trustDomain: config.trustDomain,
@@ -110,6 +128,7 @@ export async function startServer(
       joinTokenTtlSeconds: config.joinTokenTtlSeconds,
       defaultX509SvidTtlSeconds: config.x509SvidTtlSeconds,
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
+      storageProbe: () => probeStorage(config.dataDir),
     })
     closers.push({ name: 'admin-api', close: () => adminApi.close() })
 

@@ -1,7 +1,9 @@
 /**
  * Resolves `sigil-agent run` configuration: defaults < config file < SIGIL_* env < flags,
  * validated into a typed {@link AgentConfig}. Problems are SigilError `ERR_CONFIG_INVALID`
- * naming the option. The insecure bootstrap choice is allowed but reported by the caller.
+ * naming the option. The insecure bootstrap choice is allowed but reported by the caller, as are
+ * the `warnings` (a join token file other users can read). A join token in argv is refused
+ * (see join-token-source.ts).
  */
 import { readFileSync } from 'node:fs'
 import { extname, resolve } from 'node:path'
@@ -10,6 +12,7 @@ import { SigilError } from '../../certs/errors.js'
 import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { agentOptions } from './agent-options.js'
+import { checkConfigFileSecrets, readJoinTokenFile, refuseSecretsInArgv } from './join-token-source.js'
 
 export interface AgentConfig {
   readonly serverAddress: string
@@ -28,7 +31,9 @@ export interface AgentConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
 
-export type AgentLoadResult = { kind: 'config'; config: AgentConfig } | { kind: 'help'; text: string }
+export type AgentLoadResult =
+  | { kind: 'config'; config: AgentConfig; warnings: readonly string[] }
+  | { kind: 'help'; text: string }
 
 const MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -36,9 +41,10 @@ const MAX_CONFIG_BYTES = 1024 * 1024
  * Resolves the agent configuration from arguments (without `run`) and an environment.
  *
  * @example
- * const r = loadAgentConfig(['--join-token', t, '--trust-bundle', 'bundle.pem'], process.env)
+ * const r = loadAgentConfig(['--join-token-file', 'token', '--trust-bundle', 'bundle.pem'], process.env)
  */
 export function loadAgentConfig(args: string[], env: Record<string, string | undefined>): AgentLoadResult {
+  refuseSecretsInArgv(args)
   let v: ReturnType<ReturnType<typeof agentOptions>['parse']>['values']
   try {
     const first = agentOptions(env).parse(args).values
@@ -71,10 +77,19 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   } catch (cause) {
     throw new SigilError('ERR_CONFIG_INVALID', `trust-domain: ${(cause as Error).message}`, { cause })
   }
+  const warnings: string[] = []
+  let joinToken = v['join-token'] || undefined
+  const joinTokenFile = v['join-token-file']
+  if (joinTokenFile) {
+    if (joinToken) fail('join-token-file', 'choose one of join-token and join-token-file')
+    const read = readJoinTokenFile(resolve(joinTokenFile))
+    joinToken = read.token
+    if (read.warning) warnings.push(read.warning)
+  }
   const config: AgentConfig = {
     serverAddress,
     trustDomain,
-    joinToken: v['join-token'] || undefined,
+    joinToken,
     x509popCert: v['x509pop-cert'] ? resolve(v['x509pop-cert']) : undefined,
     x509popKey: v['x509pop-key'] ? resolve(v['x509pop-key']) : undefined,
     trustBundle: v['trust-bundle'] ? resolve(v['trust-bundle']) : undefined,
@@ -90,11 +105,12 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   if (Boolean(config.x509popCert) !== Boolean(config.x509popKey)) {
     fail('x509pop-cert', 'x509pop-cert and x509pop-key must be set together')
   }
-  if (config.joinToken && config.x509popCert) fail('join-token', 'choose one of join-token and x509pop-cert')
+  if (config.joinToken && config.x509popCert)
+    fail('join-token', 'choose one of a join token and x509pop-cert')
   if (config.trustBundle && config.insecureBootstrap) {
     fail('insecure-bootstrap', 'trust-bundle and insecure-bootstrap exclude each other')
   }
-  return { kind: 'config', config }
+  return { kind: 'config', config, warnings }
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -110,10 +126,12 @@ function readConfigFile(path: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: the top level must be an object`)
   }
-  return Object.fromEntries(
+  const values = Object.fromEntries(
     Object.entries(parsed).map(([k, val]) => [
       k.replaceAll('_', '-'),
       typeof val === 'number' ? String(val) : val,
     ]),
   )
+  checkConfigFileSecrets(path, values)
+  return values
 }

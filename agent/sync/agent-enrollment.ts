@@ -156,13 +156,13 @@ export class AgentEnrollment {
     if (!credential) {
       throw new SigilError(
         'ERR_CONFIG_INVALID',
-        `${why} and no node credential is configured: give a new --join-token, or --x509pop-cert and --x509pop-key`,
+        `${why} and no node credential is configured: give a new join token (--join-token-file or SIGIL_JOIN_TOKEN), or --x509pop-cert and --x509pop-key`,
       )
     }
     if (!this.canAttest()) {
       throw new SigilError(
         'ERR_CONFIG_INVALID',
-        `${why} and the configured join token was already used (tokens work once): give a new --join-token`,
+        `${why} and the configured join token was already used (tokens work once): give a new join token (--join-token-file or SIGIL_JOIN_TOKEN)`,
       )
     }
     return credential

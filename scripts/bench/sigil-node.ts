@@ -169,11 +169,13 @@ export async function startBenchAgent(
 ): Promise<BenchAgent> {
   const socketPath = join(dir, 'api', 'agent.sock')
   const args = [...nodeArgs('agent'), AGENT_BIN, 'run', '--server-address', server.agentApiAddress]
-  args.push('--join-token', await server.joinToken(), '--trust-bundle', server.bundlePath)
+  args.push('--trust-bundle', server.bundlePath)
   args.push('--socket-path', socketPath, '--data-dir', join(dir, 'agent'))
   args.push('--sync-interval', opts.syncInterval ?? '1s')
   args.push(...logLevel(), ...(opts.extraArgs ?? []))
-  const child = scope.spawn(process.execPath, args, { cwd: ROOT })
+  // the join token goes through the environment: a command line is readable by every local user
+  const env = { ...process.env, SIGIL_JOIN_TOKEN: await server.joinToken() }
+  const child = scope.spawn(process.execPath, args, { cwd: ROOT, env })
   await waitForLog(child, (l) => l.msg === 'agent synced with the server', 'sigil-agent')
   drain(child, 'agent')
   const stop = async () => {

@@ -59,9 +59,14 @@ function daemon(
   logFile: string,
   ready: (line: Record<string, unknown>) => boolean,
   track: (child: ChildProcess) => void,
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
   const log = createWriteStream(logFile, { flags: 'a' })
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, ...env },
+  })
   track(child)
   child.stdout?.pipe(log)
   child.stderr?.pipe(log)
@@ -153,13 +158,15 @@ export async function startSigilCluster(
   }
   const socketPath = join(dir, 'agent.sock')
   const agentArgs = [AGENT_BIN, 'run', '--server-address', String(ready.agent_api)]
-  agentArgs.push('--trust-domain', trustDomain, '--join-token', token, '--trust-bundle', bundlePath)
+  agentArgs.push('--trust-domain', trustDomain, '--trust-bundle', bundlePath)
   agentArgs.push('--data-dir', join(dir, 'agent'), '--socket-path', socketPath, '--sync-interval', '1s')
   const { child: agent } = await daemon(
     agentArgs,
     join(dir, 'agent.log'),
     (l) => l.msg === 'agent synced with the server',
     track,
+    // the join token goes through the environment: a command line is readable by every local user
+    { SIGIL_JOIN_TOKEN: token },
   ).catch((err: Error) => {
     throw new Error(`sigil-agent: ${err.message}`)
   })

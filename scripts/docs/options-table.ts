@@ -3,7 +3,7 @@
  * two cannot drift. `node dist/scripts/docs/options-table.js` prints them; the test
  * test/docs/readme.test.ts checks README.md contains exactly what this prints.
  */
-import { agentOptions } from '../../agent/config/agent-options.js'
+import { ARGV_REFUSED_OPTIONS, agentOptions } from '../../agent/config/agent-options.js'
 import { serverOptions } from '../../server/config/server-options.js'
 
 interface OptionDefinition {
@@ -15,19 +15,27 @@ interface OptionDefinition {
 
 /**
  * One Markdown table row per option: flag, `SIGIL_*` variable, config-file key, default, meaning.
+ * Options in `argvRefused` (secrets) show "(not a flag)" in the flag column.
  *
  * @example
  * optionsMarkdownTable(serverOptions({}).definitions)
  */
-export function optionsMarkdownTable(definitions: Record<string, OptionDefinition>): string {
+export function optionsMarkdownTable(
+  definitions: Record<string, OptionDefinition>,
+  argvRefused: ReadonlySet<string> = new Set(),
+): string {
   const rows = ['| flag | environment | file key | default | meaning |', '|---|---|---|---|---|']
   for (const [name, d] of Object.entries(definitions)) {
     if (name === 'help' || name === 'config') continue
-    const flag = d.type === 'boolean' ? `--${name}` : `--${name} <${d.hint ?? 'value'}>`
+    const flag = argvRefused.has(name)
+      ? '(not a flag)'
+      : d.type === 'boolean'
+        ? `\`--${name}\``
+        : `\`--${name} <${d.hint ?? 'value'}>\``
     const env = `SIGIL_${name.toUpperCase().replaceAll('-', '_')}`
     const fallback = d.default === undefined ? '' : `\`${String(d.default)}\``
     const meaning = (d.description ?? '').replaceAll('|', '\\|').replace(/\s+/g, ' ')
-    rows.push(`| \`${flag}\` | \`${env}\` | \`${name.replaceAll('-', '_')}\` | ${fallback} | ${meaning} |`)
+    rows.push(`| ${flag} | \`${env}\` | \`${name.replaceAll('-', '_')}\` | ${fallback} | ${meaning} |`)
   }
   return rows.join('\n')
 }
@@ -36,7 +44,7 @@ export function optionsMarkdownTable(definitions: Record<string, OptionDefinitio
 export function configurationTables(): { server: string; agent: string } {
   return {
     server: optionsMarkdownTable(serverOptions({}).definitions),
-    agent: optionsMarkdownTable(agentOptions({}).definitions),
+    agent: optionsMarkdownTable(agentOptions({}).definitions, ARGV_REFUSED_OPTIONS),
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * The one place where the server turns errors into gRPC statuses (STYLE.md habit 6).
  * SigilError messages describe the caller's input and are safe to return; anything
- * else becomes INTERNAL with a generic message, and its cause is logged, never sent.
+ * else becomes INTERNAL with a generic message, and its cause is logged, never sent. A full
+ * disk (`ERR_DATASTORE_FULL`, from SQLITE_FULL or ENOSPC on any path) is RESOURCE_EXHAUSTED
+ * "datastore: no space left", so clients retry instead of reporting a bug.
  */
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import { type ErrorCode, SigilError } from '../../certs/errors.js'
@@ -21,6 +23,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, status>> = {
   ERR_ENTRY_EXISTS: status.ALREADY_EXISTS,
   ERR_UNAVAILABLE: status.UNAVAILABLE,
   ERR_DATASTORE: status.INTERNAL,
+  ERR_DATASTORE_FULL: status.RESOURCE_EXHAUSTED,
 }
 
 /** gRPC status for an error code; input-shaped errors default to INVALID_ARGUMENT. */
@@ -55,6 +58,7 @@ export function toGrpcError(e: unknown, log: ErrorLogger, method: string): Parti
     const code = grpcStatusFor(e.code)
     if (code === status.PERMISSION_DENIED)
       log.warn({ method, err_code: e.code, reason: e.message }, 'request refused')
+    if (code === status.RESOURCE_EXHAUSTED) log.error({ method, err: e }, 'storage is full')
     const metadata = new Metadata()
     metadata.set(ERROR_CODE_METADATA_KEY, e.code)
     const details = echo(e.message, MAX_STATUS_MESSAGE_CHARS)

@@ -6,10 +6,13 @@
  * file 0600, replaced atomically (temp file, fsync, rename), so a crash leaves either
  * the old or the new state, never a mix. The file is trusted (we wrote it) but still
  * checked field by field: a damaged store stops the server rather than minting a new CA
- * behind the operator's back. This module does no crypto and never logs.
+ * behind the operator's back. A key directory (once it holds keys) or file that group or
+ * others may read is refused (`ERR_DATASTORE`, naming it): the keys may already have been copied, so the
+ * operator decides, rather than the server quietly tightening the mode. A full disk on save
+ * is `ERR_DATASTORE_FULL`. This module does no crypto and never logs.
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises'
+import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SigilError } from '../../certs/errors.js'
 
@@ -75,16 +78,21 @@ export class KeyStore {
     this.path = join(this.dir, FILE_NAME)
   }
 
-  /** Reads the journal; undefined when none was saved yet. Throws `ERR_DATASTORE` if it is damaged. */
+  /**
+   * Reads the journal; undefined when none was saved yet. Throws `ERR_DATASTORE` if it is
+   * damaged or more open than 0600 (file) / 0700 (directory).
+   */
   async load(): Promise<KeyJournal | undefined> {
     await this.ensureDir()
     await this.removeStaleTemps()
     let text: string
     try {
+      await checkMode(this.path, FILE_MODE)
       const buf = await readFile(this.path)
       if (buf.length > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`)
       text = buf.toString('utf8')
     } catch (cause) {
+      if (cause instanceof SigilError) throw cause
       if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw damaged(this.path, `cannot be read: ${(cause as Error).message}`, cause)
     }
@@ -116,8 +124,25 @@ export class KeyStore {
     }
   }
 
-  /** Replaces the journal atomically (0600 temp file, fsync, rename, fsync of the directory). */
+  /**
+   * Replaces the journal atomically (0600 temp file, fsync, rename, fsync of the directory).
+   * On a full disk it throws `ERR_DATASTORE_FULL` and the old journal stays in place.
+   */
   async save(journal: KeyJournal): Promise<void> {
+    try {
+      await this.#save(journal)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new SigilError('ERR_DATASTORE_FULL', `key store ${this.path}: no space left on device`, {
+          cause: e,
+        })
+      }
+      throw e
+    }
+  }
+
+  async #save(journal: KeyJournal): Promise<void> {
     await this.ensureDir()
     const doc = {
       version: FORMAT_VERSION,
@@ -145,9 +170,15 @@ export class KeyStore {
     }
   }
 
+  /** Creates the dir 0700; an open dir is tightened while it holds no keys, refused once it does. */
   private async ensureDir(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: DIR_MODE })
-    await chmod(this.dir, DIR_MODE)
+    const holdsKeys = await stat(this.path).then(
+      () => true,
+      () => false,
+    )
+    if (holdsKeys) await checkMode(this.dir, DIR_MODE)
+    else await chmod(this.dir, DIR_MODE)
   }
 
   private async removeStaleTemps(): Promise<void> {
@@ -177,6 +208,25 @@ export class KeyStore {
       notAfter: date(r, 'notAfter', where, this.path),
       ...(signedUntil === undefined ? {} : { signedUntil }),
     }
+  }
+}
+
+/** Throws `ERR_DATASTORE` when `path` grants group or others more than `allowed` does (none). */
+async function checkMode(path: string, allowed: number): Promise<void> {
+  const st = await stat(path)
+  if ((st.mode & 0o077 & ~allowed) !== 0) {
+    const mode = `0${(st.mode & 0o777).toString(8)}`
+    const want = `0${allowed.toString(8)}`
+    throw new SigilError(
+      'ERR_DATASTORE',
+      `key store ${path} is mode ${mode}, more open than ${want}: other users may have copied the CA keys. Check who could, then chmod ${want} ${path}`,
+    )
+  }
+  if (process.getuid !== undefined && st.uid !== process.getuid()) {
+    throw new SigilError(
+      'ERR_DATASTORE',
+      `key store ${path} is owned by uid ${st.uid}, not by this server (uid ${process.getuid()})`,
+    )
   }
 }
 

@@ -35,6 +35,10 @@ export interface ServerConfig {
   readonly upstreamCaKey: string | undefined
   readonly x509popCa: string | undefined
   readonly joinTokenTtlSeconds: number
+  /** Start a new CA although the datastore was built on another (see server/ca/ca-state-check.ts). */
+  readonly allowNewCa: boolean
+  /** Start on an empty datastore although CA keys exist. */
+  readonly allowEmptyDatastore: boolean
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
 
@@ -88,6 +92,8 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
     upstreamCaKey: optionalPath(v['upstream-ca-key']),
     x509popCa: optionalPath(v['x509pop-ca']),
     joinTokenTtlSeconds: parseDurationSeconds(v['join-token-ttl'] as string, 'join-token-ttl'),
+    allowNewCa: v['allow-new-ca'] === true,
+    allowEmptyDatastore: v['allow-empty-datastore'] === true,
     logLevel: v['log-level'] as ServerConfig['logLevel'],
   }
   if (Boolean(config.upstreamCaCert) !== Boolean(config.upstreamCaKey)) {

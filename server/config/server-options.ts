@@ -104,6 +104,14 @@ export function serverOptions(env: Record<string, string | undefined>) {
       },
     })
     .flag({
+      'allow-new-ca': {
+        description:
+          'Start a new CA even though the datastore holds a trust bundle, entries or agents built on another one (the key store was lost or does not match). Every SVID signed by the old CA stops verifying; without this flag that state is a fatal start-up error',
+      },
+      'allow-empty-datastore': {
+        description:
+          "Start on an empty (truncated, deleted) datastore even though the key store holds this server's CA. Every entry and agent must be registered again; without this flag that state is a fatal start-up error",
+      },
       help: { short: 'h', description: 'Print this help' },
     })
 }

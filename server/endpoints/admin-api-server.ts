@@ -34,6 +34,8 @@ export interface AdminApiServerConfig {
   readonly joinTokenTtlSeconds: number
   readonly defaultX509SvidTtlSeconds: number
   readonly defaultJwtSvidTtlSeconds: number
+  /** Health: a problem line when storage cannot be written (a full disk). */
+  readonly storageProbe?: () => Promise<string | undefined>
 }
 
 /** A running admin API server. */

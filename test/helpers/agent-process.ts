@@ -99,7 +99,10 @@ export interface AgentProcess {
   stop(): Promise<number | null>
 }
 
-/** How to start an agent; `joinToken` and `trustBundle` are left out when absent. */
+/**
+ * How to start an agent; `joinToken` and `trustBundle` are left out when absent. The join token
+ * goes through `SIGIL_JOIN_TOKEN` (never argv: the agent refuses the token as a flag).
+ */
 export interface AgentProcessOptions {
   readonly serverAddress: string
   readonly dataDir: string
@@ -109,6 +112,8 @@ export interface AgentProcessOptions {
   readonly extraArgs?: readonly string[]
   /** A command the agent runs under (`child` is then the wrapper's process). */
   readonly wrapper?: AgentWrapper
+  /** Extra environment variables for the agent (on top of this process's). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 /**
@@ -125,11 +130,13 @@ export interface AgentWrapper {
 export async function startAgentProcess(opts: AgentProcessOptions): Promise<AgentProcess> {
   const args = [AGENT_BIN, 'run', '--server-address', opts.serverAddress, '--data-dir', opts.dataDir]
   args.push('--socket-path', opts.socketPath, '--log-level', 'debug', '--sync-interval', '1s')
-  if (opts.joinToken) args.push('--join-token', opts.joinToken)
   if (opts.trustBundle) args.push('--trust-bundle', opts.trustBundle)
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env }
+  if (opts.joinToken) env.SIGIL_JOIN_TOKEN = opts.joinToken
   const [command, ...prefix] = [...(opts.wrapper?.command ?? []), process.execPath]
   const child = spawn(command as string, [...prefix, ...args, ...(opts.extraArgs ?? [])], {
     cwd: ROOT,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''

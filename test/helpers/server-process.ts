@@ -45,6 +45,43 @@ export function runBin(
   })
 }
 
+/**
+ * Runs a compiled CLI that is expected to exit; SIGKILLs it after `ms` (then `timedOut` is true),
+ * so a daemon that wrongly starts does not hang the test.
+ */
+export function runBinWithin(
+  bin: string,
+  args: string[],
+  ms: number,
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): Promise<CliRun & { timedOut: boolean }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: opts.env ?? process.env,
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill('SIGKILL')
+    }, ms)
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolvePromise({ code, stdout, stderr, timedOut })
+    })
+  })
+}
+
 export interface ServerProcess {
   readonly child: ChildProcess
   readonly dataDir: string

@@ -1,6 +1,7 @@
 /**
  * `sigil-agent run`: resolves the configuration, starts the agent, and stops it on SIGTERM or
- * SIGINT (through `termination.ts`). An insecure bootstrap is announced loudly on stderr. Exit
+ * SIGINT (through `termination.ts`). An insecure bootstrap is announced loudly on stderr, as is a
+ * join token file other users can read; a join token given as a flag is refused (exit 2). Exit
  * codes: 0 after a requested stop, 2 for configuration problems (also when the agent stops
  * because it needs a new credential), 1 for any other fatal failure.
  */
@@ -38,6 +39,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   const { config } = loaded
   if (config.insecureBootstrap) io.stderr.write(`${INSECURE_WARNING}\n`)
+  for (const warning of loaded.warnings) io.stderr.write(`WARNING: ${warning}\n`)
   const logger = createLogger(config.logLevel)
   const { signal, dispose } = terminationSignal(io)
   try {

@@ -67,4 +67,6 @@ export interface AdminApiDeps {
   readonly defaultX509SvidTtlSeconds: number
   /** JWT-SVID lifetime when a mint request says 0. */
   readonly defaultJwtSvidTtlSeconds: number
+  /** Health: a problem line when storage cannot be written (a full disk); absent: not probed. */
+  readonly storageProbe?: () => Promise<string | undefined>
 }

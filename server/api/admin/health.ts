@@ -2,7 +2,9 @@
  * Admin handler for `healthcheck`: serving when the CA can sign (both signers usable,
  * rotation not failing repeatedly) and the datastore answers and is consistent. The full
  * datastore integrity check is cached for {@link INTEGRITY_CHECK_INTERVAL_MS} so a
- * frequent health probe stays cheap; a cheap read runs on every call.
+ * frequent health probe stays cheap; a cheap read runs on every call, and so does the
+ * storage write probe, so a full disk turns the server unhealthy while writes fail and
+ * healthy again once space returns.
  */
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
@@ -49,6 +51,8 @@ export function healthHandlers(deps: AdminApiDeps): Pick<AdminAPIHandlers, 'Heal
       } catch (e) {
         problems.push(`datastore: ${e instanceof Error ? e.message : String(e)}`)
       }
+      const storage = await deps.storageProbe?.()
+      if (storage) problems.push(storage)
       if (problems.length > 0) logger.warn({ problems }, 'health check failing')
       return { serving: problems.length === 0, problems }
     }),

@@ -9,6 +9,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { SigilError } from '../../../certs/errors.js'
+import { isNoSpace } from './sql.js'
 
 /** How long a statement waits for another connection's lock before failing, by default. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -39,6 +40,11 @@ export function openSqliteFile(path: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOU
     return db
   } catch (e) {
     db?.close()
+    if (isNoSpace(e)) {
+      throw new SigilError('ERR_DATASTORE_FULL', `datastore: no space left (cannot open ${path})`, {
+        cause: e,
+      })
+    }
     throw new SigilError('ERR_DATASTORE', `cannot open datastore ${path}: ${(e as Error).message}`, {
       cause: e,
     })

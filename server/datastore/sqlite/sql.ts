@@ -65,13 +65,22 @@ export interface ErrorContext {
   readonly uniqueMessage?: string
 }
 
+/** True for an out-of-space failure: SQLite's SQLITE_FULL or the system's ENOSPC (and EDQUOT). */
+export function isNoSpace(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT'
+}
+
 /**
  * Translates a driver error: uniqueness violations become the context's code, a busy or
- * locked database `ERR_UNAVAILABLE`, any other SQLite error `ERR_DATASTORE` (cause
- * attached). Errors that are not SQLite's (our own `SigilError`s and `TypeError`s) pass
- * through unchanged.
+ * locked database `ERR_UNAVAILABLE`, a full disk `ERR_DATASTORE_FULL` ("datastore: no space
+ * left"), any other SQLite error `ERR_DATASTORE` (cause attached). Errors that are not
+ * SQLite's (our own `SigilError`s and `TypeError`s) pass through unchanged.
  */
 export function translateSqliteError(e: unknown, ctx: ErrorContext): unknown {
+  if (isNoSpace(e)) {
+    return new SigilError('ERR_DATASTORE_FULL', `datastore: no space left (${ctx.what})`, { cause: e })
+  }
   if (!(e instanceof Database.SqliteError)) return e
   const code = e.code
   if (ctx.unique !== undefined && /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(code)) {

@@ -11,7 +11,8 @@ import { type CliResult, cli } from './cli-io.js'
 
 const uid = process.getuid?.() ?? 0
 
-function startRun(kit: ServerKit, dir: string, extra: string[]) {
+/** Runs `sigil-agent run`; a join token goes through SIGIL_JOIN_TOKEN (argv refuses it). */
+function startRun(kit: ServerKit, dir: string, extra: string[], joinToken?: string) {
   const stop = new AbortController()
   const socket = join(dir, 'public', 'api.sock')
   const running: Promise<CliResult> = cli(
@@ -31,7 +32,7 @@ function startRun(kit: ServerKit, dir: string, extra: string[]) {
       'error',
       ...extra,
     ],
-    { signal: stop.signal },
+    { signal: stop.signal, env: joinToken ? { SIGIL_JOIN_TOKEN: joinToken } : {} },
   )
   return { stop, socket, running }
 }
@@ -60,7 +61,7 @@ t.test('run: attest, serve, fetch and validate; restart reuses the stored SVID',
   const agentId = 'spiffe://example.org/sigil/agent/join_token/run-token'
   await kit.createEntry('spiffe://example.org/test-runner', agentId, [`unix:uid:${uid}`])
 
-  const first = startRun(kit, dir, ['--join-token', 'run-token', '--trust-bundle', bundlePem])
+  const first = startRun(kit, dir, ['--trust-bundle', bundlePem], 'run-token')
   await untilServing(first.socket, first.running)
   const out = join(dir, 'svids')
   const fetched = await cli(['api', 'fetch', 'x509', '--socket-path', first.socket, '--write', out])
@@ -122,7 +123,7 @@ t.test('run: attest, serve, fetch and validate; restart reuses the stored SVID',
   t.notOk(existsSync(first.socket), 'the socket is removed on stop')
 
   // Restart with the same (spent) token: the stored SVID is reused, nothing is re-attested.
-  const second = startRun(kit, dir, ['--join-token', 'run-token', '--trust-bundle', bundlePem])
+  const second = startRun(kit, dir, ['--trust-bundle', bundlePem], 'run-token')
   await untilServing(second.socket, second.running)
   t.equal((await kit.datastore.getAttestedAgent(agentId))?.serialNumber, serial, 'same agent SVID')
   second.stop.abort()
@@ -136,20 +137,20 @@ t.test('run: an evicted agent with a spent token stops with a clear error', asyn
   await kit.createJoinToken('evicted-token')
   const agentId = 'spiffe://example.org/sigil/agent/join_token/evicted-token'
   await kit.createEntry('spiffe://example.org/x', agentId, [`unix:uid:${uid}`])
-  const run = startRun(kit, dir, ['--join-token', 'evicted-token', '--insecure-bootstrap'])
+  const run = startRun(kit, dir, ['--insecure-bootstrap'], 'evicted-token')
   await untilServing(run.socket, run.running)
   await kit.datastore.deleteAttestedAgent(agentId)
   const r = await run.running
   t.equal(r.code, 1)
   t.match(r.stderr, /WARNING: --insecure-bootstrap/, 'the insecure bootstrap was announced')
-  t.match(r.stderr, /refused this agent.*new --join-token/)
+  t.match(r.stderr, /refused this agent.*new join token \(--join-token-file or SIGIL_JOIN_TOKEN\)/)
 })
 
 t.test('run: configuration problems exit 2 before anything starts', async (t) => {
   const kit = await startServerKit()
   t.teardown(() => kit.close())
   const dir = tempDir(t)
-  const noBundle = startRun(kit, dir, ['--join-token', 'whatever'])
+  const noBundle = startRun(kit, dir, [], 'whatever')
   const r = await noBundle.running
   t.equal(r.code, 2)
   t.match(r.stderr, /trust-bundle: no trust bundle/)
@@ -165,5 +166,13 @@ t.test('run: configuration problems exit 2 before anything starts', async (t) =>
   t.match(bad.stderr, /server-address/)
   const help = await cli(['run', '--help'])
   t.equal(help.code, 0)
-  t.match(help.stdout, /--join-token/)
+  t.match(help.stdout, /--join-token-file/)
+
+  // Attack: the token in argv, where every local user can read it — refused before anything starts.
+  const argv = startRun(kit, join(dir, 'c'), ['--join-token', 'argv-token', '--insecure-bootstrap'])
+  const r3 = await argv.running
+  t.equal(r3.code, 2)
+  t.match(r3.stderr, /--join-token is refused on the command line.*--join-token-file.*SIGIL_JOIN_TOKEN/)
+  t.notMatch(r3.stderr, /argv-token/)
+  t.notOk(existsSync(argv.socket))
 })

@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadAgentConfig } from '../../../agent/config/load-agent-config.js'
@@ -50,4 +51,54 @@ t.test('invalid configuration names the option', async (t) => {
   for (const [args, msg] of cases) {
     t.throws(() => loadAgentConfig(args, {}), { code: 'ERR_CONFIG_INVALID', message: msg }, args.join(' '))
   }
+})
+
+// Attack: a join token on the command line is readable by every local user in /proc/<pid>/cmdline.
+t.test('a join token in argv is refused, naming the alternatives and not the token', async (t) => {
+  for (const args of [['--join-token', 'secret-1'], ['--join-token=secret-1']]) {
+    t.throws(
+      () => loadAgentConfig(args, {}),
+      { code: 'ERR_CONFIG_INVALID', message: /--join-token-file.*SIGIL_JOIN_TOKEN/ },
+      `${args.length} argv form`,
+    )
+    try {
+      loadAgentConfig(args, {})
+    } catch (e) {
+      t.notMatch((e as Error).message, /secret-1/, 'the token is not echoed')
+    }
+  }
+})
+
+t.test('join token from SIGIL_JOIN_TOKEN, --join-token-file and a 0600 config file', async (t) => {
+  const dir = t.testdir({
+    token: 'file-token\n',
+    'open-token': 'open-token',
+    'a.json': '{"join_token":"cfg-token"}',
+  })
+  chmodSync(join(dir, 'token'), 0o600)
+  chmodSync(join(dir, 'open-token'), 0o644)
+  t.equal(config([], { SIGIL_JOIN_TOKEN: 'env-token' }).joinToken, 'env-token')
+  const fromFile = loadAgentConfig(['--join-token-file', join(dir, 'token')], {})
+  t.equal(fromFile.kind === 'config' && fromFile.config.joinToken, 'file-token', 'whitespace trimmed')
+  t.same(fromFile.kind === 'config' && fromFile.warnings, [], 'a 0600 file draws no warning')
+  t.equal(config([], { SIGIL_JOIN_TOKEN_FILE: join(dir, 'token') }).joinToken, 'file-token')
+  const open = loadAgentConfig(['--join-token-file', join(dir, 'open-token')], {})
+  t.equal(open.kind === 'config' && open.config.joinToken, 'open-token')
+  const warnings = open.kind === 'config' ? open.warnings : []
+  t.equal(warnings.length, 1)
+  t.match(warnings[0], /readable by other users \(mode 0644\).*chmod 600/)
+  chmodSync(join(dir, 'a.json'), 0o600)
+  t.equal(config(['--config', join(dir, 'a.json')]).joinToken, 'cfg-token')
+  chmodSync(join(dir, 'a.json'), 0o644)
+  t.throws(() => loadAgentConfig(['--config', join(dir, 'a.json')], {}), {
+    code: 'ERR_CONFIG_INVALID',
+    message: /holds join_token but other users can read it \(mode 0644\)/,
+  })
+  t.throws(() => loadAgentConfig(['--join-token-file', join(dir, 'token')], { SIGIL_JOIN_TOKEN: 'x' }), {
+    message: /choose one of join-token and join-token-file/,
+  })
+  t.throws(() => loadAgentConfig(['--join-token-file', join(dir, 'missing')], {}), {
+    code: 'ERR_CONFIG_INVALID',
+    message: /join-token-file .*missing: ENOENT/,
+  })
 })

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises'
+import { chmod, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { validateJwtSvid } from '../../../certs/jwtsvid/validate-jwt-svid.js'
@@ -299,9 +299,11 @@ t.test('signing outside the trust domain or before init fails with codes', async
 
 t.test('a damaged key store stops init instead of minting a new CA', async (t) => {
   const dataDir = t.testdir({ keys: { 'authorities.json': '{"version":1,"x509":[{}],"jwt":[]}' } })
+  await chmod(join(dataDir, 'keys'), 0o700)
+  await chmod(join(dataDir, 'keys', 'authorities.json'), 0o600) // damaged, not merely too open
   const { store, config } = setup(dataDir)
   const ca = new CaManager(config)
-  await t.rejects(ca.init(), { code: 'ERR_DATASTORE' })
+  await t.rejects(ca.init(), { code: 'ERR_DATASTORE', message: /x509\[0\]/ })
   t.equal(store.writes.length, 0, 'nothing published')
 })
 

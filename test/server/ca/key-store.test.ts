@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { generateKeyPair, privateKeyToPkcs8Pem } from '../../../certs/keys/keys.js'
@@ -125,4 +128,49 @@ t.test('a damaged store is ERR_DATASTORE, never silently replaced', async (t) =>
     await writeFile(store.path, text)
     await t.rejects(store.load(), { name: 'SigilError', code: 'ERR_DATASTORE' }, name)
   }
+})
+
+// Attack: another local user reads the CA keys through a key file or directory left too open.
+t.test('a key file or directory more open than 0600/0700 is refused once it holds keys', async (t) => {
+  const dataDir = t.testdir()
+  const store = new KeyStore(dataDir)
+  await store.save(await sampleJournal())
+  await chmod(store.path, 0o644)
+  await t.rejects(store.load(), {
+    code: 'ERR_DATASTORE',
+    message: /authorities\.json is mode 0644.*chmod 0600/,
+  })
+  await chmod(store.path, 0o600)
+  await chmod(store.dir, 0o750)
+  await t.rejects(store.load(), { code: 'ERR_DATASTORE', message: /keys is mode 0750.*chmod 0700/ })
+  await t.rejects(store.save(await sampleJournal()), { code: 'ERR_DATASTORE' }, 'nor written to')
+  await chmod(store.dir, 0o700)
+  t.ok(await store.load(), 'loads once the modes are right')
+})
+
+// Attack: the disk under the key store fills up; a save must fail clearly and keep the old journal.
+t.test('ENOSPC while saving is ERR_DATASTORE_FULL and the old journal survives', async (t) => {
+  if (process.getuid?.() !== 0) return t.pass('needs root to mount a tmpfs: not checked here')
+  const dataDir = mkdtempSync(join(tmpdir(), 'sigil-ks-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dataDir], { stdio: 'pipe' })
+  } catch {
+    rmSync(dataDir, { recursive: true, force: true })
+    return t.pass('mount -t tmpfs not permitted here: not checked')
+  }
+  t.teardown(() => {
+    execFileSync('umount', [dataDir], { stdio: 'pipe' })
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  const store = new KeyStore(dataDir)
+  const journal = await sampleJournal()
+  await store.save(journal)
+  await writeFile(join(dataDir, 'filler'), Buffer.alloc(256 * 1024)).catch(() => {})
+  const big = { ...journal, jwt: Array.from({ length: 40 }, (_, i) => ({ ...journal.jwt[0]!, id: `j${i}` })) }
+  await t.rejects(store.save(big), {
+    code: 'ERR_DATASTORE_FULL',
+    message: /authorities\.json: no space left/,
+  })
+  t.same(await store.load(), journal, 'the previous journal is intact')
+  t.same(await readdir(store.dir), ['authorities.json'], 'no temp file left behind')
 })
