@@ -70,13 +70,13 @@ export function agentOptions(env: Record<string, string | undefined>) {
       },
       'max-streams-per-process': {
         hint: 'count',
-        default: '64',
+        default: '256',
         description:
           'Open Workload API streams (FetchX509SVID, FetchX509Bundles, FetchJWTBundles) one process may have across its connections; more end with RESOURCE_EXHAUSTED',
       },
       'max-connections-per-process': {
         hint: 'count',
-        default: '32',
+        default: '128',
         description: 'Open Workload API connections one process may have; more are closed at once',
       },
       'max-connections-per-uid': {

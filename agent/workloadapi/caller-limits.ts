@@ -18,8 +18,8 @@ export interface CallerLimitsOptions {
 /** Defaults of the agent's `--max-*` options. */
 export const DEFAULT_CALLER_LIMITS: CallerLimitsOptions = {
   maxConnectionsPerUid: 1024,
-  maxConnectionsPerProcess: 32,
-  maxStreamsPerProcess: 64,
+  maxConnectionsPerProcess: 128,
+  maxStreamsPerProcess: 256,
 }
 
 /** The peer facts the limits use. */

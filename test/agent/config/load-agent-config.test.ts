@@ -24,8 +24,8 @@ t.test('defaults', async (t) => {
 t.test('Workload API limits: defaults, flags, env and file', async (t) => {
   const c = config([])
   t.equal(c.maxStreamsPerConnection, 100)
-  t.equal(c.maxStreamsPerProcess, 64)
-  t.equal(c.maxConnectionsPerProcess, 32)
+  t.equal(c.maxStreamsPerProcess, 256)
+  t.equal(c.maxConnectionsPerProcess, 128)
   t.equal(c.maxConnectionsPerUid, 1024)
   t.equal(c.maxStreamBacklogBytes, 262144)
   t.equal(config(['--max-streams-per-process', '8']).maxStreamsPerProcess, 8)
