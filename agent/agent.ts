@@ -118,6 +118,13 @@ export async function startAgent(
       trustDomain: config.trustDomain,
       logger,
       clock,
+      maxStreamsPerConnection: config.maxStreamsPerConnection,
+      callerLimits: {
+        maxStreamsPerProcess: config.maxStreamsPerProcess,
+        maxConnectionsPerProcess: config.maxConnectionsPerProcess,
+        maxConnectionsPerUid: config.maxConnectionsPerUid,
+      },
+      maxStreamBacklogBytes: config.maxStreamBacklogBytes,
     })
     closers.push({ name: 'workload-api', close: () => workloadApi.close() })
 

@@ -76,6 +76,35 @@ export function agentOptions(env: Record<string, string | undefined>) {
         description:
           'How many entries keep one spare X509-SVID, signed ahead with a fresh key for the next new process that matches them, so it does not wait for the server (0: off)',
       },
+      'max-streams-per-connection': {
+        hint: 'count',
+        default: '100',
+        description:
+          'Concurrent HTTP/2 streams one Workload API connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)',
+      },
+      'max-streams-per-process': {
+        hint: 'count',
+        default: '256',
+        description:
+          'Open Workload API streams (FetchX509SVID, FetchX509Bundles, FetchJWTBundles) one process may have across its connections; more end with RESOURCE_EXHAUSTED',
+      },
+      'max-connections-per-process': {
+        hint: 'count',
+        default: '128',
+        description: 'Open Workload API connections one process may have; more are closed at once',
+      },
+      'max-connections-per-uid': {
+        hint: 'count',
+        default: '1024',
+        description:
+          'Open Workload API connections the processes of one uid may have; more are closed at once',
+      },
+      'max-stream-backlog-bytes': {
+        hint: 'bytes',
+        default: '262144',
+        description:
+          'Unsent bytes one Workload API stream may hold for a client that does not read; past it the stream is reset (RESOURCE_EXHAUSTED)',
+      },
       'workload-key-type': {
         hint: 'type',
         default: 'ec-p256',

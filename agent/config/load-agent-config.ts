@@ -27,6 +27,12 @@ export interface AgentConfig {
   readonly syncIntervalMs: number
   readonly rotationFraction: number
   readonly spareSvids: number
+  /** Workload API limits per connection, process and uid (see agent/workloadapi/caller-limits.ts). */
+  readonly maxStreamsPerConnection: number
+  readonly maxStreamsPerProcess: number
+  readonly maxConnectionsPerProcess: number
+  readonly maxConnectionsPerUid: number
+  readonly maxStreamBacklogBytes: number
   readonly workloadKeyType: KeyType
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
@@ -71,6 +77,17 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   if (!(rotationFraction > 0 && rotationFraction < 1)) fail('rotation-fraction', 'must be between 0 and 1')
   const spareSvids = /^\d{1,6}$/.test(v['spare-svids'] as string) ? Number(v['spare-svids']) : Number.NaN
   if (!Number.isInteger(spareSvids)) fail('spare-svids', 'expected a whole number between 0 and 999999')
+  const count = (option: string, min: number, max: number): number => {
+    const raw = v[option as keyof typeof v]
+    const n = typeof raw === 'string' && /^\d{1,10}$/.test(raw) ? Number(raw) : Number.NaN
+    if (!(n >= min && n <= max)) fail(option, `expected a whole number between ${min} and ${max}`)
+    return n
+  }
+  const maxStreamsPerConnection = count('max-streams-per-connection', 1, 100_000)
+  const maxStreamsPerProcess = count('max-streams-per-process', 1, 1_000_000)
+  const maxConnectionsPerProcess = count('max-connections-per-process', 1, 1_000_000)
+  const maxConnectionsPerUid = count('max-connections-per-uid', 1, 1_000_000)
+  const maxStreamBacklogBytes = count('max-stream-backlog-bytes', 1024, 1024 * 1024 * 1024)
   let trustDomain: TrustDomain
   try {
     trustDomain = TrustDomain.parse(v['trust-domain'] as string)
@@ -99,6 +116,11 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
     syncIntervalMs,
     rotationFraction,
     spareSvids,
+    maxStreamsPerConnection,
+    maxStreamsPerProcess,
+    maxConnectionsPerProcess,
+    maxConnectionsPerUid,
+    maxStreamBacklogBytes,
     workloadKeyType: parseKeyType(v['workload-key-type'] as string),
     logLevel: v['log-level'] as AgentConfig['logLevel'],
   }

@@ -4,7 +4,8 @@
  * else PERMISSION_DENIED; (3) the identity cache, through the small interfaces declared here.
  * Streams send a complete message as soon as the caller's state is known and again on every
  * change; they end with PERMISSION_DENIED when the caller has (or is left with) no identity,
- * and with OK only when the client cancels or the server shuts down.
+ * with RESOURCE_EXHAUSTED when the caller is at its stream limit or does not read what it was
+ * sent (see stream-backlog.ts), and with OK only when the client cancels or the server shuts down.
  */
 import type {
   handleServerStreamingCall,
@@ -22,6 +23,7 @@ import type { IdentitySnapshot, IdentityUpdate } from '../cache/identity-subscri
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { toStruct } from './claims-struct.js'
 import { hasSecurityHeader, SECURITY_HEADER_MISSING } from './security-header.js'
+import { DEFAULT_MAX_STREAM_BACKLOG_BYTES, resetStream, StreamBacklog } from './stream-backlog.js'
 import {
   bundleMapKey,
   jwtBundlesResponse,
@@ -70,6 +72,14 @@ export interface HandlerLogger {
   error(obj: object, msg: string): void
 }
 
+/** Log lines a caller can provoke once per call, collapsed per key (agent/logging's `LogRateLimiter` fits). */
+export interface RepeatedLogger {
+  warn(key: string, obj: object, msg: string): void
+}
+
+/** Details of RESOURCE_EXHAUSTED when a process is at its stream limit. */
+export const STREAM_LIMIT = 'too many open streams for this process'
+
 /** What the handlers need. */
 export interface WorkloadApiHandlerDeps {
   readonly source: IdentitySource
@@ -79,6 +89,15 @@ export interface WorkloadApiHandlerDeps {
   readonly clock: () => Date
   /** Registers a way to end an open stream with OK at shutdown; returns the unregister function. */
   readonly trackStream: (end: () => void) => () => void
+  /**
+   * Counts one more stream for the caller on connection `connectionKey`; returns its release,
+   * or undefined when the caller is at its limit (the stream ends RESOURCE_EXHAUSTED). Default: no limit.
+   */
+  readonly admitStream?: (connectionKey: string, method: string) => (() => void) | undefined
+  /** Unsent bytes a stream may hold before it is reset; default 256 KiB. */
+  readonly maxStreamBacklogBytes?: number
+  /** Rate-limited warnings; default: every line to `logger`. */
+  readonly repeated?: RepeatedLogger
 }
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>
@@ -91,6 +110,8 @@ type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown,
  */
 export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeWorkloadAPIHandlers {
   const { source, logger } = deps
+  const repeated: RepeatedLogger = deps.repeated ?? { warn: (_key, obj, msg) => logger.warn(obj, msg) }
+  const backlogBytes = deps.maxStreamBacklogBytes ?? DEFAULT_MAX_STREAM_BACKLOG_BYTES
 
   /** Header check, then attestation; throws a status. */
   async function caller(call: AnyCall): Promise<WorkloadProcess> {
@@ -142,14 +163,23 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
       void (async () => {
         let updates: IdentityUpdates | undefined
         let untrack = () => {}
+        let release = () => {}
         try {
-          const process = await caller(call as AnyCall)
+          if (!hasSecurityHeader(call.metadata))
+            throw new WorkloadApiStatus(status.INVALID_ARGUMENT, SECURITY_HEADER_MISSING)
+          if (deps.admitStream !== undefined) {
+            const admitted = deps.admitStream(call.getPeer(), method)
+            if (admitted === undefined) throw new WorkloadApiStatus(status.RESOURCE_EXHAUSTED, STREAM_LIMIT)
+            release = admitted
+          }
+          const process = await deps.callers.identify(call.getPeer())
           if (call.cancelled) return
           const sub = subscribe(process)
           updates = sub
           untrack = deps.trackStream(() => sub.close())
           call.on('cancelled', () => sub.close())
           logger.debug({ pid: process.pid, method }, 'Workload API stream opened')
+          const backlog = new StreamBacklog(backlogBytes)
           for (;;) {
             const u = await sub.next()
             if (u === undefined) {
@@ -157,7 +187,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
               return
             }
             if (u.kind === 'no-identity' || (method === 'FetchX509SVID' && u.snapshot.svids.length === 0)) {
-              logger.warn({ pid: process.pid, method }, NO_IDENTITY)
+              repeated.warn(`pid:${process.pid}`, { pid: process.pid, method }, NO_IDENTITY)
               throw new WorkloadApiStatus(status.PERMISSION_DENIED, NO_IDENTITY)
             }
             const msg = toMessage(u.snapshot, process)
@@ -168,7 +198,15 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
                 'X509-SVIDs sent',
               )
             }
-            if (!call.write(msg)) await drained(call)
+            if (!backlog.write(call as ServerWritableStream<unknown, unknown>, msg as object)) {
+              repeated.warn(
+                `pid:${process.pid}`,
+                { pid: process.pid, method, unsent_bytes: backlog.pendingBytes, limit: backlog.maxBytes },
+                'Workload API stream reset: the client is not reading it',
+              )
+              if (resetStream(call as ServerWritableStream<unknown, unknown>)) return
+              throw new WorkloadApiStatus(status.RESOURCE_EXHAUSTED, 'the client is not reading its stream')
+            }
             if (call.cancelled) return
           }
         } catch (err) {
@@ -176,6 +214,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
         } finally {
           updates?.close()
           untrack()
+          release()
         }
       })()
     }
@@ -272,16 +311,4 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
       call.emit('error', serviceError({ code, details }))
     },
   }
-}
-
-/** Resolves when the stream can take more data, or is cancelled, closed or failed. */
-function drained(call: ServerWritableStream<unknown, unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    const events = ['drain', 'cancelled', 'close', 'finish', 'error'] as const
-    const done = () => {
-      for (const e of events) call.off(e, done)
-      resolve()
-    }
-    for (const e of events) call.once(e, done)
-  })
 }

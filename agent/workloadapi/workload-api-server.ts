@@ -6,6 +6,12 @@
  * is read, tags the socket with a connection key (grpc-js reports it as `call.getPeer()`), and
  * only then hands the socket to grpc-js through a connection injector. A connection whose peer
  * cannot be read is closed at once. Nothing a caller sends is used to identify it.
+ *
+ * One caller cannot starve the others: connections per uid and per process are capped at accept
+ * time (an extra socket is closed), HTTP/2 caps streams per connection, streams per process are
+ * capped across its connections (RESOURCE_EXHAUSTED before attestation, so a refusal is cheap),
+ * and a stream whose client does not read is reset past a backlog bound. Refusals are logged
+ * through a rate limiter, so a flood of calls is not a flood of log lines.
  */
 import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises'
 import { createServer, type Socket } from 'node:net'
@@ -15,6 +21,7 @@ import { SigilError } from '../../certs/errors.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { loadWorkloadApi } from '../../proto/loader.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
+import { LogRateLimiter } from '../logging/log-rate-limiter.js'
 import { loadPeercredAddon } from '../peercred/native-addon.js'
 import {
   type PeerCredentials,
@@ -22,7 +29,9 @@ import {
   releasePeerCredentials,
 } from '../peercred/peer-credentials.js'
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
+import { CallerLimits, type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
+import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
 import {
   createWorkloadApiHandlers,
   type HandlerLogger,
@@ -33,6 +42,8 @@ import {
 const MAX_REQUEST_BYTES = 256 * 1024
 /** How long close() lets clients finish before cutting connections. */
 const SHUTDOWN_GRACE_MS = 2_000
+/** Default `--max-streams-per-connection` (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+export const DEFAULT_MAX_STREAMS_PER_CONNECTION = 100
 
 /** The identity cache as the server uses it (agent/cache's `WorkloadIdentityCache` fits). */
 export type WorkloadApiCache = IdentitySource & ProcessHolder
@@ -55,6 +66,14 @@ export interface WorkloadApiServerConfig {
   readonly clock?: () => Date
   /** How long one connection reuses an attestation (the start time is re-checked); default 1000 ms. */
   readonly attestationTtlMs?: number
+  /** Concurrent HTTP/2 streams per connection; default {@link DEFAULT_MAX_STREAMS_PER_CONNECTION}. */
+  readonly maxStreamsPerConnection?: number
+  /** Connections per uid / per process and streams per process; default {@link DEFAULT_CALLER_LIMITS}. */
+  readonly callerLimits?: Partial<CallerLimitsOptions>
+  /** Unsent bytes a stream may hold before it is reset; default 256 KiB. */
+  readonly maxStreamBacklogBytes?: number
+  /** How long repeated refusal lines are collapsed; default 10 s. */
+  readonly logRepeatWindowMs?: number
 }
 
 /** A running Workload API endpoint. */
@@ -92,9 +111,19 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     logger,
     ...(cfg.attestationTtlMs !== undefined ? { attestationTtlMs: cfg.attestationTtlMs } : {}),
   })
+  const limits = new CallerLimits({ ...DEFAULT_CALLER_LIMITS, ...cfg.callerLimits })
+  const repeated = new LogRateLimiter({
+    logger,
+    ...(cfg.logRepeatWindowMs !== undefined ? { windowMs: cfg.logRepeatWindowMs } : {}),
+  })
+  const maxStreamsPerConnection = cfg.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION
+  if (!Number.isInteger(maxStreamsPerConnection) || maxStreamsPerConnection < 1)
+    throw new TypeError('maxStreamsPerConnection must be a whole number ≥ 1')
   const streams = new Set<() => void>()
   const grpcServer = new GrpcServer({
     'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
+    // Sent in the server's first SETTINGS frame; nghttp2 refuses (REFUSED_STREAM) a stream past it.
+    'grpc.max_concurrent_streams': maxStreamsPerConnection,
     // No channelz: its per-connection and per-call bookkeeping is a cost every new workload
     // process pays, and nothing here serves channelz.
     'grpc.enable_channelz': 0,
@@ -111,6 +140,20 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
         streams.add(end)
         return () => streams.delete(end)
       },
+      admitStream: (key, method) => {
+        const release = limits.admitStream(key)
+        if (release === undefined) {
+          const peer = limits.peerOf(key)
+          repeated.warn(
+            `uid:${peer?.uid}`,
+            { pid: peer?.pid, uid: peer?.uid, method, limit: limits.limits.maxStreamsPerProcess },
+            'Workload API stream refused: the process is at its stream limit',
+          )
+        }
+        return release
+      },
+      maxStreamBacklogBytes: cfg.maxStreamBacklogBytes ?? DEFAULT_MAX_STREAM_BACKLOG_BYTES,
+      repeated,
     }),
   )
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure())
@@ -130,10 +173,24 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
       return
     }
     const key = registry.add(peer)
+    const refusal = limits.admitConnection(key, peer)
+    if (refusal !== undefined) {
+      const limit =
+        refusal === 'uid' ? limits.limits.maxConnectionsPerUid : limits.limits.maxConnectionsPerProcess
+      repeated.warn(
+        `uid:${peer.uid}`,
+        { pid: peer.pid, uid: peer.uid, limit, per: refusal },
+        `Workload API connection refused: the ${refusal === 'uid' ? 'uid' : 'process'} is at its connection limit`,
+      )
+      registry.remove(key)
+      socket.destroy()
+      return
+    }
     sockets.set(key, socket)
     Object.defineProperty(socket, 'remoteAddress', { value: key, configurable: true })
     socket.once('close', () => {
       sockets.delete(key)
+      limits.releaseConnection(key)
       registry.remove(key)
     })
     injector.injectConnection(socket)
@@ -177,6 +234,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
         for (const socket of sockets.values()) socket.destroy()
         await listenerClosed
         await removeOwnSocket(socketPath, socketIno)
+        repeated.close()
         logger.info({ socket_path: socketPath }, 'Workload API stopped')
       })()
       return closing

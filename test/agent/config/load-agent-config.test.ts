@@ -22,6 +22,21 @@ t.test('defaults', async (t) => {
   t.equal(config([], { SIGIL_SPARE_SVIDS: '8' }).spareSvids, 8)
 })
 
+t.test('Workload API limits: defaults, flags, env and file', async (t) => {
+  const c = config([])
+  t.equal(c.maxStreamsPerConnection, 100)
+  t.equal(c.maxStreamsPerProcess, 256)
+  t.equal(c.maxConnectionsPerProcess, 128)
+  t.equal(c.maxConnectionsPerUid, 1024)
+  t.equal(c.maxStreamBacklogBytes, 262144)
+  t.equal(config(['--max-streams-per-process', '8']).maxStreamsPerProcess, 8)
+  t.equal(config([], { SIGIL_MAX_CONNECTIONS_PER_UID: '16' }).maxConnectionsPerUid, 16)
+  const dir = t.testdir({ 'l.json': '{"max_stream_backlog_bytes": 65536, "max_streams_per_connection": 10}' })
+  const f = config(['--config', join(dir, 'l.json')])
+  t.equal(f.maxStreamBacklogBytes, 65536, 'a number in a JSON file')
+  t.equal(f.maxStreamsPerConnection, 10)
+})
+
 t.test('precedence: defaults < file < env < flags', async (t) => {
   const dir = t.testdir({ 'a.toml': 'socket_path = "/file.sock"\nsync_interval = "2s"\n' })
   const f = join(dir, 'a.toml')
@@ -42,6 +57,11 @@ t.test('invalid configuration names the option', async (t) => {
     [['--rotation-fraction', '2'], /rotation-fraction/],
     [['--spare-svids', '-1'], /spare-svids/],
     [['--spare-svids', '1.5'], /spare-svids/],
+    [['--max-streams-per-connection', '0'], /max-streams-per-connection/],
+    [['--max-streams-per-process', 'many'], /max-streams-per-process/],
+    [['--max-connections-per-process', '-3'], /max-connections-per-process/],
+    [['--max-connections-per-uid', '1e3'], /max-connections-per-uid/],
+    [['--max-stream-backlog-bytes', '100'], /max-stream-backlog-bytes/],
     [['--trust-domain', 'A..b'], /trust-domain/],
     [['--x509pop-cert', 'c.pem'], /together/],
     [['--trust-bundle', 'b.pem', '--insecure-bootstrap'], /insecure-bootstrap/],

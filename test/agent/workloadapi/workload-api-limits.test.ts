@@ -1,0 +1,121 @@
+// The Workload API's per-caller limits on a real socket with real attestation: one process past
+// its stream limit gets RESOURCE_EXHAUSTED (and the refusal is logged once, not per stream), one
+// process past its connection limit has the extra connection closed, and a client that does not
+// read a stream has it reset once its unsent backlog passes the bound.
+import { constants as http2, connect as http2Connect } from 'node:http2'
+import { connect as netConnect } from 'node:net'
+import { credentials, status } from '@grpc/grpc-js'
+import t from 'tap'
+import { loadWorkloadApi } from '../../../proto/loader.js'
+import { entry } from '../cache/fake-server.js'
+import { eventually, firstMessage, md, startHarness, streamStatus } from './harness.js'
+
+/** A client on its own connection (grpc-js would share one between equal channels). */
+function ownClient(socketPath: string, n: number) {
+  const c = new (loadWorkloadApi().Client)(`unix://${socketPath}`, credentials.createInsecure(), {
+    'grpc.use_local_subchannel_pool': 1,
+    'sigil.test.connection': n,
+  })
+  return c
+}
+
+t.test('a process past its stream limit gets RESOURCE_EXHAUSTED, across its connections', async (t) => {
+  const h = await startHarness(t, {
+    entries: ({ uid }) => [entry({ id: 'a', path: '/web', selectors: [`unix:uid:${uid}`] })],
+    server: { callerLimits: { maxStreamsPerProcess: 2 } },
+  })
+  const c1 = ownClient(h.socketPath, 1)
+  const c2 = ownClient(h.socketPath, 2)
+  t.teardown(() => {
+    c1.close()
+    c2.close()
+  })
+  const s1 = c1.FetchX509SVID({}, md())
+  const s2 = c2.FetchX509SVID({}, md())
+  await firstMessage(s1)
+  await firstMessage(s2)
+  for (let i = 0; i < 20; i++) {
+    const refused = await streamStatus((i % 2 === 0 ? c1 : c2).FetchX509SVID({}, md()))
+    t.equal(refused.code, status.RESOURCE_EXHAUSTED, `extra stream ${i} refused`)
+  }
+  const lines = h.lines.filter((l) => /stream limit/.test(l.msg))
+  t.equal(lines.length, 1, 'twenty refusals, one log line (the rest are counted)')
+  t.match(lines[0]?.obj, { pid: process.pid, limit: 2 }, 'the line names the process and the limit')
+  s1.on('error', () => {})
+  s1.cancel()
+  const deadline = Date.now() + 10_000
+  // The cancelled stream is released once the server sees the cancel; retry until then.
+  let got = await firstMessage(c1.FetchX509SVID({}, md())).then(
+    () => 'message',
+    (e: { code: number }) => e.code,
+  )
+  while (got === status.RESOURCE_EXHAUSTED && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50))
+    got = await firstMessage(c1.FetchX509SVID({}, md())).then(
+      () => 'message',
+      (e: { code: number }) => e.code,
+    )
+  }
+  t.equal(got, 'message', 'a cancelled stream makes room for a new one')
+})
+
+t.test('a process past its connection limit has the extra connection closed', async (t) => {
+  const h = await startHarness(t, {
+    entries: ({ uid }) => [entry({ id: 'a', path: '/web', selectors: [`unix:uid:${uid}`] })],
+    server: { callerLimits: { maxConnectionsPerProcess: 1 } },
+  })
+  const c1 = ownClient(h.socketPath, 1)
+  const c2 = ownClient(h.socketPath, 2)
+  t.teardown(() => {
+    c1.close()
+    c2.close()
+  })
+  await firstMessage(c1.FetchX509SVID({}, md()))
+  const refused = await streamStatus(c2.FetchX509SVID({}, md()))
+  t.equal(refused.code, status.UNAVAILABLE, 'the second connection is closed before any call')
+  t.equal(h.api.connections(), 1, 'one connection is open')
+  t.ok(h.lines.some((l) => /connection limit/.test(l.msg) && l.level === 'warn'))
+})
+
+t.test('a stream whose client never reads is reset past its backlog bound', async (t) => {
+  const h = await startHarness(t, {
+    entries: ({ uid }) => [entry({ id: 'a', path: '/web', selectors: [`unix:uid:${uid}`] })],
+    // Smaller than two messages: the second push while the first is unsent passes it.
+    server: { maxStreamBacklogBytes: 1024 },
+  })
+  const session = http2Connect('http://localhost', { createConnection: () => netConnect(h.socketPath) })
+  session.on('error', () => {})
+  t.teardown(() => session.destroy())
+  // Fill the connection's flow-control window with streams nobody reads.
+  const reqs = Array.from({ length: 60 }, () => {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/SpiffeWorkloadAPI/FetchX509SVID',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'workload.spiffe.io': 'true',
+    })
+    req.on('error', () => {})
+    req.end(Buffer.from([0, 0, 0, 0, 0]))
+    req.pause()
+    return req
+  })
+  t.ok(
+    await eventually(() => h.cache.stats().x509Svids >= 1),
+    'the caller has its SVID (first messages queued)',
+  )
+  // A rotation: every open stream gets a second message; the unread ones pass the bound.
+  h.cache.update(
+    h.server.state([
+      entry({ id: 'a', path: '/web', selectors: [`unix:uid:${h.uid}`], revisionNumber: 2, hint: 'rotated' }),
+    ]),
+  )
+  t.ok(
+    await eventually(() => reqs.some((r) => r.rstCode === http2.NGHTTP2_ENHANCE_YOUR_CALM), 15_000),
+    'an unread stream is reset with ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED)',
+  )
+  t.ok(
+    h.lines.some((l) => /not reading/.test(l.msg)),
+    'the reset is logged',
+  )
+})

@@ -1,0 +1,216 @@
+// Workload API resource exhaustion (issue 11, finding 3), against the real sigil-server and
+// sigil-agent processes: one workload floods the agent with streams it never reads, on several
+// connections, and a caller with no entry floods it with streams that are refused.
+import { spawn } from 'node:child_process'
+import { chmodSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { status } from '@grpc/grpc-js'
+import t from 'tap'
+import {
+  type JsonLine,
+  JsonLines,
+  startSigilNode,
+  startWorkload,
+  writeWorkloadScript,
+} from '../helpers/agent-process.js'
+import { ROOT } from '../helpers/server-process.js'
+
+const TD = 'spiffe://example.org'
+const FLOODER_UID = 4201
+const VICTIM_UID = 4202
+const STRANGER_UID = 4203
+/** Scaled down from the report (4 connections × 5,000 streams) to run on 2 cores in CI. */
+const CONNECTIONS = 4
+const STREAMS_PER_CONNECTION = 400
+/** What this test gives the agent; the flooder's 4th connection is over the per-process cap. */
+const MAX_CONNECTIONS_PER_PROCESS = 3
+const MAX_STREAMS_PER_PROCESS = 64
+
+/**
+ * A flooder that never reads: opens `connections` HTTP/2 connections and `perConnection`
+ * FetchX509SVID streams on each (raw node:http2, the gRPC wire format by hand), keeps every
+ * stream paused (no WINDOW_UPDATE, so the agent's messages pile up on its side), and prints
+ * every 200 ms how many streams have no status yet and the gRPC codes of the others
+ * (RST_STREAM ENHANCE_YOUR_CALM counts as RESOURCE_EXHAUSTED, as gRPC clients report it;
+ * REFUSED_STREAM and a closed connection as UNAVAILABLE).
+ */
+const FLOODER_SCRIPT = `import http2 from 'node:http2'
+import net from 'node:net'
+import { createInterface } from 'node:readline'
+const [, socket, connections, perConnection] = process.argv.slice(2)
+const codes = {}
+let opened = 0
+let pending = 0
+const RST = { [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM]: 8, [http2.constants.NGHTTP2_REFUSED_STREAM]: 14 }
+for (let c = 0; c < Number(connections); c++) {
+  const session = http2.connect('http://localhost', { createConnection: () => net.connect(socket) })
+  session.on('error', () => {})
+  for (let i = 0; i < Number(perConnection); i++) {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/SpiffeWorkloadAPI/FetchX509SVID',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'workload.spiffe.io': 'true',
+    })
+    opened++
+    pending++
+    let done = false
+    const finish = (code) => {
+      if (done) return
+      done = true
+      pending--
+      codes[code] = (codes[code] ?? 0) + 1
+    }
+    req.on('response', (h) => h['grpc-status'] !== undefined && finish(Number(h['grpc-status'])))
+    req.on('trailers', (h) => finish(Number(h['grpc-status'] ?? 2)))
+    req.on('close', () => finish(RST[req.rstCode] ?? 14))
+    req.on('error', () => {})
+    req.end(Buffer.from([0, 0, 0, 0, 0]))
+    req.pause()
+  }
+}
+const report = () => process.stdout.write(JSON.stringify({ opened, pending, codes }) + '\\n')
+report()
+setInterval(report, 200)
+createInterface({ input: process.stdin }).on('close', () => process.exit(0))
+`
+
+if (process.getuid?.() === 0) await floodTests()
+else t.skip('Workload API flood tests need root: the flooder and the victim run as other uids', () => {})
+
+async function floodTests(): Promise<void> {
+  const node = await startSigilNode(t, {
+    agentArgs: [
+      '--max-connections-per-process',
+      String(MAX_CONNECTIONS_PER_PROCESS),
+      '--max-streams-per-process',
+      String(MAX_STREAMS_PER_PROCESS),
+    ],
+  })
+  const scripts = mkdtempSync(join(node.dir, 'w-'))
+  chmodSync(scripts, 0o755)
+  const victimScript = writeWorkloadScript(scripts, 'victim.mjs')
+  const flooderPath = join(scripts, 'flooder.mjs')
+  writeFileSync(flooderPath, FLOODER_SCRIPT, { mode: 0o644 })
+  chmodSync(flooderPath, 0o644)
+  const flooderScript = realpathSync(flooderPath)
+  await node.createEntry(`${TD}/flooder`, [`unix:uid:${FLOODER_UID}`])
+  await node.createEntry(`${TD}/victim`, [`unix:uid:${VICTIM_UID}`])
+
+  /** Runs the flooder as `uid` (uninstrumented node, like startWorkload); stopped at teardown. */
+  function spawnFlooder(uid: number, connections: number, perConnection: number) {
+    const child = spawn(
+      '/usr/bin/env',
+      [
+        '-u',
+        'NODE_OPTIONS',
+        process.execPath,
+        flooderScript,
+        ROOT,
+        node.agent.socketPath,
+        String(connections),
+        String(perConnection),
+      ],
+      {
+        cwd: '/',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        stdio: ['pipe', 'pipe', 'inherit'],
+        uid,
+        gid: uid,
+      },
+    )
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    t.teardown(async () => {
+      child.stdin?.end()
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+      await exited
+      clearTimeout(timer)
+    })
+    return {
+      child,
+      output: new JsonLines(child.stdout),
+      stop: () => {
+        child.stdin?.end()
+        return exited
+      },
+    }
+  }
+
+  t.test(
+    'a workload that opens thousands of never-read streams on several connections cannot starve another workload',
+    async (t) => {
+      const victim = startWorkload(t, {
+        script: victimScript,
+        socketPath: node.agent.socketPath,
+        uid: VICTIM_UID,
+      })
+      const first = await victim.next('update')
+      t.equal(first.kind, 'update', 'the victim has its SVID before the flood')
+
+      const logFrom = node.agent.logs.lines.length
+      const flooder = spawnFlooder(FLOODER_UID, CONNECTIONS, STREAMS_PER_CONNECTION)
+      const total = CONNECTIONS * STREAMS_PER_CONNECTION
+      await flooder.output.waitFor((l) => l.opened === total, 'the flooder opened all its streams', 30_000)
+
+      // During the flood, every fetch of the other workload succeeds.
+      const answers: JsonLine[] = []
+      for (let i = 0; i < 10; i++) answers.push(await victim.fetch(30_000))
+      t.same(
+        answers.map((a) => a.kind),
+        answers.map(() => 'fetch'),
+        'every fetch of the other workload succeeds during the flood',
+      )
+
+      // The flooder's excess streams end: at most its per-process share stays open.
+      const settled = await flooder.output.waitFor(
+        (l) => typeof l.pending === 'number' && l.pending <= MAX_STREAMS_PER_PROCESS,
+        `at most ${MAX_STREAMS_PER_PROCESS} of the flooder's ${total} streams stay open`,
+        40_000,
+      )
+      const codes = settled.codes as Record<string, number>
+      const exhausted = codes[String(status.RESOURCE_EXHAUSTED)] ?? 0
+      t.ok(exhausted > 0, `excess streams end with RESOURCE_EXHAUSTED (${JSON.stringify(codes)})`)
+      t.ok(
+        (codes[String(status.UNAVAILABLE)] ?? 0) >= STREAMS_PER_CONNECTION,
+        'the connection over the per-process cap is refused (its streams fail UNAVAILABLE)',
+      )
+
+      for (let i = 0; i < 3; i++) {
+        const a = await victim.fetch(30_000)
+        t.equal(a.kind, 'fetch', 'the other workload still fetches after the flood')
+      }
+      t.equal(node.agent.child.exitCode, null, 'the agent is still running')
+
+      const refusals = node.agent.logs.lines
+        .slice(logFrom)
+        .filter((l) => typeof l.msg === 'string' && /refus|limit|exhaust/i.test(l.msg))
+      t.ok(refusals.length > 0, 'the refusals are logged')
+      t.ok(
+        refusals.length < exhausted / 10,
+        `the log has far fewer refusal lines (${refusals.length}) than refused streams (${exhausted})`,
+      )
+      await flooder.stop()
+      await victim.stop()
+    },
+  )
+
+  // A caller with no entry opening thousands of streams: each ends PERMISSION_DENIED, and the
+  // agent does not write one warning per stream.
+  t.test('a caller with no entry opening many streams does not flood the log', async (t) => {
+    const logFrom = node.agent.logs.lines.length
+    const stranger = spawnFlooder(STRANGER_UID, 1, 2_000)
+    const done = await stranger.output.waitFor(
+      (l) => l.opened === 2_000 && l.pending === 0,
+      'every stream of the caller with no entry ended',
+      40_000,
+    )
+    const codes = done.codes as Record<string, number>
+    const denied = codes[String(status.PERMISSION_DENIED)] ?? 0
+    t.ok(denied > 0, `its streams end with PERMISSION_DENIED (${JSON.stringify(codes)})`)
+    const warnings = node.agent.logs.lines.slice(logFrom).filter((l) => l.level === 'warn')
+    t.ok(warnings.length < 2_000 / 10, `${warnings.length} warning lines for 2,000 refused streams`)
+    t.equal(node.agent.child.exitCode, null, 'the agent is still running')
+    await stranger.stop()
+  })
+}
