@@ -19,9 +19,9 @@ import { dirname } from 'node:path'
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js'
 import { SigilError } from '../../certs/errors.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { LogRateLimiter } from '../../common/logging/log-rate-limiter.js'
 import { loadWorkloadApi } from '../../proto/loader.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
-import { LogRateLimiter } from '../logging/log-rate-limiter.js'
 import { loadPeercredAddon } from '../peercred/native-addon.js'
 import {
   type PeerCredentials,
