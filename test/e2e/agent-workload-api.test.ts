@@ -159,44 +159,20 @@ t.test('api validate jwt accepts a token of api fetch jwt only for its audience'
     writeFileSync(join(tokenDir, name), value, { mode: 0o600 })
     return join(tokenDir, name)
   }
-  const ok = await node.agent.api(
-    'api',
-    'validate',
-    'jwt',
-    '--audience',
-    'db',
-    '--svid-file',
-    tokenFile('token', token),
-    '--output',
-    'json',
-  )
+  const validate = (audience: string, file: string, ...extra: string[]) =>
+    node.agent.api('api', 'validate', 'jwt', '--audience', audience, '--svid-file', file, ...extra)
+  const ok = await validate('db', tokenFile('token', token), '--output', 'json')
   t.equal(ok.code, 0, ok.stderr)
   const validated = JSON.parse(ok.stdout) as { spiffe_id: string; claims: Record<string, unknown> }
   t.equal(validated.spiffe_id, `${TD}/cli`)
   t.equal(validated.claims.sub, `${TD}/cli`)
 
-  const other = await node.agent.api(
-    'api',
-    'validate',
-    'jwt',
-    '--audience',
-    'web',
-    '--svid-file',
-    tokenFile('token', token),
-  )
+  const other = await validate('web', tokenFile('token', token))
   t.equal(other.code, 1, 'another audience is refused')
   t.match(other.stderr, /not valid/)
   const sig = token.slice(token.lastIndexOf('.') + 1)
   const flipped = `${token.slice(0, token.lastIndexOf('.') + 1)}${sig.startsWith('A') ? 'B' : 'A'}${sig.slice(1)}`
-  const forged = await node.agent.api(
-    'api',
-    'validate',
-    'jwt',
-    '--audience',
-    'db',
-    '--svid-file',
-    tokenFile('flipped', flipped),
-  )
+  const forged = await validate('db', tokenFile('flipped', flipped))
   t.equal(forged.code, 1, 'a changed signature is refused')
 })
 
