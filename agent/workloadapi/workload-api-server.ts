@@ -31,6 +31,7 @@ import {
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
 import { CallerLimits, type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
+import { requireSecurityHeader } from './security-header.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
 import {
   createWorkloadApiHandlers,
@@ -127,6 +128,8 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     // No channelz: its per-connection and per-call bookkeeping is a cost every new workload
     // process pays, and nothing here serves channelz.
     'grpc.enable_channelz': 0,
+    // The security header, checked once for every service on this socket before any handler runs.
+    interceptors: [requireSecurityHeader],
   })
   grpcServer.addService(
     loadWorkloadApi().service,
