@@ -16,7 +16,7 @@ import type {
 } from '@grpc/grpc-js'
 import { status } from '@grpc/grpc-js'
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
-import { validateJwtSvid } from '../../certs/jwtsvid/validate-jwt-svid.js'
+import { DEFAULT_JWT_LEEWAY_SECONDS, validateJwtSvid } from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import type { SpiffeWorkloadAPIHandlers } from '../../proto/generated/SpiffeWorkloadAPI.js'
@@ -98,6 +98,8 @@ export interface WorkloadApiHandlerDeps {
   readonly maxStreamBacklogBytes?: number
   /** Rate-limited warnings; default: every line to `logger`. */
   readonly repeated?: RepeatedLogger
+  /** ValidateJWTSVID's leeway on `exp`, `nbf`, `iat` in seconds; default {@link DEFAULT_JWT_LEEWAY_SECONDS}. */
+  readonly jwtLeewaySeconds?: number
 }
 
 /** How one server stream behaves. */
@@ -288,6 +290,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
       const validated = await validateJwtSvid(token, {
         audience,
         now: deps.clock(),
+        leewaySeconds: deps.jwtLeewaySeconds ?? DEFAULT_JWT_LEEWAY_SECONDS,
         bundleFor: (td) => (td.equals(own) ? visible.bundle : visible.federatedBundles.get(td.name)),
       })
       const claims: Record<string, unknown> = validated.spiffeId.memberOf(own)
