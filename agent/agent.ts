@@ -125,6 +125,7 @@ export async function startAgent(
         maxConnectionsPerUid: config.maxConnectionsPerUid,
       },
       maxStreamBacklogBytes: config.maxStreamBacklogBytes,
+      jwtLeewaySeconds: config.jwtLeewaySeconds,
     })
     closers.push({ name: 'workload-api', close: () => workloadApi.close() })
 

@@ -24,7 +24,7 @@ import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
 import type { MintedX509Svid } from '../../certs/x509svid/x509-svid-minter.js'
 import type { JwtAuthority, UpstreamAuthority, X509Authority } from './authority.js'
-import { AuthorityRotator } from './authority-rotator.js'
+import { AuthoritySlots } from './authority-slots.js'
 import { BundlePublisher, type BundleStore, type CaLogger } from './bundle-publisher.js'
 import type { AuthorityStatus } from './key-store.js'
 import { isUsable, publicationLeadMs, rotationIntervalMs } from './rotation.js'
@@ -88,7 +88,7 @@ export interface AuthorityInfo {
  */
 export class CaManager {
   readonly #cfg: CaManagerConfig
-  readonly #rotator: AuthorityRotator
+  readonly #rotator: AuthoritySlots
   #queue: Promise<unknown> = Promise.resolve()
   #initialized = false
   #failures = 0
@@ -102,7 +102,7 @@ export class CaManager {
       store: config.bundleStore,
       logger: config.logger,
     })
-    this.#rotator = new AuthorityRotator({ ...config, publisher })
+    this.#rotator = new AuthoritySlots({ ...config, publisher })
     if (config.refreshHintSeconds * 1000 > publicationLeadMs(config.caTtlSeconds * 1000)) {
       config.logger.warn(
         { refresh_hint_seconds: config.refreshHintSeconds, ca_ttl_seconds: config.caTtlSeconds },
