@@ -104,6 +104,7 @@ export async function startAgent(
         maxConnectionsPerUid: config.maxConnectionsPerUid,
       },
       maxStreamBacklogBytes: config.maxStreamBacklogBytes,
+      jwtLeewaySeconds: config.jwtLeewaySeconds,
     })
     life.onClose('workload-api', () => workloadApi.close())
 

@@ -22,7 +22,7 @@ import { probeStorage } from './datastore/storage-probe.js'
 import { startAdminApiServer } from './endpoints/admin-api-server.js'
 import { startAgentApiServer } from './endpoints/agent-api-server.js'
 import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
-import { ServerIdentity } from './endpoints/server-identity.js'
+import { ServerIdentity } from './svid/server-identity.js'
 
 /** What a started server exposes to its caller (the `run` command, tests). */
 export interface RunningServer {

@@ -65,6 +65,12 @@ export function agentOptions(env: Record<string, string | undefined>) {
         default: '5s',
         description: 'How often to sync entries with the server',
       },
+      'jwt-leeway': {
+        hint: 'duration',
+        default: '30s',
+        description:
+          'Clock skew allowed on exp, nbf and iat when ValidateJWTSVID checks a JWT-SVID (0s to 5m); 0s leaves no replay window past exp',
+      },
       'rotation-fraction': {
         hint: 'fraction',
         default: '0.5',

@@ -7,6 +7,7 @@
  */
 import { resolve } from 'node:path'
 import { SigilError } from '../../certs/errors.js'
+import { MAX_JWT_LEEWAY_SECONDS } from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { parseOptions } from '../../common/cli/parse-options.js'
@@ -25,6 +26,8 @@ export interface AgentConfig {
   readonly socketPath: string
   readonly dataDir: string
   readonly syncIntervalMs: number
+  /** Leeway of ValidateJWTSVID on `exp`, `nbf`, `iat`, in seconds (0..300). */
+  readonly jwtLeewaySeconds: number
   readonly rotationFraction: number
   readonly spareSvids: number
   /** Workload API limits per connection, process and uid (see agent/workloadapi/caller-limits.ts). */
@@ -66,11 +69,15 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   const serverAddress = v['server-address'] as string
   if (!/^(?:\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):\d{1,5}$/.test(serverAddress))
     fail('server-address', 'expected host:port')
-  const interval = /^(\d+)(ms|s|m)?$/.exec(v['sync-interval'] as string)
-  if (!interval) fail('sync-interval', 'expected a duration such as 500ms, 5s or 1m')
-  const unit = { ms: 1, s: 1000, m: 60000 }[(interval?.[2] ?? 's') as 'ms' | 's' | 'm']
-  const syncIntervalMs = Number(interval?.[1]) * unit
+  const durationMs = (option: 'sync-interval' | 'jwt-leeway'): number => {
+    const d = /^(\d{1,9})(ms|s|m)?$/.exec(v[option] as string)
+    if (!d) return fail(option, 'expected a duration such as 500ms, 5s or 1m')
+    return Number(d[1]) * { ms: 1, s: 1000, m: 60000 }[(d[2] ?? 's') as 'ms' | 's' | 'm']
+  }
+  const syncIntervalMs = durationMs('sync-interval')
   if (!(syncIntervalMs >= 100)) fail('sync-interval', 'must be at least 100ms')
+  const jwtLeewaySeconds = durationMs('jwt-leeway') / 1000
+  if (jwtLeewaySeconds > MAX_JWT_LEEWAY_SECONDS) fail('jwt-leeway', `at most ${MAX_JWT_LEEWAY_SECONDS}s`)
   const rotationFraction = Number(v['rotation-fraction'])
   if (!(rotationFraction > 0 && rotationFraction < 1)) fail('rotation-fraction', 'must be between 0 and 1')
   const spareSvids = /^\d{1,6}$/.test(v['spare-svids'] as string) ? Number(v['spare-svids']) : Number.NaN
@@ -112,6 +119,7 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
     socketPath: resolve(v['socket-path'] as string),
     dataDir: resolve(v['data-dir'] as string),
     syncIntervalMs,
+    jwtLeewaySeconds,
     rotationFraction,
     spareSvids,
     maxStreamsPerConnection,

@@ -1,7 +1,8 @@
 /**
- * The SPIFFE Workload API handlers (SPIFFE.md §5, §6). Each call: (1) the security header, else
- * INVALID_ARGUMENT; (2) the caller, identified from the kernel's peer credentials and /proc,
- * else PERMISSION_DENIED; (3) the identity cache, through the small interfaces declared here.
+ * The SPIFFE Workload API handlers (SPIFFE.md §5, §6). The security header is checked before
+ * any handler runs, by the server's interceptor (security-header.ts). Each call: (1) the caller,
+ * identified from the kernel's peer credentials and /proc, else PERMISSION_DENIED; (2) the
+ * identity cache, through the small interfaces declared here.
  * Streams send a complete message as soon as the caller's state is known and again on every
  * change; they end with PERMISSION_DENIED when the caller has (or is left with) no identity,
  * with RESOURCE_EXHAUSTED when the caller is at its stream limit or does not read what it was
@@ -15,14 +16,15 @@ import type {
 } from '@grpc/grpc-js'
 import { status } from '@grpc/grpc-js'
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
-import { validateJwtSvid } from '../../certs/jwtsvid/validate-jwt-svid.js'
+import { DEFAULT_JWT_LEEWAY_SECONDS, validateJwtSvid } from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { errorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
 import type { SpiffeWorkloadAPIHandlers } from '../../proto/generated/SpiffeWorkloadAPI.js'
 import type { IdentitySnapshot, IdentityUpdate } from '../cache/identity-subscription.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { toStruct } from './claims-struct.js'
-import { hasSecurityHeader, SECURITY_HEADER_MISSING } from './security-header.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES, resetStream, StreamBacklog } from './stream-backlog.js'
 import {
   bundleMapKey,
@@ -64,15 +66,7 @@ export interface CallerIdentifier {
   identify(connectionKey: string): Promise<WorkloadProcess>
 }
 
-/** Logger (pino-compatible). */
-export interface HandlerLogger {
-  debug(obj: object, msg: string): void
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-  error(obj: object, msg: string): void
-}
-
-/** Log lines a caller can provoke once per call, collapsed per key (agent/logging's `LogRateLimiter` fits). */
+/** Log lines a caller can provoke once per call, collapsed per key (common/logging's `LogRateLimiter` fits). */
 export interface RepeatedLogger {
   warn(key: string, obj: object, msg: string): void
 }
@@ -85,7 +79,7 @@ export interface WorkloadApiHandlerDeps {
   readonly source: IdentitySource
   readonly callers: CallerIdentifier
   readonly trustDomain: TrustDomain
-  readonly logger: HandlerLogger
+  readonly logger: Log
   readonly clock: () => Date
   /** Registers a way to end an open stream with OK at shutdown; returns the unregister function. */
   readonly trackStream: (end: () => void) => () => void
@@ -98,9 +92,23 @@ export interface WorkloadApiHandlerDeps {
   readonly maxStreamBacklogBytes?: number
   /** Rate-limited warnings; default: every line to `logger`. */
   readonly repeated?: RepeatedLogger
+  /** ValidateJWTSVID's leeway on `exp`, `nbf`, `iat` in seconds; default {@link DEFAULT_JWT_LEEWAY_SECONDS}. */
+  readonly jwtLeewaySeconds?: number
 }
 
-type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>
+/** How one server stream behaves. */
+interface StreamOptions<Res> {
+  /** The RPC name, for logs and the stream limit. */
+  readonly method: string
+  /** The caller's updates that feed the stream. */
+  readonly subscribe: (process: WorkloadProcess) => IdentityUpdates
+  /** The message for a snapshot, or undefined to send nothing for it. */
+  readonly toMessage: (s: IdentitySnapshot) => Res | undefined
+  /** End PERMISSION_DENIED also when a snapshot holds no X509-SVID (not only when the caller has no identity). */
+  readonly requireSvids?: boolean
+  /** Debug line after each message: the SPIFFE IDs of the SVIDs it carried. */
+  readonly logSentSvids?: string
+}
 
 /**
  * Builds the handlers for `server.addService(loadWorkloadApi().service, handlers)`.
@@ -113,20 +121,9 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
   const repeated: RepeatedLogger = deps.repeated ?? { warn: (_key, obj, msg) => logger.warn(obj, msg) }
   const backlogBytes = deps.maxStreamBacklogBytes ?? DEFAULT_MAX_STREAM_BACKLOG_BYTES
 
-  /** Header check, then attestation; throws a status. */
-  async function caller(call: AnyCall): Promise<WorkloadProcess> {
-    if (!hasSecurityHeader(call.metadata))
-      throw new WorkloadApiStatus(status.INVALID_ARGUMENT, SECURITY_HEADER_MISSING)
-    return deps.callers.identify(call.getPeer())
-  }
-
   function fail(call: ServerWritableStream<unknown, unknown>, err: unknown, method: string): void {
     const s = statusOf(err)
-    if (s.unexpected)
-      logger.error(
-        { err: err instanceof Error ? err.message : String(err), method },
-        'Workload API call failed',
-      )
+    if (s.unexpected) logger.error({ err: errorText(err), method }, 'Workload API call failed')
     if (!call.cancelled && !call.writableEnded) call.emit('error', serviceError(s))
   }
 
@@ -139,11 +136,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
         (res) => callback(null, res),
         (err: unknown) => {
           const s = statusOf(err)
-          if (s.unexpected)
-            logger.error(
-              { err: err instanceof Error ? err.message : String(err), method },
-              'Workload API call failed',
-            )
+          if (s.unexpected) logger.error({ err: errorText(err), method }, 'Workload API call failed')
           callback(serviceError(s))
         },
       )
@@ -154,19 +147,14 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
    * Runs a stream: sends `toMessage(snapshot)` for each update (skipping undefined), ends with
    * PERMISSION_DENIED on "no identity", with OK when the subscription is closed.
    */
-  function stream<Req, Res>(
-    method: string,
-    subscribe: (process: WorkloadProcess) => IdentityUpdates,
-    toMessage: (s: IdentitySnapshot, process: WorkloadProcess) => Res | undefined,
-  ): handleServerStreamingCall<Req, Res> {
+  function stream<Req, Res>(opts: StreamOptions<Res>): handleServerStreamingCall<Req, Res> {
+    const { method, subscribe, toMessage } = opts
     return (call) => {
       void (async () => {
         let updates: IdentityUpdates | undefined
         let untrack = () => {}
         let release = () => {}
         try {
-          if (!hasSecurityHeader(call.metadata))
-            throw new WorkloadApiStatus(status.INVALID_ARGUMENT, SECURITY_HEADER_MISSING)
           if (deps.admitStream !== undefined) {
             const admitted = deps.admitStream(call.getPeer(), method)
             if (admitted === undefined) throw new WorkloadApiStatus(status.RESOURCE_EXHAUSTED, STREAM_LIMIT)
@@ -186,16 +174,16 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
               if (!call.cancelled && !call.writableEnded) call.end()
               return
             }
-            if (u.kind === 'no-identity' || (method === 'FetchX509SVID' && u.snapshot.svids.length === 0)) {
+            if (u.kind === 'no-identity' || (opts.requireSvids === true && u.snapshot.svids.length === 0)) {
               repeated.warn(`pid:${process.pid}`, { pid: process.pid, method }, NO_IDENTITY)
               throw new WorkloadApiStatus(status.PERMISSION_DENIED, NO_IDENTITY)
             }
-            const msg = toMessage(u.snapshot, process)
+            const msg = toMessage(u.snapshot)
             if (msg === undefined) continue
-            if (method === 'FetchX509SVID') {
+            if (opts.logSentSvids !== undefined) {
               logger.debug(
                 { pid: process.pid, spiffe_id: u.snapshot.svids.map((s) => s.spiffeId) },
-                'X509-SVIDs sent',
+                opts.logSentSvids,
               )
             }
             if (!backlog.write(call as ServerWritableStream<unknown, unknown>, msg as object)) {
@@ -227,35 +215,35 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
   ): handleServerStreamingCall<unknown, Res> {
     return (call) => {
       let previous: string | undefined
-      const run = stream<unknown, Res>(
+      const run = stream<unknown, Res>({
         method,
-        (p) => source.subscribeBundles(p),
-        (s) => {
+        subscribe: (p) => source.subscribeBundles(p),
+        toMessage: (s) => {
           const msg = build(s)
           const key = bundleMapKey(msg.bundles)
           if (key === previous) return undefined
           previous = key
           return msg
         },
-      )
+      })
       run(call)
     }
   }
 
   return {
-    FetchX509SVID: stream(
-      'FetchX509SVID',
-      (p) => source.subscribe(p),
-      (s) => x509SvidResponse(s),
-    ),
+    FetchX509SVID: stream({
+      method: 'FetchX509SVID',
+      subscribe: (p) => source.subscribe(p),
+      toMessage: (s) => x509SvidResponse(s),
+      requireSvids: true,
+      logSentSvids: 'X509-SVIDs sent',
+    }),
 
     FetchX509Bundles: bundleStream('FetchX509Bundles', x509BundlesResponse),
 
     FetchJWTBundles: bundleStream('FetchJWTBundles', jwtBundlesResponse),
 
     FetchJWTSVID: unary('FetchJWTSVID', async (call) => {
-      if (!hasSecurityHeader(call.metadata))
-        throw new WorkloadApiStatus(status.INVALID_ARGUMENT, SECURITY_HEADER_MISSING)
       const audience = call.request.audience ?? []
       if (audience.length === 0 || audience.some((a) => a === '')) {
         throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'audience must be specified')
@@ -269,20 +257,18 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
           throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'spiffe_id is not a valid SPIFFE ID')
         }
       }
-      const process = await caller(call as AnyCall)
+      const process = await deps.callers.identify(call.getPeer())
       const svids = await source.fetchJwtSvids(process, audience, spiffeId)
       logger.debug({ pid: process.pid, spiffe_id: svids.map((s) => s.spiffeId) }, 'JWT-SVIDs sent')
       return { svids: svids.map((s) => ({ spiffe_id: s.spiffeId, svid: s.token, hint: s.hint })) }
     }),
 
     ValidateJWTSVID: unary('ValidateJWTSVID', async (call) => {
-      if (!hasSecurityHeader(call.metadata))
-        throw new WorkloadApiStatus(status.INVALID_ARGUMENT, SECURITY_HEADER_MISSING)
       const audience = call.request.audience ?? ''
       const token = call.request.svid ?? ''
       if (audience === '') throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'audience must be specified')
       if (token === '') throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'svid must be specified')
-      const process = await caller(call as AnyCall)
+      const process = await deps.callers.identify(call.getPeer())
       const visible = source.bundlesFor(process)
       if (visible === undefined)
         throw new WorkloadApiStatus(status.UNAVAILABLE, 'the agent has no trust bundle yet')
@@ -290,6 +276,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
       const validated = await validateJwtSvid(token, {
         audience,
         now: deps.clock(),
+        leewaySeconds: deps.jwtLeewaySeconds ?? DEFAULT_JWT_LEEWAY_SECONDS,
         bundleFor: (td) => (td.equals(own) ? visible.bundle : visible.federatedBundles.get(td.name)),
       })
       const claims: Record<string, unknown> = validated.spiffeId.memberOf(own)
@@ -299,16 +286,14 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
     }),
 
     FetchWITSVID: (call) => {
-      const code = hasSecurityHeader(call.metadata) ? status.UNIMPLEMENTED : status.INVALID_ARGUMENT
-      const details = code === status.UNIMPLEMENTED ? 'WIT-SVIDs are not supported' : SECURITY_HEADER_MISSING
-      call.emit('error', serviceError({ code, details }))
+      call.emit('error', serviceError({ code: status.UNIMPLEMENTED, details: 'WIT-SVIDs are not supported' }))
     },
 
     FetchWITBundles: (call) => {
-      const code = hasSecurityHeader(call.metadata) ? status.UNIMPLEMENTED : status.INVALID_ARGUMENT
-      const details =
-        code === status.UNIMPLEMENTED ? 'WIT bundles are not supported' : SECURITY_HEADER_MISSING
-      call.emit('error', serviceError({ code, details }))
+      call.emit(
+        'error',
+        serviceError({ code: status.UNIMPLEMENTED, details: 'WIT bundles are not supported' }),
+      )
     },
   }
 }

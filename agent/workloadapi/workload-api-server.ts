@@ -18,8 +18,11 @@ import { createServer, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js'
 import { SigilError } from '../../certs/errors.js'
+import { MAX_JWT_LEEWAY_SECONDS } from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { errorText } from '../../common/errors/error-text.js'
 import { LogRateLimiter } from '../../common/logging/log-rate-limiter.js'
+import type { Log } from '../../common/logging/logger.js'
 import { loadWorkloadApi } from '../../proto/loader.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { loadPeercredAddon } from '../peercred/native-addon.js'
@@ -31,12 +34,9 @@ import {
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
 import { CallerLimits, type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
+import { requireSecurityHeader } from './security-header.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
-import {
-  createWorkloadApiHandlers,
-  type HandlerLogger,
-  type IdentitySource,
-} from './workload-api-handlers.js'
+import { createWorkloadApiHandlers, type IdentitySource } from './workload-api-handlers.js'
 
 /** Largest request accepted (a JWT-SVID to validate is at most 64 KiB). */
 const MAX_REQUEST_BYTES = 256 * 1024
@@ -62,7 +62,7 @@ export interface WorkloadApiServerConfig {
   /** Seam; default `readProcessStartTime` over `/proc`. */
   readonly procStartTime?: (pid: number) => number | bigint | undefined
   readonly trustDomain: TrustDomain | string
-  readonly logger: HandlerLogger
+  readonly logger: Log
   readonly clock?: () => Date
   /** How long one connection reuses an attestation (the start time is re-checked); default 1000 ms. */
   readonly attestationTtlMs?: number
@@ -74,6 +74,8 @@ export interface WorkloadApiServerConfig {
   readonly maxStreamBacklogBytes?: number
   /** How long repeated refusal lines are collapsed; default 10 s. */
   readonly logRepeatWindowMs?: number
+  /** ValidateJWTSVID's leeway on `exp`, `nbf`, `iat` in seconds, 0..300; default 30. */
+  readonly jwtLeewaySeconds?: number
 }
 
 /** A running Workload API endpoint. */
@@ -119,6 +121,9 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
   const maxStreamsPerConnection = cfg.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION
   if (!Number.isInteger(maxStreamsPerConnection) || maxStreamsPerConnection < 1)
     throw new TypeError('maxStreamsPerConnection must be a whole number ≥ 1')
+  const jwtLeeway = cfg.jwtLeewaySeconds
+  if (jwtLeeway !== undefined && !(jwtLeeway >= 0 && jwtLeeway <= MAX_JWT_LEEWAY_SECONDS))
+    throw new TypeError(`jwtLeewaySeconds must be a number from 0 to ${MAX_JWT_LEEWAY_SECONDS}`)
   const streams = new Set<() => void>()
   const grpcServer = new GrpcServer({
     'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
@@ -127,6 +132,8 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     // No channelz: its per-connection and per-call bookkeeping is a cost every new workload
     // process pays, and nothing here serves channelz.
     'grpc.enable_channelz': 0,
+    // The security header, checked once for every service on this socket before any handler runs.
+    interceptors: [requireSecurityHeader],
   })
   grpcServer.addService(
     loadWorkloadApi().service,
@@ -154,6 +161,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
       },
       maxStreamBacklogBytes: cfg.maxStreamBacklogBytes ?? DEFAULT_MAX_STREAM_BACKLOG_BYTES,
       repeated,
+      ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
     }),
   )
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure())
@@ -165,10 +173,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     try {
       peer = readPeer(socket)
     } catch (err) {
-      logger.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'cannot read peer credentials; closing connection',
-      )
+      logger.warn({ err: errorText(err) }, 'cannot read peer credentials; closing connection')
       socket.destroy()
       return
     }

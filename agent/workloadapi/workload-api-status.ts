@@ -24,19 +24,49 @@ export const ATTESTATION_FAILED = 'workload attestation failed'
 /** Details of PERMISSION_DENIED when the caller has no identity (SPIRE's wording). */
 export const NO_IDENTITY = 'no identity issued'
 
-const INVALID_ARGUMENT_CODES: readonly ErrorCode[] = [
-  'ERR_INVALID_ARGUMENT',
-  'ERR_SPIFFE_ID_INVALID',
-  'ERR_TRUST_DOMAIN_INVALID',
-  'ERR_JWT_INVALID',
-  'ERR_JWT_EXPIRED',
-  'ERR_JWT_NOT_YET_VALID',
-  'ERR_JWT_ALG_NOT_ALLOWED',
-  'ERR_JWT_KID_UNKNOWN',
-  'ERR_JWT_AUDIENCE_MISMATCH',
-  'ERR_JWT_SIGNATURE_INVALID',
-  'ERR_BUNDLE_NOT_FOUND',
-]
+/**
+ * The Workload API status for every error code: a total map, so a code added to `ERROR_CODES`
+ * does not compile until this boundary decides its status. INTERNAL means "not the caller's
+ * doing": the caller gets a generic message and the cause is logged. Only the codes the caller's
+ * request can cause (a malformed or invalid JWT-SVID, an unknown trust domain) are INVALID_ARGUMENT.
+ */
+export const WORKLOAD_STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
+  ERR_SPIFFE_ID_INVALID: status.INVALID_ARGUMENT,
+  ERR_TRUST_DOMAIN_INVALID: status.INVALID_ARGUMENT,
+  ERR_TRUST_DOMAIN_MISMATCH: status.INTERNAL,
+  ERR_SELECTOR_INVALID: status.INTERNAL,
+  ERR_KEY_INVALID: status.INTERNAL,
+  ERR_KEY_UNSUPPORTED: status.INTERNAL,
+  ERR_CSR_INVALID: status.INTERNAL,
+  ERR_CERT_INVALID: status.INTERNAL,
+  ERR_SVID_INVALID: status.INTERNAL,
+  ERR_SVID_EXPIRED: status.INTERNAL,
+  ERR_SVID_NOT_YET_VALID: status.INTERNAL,
+  ERR_SVID_UNTRUSTED: status.INTERNAL,
+  ERR_JWT_INVALID: status.INVALID_ARGUMENT,
+  ERR_JWT_EXPIRED: status.INVALID_ARGUMENT,
+  ERR_JWT_NOT_YET_VALID: status.INVALID_ARGUMENT,
+  ERR_JWT_ALG_NOT_ALLOWED: status.INVALID_ARGUMENT,
+  ERR_JWT_KID_UNKNOWN: status.INVALID_ARGUMENT,
+  ERR_JWT_AUDIENCE_MISMATCH: status.INVALID_ARGUMENT,
+  ERR_JWT_SIGNATURE_INVALID: status.INVALID_ARGUMENT,
+  ERR_BUNDLE_INVALID: status.INTERNAL,
+  ERR_BUNDLE_NOT_FOUND: status.INVALID_ARGUMENT,
+  ERR_TOKEN_INVALID: status.INTERNAL,
+  ERR_TOKEN_EXPIRED: status.INTERNAL,
+  ERR_TOKEN_USED: status.INTERNAL,
+  ERR_NOT_AUTHORIZED: status.PERMISSION_DENIED,
+  ERR_AGENT_BANNED: status.INTERNAL,
+  ERR_ENTRY_INVALID: status.INTERNAL,
+  ERR_ENTRY_EXISTS: status.INTERNAL,
+  ERR_NOT_FOUND: status.INTERNAL,
+  ERR_CONFIG_INVALID: status.INTERNAL,
+  ERR_ATTESTATION_FAILED: status.PERMISSION_DENIED,
+  ERR_UNAVAILABLE: status.UNAVAILABLE,
+  ERR_INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  ERR_DATASTORE: status.INTERNAL,
+  ERR_DATASTORE_FULL: status.INTERNAL,
+}
 
 /** A status and whether it is unexpected (worth an error log). */
 export interface MappedStatus {
@@ -54,16 +84,11 @@ export interface MappedStatus {
 export function statusOf(err: unknown): MappedStatus {
   if (err instanceof WorkloadApiStatus) return { code: err.code, details: err.details, unexpected: false }
   if (isSigilError(err)) {
-    if (err.code === 'ERR_ATTESTATION_FAILED') {
-      return { code: status.PERMISSION_DENIED, details: ATTESTATION_FAILED, unexpected: false }
-    }
-    if (err.code === 'ERR_NOT_AUTHORIZED') {
-      return { code: status.PERMISSION_DENIED, details: err.message, unexpected: false }
-    }
-    if (err.code === 'ERR_UNAVAILABLE')
-      return { code: status.UNAVAILABLE, details: err.message, unexpected: false }
-    if (INVALID_ARGUMENT_CODES.includes(err.code)) {
-      return { code: status.INVALID_ARGUMENT, details: err.message, unexpected: false }
+    const code = WORKLOAD_STATUS_BY_CODE[err.code]
+    if (code !== status.INTERNAL) {
+      // Attestation failures name /proc paths and pids: the caller gets a fixed message.
+      const details = err.code === 'ERR_ATTESTATION_FAILED' ? ATTESTATION_FAILED : err.message
+      return { code, details, unexpected: false }
     }
   }
   return { code: status.INTERNAL, details: 'internal error', unexpected: true }

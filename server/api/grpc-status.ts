@@ -8,27 +8,54 @@
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import { type ErrorCode, SigilError } from '../../certs/errors.js'
 import { echo } from '../../certs/lib/echo.js'
+import type { Log } from '../../common/logging/logger.js'
 
-const STATUS_BY_CODE: Partial<Record<ErrorCode, status>> = {
-  ERR_NOT_AUTHORIZED: status.PERMISSION_DENIED,
-  ERR_AGENT_BANNED: status.PERMISSION_DENIED,
+/**
+ * The gRPC status for every error code: a total map, so a code added to `ERROR_CODES` does not
+ * compile until this boundary decides its status. Input-shaped errors are INVALID_ARGUMENT.
+ * `ERR_DATASTORE` is INTERNAL and its message is never sent (see {@link toGrpcError}).
+ */
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
+  ERR_SPIFFE_ID_INVALID: status.INVALID_ARGUMENT,
+  ERR_TRUST_DOMAIN_INVALID: status.INVALID_ARGUMENT,
+  ERR_TRUST_DOMAIN_MISMATCH: status.INVALID_ARGUMENT,
+  ERR_SELECTOR_INVALID: status.INVALID_ARGUMENT,
+  ERR_KEY_INVALID: status.INVALID_ARGUMENT,
+  ERR_KEY_UNSUPPORTED: status.INVALID_ARGUMENT,
+  ERR_CSR_INVALID: status.INVALID_ARGUMENT,
+  ERR_CERT_INVALID: status.INVALID_ARGUMENT,
+  ERR_SVID_INVALID: status.INVALID_ARGUMENT,
+  ERR_SVID_EXPIRED: status.UNAUTHENTICATED,
+  ERR_SVID_NOT_YET_VALID: status.UNAUTHENTICATED,
+  ERR_SVID_UNTRUSTED: status.UNAUTHENTICATED,
+  ERR_JWT_INVALID: status.INVALID_ARGUMENT,
+  ERR_JWT_EXPIRED: status.INVALID_ARGUMENT,
+  ERR_JWT_NOT_YET_VALID: status.INVALID_ARGUMENT,
+  ERR_JWT_ALG_NOT_ALLOWED: status.INVALID_ARGUMENT,
+  ERR_JWT_KID_UNKNOWN: status.INVALID_ARGUMENT,
+  ERR_JWT_AUDIENCE_MISMATCH: status.INVALID_ARGUMENT,
+  ERR_JWT_SIGNATURE_INVALID: status.INVALID_ARGUMENT,
+  ERR_BUNDLE_INVALID: status.INVALID_ARGUMENT,
+  ERR_BUNDLE_NOT_FOUND: status.INVALID_ARGUMENT,
   ERR_TOKEN_INVALID: status.PERMISSION_DENIED,
   ERR_TOKEN_EXPIRED: status.PERMISSION_DENIED,
   ERR_TOKEN_USED: status.PERMISSION_DENIED,
-  ERR_ATTESTATION_FAILED: status.PERMISSION_DENIED,
-  ERR_SVID_UNTRUSTED: status.UNAUTHENTICATED,
-  ERR_SVID_EXPIRED: status.UNAUTHENTICATED,
-  ERR_SVID_NOT_YET_VALID: status.UNAUTHENTICATED,
-  ERR_NOT_FOUND: status.NOT_FOUND,
+  ERR_NOT_AUTHORIZED: status.PERMISSION_DENIED,
+  ERR_AGENT_BANNED: status.PERMISSION_DENIED,
+  ERR_ENTRY_INVALID: status.INVALID_ARGUMENT,
   ERR_ENTRY_EXISTS: status.ALREADY_EXISTS,
+  ERR_NOT_FOUND: status.NOT_FOUND,
+  ERR_CONFIG_INVALID: status.INVALID_ARGUMENT,
+  ERR_ATTESTATION_FAILED: status.PERMISSION_DENIED,
   ERR_UNAVAILABLE: status.UNAVAILABLE,
+  ERR_INVALID_ARGUMENT: status.INVALID_ARGUMENT,
   ERR_DATASTORE: status.INTERNAL,
   ERR_DATASTORE_FULL: status.RESOURCE_EXHAUSTED,
 }
 
-/** gRPC status for an error code; input-shaped errors default to INVALID_ARGUMENT. */
+/** gRPC status for an error code. */
 export function grpcStatusFor(code: ErrorCode): status {
-  return STATUS_BY_CODE[code] ?? status.INVALID_ARGUMENT
+  return STATUS_BY_CODE[code]
 }
 
 /**
@@ -41,11 +68,6 @@ export const MAX_STATUS_MESSAGE_CHARS = 1024
 /** The metadata key carrying the stable Sigil error code to our own clients (CLI, agent). */
 export const ERROR_CODE_METADATA_KEY = 'sigil-error-code'
 
-export interface ErrorLogger {
-  error(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-}
-
 /**
  * Converts any thrown value into a gRPC ServiceError-shaped object for a callback/emit,
  * logging internal causes.
@@ -53,7 +75,11 @@ export interface ErrorLogger {
  * @example
  * try { ... } catch (e) { callback(toGrpcError(e, log, 'BatchNewX509Svid')) }
  */
-export function toGrpcError(e: unknown, log: ErrorLogger, method: string): Partial<ServiceError> {
+export function toGrpcError(
+  e: unknown,
+  log: Pick<Log, 'error' | 'warn'>,
+  method: string,
+): Partial<ServiceError> {
   if (e instanceof SigilError && e.code !== 'ERR_DATASTORE') {
     const code = grpcStatusFor(e.code)
     if (code === status.PERMISSION_DENIED)

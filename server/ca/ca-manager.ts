@@ -26,7 +26,7 @@ import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import { runEvery } from '../../common/loop/run-every.js'
 import type { JwtAuthority, UpstreamAuthority, X509Authority } from './authority.js'
-import { AuthorityRotator } from './authority-rotator.js'
+import { AuthoritySlots } from './authority-slots.js'
 import { BundlePublisher, type BundleStore } from './bundle-publisher.js'
 import type { AuthorityStatus } from './key-store.js'
 import { isUsable, publicationLeadMs, rotationIntervalMs } from './rotation.js'
@@ -90,7 +90,7 @@ export interface AuthorityInfo {
  */
 export class CaManager {
   readonly #cfg: CaManagerConfig
-  readonly #rotator: AuthorityRotator
+  readonly #rotator: AuthoritySlots
   #queue: Promise<unknown> = Promise.resolve()
   #initialized = false
   #failures = 0
@@ -104,7 +104,7 @@ export class CaManager {
       store: config.bundleStore,
       logger: config.logger,
     })
-    this.#rotator = new AuthorityRotator({ ...config, publisher })
+    this.#rotator = new AuthoritySlots({ ...config, publisher })
     if (config.refreshHintSeconds * 1000 > publicationLeadMs(config.caTtlSeconds * 1000)) {
       config.logger.warn(
         { refresh_hint_seconds: config.refreshHintSeconds, ca_ttl_seconds: config.caTtlSeconds },

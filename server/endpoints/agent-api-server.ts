@@ -22,8 +22,8 @@ import {
 import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../nodeattestation/node-attestor.js'
 import { X509popAttestor } from '../nodeattestation/x509pop-attestor.js'
+import type { ServerIdentity } from '../svid/server-identity.js'
 import { AgentApiTlsProvider } from './agent-api-tls.js'
-import type { ServerIdentity } from './server-identity.js'
 
 /** Default largest request accepted. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024

@@ -16,11 +16,12 @@ t.setTimeout(240_000)
 
 /** Runs the demo; `when` the output matches, `act` is called once with the output so far and the child's pid. */
 function runDemo(env: Record<string, string>, when?: RegExp, act?: (stdout: string, pid: number) => void) {
-  // tap's NODE_OPTIONS would instrument every child; the demo runs as a user would run it.
-  const { NODE_OPTIONS: _, ...base } = process.env
-  const child = spawn(process.execPath, [DEMO], {
+  // The demo runs as a user would run it: tap puts its instrumentation into every child's
+  // NODE_OPTIONS (even one spawned without it), and the agent rightly withholds proc:script
+  // from a node given --import; `env -u` drops it and execs node in place (same pid).
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, DEMO], {
     cwd: ROOT,
-    env: { ...base, ...env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

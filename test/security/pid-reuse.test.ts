@@ -230,9 +230,9 @@ if (process.getuid?.() !== 0 || !existsSync('/usr/bin/unshare') || !existsSync('
       )
       t.equal(after.status, 7, 'the call is refused with PermissionDenied (7)')
       const failed = node.agent.logs.lines.find(
-        (l) => l.msg === 'workload attestation failed' && l.pid === a.nsPid,
+        (l) => l.msg === 'workload attestation failed; call refused' && l.pid === a.nsPid,
       )
-      t.ok(failed, `the agent logs the failed attestation of PID ${a.nsPid}: ${String(failed?.err)}`)
+      t.ok(failed, `the agent logs the failed attestation of PID ${a.nsPid}: ${String(failed?.why)}`)
     },
   )
 

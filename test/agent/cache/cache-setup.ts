@@ -66,9 +66,13 @@ export async function codeOf(p: Promise<unknown>): Promise<unknown> {
   }
 }
 
-/** Waits (polling) until `cond()` holds. */
-export async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await settle()
+/** Waits (polling every 5 ms) until `cond()` holds; throws after 500 rounds, naming `what`. */
+export async function until(cond: () => boolean, what = 'the condition'): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (cond()) return
+    await settle()
+  }
+  if (!cond()) throw new Error(`gave up after 500 polls waiting for ${what}`)
 }
 
 /** Resolves to 'pending' if `p` has not settled after the event loop went round a few times. */

@@ -37,6 +37,16 @@ t.test('Workload API limits: defaults, flags, env and file', async (t) => {
   t.equal(f.maxStreamsPerConnection, 10)
 })
 
+t.test('jwt-leeway: 30s by default, 0s to 5m, from flags, env and file', async (t) => {
+  t.equal(config([]).jwtLeewaySeconds, 30)
+  t.equal(config(['--jwt-leeway', '0s']).jwtLeewaySeconds, 0)
+  t.equal(config(['--jwt-leeway', '5m']).jwtLeewaySeconds, 300)
+  t.equal(config(['--jwt-leeway', '1500ms']).jwtLeewaySeconds, 1.5)
+  t.equal(config([], { SIGIL_JWT_LEEWAY: '10' }).jwtLeewaySeconds, 10, 'bare number: seconds')
+  const dir = t.testdir({ 'j.toml': 'jwt_leeway = 0\n' })
+  t.equal(config(['--config', join(dir, 'j.toml')]).jwtLeewaySeconds, 0, 'a number in a TOML file')
+})
+
 t.test('precedence: defaults < file < env < flags', async (t) => {
   const dir = t.testdir({ 'a.toml': 'socket_path = "/file.sock"\nsync_interval = "2s"\n' })
   const f = join(dir, 'a.toml')
@@ -54,6 +64,9 @@ t.test('invalid configuration names the option', async (t) => {
   const cases: [string[], RegExp][] = [
     [['--server-address', 'x'], /server-address/],
     [['--sync-interval', 'often'], /sync-interval/],
+    [['--jwt-leeway', '301s'], /jwt-leeway: at most 300s/],
+    [['--jwt-leeway', '-1s'], /jwt-leeway/],
+    [['--jwt-leeway', '1h'], /jwt-leeway/],
     [['--rotation-fraction', '2'], /rotation-fraction/],
     [['--spare-svids', '-1'], /spare-svids/],
     [['--spare-svids', '1.5'], /spare-svids/],

@@ -12,8 +12,8 @@ import { CaManager } from '../../../server/ca/ca-manager.js'
 import type { RegistrationEntry } from '../../../server/datastore/datastore.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../server/endpoints/agent-api-server.js'
-import { ServerIdentity } from '../../../server/endpoints/server-identity.js'
 import { joinTokenHash } from '../../../server/nodeattestation/join-token-attestor.js'
+import { ServerIdentity } from '../../../server/svid/server-identity.js'
 
 export interface ServerKit {
   trustDomain: TrustDomain

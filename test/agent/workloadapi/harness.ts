@@ -203,11 +203,28 @@ export function collect<T>(stream: ClientReadableStream<T>) {
     get error() {
       return error
     },
-    next(): Promise<T> {
+    /** The next message; rejects if none comes within `timeoutMs` (default 30 s). */
+    next(timeoutMs = 30_000): Promise<T> {
       const m = queue.shift()
       if (m !== undefined) return Promise.resolve(m)
       if (error) return Promise.reject(error)
-      return new Promise((resolve, reject) => waiters.push({ resolve, reject }))
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          resolve: (v: T) => {
+            clearTimeout(timer)
+            resolve(v)
+          },
+          reject: (e: unknown) => {
+            clearTimeout(timer)
+            reject(e)
+          },
+        }
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1)
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for the next stream message`))
+        }, timeoutMs)
+        waiters.push(waiter)
+      })
     },
   }
 }

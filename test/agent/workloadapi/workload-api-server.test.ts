@@ -17,6 +17,7 @@ import { splitConcatenatedDer } from '../../../certs/x509svid/parse-x509-svid.js
 import { certificatesToPem } from '../../../certs/x509svid/pem.js'
 import type { X509BundlesResponse__Output } from '../../../proto/generated/X509BundlesResponse.js'
 import { createTestCa } from '../../helpers/testca.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 import { collectingLogger, entry, gate } from '../cache/fake-server.js'
 import { collect, fetchJwt, firstMessage, md, startHarness, streamStatus, validateJwt } from './harness.js'
 
@@ -116,11 +117,7 @@ t.test('a caller whose SVIDs are still being minted is held, then served', async
   const g = gate()
   h.server.issuer.gate = g.promise
   const s = collect(h.client().FetchX509SVID({}, md()))
-  const started = await new Promise<boolean>((resolve) => {
-    const poll = () => (h.server.issuer.x509Calls.length > 0 ? resolve(true) : setTimeout(poll, 10))
-    poll()
-  })
-  t.ok(started, 'the request reached the issuer')
+  await waitUntil('the request to reach the issuer', () => h.server.issuer.x509Calls.length > 0)
   t.equal(s.count, 0, 'nothing sent while minting')
   t.equal(s.error, undefined, 'and not refused')
   g.open()
@@ -214,7 +211,7 @@ t.test('a new connection is attested before its first call, which reuses that at
   const raw = connect(h.socketPath)
   t.teardown(() => raw.destroy())
   await new Promise((resolve) => raw.once('connect', resolve))
-  while (h.cache.stats().processes === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await waitUntil('the bare connection to be attested', () => h.cache.stats().processes > 0)
   t.same(attested, [process.pid], 'attested on accept, without any call')
   t.equal(h.cache.stats().processes, 1, 'and held while the connection is open')
 

@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto'
 import { connect } from 'node:tls'
 import t from 'tap'
 import type { SyncAuthorizedEntriesResponse__Output } from '../../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesResponse.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 import {
   attestJoinToken,
   createJoinToken,
@@ -34,13 +35,8 @@ function serverLeaf(kit: Kit): Promise<X509Certificate> {
   })
 }
 
-async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const until = (what: string, ok: () => boolean | Promise<boolean>) =>
+  waitUntil(what, ok, { timeoutMs: 10_000 })
 
 t.test('the agent API follows a CA rotation without a restart', async (t) => {
   const kit = await startKit(t, {

@@ -12,7 +12,7 @@ import {
   type ServerIdentityCa,
   type ServerSvid,
   shouldRenewServerSvid,
-} from '../../../server/endpoints/server-identity.js'
+} from '../../../server/svid/server-identity.js'
 import { createTestCa } from '../../helpers/testca.js'
 import { FakeClock, MemoryBundleStore, RecordingLogger } from '../ca/ca-test-kit.js'
 

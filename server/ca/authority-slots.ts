@@ -30,8 +30,8 @@ import type { BundlePublisher } from './bundle-publisher.js'
 import { KeyStore } from './key-store.js'
 import { isUsable, shouldActivateNext, shouldDropFromBundle, shouldPrepareNext } from './rotation.js'
 
-/** What the rotator needs (a subset of the CaManager config plus the publisher). */
-export interface AuthorityRotatorOptions {
+/** What the slots need (a subset of the CaManager config plus the publisher). */
+export interface AuthoritySlotsOptions {
   readonly trustDomain: TrustDomain
   readonly dataDir: string
   readonly caTtlSeconds: number
@@ -45,24 +45,26 @@ export interface AuthorityRotatorOptions {
 }
 
 /**
- * Holds the authorities and performs rotation steps.
+ * Holds the authorities in their slots (prepared, active, retired) and performs one rotation
+ * step when asked; the loop that asks lives in CaManager (SPIRE: ca/manager/slot.go vs. the
+ * manager's rotate loop).
  *
  * @example
- * const r = new AuthorityRotator({ ...config, publisher })
- * await r.load()
- * await r.step(new Date())
- * r.activeX509?.minter.mint(...)
+ * const slots = new AuthoritySlots({ ...config, publisher })
+ * await slots.load()
+ * await slots.step(new Date())
+ * slots.activeX509?.minter.mint(...)
  */
-export class AuthorityRotator {
+export class AuthoritySlots {
   x509: X509Authority[] = []
   jwt: JwtAuthority[] = []
   activeX509: { readonly authority: X509Authority; readonly minter: X509SvidMinter } | undefined
   activeJwt: { readonly authority: JwtAuthority; readonly signer: JwtSvidSigner } | undefined
-  readonly #o: AuthorityRotatorOptions
+  readonly #o: AuthoritySlotsOptions
   readonly #keyStore: KeyStore
   #dirty = false
 
-  constructor(opts: AuthorityRotatorOptions) {
+  constructor(opts: AuthoritySlotsOptions) {
     this.#o = opts
     this.#keyStore = new KeyStore(opts.dataDir)
   }
