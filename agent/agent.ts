@@ -15,9 +15,10 @@ import { readFile } from 'node:fs/promises'
 import { decodePemBundle } from '../certs/bundle/pem-bundle.js'
 import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
 import { isSigilError, SigilError } from '../certs/errors.js'
+import { Lifecycle } from '../common/lifecycle/lifecycle.js'
+import type { Logger } from '../common/logging/logger.js'
 import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
 import type { AgentConfig } from './config/load-agent-config.js'
-import type { Logger } from './logging/logger.js'
 import { pidfdIsAlive } from './peercred/peer-credentials.js'
 import { AgentEnrollment } from './sync/agent-enrollment.js'
 import { AgentIdentityStore } from './sync/agent-identity-store.js'
@@ -51,7 +52,7 @@ export interface RunningAgent {
  * no usable SVID and no credential, unreadable files).
  *
  * @example
- * const agent = await startAgent(config, { logger: createLogger(config.logLevel) })
+ * const agent = await startAgent(config, { logger: createLogger('sigil-agent', config.logLevel) })
  * process.once('SIGTERM', () => void agent.close())
  * const error = await agent.stopped
  */
@@ -61,30 +62,8 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const { logger } = deps
   const clock = deps.clock ?? (() => new Date())
-  const lifetime = new AbortController()
-  const closers: { name: string; close: () => Promise<void> | void }[] = []
-  const background: Promise<void>[] = []
-  let resolveStopped: (e: Error | undefined) => void = () => {}
-  const stopped = new Promise<Error | undefined>((r) => {
-    resolveStopped = r
-  })
-  let closing: Promise<void> | undefined
-  const shutdown = (error: Error | undefined): Promise<void> => {
-    closing ??= (async () => {
-      lifetime.abort()
-      for (const c of closers.reverse()) {
-        try {
-          await c.close()
-        } catch (err) {
-          logger.error({ err: (err as Error).message, component: c.name }, 'component failed to close')
-        }
-      }
-      closers.length = 0
-      await Promise.allSettled(background)
-      resolveStopped(error)
-    })()
-    return closing
-  }
+  const life = new Lifecycle(logger)
+  const shutdown = (error: Error | undefined): Promise<void> => (error ? life.fail(error) : life.close())
 
   try {
     const store = new AgentIdentityStore(config.dataDir, config.trustDomain)
@@ -98,7 +77,7 @@ export async function startAgent(
       insecureBootstrap: config.insecureBootstrap,
       clock,
     })
-    closers.push({ name: 'server-client', close: () => client.close() })
+    life.onClose('server-client', () => client.close())
     const enrollment = new AgentEnrollment({ store, client, credential, logger, clock })
     const plan = await enrollment.prepare()
 
@@ -110,7 +89,7 @@ export async function startAgent(
       spareSvids: config.spareSvids,
       clock,
     })
-    closers.push({ name: 'cache', close: () => cache.close() })
+    life.onClose('cache', () => cache.close())
     const workloadApi = await startWorkloadApiServer({
       socketPath: config.socketPath,
       cache,
@@ -127,7 +106,7 @@ export async function startAgent(
       maxStreamBacklogBytes: config.maxStreamBacklogBytes,
       jwtLeewaySeconds: config.jwtLeewaySeconds,
     })
-    closers.push({ name: 'workload-api', close: () => workloadApi.close() })
+    life.onClose('workload-api', () => workloadApi.close())
 
     let savedBundle = bundle
     const loop = new SyncLoop({
@@ -161,7 +140,7 @@ export async function startAgent(
         }
         logger.warn({}, 'the server refused this agent: attesting again')
         try {
-          await enrollment.attest(lifetime.signal, 'the server refused the agent SVID')
+          await enrollment.attest(life.signal, 'the server refused the agent SVID')
         } catch (e) {
           // Refused again (banned, bad credential): retrying would only hammer the server.
           if (isSigilError(e, 'ERR_ATTESTATION_FAILED', 'ERR_CONFIG_INVALID')) void shutdown(e)
@@ -170,17 +149,13 @@ export async function startAgent(
       },
     })
 
-    background.push(
+    life.background(
+      'sync',
       (async () => {
-        try {
-          if ('attestBecause' in plan) await enrollment.attest(lifetime.signal, plan.attestBecause)
-          await loop.run(lifetime.signal)
-        } catch (err) {
-          if (lifetime.signal.aborted) return
-          logger.error({ err: (err as Error).message }, 'the agent cannot obtain its identity; stopping')
-          void shutdown(err as Error)
-        }
+        if ('attestBecause' in plan) await enrollment.attest(life.signal, plan.attestBecause)
+        await loop.run(life.signal)
       })(),
+      'the agent cannot obtain its identity; stopping',
     )
     void loop.firstSync.then(() =>
       logger.info(
@@ -201,7 +176,7 @@ export async function startAgent(
     return {
       socketPath: config.socketPath,
       ready: loop.firstSync,
-      stopped,
+      stopped: life.stopped,
       health: () => ({
         sync: loop.health(),
         cache: cache.stats(),

@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { SigilError } from '../certs/errors.js'
 import { importPrivateKey } from '../certs/keys/keys.js'
 import { pemToCertificates } from '../certs/x509svid/pem.js'
+import { Lifecycle } from '../common/lifecycle/lifecycle.js'
+import type { Logger } from '../common/logging/logger.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
@@ -20,7 +22,6 @@ import { probeStorage } from './datastore/storage-probe.js'
 import { startAdminApiServer } from './endpoints/admin-api-server.js'
 import { startAgentApiServer } from './endpoints/agent-api-server.js'
 import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
-import type { Logger } from './logging/logger.js'
 import { ServerIdentity } from './svid/server-identity.js'
 
 /** What a started server exposes to its caller (the `run` command, tests). */
@@ -28,8 +29,8 @@ export interface RunningServer {
   readonly agentApiPort: number
   readonly bundleEndpointPort: number | undefined
   readonly adminSocket: string
-  /** Resolves when the server has stopped (after close(), or after a fatal error). */
-  readonly stopped: Promise<void>
+  /** Resolves when the server has stopped: `undefined` after close(), the error after a fatal failure. */
+  readonly stopped: Promise<Error | undefined>
   close(): Promise<void>
 }
 
@@ -37,7 +38,7 @@ export interface RunningServer {
  * Starts every component of the server.
  *
  * @example
- * const server = await startServer(config, { logger: createLogger('info') })
+ * const server = await startServer(config, { logger: createLogger('sigil-server', 'info') })
  * process.on('SIGTERM', () => server.close())
  */
 export async function startServer(
@@ -46,27 +47,12 @@ export async function startServer(
 ): Promise<RunningServer> {
   const { logger } = deps
   const clock = deps.clock ?? (() => new Date())
-  const lifetime = new AbortController()
-  const closers: { name: string; close: () => Promise<void> | void }[] = []
-  const background: Promise<void>[] = []
-
-  const closeAll = async (): Promise<void> => {
-    lifetime.abort()
-    for (const c of closers.reverse()) {
-      try {
-        await c.close()
-      } catch (err) {
-        logger.error({ err, component: c.name }, 'component failed to close')
-      }
-    }
-    closers.length = 0
-    await Promise.allSettled(background)
-  }
+  const life = new Lifecycle(logger)
 
   try {
     const datastorePath = join(config.dataDir, 'datastore.sqlite3')
     const datastore = await SqliteDataStore.open({ path: datastorePath })
-    closers.push({ name: 'datastore', close: () => datastore.close() })
+    life.onClose('datastore', () => datastore.close())
 
     // the key store and the datastore must belong together before the CA may create anything
     const keyStore = new KeyStore(config.dataDir)
@@ -97,11 +83,11 @@ export async function startServer(
       logger,
     })
     await ca.init()
-    background.push(ca.run(lifetime.signal))
+    life.background('ca-rotation', ca.run(life.signal))
 
     const identity = new ServerIdentity({ trustDomain: config.trustDomain, ca, clock, logger })
     await identity.init()
-    background.push(identity.run(lifetime.signal))
+    life.background('server-identity', identity.run(life.signal))
 
     const agentApi = await startAgentApiServer({
       address: config.agentApiAddress,
@@ -116,7 +102,7 @@ export async function startServer(
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       ...(config.x509popCa ? { x509popCaCerts: readPemCertificates(config.x509popCa, 'x509pop-ca') } : {}),
     })
-    closers.push({ name: 'agent-api', close: () => agentApi.close() })
+    life.onClose('agent-api', () => agentApi.close())
 
     const adminApi = await startAdminApiServer({
       socketPath: config.adminSocket,
@@ -130,7 +116,7 @@ export async function startServer(
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       storageProbe: () => probeStorage(config.dataDir),
     })
-    closers.push({ name: 'admin-api', close: () => adminApi.close() })
+    life.onClose('admin-api', () => adminApi.close())
 
     let bundleEndpointPort: number | undefined
     if (config.bundleEndpointAddress) {
@@ -144,19 +130,10 @@ export async function startServer(
         identity,
         logger,
       })
-      closers.push({ name: 'bundle-endpoint', close: () => endpoint.close() })
+      life.onClose('bundle-endpoint', () => endpoint.close())
       bundleEndpointPort = endpoint.port
     }
 
-    let resolveStopped: () => void = () => {}
-    const stopped = new Promise<void>((r) => {
-      resolveStopped = r
-    })
-    let closing: Promise<void> | undefined
-    const close = (): Promise<void> => {
-      closing ??= closeAll().then(resolveStopped)
-      return closing
-    }
     logger.info(
       {
         trust_domain: config.trustDomain.name,
@@ -172,11 +149,11 @@ export async function startServer(
       agentApiPort: agentApi.port,
       bundleEndpointPort,
       adminSocket: config.adminSocket,
-      stopped,
-      close,
+      stopped: life.stopped,
+      close: () => life.close(),
     }
   } catch (err) {
-    await closeAll()
+    await life.close()
     throw err
   }
 }

@@ -3,9 +3,9 @@
  * the counts it reports.
  */
 import { DEFAULT_KEY_TYPE, type KeyType } from '../../certs/keys/keys.js'
+import type { Log } from '../../common/logging/logger.js'
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
 import type { SvidIssuer } from './authorized-state.js'
-import type { CacheLogger } from './cache-logger.js'
 import type { IssuanceConfig } from './issuance-loop.js'
 import {
   checkRotationFraction,
@@ -23,7 +23,7 @@ export type ProcessStartTimeReader = (
 /** How to build a {@link WorkloadIdentityCache}. */
 export interface WorkloadIdentityCacheOptions {
   readonly issuer: SvidIssuer
-  readonly logger: CacheLogger
+  readonly logger: Log
   /** Key type of workload X509-SVIDs; default ec-p256. */
   readonly keyType?: KeyType
   /** Renew when this share of the lifetime remains (±10%); default 0.5. */

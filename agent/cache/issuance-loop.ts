@@ -17,10 +17,11 @@
  * loop never throws. All time comes from the injected clock.
  */
 import type { KeyType } from '../../certs/keys/keys.js'
+import { codedErrorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
+import { retryDelayMs } from '../../common/loop/backoff.js'
 import type { AuthorizedEntry, SvidIssuer } from './authorized-state.js'
-import { type CacheLogger, errorText } from './cache-logger.js'
 import type { DueEntries, RenewalDraw, RetryState } from './held-svids.js'
-import { retryDelayMs } from './rotation-policy.js'
 import {
   type DueGroup,
   type MAX_X509_BATCH,
@@ -45,7 +46,7 @@ const SUMMARY_INTERVAL_MS = 10_000
 /** What the loop needs of the cache's configuration. */
 export interface IssuanceConfig {
   readonly issuer: SvidIssuer
-  readonly logger: CacheLogger
+  readonly logger: Log
   readonly keyType: KeyType
   readonly rotationFraction: number
   readonly clock: () => Date
@@ -168,7 +169,7 @@ export class IssuanceLoop {
         if (this.#now() - this.#tally.since >= SUMMARY_INTERVAL_MS) this.#logSummary()
       }
     } catch (err) {
-      this.#cfg.logger.error({ err: errorText(err) }, 'workload SVID issuance loop failed')
+      this.#cfg.logger.error({ err: codedErrorText(err) }, 'workload SVID issuance loop failed')
     } finally {
       this.#running = false
       this.#wake = undefined
@@ -206,7 +207,7 @@ export class IssuanceLoop {
       this.#settle(await sendX509Batch(this.#cfg.issuer, prepared, this.#cfg.clock))
     } catch (err) {
       for (const n of needs) n.owner.abandon(n.entry.id)
-      this.#cfg.logger.error({ err: errorText(err) }, 'workload SVID issuance batch failed')
+      this.#cfg.logger.error({ err: codedErrorText(err) }, 'workload SVID issuance batch failed')
     } finally {
       this.#inFlight--
       this.#wake?.()
@@ -222,7 +223,7 @@ export class IssuanceLoop {
       if ('svid' in o) {
         this.#installed(o.need, o.svid)
       } else if (this.#failed(o.need)) {
-        const why = errorText(o.error)
+        const why = codedErrorText(o.error)
         failed.set(why, [...(failed.get(why) ?? []), o.need.entry.id])
       }
     }

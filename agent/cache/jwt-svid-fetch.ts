@@ -5,8 +5,9 @@
  * otherwise the call fails `ERR_UNAVAILABLE`.
  */
 import { isSigilError, SigilError } from '../../certs/errors.js'
+import { codedErrorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
 import type { AuthorizedEntry, SvidIssuer } from './authorized-state.js'
-import { type CacheLogger, errorText } from './cache-logger.js'
 import { type CachedJwtSvid, type JwtSvidCache, jwtCacheKey } from './jwt-svid-cache.js'
 import type { ProcessRecord } from './process-record.js'
 import { isServable, renewalTime } from './rotation-policy.js'
@@ -23,7 +24,7 @@ export interface WorkloadJwtSvid {
 /** What fetching needs from the cache. */
 export interface JwtFetchContext {
   readonly issuer: Pick<SvidIssuer, 'newJwtSvid'>
-  readonly logger: CacheLogger
+  readonly logger: Log
   readonly clock: () => Date
   readonly rotationFraction: number
   readonly random: () => number
@@ -87,17 +88,19 @@ async function jwtFor(
   } catch (err) {
     if (cached !== undefined && isServable(ctx.clock(), cached.expiresAt)) {
       ctx.logger.warn(
-        { pid: rec.pid, entry_id: entry.id, spiffe_id: entry.spiffeId, err: errorText(err) },
+        { pid: rec.pid, entry_id: entry.id, spiffe_id: entry.spiffeId, err: codedErrorText(err) },
         'could not mint a JWT-SVID; serving the cached one',
       )
       return toWorkload(cached, entry)
     }
     if (isSigilError(err, 'ERR_NOT_AUTHORIZED')) throw err
     ctx.logger.warn(
-      { pid: rec.pid, entry_id: entry.id, spiffe_id: entry.spiffeId, err: errorText(err) },
+      { pid: rec.pid, entry_id: entry.id, spiffe_id: entry.spiffeId, err: codedErrorText(err) },
       'could not mint a JWT-SVID',
     )
-    throw new SigilError('ERR_UNAVAILABLE', `could not fetch JWT-SVID: ${errorText(err)}`, { cause: err })
+    throw new SigilError('ERR_UNAVAILABLE', `could not fetch JWT-SVID: ${codedErrorText(err)}`, {
+      cause: err,
+    })
   }
 }
 

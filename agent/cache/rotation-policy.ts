@@ -114,18 +114,6 @@ export function isServable(now: Date, notAfter: Date): boolean {
   return notAfter.getTime() - now.getTime() >= MIN_SERVE_REMAINING_MS
 }
 
-/**
- * Delay before retry number `failures` (1 for the first failure): doubling from `initialMs`,
- * capped at `maxMs`, ±20% jitter. `random` is in [0, 1).
- *
- * @example
- * retryDelayMs(3, 500, 5_000, Math.random()) // about 2 s
- */
-export function retryDelayMs(failures: number, initialMs: number, maxMs: number, random: number): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, Math.min(30, failures - 1)))
-  return Math.round(base * (0.8 + 0.4 * random))
-}
-
 /** Checks a rotation fraction from configuration: a number in (0, 1). */
 export function checkRotationFraction(fraction: number): number {
   if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) {

@@ -18,8 +18,8 @@
  */
 import { SigilError } from '../../certs/errors.js'
 import { selectorSet } from '../../certs/selector/selector.js'
+import { codedErrorText } from '../../common/errors/error-text.js'
 import type { AuthorizedState } from './authorized-state.js'
-import { errorText } from './cache-logger.js'
 import {
   type CacheStats,
   type ProcessStartTimeReader,
@@ -209,7 +209,7 @@ export class WorkloadIdentityCache {
           now = await this.#procStartTime(rec.pid)
         } catch (err) {
           this.#cfg.logger.warn(
-            { pid: rec.pid, err: errorText(err) },
+            { pid: rec.pid, err: codedErrorText(err) },
             'cannot check workload process; dropping it',
           )
           now = undefined
@@ -223,7 +223,7 @@ export class WorkloadIdentityCache {
       this.#spares.prune(now)
       this.#loop.kick()
     } catch (err) {
-      this.#cfg.logger.error({ err: errorText(err) }, 'workload cache maintenance failed')
+      this.#cfg.logger.error({ err: codedErrorText(err) }, 'workload cache maintenance failed')
     } finally {
       this.#maintaining = false
     }

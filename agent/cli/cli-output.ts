@@ -8,8 +8,9 @@ import { chmod, mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { splitConcatenatedDer } from '../../certs/x509svid/parse-x509-svid.js'
+import { type CliIo, EXIT_FAILED } from '../../common/cli/cli-io.js'
+import { errorText } from '../../common/errors/error-text.js'
 import type { X509SVID__Output } from '../../proto/generated/X509SVID.js'
-import { type CliIo, EXIT_FAILED } from './run-cli.js'
 import { WorkloadApiError } from './workload-client.js'
 
 /**
@@ -24,14 +25,28 @@ export function reportFailure(io: CliIo, command: string, err: unknown, socketPa
     err instanceof WorkloadApiError &&
     (err.statusName === 'UNAVAILABLE' || err.statusName === 'DEADLINE_EXCEEDED')
   ) {
-    why = `cannot reach the Workload API at ${socketPath} (${err.statusName}: ${err.message})`
+    why = `cannot reach the Workload API at ${socketPath} (${err.statusName}: ${grpcDetail(err.message)})`
   } else if (err instanceof WorkloadApiError) {
     why = `${err.statusName}: ${err.message}`
   } else {
-    why = err instanceof Error ? err.message : String(err)
+    why = errorText(err)
   }
   io.stderr.write(`sigil-agent ${command}: ${why.replace(/\s*\n\s*/g, ' ')}\n`)
   return EXIT_FAILED
+}
+
+/**
+ * A grpc-js failure detail without its resolver noise: grpc-js appends "Resolution note: …"
+ * (often empty, leaving "Resolution note: )") to connection errors.
+ *
+ * @example
+ * grpcDetail('No connection established. Last error: connect ENOENT /x.sock (…). Resolution note: ') // '… (…)'
+ */
+export function grpcDetail(message: string): string {
+  return message
+    .replace(/[.,;]?\s*Resolution note:[^)]*/g, '')
+    .replace(/\s+\)/g, ')')
+    .trim()
 }
 
 /** Writes `data` to `path` through a temporary file and a rename, with `mode`. */

@@ -5,6 +5,7 @@
  * Failures become `WorkloadApiError`s carrying the gRPC status name for the CLI's messages.
  */
 import { type CallOptions, credentials, Metadata, status as Status } from '@grpc/grpc-js'
+import { errorText } from '../../common/errors/error-text.js'
 import type { JWTSVIDResponse__Output } from '../../proto/generated/JWTSVIDResponse.js'
 import type { ValidateJWTSVIDResponse__Output } from '../../proto/generated/ValidateJWTSVIDResponse.js'
 import type { X509SVIDResponse__Output } from '../../proto/generated/X509SVIDResponse.js'
@@ -30,8 +31,7 @@ function toError(err: unknown): WorkloadApiError {
   const code =
     typeof (err as { code?: unknown })?.code === 'number' ? (err as { code: number }).code : undefined
   const details = (err as { details?: unknown })?.details
-  const message =
-    typeof details === 'string' && details ? details : err instanceof Error ? err.message : String(err)
+  const message = typeof details === 'string' && details ? details : errorText(err)
   return new WorkloadApiError(message, code, { cause: err })
 }
 

@@ -5,13 +5,13 @@
  * the `warnings` (a join token file other users can read). A join token in argv is refused
  * (see join-token-source.ts).
  */
-import { readFileSync } from 'node:fs'
-import { extname, resolve } from 'node:path'
-import { parse as parseToml } from 'smol-toml'
+import { resolve } from 'node:path'
 import { SigilError } from '../../certs/errors.js'
 import { MAX_JWT_LEEWAY_SECONDS } from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { parseOptions } from '../../common/cli/parse-options.js'
+import { readConfigFile } from '../../common/config/config-file.js'
 import { agentOptions } from './agent-options.js'
 import { checkConfigFileSecrets, readJoinTokenFile, refuseSecretsInArgv } from './join-token-source.js'
 
@@ -44,8 +44,6 @@ export type AgentLoadResult =
   | { kind: 'config'; config: AgentConfig; warnings: readonly string[] }
   | { kind: 'help'; text: string }
 
-const MAX_CONFIG_BYTES = 1024 * 1024
-
 /**
  * Resolves the agent configuration from arguments (without `run`) and an environment.
  *
@@ -56,9 +54,9 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   refuseSecretsInArgv(args)
   let v: ReturnType<ReturnType<typeof agentOptions>['parse']>['values']
   try {
-    const first = agentOptions(env).parse(args).values
+    const first = parseOptions(agentOptions(env), args)
     const jack = agentOptions(env)
-    if (first.config) jack.setConfigValues(readConfigFile(first.config) as never, first.config)
+    if (first.config) jack.setConfigValues(configFileValues(first.config) as never, first.config)
     v = jack.parse(args).values
     if (v.help) return { kind: 'help', text: jack.usage() }
   } catch (cause) {
@@ -143,25 +141,9 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   return { kind: 'config', config, warnings }
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
-  let parsed: unknown
-  try {
-    const buf = readFileSync(path)
-    if (buf.length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`)
-    const text = buf.toString('utf8')
-    parsed = extname(path).toLowerCase() === '.toml' ? parseToml(text) : JSON.parse(text)
-  } catch (cause) {
-    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: ${(cause as Error).message}`, { cause })
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: the top level must be an object`)
-  }
-  const values = Object.fromEntries(
-    Object.entries(parsed).map(([k, val]) => [
-      k.replaceAll('_', '-'),
-      typeof val === 'number' ? String(val) : val,
-    ]),
-  )
+/** The config file's values; a join token in it must be readable by its owner only. */
+function configFileValues(path: string): Record<string, unknown> {
+  const values = readConfigFile(path)
   checkConfigFileSecrets(path, values)
   return values
 }

@@ -9,12 +9,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isSigilError, SigilError } from '../../certs/errors.js'
-import { retryDelayMs } from '../cache/rotation-policy.js'
+import type { Log } from '../../common/logging/logger.js'
+import { retryDelayMs } from '../../common/loop/backoff.js'
 import type { AgentIdentity } from './agent-identity.js'
 import type { AgentIdentityStore, StoredIdentity } from './agent-identity-store.js'
 import { credentialTag, type NodeCredential } from './node-credential.js'
 import type { ServerClient } from './server-client.js'
-import type { SyncLogger } from './sync-loop.js'
 
 /** A stored SVID with less than this left is not reused. */
 export const MIN_REUSE_REMAINING_MS = 5_000
@@ -28,7 +28,7 @@ export interface AgentEnrollmentOptions {
   readonly store: AgentIdentityStore
   readonly client: Pick<ServerClient, 'attest' | 'useIdentity'>
   readonly credential: NodeCredential | undefined
-  readonly logger: SyncLogger
+  readonly logger: Log
   readonly clock?: () => Date
   readonly random?: () => number
 }

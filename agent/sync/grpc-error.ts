@@ -8,6 +8,7 @@
  */
 import { status as Status } from '@grpc/grpc-js'
 import { type ErrorCode, isSigilError, SigilError } from '../../certs/errors.js'
+import { errorText } from '../../common/errors/error-text.js'
 
 /** The numeric gRPC status of an error from grpc-js, if it has one. */
 export function grpcStatusOf(err: unknown): number | undefined {
@@ -31,7 +32,7 @@ export function fromGrpcError(
   const status = grpcStatusOf(err)
   const detail =
     typeof (err as { details?: unknown })?.details === 'string' ? (err as { details: string }).details : ''
-  const message = detail || (err instanceof Error ? err.message : String(err))
+  const message = detail || errorText(err)
   let code: ErrorCode
   if (status === Status.PERMISSION_DENIED || status === Status.UNAUTHENTICATED) code = refusedCode
   else if (status === Status.INVALID_ARGUMENT) code = 'ERR_INVALID_ARGUMENT'

@@ -6,10 +6,12 @@
  * evicted, banned, stale SVID) goes to `onRefused`, which re-attests or stops the agent. The
  * loop never throws: it logs, counts failures and reports its health.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import { isSigilError, type SigilError } from '../../certs/errors.js'
+import { errorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
+import { runEvery } from '../../common/loop/run-every.js'
 import type { AuthorizedState } from '../cache/authorized-state.js'
-import { renewalTime, retryDelayMs, shouldRenew } from '../cache/rotation-policy.js'
+import { renewalTime, shouldRenew } from '../cache/rotation-policy.js'
 import type { AgentIdentity } from './agent-identity.js'
 
 /** Default time between syncs. */
@@ -33,14 +35,6 @@ export interface SyncConnection {
   syncAuthorizedEntries(): Promise<AuthorizedState>
 }
 
-/** What the loop logs through. */
-export interface SyncLogger {
-  debug(obj: Record<string, unknown>, msg: string): void
-  info(obj: Record<string, unknown>, msg: string): void
-  warn(obj: Record<string, unknown>, msg: string): void
-  error(obj: Record<string, unknown>, msg: string): void
-}
-
 /** Everything the loop needs. */
 export interface SyncLoopOptions {
   readonly connection: SyncConnection
@@ -52,7 +46,7 @@ export interface SyncLoopOptions {
   readonly onRefused?: (error: SigilError) => Promise<void>
   readonly intervalMs?: number
   readonly rotationFraction?: number
-  readonly logger: SyncLogger
+  readonly logger: Log
   readonly clock?: () => Date
   /** In [0, 1); injectable for tests. */
   readonly random?: () => number
@@ -106,19 +100,14 @@ export class SyncLoop {
   }
 
   /** Runs until `signal` aborts; never throws. The first round starts at once. */
-  async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const ok = await this.round()
-      const delay = ok
-        ? Math.round(this.#intervalMs * (1 + SYNC_JITTER * (2 * this.#random() - 1)))
-        : retryDelayMs(this.#failures, this.#intervalMs, maxSyncBackoffMs(this.#intervalMs), this.#random())
-      if (!ok) this.#opts.logger.debug({ retry_in_ms: delay, failures: this.#failures }, 'next sync attempt')
-      try {
-        await sleep(delay, undefined, { signal })
-      } catch {
-        return
-      }
-    }
+  run(signal: AbortSignal): Promise<void> {
+    return runEvery(signal, () => this.round(), {
+      intervalMs: () => Math.round(this.#intervalMs * (1 + SYNC_JITTER * (2 * this.#random() - 1))),
+      maxBackoffMs: maxSyncBackoffMs(this.#intervalMs),
+      random: this.#random,
+      onRetry: (delay, failures) =>
+        this.#opts.logger.debug({ retry_in_ms: delay, failures }, 'next sync attempt'),
+    })
   }
 
   /** One round (renew if due, then sync); resolves whether it succeeded. Never throws. */
@@ -138,7 +127,7 @@ export class SyncLoop {
       return true
     } catch (err) {
       this.#failures++
-      this.#lastError = err instanceof Error ? err.message : String(err)
+      this.#lastError = errorText(err)
       const refused = isSigilError(err, 'ERR_NOT_AUTHORIZED')
       this.#opts.logger[this.#failures === 1 || refused ? 'warn' : 'debug'](
         { err: this.#lastError, code: isSigilError(err) ? err.code : undefined, failures: this.#failures },
@@ -148,7 +137,7 @@ export class SyncLoop {
         try {
           await this.#opts.onRefused(err)
         } catch (e) {
-          this.#opts.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'recovery failed')
+          this.#opts.logger.error({ err: errorText(e) }, 'recovery failed')
         }
       }
       return false

@@ -18,6 +18,8 @@
  */
 import { SigilError } from '../../certs/errors.js'
 import { formatSelector } from '../../certs/selector/selector.js'
+import { errorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
 import { processKey, sameStartTime, type WorkloadProcess } from '../cache/workload-process.js'
 import type { PeerCredentials } from '../peercred/peer-credentials.js'
 import { fingerprintChange, type ProcessFingerprint } from '../workloadattestation/process-fingerprint.js'
@@ -44,19 +46,13 @@ export interface ProcessHolder {
   attestationWants(): AttestationWants
 }
 
-/** Logger (pino-compatible). */
-export interface RegistryLogger {
-  debug(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-}
-
 /** How to build a {@link CallerRegistry}. */
 export interface CallerRegistryOptions {
   readonly attestor: CallerAttestor
   readonly holder: ProcessHolder
   readonly procStartTime: (pid: number) => number | bigint | undefined
   readonly releasePeer: (peer: PeerCredentials) => void
-  readonly logger: RegistryLogger
+  readonly logger: Pick<Log, 'debug' | 'warn'>
   /** How long an attestation is reused on one connection; default 1000 ms (0: attest every call). */
   readonly attestationTtlMs?: number
 }
@@ -160,7 +156,7 @@ export class CallerRegistry {
     try {
       return await this.#attestOnce(conn, wants)
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err)
+      const why = errorText(err)
       this.#opts.logger.warn({ pid: conn.peer.pid, why }, 'workload attestation failed; call refused')
       throw err
     }

@@ -19,6 +19,8 @@ import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
 import { DEFAULT_JWT_LEEWAY_SECONDS, validateJwtSvid } from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { errorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
 import type { SpiffeWorkloadAPIHandlers } from '../../proto/generated/SpiffeWorkloadAPI.js'
 import type { IdentitySnapshot, IdentityUpdate } from '../cache/identity-subscription.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
@@ -64,15 +66,7 @@ export interface CallerIdentifier {
   identify(connectionKey: string): Promise<WorkloadProcess>
 }
 
-/** Logger (pino-compatible). */
-export interface HandlerLogger {
-  debug(obj: object, msg: string): void
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-  error(obj: object, msg: string): void
-}
-
-/** Log lines a caller can provoke once per call, collapsed per key (agent/logging's `LogRateLimiter` fits). */
+/** Log lines a caller can provoke once per call, collapsed per key (common/logging's `LogRateLimiter` fits). */
 export interface RepeatedLogger {
   warn(key: string, obj: object, msg: string): void
 }
@@ -85,7 +79,7 @@ export interface WorkloadApiHandlerDeps {
   readonly source: IdentitySource
   readonly callers: CallerIdentifier
   readonly trustDomain: TrustDomain
-  readonly logger: HandlerLogger
+  readonly logger: Log
   readonly clock: () => Date
   /** Registers a way to end an open stream with OK at shutdown; returns the unregister function. */
   readonly trackStream: (end: () => void) => () => void
@@ -129,11 +123,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
 
   function fail(call: ServerWritableStream<unknown, unknown>, err: unknown, method: string): void {
     const s = statusOf(err)
-    if (s.unexpected)
-      logger.error(
-        { err: err instanceof Error ? err.message : String(err), method },
-        'Workload API call failed',
-      )
+    if (s.unexpected) logger.error({ err: errorText(err), method }, 'Workload API call failed')
     if (!call.cancelled && !call.writableEnded) call.emit('error', serviceError(s))
   }
 
@@ -146,11 +136,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
         (res) => callback(null, res),
         (err: unknown) => {
           const s = statusOf(err)
-          if (s.unexpected)
-            logger.error(
-              { err: err instanceof Error ? err.message : String(err), method },
-              'Workload API call failed',
-            )
+          if (s.unexpected) logger.error({ err: errorText(err), method }, 'Workload API call failed')
           callback(serviceError(s))
         },
       )

@@ -20,9 +20,11 @@ import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js'
 import { SigilError } from '../../certs/errors.js'
 import { MAX_JWT_LEEWAY_SECONDS } from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { errorText } from '../../common/errors/error-text.js'
+import { LogRateLimiter } from '../../common/logging/log-rate-limiter.js'
+import type { Log } from '../../common/logging/logger.js'
 import { loadWorkloadApi } from '../../proto/loader.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
-import { LogRateLimiter } from '../logging/log-rate-limiter.js'
 import { loadPeercredAddon } from '../peercred/native-addon.js'
 import {
   type PeerCredentials,
@@ -34,11 +36,7 @@ import { CallerLimits, type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from '.
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
 import { requireSecurityHeader } from './security-header.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
-import {
-  createWorkloadApiHandlers,
-  type HandlerLogger,
-  type IdentitySource,
-} from './workload-api-handlers.js'
+import { createWorkloadApiHandlers, type IdentitySource } from './workload-api-handlers.js'
 
 /** Largest request accepted (a JWT-SVID to validate is at most 64 KiB). */
 const MAX_REQUEST_BYTES = 256 * 1024
@@ -64,7 +62,7 @@ export interface WorkloadApiServerConfig {
   /** Seam; default `readProcessStartTime` over `/proc`. */
   readonly procStartTime?: (pid: number) => number | bigint | undefined
   readonly trustDomain: TrustDomain | string
-  readonly logger: HandlerLogger
+  readonly logger: Log
   readonly clock?: () => Date
   /** How long one connection reuses an attestation (the start time is re-checked); default 1000 ms. */
   readonly attestationTtlMs?: number
@@ -175,10 +173,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     try {
       peer = readPeer(socket)
     } catch (err) {
-      logger.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'cannot read peer credentials; closing connection',
-      )
+      logger.warn({ err: errorText(err) }, 'cannot read peer credentials; closing connection')
       socket.destroy()
       return
     }

@@ -33,7 +33,8 @@ export function parseSelector(input: string): Selector {
   const value = input.slice(first + 1)
   if (!TYPE_CHARS.test(type)) fail('type may contain only a-z, 0-9, "_" and "-"')
   const second = value.indexOf(':')
-  if (second <= 0) fail('expected type:key:value (the key is missing)')
+  if (value === '' || second === 0) fail('expected type:key:value (the key is missing)')
+  if (second < 0) fail(`expected type:key:value (the value is missing: ${type}:${value.slice(0, 40)}:VALUE)`)
   if (second === value.length - 1) fail('expected type:key:value (the value is empty)')
   if (hasControlCharacter(value)) fail('control characters are not allowed')
   return { type, value }

@@ -8,6 +8,7 @@
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import { type ErrorCode, SigilError } from '../../certs/errors.js'
 import { echo } from '../../certs/lib/echo.js'
+import type { Log } from '../../common/logging/logger.js'
 
 /**
  * The gRPC status for every error code: a total map, so a code added to `ERROR_CODES` does not
@@ -67,11 +68,6 @@ export const MAX_STATUS_MESSAGE_CHARS = 1024
 /** The metadata key carrying the stable Sigil error code to our own clients (CLI, agent). */
 export const ERROR_CODE_METADATA_KEY = 'sigil-error-code'
 
-export interface ErrorLogger {
-  error(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-}
-
 /**
  * Converts any thrown value into a gRPC ServiceError-shaped object for a callback/emit,
  * logging internal causes.
@@ -79,7 +75,11 @@ export interface ErrorLogger {
  * @example
  * try { ... } catch (e) { callback(toGrpcError(e, log, 'BatchNewX509Svid')) }
  */
-export function toGrpcError(e: unknown, log: ErrorLogger, method: string): Partial<ServiceError> {
+export function toGrpcError(
+  e: unknown,
+  log: Pick<Log, 'error' | 'warn'>,
+  method: string,
+): Partial<ServiceError> {
   if (e instanceof SigilError && e.code !== 'ERR_DATASTORE') {
     const code = grpcStatusFor(e.code)
     if (code === status.PERMISSION_DENIED)

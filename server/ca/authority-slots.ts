@@ -12,6 +12,7 @@ import { JwtSvidSigner } from '../../certs/jwtsvid/jwt-svid-signer.js'
 import type { KeyType } from '../../certs/keys/keys.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { X509SvidMinter } from '../../certs/x509svid/x509-svid-minter.js'
+import type { Log } from '../../common/logging/logger.js'
 import {
   type Authority,
   chainsToConfiguredRoot,
@@ -25,7 +26,7 @@ import {
   x509FromStored,
   x509ToStored,
 } from './authority.js'
-import type { BundlePublisher, CaLogger } from './bundle-publisher.js'
+import type { BundlePublisher } from './bundle-publisher.js'
 import { KeyStore } from './key-store.js'
 import { isUsable, shouldActivateNext, shouldDropFromBundle, shouldPrepareNext } from './rotation.js'
 
@@ -39,7 +40,7 @@ export interface AuthoritySlotsOptions {
   readonly jwtIssuer?: string
   readonly upstream?: UpstreamAuthority
   readonly refreshHintSeconds: number
-  readonly logger: CaLogger
+  readonly logger: Log
   readonly publisher: BundlePublisher
 }
 

@@ -9,6 +9,7 @@
 import { decodeSpiffeBundle, encodeSpiffeBundle } from '../../certs/bundle/spiffe-bundle-json.js'
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import type { Log } from '../../common/logging/logger.js'
 
 /** A stored bundle: the SPIFFE bundle document and its sequence number. */
 export interface StoredBundle {
@@ -22,14 +23,6 @@ export interface BundleStore {
   setBundle(trustDomain: string, bundle: StoredBundle): Promise<unknown>
 }
 
-/** Structured logger (pino-compatible subset). Never given keys. */
-export interface CaLogger {
-  debug(obj: Record<string, unknown>, msg: string): void
-  info(obj: Record<string, unknown>, msg: string): void
-  warn(obj: Record<string, unknown>, msg: string): void
-  error(obj: Record<string, unknown>, msg: string): void
-}
-
 /**
  * Writes the trust domain's bundle when its authorities change.
  *
@@ -40,10 +33,10 @@ export interface CaLogger {
 export class BundlePublisher {
   readonly #trustDomain: TrustDomain
   readonly #store: BundleStore
-  readonly #logger: CaLogger
+  readonly #logger: Log
   #current: TrustBundle | undefined
 
-  constructor(opts: { trustDomain: TrustDomain; store: BundleStore; logger: CaLogger }) {
+  constructor(opts: { trustDomain: TrustDomain; store: BundleStore; logger: Log }) {
     this.#trustDomain = opts.trustDomain
     this.#store = opts.store
     this.#logger = opts.logger

@@ -13,7 +13,6 @@
  */
 
 import type { KeyObject } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
 import { SigilError } from '../../certs/errors.js'
 import type { MintedJwtSvid } from '../../certs/jwtsvid/jwt-svid-signer.js'
@@ -23,9 +22,12 @@ import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
 import type { MintedX509Svid } from '../../certs/x509svid/x509-svid-minter.js'
+import { errorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
+import { runEvery } from '../../common/loop/run-every.js'
 import type { JwtAuthority, UpstreamAuthority, X509Authority } from './authority.js'
 import { AuthoritySlots } from './authority-slots.js'
-import { BundlePublisher, type BundleStore, type CaLogger } from './bundle-publisher.js'
+import { BundlePublisher, type BundleStore } from './bundle-publisher.js'
 import type { AuthorityStatus } from './key-store.js'
 import { isUsable, publicationLeadMs, rotationIntervalMs } from './rotation.js'
 
@@ -51,7 +53,7 @@ export interface CaManagerConfig {
   /** `spiffe_refresh_hint` of the published bundle. */
   readonly refreshHintSeconds: number
   readonly clock: () => Date
-  readonly logger: CaLogger
+  readonly logger: Log
   /** Rotation loop period; default {@link rotationIntervalMs}(caTtlSeconds). */
   readonly rotateIntervalMs?: number
 }
@@ -131,7 +133,7 @@ export class CaManager {
         this.#lastError = undefined
       } catch (err) {
         this.#failures++
-        this.#lastError = err instanceof Error ? err.message : String(err)
+        this.#lastError = errorText(err)
         this.#cfg.logger.error(
           { err: this.#lastError, consecutive_failures: this.#failures },
           'CA rotation step failed',
@@ -142,23 +144,11 @@ export class CaManager {
   }
 
   /** Calls {@link rotate} periodically until `signal` aborts; never throws (failures back off and count). */
-  async run(signal: AbortSignal): Promise<void> {
+  run(signal: AbortSignal): Promise<void> {
     const interval = this.#cfg.rotateIntervalMs ?? rotationIntervalMs(this.#cfg.caTtlSeconds)
     const maxBackoff = Math.max(interval, Math.min(MAX_BACKOFF_MS, (this.#cfg.caTtlSeconds * 1000) / 24))
-    while (!signal.aborted) {
-      try {
-        await this.rotate()
-      } catch {
-        // logged and counted by rotate()
-      }
-      const delay =
-        this.#failures === 0 ? interval : Math.min(maxBackoff, interval * 2 ** Math.min(this.#failures, 20))
-      try {
-        await sleep(delay, undefined, { signal })
-      } catch {
-        break
-      }
-    }
+    // rotate() logs and counts its failures; runEvery backs off after them.
+    return runEvery(signal, () => this.rotate(), { intervalMs: interval, maxBackoffMs: maxBackoff })
   }
 
   /** ok while both signers are usable and rotation has not failed {@link HEALTH_FAILURE_THRESHOLD} times in a row. */

@@ -12,8 +12,8 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import { EXIT_FAILED, EXIT_USAGE } from '../../common/cli/cli-io.js'
 import { type AdminAPIDefinition, loadAdminApi } from '../../proto/loader.js'
-import { EXIT_FAILED, EXIT_USAGE } from './run-cli.js'
 
 /** Deadline of one admin call. */
 export const ADMIN_CALL_TIMEOUT_MS = 30_000

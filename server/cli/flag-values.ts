@@ -10,13 +10,14 @@ import { checkSelectorRule } from '../../certs/selector/selector-rules.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { dnsNameProblem } from '../../certs/x509svid/dns-name.js'
+import { errorText } from '../../common/errors/error-text.js'
 import { parseDurationSeconds } from '../config/duration.js'
 
 /** The largest TTL the admin API carries (int32 seconds). */
 export const MAX_TTL_SECONDS = 2_147_483_647
 
 function flagError(flag: string, error: unknown): never {
-  const reason = error instanceof Error ? error.message : String(error)
+  const reason = errorText(error)
   throw new SigilError(
     error instanceof SigilError ? error.code : 'ERR_INVALID_ARGUMENT',
     `${flag}: ${reason}`,

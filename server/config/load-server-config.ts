@@ -3,12 +3,12 @@
  * then validates every value into a typed {@link ServerConfig}. Any problem is a
  * SigilError `ERR_CONFIG_INVALID` whose message names the option and the rule.
  */
-import { readFileSync } from 'node:fs'
-import { extname, isAbsolute, join, resolve } from 'node:path'
-import { parse as parseToml } from 'smol-toml'
+import { isAbsolute, join, resolve } from 'node:path'
 import { SigilError } from '../../certs/errors.js'
 import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { parseOptions } from '../../common/cli/parse-options.js'
+import { readConfigFile } from '../../common/config/config-file.js'
 import { type HostPort, parseHostPort } from './address.js'
 import { parseDurationSeconds } from './duration.js'
 import { serverOptions } from './server-options.js'
@@ -44,8 +44,6 @@ export interface ServerConfig {
 
 export type LoadResult = { kind: 'config'; config: ServerConfig } | { kind: 'help'; text: string }
 
-const MAX_CONFIG_BYTES = 1024 * 1024
-
 /**
  * Resolves the configuration from command-line arguments (without the `run` word) and an environment.
  *
@@ -57,7 +55,7 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
   const argv = args
   let values: ReturnType<ReturnType<typeof serverOptions>['parse']>['values']
   try {
-    const first = serverOptions(env).parse(argv).values
+    const first = parseOptions(serverOptions(env), argv)
     const jack = serverOptions(env)
     if (first.config) jack.setConfigValues(readConfigFile(first.config) as never, first.config)
     values = jack.parse(argv).values
@@ -109,35 +107,6 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
     throw new SigilError('ERR_CONFIG_INVALID', 'x509-svid-ttl and agent-svid-ttl must be shorter than ca-ttl')
   }
   return { kind: 'config', config }
-}
-
-/** Reads a JSON or TOML config file into option values; snake_case keys become kebab-case. */
-function readConfigFile(path: string): Record<string, unknown> {
-  let text: string
-  try {
-    const buf = readFileSync(path)
-    if (buf.length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`)
-    text = buf.toString('utf8')
-  } catch (cause) {
-    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: ${(cause as Error).message}`, { cause })
-  }
-  let parsed: unknown
-  try {
-    parsed = extname(path).toLowerCase() === '.toml' ? parseToml(text) : JSON.parse(text)
-  } catch (cause) {
-    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: ${(cause as Error).message}`, { cause })
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: the top level must be an object`)
-  }
-  const out: Record<string, unknown> = {}
-  for (const [k, val] of Object.entries(parsed)) {
-    const key = k.replaceAll('_', '-')
-    if (key === 'config')
-      throw new SigilError('ERR_CONFIG_INVALID', `config file ${path}: "config" cannot nest`)
-    out[key] = typeof val === 'number' && !key.startsWith('log') ? String(val) : val
-  }
-  return out
 }
 
 function optionalPath(p: string | undefined): string | undefined {

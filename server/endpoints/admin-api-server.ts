@@ -12,8 +12,9 @@ import { dirname, resolve } from 'node:path'
 import { Server, ServerCredentials } from '@grpc/grpc-js'
 import { SigilError } from '../../certs/errors.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import type { Log } from '../../common/logging/logger.js'
 import { loadAdminApi } from '../../proto/loader.js'
-import type { AdminCa, AdminDataStore, AdminLogger } from '../api/admin/admin-api.js'
+import type { AdminCa, AdminDataStore } from '../api/admin/admin-api.js'
 import { createAdminApiHandlers } from '../api/admin/admin-api.js'
 
 /** Largest request message accepted on the admin socket. */
@@ -29,7 +30,7 @@ export interface AdminApiServerConfig {
   readonly trustDomain: TrustDomain
   readonly datastore: AdminDataStore
   readonly ca: AdminCa
-  readonly logger: AdminLogger
+  readonly logger: Log
   readonly clock: () => Date
   readonly joinTokenTtlSeconds: number
   readonly defaultX509SvidTtlSeconds: number
@@ -97,7 +98,7 @@ export async function startAdminApiServer(cfg: AdminApiServerConfig): Promise<Ad
   }
 }
 
-async function prepareDirectory(dir: string, logger: AdminLogger): Promise<void> {
+async function prepareDirectory(dir: string, logger: Log): Promise<void> {
   const existing = await stat(dir).catch(() => undefined)
   if (!existing) {
     await mkdir(dir, { recursive: true, mode: 0o700 })

@@ -11,11 +11,12 @@
 import { experimental, Server } from '@grpc/grpc-js'
 import { SigilError } from '../../certs/errors.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { errorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
 import { loadAgentApi } from '../../proto/loader.js'
 import {
   type AgentApiCa,
   type AgentApiDataStore,
-  type AgentApiLogger,
   createAgentApiHandlers,
 } from '../api/agent/agent-api-handlers.js'
 import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
@@ -41,7 +42,7 @@ export interface AgentApiServerConfig {
   readonly ca: AgentApiCa
   readonly datastore: AgentApiDataStore
   readonly identity: Pick<ServerIdentity, 'init' | 'current' | 'onChange'>
-  readonly logger: AgentApiLogger
+  readonly logger: Log
   readonly clock: () => Date
   readonly agentSvidTtlSeconds: number
   readonly defaultX509SvidTtlSeconds: number
@@ -125,10 +126,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     try {
       tls.setRoots(cfg.ca.currentBundle().x509Authorities)
     } catch (err) {
-      cfg.logger.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        'agent API: bundle refresh failed',
-      )
+      cfg.logger.warn({ err: errorText(err) }, 'agent API: bundle refresh failed')
     }
   }, cfg.tlsRefreshMs ?? DEFAULT_TLS_REFRESH_MS)
   refresh.unref()
@@ -182,7 +180,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
 
 /** The reason in a failed bind, e.g. `address already in use (EADDRINUSE)`; grpc-js wraps Node's listen error. */
 function listenReason(cause: unknown): string {
-  const text = cause instanceof Error ? cause.message : String(cause)
+  const text = errorText(cause)
   const m = /listen (E[A-Z]+): ([a-z ]*[a-z])/.exec(text)
   return m ? `${m[2]} (${m[1]})` : text
 }

@@ -16,6 +16,8 @@ import type { AddressInfo } from 'node:net'
 import { encodeSpiffeBundle } from '../../certs/bundle/spiffe-bundle-json.js'
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
 import { SigilError } from '../../certs/errors.js'
+import { errorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
 import { loadOrCreateDevCertificate } from './bundle-dev-certificate.js'
 import {
   type BundleEndpointIdentity,
@@ -30,13 +32,6 @@ export type { BundleEndpointIdentity } from './bundle-endpoint-tls.js'
 export const BUNDLE_REQUEST_TIMEOUT_MS = 10_000
 /** How long close() lets open connections finish. */
 export const BUNDLE_SHUTDOWN_GRACE_MS = 2_000
-
-/** Structured logger (pino-compatible subset). */
-export interface BundleEndpointLogger {
-  info(obj: Record<string, unknown>, msg: string): void
-  warn(obj: Record<string, unknown>, msg: string): void
-  error(obj: Record<string, unknown>, msg: string): void
-}
 
 /** Everything the bundle endpoint needs. */
 export interface BundleEndpointConfig {
@@ -53,7 +48,7 @@ export interface BundleEndpointConfig {
   readonly bundle: () => TrustBundle
   /** https_spiffe: the server's X509-SVID source. */
   readonly identity?: BundleEndpointIdentity
-  readonly logger: BundleEndpointLogger
+  readonly logger: Log
   /** For the development pair's validity; default the system clock. */
   readonly clock?: () => Date
 }
@@ -97,10 +92,7 @@ export async function startBundleEndpoint(cfg: BundleEndpointConfig): Promise<Bu
           'bundle endpoint certificate rotated',
         )
       } catch (err) {
-        logger.error(
-          { err: err instanceof Error ? err.message : String(err) },
-          'bundle endpoint rotation failed',
-        )
+        logger.error({ err: errorText(err) }, 'bundle endpoint rotation failed')
       }
     })
   }
@@ -179,10 +171,7 @@ function serve(cfg: BundleEndpointConfig, req: IncomingMessage, res: ServerRespo
   try {
     body = encodeSpiffeBundle(cfg.bundle())
   } catch (err) {
-    cfg.logger.error(
-      { err: err instanceof Error ? err.message : String(err) },
-      'bundle endpoint has no bundle to serve',
-    )
+    cfg.logger.error({ err: errorText(err) }, 'bundle endpoint has no bundle to serve')
     reply(res, 503, 'bundle not available')
     return
   }

@@ -10,11 +10,13 @@
  * comes from is the root of trust, so nothing here is read from outside the process.
  */
 import type { KeyObject } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { SigilError } from '../../certs/errors.js'
 import { generateKeyPair, type KeyType } from '../../certs/keys/keys.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { errorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
+import { runEvery } from '../../common/loop/run-every.js'
 
 /** Path of the server's SPIFFE ID inside its trust domain. */
 export const SERVER_ID_PATH = '/sigil/server'
@@ -40,19 +42,12 @@ export interface ServerIdentityCa {
   caCertificateChain(): Buffer[]
 }
 
-/** Structured logger (pino-compatible subset). */
-export interface ServerIdentityLogger {
-  info(obj: Record<string, unknown>, msg: string): void
-  warn(obj: Record<string, unknown>, msg: string): void
-  error(obj: Record<string, unknown>, msg: string): void
-}
-
 /** Options for {@link ServerIdentity}. */
 export interface ServerIdentityConfig {
   readonly trustDomain: TrustDomain
   readonly ca: ServerIdentityCa
   readonly clock: () => Date
-  readonly logger: ServerIdentityLogger
+  readonly logger: Log
   /** Requested SVID lifetime (clamped by the CA); default {@link DEFAULT_SERVER_SVID_TTL_SECONDS}. */
   readonly ttlSeconds?: number
   readonly keyType?: KeyType
@@ -159,27 +154,27 @@ export class ServerIdentity {
   }
 
   /** Renews whenever due until `signal` aborts. Never throws: failures are logged, counted and retried. */
-  async run(signal: AbortSignal): Promise<void> {
-    const interval = this.#cfg.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS
-    while (!signal.aborted) {
-      try {
-        if (this.needsRenewal()) await this.renew()
-        this.#failures = 0
-      } catch (err) {
-        this.#failures++
-        this.#cfg.logger.error(
-          { err: err instanceof Error ? err.message : String(err), consecutive_failures: this.#failures },
-          'server SVID renewal failed',
-        )
-      }
-      const delay =
-        this.#failures === 0 ? interval : Math.min(MAX_RETRY_BACKOFF_MS, interval * 2 ** this.#failures)
-      try {
-        await sleep(delay, undefined, { signal })
-      } catch {
-        break
-      }
-    }
+  run(signal: AbortSignal): Promise<void> {
+    return runEvery(
+      signal,
+      async () => {
+        try {
+          if (this.needsRenewal()) await this.renew()
+          this.#failures = 0
+        } catch (err) {
+          this.#failures++
+          this.#cfg.logger.error(
+            { err: errorText(err), consecutive_failures: this.#failures },
+            'server SVID renewal failed',
+          )
+          return false
+        }
+      },
+      {
+        intervalMs: this.#cfg.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS,
+        maxBackoffMs: MAX_RETRY_BACKOFF_MS,
+      },
+    )
   }
 
   async #mint(): Promise<void> {
@@ -214,10 +209,7 @@ export class ServerIdentity {
       try {
         listener(svid)
       } catch (err) {
-        this.#cfg.logger.warn(
-          { err: err instanceof Error ? err.message : String(err) },
-          'server SVID listener failed',
-        )
+        this.#cfg.logger.warn({ err: errorText(err) }, 'server SVID listener failed')
       }
     }
   }

@@ -1,20 +1,22 @@
 // Imports run one way (STYLE.md habit 1): certs/ imports nothing of ours, proto/ only
-// itself, sdk/ (the workload SDK, a gRPC client) only certs/ and proto/, server/ and agent/
-// never each other nor the SDK; only certs/ touches @peculiar/x509.
+// itself, common/ (the shared runtime: CLI, logging, config file, lifecycle, loops) only
+// certs/, sdk/ (the workload SDK, a gRPC client) only certs/ and proto/, server/ and agent/
+// use common/ but never each other nor the SDK; only certs/ touches @peculiar/x509.
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const AREAS = ['certs', 'proto', 'sdk', 'server', 'agent'] as const
+const AREAS = ['certs', 'proto', 'common', 'sdk', 'server', 'agent'] as const
 type Area = (typeof AREAS)[number]
 const allowed: Record<Area, Area[]> = {
   certs: ['certs'],
   proto: ['proto'],
+  common: ['common', 'certs'],
   sdk: ['sdk', 'certs', 'proto'],
-  server: ['server', 'certs', 'proto'],
-  agent: ['agent', 'certs', 'proto'],
+  server: ['server', 'certs', 'proto', 'common'],
+  agent: ['agent', 'certs', 'proto', 'common'],
 }
 
 function* tsFiles(dir: string): Generator<string> {
@@ -53,4 +55,20 @@ t.test('imports between source areas run one way', async (t) => {
     }
   }
   t.ok(checked > 0, 'found imports to check')
+})
+
+t.test('the top-level folders are the known ones', async (t) => {
+  const expected = ['agent', 'certs', 'common', 'proto', 'scripts', 'sdk', 'server', 'test']
+  const ignored = new Set(['node_modules', 'dist', 'build', 'bench-results'])
+  const found = readdirSync(root)
+    .filter((name) => statSync(join(root, name)).isDirectory())
+    .filter((name) => !name.startsWith('.') && !ignored.has(name))
+    .sort()
+  t.same(found, expected, 'a new top-level folder needs a row in this test and in the README folder table')
+})
+
+t.test('every area has a row and imports of each area were checked', async (t) => {
+  for (const area of AREAS) t.ok(allowed[area].includes(area), `${area} may import itself`)
+  t.same(allowed.common, ['common', 'certs'], 'common/ imports only certs/')
+  t.notOk(allowed.sdk.includes('common'), 'sdk/ may not import common/')
 })

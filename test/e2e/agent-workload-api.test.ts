@@ -4,8 +4,9 @@
 // its stored SVID (issue 4 acceptance).
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import t from 'tap'
@@ -151,28 +152,27 @@ t.test('api validate jwt accepts a token of api fetch jwt only for its audience'
   const token = svids[0]?.svid ?? ''
   t.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/)
 
-  const ok = await node.agent.api(
-    'api',
-    'validate',
-    'jwt',
-    '--audience',
-    'db',
-    '--svid',
-    token,
-    '--output',
-    'json',
-  )
+  // the token goes through a file: a token in argv is refused (test/security/token-argv.test.ts)
+  const tokenDir = mkdtempSync(join(tmpdir(), 'sigil-jwt-'))
+  t.teardown(() => rmSync(tokenDir, { recursive: true, force: true }))
+  const tokenFile = (name: string, value: string) => {
+    writeFileSync(join(tokenDir, name), value, { mode: 0o600 })
+    return join(tokenDir, name)
+  }
+  const validate = (audience: string, file: string, ...extra: string[]) =>
+    node.agent.api('api', 'validate', 'jwt', '--audience', audience, '--svid-file', file, ...extra)
+  const ok = await validate('db', tokenFile('token', token), '--output', 'json')
   t.equal(ok.code, 0, ok.stderr)
   const validated = JSON.parse(ok.stdout) as { spiffe_id: string; claims: Record<string, unknown> }
   t.equal(validated.spiffe_id, `${TD}/cli`)
   t.equal(validated.claims.sub, `${TD}/cli`)
 
-  const other = await node.agent.api('api', 'validate', 'jwt', '--audience', 'web', '--svid', token)
+  const other = await validate('web', tokenFile('token', token))
   t.equal(other.code, 1, 'another audience is refused')
   t.match(other.stderr, /not valid/)
   const sig = token.slice(token.lastIndexOf('.') + 1)
   const flipped = `${token.slice(0, token.lastIndexOf('.') + 1)}${sig.startsWith('A') ? 'B' : 'A'}${sig.slice(1)}`
-  const forged = await node.agent.api('api', 'validate', 'jwt', '--audience', 'db', '--svid', flipped)
+  const forged = await validate('db', tokenFile('flipped', flipped))
   t.equal(forged.code, 1, 'a changed signature is refused')
 })
 

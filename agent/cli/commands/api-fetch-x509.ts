@@ -8,33 +8,37 @@ import { join, resolve } from 'node:path'
 import { pemBlock } from '../../../certs/bundle/pem-bundle.js'
 import { splitConcatenatedDer } from '../../../certs/x509svid/parse-x509-svid.js'
 import { certificatesToPem } from '../../../certs/x509svid/pem.js'
-import { apiOptions, commonApiSettings, parseOptions } from '../api-options.js'
+import { type CliIo, EXIT_OK } from '../../../common/cli/cli-io.js'
+import { defineVerb } from '../../../common/cli/define-verb.js'
+import { printJson } from '../../../common/cli/print-json.js'
+import { commonApiSettings, withApiOptions } from '../api-options.js'
 import { reportFailure, writeFileAtomic, x509SvidFacts } from '../cli-output.js'
-import { type CliIo, EXIT_OK } from '../run-cli.js'
 import { WorkloadClient } from '../workload-client.js'
 
-/** This command's option table. */
-export function fetchX509Options() {
-  return apiOptions(
-    'sigil-agent api fetch x509 [options]',
-    'Fetches the X509-SVIDs the agent issues to this process.',
-  ).opt({
-    write: {
-      hint: 'dir',
-      description:
-        'Write svid.<i>.pem, svid.<i>.key (0600) and bundle.<i>.pem for each SVID into this directory',
-    },
-  })
-}
-
 /** Runs the command. */
-export async function run(args: string[], io: CliIo): Promise<number> {
-  const table = fetchX509Options()
-  const { values } = parseOptions(() => table.parse(args))
-  if (values.help) {
-    io.stdout.write(`${table.usage()}\n`)
-    return EXIT_OK
-  }
+export const run = defineVerb({
+  usage: 'sigil-agent api fetch x509 [options]',
+  description: 'Fetches the X509-SVIDs the agent issues to this process.',
+  options: (j) =>
+    withApiOptions(j).opt({
+      write: {
+        hint: 'dir',
+        description:
+          'Write svid.<i>.pem, svid.<i>.key (0600) and bundle.<i>.pem for each SVID into this directory',
+      },
+    }),
+  run: fetchX509,
+})
+
+async function fetchX509(
+  values: {
+    'socket-path'?: string | undefined
+    timeout?: string | undefined
+    output?: string | undefined
+    write?: string | undefined
+  },
+  io: CliIo,
+): Promise<number> {
   const settings = commonApiSettings(values, io.env)
   const client = new WorkloadClient(settings.socketPath, settings.timeoutMs)
   const started = performance.now()
@@ -82,7 +86,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         ]),
       ),
     }
-    io.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
+    printJson(io, out)
     return EXIT_OK
   }
   let text = `Received ${svids.length} svid${svids.length === 1 ? '' : 's'} after ${elapsedMs.toFixed(1)}ms\n`

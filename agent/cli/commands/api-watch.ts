@@ -1,30 +1,38 @@
 /**
  * `sigil-agent api watch`: keeps a FetchX509SVID stream open and prints every update (SPIFFE
- * IDs, serials, expiry) until interrupted (SIGINT/SIGTERM), one block per update, or one JSON
- * line per update with `--output json`. Exit 0 when interrupted, 1 when the stream fails.
+ * IDs, serials, expiry) until interrupted (SIGINT/SIGTERM) or, with `--timeout`, until that
+ * long has passed; one block per update, or one JSON document per update with `--output json`.
+ * Exit 0 when interrupted or timed out, 1 when the stream fails.
  */
-import { apiOptions, commonApiSettings, parseOptions } from '../api-options.js'
+import { type CliIo, EXIT_OK } from '../../../common/cli/cli-io.js'
+import { defineVerb } from '../../../common/cli/define-verb.js'
+import { printJson } from '../../../common/cli/print-json.js'
+import { terminationSignal } from '../../../common/cli/termination-signal.js'
+import { commonApiSettings, timeoutMs, withApiOptions } from '../api-options.js'
 import { reportFailure, x509SvidFacts } from '../cli-output.js'
-import { type CliIo, EXIT_OK } from '../run-cli.js'
-import { terminationSignal } from '../termination.js'
 import { WorkloadClient } from '../workload-client.js'
 
-/** This command's option table. */
-export function watchOptions() {
-  return apiOptions('sigil-agent api watch [options]', 'Prints every X509-SVID update until interrupted.')
-}
-
 /** Runs the command. */
-export async function run(args: string[], io: CliIo): Promise<number> {
-  const table = watchOptions()
-  const { values } = parseOptions(() => table.parse(args))
-  if (values.help) {
-    io.stdout.write(`${table.usage()}\n`)
-    return EXIT_OK
-  }
+export const run = defineVerb({
+  usage: 'sigil-agent api watch [options]',
+  description: 'Prints every X509-SVID update until interrupted (or until --timeout has passed).',
+  options: (j) =>
+    withApiOptions(j, 'Stop watching after this long, exit 0 (e.g. 30s; default: until interrupted)'),
+  run: watch,
+})
+
+async function watch(
+  values: { 'socket-path'?: string | undefined; timeout?: string | undefined; output?: string | undefined },
+  io: CliIo,
+): Promise<number> {
   const settings = commonApiSettings(values, io.env)
   const client = new WorkloadClient(settings.socketPath, settings.timeoutMs)
-  const { signal, dispose } = terminationSignal(io)
+  const terminated = terminationSignal(io)
+  const dispose = terminated.dispose
+  const signal =
+    values.timeout === undefined
+      ? terminated.signal
+      : AbortSignal.any([terminated.signal, AbortSignal.timeout(timeoutMs(values.timeout))])
   let updates = 0
   try {
     await client.watchX509((msg) => {
@@ -43,7 +51,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
           })),
           federated_bundles: Object.keys(msg.federated_bundles).sort(),
         }
-        io.stdout.write(`${JSON.stringify(line)}\n`)
+        printJson(io, line)
         return
       }
       let text = `Update #${updates} at ${at}: ${svids.length} SVID${svids.length === 1 ? '' : 's'}\n`

@@ -1,53 +1,63 @@
 /**
- * `sigil-agent healthcheck`: healthy (exit 0) when the agent answers on its Workload API socket
- * at all — any gRPC answer counts, PERMISSION_DENIED or INVALID_ARGUMENT included, since those
- * come from a running agent; exit 1 when nothing answers (no socket, refused, timeout). It sends
- * a deliberately empty ValidateJWTSVID, which the agent rejects without minting anything.
+ * `sigil-agent healthcheck`: healthy (exit 0) only when the agent's Workload API gives the
+ * answer a running agent gives to the probe — a ValidateJWTSVID with no audience, which the
+ * agent refuses with INVALID_ARGUMENT "audience must be specified" before attesting the caller
+ * or minting anything (agent/workloadapi/workload-api-handlers.ts). Any other answer (another
+ * status, another reason, OK) is unhealthy (exit 1), as is no answer (no socket, refused,
+ * timeout).
  */
 import { status as Status } from '@grpc/grpc-js'
-import { apiOptions, commonApiSettings, parseOptions } from '../api-options.js'
+import { EXIT_FAILED, EXIT_OK } from '../../../common/cli/cli-io.js'
+import { defineVerb } from '../../../common/cli/define-verb.js'
+import { printJson } from '../../../common/cli/print-json.js'
+import { commonApiSettings, withApiOptions } from '../api-options.js'
 import { reportFailure } from '../cli-output.js'
-import { type CliIo, EXIT_OK } from '../run-cli.js'
 import { WorkloadApiError, WorkloadClient } from '../workload-client.js'
 
-/** This command's option table. */
-export function healthcheckOptions() {
-  return apiOptions(
-    'sigil-agent healthcheck [options]',
-    'Checks that the agent answers on its Workload API socket.',
-  )
+/** The agent's answer to the probe. */
+export const EXPECTED_PROBE_ANSWER = {
+  status: Status.INVALID_ARGUMENT,
+  message: 'audience must be specified',
 }
 
 /** Runs the command. */
-export async function run(args: string[], io: CliIo): Promise<number> {
-  const table = healthcheckOptions()
-  const { values } = parseOptions(() => table.parse(args))
-  if (values.help) {
-    io.stdout.write(`${table.usage()}\n`)
-    return EXIT_OK
-  }
-  const settings = commonApiSettings(values, io.env)
-  const client = new WorkloadClient(settings.socketPath, settings.timeoutMs)
-  try {
-    let answer = 'OK'
+export const run = defineVerb({
+  usage: 'sigil-agent healthcheck [options]',
+  description: 'Checks that the agent answers on its Workload API socket as a running agent does.',
+  options: (j) => withApiOptions(j),
+  run: async (values, io) => {
+    const settings = commonApiSettings(values, io.env)
+    const client = new WorkloadClient(settings.socketPath, settings.timeoutMs)
     try {
-      await client.validateJwt('', '')
-    } catch (err) {
-      const dead =
-        !(err instanceof WorkloadApiError) ||
-        err.status === undefined ||
-        err.status === Status.UNAVAILABLE ||
-        err.status === Status.DEADLINE_EXCEEDED
-      if (dead) return reportFailure(io, 'healthcheck', err, settings.socketPath)
-      answer = err.statusName
+      let unexpected: string
+      try {
+        await client.validateJwt('', '')
+        unexpected = 'OK to a request with no audience'
+      } catch (err) {
+        if (
+          !(err instanceof WorkloadApiError) ||
+          err.status === undefined ||
+          err.status === Status.UNAVAILABLE ||
+          err.status === Status.DEADLINE_EXCEEDED
+        ) {
+          return reportFailure(io, 'healthcheck', err, settings.socketPath)
+        }
+        if (err.status === EXPECTED_PROBE_ANSWER.status && err.message === EXPECTED_PROBE_ANSWER.message) {
+          if (settings.json) printJson(io, { healthy: true, socket_path: settings.socketPath })
+          else
+            io.stdout.write(
+              `Agent is healthy (the Workload API at ${settings.socketPath} answered the probe as expected).\n`,
+            )
+          return EXIT_OK
+        }
+        unexpected = `${err.statusName}: ${err.message}`
+      }
+      io.stderr.write(
+        `sigil-agent healthcheck: unexpected answer from ${settings.socketPath} (${unexpected.replace(/\s*\n\s*/g, ' ')}); is this a Sigil agent?\n`,
+      )
+      return EXIT_FAILED
+    } finally {
+      client.close()
     }
-    if (settings.json) {
-      io.stdout.write(`${JSON.stringify({ healthy: true, socket_path: settings.socketPath, answer })}\n`)
-    } else {
-      io.stdout.write(`Agent is healthy (${settings.socketPath} answered ${answer}).\n`)
-    }
-    return EXIT_OK
-  } finally {
-    client.close()
-  }
-}
+  },
+})

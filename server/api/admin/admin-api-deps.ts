@@ -9,6 +9,7 @@ import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
 import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
+import type { Log } from '../../../common/logging/logger.js'
 import type { DataStore } from '../../datastore/datastore.js'
 
 /** The CA operations the admin API uses (a subset of `CaManager`). */
@@ -47,19 +48,12 @@ export type AdminDataStore = Pick<
   | 'integrityCheck'
 >
 
-/** Structured logger (pino-compatible subset). Never given keys or tokens. */
-export interface AdminLogger {
-  info(obj: Record<string, unknown>, msg: string): void
-  warn(obj: Record<string, unknown>, msg: string): void
-  error(obj: Record<string, unknown>, msg: string): void
-}
-
 /** Everything the admin API handlers need, passed in once. */
 export interface AdminApiDeps {
   readonly trustDomain: TrustDomain
   readonly datastore: AdminDataStore
   readonly ca: AdminCa
-  readonly logger: AdminLogger
+  readonly logger: Log
   readonly clock: () => Date
   /** Join token lifetime when a request says 0. */
   readonly joinTokenTtlSeconds: number

@@ -20,7 +20,7 @@ import { mintHandlers } from './mint.js'
 import { svidHandlers } from './svids.js'
 import { tokenHandlers } from './tokens.js'
 
-export type { AdminApiDeps, AdminCa, AdminDataStore, AdminLogger } from './admin-api-deps.js'
+export type { AdminApiDeps, AdminCa, AdminDataStore } from './admin-api-deps.js'
 
 /**
  * Builds every admin API handler.

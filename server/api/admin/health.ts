@@ -6,6 +6,8 @@
  * storage write probe, so a full disk turns the server unhealthy while writes fail and
  * healthy again once space returns.
  */
+
+import { errorText } from '../../../common/errors/error-text.js'
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { unary } from './unary.js'
@@ -27,7 +29,7 @@ export function healthHandlers(deps: AdminApiDeps): Pick<AdminAPIHandlers, 'Heal
     try {
       await datastore.integrityCheck()
     } catch (e) {
-      problem = `datastore: ${e instanceof Error ? e.message : String(e)}`
+      problem = `datastore: ${errorText(e)}`
     }
     integrity = { at: now, problem }
     return problem
@@ -49,7 +51,7 @@ export function healthHandlers(deps: AdminApiDeps): Pick<AdminAPIHandlers, 'Heal
         const problem = await integrityProblem()
         if (problem) problems.push(problem)
       } catch (e) {
-        problems.push(`datastore: ${e instanceof Error ? e.message : String(e)}`)
+        problems.push(`datastore: ${errorText(e)}`)
       }
       const storage = await deps.storageProbe?.()
       if (storage) problems.push(storage)

@@ -1,6 +1,7 @@
 /** Adapts an async admin handler to grpc-js's callback style, mapping errors in the one place. */
 import type { handleUnaryCall } from '@grpc/grpc-js'
-import { type ErrorLogger, toGrpcError } from '../grpc-status.js'
+import type { Log } from '../../../common/logging/logger.js'
+import { toGrpcError } from '../grpc-status.js'
 
 /**
  * A unary gRPC handler that runs `fn` on the decoded request; a thrown error becomes a
@@ -11,7 +12,7 @@ import { type ErrorLogger, toGrpcError } from '../grpc-status.js'
  */
 export function unary<Req, Res>(
   method: string,
-  log: ErrorLogger,
+  log: Pick<Log, 'error' | 'warn'>,
   fn: (request: Req) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {

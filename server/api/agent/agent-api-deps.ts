@@ -9,6 +9,7 @@ import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
 import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
+import type { Log } from '../../../common/logging/logger.js'
 import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
 import type { AuthorizedEntryCache } from './authorized-entries.js'
@@ -50,14 +51,6 @@ export type AgentApiDataStore = Pick<
   | 'recordIssuedSvids'
 >
 
-/** Structured logger (pino-compatible subset). Never given keys or tokens. */
-export interface AgentApiLogger {
-  debug(obj: object, msg: string): void
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-  error(obj: object, msg: string): void
-}
-
 /** Everything the handlers share. */
 export interface AgentApiDeps {
   readonly trustDomain: TrustDomain
@@ -65,7 +58,7 @@ export interface AgentApiDeps {
   readonly datastore: AgentApiDataStore
   /** Node attestors by `AttestationParams.type`. */
   readonly attestors: ReadonlyMap<string, NodeAttestor>
-  readonly logger: AgentApiLogger
+  readonly logger: Log
   readonly clock: () => Date
   readonly agentSvidTtlSeconds: number
   readonly defaultX509SvidTtlSeconds: number

@@ -23,7 +23,7 @@ import { newJwtSvid } from './new-jwt-svid.js'
 import { renewAgent } from './renew-agent.js'
 import { syncAuthorizedEntries } from './sync-authorized-entries.js'
 
-export type { AgentApiCa, AgentApiDataStore, AgentApiDeps, AgentApiLogger } from './agent-api-deps.js'
+export type { AgentApiCa, AgentApiDataStore, AgentApiDeps } from './agent-api-deps.js'
 
 /** The handlers plus the authenticator they share (exposed for tests and metrics). */
 export interface AgentApi {

@@ -22,8 +22,10 @@ import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { readCertificateFacts } from '../../../certs/x509svid/certificate-facts.js'
 import { verifyX509Svid } from '../../../certs/x509svid/verify-x509-svid.js'
+import { errorText } from '../../../common/errors/error-text.js'
+import type { Log } from '../../../common/logging/logger.js'
 import type { AttestedAgent } from '../../datastore/datastore.js'
-import type { AgentApiCa, AgentApiDataStore, AgentApiLogger } from './agent-api-deps.js'
+import type { AgentApiCa, AgentApiDataStore } from './agent-api-deps.js'
 
 /** `lastSeen` is refreshed at most this often per agent. */
 export const TOUCH_INTERVAL_MS = 60_000
@@ -65,7 +67,7 @@ export class AgentAuthenticator {
   readonly #ca: Pick<AgentApiCa, 'currentBundle' | 'authorities' | 'caCertificateChain'>
   readonly #datastore: Pick<AgentApiDataStore, 'getAttestedAgent' | 'touchAgent'>
   readonly #clock: () => Date
-  readonly #logger: AgentApiLogger
+  readonly #logger: Log
   readonly #verified = new Map<string, VerifiedLeaf>()
   readonly #lastTouch = new Map<string, number>()
   readonly #previousSerial = new Map<string, { serial: string; notAfter: Date }>()
@@ -75,7 +77,7 @@ export class AgentAuthenticator {
     ca: Pick<AgentApiCa, 'currentBundle' | 'authorities' | 'caCertificateChain'>
     datastore: Pick<AgentApiDataStore, 'getAttestedAgent' | 'touchAgent'>
     clock: () => Date
-    logger: AgentApiLogger
+    logger: Log
   }) {
     this.#trustDomain = deps.trustDomain
     this.#ca = deps.ca
@@ -181,10 +183,7 @@ export class AgentAuthenticator {
     try {
       await this.#datastore.touchAgent(agentId, now)
     } catch (err) {
-      this.#logger.warn(
-        { agent_id: agentId, err: err instanceof Error ? err.message : String(err) },
-        'touchAgent failed',
-      )
+      this.#logger.warn({ agent_id: agentId, err: errorText(err) }, 'touchAgent failed')
     }
   }
 }

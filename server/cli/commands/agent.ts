@@ -3,10 +3,9 @@
  * agent (it must attest again); banning refuses it, re-attestation included, until it is
  * evicted. Each verb lives in `agent/<verb>.ts`.
  */
-import { runVerbs, type Verb } from '../admin-verb.js'
-import type { CliIo } from '../run-cli.js'
+import { type CommandEntry, createCli } from '../../../common/cli/create-cli.js'
 
-const VERBS: Record<string, Verb> = {
+const VERBS: Record<string, CommandEntry> = {
   list: { summary: 'List the attested agents', load: () => import('./agent/list.js') },
   show: { summary: 'Show one attested agent', load: () => import('./agent/show.js') },
   evict: { summary: 'Forget an agent; it must attest again', load: () => import('./agent/evict.js') },
@@ -17,6 +16,4 @@ const VERBS: Record<string, Verb> = {
 }
 
 /** Runs `sigil-server agent <verb>`. */
-export function run(args: string[], io: CliIo): Promise<number> {
-  return runVerbs('agent', VERBS, args, io)
-}
+export const run = createCli({ name: 'sigil-server agent', kind: 'verbs', commands: VERBS })

@@ -2,14 +2,11 @@
  * `sigil-server bundle show [--format pem|spiffe]`: the server's trust bundle. `pem`
  * (default) prints the X.509 roots as PEM; `spiffe` prints the SPIFFE bundle (JWKS).
  */
-import { runVerbs, type Verb } from '../admin-verb.js'
-import type { CliIo } from '../run-cli.js'
+import { type CommandEntry, createCli } from '../../../common/cli/create-cli.js'
 
-const VERBS: Record<string, Verb> = {
+const VERBS: Record<string, CommandEntry> = {
   show: { summary: "Print the trust domain's bundle", load: () => import('./bundle/show.js') },
 }
 
 /** Runs `sigil-server bundle <verb>`. */
-export function run(args: string[], io: CliIo): Promise<number> {
-  return runVerbs('bundle', VERBS, args, io)
-}
+export const run = createCli({ name: 'sigil-server bundle', kind: 'verbs', commands: VERBS })

@@ -2,10 +2,9 @@
  * `sigil-server entry create|show|update|delete|count`: manage registration entries.
  * Each verb lives in `entry/<verb>.ts` and is imported only when chosen.
  */
-import { runVerbs, type Verb } from '../admin-verb.js'
-import type { CliIo } from '../run-cli.js'
+import { type CommandEntry, createCli } from '../../../common/cli/create-cli.js'
 
-const VERBS: Record<string, Verb> = {
+const VERBS: Record<string, CommandEntry> = {
   create: { summary: 'Create a registration entry', load: () => import('./entry/create.js') },
   show: {
     summary: 'Show entries matching the filters (all without filters)',
@@ -17,6 +16,4 @@ const VERBS: Record<string, Verb> = {
 }
 
 /** Runs `sigil-server entry <verb>`. */
-export function run(args: string[], io: CliIo): Promise<number> {
-  return runVerbs('entry', VERBS, args, io)
-}
+export const run = createCli({ name: 'sigil-server entry', kind: 'verbs', commands: VERBS })

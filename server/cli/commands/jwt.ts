@@ -1,12 +1,9 @@
 /** `sigil-server jwt mint --spiffe-id ID --audience A… [--ttl S]`: mints a JWT-SVID and prints the token alone. */
-import { runVerbs, type Verb } from '../admin-verb.js'
-import type { CliIo } from '../run-cli.js'
+import { type CommandEntry, createCli } from '../../../common/cli/create-cli.js'
 
-const VERBS: Record<string, Verb> = {
+const VERBS: Record<string, CommandEntry> = {
   mint: { summary: 'Mint a JWT-SVID', load: () => import('./jwt/mint.js') },
 }
 
 /** Runs `sigil-server jwt <verb>`. */
-export function run(args: string[], io: CliIo): Promise<number> {
-  return runVerbs('jwt', VERBS, args, io)
-}
+export const run = createCli({ name: 'sigil-server jwt', kind: 'verbs', commands: VERBS })

@@ -3,14 +3,11 @@
  * issuance record — every SVID the server signed (serial or jti, SPIFFE ID, entry, agent,
  * validity, audience), newest first. Never the credentials themselves.
  */
-import { runVerbs, type Verb } from '../admin-verb.js'
-import type { CliIo } from '../run-cli.js'
+import { type CommandEntry, createCli } from '../../../common/cli/create-cli.js'
 
-const VERBS: Record<string, Verb> = {
+const VERBS: Record<string, CommandEntry> = {
   list: { summary: 'Show the issuance record, newest first', load: () => import('./svid/list.js') },
 }
 
 /** Runs `sigil-server svid <verb>`. */
-export function run(args: string[], io: CliIo): Promise<number> {
-  return runVerbs('svid', VERBS, args, io)
-}
+export const run = createCli({ name: 'sigil-server svid', kind: 'verbs', commands: VERBS })

@@ -3,10 +3,9 @@
  * for attesting a new agent, which will be known by the given SPIFFE ID. Prints the
  * token alone (JSON with `--output json`). The token is a secret until used.
  */
-import { runVerbs, type Verb } from '../admin-verb.js'
-import type { CliIo } from '../run-cli.js'
+import { type CommandEntry, createCli } from '../../../common/cli/create-cli.js'
 
-const VERBS: Record<string, Verb> = {
+const VERBS: Record<string, CommandEntry> = {
   generate: {
     summary: 'Create a one-time join token for a new agent',
     load: () => import('./token/generate.js'),
@@ -14,6 +13,4 @@ const VERBS: Record<string, Verb> = {
 }
 
 /** Runs `sigil-server token <verb>`. */
-export function run(args: string[], io: CliIo): Promise<number> {
-  return runVerbs('token', VERBS, args, io)
-}
+export const run = createCli({ name: 'sigil-server token', kind: 'verbs', commands: VERBS })

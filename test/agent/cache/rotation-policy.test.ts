@@ -4,11 +4,11 @@ import {
   isServable,
   renewalTime,
   renewTogether,
-  retryDelayMs,
   shouldRenew,
   svidNeed,
   x509RenewalTime,
 } from '../../../agent/cache/rotation-policy.js'
+import { retryDelayMs } from '../../../common/loop/backoff.js'
 
 t.test('renewal at the fraction of the lifetime, ±10%', async (t) => {
   const issued = new Date('2026-01-01T00:00:00Z')

@@ -114,21 +114,22 @@ t.test('fetch jwt prints tokens; validate jwt accepts its audience and rejects a
   )
 
   const token = lines[0] ?? ''
-  const ok = await cli(['api', 'validate', 'jwt', '--audience', 'spiffe://example.org/db', '--svid', token], {
+  const ok = await cli(['api', 'validate', 'jwt', '--audience', 'spiffe://example.org/db', '--svid', '-'], {
     env,
+    stdin: `${token}\n`,
   })
   t.equal(ok.code, 0, ok.stderr)
   t.match(ok.stdout, /SVID is valid\.\nSPIFFE ID : spiffe:\/\/example\.org\/(web|batch)/)
   const okJson = await cli(
-    ['api', 'validate', 'jwt', '--audience', 'spiffe://example.org/db', '--svid', token, '--output', 'json'],
-    { env },
+    ['api', 'validate', 'jwt', '--audience', 'spiffe://example.org/db', '--svid', '-', '--output', 'json'],
+    { env, stdin: token },
   )
   t.equal(okJson.code, 0)
   t.same(JSON.parse(okJson.stdout).claims.aud, ['spiffe://example.org/db'])
 
   const wrong = await cli(
-    ['api', 'validate', 'jwt', '--audience', 'spiffe://example.org/other', '--svid', token],
-    { env },
+    ['api', 'validate', 'jwt', '--audience', 'spiffe://example.org/other', '--svid', '-'],
+    { env, stdin: token },
   )
   t.equal(wrong.code, 1, 'another audience is rejected')
   t.equal(wrong.stdout, '')
@@ -176,13 +177,17 @@ t.test('refusals and an unreachable socket exit 1 with one line', async (t) => {
   t.equal((await cli(['api', 'fetch', 'x509', '--output', 'yaml'])).code, 2)
 })
 
-t.test('healthcheck: any answer is alive', async (t) => {
+t.test('healthcheck: healthy only on the answer a running agent gives to the probe', async (t) => {
   const dir = tempDir(t)
   const api = await startFakeWorkloadApi(dir)
   t.teardown(() => api.close())
   const r = await cli(['healthcheck', '--socket-path', api.socketPath])
   t.equal(r.code, 0, r.stderr)
-  t.match(r.stdout, /healthy.*INVALID_ARGUMENT/)
+  t.equal(
+    r.stdout,
+    `Agent is healthy (the Workload API at ${api.socketPath} answered the probe as expected).\n`,
+  )
+  t.notMatch(r.stdout, /INVALID_ARGUMENT/, 'a refusal is not shown as health')
   const j = await cli(['healthcheck', '--socket-path', api.socketPath, '--output', 'json'])
   t.same(JSON.parse(j.stdout).healthy, true)
 })
@@ -202,10 +207,11 @@ t.test('watch prints every update until interrupted', async (t) => {
   stop.abort()
   const r = await watching
   t.equal(r.code, 0, r.stderr)
+  // one pretty JSON document per update (the CLIs' one JSON style), each starting with `{` in column 0
   const updates = r.stdout
     .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
+    .split(/\n(?=\{)/)
+    .map((doc) => JSON.parse(doc))
   t.equal(updates.length, 2, 'the first message and the rotation')
   t.equal(updates[0].svids[0].spiffe_id, 'spiffe://example.org/web')
   t.not(updates[0].svids[0].serial, updates[1].svids[0].serial, 'a new serial after rotation')

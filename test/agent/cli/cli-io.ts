@@ -1,5 +1,5 @@
 // Runs `sigil-agent` in-process with captured stdout and stderr.
-import { Writable } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
 import { runCli } from '../../../agent/cli/run-cli.js'
 
 export interface CliResult {
@@ -22,7 +22,7 @@ function capture() {
 /** Runs one invocation and collects its output. */
 export async function cli(
   args: string[],
-  opts: { env?: Record<string, string | undefined>; signal?: AbortSignal } = {},
+  opts: { env?: Record<string, string | undefined>; signal?: AbortSignal; stdin?: string } = {},
 ): Promise<CliResult> {
   const out = capture()
   const err = capture()
@@ -31,6 +31,7 @@ export async function cli(
     stderr: err.stream,
     env: opts.env ?? {},
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.stdin !== undefined ? { stdin: Readable.from([opts.stdin]) } : {}),
   })
   return { code, stdout: out.text(), stderr: err.text() }
 }

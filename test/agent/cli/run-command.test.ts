@@ -88,30 +88,36 @@ t.test('run: attest, serve, fetch and validate; restart reuses the stored SVID',
   ])
   t.equal(jwt.code, 0, jwt.stderr)
   const token = jwt.stdout.trim()
-  const valid = await cli([
-    'api',
-    'validate',
-    'jwt',
-    '--audience',
-    'spiffe://example.org/db',
-    '--svid',
-    token,
-    '--socket-path',
-    first.socket,
-  ])
+  const valid = await cli(
+    [
+      'api',
+      'validate',
+      'jwt',
+      '--audience',
+      'spiffe://example.org/db',
+      '--svid',
+      '-',
+      '--socket-path',
+      first.socket,
+    ],
+    { stdin: token },
+  )
   t.equal(valid.code, 0, valid.stderr)
   t.match(valid.stdout, /spiffe:\/\/example\.org\/test-runner/)
-  const invalid = await cli([
-    'api',
-    'validate',
-    'jwt',
-    '--audience',
-    'spiffe://example.org/else',
-    '--svid',
-    token,
-    '--socket-path',
-    first.socket,
-  ])
+  const invalid = await cli(
+    [
+      'api',
+      'validate',
+      'jwt',
+      '--audience',
+      'spiffe://example.org/else',
+      '--svid',
+      '-',
+      '--socket-path',
+      first.socket,
+    ],
+    { stdin: token },
+  )
   t.equal(invalid.code, 1)
   t.match(invalid.stderr, /not valid/)
   t.equal((await cli(['healthcheck', '--socket-path', first.socket])).code, 0)

@@ -7,11 +7,11 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import { createLogger, type Logger } from '../../../common/logging/logger.js'
 import { CaManager } from '../../../server/ca/ca-manager.js'
 import type { RegistrationEntry } from '../../../server/datastore/datastore.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../server/endpoints/agent-api-server.js'
-import { createLogger, type Logger } from '../../../server/logging/logger.js'
 import { joinTokenHash } from '../../../server/nodeattestation/join-token-attestor.js'
 import { ServerIdentity } from '../../../server/svid/server-identity.js'
 
@@ -39,6 +39,7 @@ export async function startServerKit(
   const dir = mkdtempSync(join(tmpdir(), 'sigil-sync-server-'))
   const logs: string[] = []
   const logger: Logger = createLogger(
+    'sigil-server',
     'debug',
     new Writable({
       write(chunk, _enc, cb) {

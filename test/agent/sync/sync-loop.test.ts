@@ -3,11 +3,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { AuthorizedState } from '../../../agent/cache/authorized-state.js'
-import { retryDelayMs } from '../../../agent/cache/rotation-policy.js'
 import type { AgentIdentity } from '../../../agent/sync/agent-identity.js'
 import { ServerClient } from '../../../agent/sync/server-client.js'
 import { MAX_SYNC_BACKOFF_MS, maxSyncBackoffMs, SyncLoop } from '../../../agent/sync/sync-loop.js'
 import { isSigilError } from '../../../certs/errors.js'
+import { retryDelayMs } from '../../../common/loop/backoff.js'
 import { recordingLogger, startServerKit } from './server-kit.js'
 
 async function attestedClient(

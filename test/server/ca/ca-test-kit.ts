@@ -8,7 +8,8 @@ import { decodeSpiffeBundle } from '../../../certs/bundle/spiffe-bundle-json.js'
 import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { certificatesToPem } from '../../../certs/x509svid/pem.js'
-import type { BundleStore, CaLogger, StoredBundle } from '../../../server/ca/bundle-publisher.js'
+import type { Log } from '../../../common/logging/logger.js'
+import type { BundleStore, StoredBundle } from '../../../server/ca/bundle-publisher.js'
 
 /** A BundleStore in memory; `writes` lists every setBundle in order, with the clock time. */
 export class MemoryBundleStore implements BundleStore {
@@ -49,7 +50,7 @@ export class FakeClock {
 }
 
 /** A logger that keeps every entry (and can be searched for secrets). */
-export class RecordingLogger implements CaLogger {
+export class RecordingLogger implements Log {
   readonly entries: { level: string; obj: Record<string, unknown>; msg: string }[] = []
   debug(obj: Record<string, unknown>, msg: string): void {
     this.entries.push({ level: 'debug', obj, msg })

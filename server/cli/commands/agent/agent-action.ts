@@ -1,16 +1,8 @@
 /** The shared body of `agent evict` and `agent ban`: one agent ID in, one admin call, one result line. */
-import {
-  guard,
-  parseOptions,
-  printHelp,
-  printResult,
-  required,
-  type VerbContext,
-  withAdmin,
-} from '../../admin-verb.js'
+import { EXIT_OK } from '../../../../common/cli/cli-io.js'
+import { adminVerb, printResult } from '../../admin-verb.js'
 import { spiffeIdFlag } from '../../flag-values.js'
-import { EXIT_OK } from '../../run-cli.js'
-import { agentIdOptions } from './agent-id-option.js'
+import { agentIdOption } from './agent-id-option.js'
 
 /** What distinguishes one agent action from another. */
 export interface AgentAction {
@@ -22,26 +14,27 @@ export interface AgentAction {
 }
 
 /**
- * Runs an agent action verb.
+ * An agent action verb's `run`.
  *
  * @example
- * runAgentAction(args, ctx, { verb: 'ban', description: '…', method: 'BanAgent', outcome: 'banned' })
+ * export const run = agentActionVerb({ verb: 'ban', description: '…', method: 'BanAgent', outcome: 'banned' })
  */
-export function runAgentAction(args: string[], ctx: VerbContext, action: AgentAction): Promise<number> {
-  return guard(ctx, async () => {
-    const j = agentIdOptions(`sigil-server agent ${action.verb}`, action.description)
-    const v = parseOptions(j, args)
-    if (v.help) return printHelp(ctx.io, j)
-    const id = spiffeIdFlag(required(v['spiffe-id'], '--spiffe-id'), '--spiffe-id')
-    return withAdmin(ctx, v, async (admin, format) => {
-      await admin.call(action.method, { spiffe_id: id })
+export function agentActionVerb(action: AgentAction) {
+  return adminVerb({
+    usage: `sigil-server agent ${action.verb}`,
+    description: action.description,
+    options: agentIdOption,
+    required: ['spiffe-id'],
+    run: async (v, ctx) => {
+      const id = spiffeIdFlag(v['spiffe-id'] ?? '', '--spiffe-id')
+      await ctx.admin().call(action.method, { spiffe_id: id })
       printResult(
         ctx.io,
-        format,
+        ctx.format,
         { spiffe_id: id, [action.outcome]: true },
         () => `Agent ${action.outcome}: ${id}`,
       )
       return EXIT_OK
-    })
+    },
   })
 }

@@ -1,11 +1,7 @@
 /** The `--spiffe-id` option of `agent show|evict|ban` (declared once here). */
-import { commandJack, withAdminOptions } from '../../admin-verb.js'
+import type { Jack } from 'jackspeak'
 
-/** The option parser of an agent verb that names one agent. */
-export function agentIdOptions(usage: string, description: string) {
-  return withAdminOptions(
-    commandJack(usage, description).opt({
-      'spiffe-id': { hint: 'id', description: "The agent's SPIFFE ID (required)" },
-    }),
-  )
+/** Adds the option naming one agent. */
+export function agentIdOption(j: Jack) {
+  return j.opt({ 'spiffe-id': { hint: 'id', description: "The agent's SPIFFE ID (required)" } })
 }

@@ -1,34 +1,19 @@
 /** `sigil-server entry count`: prints how many registration entries exist. */
-import {
-  commandJack,
-  guard,
-  parseOptions,
-  printHelp,
-  printResult,
-  type VerbContext,
-  withAdmin,
-  withAdminOptions,
-} from '../../admin-verb.js'
-import { EXIT_OK } from '../../run-cli.js'
-
-const options = () =>
-  withAdminOptions(commandJack('sigil-server entry count', 'Counts the registration entries.'))
+import { EXIT_OK } from '../../../../common/cli/cli-io.js'
+import { adminVerb, printResult } from '../../admin-verb.js'
 
 /** Runs the verb. */
-export function run(args: string[], ctx: VerbContext): Promise<number> {
-  return guard(ctx, async () => {
-    const j = options()
-    const v = parseOptions(j, args)
-    if (v.help) return printHelp(ctx.io, j)
-    return withAdmin(ctx, v, async (admin, format) => {
-      const { count } = await admin.call('CountEntries', {})
-      printResult(
-        ctx.io,
-        format,
-        { count },
-        () => `${count} registration ${count === 1 ? 'entry' : 'entries'}`,
-      )
-      return EXIT_OK
-    })
-  })
-}
+export const run = adminVerb({
+  usage: 'sigil-server entry count',
+  description: 'Counts the registration entries.',
+  run: async (_v, ctx) => {
+    const { count } = await ctx.admin().call('CountEntries', {})
+    printResult(
+      ctx.io,
+      ctx.format,
+      { count },
+      () => `${count} registration ${count === 1 ? 'entry' : 'entries'}`,
+    )
+    return EXIT_OK
+  },
+})

@@ -1,18 +1,7 @@
 /** `sigil-server entry create`: registers a new entry (see ../entry.ts). */
-import {
-  commandJack,
-  guard,
-  parseOptions,
-  printHelp,
-  printResult,
-  required,
-  UsageError,
-  type VerbContext,
-  withAdmin,
-  withAdminOptions,
-} from '../../admin-verb.js'
+import { EXIT_OK, UsageError } from '../../../../common/cli/cli-io.js'
+import { adminVerb, printResult } from '../../admin-verb.js'
 import { formatEntry } from '../../format-records.js'
-import { EXIT_OK } from '../../run-cli.js'
 import {
   ENTRY_FLAG_OPTIONS,
   ENTRY_LIST_OPTIONS,
@@ -21,41 +10,47 @@ import {
   entryFromFlags,
 } from './entry-flags.js'
 
-const options = () =>
-  withAdminOptions(
-    commandJack(
-      'sigil-server entry create',
-      'Registers an entry: callers under --parent-id whose selectors include every --selector get --spiffe-id. With --node, the entry is a node alias under the server ID instead.',
-    )
-      .opt(ENTRY_VALUE_OPTIONS)
-      .optList(ENTRY_LIST_OPTIONS)
+/** Runs the verb. */
+export const run = adminVerb({
+  usage: 'sigil-server entry create',
+  description:
+    'Registers an entry: callers under --parent-id whose selectors include every --selector get --spiffe-id. With --node, the entry is a node alias under the server ID instead.',
+  options: (j) =>
+    j
+      .opt({
+        ...ENTRY_VALUE_OPTIONS,
+        'spiffe-id': {
+          ...ENTRY_VALUE_OPTIONS['spiffe-id'],
+          description: 'SPIFFE ID the entry issues (required)',
+        },
+        'parent-id': {
+          ...ENTRY_VALUE_OPTIONS['parent-id'],
+          description: `${ENTRY_VALUE_OPTIONS['parent-id'].description} (required without --node)`,
+        },
+      })
+      .optList({
+        ...ENTRY_LIST_OPTIONS,
+        selector: {
+          ...ENTRY_LIST_OPTIONS.selector,
+          description: 'Selector the caller must have, repeatable (required)',
+        },
+      })
       .flag(ENTRY_FLAG_OPTIONS)
       .flag(ENTRY_POLICY_OPTIONS),
-  )
-
-/** Runs the verb. */
-export function run(args: string[], ctx: VerbContext): Promise<number> {
-  return guard(ctx, async () => {
-    const j = options()
-    const v = parseOptions(j, args)
-    if (v.help) return printHelp(ctx.io, j)
-    required(v['spiffe-id'], '--spiffe-id')
-    if (!v.node) required(v['parent-id'], '--parent-id')
-    required(v.selector, '--selector')
+  required: ['spiffe-id', 'selector'],
+  run: async (v, ctx) => {
+    if (!v.node && !v['parent-id']) throw new UsageError('--parent-id is required')
     if (v.node && v['parent-id'] !== undefined) {
       throw new UsageError('--node entries hang under the server ID; leave out --parent-id')
     }
     const { entry } = entryFromFlags(v)
-    return withAdmin(ctx, v, async (admin, format) => {
-      const res = await admin.call('CreateEntry', {
-        entry,
-        allow_script_only: v['allow-script-only'] === true,
-      })
-      const created = res.entry
-      printResult(ctx.io, format, res, () =>
-        created ? `Entry created\n\n${formatEntry(created)}` : 'Entry created',
-      )
-      return EXIT_OK
-    })
-  })
-}
+    const res = await ctx
+      .admin()
+      .call('CreateEntry', { entry, allow_script_only: v['allow-script-only'] === true })
+    const created = res.entry
+    printResult(ctx.io, ctx.format, res, () =>
+      created ? `Entry created\n\n${formatEntry(created)}` : 'Entry created',
+    )
+    return EXIT_OK
+  },
+})

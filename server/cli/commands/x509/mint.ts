@@ -9,28 +9,20 @@ import { generateKeyPair, privateKeyToPkcs8Pem, publicKeyToSpkiDer } from '../..
 import { readCertificateFacts } from '../../../../certs/x509svid/certificate-facts.js'
 import { createCsr } from '../../../../certs/x509svid/csr.js'
 import { certificatesToPem } from '../../../../certs/x509svid/pem.js'
-import {
-  commandJack,
-  guard,
-  parseOptions,
-  printHelp,
-  printResult,
-  required,
-  type VerbContext,
-  withAdmin,
-  withAdminOptions,
-} from '../../admin-verb.js'
+import { EXIT_OK } from '../../../../common/cli/cli-io.js'
+import { errorText } from '../../../../common/errors/error-text.js'
+import { adminVerb, printResult } from '../../admin-verb.js'
 import { decodeBundleMessage } from '../../bundle-message.js'
 import { dnsNameFlags, spiffeIdFlag, ttlFlag } from '../../flag-values.js'
 import { isoTime } from '../../format-records.js'
-import { EXIT_OK } from '../../run-cli.js'
 
-const options = () =>
-  withAdminOptions(
-    commandJack(
-      'sigil-server x509 mint',
-      'Mints an X509-SVID for --spiffe-id with a key generated here (P-256); only a CSR is sent to the server.',
-    )
+/** Runs the verb. */
+export const run = adminVerb({
+  usage: 'sigil-server x509 mint',
+  description:
+    'Mints an X509-SVID for --spiffe-id with a key generated here (P-256); only a CSR is sent to the server.',
+  options: (j) =>
+    j
       .opt({
         'spiffe-id': { hint: 'id', description: 'SPIFFE ID of the SVID (required)' },
         ttl: { hint: 'duration', description: 'Lifetime, e.g. 1h (default: the server setting)' },
@@ -40,62 +32,54 @@ const options = () =>
         },
       })
       .optList({ 'dns-name': { hint: 'name', description: 'DNS SAN to add (repeatable)' } }),
-  )
-
-/** Runs the verb. */
-export function run(args: string[], ctx: VerbContext): Promise<number> {
-  return guard(ctx, async () => {
-    const j = options()
-    const v = parseOptions(j, args)
-    if (v.help) return printHelp(ctx.io, j)
-    const spiffeId = spiffeIdFlag(required(v['spiffe-id'], '--spiffe-id'), '--spiffe-id')
+  required: ['spiffe-id'],
+  run: async (v, ctx) => {
+    const spiffeId = spiffeIdFlag(v['spiffe-id'] ?? '', '--spiffe-id')
     const ttl = v.ttl === undefined ? 0 : ttlFlag(v.ttl, '--ttl')
     const dnsNames = dnsNameFlags(v['dns-name'] ?? [])
     const keys = await generateKeyPair('ec-p256')
     const csr = await createCsr(keys)
-    return withAdmin(ctx, v, async (admin, format) => {
-      const res = await admin.call('MintX509Svid', { spiffe_id: spiffeId, csr, ttl, dns_names: dnsNames })
-      const chain = res.svid?.cert_chain ?? []
-      const leaf = chain[0]
-      if (!leaf || !readCertificateFacts(leaf).spkiDer.equals(publicKeyToSpkiDer(keys.publicKey))) {
-        throw new Error('the server returned a certificate that does not hold the generated key')
-      }
-      const pems = {
-        svid: certificatesToPem(chain),
-        key: privateKeyToPkcs8Pem(keys.privateKey),
-        bundle: certificatesToPem([...decodeBundleMessage(res.bundle).x509Authorities]),
-      }
-      const facts = {
-        spiffe_id: res.svid?.spiffe_id ?? spiffeId,
-        serial: res.svid?.serial ?? '',
-        expires_at: res.svid?.expires_at ?? 0,
-      }
-      if (v.write !== undefined) {
-        const files = await writeSvidFiles(resolve(v.write), pems)
-        printResult(
-          ctx.io,
-          format,
-          { ...facts, svid_file: files.svid, key_file: files.key, bundle_file: files.bundle },
-          () =>
-            [
-              `X509-SVID written to ${files.svid}`,
-              `Private key written to ${files.key}`,
-              `Root CAs written to ${files.bundle}`,
-              `Expires at ${isoTime(facts.expires_at)}`,
-            ].join('\n'),
-        )
-      } else {
-        printResult(
-          ctx.io,
-          format,
-          { ...facts, svid_pem: pems.svid, key_pem: pems.key, bundle_pem: pems.bundle },
-          () => `X509-SVID:\n${pems.svid}\nPrivate key:\n${pems.key}\nRoot CAs:\n${pems.bundle}`,
-        )
-      }
-      return EXIT_OK
-    })
-  })
-}
+    const res = await ctx.admin().call('MintX509Svid', { spiffe_id: spiffeId, csr, ttl, dns_names: dnsNames })
+    const chain = res.svid?.cert_chain ?? []
+    const leaf = chain[0]
+    if (!leaf || !readCertificateFacts(leaf).spkiDer.equals(publicKeyToSpkiDer(keys.publicKey))) {
+      throw new Error('the server returned a certificate that does not hold the generated key')
+    }
+    const pems = {
+      svid: certificatesToPem(chain),
+      key: privateKeyToPkcs8Pem(keys.privateKey),
+      bundle: certificatesToPem([...decodeBundleMessage(res.bundle).x509Authorities]),
+    }
+    const facts = {
+      spiffe_id: res.svid?.spiffe_id ?? spiffeId,
+      serial: res.svid?.serial ?? '',
+      expires_at: res.svid?.expires_at ?? 0,
+    }
+    if (v.write !== undefined) {
+      const files = await writeSvidFiles(resolve(v.write), pems)
+      printResult(
+        ctx.io,
+        ctx.format,
+        { ...facts, svid_file: files.svid, key_file: files.key, bundle_file: files.bundle },
+        () =>
+          [
+            `X509-SVID written to ${files.svid}`,
+            `Private key written to ${files.key}`,
+            `Root CAs written to ${files.bundle}`,
+            `Expires at ${isoTime(facts.expires_at)}`,
+          ].join('\n'),
+      )
+    } else {
+      printResult(
+        ctx.io,
+        ctx.format,
+        { ...facts, svid_pem: pems.svid, key_pem: pems.key, bundle_pem: pems.bundle },
+        () => `X509-SVID:\n${pems.svid}\nPrivate key:\n${pems.key}\nRoot CAs:\n${pems.bundle}`,
+      )
+    }
+    return EXIT_OK
+  },
+})
 
 async function writeSvidFiles(
   dir: string,
@@ -118,7 +102,7 @@ async function writeSvidFiles(
     for (const [tmp, path] of staged) await rename(tmp, path)
   } catch (cause) {
     await Promise.all(staged.map(([tmp]) => rm(tmp, { force: true })))
-    const reason = cause instanceof Error ? cause.message : String(cause)
+    const reason = errorText(cause)
     throw new Error(`--write: cannot write into ${dir}: ${reason}`, { cause })
   }
   return files

@@ -1,9 +1,9 @@
 /**
- * The one place the agent CLI handles termination signals: long-running commands (`run`,
+ * The one place the CLIs handle termination signals: long-running commands (`run`,
  * `api watch`) get an AbortSignal that fires on SIGTERM or SIGINT, or the caller's own signal
  * (tests pass one in `CliIo`).
  */
-import type { CliIo } from './run-cli.js'
+import type { CliIo } from './cli-io.js'
 
 /**
  * An AbortSignal for "stop now", and a function to remove the process listeners.

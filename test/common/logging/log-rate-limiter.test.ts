@@ -1,7 +1,7 @@
 // The log rate limiter: repeats of one (message, key) within a window become one line plus a
 // "suppressed" count, other keys are independent, and the number of tracked keys is capped.
 import t from 'tap'
-import { LogRateLimiter } from '../../../agent/logging/log-rate-limiter.js'
+import { LogRateLimiter } from '../../../common/logging/log-rate-limiter.js'
 
 function setup(maxKeys?: number) {
   const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = []
