@@ -7,7 +7,10 @@ import t from 'tap'
 import { readProcFile, readProcText } from '../../../agent/workloadattestation/read-proc-file.js'
 
 t.test('reads procfs files whole', async (t) => {
-  t.equal(readProcText('/proc/self/status'), readFileSync('/proc/self/status', 'utf8'))
+  // /proc/self/status moves under our feet (VmRSS); mountinfo and limits do not.
+  t.equal(readProcText('/proc/self/mountinfo'), readFileSync('/proc/self/mountinfo', 'utf8'))
+  t.equal(readProcText('/proc/self/limits'), readFileSync('/proc/self/limits', 'utf8'))
+  t.match(readProcText('/proc/self/status'), /^Name:\t/, 'status reads from its first line')
   t.same(readProcFile('/proc/self/cmdline'), readFileSync('/proc/self/cmdline'))
 })
 
