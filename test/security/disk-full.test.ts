@@ -27,7 +27,8 @@ function mountSkipReason(): string | false {
     rmSync(dir, { recursive: true, force: true })
   }
 }
-const SKIP = mountSkipReason()
+/** Why these tests cannot run here (a string is the skip message), or false. */
+const skipReason = mountSkipReason()
 
 /**
  * Mounts a 2 MiB tmpfs on a fresh temp dir; undefined when mount is not permitted. At teardown the
@@ -89,7 +90,7 @@ const entryArgs = (i: number) => [
 // Attack: the data dir's filesystem fills up while the server runs.
 t.test(
   'full disk: writes answer ResourceExhausted, healthcheck fails, both recover',
-  { skip: SKIP },
+  { skip: skipReason },
   async (t) => {
     const stops: (() => Promise<unknown>)[] = []
     const fs = smallTmpfs(t, stops)
@@ -165,24 +166,28 @@ t.test(
 )
 
 // Attack: the disk is already full when the server first writes its CA keys.
-t.test('full disk at first start: exit 1 with one line saying no space left', { skip: SKIP }, async (t) => {
-  const stops: (() => Promise<unknown>)[] = []
-  const fs = smallTmpfs(t, stops)
-  if (!fs) throw new Error('mounting the tmpfs failed')
-  const dir = join(fs, 's')
-  mkdirSync(dir, { mode: 0o700 })
-  const filler = fill(fs)
-  const r = await runBinWithin(
-    SERVER_BIN,
-    ['run', '--data-dir', dir, '--agent-api-address', '127.0.0.1:0', '--bundle-endpoint-address', 'off'],
-    20_000,
-  )
-  t.notOk(r.timedOut, 'the server did not start')
-  t.equal(r.code, 1)
-  const lines = r.stderr.trim().split('\n')
-  t.equal(lines.length, 1, r.stderr)
-  t.match(lines[0], /no space left/)
-  rmSync(filler)
-  const server = await startServerProcess(dir)
-  t.equal(await server.stop(), 0, 'starts once space returns')
-})
+t.test(
+  'full disk at first start: exit 1 with one line saying no space left',
+  { skip: skipReason },
+  async (t) => {
+    const stops: (() => Promise<unknown>)[] = []
+    const fs = smallTmpfs(t, stops)
+    if (!fs) throw new Error('mounting the tmpfs failed')
+    const dir = join(fs, 's')
+    mkdirSync(dir, { mode: 0o700 })
+    const filler = fill(fs)
+    const r = await runBinWithin(
+      SERVER_BIN,
+      ['run', '--data-dir', dir, '--agent-api-address', '127.0.0.1:0', '--bundle-endpoint-address', 'off'],
+      20_000,
+    )
+    t.notOk(r.timedOut, 'the server did not start')
+    t.equal(r.code, 1)
+    const lines = r.stderr.trim().split('\n')
+    t.equal(lines.length, 1, r.stderr)
+    t.match(lines[0], /no space left/)
+    rmSync(filler)
+    const server = await startServerProcess(dir)
+    t.equal(await server.stop(), 0, 'starts once space returns')
+  },
+)

@@ -59,7 +59,8 @@ if (work !== undefined) {
   t.teardown(() => rmSync(work, { recursive: true, force: true }))
 }
 const suid = work === undefined ? undefined : setuidSleep(work)
-const skip = !isRoot
+/** Why this test cannot run here (a string is the skip message), or false. */
+const skipReason = !isRoot
   ? 'needs root: the attacker runs as uid 65534'
   : py === undefined
     ? 'no python3 runnable by uid 65534'
@@ -69,7 +70,7 @@ const skip = !isRoot
 
 t.test(
   'a child holding the connection of a process that exec’d a setuid-root binary gets no root SVID',
-  { skip },
+  { skip: skipReason },
   async (t) => {
     if (py === undefined || suid === undefined || work === undefined) throw new Error('unreachable: skipped')
     const node = await startSigilNode(t)

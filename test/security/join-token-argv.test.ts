@@ -77,10 +77,11 @@ t.test('a join token in argv is refused with exit 2 before the agent attests', a
 })
 
 // Attack: another uid reads the running agent's cmdline and environ while it holds a token from a file.
-const NOT_ROOT = isRoot ? false : 'needs root to run the reader as uid 65534'
+/** Why this test cannot run here (a string is the skip message), or false. */
+const skipReason = isRoot ? false : 'needs root to run the reader as uid 65534'
 t.test(
   '--join-token-file: the token is in neither the cmdline nor anything nobody can read',
-  { skip: NOT_ROOT },
+  { skip: skipReason },
   async (t) => {
     const { dir, server, token, bundlePath } = await serverWithToken(t)
     const tokenFile = join(dir, 'join-token')

@@ -57,43 +57,48 @@ async function createScriptOnlyEntry(node: SigilNode, spiffeId: string, script: 
   }
 }
 
-const skip = process.getuid?.() === 0 ? false : 'needs root: the attacker runs as uid 65534'
+/** Why these tests cannot run here (a string is the skip message), or false. */
+const skipReason = process.getuid?.() === 0 ? false : 'needs root: the attacker runs as uid 65534'
 const PY = '/usr/bin/python3'
-const pySkip = skip || (existsSync(PY) ? false : `no ${PY}`)
+const pySkipReason = skipReason || (existsSync(PY) ? false : `no ${PY}`)
 
-t.test('preloading code into a registered node script as another uid gets no SVID', { skip }, async (t) => {
-  const node = await startSigilNode(t)
-  // /srv-like: a root-owned dir anyone can search; the script is root-only (0600).
-  const srv = join(node.dir, 'srv')
-  mkdirSync(srv, { mode: 0o755 })
-  chmodSync(srv, 0o755)
-  const registered = realpathSync(writeRawX509Fetch(join(srv, 'registered-script.mjs'), 0o600))
-  const evil = writeRawX509Fetch(join(node.dir, 'evil.mjs'))
-  await createScriptOnlyEntry(node, `${TD}/registered`, registered)
-  const socket = { SIGIL_ATTACK_SOCKET: node.agent.socketPath }
+t.test(
+  'preloading code into a registered node script as another uid gets no SVID',
+  { skip: skipReason },
+  async (t) => {
+    const node = await startSigilNode(t)
+    // /srv-like: a root-owned dir anyone can search; the script is root-only (0600).
+    const srv = join(node.dir, 'srv')
+    mkdirSync(srv, { mode: 0o755 })
+    chmodSync(srv, 0o755)
+    const registered = realpathSync(writeRawX509Fetch(join(srv, 'registered-script.mjs'), 0o600))
+    const evil = writeRawX509Fetch(join(node.dir, 'evil.mjs'))
+    await createScriptOnlyEntry(node, `${TD}/registered`, registered)
+    const socket = { SIGIL_ATTACK_SOCKET: node.agent.socketPath }
 
-  const owner = await runNode(0, [registered], socket)
-  t.same(
-    owner.result.svids?.map((s) => s.spiffe_id),
-    [`${TD}/registered`],
-    `control: the script run plainly by its owner is served (stderr: ${owner.stderr})`,
-  )
-
-  const attacks: [string, string[], Record<string, string>][] = [
-    ['NODE_OPTIONS=--import', [registered], { NODE_OPTIONS: `--import=${evil}` }],
-    ['node --import <evil> <script>', ['--import', evil, registered], {}],
-  ]
-  for (const [what, args, env] of attacks) {
-    const { result, stderr } = await runNode(NOBODY, args, { ...socket, ...env })
-    t.not(
-      result.status,
-      -1,
-      `${what}: the injected code ran and called the agent (${result.error ?? ''} ${stderr.slice(0, 300)})`,
+    const owner = await runNode(0, [registered], socket)
+    t.same(
+      owner.result.svids?.map((s) => s.spiffe_id),
+      [`${TD}/registered`],
+      `control: the script run plainly by its owner is served (stderr: ${owner.stderr})`,
     )
-    t.equal(result.svids, undefined, `${what}: no SVID`)
-    t.equal(result.status, status.PERMISSION_DENIED, `${what}: PERMISSION_DENIED`)
-  }
-})
+
+    const attacks: [string, string[], Record<string, string>][] = [
+      ['NODE_OPTIONS=--import', [registered], { NODE_OPTIONS: `--import=${evil}` }],
+      ['node --import <evil> <script>', ['--import', evil, registered], {}],
+    ]
+    for (const [what, args, env] of attacks) {
+      const { result, stderr } = await runNode(NOBODY, args, { ...socket, ...env })
+      t.not(
+        result.status,
+        -1,
+        `${what}: the injected code ran and called the agent (${result.error ?? ''} ${stderr.slice(0, 300)})`,
+      )
+      t.equal(result.svids, undefined, `${what}: no SVID`)
+      t.equal(result.status, status.PERMISSION_DENIED, `${what}: PERMISSION_DENIED`)
+    }
+  },
+)
 
 /**
  * sitecustomize.py, imported by python before the main script: connects to the agent from this
@@ -114,7 +119,7 @@ os._exit(0)
 
 t.test(
   'PYTHONPATH=<evil> python3 <registered script> as another uid gets no SVID',
-  { skip: pySkip },
+  { skip: pySkipReason },
   async (t) => {
     const py = PY
     const node = await startSigilNode(t)
