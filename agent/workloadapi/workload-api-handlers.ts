@@ -32,7 +32,13 @@ import {
   x509BundlesResponse,
   x509SvidResponse,
 } from './workload-api-messages.js'
-import { NO_IDENTITY, serviceError, statusOf, WorkloadApiStatus } from './workload-api-status.js'
+import {
+  AUDIENCE_REQUIRED,
+  NO_IDENTITY,
+  serviceError,
+  statusOf,
+  WorkloadApiStatus,
+} from './workload-api-status.js'
 
 /** A stream of one caller's snapshots (the cache's `IdentitySubscription` fits). */
 export interface IdentityUpdates {
@@ -246,7 +252,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
     FetchJWTSVID: unary('FetchJWTSVID', async (call) => {
       const audience = call.request.audience ?? []
       if (audience.length === 0 || audience.some((a) => a === '')) {
-        throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'audience must be specified')
+        throw new WorkloadApiStatus(status.INVALID_ARGUMENT, AUDIENCE_REQUIRED)
       }
       const requested = call.request.spiffe_id ?? ''
       let spiffeId: string | undefined
@@ -266,7 +272,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
     ValidateJWTSVID: unary('ValidateJWTSVID', async (call) => {
       const audience = call.request.audience ?? ''
       const token = call.request.svid ?? ''
-      if (audience === '') throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'audience must be specified')
+      if (audience === '') throw new WorkloadApiStatus(status.INVALID_ARGUMENT, AUDIENCE_REQUIRED)
       if (token === '') throw new WorkloadApiStatus(status.INVALID_ARGUMENT, 'svid must be specified')
       const process = await deps.callers.identify(call.getPeer())
       const visible = source.bundlesFor(process)

@@ -10,6 +10,7 @@ import { status as Status } from '@grpc/grpc-js'
 import { EXIT_FAILED, EXIT_OK } from '../../../common/cli/cli-io.js'
 import { defineVerb } from '../../../common/cli/define-verb.js'
 import { printJson } from '../../../common/cli/print-json.js'
+import { AUDIENCE_REQUIRED } from '../../workloadapi/workload-api-status.js'
 import { commonApiSettings, withApiOptions } from '../api-options.js'
 import { reportFailure } from '../cli-output.js'
 import { WorkloadApiError, WorkloadClient } from '../workload-client.js'
@@ -17,7 +18,7 @@ import { WorkloadApiError, WorkloadClient } from '../workload-client.js'
 /** The agent's answer to the probe. */
 export const EXPECTED_PROBE_ANSWER = {
   status: Status.INVALID_ARGUMENT,
-  message: 'audience must be specified',
+  message: AUDIENCE_REQUIRED,
 }
 
 /** Runs the command. */
