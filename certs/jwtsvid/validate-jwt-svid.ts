@@ -113,7 +113,8 @@ export async function validateJwtSvid(
   }
 }
 
-function mapJoseError(e: unknown): [ErrorCode, string] {
+/** A jose verification error as a Sigil code and a short reason (shared with the Txn-Token verifier). */
+export function mapJoseError(e: unknown): [ErrorCode, string] {
   if (e instanceof errors.JWSSignatureVerificationFailed)
     return ['ERR_JWT_SIGNATURE_INVALID', 'bad signature']
   if (e instanceof errors.JWTExpired) return ['ERR_JWT_EXPIRED', 'expired']
