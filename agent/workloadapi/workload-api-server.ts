@@ -23,7 +23,7 @@ import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { errorText } from '../../common/errors/error-text.js'
 import { LogRateLimiter } from '../../common/logging/log-rate-limiter.js'
 import type { Log } from '../../common/logging/logger.js'
-import { loadWorkloadApi } from '../../proto/loader.js'
+import { loadTaskApi, loadWorkloadApi } from '../../proto/loader.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { loadPeercredAddon } from '../peercred/native-addon.js'
 import {
@@ -31,6 +31,7 @@ import {
   readPeerCredentials,
   releasePeerCredentials,
 } from '../peercred/peer-credentials.js'
+import { createTaskApiHandlers, type TaskApiHandlerDeps } from '../task/task-api-handlers.js'
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
 import { CallerLimits, type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
@@ -76,6 +77,8 @@ export interface WorkloadApiServerConfig {
   readonly logRepeatWindowMs?: number
   /** ValidateJWTSVID's leeway on `exp`, `nbf`, `iat` in seconds, 0..300; default 30. */
   readonly jwtLeewaySeconds?: number
+  /** Serve the Task API (`sigil.task.v1.Tasks`) on the same socket, callers attested the same way. */
+  readonly tasks?: TaskApiHandlerDeps['tasks']
 }
 
 /** A running Workload API endpoint. */
@@ -164,6 +167,16 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
       ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
     }),
   )
+  if (cfg.tasks !== undefined) {
+    grpcServer.addService(
+      loadTaskApi().service,
+      createTaskApiHandlers({
+        tasks: cfg.tasks,
+        callers: { identify: (key): Promise<WorkloadProcess> => registry.identify(key) },
+        logger,
+      }),
+    )
+  }
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure())
   const sockets = new Map<string, Socket>()
 
