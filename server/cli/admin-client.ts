@@ -55,7 +55,10 @@ export class AdminCallError extends Error {
  * exitCodeForStatus(status.ALREADY_EXISTS) // 2
  */
 export function exitCodeForStatus(code: status): number {
-  return code === status.INVALID_ARGUMENT || code === status.ALREADY_EXISTS || code === status.NOT_FOUND
+  return code === status.INVALID_ARGUMENT ||
+    code === status.ALREADY_EXISTS ||
+    code === status.NOT_FOUND ||
+    code === status.FAILED_PRECONDITION
     ? EXIT_USAGE
     : EXIT_FAILED
 }
