@@ -117,6 +117,7 @@ export class Task {
   async jwtFor(audience: string): Promise<string> {
     if (typeof audience !== 'string' || audience === '')
       throw new TypeError('audience must be a non-empty string')
+    if (this.#ended) throw new SigilError('ERR_TASK_ENDED', `task ${this.id} has ended`)
     const res = await call<{ token: string }>(this.#client, this.#timeoutMs, 'FetchTaskJWTSVID', {
       task_id: this.id,
       audience,
