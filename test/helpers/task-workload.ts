@@ -2,7 +2,9 @@
 // reads one JSON request per stdin line ({ id, op, ... }) and prints one JSON answer per line
 // ({ id, ok: true, ... } or { id, ok: false, code, message }). Ops: begin (Task.begin options),
 // jwt { taskId, audience }, end { taskId, outcome } (through the Task it began), endRaw
-// { taskId, outcome } (a bare EndTask call, for tasks of other processes).
+// { taskId, outcome } and jwtRaw { taskId, audience } (bare calls, for tasks of other processes),
+// flood { count, concurrency, request } (many bare BeginTask calls on one connection; answers the
+// count per gRPC status).
 import { spawn } from 'node:child_process'
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -30,12 +32,28 @@ async function handle(req) {
     await tasks.get(req.taskId).end(req.outcome)
     return {}
   }
-  if (req.op === 'endRaw') {
+  if (req.op === 'endRaw' || req.op === 'jwtRaw') {
     const md = new grpc.Metadata()
     md.set('workload.spiffe.io', 'true')
-    return new Promise((resolve, reject) =>
-      raw.EndTask({ task_id: req.taskId, outcome: req.outcome }, md, (e, r) => (e ? reject(e) : resolve(r))),
-    )
+    const [method, body] = req.op === 'endRaw'
+      ? ['EndTask', { task_id: req.taskId, outcome: req.outcome }]
+      : ['FetchTaskJWTSVID', { task_id: req.taskId, audience: req.audience }]
+    return new Promise((resolve, reject) => raw[method](body, md, (e, r) => (e ? reject(e) : resolve(r))))
+  }
+  if (req.op === 'flood') {
+    const codes = {}
+    let next = 0
+    const one = async () => {
+      while (next < req.count) {
+        next++
+        const md = new grpc.Metadata()
+        md.set('workload.spiffe.io', 'true')
+        const code = await new Promise((resolve) => raw.BeginTask(req.request, md, (e) => resolve(e ? e.code : 0)))
+        codes[code] = (codes[code] ?? 0) + 1
+      }
+    }
+    await Promise.all(Array.from({ length: req.concurrency ?? 16 }, one))
+    return { codes }
   }
   throw new Error('unknown op ' + req.op)
 }
