@@ -12,9 +12,9 @@
 import { decodeProtectedHeader, jwtVerify } from 'jose'
 import type { TrustBundle } from '../bundle/trust-bundle.js'
 import { SigilError } from '../errors.js'
-import { algorithmFitsKey, isJwtSvidAlgorithm } from '../jwtsvid/jwt-svid-algorithms.js'
+import { isJwtSvidAlgorithm } from '../jwtsvid/jwt-svid-algorithms.js'
 import { MAX_JWT_SVID_LENGTH } from '../jwtsvid/parse-jwt-svid-insecure.js'
-import { DEFAULT_JWT_LEEWAY_SECONDS, mapJoseError } from '../jwtsvid/validate-jwt-svid.js'
+import { DEFAULT_JWT_LEEWAY_SECONDS, jwtVerificationKey, mapJoseError } from '../jwtsvid/validate-jwt-svid.js'
 import { SpiffeId } from '../spiffeid/spiffe-id.js'
 import { TrustDomain } from '../spiffeid/trust-domain.js'
 import { parseActClaim } from './act-chain.js'
@@ -90,19 +90,10 @@ export async function verifyTxnToken(token: string, opts: VerifyTxnTokenOptions)
   const kid = header.kid
   if (typeof kid !== 'string' || kid === '')
     throw new SigilError('ERR_JWT_KID_UNKNOWN', 'Txn-Token has no "kid"')
-  const authority = bundle.findJwtAuthority(kid)
-  if (authority === undefined) {
-    throw new SigilError(
-      'ERR_JWT_KID_UNKNOWN',
-      `kid "${kid.slice(0, 80)}" is not in the bundle of "${trustDomain.name}"`,
-    )
-  }
-  if (!algorithmFitsKey(alg, authority.publicKey)) {
-    throw new SigilError('ERR_JWT_SIGNATURE_INVALID', `the key "${kid.slice(0, 80)}" cannot verify ${alg}`)
-  }
+  const publicKey = jwtVerificationKey(bundle, kid, alg)
   let claims: Record<string, unknown> = {}
   try {
-    const verified = await jwtVerify(token, authority.publicKey, {
+    const verified = await jwtVerify(token, publicKey, {
       algorithms: [alg],
       currentDate: now,
       clockTolerance: skew,

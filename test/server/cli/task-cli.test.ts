@@ -1,6 +1,7 @@
 // `sigil-server task list|show|end` and the entry task flags, in-process against a real admin
 // API (real CA, SQLite): pretty and JSON output, filters, exit codes.
 import t from 'tap'
+import { entryInput } from '../api/agent/agent-api-test-kit.js'
 import { type AdminFixture, startAdminFixture } from './admin-test-kit.js'
 
 const AGENT = 'spiffe://example.org/sigil/agent/join_token/t1'
@@ -13,19 +14,7 @@ t.before(async () => {
 t.teardown(() => f.close())
 
 async function taskedEntry(spiffeId: string) {
-  return f.datastore.createEntry({
-    spiffeId,
-    parentId: AGENT,
-    selectors: [{ type: 'unix', value: 'uid:1000' }],
-    x509SvidTtl: 0,
-    jwtSvidTtl: 0,
-    dnsNames: [],
-    hint: '',
-    admin: false,
-    node: false,
-    federatesWith: [],
-    taskScopes: [TOOL],
-  })
+  return f.datastore.createEntry(entryInput({ spiffeId, parentId: AGENT, taskScopes: [TOOL] }))
 }
 
 t.test('entry create/update/show with --task-scope, --max-task-ttl, --revoke-on-exit', async (t) => {
