@@ -13,98 +13,23 @@
  * every credential issued for it (revocation hooks in there).
  */
 import { randomUUID } from 'node:crypto'
-import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
 import { SigilError } from '../../certs/errors.js'
 import type { MintedJwtSvid } from '../../certs/jwtsvid/jwt-svid-signer.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
-import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
-import {
-  checkScope,
-  type MintedTxnToken,
-  type SignTxnTokenOptions,
-} from '../../certs/txntoken/sign-txn-token.js'
+import type { MintedTxnToken } from '../../certs/txntoken/sign-txn-token.js'
 import { errorText } from '../../common/errors/error-text.js'
-import type { Log } from '../../common/logging/logger.js'
+import type { IssuedSvidRecord, RegistrationEntry, TaskOutcome, TaskRecord } from '../datastore/datastore.js'
+import { type Delegation, resolveDelegation } from './delegation.js'
+import { AGENT_OUTCOMES, checkBeginRequest, invalid, notAuthorized, PROCESS_OUTCOMES } from './task-rules.js'
 import type {
-  DataStore,
-  IssuedSvidRecord,
-  RegistrationEntry,
-  TaskCredential,
-  TaskOutcome,
-  TaskRecord,
-} from '../datastore/datastore.js'
-import { type Delegation, type IsRevoked, resolveDelegation } from './delegation.js'
+  BeginTaskInput,
+  TaskCaller,
+  TaskEndedListener,
+  TaskServiceOptions,
+} from './task-service-options.js'
 
-/** Max task TTL for an entry that sets none (seconds). */
-export const DEFAULT_MAX_TASK_TTL_SECONDS = 3600
-/** Longest purpose text (bytes). */
-export const MAX_PURPOSE_BYTES = 256
-/** Most scope values per task. */
-export const MAX_TASK_SCOPE = 32
-
-/** Outcomes a task's own process may report. */
-const PROCESS_OUTCOMES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled'])
-/** Outcomes only the agent reports. */
-const AGENT_OUTCOMES: ReadonlySet<string> = new Set(['expired', 'process_exited'])
-
-/** What the task service asks of the CA. */
-export interface TaskCa {
-  signTxnToken(req: Omit<SignTxnTokenOptions, 'trustDomain' | 'now' | 'notAfterCap'>): Promise<MintedTxnToken>
-  signJwtSvid(req: {
-    spiffeId: SpiffeId
-    audience: readonly string[]
-    ttlSeconds: number
-    notAfterCap?: Date
-    txn?: string
-    actors?: readonly string[]
-  }): Promise<MintedJwtSvid>
-  currentBundle(): TrustBundle
-}
-
-/** The datastore calls the task service makes. */
-export type TaskDataStore = Pick<
-  DataStore,
-  | 'createTask'
-  | 'getTask'
-  | 'listTasks'
-  | 'endTask'
-  | 'recordTaskCredential'
-  | 'listTaskCredentials'
-  | 'recordTaskEvent'
-  | 'recordIssuedSvids'
->
-
-/** How to build a {@link TaskService}. */
-export interface TaskServiceOptions {
-  readonly trustDomain: TrustDomain
-  readonly ca: TaskCa
-  readonly datastore: TaskDataStore
-  readonly logger: Log
-  readonly clock: () => Date
-  readonly defaultJwtSvidTtlSeconds: number
-  /** Revocation lookup for delegation tokens (default: nothing is revoked). */
-  readonly isRevoked?: IsRevoked
-}
-
-/** Who asks: an agent on behalf of one of its processes. */
-export interface TaskCaller {
-  readonly agentId: string
-  /** `pid:startTime` on the agent; `''` when the agent itself acts. */
-  readonly processKey: string
-}
-
-/** A task-ended listener: gets the final record and every credential issued for the task. */
-export type TaskEndedListener = (task: TaskRecord, issued: readonly TaskCredential[]) => void | Promise<void>
-
-/** What {@link TaskService.begin} takes. */
-export interface BeginTaskInput {
-  readonly entry: RegistrationEntry
-  readonly purpose: string
-  readonly scope: readonly string[]
-  readonly ttlSeconds: number
-  readonly onBehalfOf: string
-  readonly parentTxnToken: string
-}
+export { DEFAULT_MAX_TASK_TTL_SECONDS, MAX_PURPOSE_BYTES, MAX_TASK_SCOPE } from './task-rules.js'
+export type * from './task-service-options.js'
 
 /**
  * Task decisions over the datastore and CA.
@@ -150,19 +75,8 @@ export class TaskService {
     req: BeginTaskInput,
   ): Promise<{ task: TaskRecord; txnToken: MintedTxnToken }> {
     const { entry } = req
-    checkPurpose(req.purpose)
-    if (req.scope.length > MAX_TASK_SCOPE) invalid(`at most ${MAX_TASK_SCOPE} scope values`)
-    const scope = checkScope(req.scope)
     if (!caller.processKey) invalid('the process is unknown')
-    if (entry.taskScopes.length === 0)
-      notAuthorized(`entry ${entry.id} (${entry.spiffeId}) may not begin tasks`)
-    const outside = scope.filter((s) => !entry.taskScopes.includes(s))
-    if (outside.length > 0)
-      notAuthorized(`scope outside the entry's task scopes: ${outside.join(' ').slice(0, 256)}`)
-    const maxTtl = entry.maxTaskTtl || DEFAULT_MAX_TASK_TTL_SECONDS
-    const ttl = req.ttlSeconds || maxTtl
-    if (!Number.isSafeInteger(ttl) || ttl < 0) invalid('ttl_seconds must be a whole number >= 0')
-    if (ttl > maxTtl) invalid(`ttl ${ttl}s is above the entry's max task TTL ${maxTtl}s`)
+    const { scope, ttl } = checkBeginRequest(entry, req)
     if (req.onBehalfOf && req.parentTxnToken) invalid('give on_behalf_of or parent_txn_token, not both')
 
     const now = this.#o.clock()
@@ -387,20 +301,5 @@ export class TaskService {
 
   async #event(taskId: string, event: string, detail: string): Promise<void> {
     await this.#o.datastore.recordTaskEvent({ taskId, at: this.#o.clock(), event, detail })
-  }
-}
-
-function invalid(why: string): never {
-  throw new SigilError('ERR_INVALID_ARGUMENT', why)
-}
-
-function notAuthorized(why: string): never {
-  throw new SigilError('ERR_NOT_AUTHORIZED', why)
-}
-
-function checkPurpose(purpose: string): void {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  if (Buffer.byteLength(purpose) > MAX_PURPOSE_BYTES || /[\u0000-\u001f\u007f]/.test(purpose)) {
-    invalid(`purpose must be at most ${MAX_PURPOSE_BYTES} bytes of printable text`)
   }
 }
