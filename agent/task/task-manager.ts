@@ -156,7 +156,14 @@ export class TaskManager {
   ): Promise<FetchTaskJwtSvidResponse__Output> {
     if (!taskId) throw new SigilError('ERR_INVALID_ARGUMENT', 'task_id is empty')
     if (!audience) throw new SigilError('ERR_INVALID_ARGUMENT', 'audience is empty')
-    return this.#o.server().fetchTaskJwtSvid({ task_id: taskId, audience, process_key: processKey(process) })
+    // The entries the process holds now: one that exec'd since keeps its pid and start time, not its identity.
+    const entryIds = this.#o.processes.entriesFor(process).map((e) => e.id)
+    return this.#o.server().fetchTaskJwtSvid({
+      task_id: taskId,
+      audience,
+      process_key: processKey(process),
+      entry_ids: entryIds,
+    })
   }
 
   /** Ends a task for the process that began it. */

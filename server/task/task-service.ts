@@ -148,12 +148,14 @@ export class TaskService {
 
   /**
    * A JWT-SVID for an active task of this agent and process, for one audience in its scope.
+   * `callerEntryIds` are the entries the process is attested for now (the task's must be one);
    * `entryFor` resolves the task's entry if the agent may still serve it.
    */
   async fetchJwtSvid(
     caller: TaskCaller,
     taskId: string,
     audience: string,
+    callerEntryIds: readonly string[],
     entryFor: (entryId: string) => Promise<RegistrationEntry>,
   ): Promise<MintedJwtSvid> {
     const task = await this.#owned(caller, taskId, 'jwt_refused')
@@ -176,6 +178,13 @@ export class TaskService {
           'ERR_NOT_AUTHORIZED',
           `audience "${audience.slice(0, 256)}" is outside the task's scope`,
         ),
+      )
+    }
+    if (!callerEntryIds.includes(task.entryId)) {
+      await this.#refuse(
+        task.id,
+        'jwt_refused',
+        new SigilError('ERR_NOT_AUTHORIZED', "the process no longer holds the task's identity"),
       )
     }
     const entry = await entryFor(task.entryId)

@@ -126,7 +126,12 @@ const AGENT: Record<string, Record<string, string>> = {
     expires_at: '3 int64',
     spiffe_id: '4 string',
   },
-  FetchTaskJwtSvidRequest: { task_id: '1 string', audience: '2 string', process_key: '3 string' },
+  FetchTaskJwtSvidRequest: {
+    task_id: '1 string',
+    audience: '2 string',
+    process_key: '3 string',
+    entry_ids: '4 repeated string',
+  },
   EndTaskRequest: { task_id: '1 string', outcome: '2 string', process_key: '3 string' },
 }
 

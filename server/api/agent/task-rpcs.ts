@@ -80,7 +80,7 @@ export async function fetchTaskJwtSvid(
     throw new SigilError('ERR_INVALID_ARGUMENT', 'audience must be 1-2048 characters')
   }
   const who = { agentId: caller.agentId.toString(), processKey: processKey(req.process_key, true) }
-  const jwt = await tasks.fetchJwtSvid(who, req.task_id, req.audience, async (entryId) =>
+  const jwt = await tasks.fetchJwtSvid(who, req.task_id, req.audience, req.entry_ids, async (entryId) =>
     requireAuthorizedEntry(deps, await authorizedEntries(deps, caller), caller, entryId, 'FetchTaskJwtSvid'),
   )
   return {

@@ -115,6 +115,7 @@ t.test('same socket, same header rule; the server gets the attested entry and pr
   })
   await call(client, 'FetchTaskJWTSVID', { task_id: res.task_id, audience: 'spiffe://example.org/tool' })
   t.equal(fake.fetched[0]?.process_key, myKey())
+  t.same(fake.fetched[0]?.entry_ids, ['a'], "the process's current entries go along")
   const bad = await call(client, 'EndTask', { task_id: res.task_id, outcome: 'expired' }).catch((e) => e)
   t.equal(bad.code, status.INVALID_ARGUMENT, 'a process cannot claim an agent outcome')
   const unknown = await call(client, 'FetchTaskJWTSVID', { task_id: 'nope', audience: 'x' }).catch((e) => e)

@@ -74,6 +74,7 @@ async function setup(t: Test) {
     unary<FetchTaskJwtSvidResponse__Output>(client, 'FetchTaskJwtSvid', {
       process_key: P1,
       audience: TOOL,
+      entry_ids: [planner.id, researcher.id, other.id],
       ...req,
     })
   const end = (req: object, client = clientA) =>
@@ -154,6 +155,13 @@ t.test('another process or agent may neither fetch nor end; the agent may expire
   ]) {
     t.equal(e.code, status.PERMISSION_DENIED)
   }
+  const execd = await fetch({ task_id, entry_ids: [] }).catch((x) => x)
+  t.equal(
+    execd.code,
+    status.PERMISSION_DENIED,
+    'the same pid and start time without the entry (exec) is refused',
+  )
+  t.match(execd.details, /no longer holds/)
   t.equal((await end({ task_id, outcome: 'process_exited', process_key: '' })).outcome, 'process_exited')
 })
 

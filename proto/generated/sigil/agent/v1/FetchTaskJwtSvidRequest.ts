@@ -12,6 +12,12 @@ export interface FetchTaskJwtSvidRequest {
    * The calling process, `pid:start_time`; must be the one that began it.
    */
   'process_key'?: (string);
+  /**
+   * The entries the calling process is attested for now; the task's entry
+   * must be among them (a process that exec'd into something else keeps its
+   * pid and start time, not its identity).
+   */
+  'entry_ids'?: (string)[];
 }
 
 export interface FetchTaskJwtSvidRequest__Output {
@@ -24,4 +30,10 @@ export interface FetchTaskJwtSvidRequest__Output {
    * The calling process, `pid:start_time`; must be the one that began it.
    */
   'process_key': (string);
+  /**
+   * The entries the calling process is attested for now; the task's entry
+   * must be among them (a process that exec'd into something else keeps its
+   * pid and start time, not its identity).
+   */
+  'entry_ids': (string)[];
 }
