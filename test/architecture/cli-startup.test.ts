@@ -3,8 +3,9 @@
 // test follows the static imports (the ones loaded at once; `import()` and type-only imports
 // are not followed) from each entry and command module and checks that `--help`/`--version`
 // load no npm package, that a client verb never loads a daemon (its composition root, the
-// datastore, the logger, the X.509 library), and that `run --help` loads neither the daemon
-// nor pino. No timings: the module graph is what makes a command slow or fast.
+// datastore, the logger, the X.509 library) and loads gRPC only when it connects (so its
+// `--help` and usage errors answer without it), and that `run --help` loads neither the
+// daemon nor pino. No timings: the module graph is what makes a command slow or fast.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -51,6 +52,7 @@ const commandModules = (dir: string) =>
 
 const DAEMON_PACKAGES = ['better-sqlite3', 'pino', '@peculiar/x509', 'reflect-metadata']
 const DAEMON_ROOTS = ['server/server.ts', 'agent/agent.ts']
+const GRPC_PACKAGES = ['@grpc/grpc-js', '@grpc/proto-loader']
 
 t.test('--help and --version load no npm package', async (t) => {
   for (const entry of ['server/cli/main.ts', 'agent/cli/main.ts']) {
@@ -69,6 +71,7 @@ t.test('client verbs load no daemon', async (t) => {
     const { files, packages } = closure(m)
     for (const p of DAEMON_PACKAGES) t.notOk(packages.has(p), `${m} does not load ${p}`)
     for (const r of DAEMON_ROOTS) t.notOk(files.has(r), `${m} does not load ${r}`)
+    for (const p of GRPC_PACKAGES) t.notOk(packages.has(p), `${m} loads ${p} only when it connects`)
   }
 })
 
