@@ -92,7 +92,7 @@ export function agentOptions(env: Record<string, string | undefined>) {
         hint: 'count',
         default: '256',
         description:
-          'Open Workload API streams (FetchX509SVID, FetchX509Bundles, FetchJWTBundles) one process may have across its connections; more end with RESOURCE_EXHAUSTED',
+          'Open Workload API streams (FetchX509SVID, FetchX509Bundles, FetchJWTBundles) one process may have across its connections; more end with RESOURCE_EXHAUSTED, and after 100 such refusals its connections are held back at HTTP/2 until it holds at most half',
       },
       'max-connections-per-process': {
         hint: 'count',

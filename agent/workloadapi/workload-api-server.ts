@@ -9,11 +9,13 @@
  *
  * One caller cannot starve the others: connections per uid and per process are capped at accept
  * time (an extra socket is closed), HTTP/2 caps streams per connection, streams per process are
- * capped across its connections (RESOURCE_EXHAUSTED before attestation, so a refusal is cheap),
- * and a stream whose client does not read is reset past a backlog bound. Refusals are logged
+ * capped across its connections (RESOURCE_EXHAUSTED before attestation, so a refusal is cheap;
+ * a process that keeps trying is held back by lowering its connections' HTTP/2 stream limit,
+ * see caller-limits.ts), and a stream whose client does not read is reset past a backlog bound. Refusals are logged
  * through a rate limiter, so a flood of calls is not a flood of log lines.
  */
 import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises'
+import type { Http2Session } from 'node:http2'
 import { createServer, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js'
@@ -32,7 +34,12 @@ import {
   releasePeerCredentials,
 } from '../peercred/peer-credentials.js'
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
-import { CallerLimits, type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
+import {
+  CallerLimits,
+  type CallerLimitsOptions,
+  DEFAULT_CALLER_LIMITS,
+  REFUSALS_BEFORE_HOLD,
+} from './caller-limits.js'
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
 import { requireSecurityHeader } from './security-header.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
@@ -113,7 +120,21 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     logger,
     ...(cfg.attestationTtlMs !== undefined ? { attestationTtlMs: cfg.attestationTtlMs } : {}),
   })
-  const limits = new CallerLimits({ ...DEFAULT_CALLER_LIMITS, ...cfg.callerLimits })
+  // The HTTP/2 session of each connection, known from its first stream: the caller limits lower
+  // a connection's SETTINGS_MAX_CONCURRENT_STREAMS to hold back a process that keeps opening
+  // streams past its limit.
+  const sessions = new Map<string, Http2Session>()
+  const setStreamLimit = (key: string, limit: number | undefined) => {
+    const session = sessions.get(key)
+    if (session === undefined || session.destroyed || session.closed) return
+    try {
+      session.settings({ maxConcurrentStreams: limit ?? maxStreamsPerConnection })
+    } catch (err) {
+      // e.g. a client that does not acknowledge SETTINGS: its streams are refused one by one
+      logger.debug({ err: errorText(err) }, 'cannot change a connection stream limit')
+    }
+  }
+  const limits = new CallerLimits({ ...DEFAULT_CALLER_LIMITS, ...cfg.callerLimits }, { setStreamLimit })
   const repeated = new LogRateLimiter({
     logger,
     ...(cfg.logRepeatWindowMs !== undefined ? { windowMs: cfg.logRepeatWindowMs } : {}),
@@ -147,15 +168,28 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
         streams.add(end)
         return () => streams.delete(end)
       },
-      admitStream: (key, method) => {
+      admitStream: (key, method, session) => {
+        if (session !== undefined && !sessions.has(key) && sockets.has(key)) {
+          sessions.set(key, session)
+          if (limits.streamLimitOf(key) !== undefined) setStreamLimit(key, limits.streamLimitOf(key))
+        }
+        const peer = limits.peerOf(key)
+        const wasHeldBack = peer !== undefined && limits.isHeldBack(peer.pid)
         const release = limits.admitStream(key)
         if (release === undefined) {
-          const peer = limits.peerOf(key)
+          const fields = { pid: peer?.pid, uid: peer?.uid, method, limit: limits.limits.maxStreamsPerProcess }
           repeated.warn(
             `uid:${peer?.uid}`,
-            { pid: peer?.pid, uid: peer?.uid, method, limit: limits.limits.maxStreamsPerProcess },
+            fields,
             'Workload API stream refused: the process is at its stream limit',
           )
+          if (!wasHeldBack && peer !== undefined && limits.isHeldBack(peer.pid)) {
+            repeated.warn(
+              `uid:${peer.uid}`,
+              { ...fields, refused: REFUSALS_BEFORE_HOLD },
+              'Workload API connections held back: the process keeps opening streams past its limit; its further streams wait in its own HTTP/2 client',
+            )
+          }
         }
         return release
       },
@@ -195,6 +229,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     Object.defineProperty(socket, 'remoteAddress', { value: key, configurable: true })
     socket.once('close', () => {
       sockets.delete(key)
+      sessions.delete(key)
       limits.releaseConnection(key)
       registry.remove(key)
     })

@@ -43,6 +43,7 @@ const ms = (n: number) => `${n.toFixed(3)} ms`
 interface FloodReport {
   readonly opened: number
   readonly pending: number
+  readonly served: number
   readonly codes: Record<string, number>
 }
 
@@ -154,6 +155,7 @@ export function noisyNeighbour(): Promise<{ json: Record<string, unknown>; rows:
       flood_streams: total,
       flood_connections: FLOOD_CONNECTIONS,
       flood_still_open: ended?.pending ?? null,
+      flood_served: ended?.served ?? null,
       flood_settled_after_ms: settledMs === undefined ? null : Math.round(settledMs),
       victim_idle_ops: idle.ops,
       victim_flood_ops: samples.length,
@@ -184,8 +186,8 @@ export function noisyNeighbour(): Promise<{ json: Record<string, unknown>; rows:
           `${rssIdle.toFixed(0)} / ${peakRss.toFixed(0)} / ${rssAfter.toFixed(0)} MB ${peakRss <= FLOOD_RSS_GOAL_MB ? 'met' : 'MISSED'}`,
         ],
         [
-          `${label}: flood streams still open / ended`,
-          `${ended?.pending ?? '?'} / ${JSON.stringify(codes)} (${settled}; ${samples.length} victim calls; agent ${agentCores.toFixed(2)} cores)`,
+          `${label}: flood streams open (served by the agent) / ended`,
+          `${ended?.pending ?? '?'} (${ended?.served ?? '?'}) / ${JSON.stringify(codes)} (${settled}; ${samples.length} victim calls; agent ${agentCores.toFixed(2)} cores)`,
         ],
         [
           `${label}: machine load 1m / CPU pressure 60s`,

@@ -1,6 +1,6 @@
 // Caller limits: connections per uid and per process, streams per process across connections.
 import t from 'tap'
-import { CallerLimits } from '../../../agent/workloadapi/caller-limits.js'
+import { CallerLimits, REFUSALS_BEFORE_HOLD } from '../../../agent/workloadapi/caller-limits.js'
 
 const limits = () =>
   new CallerLimits({ maxConnectionsPerUid: 3, maxConnectionsPerProcess: 2, maxStreamsPerProcess: 2 })
@@ -43,6 +43,64 @@ t.test('streams are counted per process across its connections', async (t) => {
   t.type(l.admitStream('b'), 'function', 'a released stream makes room')
   t.equal(l.admitStream('unknown'), undefined, 'an unknown connection gets nothing')
   t.same(l.peerOf('c'), { uid: 1000, pid: 11 })
+})
+
+t.test('a process that keeps opening streams past its limit is held back at HTTP/2', async (t) => {
+  const set: [string, number | undefined][] = []
+  const l = new CallerLimits(
+    { maxConnectionsPerUid: 10, maxConnectionsPerProcess: 10, maxStreamsPerProcess: 4 },
+    { setStreamLimit: (key, limit) => set.push([key, limit]) },
+  )
+  l.admitConnection('a', { uid: 1000, pid: 10 })
+  l.admitConnection('b', { uid: 1000, pid: 10 })
+  l.admitConnection('c', { uid: 1000, pid: 11 })
+  const held = [l.admitStream('a'), l.admitStream('a'), l.admitStream('a'), l.admitStream('b')]
+  t.ok(
+    held.every((r) => typeof r === 'function'),
+    'four streams admitted',
+  )
+  for (let i = 1; i < REFUSALS_BEFORE_HOLD; i++) t.equal(l.admitStream(i % 2 === 0 ? 'a' : 'b'), undefined)
+  t.same(set, [], `${REFUSALS_BEFORE_HOLD - 1} refusals: still refused one by one`)
+  t.equal(l.isHeldBack(10), false)
+  t.equal(l.admitStream('b'), undefined)
+  t.same(
+    set,
+    [
+      ['a', 3],
+      ['b', 1],
+    ],
+    'one refusal more: each connection of the process may open no more streams than it holds',
+  )
+  t.ok(l.isHeldBack(10))
+  t.equal(l.streamLimitOf('c'), undefined, 'another process is not held back')
+  set.length = 0
+  held[0]?.()
+  t.same(set, [], 'an ended stream leaves its connection room for one (its limit stays)')
+  t.type(l.admitStream('a'), 'function', 'and that one is admitted')
+  t.equal(l.admitStream('a'), undefined)
+  t.same(set, [], 'a refusal on a connection at its limit changes nothing')
+  l.admitConnection('d', { uid: 1000, pid: 10 })
+  t.equal(l.admitStream('d'), undefined, 'a new connection of the process is refused too')
+  t.same(set, [['d', 0]], 'and held back')
+  set.length = 0
+  held[1]?.()
+  t.same(set, [], 'three streams held: still held back')
+  held[2]?.()
+  t.same(
+    set,
+    [
+      ['a', undefined],
+      ['b', undefined],
+      ['d', undefined],
+    ],
+    'at half its limit the process gets the default back on every connection',
+  )
+  t.equal(l.isHeldBack(10), false)
+  set.length = 0
+  t.type(l.admitStream('b'), 'function')
+  t.type(l.admitStream('b'), 'function')
+  t.equal(l.admitStream('b'), undefined, 'at its limit again: refused one by one, the count starts over')
+  t.same(set, [])
 })
 
 t.test('limits must be whole numbers ≥ 1', async (t) => {
