@@ -12,6 +12,7 @@
  */
 import { connect, constants } from 'node:http2'
 import { connect as netConnect } from 'node:net'
+import { rawFetchX509 } from './raw-fetch-x509.js'
 
 const [socketPath = '', connections = '4', perConnection = '5000'] = process.argv.slice(2)
 const codes: Record<number, number> = {}
@@ -22,19 +23,12 @@ const RST: Record<number, number> = {
   [constants.NGHTTP2_ENHANCE_YOUR_CALM]: 8,
   [constants.NGHTTP2_REFUSED_STREAM]: 14,
 }
-const REQUEST = Buffer.from([0, 0, 0, 0, 0])
 
 for (let c = 0; c < Number(connections); c++) {
   const session = connect('http://localhost', { createConnection: () => netConnect(socketPath) })
   session.on('error', () => {})
   for (let i = 0; i < Number(perConnection); i++) {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': '/SpiffeWorkloadAPI/FetchX509SVID',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'workload.spiffe.io': 'true',
-    })
+    const req = rawFetchX509(session)
     opened++
     pending++
     let done = false
@@ -53,8 +47,6 @@ for (let c = 0; c < Number(connections); c++) {
     })
     req.on('trailers', (h) => finish(Number(h['grpc-status'] ?? 2)))
     req.on('close', () => finish(RST[req.rstCode ?? 0] ?? 14))
-    req.on('error', () => {})
-    req.end(REQUEST)
     req.pause()
   }
 }

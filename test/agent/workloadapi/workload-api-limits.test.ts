@@ -9,6 +9,7 @@ import { credentials, status } from '@grpc/grpc-js'
 import t from 'tap'
 import { REFUSALS_BEFORE_HOLD } from '../../../agent/workloadapi/caller-limits.js'
 import { loadWorkloadApi } from '../../../proto/loader.js'
+import { rawFetchX509 } from '../../../scripts/bench/raw-fetch-x509.js'
 import { entry } from '../cache/fake-server.js'
 import { eventually, firstMessage, md, startHarness, streamStatus } from './harness.js'
 
@@ -90,15 +91,7 @@ t.test('a stream whose client never reads is reset past its backlog bound', asyn
   t.teardown(() => session.destroy())
   // Fill the connection's flow-control window with streams nobody reads.
   const reqs = Array.from({ length: 60 }, () => {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': '/SpiffeWorkloadAPI/FetchX509SVID',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'workload.spiffe.io': 'true',
-    })
-    req.on('error', () => {})
-    req.end(Buffer.from([0, 0, 0, 0, 0]))
+    const req = rawFetchX509(session)
     req.pause()
     return req
   })
@@ -136,19 +129,11 @@ t.test('a process that keeps opening streams past its limit is held back at HTTP
   const served: ClientHttp2Stream[] = []
   const ended: number[] = []
   for (let i = 0; i < 2 + REFUSALS_BEFORE_HOLD + extra; i++) {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': '/SpiffeWorkloadAPI/FetchX509SVID',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'workload.spiffe.io': 'true',
-    })
-    req.on('error', () => {})
+    const req = rawFetchX509(session)
     req.on('response', (headers) => {
       if (headers['grpc-status'] === undefined) served.push(req)
       else ended.push(Number(headers['grpc-status']))
     })
-    req.end(Buffer.from([0, 0, 0, 0, 0]))
     req.pause()
   }
   t.ok(
@@ -171,16 +156,8 @@ t.test('a process that keeps opening streams past its limit is held back at HTTP
     `once it holds no more than half its limit, the connection gets the default back (SETTINGS: ${limits.join(', ')})`,
   )
   for (let i = 0; i < 2; i++) {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': '/SpiffeWorkloadAPI/FetchX509SVID',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'workload.spiffe.io': 'true',
-    })
-    req.on('error', () => {})
+    const req = rawFetchX509(session)
     req.on('response', (headers) => headers['grpc-status'] === undefined && served.push(req))
-    req.end(Buffer.from([0, 0, 0, 0, 0]))
   }
   t.ok(await eventually(() => served.length === 2, 15_000), 'new streams on the connection are served again')
 })
