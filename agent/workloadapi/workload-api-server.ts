@@ -177,11 +177,13 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
         const wasHeldBack = peer !== undefined && limits.isHeldBack(peer.pid)
         const release = limits.admitStream(key)
         if (release === undefined) {
-          const fields = { pid: peer?.pid, uid: peer?.uid, method, limit: limits.limits.maxStreamsPerProcess }
+          const per = limits.streamLimitReached(key) ?? 'process'
+          const limit = per === 'uid' ? limits.limits.maxStreamsPerUid : limits.limits.maxStreamsPerProcess
+          const fields = { pid: peer?.pid, uid: peer?.uid, method, limit, per }
           repeated.warn(
             `uid:${peer?.uid}`,
             fields,
-            'Workload API stream refused: the process is at its stream limit',
+            `Workload API stream refused: the ${per} is at its stream limit`,
           )
           if (!wasHeldBack && peer !== undefined && limits.isHeldBack(peer.pid)) {
             repeated.warn(

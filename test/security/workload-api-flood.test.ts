@@ -16,17 +16,21 @@ import {
   writeWorkloadScript,
 } from '../helpers/agent-process.js'
 import { ROOT } from '../helpers/server-process.js'
+import { waitUntil } from '../helpers/wait-until.js'
 
 const TD = 'spiffe://example.org'
 const FLOODER_UID = 4201
 const VICTIM_UID = 4202
 const STRANGER_UID = 4203
+const FORKER_UID = 4204
 /** Scaled down from the report (4 connections × 5,000 streams) to run on 2 cores in CI. */
 const CONNECTIONS = 4
 const STREAMS_PER_CONNECTION = 400
 /** What this test gives the agent; the flooder's 4th connection is over the per-process cap. */
 const MAX_CONNECTIONS_PER_PROCESS = 3
 const MAX_STREAMS_PER_PROCESS = 64
+/** Room for two flooder processes' shares, not three: a uid cannot fork past its stream limit. */
+const MAX_STREAMS_PER_UID = 2 * MAX_STREAMS_PER_PROCESS
 
 /** The flooder: the benchmark's (scripts/bench/flood-client.ts), compiled. */
 const FLOOD_CLIENT = join(ROOT, 'dist/scripts/bench/flood-client.js')
@@ -41,6 +45,8 @@ async function floodTests(): Promise<void> {
       String(MAX_CONNECTIONS_PER_PROCESS),
       '--max-streams-per-process',
       String(MAX_STREAMS_PER_PROCESS),
+      '--max-streams-per-uid',
+      String(MAX_STREAMS_PER_UID),
     ],
   })
   const scripts = mkdtempSync(join(node.dir, 'w-'))
@@ -48,6 +54,7 @@ async function floodTests(): Promise<void> {
   const victimScript = writeWorkloadScript(scripts, 'victim.mjs')
   await node.createEntry(`${TD}/flooder`, [`unix:uid:${FLOODER_UID}`])
   await node.createEntry(`${TD}/victim`, [`unix:uid:${VICTIM_UID}`])
+  await node.createEntry(`${TD}/forker`, [`unix:uid:${FORKER_UID}`])
 
   /** Runs the flooder as `uid` (uninstrumented node, like startWorkload); stopped at teardown. */
   function spawnFlooder(uid: number, connections: number, perConnection: number) {
@@ -159,6 +166,33 @@ async function floodTests(): Promise<void> {
       await victim.stop()
     },
   )
+
+  // One uid forks: three flooder processes, each within its own per-process share, together
+  // past the uid's stream limit.
+  t.test('a workload that forks cannot hold more streams than its uid may', async (t) => {
+    const logFrom = node.agent.logs.lines.length
+    const flooders = [0, 1, 2].map(() => spawnFlooder(FORKER_UID, 1, 300))
+    const served = () => flooders.reduce((n, f) => n + ((f.output.lines.at(-1)?.served as number) ?? 0), 0)
+    await waitUntil(
+      `the uid's three processes served ${MAX_STREAMS_PER_UID} streams together`,
+      () => served() === MAX_STREAMS_PER_UID,
+      { timeoutMs: 40_000 },
+    )
+    // a moment later still no more (each report comes every 200 ms)
+    await new Promise((r) => setTimeout(r, 1_000))
+    t.equal(
+      served(),
+      MAX_STREAMS_PER_UID,
+      `the uid's three processes hold ${MAX_STREAMS_PER_UID} streams, not ${3 * MAX_STREAMS_PER_PROCESS}`,
+    )
+    t.ok(
+      node.agent.logs.lines
+        .slice(logFrom)
+        .some((l) => l.msg === 'Workload API stream refused: the uid is at its stream limit'),
+      'the refusal names the uid limit',
+    )
+    for (const f of flooders) await f.stop()
+  })
 
   // A caller with no entry opening thousands of streams: each ends PERMISSION_DENIED, and the
   // agent does not write one warning per stream.
