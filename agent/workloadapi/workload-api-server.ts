@@ -15,7 +15,6 @@
  * through a rate limiter, so a flood of calls is not a flood of log lines.
  */
 import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises'
-import type { Http2Session } from 'node:http2'
 import { createServer, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js'
@@ -34,14 +33,10 @@ import {
   releasePeerCredentials,
 } from '../peercred/peer-credentials.js'
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
-import {
-  CallerLimits,
-  type CallerLimitsOptions,
-  DEFAULT_CALLER_LIMITS,
-  REFUSALS_BEFORE_HOLD,
-} from './caller-limits.js'
+import { type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
 import { requireSecurityHeader } from './security-header.js'
+import { StreamAdmission } from './stream-admission.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
 import { createWorkloadApiHandlers, type IdentitySource } from './workload-api-handlers.js'
 
@@ -120,21 +115,6 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     logger,
     ...(cfg.attestationTtlMs !== undefined ? { attestationTtlMs: cfg.attestationTtlMs } : {}),
   })
-  // The HTTP/2 session of each connection, known from its first stream: the caller limits lower
-  // a connection's SETTINGS_MAX_CONCURRENT_STREAMS to hold back a process that keeps opening
-  // streams past its limit.
-  const sessions = new Map<string, Http2Session>()
-  const setStreamLimit = (key: string, limit: number | undefined) => {
-    const session = sessions.get(key)
-    if (session === undefined || session.destroyed || session.closed) return
-    try {
-      session.settings({ maxConcurrentStreams: limit ?? maxStreamsPerConnection })
-    } catch (err) {
-      // e.g. a client that does not acknowledge SETTINGS: its streams are refused one by one
-      logger.debug({ err: errorText(err) }, 'cannot change a connection stream limit')
-    }
-  }
-  const limits = new CallerLimits({ ...DEFAULT_CALLER_LIMITS, ...cfg.callerLimits }, { setStreamLimit })
   const repeated = new LogRateLimiter({
     logger,
     ...(cfg.logRepeatWindowMs !== undefined ? { windowMs: cfg.logRepeatWindowMs } : {}),
@@ -142,6 +122,13 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
   const maxStreamsPerConnection = cfg.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION
   if (!Number.isInteger(maxStreamsPerConnection) || maxStreamsPerConnection < 1)
     throw new TypeError('maxStreamsPerConnection must be a whole number ≥ 1')
+  const admission = new StreamAdmission({
+    limits: { ...DEFAULT_CALLER_LIMITS, ...cfg.callerLimits },
+    maxStreamsPerConnection,
+    repeated,
+    logger,
+  })
+  const limits = admission.limits
   const jwtLeeway = cfg.jwtLeewaySeconds
   if (jwtLeeway !== undefined && !(jwtLeeway >= 0 && jwtLeeway <= MAX_JWT_LEEWAY_SECONDS))
     throw new TypeError(`jwtLeewaySeconds must be a number from 0 to ${MAX_JWT_LEEWAY_SECONDS}`)
@@ -168,33 +155,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
         streams.add(end)
         return () => streams.delete(end)
       },
-      admitStream: (key, method, session) => {
-        if (session !== undefined && !sessions.has(key) && sockets.has(key)) {
-          sessions.set(key, session)
-          if (limits.streamLimitOf(key) !== undefined) setStreamLimit(key, limits.streamLimitOf(key))
-        }
-        const peer = limits.peerOf(key)
-        const wasHeldBack = peer !== undefined && limits.isHeldBack(peer.pid)
-        const release = limits.admitStream(key)
-        if (release === undefined) {
-          const per = limits.streamLimitReached(key) ?? 'process'
-          const limit = per === 'uid' ? limits.limits.maxStreamsPerUid : limits.limits.maxStreamsPerProcess
-          const fields = { pid: peer?.pid, uid: peer?.uid, method, limit, per }
-          repeated.warn(
-            `uid:${peer?.uid}`,
-            fields,
-            `Workload API stream refused: the ${per} is at its stream limit`,
-          )
-          if (!wasHeldBack && peer !== undefined && limits.isHeldBack(peer.pid)) {
-            repeated.warn(
-              `uid:${peer.uid}`,
-              { ...fields, refused: REFUSALS_BEFORE_HOLD },
-              'Workload API connections held back: the process keeps opening streams past its limit; its further streams wait in its own HTTP/2 client',
-            )
-          }
-        }
-        return release
-      },
+      admitStream: (key, method, session) => admission.admit(key, method, session),
       maxStreamBacklogBytes: cfg.maxStreamBacklogBytes ?? DEFAULT_MAX_STREAM_BACKLOG_BYTES,
       repeated,
       ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
@@ -231,8 +192,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     Object.defineProperty(socket, 'remoteAddress', { value: key, configurable: true })
     socket.once('close', () => {
       sockets.delete(key)
-      sessions.delete(key)
-      limits.releaseConnection(key)
+      admission.forget(key)
       registry.remove(key)
     })
     injector.injectConnection(socket)
