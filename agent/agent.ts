@@ -100,6 +100,7 @@ export async function startAgent(
       maxStreamsPerConnection: config.maxStreamsPerConnection,
       callerLimits: {
         maxStreamsPerProcess: config.maxStreamsPerProcess,
+        maxStreamsPerUid: config.maxStreamsPerUid,
         maxConnectionsPerProcess: config.maxConnectionsPerProcess,
         maxConnectionsPerUid: config.maxConnectionsPerUid,
       },
