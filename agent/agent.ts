@@ -104,6 +104,7 @@ export async function startAgent(
       maxStreamsPerConnection: config.maxStreamsPerConnection,
       callerLimits: {
         maxStreamsPerProcess: config.maxStreamsPerProcess,
+        maxStreamsPerUid: config.maxStreamsPerUid,
         maxConnectionsPerProcess: config.maxConnectionsPerProcess,
         maxConnectionsPerUid: config.maxConnectionsPerUid,
       },
