@@ -201,7 +201,10 @@ export interface DataStore {
   /** Every credential issued for a task, oldest first (`[]` for an unknown task). */
   listTaskCredentials(taskId: string): Promise<TaskCredential[]>
 
-  /** Appends a decision to a task's trail. Rejects `ERR_NOT_FOUND`. */
+  /**
+   * Appends a decision to a task's trail; once a task has 1000, further refusals (events ending
+   * in `_refused`) are dropped (the server's log keeps them). Rejects `ERR_NOT_FOUND`.
+   */
   recordTaskEvent(event: TaskEvent): Promise<void>
 
   /** A task's decisions in order (`[]` for an unknown task). */

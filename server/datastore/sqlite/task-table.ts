@@ -54,6 +54,9 @@ function toTask(row: TaskRow): TaskRecord {
   return row.ended_at === null ? task : { ...task, endedAt: new Date(row.ended_at) }
 }
 
+/** Events past which a task's refusals are no longer kept (a process repeating a refused request cannot grow the store without end). */
+export const MAX_TASK_EVENTS = 1000
+
 /** Task queries; callers provide transactions and error translation. */
 export class TaskTable {
   readonly #sql: Sql
@@ -157,6 +160,13 @@ export class TaskTable {
 
   recordEvent(e: TaskEvent): void {
     if (this.get(e.taskId) === undefined) throw new SigilError('ERR_NOT_FOUND', `task ${e.taskId} not found`)
+    const { n } = this.#sql.get<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM task_events WHERE task_id = @taskId',
+      {
+        taskId: e.taskId,
+      },
+    )!
+    if (n >= MAX_TASK_EVENTS && e.event.endsWith('_refused')) return
     this.#sql.run(
       'INSERT INTO task_events (task_id, at, event, detail) VALUES (@taskId, @at, @event, @detail)',
       {

@@ -141,6 +141,12 @@ export function taskTests(t: Test, makeStore: MakeStore): void {
       (await ds.listTaskEvents('task-1')).map((e) => e.event),
       ['begun', 'jwt_refused'],
     )
+    for (let i = 0; i < 1000; i++) {
+      await ds.recordTaskEvent({ taskId: 'task-1', at: BASE, event: 'jwt_refused', detail: `${i}` })
+    }
+    t.equal((await ds.listTaskEvents('task-1')).length, 1000, 'refusals stop being kept at 1000')
+    await ds.recordTaskEvent({ taskId: 'task-1', at: BASE, event: 'ended', detail: 'completed' })
+    t.equal((await ds.listTaskEvents('task-1')).at(-1)?.event, 'ended', 'the end is always kept')
     await t.rejects(ds.recordTaskEvent({ taskId: 'nope', at: BASE, event: 'x', detail: '' }), {
       code: 'ERR_NOT_FOUND',
     })
