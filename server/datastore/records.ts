@@ -129,3 +129,31 @@ export interface IssuedSvidFilter {
   /** At most this many (a positive integer). */
   readonly limit?: number
 }
+
+/** What a revocation names: an X.509 serial (lowercase hex), a JWT `jti`, or a Txn-Token `txn`. */
+export type RevocationKind = 'x509_serial' | 'jwt_jti' | 'txn'
+
+/** One revocation to store. */
+export interface RevocationInput {
+  readonly kind: RevocationKind
+  /** Lowercase hex serial (no leading zeros kept as given), jti or txn; never empty. */
+  readonly value: string
+  /** The operator's reason (free text, may be empty). */
+  readonly reason: string
+  /** When the named credential expires: the row is kept until then, then pruned. */
+  readonly expiresAt: Date
+}
+
+/** A stored revocation. */
+export interface RevocationRecord extends RevocationInput {
+  /** Monotonic across the store's life (never reused, even after pruning); starts at 1. */
+  readonly sequence: number
+  readonly revokedAt: Date
+}
+
+/** Filter for revocations; every given field must match. */
+export interface RevocationFilter {
+  /** Only records with `sequence > since`. */
+  readonly since?: number
+  readonly kind?: RevocationKind
+}

@@ -24,6 +24,8 @@ import type {
   JoinTokenInput,
   RegistrationEntry,
   RegistrationEntryInput,
+  RevocationFilter,
+  RevocationInput,
 } from './records.js'
 
 const TOKEN_HASH = /^[0-9a-f]{64}$/
@@ -250,4 +252,37 @@ export function checkBundleInput(trustDomain: unknown, bundle: BundleInput): Bun
     throw new TypeError('sequenceNumber must be an integer >= 0')
   }
   return { spiffeBundleJson: checkString(bundle.spiffeBundleJson, 'spiffeBundleJson'), sequenceNumber: seq }
+}
+
+const REVOCATION_KINDS = new Set(['x509_serial', 'jwt_jti', 'txn'])
+
+/** A checked revocation; throws `TypeError`. */
+export function checkRevocationInput(r: RevocationInput): RevocationInput {
+  if (typeof r !== 'object' || r === null) throw new TypeError('revocation must be an object')
+  if (!REVOCATION_KINDS.has(r.kind)) throw new TypeError("kind must be 'x509_serial', 'jwt_jti' or 'txn'")
+  if (checkString(r.value, 'value') === '') throw new TypeError('value must not be empty')
+  return {
+    kind: r.kind,
+    value: r.value,
+    reason: checkString(r.reason, 'reason'),
+    expiresAt: checkDate(r.expiresAt, 'expiresAt'),
+  }
+}
+
+/** A checked revocation filter; throws `TypeError`. */
+export function checkRevocationFilter(filter: RevocationFilter | undefined): RevocationFilter {
+  if (filter === undefined) return {}
+  if (typeof filter !== 'object' || filter === null) throw new TypeError('filter must be an object')
+  const out: { -readonly [K in keyof RevocationFilter]: RevocationFilter[K] } = {}
+  if (filter.since !== undefined) {
+    if (typeof filter.since !== 'number' || !Number.isSafeInteger(filter.since) || filter.since < 0) {
+      throw new TypeError('filter.since must be a non-negative integer')
+    }
+    out.since = filter.since
+  }
+  if (filter.kind !== undefined) {
+    if (!REVOCATION_KINDS.has(filter.kind)) throw new TypeError('filter.kind is not a revocation kind')
+    out.kind = filter.kind
+  }
+  return out
 }

@@ -105,4 +105,18 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX issued_svids_agent_id ON issued_svids (agent_id, issued_at);
   CREATE INDEX issued_svids_not_after ON issued_svids (not_after);
   `,
+  // revocations (X.509 serials, JWT jti, Txn-Token txn), each kept until what it names expires;
+  // AUTOINCREMENT so a sequence number is never reused after pruning
+  `
+  CREATE TABLE revocations (
+    sequence   INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT    NOT NULL CHECK (kind IN ('x509_serial', 'jwt_jti', 'txn')),
+    value      TEXT    NOT NULL CHECK (value <> ''),
+    reason     TEXT    NOT NULL DEFAULT '',
+    revoked_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    UNIQUE (kind, value)
+  ) STRICT;
+  CREATE INDEX revocations_expires_at ON revocations (expires_at);
+  `,
 ]

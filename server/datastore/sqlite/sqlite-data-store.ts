@@ -23,6 +23,9 @@ import type {
   JoinTokenInput,
   RegistrationEntry,
   RegistrationEntryInput,
+  RevocationFilter,
+  RevocationInput,
+  RevocationRecord,
 } from '../records.js'
 import * as check from '../validate-records.js'
 import { AgentTable } from './agent-table.js'
@@ -34,6 +37,7 @@ import { JoinTokenTable } from './join-token-table.js'
 import { migrate } from './migrate.js'
 import { MIGRATIONS } from './migrations.js'
 import { openSqliteFile } from './open-sqlite-file.js'
+import { RevocationTable } from './revocation-table.js'
 import { type ErrorContext, Sql, translateSqliteError } from './sql.js'
 
 /** How to open a {@link SqliteDataStore}. */
@@ -64,6 +68,7 @@ export class SqliteDataStore implements DataStore {
   readonly #tokens: JoinTokenTable
   readonly #bundles: BundleTable
   readonly #svids: IssuedSvidTable
+  readonly #revocations: RevocationTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -77,6 +82,7 @@ export class SqliteDataStore implements DataStore {
     this.#tokens = new JoinTokenTable(this.#sql)
     this.#bundles = new BundleTable(this.#sql)
     this.#svids = new IssuedSvidTable(this.#sql)
+    this.#revocations = new RevocationTable(this.#sql)
   }
 
   /**
@@ -305,6 +311,30 @@ export class SqliteDataStore implements DataStore {
   async pruneIssuedSvids(before: Date): Promise<number> {
     check.checkDate(before, 'before')
     return this.#write('prune issued SVIDs', () => this.#svids.prune(before))
+  }
+
+  // ----- revocations -----
+
+  async addRevocations(inputs: readonly RevocationInput[], now: Date): Promise<RevocationRecord[]> {
+    if (!Array.isArray(inputs)) throw new TypeError('inputs must be an array')
+    const checked = inputs.map(check.checkRevocationInput)
+    check.checkDate(now, 'now')
+    if (checked.length === 0) return []
+    return this.#write('add revocations', () => this.#revocations.add(checked, now))
+  }
+
+  async listRevocations(filter?: RevocationFilter): Promise<RevocationRecord[]> {
+    const f = check.checkRevocationFilter(filter)
+    return this.#read('list revocations', () => this.#revocations.list(f))
+  }
+
+  async revocationSequence(): Promise<number> {
+    return this.#read('revocation sequence', () => this.#revocations.sequence())
+  }
+
+  async pruneRevocations(now: Date): Promise<number> {
+    check.checkDate(now, 'now')
+    return this.#write('prune revocations', () => this.#revocations.prune(now))
   }
 
   // ----- lifecycle -----

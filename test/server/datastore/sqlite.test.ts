@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
+import { MIGRATIONS } from '../../../server/datastore/sqlite/migrations.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { AGENT_A, after, entryInput, sel, TD, tokenHash } from './conformance/fixtures.js'
 import { svidBatch } from './conformance/issued-svids.js'
@@ -56,6 +57,10 @@ t.test('data survives close and reopen', async (t) => {
   await ds.consumeJoinToken(used, now)
   const bundle = await ds.setBundle('example.org', { spiffeBundleJson: '{"keys":[]}', sequenceNumber: 3 })
   await ds.recordIssuedSvids(svidBatch(10))
+  const revoked = await ds.addRevocations(
+    [{ kind: 'jwt_jti', value: 'j1', reason: 'leaked', expiresAt: after(now, 300) }],
+    now,
+  )
   await ds.close()
 
   const again = await SqliteDataStore.open({ path })
@@ -66,6 +71,8 @@ t.test('data survives close and reopen', async (t) => {
   t.same(await again.consumeJoinToken(unused, now), { spiffeId: `${TD}/alias` })
   t.same(await again.getBundle('example.org'), bundle)
   t.same((await again.listIssuedSvids()).length, 10)
+  t.same(await again.listRevocations(), revoked, 'revocations survive a restart')
+  t.equal(await again.revocationSequence(), 1)
   await again.integrityCheck()
 })
 
@@ -93,7 +100,7 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
   t.teardown(() => ds.close())
   const db = raw(t, path)
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
-  t.same(db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get(), { v: 1 })
+  t.same(db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get(), { v: MIGRATIONS.length })
   const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all()
   t.same(tables, [
     'agent_selectors',
@@ -103,7 +110,9 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
     'issued_svids',
     'join_tokens',
     'registration_entries',
+    'revocations',
     'schema_migrations',
+    'sqlite_sequence',
     'used_join_tokens',
   ])
 })
@@ -116,7 +125,10 @@ t.test('a database with a newer schema version is refused and left alone', async
   db.close()
   await t.rejects(SqliteDataStore.open({ path }), { code: 'ERR_DATASTORE', message: /newer/ })
   const check = raw(t, path)
-  t.same(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 99])
+  t.same(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [
+    ...MIGRATIONS.map((_, i) => i + 1),
+    99,
+  ])
 })
 
 t.test('a file that is not a database is refused', async (t) => {
