@@ -22,6 +22,7 @@ import { probeStorage } from './datastore/storage-probe.js'
 import { startAdminApiServer } from './endpoints/admin-api-server.js'
 import { startAgentApiServer } from './endpoints/agent-api-server.js'
 import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
+import { RevocationList } from './revocation/revocation-list.js'
 import { ServerIdentity } from './svid/server-identity.js'
 
 /** What a started server exposes to its caller (the `run` command, tests). */
@@ -84,6 +85,15 @@ export async function startServer(
     })
     await ca.init()
     life.background('ca-rotation', ca.run(life.signal))
+
+    // no SVID outlives its CA, so a revocation of an unrecorded credential is kept one CA TTL
+    const revocations = await RevocationList.load({
+      datastore,
+      clock,
+      logger,
+      unknownCredentialTtlMs: config.caTtlSeconds * 1000,
+    })
+    life.background('revocation-prune', revocations.run(life.signal))
 
     const identity = new ServerIdentity({ trustDomain: config.trustDomain, ca, clock, logger })
     await identity.init()

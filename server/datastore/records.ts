@@ -122,6 +122,9 @@ export interface IssuedSvidRecord {
 
 /** Filter for the issuance record; every given field must match. */
 export interface IssuedSvidFilter {
+  readonly kind?: 'x509' | 'jwt'
+  /** One serial (lowercase hex) or jti. */
+  readonly serialOrJti?: string
   readonly spiffeId?: string
   readonly agentId?: string
   /** Only records with `issuedAt >= since`. */

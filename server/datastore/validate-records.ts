@@ -235,6 +235,12 @@ export function checkIssuedSvidFilter(filter: IssuedSvidFilter | undefined): Iss
   if (filter === undefined) return {}
   if (typeof filter !== 'object' || filter === null) throw new TypeError('filter must be an object')
   const out: { -readonly [K in keyof IssuedSvidFilter]: IssuedSvidFilter[K] } = {}
+  if (filter.kind !== undefined) {
+    if (!SVID_KINDS.has(filter.kind)) throw new TypeError("filter.kind must be 'x509' or 'jwt'")
+    out.kind = filter.kind
+  }
+  if (filter.serialOrJti !== undefined)
+    out.serialOrJti = checkString(filter.serialOrJti, 'filter.serialOrJti')
   if (filter.spiffeId !== undefined) out.spiffeId = checkString(filter.spiffeId, 'filter.spiffeId')
   if (filter.agentId !== undefined) out.agentId = checkString(filter.agentId, 'filter.agentId')
   if (filter.since !== undefined) out.since = checkDate(filter.since, 'filter.since')
