@@ -125,6 +125,7 @@ export async function startServer(
       defaultX509SvidTtlSeconds: config.x509SvidTtlSeconds,
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       storageProbe: () => probeStorage(config.dataDir),
+      revocations,
     })
     life.onClose('admin-api', () => adminApi.close())
 

@@ -14,7 +14,7 @@ import { SigilError } from '../../certs/errors.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import type { Log } from '../../common/logging/logger.js'
 import { loadAdminApi } from '../../proto/loader.js'
-import type { AdminCa, AdminDataStore } from '../api/admin/admin-api.js'
+import type { AdminApiDeps, AdminCa, AdminDataStore, AdminRevocations } from '../api/admin/admin-api.js'
 import { createAdminApiHandlers } from '../api/admin/admin-api.js'
 
 /** Largest request message accepted on the admin socket. */
@@ -37,6 +37,10 @@ export interface AdminApiServerConfig {
   readonly defaultJwtSvidTtlSeconds: number
   /** Health: a problem line when storage cannot be written (a full disk). */
   readonly storageProbe?: () => Promise<string | undefined>
+  /** The server's revocation list. */
+  readonly revocations: AdminRevocations
+  /** `svid revoke --task-id` (set by the task service). */
+  readonly revokeTask?: AdminApiDeps['revokeTask']
 }
 
 /** A running admin API server. */

@@ -43,6 +43,8 @@ const ADMIN_METHODS = [
   'MintJwtSvid',
   'ListSvids',
   'Health',
+  'RevokeSvid',
+  'ListRevocations',
 ]
 
 const C = 'sigil.common.v1'

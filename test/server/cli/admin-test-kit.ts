@@ -11,6 +11,7 @@ import { CaManager } from '../../../server/ca/ca-manager.js'
 import { runCli } from '../../../server/cli/run-cli.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AdminApiServer, startAdminApiServer } from '../../../server/endpoints/admin-api-server.js'
+import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { FakeClock, RecordingLogger } from '../ca/ca-test-kit.js'
 
 export { FakeClock, RecordingLogger }
@@ -29,6 +30,7 @@ export interface AdminFixture {
   socketPath: string
   datastore: SqliteDataStore
   ca: CaManager
+  revocations: RevocationList
   clock: FakeClock
   logger: RecordingLogger
   server: AdminApiServer
@@ -81,6 +83,12 @@ export async function startAdminFixture(
     logger,
   })
   await ca.init()
+  const revocations = await RevocationList.load({
+    datastore,
+    clock: now,
+    logger,
+    unknownCredentialTtlMs: (opts.caTtlSeconds ?? 86_400) * 1000,
+  })
   const socketPath = join(dir, 'private', 'admin.sock')
   const server = await startAdminApiServer({
     socketPath,
@@ -92,12 +100,14 @@ export async function startAdminFixture(
     joinTokenTtlSeconds: 600,
     defaultX509SvidTtlSeconds: 3600,
     defaultJwtSvidTtlSeconds: 300,
+    revocations,
   })
   return {
     dir,
     socketPath,
     datastore,
     ca,
+    revocations,
     clock,
     logger,
     server,
