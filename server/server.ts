@@ -110,6 +110,7 @@ export async function startServer(
       agentSvidTtlSeconds: config.agentSvidTtlSeconds,
       defaultX509SvidTtlSeconds: config.x509SvidTtlSeconds,
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
+      revocations,
       ...(config.x509popCa ? { x509popCaCerts: readPemCertificates(config.x509popCa, 'x509pop-ca') } : {}),
     })
     life.onClose('agent-api', () => agentApi.close())

@@ -229,6 +229,14 @@ export class WorkloadIdentityCache {
     }
   }
 
+  /**
+   * Drops cached JWT-SVIDs whose `jti` is revoked, so the next FetchJWTSVID mints a fresh one
+   * instead of handing out a token every validator refuses.
+   */
+  dropRevokedJwtSvids(isRevoked: (jti: string) => boolean): number {
+    return this.#jwt.deleteRevoked(isRevoked)
+  }
+
   /** Stops the timers and ends every subscription (their `next()` resolves to undefined). */
   close(): void {
     if (this.#closed) return

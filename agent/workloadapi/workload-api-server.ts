@@ -34,6 +34,7 @@ import {
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
 import { CallerLimits, type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
+import type { RevocationLookup } from './revoked-claims.js'
 import { requireSecurityHeader } from './security-header.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
 import { createWorkloadApiHandlers, type IdentitySource } from './workload-api-handlers.js'
@@ -76,6 +77,8 @@ export interface WorkloadApiServerConfig {
   readonly logRepeatWindowMs?: number
   /** ValidateJWTSVID's leeway on `exp`, `nbf`, `iat` in seconds, 0..300; default 30. */
   readonly jwtLeewaySeconds?: number
+  /** Revoked credentials ValidateJWTSVID refuses (absent: none). */
+  readonly revocations?: RevocationLookup
 }
 
 /** A running Workload API endpoint. */
@@ -162,6 +165,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
       maxStreamBacklogBytes: cfg.maxStreamBacklogBytes ?? DEFAULT_MAX_STREAM_BACKLOG_BYTES,
       repeated,
       ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
+      ...(cfg.revocations ? { revocations: cfg.revocations } : {}),
     }),
   )
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure())

@@ -88,7 +88,7 @@ export class RevocationList {
   private constructor(opts: RevocationListOptions, records: readonly RevocationRecord[], sequence: number) {
     this.#opts = opts
     this.#sequence = sequence
-    for (const r of records) this.#byKey.set(key(r.kind, r.value), r)
+    for (const r of records) this.#byKey.set(key(r.kind, r.value), r) // records come by ascending sequence
   }
 
   /** Loads every stored revocation. */
@@ -121,13 +121,14 @@ export class RevocationList {
     return this.#byKey.get(key(kind, value))
   }
 
-  /** Every held revocation, by ascending sequence. */
+  /** Every held revocation, by ascending sequence (the Map's insertion order). */
   snapshot(): RevocationRecord[] {
-    return [...this.#byKey.values()].sort((a, b) => a.sequence - b.sequence)
+    return [...this.#byKey.values()]
   }
 
-  /** Held revocations with `sequence > since`, ascending. */
+  /** Held revocations with `sequence > since`, ascending; cheap when nothing is newer. */
   since(since: number): RevocationRecord[] {
+    if (since >= this.#sequence) return []
     return this.snapshot().filter((r) => r.sequence > since)
   }
 
@@ -152,7 +153,11 @@ export class RevocationList {
       }
       const stored = await this.#opts.datastore.addRevocations(inputs, now)
       const added = stored.filter((r) => r.sequence > this.#sequence)
-      for (const r of added) this.#byKey.set(key(r.kind, r.value), r)
+      for (const r of added) {
+        // delete first: the Map's order stays the ascending sequence order
+        this.#byKey.delete(key(r.kind, r.value))
+        this.#byKey.set(key(r.kind, r.value), r)
+      }
       if (added.length > 0) {
         this.#sequence = Math.max(this.#sequence, ...added.map((r) => r.sequence))
         for (const r of added) {

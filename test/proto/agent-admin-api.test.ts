@@ -25,6 +25,7 @@ const AGENT_METHODS: Record<string, Shape> = {
   BatchNewX509Svid: 'unary',
   NewJwtSvid: 'unary',
   GetBundle: 'unary',
+  WatchAgentUpdates: 'server-stream',
 }
 
 const ADMIN_METHODS = [
@@ -83,13 +84,14 @@ const AGENT: Record<string, Record<string, string>> = {
   AgentSvidResult: { svid: `1 ${C}.X509Svid`, bundle: `2 ${C}.Bundle` },
   RenewAgentRequest: { csr: '1 bytes' },
   RenewAgentResponse: { svid: `1 ${C}.X509Svid` },
-  SyncAuthorizedEntriesRequest: { known_entries_digest: '1 string' },
+  SyncAuthorizedEntriesRequest: { known_entries_digest: '1 string', known_revocation_sequence: '2 int64' },
   SyncAuthorizedEntriesResponse: {
     entries: `1 repeated ${C}.RegistrationEntry`,
     bundle: `2 ${C}.Bundle`,
     federated_bundles: `3 repeated ${C}.Bundle`,
     entries_digest: '4 string',
     unchanged: '5 bool',
+    revocations: `6 ${A}.RevocationUpdate`,
   },
   BatchNewX509SvidRequest: { params: `1 repeated ${A}.X509SvidParams` },
   X509SvidParams: { entry_id: '1 string', csr: '2 bytes' },
@@ -104,6 +106,15 @@ const AGENT: Record<string, Record<string, string>> = {
   },
   GetBundleRequest: {},
   GetBundleResponse: { bundle: `1 ${C}.Bundle` },
+  WatchAgentUpdatesRequest: { revocation_sequence: '1 int64' },
+  AgentUpdate: { revocations: `1 ${A}.RevocationUpdate` },
+  RevocationUpdate: {
+    snapshot: '1 bool',
+    sequence: '2 int64',
+    revoked: `3 repeated ${A}.RevokedCredential`,
+    more: '4 bool',
+  },
+  RevokedCredential: { kind: '1 string', value: '2 string', expires_at: '3 int64' },
 }
 
 t.test('common types have the agreed field numbers', async (t) => {
@@ -112,7 +123,7 @@ t.test('common types have the agreed field numbers', async (t) => {
     t.same(describeMessage(def, `${C}.${name}`), fields, name)
 })
 
-t.test('AgentAPI has its six methods, shapes and messages', async (t) => {
+t.test('AgentAPI has its seven methods, shapes and messages', async (t) => {
   const api = loadAgentApi()
   t.same(Object.keys(api.service).sort(), Object.keys(AGENT_METHODS).sort())
   for (const [name, shape] of Object.entries(AGENT_METHODS)) {
@@ -222,6 +233,7 @@ t.test('AttestAgent runs a challenge round trip over a real bidirectional stream
     BatchNewX509Svid: unimplemented,
     NewJwtSvid: unimplemented,
     GetBundle: unimplemented,
+    WatchAgentUpdates: (call) => call.emit('error', { code: status.UNIMPLEMENTED }),
   }
   const server = new Server()
   server.addService(api.service, handlers)

@@ -13,6 +13,7 @@ import type { Log } from '../../../common/logging/logger.js'
 import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
 import type { AuthorizedEntryCache } from './authorized-entries.js'
+import type { AgentRevocationSource } from './revocation-updates.js'
 
 /** What the agent API asks of the CA. */
 export interface AgentApiCa {
@@ -65,6 +66,8 @@ export interface AgentApiDeps {
   readonly defaultJwtSvidTtlSeconds: number
   /** Longest an AttestAgent stream may take, challenge round trips included. */
   readonly attestTimeoutMs: number
+  /** The revocation list, pushed to agents (WatchAgentUpdates) and sent with each sync. */
+  readonly revocations: AgentRevocationSource
 }
 
 /** The deps plus what the handlers share, built once by `createAgentApiHandlers`. */

@@ -22,6 +22,7 @@ import { batchNewX509Svid } from './batch-new-x509-svid.js'
 import { newJwtSvid } from './new-jwt-svid.js'
 import { renewAgent } from './renew-agent.js'
 import { syncAuthorizedEntries } from './sync-authorized-entries.js'
+import { type AgentUpdateStreams, watchAgentUpdates } from './watch-agent-updates.js'
 
 export type { AgentApiCa, AgentApiDataStore, AgentApiDeps } from './agent-api-deps.js'
 
@@ -29,6 +30,8 @@ export type { AgentApiCa, AgentApiDataStore, AgentApiDeps } from './agent-api-de
 export interface AgentApi {
   readonly handlers: AgentAPIHandlers
   readonly authenticator: AgentAuthenticator
+  /** The open WatchAgentUpdates streams (ended at shutdown). */
+  readonly updates: AgentUpdateStreams
 }
 
 /**
@@ -55,6 +58,7 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
           (e: unknown) => callback(toGrpcError(e, deps.logger, method)),
         )
     }
+  const updates = watchAgentUpdates(deps, authenticator)
   const handlers: AgentAPIHandlers = {
     AttestAgent: attestAgentHandler(deps, authenticator),
     RenewAgent: authenticated('RenewAgent', (caller, req) => renewAgent(deps, authenticator, caller, req)),
@@ -64,6 +68,7 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
     BatchNewX509Svid: authenticated('BatchNewX509Svid', (caller, req) => batchNewX509Svid(deps, caller, req)),
     NewJwtSvid: authenticated('NewJwtSvid', (caller, req) => newJwtSvid(deps, caller, req)),
     GetBundle: authenticated('GetBundle', async () => ({ bundle: toWireBundle(deps.ca.currentBundle()) })),
+    WatchAgentUpdates: updates.handler,
   }
-  return { handlers, authenticator }
+  return { handlers, authenticator, updates }
 }

@@ -13,6 +13,7 @@ import type { RegistrationEntry } from '../../../server/datastore/datastore.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../server/endpoints/agent-api-server.js'
 import { joinTokenHash } from '../../../server/nodeattestation/join-token-attestor.js'
+import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { ServerIdentity } from '../../../server/svid/server-identity.js'
 
 export interface ServerKit {
@@ -20,6 +21,7 @@ export interface ServerKit {
   dir: string
   datastore: SqliteDataStore
   ca: CaManager
+  revocations: RevocationList
   logs: string[]
   port: number
   address: string
@@ -64,6 +66,12 @@ export async function startServerKit(
   await ca.init()
   const identity = new ServerIdentity({ trustDomain, ca, clock, logger })
   await identity.init()
+  const revocations = await RevocationList.load({
+    datastore,
+    clock,
+    logger,
+    unknownCredentialTtlMs: 86_400_000,
+  })
   let api: AgentApiServer | undefined
   let port = 0
   const kit: ServerKit = {
@@ -71,6 +79,7 @@ export async function startServerKit(
     dir,
     datastore,
     ca,
+    revocations,
     logs,
     get port() {
       return port
@@ -116,6 +125,7 @@ export async function startServerKit(
         defaultX509SvidTtlSeconds: 3600,
         defaultJwtSvidTtlSeconds: 300,
         shutdownGraceMs: 500,
+        revocations,
         ...(opts.x509popCaCerts ? { x509popCaCerts: opts.x509popCaCerts } : {}),
       })
       port = api.port

@@ -19,6 +19,7 @@ import type { RegistrationEntryInput } from '../../../../server/datastore/datast
 import { SqliteDataStore } from '../../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../../server/endpoints/agent-api-server.js'
 import { joinTokenHash } from '../../../../server/nodeattestation/join-token-attestor.js'
+import { RevocationList } from '../../../../server/revocation/revocation-list.js'
 import { ServerIdentity } from '../../../../server/svid/server-identity.js'
 import { FakeClock, RecordingLogger } from '../../ca/ca-test-kit.js'
 import { makeX509popPki, type X509popPki } from '../../nodeattestation/x509pop-test-pki.js'
@@ -39,6 +40,7 @@ export interface Kit {
   dir: string
   ds: SqliteDataStore
   ca: CaManager
+  revocations: RevocationList
   identity: ServerIdentity
   api: AgentApiServer
   clock: FakeClock
@@ -98,6 +100,12 @@ export async function startKit(
   })
   await ca.init()
   const identity = new ServerIdentity({ trustDomain: TD, ca, clock: clock.now, logger })
+  const revocations = await RevocationList.load({
+    datastore: ds,
+    clock: clock.now,
+    logger,
+    unknownCredentialTtlMs: 86_400_000,
+  })
   const server = await startAgentApiServer({
     address: { host: '127.0.0.1', port: 0 },
     trustDomain: TD,
@@ -112,6 +120,7 @@ export async function startKit(
     ...(opts.x509pop === false ? {} : { x509popCaCerts: [pki.caDer] }),
     ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
     shutdownGraceMs: 2000,
+    revocations,
     ...(opts.tlsRefreshMs ? { tlsRefreshMs: opts.tlsRefreshMs } : {}),
   })
   const clients: AgentAPIClient[] = []
@@ -126,6 +135,7 @@ export async function startKit(
     dir,
     ds,
     ca,
+    revocations,
     identity,
     api: server,
     clock,

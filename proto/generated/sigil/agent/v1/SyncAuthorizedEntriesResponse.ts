@@ -3,6 +3,7 @@
 
 import type { RegistrationEntry as _sigil_common_v1_RegistrationEntry, RegistrationEntry__Output as _sigil_common_v1_RegistrationEntry__Output } from '../../../sigil/common/v1/RegistrationEntry.js';
 import type { Bundle as _sigil_common_v1_Bundle, Bundle__Output as _sigil_common_v1_Bundle__Output } from '../../../sigil/common/v1/Bundle.js';
+import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUpdate__Output as _sigil_agent_v1_RevocationUpdate__Output } from '../../../sigil/agent/v1/RevocationUpdate.js';
 
 export interface SyncAuthorizedEntriesResponse {
   /**
@@ -31,6 +32,12 @@ export interface SyncAuthorizedEntriesResponse {
    * ones it has. `bundle` is always sent.
    */
   'unchanged'?: (boolean);
+  /**
+   * Revocations after the request's `known_revocation_sequence` (at most
+   * 50,000; `more` says another sync brings the rest), or a snapshot when the
+   * agent's number is ahead of the server's.
+   */
+  'revocations'?: (_sigil_agent_v1_RevocationUpdate | null);
 }
 
 export interface SyncAuthorizedEntriesResponse__Output {
@@ -60,4 +67,10 @@ export interface SyncAuthorizedEntriesResponse__Output {
    * ones it has. `bundle` is always sent.
    */
   'unchanged': (boolean);
+  /**
+   * Revocations after the request's `known_revocation_sequence` (at most
+   * 50,000; `more` says another sync brings the rest), or a snapshot when the
+   * agent's number is ahead of the server's.
+   */
+  'revocations': (_sigil_agent_v1_RevocationUpdate__Output | null);
 }
