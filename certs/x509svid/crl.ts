@@ -1,0 +1,102 @@
+/**
+ * RFC 5280 certificate revocation lists for our X.509 CAs: a v2 CRL signed by the CA's own
+ * key, the issuer name copied byte for byte from the CA certificate, the Authority Key
+ * Identifier and CRL Number extensions (both required by RFC 5280 §5.2), and one entry per
+ * revoked serial. `nextUpdate` is always set. Stock verifiers (`openssl verify -crl_check`,
+ * nginx `ssl_crl`) read them.
+ *
+ * Trust: the caller passes serials it decided to revoke; this module only encodes and signs.
+ */
+import { type KeyObject, sign } from 'node:crypto'
+import { SigilError } from '../errors.js'
+import { publicKeyToSpkiDer } from '../keys/keys.js'
+import * as der from '../lib/der.js'
+import { keyIdentifierOfSpki } from '../lib/key-identifier.js'
+import { signatureAlgorithmFor } from '../lib/signature-algorithm.js'
+import { KEY_USAGE, readCertificateFacts } from './certificate-facts.js'
+
+/** One revoked certificate. */
+export interface RevokedSerial {
+  /** Lowercase hex of the serial's magnitude. */
+  readonly serialHex: string
+  readonly revokedAt: Date
+}
+
+/** What {@link createCrl} signs. */
+export interface CrlOptions {
+  /** The CA certificate (DER) whose key signs the CRL. */
+  readonly issuerCertDer: Buffer
+  /** That CA's private key. */
+  readonly issuerKey: KeyObject
+  readonly revoked: readonly RevokedSerial[]
+  readonly thisUpdate: Date
+  readonly nextUpdate: Date
+  /** Monotonically increasing per issuer (RFC 5280 §5.2.3). */
+  readonly crlNumber: bigint
+}
+
+const CRL_NUMBER_OID = '2.5.29.20'
+const AUTHORITY_KEY_ID_OID = '2.5.29.35'
+
+/**
+ * Builds and signs a CRL; returns its DER. Throws `ERR_CERT_INVALID` when the issuer is not a
+ * CA allowed to sign CRLs, `ERR_KEY_INVALID` when the key does not match it.
+ *
+ * @example
+ * const crlDer = createCrl({ issuerCertDer, issuerKey, revoked: [{ serialHex: '0a1b', revokedAt }],
+ *   thisUpdate: now, nextUpdate: new Date(now.getTime() + 3_600_000), crlNumber: 7n })
+ */
+export function createCrl(opts: CrlOptions): Buffer {
+  const issuer = readCertificateFacts(opts.issuerCertDer)
+  if (!issuer.isCa || ((issuer.keyUsage ?? 0) & KEY_USAGE.cRLSign) === 0) {
+    throw new SigilError('ERR_CERT_INVALID', 'the CRL issuer is not a CA with cRLSign')
+  }
+  if (!publicKeyToSpkiDer(opts.issuerKey).equals(issuer.spkiDer)) {
+    throw new SigilError('ERR_KEY_INVALID', "the signing key does not match the CRL issuer's certificate")
+  }
+  if (!(opts.nextUpdate > opts.thisUpdate)) throw new TypeError('nextUpdate must be after thisUpdate')
+  if (opts.crlNumber < 0n) throw new TypeError('crlNumber must not be negative')
+  const algorithm = signatureAlgorithmFor(opts.issuerKey)
+  const aki = issuer.subjectKeyId ?? keyIdentifierOfSpki(issuer.spkiDer)
+  // RFC 5280 §5.1: TBSCertList, hand-encoded (one pass, fast at 10,000 entries; no empty
+  // crlEntryExtensions, which OpenSSL refuses)
+  const entries = opts.revoked.map((r) =>
+    der.sequence(
+      der.integer(Buffer.from(evenHex(r.serialHex), 'hex')),
+      der.utcOrGeneralizedTime(r.revokedAt),
+    ),
+  )
+  const extensions = der.contextTag(
+    0,
+    true,
+    der.sequence(
+      der.sequence(
+        der.oid(AUTHORITY_KEY_ID_OID),
+        der.octetString(der.sequence(der.contextTag(0, false, aki))),
+      ),
+      der.sequence(der.oid(CRL_NUMBER_OID), der.octetString(der.integer(magnitude(opts.crlNumber)))),
+    ),
+  )
+  const tbs = der.sequence(
+    der.smallInteger(1), // v2
+    algorithm.identifierDer,
+    issuer.subjectRaw,
+    der.utcOrGeneralizedTime(opts.thisUpdate),
+    der.utcOrGeneralizedTime(opts.nextUpdate),
+    ...(entries.length > 0 ? [der.sequence(...entries)] : []),
+    extensions,
+  )
+  const signature = sign(algorithm.hash, tbs, { key: opts.issuerKey, dsaEncoding: 'der' })
+  return der.sequence(tbs, algorithm.identifierDer, der.bitString(signature))
+}
+
+function evenHex(hex: string): string {
+  if (!/^[0-9a-f]+$/.test(hex))
+    throw new TypeError(`serialHex must be lowercase hex, got "${hex.slice(0, 64)}"`)
+  return hex.length % 2 ? `0${hex}` : hex
+}
+
+function magnitude(n: bigint): Buffer {
+  const hex = n.toString(16)
+  return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex')
+}

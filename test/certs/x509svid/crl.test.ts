@@ -1,0 +1,97 @@
+// CRLs checked by the real openssl: a revoked SVID fails `verify -crl_check`, an unrevoked one
+// passes; the fields RFC 5280 requires are present; a CRL for every key type we sign with.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import type { KeyType } from '../../../certs/keys/keys.js'
+import { createCrl } from '../../../certs/x509svid/crl.js'
+import { certificatesToPem } from '../../../certs/x509svid/pem.js'
+import { createTestCa } from '../../helpers/testca.js'
+import { openssl } from './openssl.js'
+
+const dir = await mkdtemp(join(tmpdir(), 'sigil-crl-'))
+t.teardown(() => rm(dir, { recursive: true, force: true }))
+
+const crlPem = (der: Buffer) =>
+  `-----BEGIN X509 CRL-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END X509 CRL-----\n`
+
+for (const keyType of ['ec-p256', 'ec-p384', 'rsa-2048'] as KeyType[]) {
+  t.test(`${keyType}: openssl -crl_check refuses the revoked SVID and accepts the other`, async (t) => {
+    const ca = await createTestCa({ keyType })
+    const revoked = await ca.mintSvid('/revoked')
+    const kept = await ca.mintSvid('/kept')
+    const now = new Date()
+    const crl = createCrl({
+      issuerCertDer: ca.rootDer,
+      issuerKey: ca.rootKey,
+      revoked: [
+        { serialHex: revoked.serialHex, revokedAt: now },
+        { serialHex: 'deadbeef', revokedAt: now },
+      ],
+      thisUpdate: new Date(now.getTime() - 1000),
+      nextUpdate: new Date(now.getTime() + 3_600_000),
+      crlNumber: 42n,
+    })
+    const p = (n: string) => join(dir, `${keyType}-${n}`)
+    await writeFile(p('ca.pem'), certificatesToPem([ca.rootDer]))
+    await writeFile(p('crl.pem'), crlPem(crl))
+    await writeFile(p('revoked.pem'), certificatesToPem([revoked.chainDer[0]!]))
+    await writeFile(p('kept.pem'), certificatesToPem([kept.chainDer[0]!]))
+    const verify = (leaf: string) =>
+      openssl([
+        'verify',
+        '-no-CApath',
+        '-no-CAstore',
+        '-crl_check',
+        '-CAfile',
+        p('ca.pem'),
+        '-CRLfile',
+        p('crl.pem'),
+        leaf,
+      ])
+    const bad = await verify(p('revoked.pem'))
+    t.not(bad.code, 0)
+    t.match(bad.stdout + bad.stderr, /certificate revoked/)
+    const good = await verify(p('kept.pem'))
+    t.equal(good.code, 0, good.stdout + good.stderr)
+
+    const text = await openssl(['crl', '-in', p('crl.pem'), '-noout', '-text'])
+    t.match(text.stdout, /Version 2/)
+    t.match(text.stdout, /X509v3 CRL Number: \n\s+42/)
+    t.match(text.stdout, /X509v3 Authority Key Identifier/)
+    t.match(text.stdout, /Next Update: /)
+    t.match(text.stdout, new RegExp(`Serial Number: ${revoked.serialHex.toUpperCase()}`))
+  })
+}
+
+t.test('refuses a signer that does not match, and a CA without cRLSign is not reached', async (t) => {
+  const a = await createTestCa()
+  const b = await createTestCa()
+  const now = new Date()
+  t.throws(
+    () =>
+      createCrl({
+        issuerCertDer: a.rootDer,
+        issuerKey: b.rootKey,
+        revoked: [],
+        thisUpdate: now,
+        nextUpdate: new Date(now.getTime() + 1000),
+        crlNumber: 1n,
+      }),
+    { code: 'ERR_KEY_INVALID' },
+  )
+  const leaf = await a.mintSvid('/leaf')
+  t.throws(
+    () =>
+      createCrl({
+        issuerCertDer: leaf.chainDer[0]!,
+        issuerKey: leaf.privateKey,
+        revoked: [],
+        thisUpdate: now,
+        nextUpdate: new Date(now.getTime() + 1000),
+        crlNumber: 1n,
+      }),
+    { code: 'ERR_CERT_INVALID' },
+  )
+})
