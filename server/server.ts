@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { SigilError } from '../certs/errors.js'
 import { importPrivateKey } from '../certs/keys/keys.js'
 import { pemToCertificates } from '../certs/x509svid/pem.js'
+import { errorText } from '../common/errors/error-text.js'
 import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
 import { CaManager } from './ca/ca-manager.js'
@@ -22,6 +23,7 @@ import { probeStorage } from './datastore/storage-probe.js'
 import { startAdminApiServer } from './endpoints/admin-api-server.js'
 import { startAgentApiServer } from './endpoints/agent-api-server.js'
 import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
+import { CrlPublisher } from './revocation/crl-publisher.js'
 import { RevocationList } from './revocation/revocation-list.js'
 import { ServerIdentity } from './svid/server-identity.js'
 
@@ -94,6 +96,28 @@ export async function startServer(
       unknownCredentialTtlMs: config.caTtlSeconds * 1000,
     })
     life.background('revocation-prune', revocations.run(life.signal))
+    const crls = new CrlPublisher({
+      ca,
+      revocations,
+      clock,
+      logger,
+      ...(config.upstreamCrl ? { upstreamCrlFile: config.upstreamCrl } : {}),
+    })
+    if (config.upstreamCrl) {
+      try {
+        await crls.reloadUpstream()
+      } catch (cause) {
+        throw new SigilError(
+          'ERR_CONFIG_INVALID',
+          `upstream-crl: cannot read ${config.upstreamCrl}: ${errorText(cause)}`,
+          {
+            cause,
+          },
+        )
+      }
+    }
+    crls.rebuild()
+    life.background('crl', crls.run(life.signal))
 
     const identity = new ServerIdentity({ trustDomain: config.trustDomain, ca, clock, logger })
     await identity.init()
@@ -139,6 +163,7 @@ export async function startServer(
         ...(config.bundleEndpointKey ? { keyFile: config.bundleEndpointKey } : {}),
         dataDir: config.dataDir,
         bundle: () => ca.currentBundle(),
+        revocations: { revocations, crls: () => crls.current().crls },
         identity,
         logger,
       })
