@@ -101,7 +101,11 @@ export async function startAgent(
     const stopDropping = revocations.onChange(() =>
       cache.dropRevokedJwtSvids((jti) => revocations.isRevoked('jwt_jti', jti)),
     )
-    life.onClose('revocations', stopDropping)
+    const stopCrls = revocations.onCrls((crls) => cache.setCrls(crls))
+    life.onClose('revocations', () => {
+      stopDropping()
+      stopCrls()
+    })
     const workloadApi = await startWorkloadApiServer({
       socketPath: config.socketPath,
       cache,

@@ -135,6 +135,7 @@ export async function startServer(
       defaultX509SvidTtlSeconds: config.x509SvidTtlSeconds,
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       revocations,
+      crls,
       ...(config.x509popCa ? { x509popCaCerts: readPemCertificates(config.x509popCa, 'x509pop-ca') } : {}),
     })
     life.onClose('agent-api', () => agentApi.close())

@@ -44,6 +44,9 @@ export class RevocationSet {
     txn: new Map(),
   }
   readonly #listeners = new Set<(sequence: number) => void>()
+  readonly #crlListeners = new Set<(crls: readonly Buffer[]) => void>()
+  #crls: readonly Buffer[] = []
+  #crlsDigest = ''
   readonly #clock: () => number
   #sequence = 0
   #lastForget = 0
@@ -93,6 +96,30 @@ export class RevocationSet {
       for (const m of Object.values(this.#maps)) for (const [v, exp] of m) if (exp <= now) m.delete(v)
     }
     if (changed) for (const l of this.#listeners) l(this.#sequence)
+  }
+
+  /** The server's current CRLs (DER), for the Workload API's `crl` fields. */
+  get crls(): readonly Buffer[] {
+    return this.#crls
+  }
+
+  /** The server's digest of {@link crls} (`''` before the first). */
+  get crlsDigest(): string {
+    return this.#crlsDigest
+  }
+
+  /** Replaces the CRLs; listeners hear them when the digest changed. */
+  setCrls(crls: readonly Buffer[], digest: string): void {
+    if (digest === this.#crlsDigest) return
+    this.#crls = [...crls]
+    this.#crlsDigest = digest
+    for (const l of this.#crlListeners) l(this.#crls)
+  }
+
+  /** Calls `listener` with the new CRLs after every change; returns the unsubscribe function. */
+  onCrls(listener: (crls: readonly Buffer[]) => void): () => void {
+    this.#crlListeners.add(listener)
+    return () => this.#crlListeners.delete(listener)
   }
 
   /** Calls `listener` with the new sequence after every change; returns the unsubscribe function. */

@@ -58,6 +58,7 @@ export class WorkloadIdentityCache {
   readonly #procStartTime: ProcessStartTimeReader
   readonly #records = new Map<string, ProcessRecord>()
   readonly #jwt: JwtSvidCache
+  #crls: readonly Buffer[] = []
   readonly #jwtContext: JwtFetchContext
   readonly #interval: NodeJS.Timeout
   #state: AuthorizedState | undefined
@@ -237,6 +238,12 @@ export class WorkloadIdentityCache {
     return this.#jwt.deleteRevoked(isRevoked)
   }
 
+  /** Replaces the CRLs sent in the Workload API's `crl` fields and pushes them to every stream. */
+  setCrls(crls: readonly Buffer[]): void {
+    this.#crls = crls
+    for (const rec of this.#records.values()) this.#publish(rec)
+  }
+
   /** Stops the timers and ends every subscription (their `next()` resolves to undefined). */
   close(): void {
     if (this.#closed) return
@@ -323,9 +330,15 @@ export class WorkloadIdentityCache {
   #publish(rec: ProcessRecord): void {
     if (rec.dropped) return
     const now = this.#cfg.clock()
+    const crls = this.#crls
     for (const sub of rec.subscribers) {
       const update = snapshotFor(this.#state, rec, sub, now)
-      if (update !== undefined) sub.offer(update)
+      if (update === undefined) continue
+      sub.offer(
+        update.kind === 'identity' && crls.length > 0
+          ? { ...update, snapshot: { ...update.snapshot, crls } }
+          : update,
+      )
     }
   }
 }

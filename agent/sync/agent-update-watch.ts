@@ -9,13 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import { retryDelayMs } from '../../common/loop/backoff.js'
-import type { RevocationPiece, RevocationSet } from '../cache/revocation-set.js'
+import type { RevocationSet } from '../cache/revocation-set.js'
 import type { AgentIdentity } from './agent-identity.js'
 
 /** The part of the server client the watch uses. */
 export interface UpdateConnection {
   readonly identity: AgentIdentity | undefined
-  watchUpdates(onPiece: (piece: RevocationPiece) => void, signal: AbortSignal): Promise<void>
+  watchUpdates(target: Pick<RevocationSet, 'apply' | 'setCrls'>, signal: AbortSignal): Promise<void>
 }
 
 /** How to build an {@link AgentUpdateWatch}. */
@@ -73,7 +73,7 @@ export class AgentUpdateWatch {
       }
       let received = false
       try {
-        await connection.watchUpdates((piece) => {
+        const delivered = () => {
           if (!received && this.#failures > 0) {
             logger.info({ failures: this.#failures }, 'agent update stream recovered')
           }
@@ -81,8 +81,20 @@ export class AgentUpdateWatch {
           this.#connected = true
           this.#failures = 0
           this.#lastError = undefined
-          revocations.apply(piece)
-        }, signal)
+        }
+        await connection.watchUpdates(
+          {
+            apply: (piece) => {
+              delivered()
+              revocations.apply(piece)
+            },
+            setCrls: (crls, digest) => {
+              delivered()
+              revocations.setCrls(crls, digest)
+            },
+          },
+          signal,
+        )
         if (signal.aborted) return
         this.#lastError = 'the server ended the stream'
       } catch (err) {

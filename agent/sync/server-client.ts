@@ -28,7 +28,7 @@ import type {
   SvidIssuer,
   X509SvidRequest,
 } from '../cache/authorized-state.js'
-import type { RevocationPiece, RevocationSet } from '../cache/revocation-set.js'
+import type { RevocationSet } from '../cache/revocation-set.js'
 import { callUnary, type UnaryMethods } from './agent-api-calls.js'
 import { type AgentIdentity, verifiedAgentIdentity } from './agent-identity.js'
 import { runAttestation } from './attest-agent.js'
@@ -46,6 +46,9 @@ import {
 
 /** Deadline of each call unless configured otherwise. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000
+
+/** Where pushed updates go (the agent's `RevocationSet`). */
+export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'>
 
 /** What {@link ServerClient} is built from. */
 export interface ServerClientOptions {
@@ -207,11 +210,15 @@ export class ServerClient implements SvidIssuer {
       {
         known_entries_digest: last?.digest ?? '',
         known_revocation_sequence: this.#revocations?.sequence ?? 0,
+        known_crls_digest: this.#revocations?.crlsDigest ?? '',
       },
       'entry sync',
     )
     if (res.revocations && this.#revocations)
       this.#revocations.apply(revocationPieceFromWire(res.revocations))
+    if (this.#revocations && res.crls_digest && res.crls_digest !== this.#revocations.crlsDigest) {
+      this.#revocations.setCrls(res.crls, res.crls_digest)
+    }
     const unchanged = res.unchanged && last !== undefined && res.entries_digest === last.digest
     try {
       let state: AuthorizedState
@@ -291,11 +298,11 @@ export class ServerClient implements SvidIssuer {
 
   /**
    * Opens the server's push stream (WatchAgentUpdates) from the revocation sequence held and
-   * hands each revocation piece to `onPiece`; resolves when the stream ends cleanly or `signal`
+   * hands each revocation piece and CRL set to `target`; resolves when the stream ends cleanly or `signal`
    * aborts, rejects with the translated error otherwise. A new channel (new agent SVID or
    * roots) cancels it; the caller reconnects.
    */
-  watchUpdates(onPiece: (piece: RevocationPiece) => void, signal: AbortSignal): Promise<void> {
+  watchUpdates(target: UpdateTarget, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       let call: ReturnType<AgentAPIClient['WatchAgentUpdates']>
       try {
@@ -314,7 +321,8 @@ export class ServerClient implements SvidIssuer {
         else reject(fromGrpcError(err, 'agent update stream'))
       }
       call.on('data', (u: AgentUpdate__Output) => {
-        if (u.revocations) onPiece(revocationPieceFromWire(u.revocations))
+        if (u.revocations) target.apply(revocationPieceFromWire(u.revocations))
+        else if (u.crls) target.setCrls(u.crls.crls, u.crls.digest)
       })
       call.on('error', (err) => done(err))
       call.on('end', () => done())

@@ -224,14 +224,17 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
   ): handleServerStreamingCall<unknown, Res> {
     return (call) => {
       let previous: string | undefined
+      let previousCrls: readonly Buffer[] | undefined
       const run = stream<unknown, Res>({
         method,
         subscribe: (p) => source.subscribeBundles(p),
         toMessage: (s) => {
           const msg = build(s)
           const key = bundleMapKey(msg.bundles)
-          if (key === previous) return undefined
+          // a new CRL set is a new array (the cache replaces it whole)
+          if (key === previous && s.crls === previousCrls) return undefined
           previous = key
+          previousCrls = s.crls
           return msg
         },
       })

@@ -10,6 +10,7 @@ import type { AttestAgentResponse as _sigil_agent_v1_AttestAgentResponse, Attest
 import type { AttestationParams as _sigil_agent_v1_AttestationParams, AttestationParams__Output as _sigil_agent_v1_AttestationParams__Output } from './sigil/agent/v1/AttestationParams.js';
 import type { BatchNewX509SvidRequest as _sigil_agent_v1_BatchNewX509SvidRequest, BatchNewX509SvidRequest__Output as _sigil_agent_v1_BatchNewX509SvidRequest__Output } from './sigil/agent/v1/BatchNewX509SvidRequest.js';
 import type { BatchNewX509SvidResponse as _sigil_agent_v1_BatchNewX509SvidResponse, BatchNewX509SvidResponse__Output as _sigil_agent_v1_BatchNewX509SvidResponse__Output } from './sigil/agent/v1/BatchNewX509SvidResponse.js';
+import type { CrlUpdate as _sigil_agent_v1_CrlUpdate, CrlUpdate__Output as _sigil_agent_v1_CrlUpdate__Output } from './sigil/agent/v1/CrlUpdate.js';
 import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_agent_v1_GetBundleRequest__Output } from './sigil/agent/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_agent_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_agent_v1_GetBundleResponse__Output } from './sigil/agent/v1/GetBundleResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from './sigil/agent/v1/NewJwtSvidRequest.js';
@@ -44,6 +45,7 @@ export interface ProtoGrpcType {
         AttestationParams: MessageTypeDefinition<_sigil_agent_v1_AttestationParams, _sigil_agent_v1_AttestationParams__Output>
         BatchNewX509SvidRequest: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidRequest, _sigil_agent_v1_BatchNewX509SvidRequest__Output>
         BatchNewX509SvidResponse: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidResponse, _sigil_agent_v1_BatchNewX509SvidResponse__Output>
+        CrlUpdate: MessageTypeDefinition<_sigil_agent_v1_CrlUpdate, _sigil_agent_v1_CrlUpdate__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_agent_v1_GetBundleRequest, _sigil_agent_v1_GetBundleRequest__Output>
         GetBundleResponse: MessageTypeDefinition<_sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleResponse__Output>
         NewJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidRequest__Output>

@@ -19,7 +19,7 @@ import {
   type AgentApiDataStore,
   createAgentApiHandlers,
 } from '../api/agent/agent-api-handlers.js'
-import type { AgentRevocationSource } from '../api/agent/revocation-updates.js'
+import type { AgentCrlSource, AgentRevocationSource } from '../api/agent/revocation-updates.js'
 import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../nodeattestation/node-attestor.js'
 import { X509popAttestor } from '../nodeattestation/x509pop-attestor.js'
@@ -52,6 +52,8 @@ export interface AgentApiServerConfig {
   readonly x509popCaCerts?: readonly Buffer[]
   /** The revocation list pushed to agents. */
   readonly revocations: AgentRevocationSource
+  /** The CRLs pushed to agents. */
+  readonly crls: AgentCrlSource
   readonly maxMessageBytes?: number
   readonly shutdownGraceMs?: number
   readonly tlsRefreshMs?: number
@@ -118,6 +120,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     defaultJwtSvidTtlSeconds: cfg.defaultJwtSvidTtlSeconds,
     attestTimeoutMs: cfg.attestTimeoutMs ?? DEFAULT_ATTEST_TIMEOUT_MS,
     revocations: cfg.revocations,
+    crls: cfg.crls,
   })
 
   await cfg.identity.init()

@@ -2,10 +2,18 @@
 // `svid revoke --jti` reaches the agent's ValidateJWTSVID through the push stream within 1 s of
 // the command returning; the revocation survives a server restart and an agent restart.
 
+import { execFileSync } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import { decodeJwt } from 'jose'
 import t from 'tap'
+import { splitConcatenatedDer } from '../../certs/x509svid/parse-x509-svid.js'
+import { certificatesToPem } from '../../certs/x509svid/pem.js'
+import type { X509SVIDResponse__Output } from '../../proto/generated/X509SVIDResponse.js'
 import { loadWorkloadApi } from '../../proto/loader.js'
+import { crlsToPem } from '../../server/endpoints/revocation-feed.js'
 import { startAgentProcess, startSigilNode } from '../helpers/agent-process.js'
 import { startServerProcess } from '../helpers/server-process.js'
 import { waitUntil } from '../helpers/wait-until.js'
@@ -72,10 +80,56 @@ t.test('svid revoke --jti: the agent refuses the token within 1 s; another token
   t.equal(await validate(agentClient, 'db', fresh), null)
 })
 
+t.test('svid revoke --serial: the Workload API pushes CRLs that make openssl refuse that SVID', async (t) => {
+  const dir = mkdtempSync(join(node.dir, 'crl-'))
+  const messages: { svid: Buffer; bundle: Buffer; crl: Buffer[] }[] = []
+  const stream = agentClient.FetchX509SVID({}, md())
+  t.teardown(() => stream.cancel())
+  stream.on('data', (m: X509SVIDResponse__Output) =>
+    messages.push({ svid: m.svids[0]!.x509_svid, bundle: m.svids[0]!.bundle, crl: m.crl }),
+  )
+  stream.on('error', () => {})
+  await waitUntil('the first X509-SVID message', () => messages.length > 0, { timeoutMs: 10_000 })
+  const first = messages[0]!
+  t.ok(first.crl.length >= 1, 'the crl field carries the CA CRL')
+  const chain = splitConcatenatedDer(first.svid)
+  const serial = new X509Certificate(chain[0]!).serialNumber.toLowerCase()
+  const leaf = join(dir, 'leaf.pem')
+  const bundle = join(dir, 'bundle.pem')
+  writeFileSync(leaf, certificatesToPem([chain[0]!]))
+  writeFileSync(bundle, certificatesToPem(splitConcatenatedDer(first.bundle)))
+  const verify = (crls: Buffer[]) => {
+    const crlFile = join(dir, `crl-${messages.length}.pem`)
+    writeFileSync(crlFile, crlsToPem(crls))
+    try {
+      execFileSync(
+        'openssl',
+        ['verify', '-no-CApath', '-no-CAstore', '-crl_check', '-CAfile', bundle, '-CRLfile', crlFile, leaf],
+        { stdio: 'pipe' },
+      )
+      return 'ok'
+    } catch (e) {
+      const err = e as { stdout: Buffer; stderr: Buffer }
+      return `${err.stdout}${err.stderr}`
+    }
+  }
+  t.equal(verify(first.crl), 'ok', 'not revoked yet: openssl accepts it with the pushed CRL')
+
+  const seen = messages.length
+  const r = await node.server.cli('svid', 'revoke', '--serial', serial, '--reason', 'e2e: key leaked')
+  t.equal(r.code, 0, r.stderr)
+  await waitUntil('a pushed X509SVIDResponse with a new CRL (deadline: 1 s)', () => messages.length > seen, {
+    timeoutMs: 1_000,
+    intervalMs: 10,
+  })
+  const last = messages[messages.length - 1]!
+  t.match(verify(last.crl), /certificate revoked/, `${messages.length} messages; serial ${serial}`)
+})
+
 t.test('a server restart and an agent restart keep the revocation', async (t) => {
   const list = JSON.parse((await node.server.cli('revocation', 'list', '--output', 'json')).stdout)
-  t.equal(list.revocations.length, 1)
-  const jti = list.revocations[0].value as string
+  t.equal(list.revocations.length, 2)
+  const jti = list.revocations.find((r: { kind: string }) => r.kind === 'jwt_jti').value as string
   const svids = JSON.parse(
     (await node.server.cli('svid', 'list', '--spiffe-id', `${TD}/e2e/caller`, '--output', 'json')).stdout,
   )

@@ -84,7 +84,11 @@ const AGENT: Record<string, Record<string, string>> = {
   AgentSvidResult: { svid: `1 ${C}.X509Svid`, bundle: `2 ${C}.Bundle` },
   RenewAgentRequest: { csr: '1 bytes' },
   RenewAgentResponse: { svid: `1 ${C}.X509Svid` },
-  SyncAuthorizedEntriesRequest: { known_entries_digest: '1 string', known_revocation_sequence: '2 int64' },
+  SyncAuthorizedEntriesRequest: {
+    known_entries_digest: '1 string',
+    known_revocation_sequence: '2 int64',
+    known_crls_digest: '3 string',
+  },
   SyncAuthorizedEntriesResponse: {
     entries: `1 repeated ${C}.RegistrationEntry`,
     bundle: `2 ${C}.Bundle`,
@@ -92,6 +96,8 @@ const AGENT: Record<string, Record<string, string>> = {
     entries_digest: '4 string',
     unchanged: '5 bool',
     revocations: `6 ${A}.RevocationUpdate`,
+    crls: '7 repeated bytes',
+    crls_digest: '8 string',
   },
   BatchNewX509SvidRequest: { params: `1 repeated ${A}.X509SvidParams` },
   X509SvidParams: { entry_id: '1 string', csr: '2 bytes' },
@@ -107,7 +113,8 @@ const AGENT: Record<string, Record<string, string>> = {
   GetBundleRequest: {},
   GetBundleResponse: { bundle: `1 ${C}.Bundle` },
   WatchAgentUpdatesRequest: { revocation_sequence: '1 int64' },
-  AgentUpdate: { revocations: `1 ${A}.RevocationUpdate` },
+  AgentUpdate: { revocations: `1 ${A}.RevocationUpdate`, crls: `2 ${A}.CrlUpdate` },
+  CrlUpdate: { crls: '1 repeated bytes', digest: '2 string' },
   RevocationUpdate: {
     snapshot: '1 bool',
     sequence: '2 int64',

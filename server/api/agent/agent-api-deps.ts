@@ -13,7 +13,7 @@ import type { Log } from '../../../common/logging/logger.js'
 import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
 import type { AuthorizedEntryCache } from './authorized-entries.js'
-import type { AgentRevocationSource } from './revocation-updates.js'
+import type { AgentCrlSource, AgentRevocationSource } from './revocation-updates.js'
 
 /** What the agent API asks of the CA. */
 export interface AgentApiCa {
@@ -68,6 +68,8 @@ export interface AgentApiDeps {
   readonly attestTimeoutMs: number
   /** The revocation list, pushed to agents (WatchAgentUpdates) and sent with each sync. */
   readonly revocations: AgentRevocationSource
+  /** The CRLs, pushed to agents for the Workload API's `crl` fields and sent with a sync when changed. */
+  readonly crls: AgentCrlSource
 }
 
 /** The deps plus what the handlers share, built once by `createAgentApiHandlers`. */

@@ -6,8 +6,11 @@
  * Used by SyncAuthorizedEntries (first piece only; the next sync continues) and by the
  * WatchAgentUpdates push stream (every piece, then each change).
  */
+import { createHash } from 'node:crypto'
+import type { CrlUpdate } from '../../../proto/generated/sigil/agent/v1/CrlUpdate.js'
 import type { RevocationUpdate } from '../../../proto/generated/sigil/agent/v1/RevocationUpdate.js'
 import type { RevocationRecord } from '../../datastore/records.js'
+import type { CrlPublisher, CrlSet } from '../../revocation/crl-publisher.js'
 import type { RevocationChange, RevocationList } from '../../revocation/revocation-list.js'
 
 /** The most revoked credentials in one `RevocationUpdate`. */
@@ -54,4 +57,26 @@ export function revocationPieces(
 /** The delta piece for one change of the list. */
 export function changePiece(change: RevocationChange): RevocationUpdate {
   return { snapshot: false, sequence: change.sequence, revoked: wire(change.added), more: false }
+}
+
+/** What the agent API reads from the CRL publisher. */
+export type AgentCrlSource = Pick<CrlPublisher, 'current' | 'onChange'>
+
+const digests = new WeakMap<CrlSet, string>()
+
+/** Hex SHA-256 over a set's CRLs (computed once per set). */
+export function crlDigest(set: CrlSet): string {
+  let d = digests.get(set)
+  if (d === undefined) {
+    const h = createHash('sha256')
+    for (const c of set.crls) h.update(createHash('sha256').update(c).digest())
+    d = h.digest('hex')
+    digests.set(set, d)
+  }
+  return d
+}
+
+/** The CrlUpdate message of a set. */
+export function crlUpdate(set: CrlSet): CrlUpdate {
+  return { crls: [...set.crls], digest: crlDigest(set) }
 }

@@ -12,7 +12,7 @@ import type { BundleRecord } from '../../datastore/datastore.js'
 import type { AgentApiContext } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { federatedTrustDomainName, toWireBundle, toWireBundleRecord, toWireEntry } from './agent-wire.js'
-import { revocationPieces } from './revocation-updates.js'
+import { crlDigest, revocationPieces } from './revocation-updates.js'
 
 /**
  * Lists what the calling agent needs to serve its workloads (or says it is unchanged).
@@ -35,6 +35,9 @@ export async function syncAuthorizedEntries(
   const bundle = toWireBundle(deps.ca.currentBundle())
   const known = Number(req.known_revocation_sequence ?? 0)
   const [revocations] = revocationPieces(deps.revocations, Number.isSafeInteger(known) ? known : 0)
+  const crlSet = deps.crls.current()
+  const crlsDigest = crlDigest(crlSet)
+  const crls = req.known_crls_digest === crlsDigest ? [] : [...crlSet.crls]
   if (req.known_entries_digest === digest) {
     return {
       entries: [],
@@ -43,6 +46,8 @@ export async function syncAuthorizedEntries(
       entries_digest: digest,
       unchanged: true,
       revocations,
+      crls,
+      crls_digest: crlsDigest,
     }
   }
   return {
@@ -52,6 +57,8 @@ export async function syncAuthorizedEntries(
     entries_digest: digest,
     unchanged: false,
     revocations,
+    crls,
+    crls_digest: crlsDigest,
   }
 }
 

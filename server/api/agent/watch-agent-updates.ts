@@ -11,7 +11,7 @@ import type { WatchAgentUpdatesRequest__Output } from '../../../proto/generated/
 import { toGrpcError } from '../grpc-status.js'
 import type { AgentApiContext } from './agent-api-deps.js'
 import type { AgentAuthenticator } from './agent-authenticator.js'
-import { changePiece, revocationPieces } from './revocation-updates.js'
+import { changePiece, crlUpdate, revocationPieces } from './revocation-updates.js'
 
 type Call = ServerWritableStream<WatchAgentUpdatesRequest__Output, AgentUpdate>
 
@@ -57,10 +57,17 @@ export function watchAgentUpdates(
         const unsubscribe = deps.revocations.subscribe((change) => {
           if (!call.cancelled && !call.writableEnded) call.write({ revocations: changePiece(change) })
         })
-        open.set(call, unsubscribe)
+        const unsubscribeCrls = deps.crls.onChange((set) => {
+          if (!call.cancelled && !call.writableEnded) call.write({ crls: crlUpdate(set) })
+        })
+        open.set(call, () => {
+          unsubscribe()
+          unsubscribeCrls()
+        })
         call.on('cancelled', () => finish(call))
         call.on('close', () => finish(call))
         for (const piece of pieces) call.write({ revocations: piece })
+        call.write({ crls: crlUpdate(deps.crls.current()) })
         deps.logger.debug(
           { agent_id: caller.agentId.toString(), sequence: deps.revocations.sequence },
           'agent update stream opened',

@@ -85,7 +85,7 @@ t.test('an unauthenticated caller gets no stream', async (t) => {
   })
   t.teardown(() => client.close())
   await t.rejects(
-    client.watchUpdates(() => {}, new AbortController().signal),
+    client.watchUpdates(new RevocationSet(), new AbortController().signal),
     TypeError,
     'no agent SVID yet: refused before any call',
   )

@@ -13,6 +13,7 @@ import type { RegistrationEntry } from '../../../server/datastore/datastore.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../server/endpoints/agent-api-server.js'
 import { joinTokenHash } from '../../../server/nodeattestation/join-token-attestor.js'
+import { CrlPublisher } from '../../../server/revocation/crl-publisher.js'
 import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { ServerIdentity } from '../../../server/svid/server-identity.js'
 
@@ -22,6 +23,7 @@ export interface ServerKit {
   datastore: SqliteDataStore
   ca: CaManager
   revocations: RevocationList
+  crls: CrlPublisher
   logs: string[]
   port: number
   address: string
@@ -72,6 +74,8 @@ export async function startServerKit(
     logger,
     unknownCredentialTtlMs: 86_400_000,
   })
+  const crls = new CrlPublisher({ ca, revocations, clock, logger })
+  const stopCrls = revocations.subscribe(() => crls.rebuild())
   let api: AgentApiServer | undefined
   let port = 0
   const kit: ServerKit = {
@@ -80,6 +84,7 @@ export async function startServerKit(
     datastore,
     ca,
     revocations,
+    crls,
     logs,
     get port() {
       return port
@@ -126,6 +131,7 @@ export async function startServerKit(
         defaultJwtSvidTtlSeconds: 300,
         shutdownGraceMs: 500,
         revocations,
+        crls,
         ...(opts.x509popCaCerts ? { x509popCaCerts: opts.x509popCaCerts } : {}),
       })
       port = api.port
@@ -135,6 +141,7 @@ export async function startServerKit(
       api = undefined
     },
     async close() {
+      stopCrls()
       await api?.close()
       await datastore.close()
       rmSync(dir, { recursive: true, force: true })

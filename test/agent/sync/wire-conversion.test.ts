@@ -45,6 +45,8 @@ t.test('unchanged entries are reused from the previous sync; changed ones are co
         entries_digest: '',
         unchanged: false,
         revocations: null,
+        crls: [],
+        crls_digest: '',
       },
       td,
       undefined,

@@ -19,6 +19,7 @@ import type { RegistrationEntryInput } from '../../../../server/datastore/datast
 import { SqliteDataStore } from '../../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../../server/endpoints/agent-api-server.js'
 import { joinTokenHash } from '../../../../server/nodeattestation/join-token-attestor.js'
+import { CrlPublisher } from '../../../../server/revocation/crl-publisher.js'
 import { RevocationList } from '../../../../server/revocation/revocation-list.js'
 import { ServerIdentity } from '../../../../server/svid/server-identity.js'
 import { FakeClock, RecordingLogger } from '../../ca/ca-test-kit.js'
@@ -41,6 +42,7 @@ export interface Kit {
   ds: SqliteDataStore
   ca: CaManager
   revocations: RevocationList
+  crls: CrlPublisher
   identity: ServerIdentity
   api: AgentApiServer
   clock: FakeClock
@@ -106,6 +108,7 @@ export async function startKit(
     logger,
     unknownCredentialTtlMs: 86_400_000,
   })
+  const crls = new CrlPublisher({ ca, revocations, clock: clock.now, logger })
   const server = await startAgentApiServer({
     address: { host: '127.0.0.1', port: 0 },
     trustDomain: TD,
@@ -121,6 +124,7 @@ export async function startKit(
     ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
     shutdownGraceMs: 2000,
     revocations,
+    crls,
     ...(opts.tlsRefreshMs ? { tlsRefreshMs: opts.tlsRefreshMs } : {}),
   })
   const clients: AgentAPIClient[] = []
@@ -136,6 +140,7 @@ export async function startKit(
     ds,
     ca,
     revocations,
+    crls,
     identity,
     api: server,
     clock,

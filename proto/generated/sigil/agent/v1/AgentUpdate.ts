@@ -2,6 +2,7 @@
 // Original file: proto/sigil/agent/v1/agent.proto
 
 import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUpdate__Output as _sigil_agent_v1_RevocationUpdate__Output } from '../../../sigil/agent/v1/RevocationUpdate.js';
+import type { CrlUpdate as _sigil_agent_v1_CrlUpdate, CrlUpdate__Output as _sigil_agent_v1_CrlUpdate__Output } from '../../../sigil/agent/v1/CrlUpdate.js';
 
 /**
  * One pushed update. More fields (other update kinds) may be added; an agent
@@ -9,7 +10,8 @@ import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUp
  */
 export interface AgentUpdate {
   'revocations'?: (_sigil_agent_v1_RevocationUpdate | null);
-  'update'?: "revocations";
+  'crls'?: (_sigil_agent_v1_CrlUpdate | null);
+  'update'?: "revocations"|"crls";
 }
 
 /**
@@ -18,5 +20,6 @@ export interface AgentUpdate {
  */
 export interface AgentUpdate__Output {
   'revocations'?: (_sigil_agent_v1_RevocationUpdate__Output | null);
-  'update'?: "revocations";
+  'crls'?: (_sigil_agent_v1_CrlUpdate__Output | null);
+  'update'?: "revocations"|"crls";
 }

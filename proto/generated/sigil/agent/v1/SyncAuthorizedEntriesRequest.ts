@@ -19,6 +19,10 @@ export interface SyncAuthorizedEntriesRequest {
    * `revocations` carries what came after it.
    */
   'known_revocation_sequence'?: (number | string | Long);
+  /**
+   * The `crls_digest` of the CRLs the agent holds, or empty.
+   */
+  'known_crls_digest'?: (string);
 }
 
 /**
@@ -37,4 +41,8 @@ export interface SyncAuthorizedEntriesRequest__Output {
    * `revocations` carries what came after it.
    */
   'known_revocation_sequence': (number);
+  /**
+   * The `crls_digest` of the CRLs the agent holds, or empty.
+   */
+  'known_crls_digest': (string);
 }

@@ -38,6 +38,15 @@ export interface SyncAuthorizedEntriesResponse {
    * agent's number is ahead of the server's.
    */
   'revocations'?: (_sigil_agent_v1_RevocationUpdate | null);
+  /**
+   * The server's current CRLs (DER; ours, then the upstream CA's), only when
+   * `crls_digest` differs from the request's `known_crls_digest`.
+   */
+  'crls'?: (Buffer | Uint8Array | string)[];
+  /**
+   * Hex SHA-256 over the current CRLs. Always set.
+   */
+  'crls_digest'?: (string);
 }
 
 export interface SyncAuthorizedEntriesResponse__Output {
@@ -73,4 +82,13 @@ export interface SyncAuthorizedEntriesResponse__Output {
    * agent's number is ahead of the server's.
    */
   'revocations': (_sigil_agent_v1_RevocationUpdate__Output | null);
+  /**
+   * The server's current CRLs (DER; ours, then the upstream CA's), only when
+   * `crls_digest` differs from the request's `known_crls_digest`.
+   */
+  'crls': (Buffer)[];
+  /**
+   * Hex SHA-256 over the current CRLs. Always set.
+   */
+  'crls_digest': (string);
 }
