@@ -6,8 +6,11 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { decodeJwt } from 'jose'
 import t from 'tap'
+import { fetchSpiffeBundle, RevocationFeed, validateJwtSvid } from '../../sdk/index.js'
 import { shortTempDir, startServerProcess } from '../helpers/server-process.js'
+import { waitUntil } from '../helpers/wait-until.js'
 import { httpsRequest } from '../server/cli/https-get.js'
 
 const openssl = (args: string[]) => {
@@ -208,4 +211,52 @@ t.test('upstream CA: our CRL and the operator’s upstream CRL pass openssl -crl
   ])
   t.not(missing.code, 0)
   t.match(missing.out, /unable to get certificate CRL/)
+})
+
+t.test('SDK RevocationFeed: validateJwtSvid refuses a revoked JWT-SVID without an agent', async (t) => {
+  const dir = shortTempDir(t)
+  const server = await startServerProcess(join(dir, 's'))
+  t.teardown(() => server.stop())
+  const profile = {
+    type: 'https_web' as const,
+    ca: readFileSync(join(server.dataDir, 'bundle-endpoint', 'dev-ca.pem')),
+  }
+  const bundle = await fetchSpiffeBundle({
+    url: server.bundleEndpointUrl,
+    trustDomain: 'example.org',
+    profile,
+  })
+  const errors: unknown[] = []
+  const feed = await RevocationFeed.create({
+    url: server.bundleEndpointUrl,
+    profile,
+    pollIntervalMs: 50,
+    onError: (e) => errors.push(e),
+  })
+  t.teardown(() => feed.close())
+  const minted = JSON.parse(
+    (
+      await server.cli(
+        'jwt',
+        'mint',
+        '--spiffe-id',
+        'spiffe://example.org/svc',
+        '--audience',
+        'api',
+        '--output',
+        'json',
+      )
+    ).stdout,
+  )
+  const opts = { audience: 'api', bundleFor: () => bundle, revocations: feed }
+  t.equal((await validateJwtSvid(minted.token, opts)).spiffeId.toString(), 'spiffe://example.org/svc')
+  const jti = decodeJwt(minted.token).jti as string
+  t.equal((await server.cli('svid', 'revoke', '--jti', jti)).code, 0)
+  t.equal((await server.cli('svid', 'revoke', '--serial', '0A:BC')).code, 0)
+  await waitUntil('the feed to poll the revocations', () => feed.sequence === 2, { timeoutMs: 5_000 })
+  t.ok(feed.isRevoked({ jti }))
+  t.ok(feed.isRevoked({ serial: '0abc' }), 'serials in any spelling')
+  t.notOk(feed.isRevoked({ jti: 'other', txn: 'task-x' }))
+  await t.rejects(validateJwtSvid(minted.token, opts), { code: 'ERR_SVID_REVOKED' })
+  t.same(errors, [], 'no failed poll')
 })
