@@ -51,7 +51,11 @@ t.test(
       },
       { timeoutMs: 1_000, intervalMs: 10 },
     )
-    t.match(String(agentErr), /the JWT-SVID has been revoked .*\(INVALID_ARGUMENT\)/, 'agent: InvalidArgument, revoked')
+    t.match(
+      String(agentErr),
+      /the JWT-SVID has been revoked .*\(INVALID_ARGUMENT\)/,
+      'agent: InvalidArgument, revoked',
+    )
     await waitUntil('the SDK feed to catch up', () => feed.isRevoked({ jti }), { timeoutMs: 5_000 })
     await t.rejects(
       validateJwtSvid(stolen.token, sdkOpts),
