@@ -14,6 +14,7 @@ const BENCHMARKS: Record<string, () => Promise<{ benchmark: Benchmark }>> = {
   'workload-api': () => import('./bench/workload-api.js'),
   'cold-start': () => import('./bench/cold-start.js'),
   scale: () => import('./bench/scale.js'),
+  revocation: () => import('./bench/revocation.js'),
 }
 
 const RESULTS_DIR = resolve('bench-results')
