@@ -16,6 +16,7 @@
  * feed.close()
  */
 import { SigilError } from '../certs/errors.js'
+import { normalizeSerial } from '../certs/x509svid/crl.js'
 import { type BundleEndpointProfile, fetchFromBundleEndpoint } from './bundle-endpoint-client.js'
 
 /** Default time between polls (the server's `refresh_hint` wins when it is longer). */
@@ -140,13 +141,12 @@ export class RevocationFeed {
   }
 }
 
-function canonicalSerial(s: string): string {
-  const hex = s
-    .toLowerCase()
-    .replace(/^0x/, '')
-    .replaceAll(':', '')
-    .replace(/^0+(?=.)/, '')
-  return hex.length % 2 ? `0${hex}` : hex
+function canonicalSerial(s: string): string | undefined {
+  try {
+    return normalizeSerial(s)
+  } catch {
+    return undefined // not hex: nobody revoked it
+  }
 }
 
 function parseFeed(body: Buffer): FeedDocument {

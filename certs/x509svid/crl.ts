@@ -100,3 +100,33 @@ function magnitude(n: bigint): Buffer {
   const hex = n.toString(16)
   return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex')
 }
+
+/**
+ * Canonical lowercase hex of a certificate serial as operators type it (`0x` prefix, `:`
+ * separators and leading zeros allowed; openssl prints `0A:1B:…`); rejects anything else
+ * with `ERR_INVALID_ARGUMENT`.
+ *
+ * @example normalizeSerial('0A:1B') // '0a1b'
+ */
+export function normalizeSerial(input: string): string {
+  const hex = input.trim().toLowerCase().replace(/^0x/, '').replaceAll(':', '')
+  if (!/^[0-9a-f]{1,64}$/.test(hex)) {
+    throw new SigilError('ERR_INVALID_ARGUMENT', 'serial must be hexadecimal (e.g. 0a1b2c or 0A:1B:2C)')
+  }
+  const trimmed = hex.replace(/^0+(?=.)/, '')
+  return trimmed.length % 2 === 1 ? `0${trimmed}` : trimmed
+}
+
+/**
+ * DER CRLs as PEM (`-----BEGIN X509 CRL-----` blocks), for `openssl -CRLfile` and nginx `ssl_crl`.
+ *
+ * @example writeFileSync('crl.pem', crlsToPem([crlDer]))
+ */
+export function crlsToPem(crls: readonly Buffer[]): string {
+  return crls
+    .map(
+      (d) =>
+        `-----BEGIN X509 CRL-----\n${(d.toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END X509 CRL-----\n`,
+    )
+    .join('')
+}

@@ -7,6 +7,7 @@
  * `ssl_crl`). Public by design: revoked serials, jtis and txns only, never reasons.
  */
 import type { ServerResponse } from 'node:http'
+import { crlsToPem } from '../../certs/x509svid/crl.js'
 import type { RevocationRecord } from '../datastore/records.js'
 
 /** What the feed reads. */
@@ -46,16 +47,6 @@ export function revocationFeedJson(
       sequence: r.sequence,
     })),
   })
-}
-
-/** PEM of DER CRLs. */
-export function crlsToPem(crls: readonly Buffer[]): string {
-  return crls
-    .map(
-      (d) =>
-        `-----BEGIN X509 CRL-----\n${(d.toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END X509 CRL-----\n`,
-    )
-    .join('')
 }
 
 /**

@@ -14,6 +14,7 @@
  * const stop = revocations.subscribe((change) => push(change.added))
  */
 import { SigilError } from '../../certs/errors.js'
+import { normalizeSerial } from '../../certs/x509svid/crl.js'
 import type { Log } from '../../common/logging/logger.js'
 import { runEvery } from '../../common/loop/run-every.js'
 import type { DataStore, RevocationKind, RevocationRecord } from '../datastore/datastore.js'
@@ -31,6 +32,9 @@ export interface RevocationChange {
   readonly sequence: number
   readonly added: readonly RevocationRecord[]
 }
+
+/** Re-exported for the admin API and CLI (the one canonical serial spelling lives in certs/). */
+export { normalizeSerial }
 
 /** The datastore operations the revocation list uses. */
 export type RevocationDataStore = Pick<
@@ -58,22 +62,6 @@ export const MAX_REVOCATION_VALUE_LENGTH = 256
 export const MAX_REVOCATION_REASON_LENGTH = 1024
 
 const ISSUED_KIND: Partial<Record<RevocationKind, 'x509' | 'jwt'>> = { x509_serial: 'x509', jwt_jti: 'jwt' }
-
-/**
- * Canonical lowercase hex of a certificate serial as operators type it (`0x` prefix, `:`
- * separators and leading zeros allowed; openssl prints `0A:1B:…`); rejects anything else
- * with `ERR_INVALID_ARGUMENT`.
- *
- * @example normalizeSerial('0A:1B') // '0a1b'
- */
-export function normalizeSerial(input: string): string {
-  const hex = input.trim().toLowerCase().replace(/^0x/, '').replaceAll(':', '')
-  if (!/^[0-9a-f]{1,64}$/.test(hex)) {
-    throw new SigilError('ERR_INVALID_ARGUMENT', 'serial must be hexadecimal (e.g. 0a1b2c or 0A:1B:2C)')
-  }
-  const trimmed = hex.replace(/^0+(?=.)/, '')
-  return trimmed.length % 2 === 1 ? `0${trimmed}` : trimmed
-}
 
 /** The in-memory revocation list over the datastore (see the module comment). */
 export class RevocationList {

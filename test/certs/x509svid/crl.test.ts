@@ -5,16 +5,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { KeyType } from '../../../certs/keys/keys.js'
-import { createCrl } from '../../../certs/x509svid/crl.js'
+import { createCrl, crlsToPem, normalizeSerial } from '../../../certs/x509svid/crl.js'
 import { certificatesToPem } from '../../../certs/x509svid/pem.js'
 import { createTestCa } from '../../helpers/testca.js'
 import { openssl } from './openssl.js'
 
 const dir = await mkdtemp(join(tmpdir(), 'sigil-crl-'))
 t.teardown(() => rm(dir, { recursive: true, force: true }))
-
-const crlPem = (der: Buffer) =>
-  `-----BEGIN X509 CRL-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END X509 CRL-----\n`
 
 for (const keyType of ['ec-p256', 'ec-p384', 'rsa-2048'] as KeyType[]) {
   t.test(`${keyType}: openssl -crl_check refuses the revoked SVID and accepts the other`, async (t) => {
@@ -35,7 +32,7 @@ for (const keyType of ['ec-p256', 'ec-p384', 'rsa-2048'] as KeyType[]) {
     })
     const p = (n: string) => join(dir, `${keyType}-${n}`)
     await writeFile(p('ca.pem'), certificatesToPem([ca.rootDer]))
-    await writeFile(p('crl.pem'), crlPem(crl))
+    await writeFile(p('crl.pem'), crlsToPem([crl]))
     await writeFile(p('revoked.pem'), certificatesToPem([revoked.chainDer[0]!]))
     await writeFile(p('kept.pem'), certificatesToPem([kept.chainDer[0]!]))
     const verify = (leaf: string) =>
@@ -94,4 +91,9 @@ t.test('refuses a signer that does not match, and a CA without cRLSign is not re
       }),
     { code: 'ERR_CERT_INVALID' },
   )
+})
+
+t.test('normalizeSerial takes the spellings operators copy', async (t) => {
+  t.equal(normalizeSerial('0A:1B:2C'), '0a1b2c')
+  t.throws(() => normalizeSerial('0xZZ'), { code: 'ERR_INVALID_ARGUMENT' })
 })
