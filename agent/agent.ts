@@ -98,9 +98,10 @@ export async function startAgent(
       clock,
     })
     life.onClose('cache', () => cache.close())
-    const stopDropping = revocations.onChange(() =>
-      cache.dropRevokedJwtSvids((jti) => revocations.isRevoked('jwt_jti', jti)),
-    )
+    const stopDropping = revocations.onChange(() => {
+      cache.dropRevokedJwtSvids((jti) => revocations.isRevoked('jwt_jti', jti))
+      cache.dropRevokedX509Svids((serial) => revocations.isRevoked('x509_serial', serial))
+    })
     const stopCrls = revocations.onCrls((crls) => cache.setCrls(crls))
     life.onClose('revocations', () => {
       stopDropping()

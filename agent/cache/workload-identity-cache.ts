@@ -238,6 +238,22 @@ export class WorkloadIdentityCache {
     return this.#jwt.deleteRevoked(isRevoked)
   }
 
+  /**
+   * Forgets every held X509-SVID (and spare) whose serial is revoked and signs new ones, so a
+   * workload is not left presenting a certificate every CRL-checking peer refuses.
+   */
+  dropRevokedX509Svids(isRevoked: (serial: string) => boolean): void {
+    this.#spares.dropRevoked(isRevoked)
+    let changed = false
+    for (const rec of this.#records.values()) {
+      if (rec.dropRevoked(isRevoked)) {
+        changed = true
+        this.#publish(rec)
+      }
+    }
+    if (changed) this.#loop.kick()
+  }
+
   /** Replaces the CRLs sent in the Workload API's `crl` fields and pushes them to every stream. */
   setCrls(crls: readonly Buffer[]): void {
     this.#crls = crls

@@ -7,12 +7,13 @@
  *
  * Trust: the caller passes serials it decided to revoke; this module only encodes and signs.
  */
-import { type KeyObject, sign } from 'node:crypto'
+import { type KeyObject, sign, verify } from 'node:crypto'
 import { SigilError } from '../errors.js'
 import { publicKeyToSpkiDer } from '../keys/keys.js'
 import * as der from '../lib/der.js'
+import { contentOf, decodeTime, rawOf, readChildren, readWhole } from '../lib/der-reader.js'
 import { keyIdentifierOfSpki } from '../lib/key-identifier.js'
-import { signatureAlgorithmFor } from '../lib/signature-algorithm.js'
+import { ACCEPTED_SIGNATURE_ALGORITHMS, signatureAlgorithmFor } from '../lib/signature-algorithm.js'
 import { KEY_USAGE, readCertificateFacts } from './certificate-facts.js'
 
 /** One revoked certificate. */
@@ -129,4 +130,88 @@ export function crlsToPem(crls: readonly Buffer[]): string {
         `-----BEGIN X509 CRL-----\n${(d.toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END X509 CRL-----\n`,
     )
     .join('')
+}
+
+/**
+ * The serials (lowercase hex, minimal) revoked by those of `crls` that verify: each CRL must be
+ * signed, with an allowed algorithm, by one of `issuers` whose subject is the CRL's issuer, and
+ * must not be past its `nextUpdate` at `now`. A CRL that does not verify or is malformed is
+ * skipped (it revokes nothing), so a tampered CRL cannot be used to read a serial as revoked
+ * without the CA's key.
+ *
+ * @example
+ * const revoked = revokedSerials(ctx.crls, [...bundle.x509Authorities, ...intermediates], new Date())
+ * if (revoked.has(leafFacts.serialHex)) throw new SigilError('ERR_SVID_REVOKED', '...')
+ */
+export function revokedSerials(crls: readonly Buffer[], issuers: readonly Buffer[], now: Date): Set<string> {
+  const out = new Set<string>()
+  const facts = issuers.flatMap((d) => {
+    try {
+      return [readCertificateFacts(d)]
+    } catch {
+      return []
+    }
+  })
+  for (const crl of crls) {
+    try {
+      const parsed = parseCrl(crl)
+      const issuer = facts.find((f) => f.subjectRaw.equals(parsed.issuerRaw))
+      if (issuer === undefined) continue
+      if (parsed.nextUpdate !== undefined && parsed.nextUpdate < now) continue
+      const alg = ACCEPTED_SIGNATURE_ALGORITHMS.get(parsed.algorithmDer.toString('hex'))
+      if (alg === undefined) continue
+      if (
+        !verify(alg.hash, parsed.tbsRaw, { key: issuer.cert.publicKey, dsaEncoding: 'der' }, parsed.signature)
+      )
+        continue
+      for (const s of parsed.serials) out.add(s)
+    } catch {
+      // a malformed CRL revokes nothing
+    }
+  }
+  return out
+}
+
+function parseCrl(crl: Buffer): {
+  tbsRaw: Buffer
+  issuerRaw: Buffer
+  algorithmDer: Buffer
+  signature: Buffer
+  nextUpdate: Date | undefined
+  serials: string[]
+} {
+  const code = 'ERR_CERT_INVALID' as const
+  const top = readWhole(crl, 0x30, code)
+  const [tbs, alg, sig] = readChildren(crl, top, code)
+  if (!tbs || !alg || !sig || sig.tag !== 0x03) throw new SigilError(code, 'not a CertificateList')
+  const fields = readChildren(crl, tbs, code)
+  let i = fields[0]?.tag === 0x02 ? 1 : 0 // version
+  i++ // signature AlgorithmIdentifier
+  const issuer = fields[i++]
+  if (!issuer || issuer.tag !== 0x30) throw new SigilError(code, 'CRL without an issuer')
+  i++ // thisUpdate
+  let nextUpdate: Date | undefined
+  const maybeNext = fields[i]
+  if (maybeNext && (maybeNext.tag === 0x17 || maybeNext.tag === 0x18)) {
+    nextUpdate = decodeTime(crl, maybeNext, code)
+    i++
+  }
+  const serials: string[] = []
+  const list = fields[i]
+  if (list && list.tag === 0x30) {
+    for (const entry of readChildren(crl, list, code)) {
+      const serial = readChildren(crl, entry, code)[0]
+      if (!serial || serial.tag !== 0x02) continue
+      serials.push(normalizeSerial(contentOf(crl, serial).toString('hex')))
+    }
+  }
+  const bits = contentOf(crl, sig)
+  return {
+    tbsRaw: rawOf(crl, tbs),
+    issuerRaw: rawOf(crl, issuer),
+    algorithmDer: rawOf(crl, alg),
+    signature: bits.subarray(1),
+    nextUpdate,
+    serials,
+  }
 }

@@ -1,6 +1,7 @@
 // Attack family: using a credential after the operator revoked it (issue 13), against the real
 // sigil-server and sigil-agent processes. A stolen JWT-SVID replayed after `svid revoke`; a stolen
-// X509-SVID and key presented after `svid revoke --spiffe-id`; an outsider listening to the
+// X509-SVID and key presented after `svid revoke --spiffe-id` (to openssl and to the SDK's mTLS
+// check, while the victim is re-issued a fresh SVID); an outsider listening to the
 // server's push stream to learn what is revoked; garbage in the public revocation feed's query.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -10,8 +11,11 @@ import { decodeJwt } from 'jose'
 import t from 'tap'
 import { certificatesToPem } from '../../certs/x509svid/pem.js'
 import { loadAgentApi } from '../../proto/loader.js'
+import { authorizeAny } from '../../sdk/authorizers.js'
 import { fetchSpiffeBundle, RevocationFeed, validateJwtSvid } from '../../sdk/index.js'
+import { verifyPeer } from '../../sdk/tls-peer.js'
 import { WorkloadApiClient } from '../../sdk/workload-api-client.js'
+import { X509Source } from '../../sdk/x509-source.js'
 import { startSigilNode } from '../helpers/agent-process.js'
 import { waitUntil } from '../helpers/wait-until.js'
 import { httpsRequest } from '../server/cli/https-get.js'
@@ -71,6 +75,8 @@ t.test(
 
 t.test('a stolen X509-SVID presented after svid revoke --spiffe-id fails openssl -crl_check', async (t) => {
   const dir = mkdtempSync(join(node.dir, 'stolen-'))
+  const source = await X509Source.create({ socketPath: node.agent.socketPath, timeoutMs: 10_000 })
+  t.teardown(() => source.close())
   const ctx = await client.fetchX509Context()
   const svid = ctx.svids[0]!
   const leafDer = svid.chainDer[0]!
@@ -111,6 +117,23 @@ t.test('a stolen X509-SVID presented after svid revoke --spiffe-id fails openssl
     out = `${(e as { stdout: Buffer }).stdout}${(e as { stderr: Buffer }).stderr}`
   }
   t.match(out, /certificate revoked/, 'refused by a stock verifier')
+
+  // the SDK's mTLS check (X509Source + the agent's CRLs) refuses it too, and the victim is
+  // given a new SVID instead of being left with a revoked one
+  await waitUntil(
+    'the X509Source to hold the CRL revoking it',
+    () => source.getRevokedSerials().has(serial),
+    {
+      timeoutMs: 1_000,
+      intervalMs: 10,
+    },
+  )
+  t.throws(() => verifyPeer(svid.chainDer, source, authorizeAny(), new Date()), { code: 'ERR_SVID_REVOKED' })
+  await waitUntil('a fresh X509-SVID for the victim', () => source.getX509Svid().serialNumber !== serial, {
+    timeoutMs: 10_000,
+  })
+  const fresh = source.getX509Svid()
+  t.equal(verifyPeer(fresh.chainDer, source, authorizeAny(), new Date()).toString(), `${TD}/victim`)
 })
 
 t.test('an outsider without an agent SVID cannot open the push stream', async (t) => {
