@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { KeyType } from '../../../certs/keys/keys.js'
-import { createCrl, crlsToPem, normalizeSerial } from '../../../certs/x509svid/crl.js'
+import { createCrl, crlsToPem, normalizeSerial, revokedSerials } from '../../../certs/x509svid/crl.js'
 import { certificatesToPem } from '../../../certs/x509svid/pem.js'
 import { createTestCa } from '../../helpers/testca.js'
 import { openssl } from './openssl.js'
@@ -96,4 +96,28 @@ t.test('refuses a signer that does not match, and a CA without cRLSign is not re
 t.test('normalizeSerial takes the spellings operators copy', async (t) => {
   t.equal(normalizeSerial('0A:1B:2C'), '0a1b2c')
   t.throws(() => normalizeSerial('0xZZ'), { code: 'ERR_INVALID_ARGUMENT' })
+})
+
+t.test('revokedSerials reads only CRLs that verify against a given issuer and are current', async (t) => {
+  const ca = await createTestCa()
+  const other = await createTestCa()
+  const now = new Date()
+  const make = (issuerKey = ca.rootKey, nextUpdate = new Date(now.getTime() + 60_000)) =>
+    createCrl({
+      issuerCertDer: ca.rootDer,
+      issuerKey,
+      revoked: [{ serialHex: '0a1b', revokedAt: now }],
+      thisUpdate: new Date(now.getTime() - 120_000),
+      nextUpdate,
+      crlNumber: 1n,
+    })
+  const good = make()
+  t.same([...revokedSerials([good], [ca.rootDer], now)], ['0a1b'])
+  t.same([...revokedSerials([good], [other.rootDer], now)], [], 'an issuer not given: ignored')
+  const tampered = Buffer.from(good)
+  tampered[tampered.indexOf(Buffer.from([0x0a, 0x1b]))] = 0x0c
+  t.same([...revokedSerials([tampered], [ca.rootDer], now)], [], 'a tampered CRL revokes nothing')
+  const stale = make(ca.rootKey, new Date(now.getTime() - 60_000))
+  t.same([...revokedSerials([stale], [ca.rootDer], now)], [], 'past nextUpdate: ignored')
+  t.same([...revokedSerials([Buffer.from('garbage')], [ca.rootDer], now)], [], 'garbage: ignored')
 })
