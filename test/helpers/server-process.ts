@@ -6,10 +6,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { findPackageRoot } from '../../agent/peercred/native-addon.js'
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+/** The repository: tests run compiled from dist/test/ (npm test) or as .ts from test/ alike. */
+export const ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)))
 export const SERVER_BIN = join(ROOT, 'dist/server/cli/main.js')
 export const AGENT_BIN = join(ROOT, 'dist/agent/cli/main.js')
 

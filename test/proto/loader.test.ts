@@ -4,8 +4,8 @@
 import { execFile } from 'node:child_process'
 import { cp, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import {
@@ -15,9 +15,10 @@ import {
   type ProtoFile,
   protoRoot,
 } from '../../proto/loader.js'
+import { ROOT } from '../helpers/server-process.js'
 
 const run = promisify(execFile)
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const repo = ROOT
 
 t.test('from the sources, the proto folder is the repository proto/', async (t) => {
   t.equal(protoRoot(), join(repo, 'proto'))
