@@ -8,17 +8,17 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { AGENT_BIN, ROOT, runBin, SERVER_BIN, shortTempDir } from '../helpers/server-process.js'
+import { AGENT_BIN, childEnv, ROOT, runBin, SERVER_BIN, shortTempDir } from '../helpers/server-process.js'
 
 const START = join(ROOT, 'dist/scripts/start.js')
 
 function overrides(socketPath: string, agentApi = '127.0.0.1:0'): NodeJS.ProcessEnv {
-  return {
+  return childEnv({
     ...process.env,
     SIGIL_AGENT_API_ADDRESS: agentApi,
     SIGIL_BUNDLE_ENDPOINT_ADDRESS: '127.0.0.1:0',
     SIGIL_SOCKET_PATH: socketPath,
-  }
+  })
 }
 
 /** Watches a started `npm start` (or start.js): its output, the banner, its exit. */
@@ -37,7 +37,10 @@ function watch(child: ChildProcess) {
     child.stderr?.on('data', (d: Buffer) => {
       out += d.toString()
     })
-    child.on('exit', () => reject(new Error(`npm start exited early:\n${out}`)))
+    child.on('exit', () => {
+      clearTimeout(timer) // else a start that fails keeps this test process alive for 60 s
+      reject(new Error(`npm start exited early:\n${out}`))
+    })
   })
   ready.catch(() => {}) // a test that expects an early exit awaits `exited` instead
   return { child, ready, exited, output: () => out }
@@ -163,7 +166,7 @@ t.test('kill -INT <npm pid> alone (not the group) stops npm start and both daemo
     join(cwd, 'package.json'),
     JSON.stringify({ name: 'x', private: true, scripts: { start: script } }),
   )
-  const { NODE_OPTIONS: _, ...env } = overrides(join(cwd, 'api.sock'))
+  const env = overrides(join(cwd, 'api.sock'))
   const sigil = watch(spawn('npm', ['start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }))
   t.teardown(() => {
     sigil.child.kill('SIGKILL')

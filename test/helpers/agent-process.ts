@@ -13,7 +13,14 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { splitConcatenatedDer } from '../../certs/x509svid/parse-x509-svid.js'
 import { certificatesToPem } from '../../certs/x509svid/pem.js'
-import { AGENT_BIN, type CliRun, ROOT, type ServerProcess, startServerProcess } from './server-process.js'
+import {
+  AGENT_BIN,
+  type CliRun,
+  childEnv,
+  ROOT,
+  type ServerProcess,
+  startServerProcess,
+} from './server-process.js'
 
 /** One parsed JSON line. */
 export type JsonLine = Record<string, unknown>
@@ -131,7 +138,7 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
   const args = [AGENT_BIN, 'run', '--server-address', opts.serverAddress, '--data-dir', opts.dataDir]
   args.push('--socket-path', opts.socketPath, '--log-level', 'debug', '--sync-interval', '1s')
   if (opts.trustBundle) args.push('--trust-bundle', opts.trustBundle)
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env }
+  const env = childEnv({ ...process.env, ...opts.env })
   if (opts.joinToken) env.SIGIL_JOIN_TOKEN = opts.joinToken
   const [command, ...prefix] = [...(opts.wrapper?.command ?? []), process.execPath]
   const child = spawn(command as string, [...prefix, ...args, ...(opts.extraArgs ?? [])], {
