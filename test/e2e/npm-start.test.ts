@@ -8,17 +8,25 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { AGENT_BIN, childEnv, ROOT, runBin, SERVER_BIN, shortTempDir } from '../helpers/server-process.js'
+import {
+  AGENT_BIN,
+  NODE_COMMAND,
+  nodeArgs,
+  ROOT,
+  runBin,
+  SERVER_BIN,
+  shortTempDir,
+} from '../helpers/server-process.js'
 
 const START = join(ROOT, 'dist/scripts/start.js')
 
 function overrides(socketPath: string, agentApi = '127.0.0.1:0'): NodeJS.ProcessEnv {
-  return childEnv({
+  return {
     ...process.env,
     SIGIL_AGENT_API_ADDRESS: agentApi,
     SIGIL_BUNDLE_ENDPOINT_ADDRESS: '127.0.0.1:0',
     SIGIL_SOCKET_PATH: socketPath,
-  })
+  }
 }
 
 /** Watches a started `npm start` (or start.js): its output, the banner, its exit. */
@@ -48,7 +56,7 @@ function watch(child: ChildProcess) {
 
 function startSigil(cwd: string, socketPath: string, agentApi?: string) {
   return watch(
-    spawn(process.execPath, [START], {
+    spawn(NODE_COMMAND, nodeArgs(START), {
       cwd,
       env: overrides(socketPath, agentApi),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,7 +175,10 @@ t.test('kill -INT <npm pid> alone (not the group) stops npm start and both daemo
     JSON.stringify({ name: 'x', private: true, scripts: { start: script } }),
   )
   const env = overrides(join(cwd, 'api.sock'))
-  const sigil = watch(spawn('npm', ['start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }))
+  const unset = nodeArgs().slice(0, -1) // npm is a node script: `env -u NODE_OPTIONS npm start`
+  const sigil = watch(
+    spawn(NODE_COMMAND, [...unset, 'npm', 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }),
+  )
   t.teardown(() => {
     sigil.child.kill('SIGKILL')
     for (const pid of processesUsing(cwd)) process.kill(pid, 'SIGKILL')
