@@ -25,6 +25,7 @@ import { AgentIdentityStore } from './sync/agent-identity-store.js'
 import { loadNodeCredential } from './sync/node-credential.js'
 import { ServerClient } from './sync/server-client.js'
 import { type SyncHealth, SyncLoop } from './sync/sync-loop.js'
+import { TaskManager } from './task/task-manager.js'
 import { startWorkloadApiServer } from './workloadapi/workload-api-server.js'
 import { WorkloadAttestor } from './workloadattestation/workload-attestor.js'
 
@@ -90,7 +91,10 @@ export async function startAgent(
       clock,
     })
     life.onClose('cache', () => cache.close())
+    const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock })
+    life.onClose('tasks', () => tasks.close())
     const workloadApi = await startWorkloadApiServer({
+      tasks,
       socketPath: config.socketPath,
       cache,
       attestor: new WorkloadAttestor({ pidfdIsAlive: (fd) => pidfdIsAlive(fd) }),
@@ -100,6 +104,7 @@ export async function startAgent(
       maxStreamsPerConnection: config.maxStreamsPerConnection,
       callerLimits: {
         maxStreamsPerProcess: config.maxStreamsPerProcess,
+        maxStreamsPerUid: config.maxStreamsPerUid,
         maxConnectionsPerProcess: config.maxConnectionsPerProcess,
         maxConnectionsPerUid: config.maxConnectionsPerUid,
       },

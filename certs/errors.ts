@@ -54,6 +54,11 @@ export const ERROR_CODES = [
   'ERR_DATASTORE',
   /** The server's storage is out of space (SQLITE_FULL, ENOSPC): retry once space returns. */
   'ERR_DATASTORE_FULL',
+  // tasks
+  /** The task has already ended: it can neither issue credentials nor end again. */
+  'ERR_TASK_ENDED',
+  /** A bounded resource (e.g. a process's open tasks) is used up. */
+  'ERR_RESOURCE_EXHAUSTED',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

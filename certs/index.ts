@@ -43,6 +43,21 @@ export {
 } from './selector/selector.js'
 export { parseWorkloadId, SpiffeId } from './spiffeid/spiffe-id.js'
 export { TrustDomain } from './spiffeid/trust-domain.js'
+export { type ActClaim, buildActClaim, MAX_ACT_DEPTH, parseActClaim } from './txntoken/act-chain.js'
+export {
+  checkScope,
+  type MintedTxnToken,
+  type SignTxnTokenOptions,
+  signTxnToken,
+  TXN_TOKEN_HEADER,
+  TXN_TOKEN_TYPE,
+  type TxnTokenClaims,
+} from './txntoken/sign-txn-token.js'
+export {
+  type VerifiedTxnToken,
+  type VerifyTxnTokenOptions,
+  verifyTxnToken,
+} from './txntoken/verify-txn-token.js'
 export { buildCaCertificate, type CaCertificateOptions } from './x509svid/ca-certificate.js'
 export { createCsr, parseCsr } from './x509svid/csr.js'
 export { type ParsedX509Svid, parseX509Svid, splitConcatenatedDer } from './x509svid/parse-x509-svid.js'

@@ -13,6 +13,7 @@ protos=(
   sigil/common/v1/types.proto
   sigil/agent/v1/agent.proto
   sigil/admin/v1/admin.proto
+  sigil/task/v1/task.proto
 )
 
 rm -rf "$out"

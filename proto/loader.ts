@@ -18,6 +18,7 @@ import { type GrpcObject, loadPackageDefinition, type ServiceDefinition } from '
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader'
 import type { ProtoGrpcType as AdminProto } from './generated/admin.js'
 import type { ProtoGrpcType as AgentProto } from './generated/agent.js'
+import type { ProtoGrpcType as TaskProto } from './generated/task.js'
 import type { ProtoGrpcType as WorkloadProto } from './generated/workload.js'
 
 export type {
@@ -35,6 +36,7 @@ export type {
   AgentAPIDefinition,
   AgentAPIHandlers,
 } from './generated/sigil/agent/v1/AgentAPI.js'
+export type { TasksClient, TasksDefinition, TasksHandlers } from './generated/sigil/task/v1/Tasks.js'
 
 /** The `.proto` files Sigil ships, relative to the `proto/` folder. */
 export const PROTO_FILES = [
@@ -42,6 +44,7 @@ export const PROTO_FILES = [
   'sigil/common/v1/types.proto',
   'sigil/agent/v1/agent.proto',
   'sigil/admin/v1/admin.proto',
+  'sigil/task/v1/task.proto',
 ] as const
 
 /** One of {@link PROTO_FILES}. */
@@ -116,6 +119,8 @@ export type WorkloadApi = ServiceApi<WorkloadProto['SpiffeWorkloadAPI']>
 export type AgentApi = ServiceApi<AgentProto['sigil']['agent']['v1']['AgentAPI']>
 /** Sigil's local admin API (`sigil.admin.v1.AdminAPI`). */
 export type AdminApi = ServiceApi<AdminProto['sigil']['admin']['v1']['AdminAPI']>
+/** Sigil's Task API on the agent socket (`sigil.task.v1.Tasks`). */
+export type TaskApi = ServiceApi<TaskProto['sigil']['task']['v1']['Tasks']>
 
 function loadService<C extends ServiceConstructor>(
   file: ProtoFile,
@@ -167,4 +172,15 @@ export function loadAgentApi(root: string = protoRoot()): AgentApi {
  */
 export function loadAdminApi(root: string = protoRoot()): AdminApi {
   return loadService('sigil/admin/v1/admin.proto', ['sigil', 'admin', 'v1', 'AdminAPI'], root)
+}
+
+/**
+ * Loads Sigil's Task API (served by the agent beside the Workload API).
+ *
+ * @example
+ * const { Client } = loadTaskApi()
+ * const tasks = new Client('unix:///run/sigil/agent.sock', credentials.createInsecure())
+ */
+export function loadTaskApi(root: string = protoRoot()): TaskApi {
+  return loadService('sigil/task/v1/task.proto', ['sigil', 'task', 'v1', 'Tasks'], root)
 }

@@ -1,14 +1,21 @@
 /**
- * `npm run bench [-- NAME...]`: runs benchmarks (all by default), prints a table per
- * benchmark, writes `bench-results/NAME.json` and refreshes `bench-results/README.md`.
+ * `npm run bench [-- NAME... [--only PART]]`: runs benchmarks (all by default), prints a table
+ * per benchmark, writes `bench-results/NAME.json` and refreshes the sections of the benchmarks
+ * it ran in `bench-results/README.md` (the others stay as they were). `--only PART` runs one
+ * part of a benchmark that has parts (`workload-api --only noisy`); its keys replace the same
+ * keys of that benchmark's section and JSON, the rest stay.
  * Every benchmark measures its physical baseline (e.g. `openssl speed`) in the same run.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Benchmark, BenchResult } from './bench/benchmark.js'
+import { parseReport, type ReportSection, renderReport } from './bench/report.js'
 
-const BENCHMARKS: Record<string, () => Promise<{ benchmark: Benchmark }>> = {
+/** A benchmark module: its run and, if it has any, the parts `--only` may pick. */
+type BenchModule = { benchmark: Benchmark; parts?: readonly string[] }
+
+const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   certs: () => import('./bench/certs.js'),
   issuance: () => import('./bench/issuance.js'),
   'workload-api': () => import('./bench/workload-api.js'),
@@ -30,27 +37,53 @@ function printTable(name: string, result: BenchResult): void {
     process.stdout.write(`  ${k.padEnd(widths[0] ?? 0)}  ${v.padStart(widths[1] ?? 0)}\n`)
 }
 
-function writeReport(): void {
-  const lines = [
-    '# Benchmark results',
-    '',
-    'Written by `npm run bench`; rerun it to refresh. Machine and Node version per run.',
-    '',
-  ]
-  for (const file of readdirSync(RESULTS_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .sort()) {
-    const data = JSON.parse(readFileSync(join(RESULTS_DIR, file), 'utf8')) as Record<string, unknown>
-    lines.push(`## ${file.replace(/\.json$/, '')}`, '', '| key | value |', '|---|---|')
-    for (const [k, v] of Object.entries(data))
-      lines.push(`| ${k} | ${typeof v === 'object' ? JSON.stringify(v) : String(v)} |`)
-    lines.push('')
+/** Reads `bench-results/NAME.json` if a run left one. */
+function readJson(name: string): Record<string, unknown> | undefined {
+  const file = join(RESULTS_DIR, `${name}.json`)
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : undefined
+}
+
+/** Replaces (or, for a partial run, updates) the sections of the benchmarks that ran. */
+function updateReport(ran: ReadonlyMap<string, { json: Record<string, unknown>; partial: boolean }>): void {
+  const file = join(RESULTS_DIR, 'README.md')
+  const sections = existsSync(file)
+    ? parseReport(readFileSync(file, 'utf8'))
+    : new Map<string, ReportSection>()
+  for (const [name, { json, partial }] of ran) {
+    const rows = new Map(
+      Object.entries(json).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]),
+    )
+    const old = sections.get(name)
+    sections.set(name, partial && old !== undefined ? new Map([...old, ...rows]) : rows)
   }
-  writeFileSync(join(RESULTS_DIR, 'README.md'), `${lines.join('\n')}\n`)
+  writeFileSync(file, renderReport(sections))
+}
+
+/** `NAME... [--only PART]` → names and the part. */
+function parseArgs(argv: readonly string[]): { names: string[]; only?: string } | string {
+  const names: string[] = []
+  let only: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--only') {
+      only = argv[++i]
+      if (only === undefined || only.startsWith('-')) return '--only needs a part name'
+    } else if (a.startsWith('-')) return `unknown option ${a}`
+    else names.push(a)
+  }
+  if (only !== undefined && names.filter((n) => n !== 'report').length !== 1)
+    return '--only goes with exactly one benchmark name'
+  return only === undefined ? { names } : { names, only }
 }
 
 async function main(): Promise<void> {
-  const names = process.argv.slice(2)
+  const args = parseArgs(process.argv.slice(2))
+  if (typeof args === 'string') {
+    process.stderr.write(`${args}\n`)
+    process.exitCode = 2
+    return
+  }
+  const { names, only } = args
   const unknown = names.filter((n) => n !== 'report' && !(n in BENCHMARKS))
   if (unknown.length > 0) {
     process.stderr.write(
@@ -61,14 +94,33 @@ async function main(): Promise<void> {
   }
   mkdirSync(RESULTS_DIR, { recursive: true })
   const selected = names.length === 0 ? Object.keys(BENCHMARKS) : names.filter((n) => n !== 'report')
+  const ran = new Map<string, { json: Record<string, unknown>; partial: boolean }>()
+  // `report`: the table again from every bench-results/NAME.json a run left
+  if (names.includes('report')) {
+    for (const file of readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json'))) {
+      const name = file.replace(/\.json$/, '')
+      ran.set(name, { json: readJson(name) ?? {}, partial: false })
+    }
+  }
   for (const name of selected) {
-    const { benchmark } = await (BENCHMARKS[name] as () => Promise<{ benchmark: Benchmark }>)()
-    const result = await benchmark()
-    const json = { ...result.json, machine: machine(), measured_at: new Date().toISOString() }
+    const { benchmark, parts = [] } = await (BENCHMARKS[name] as () => Promise<BenchModule>)()
+    if (only !== undefined && !parts.includes(only)) {
+      process.stderr.write(`${name} has no part ${only}; its parts: ${parts.join(', ') || 'none'}\n`)
+      process.exitCode = 2
+      return
+    }
+    const result = await benchmark(only === undefined ? {} : { only })
+    // a part's keys carry their own time and load; the benchmark's own stay as they were
+    const measured =
+      only === undefined
+        ? { ...result.json, machine: machine(), measured_at: new Date().toISOString() }
+        : result.json
+    const json = only === undefined ? measured : { ...readJson(name), ...measured }
     writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`)
+    ran.set(name, { json: measured, partial: only !== undefined })
     printTable(name, result)
   }
-  writeReport()
+  updateReport(ran)
   process.stdout.write(`\nresults in ${RESULTS_DIR}/ (README.md has the latest table)\n`)
 }
 

@@ -1,7 +1,8 @@
 /**
  * Sigil's SDK for workloads and services, the public surface (`import … from 'sigil/sdk'`):
  * a SPIFFE Workload API client, X.509 and JWT sources that stay current on their own, mTLS
- * for Node's tls/https/http2 with SPIFFE ID authorizers, and a bundle endpoint client.
+ * for Node's tls/https/http2 with SPIFFE ID authorizers, a bundle endpoint client, and tasks
+ * (task-bound credentials: `Task.begin`, and `verifyTaskRequest` for the services they call).
  *
  * Trust: identities come from the local agent over its Unix socket (the kernel tells the agent
  * who is calling); peers are verified as SVIDs against the bundle of their own trust domain
@@ -24,6 +25,7 @@ export {
 } from '../certs/jwtsvid/validate-jwt-svid.js'
 export { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
 export { TrustDomain } from '../certs/spiffeid/trust-domain.js'
+export { TXN_TOKEN_HEADER } from '../certs/txntoken/sign-txn-token.js'
 export {
   type Authorizer,
   authorizeAny,
@@ -47,9 +49,17 @@ export {
 } from './endpoint-address.js'
 export { JWTSource, type JWTSourceOptions } from './jwt-source.js'
 export type { JwtSvid } from './jwt-svid.js'
+export { Task, type TaskBeginOptions, type TaskOutcome } from './task.js'
 export { type TlsClientOptionsOptions, tlsClientOptions } from './tls-client.js'
 export { type MtlsSource, peerSpiffeId } from './tls-peer.js'
 export { type ServeMtlsOptions, serveMtls, tlsServerOptions } from './tls-server.js'
+export {
+  type TaskBundleSource,
+  type TaskRequestHeaders,
+  type VerifiedTaskRequest,
+  type VerifyTaskRequestOptions,
+  verifyTaskRequest,
+} from './verify-task-request.js'
 export type { WatchErrorListener } from './watch-stream.js'
 export {
   type CancelWatch,

@@ -11,8 +11,10 @@ import { join } from 'node:path'
 import { SigilError } from '../certs/errors.js'
 import { importPrivateKey } from '../certs/keys/keys.js'
 import { pemToCertificates } from '../certs/x509svid/pem.js'
+import { errorText } from '../common/errors/error-text.js'
 import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
+import { runEvery } from '../common/loop/run-every.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
@@ -23,12 +25,18 @@ import { startAdminApiServer } from './endpoints/admin-api-server.js'
 import { startAgentApiServer } from './endpoints/agent-api-server.js'
 import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
 import { ServerIdentity } from './svid/server-identity.js'
+import { TaskService } from './task/task-service.js'
+
+/** How often the server ends overdue tasks itself (the agent normally does it at the deadline). */
+const TASK_EXPIRY_SWEEP_MS = 5_000
 
 /** What a started server exposes to its caller (the `run` command, tests). */
 export interface RunningServer {
   readonly agentApiPort: number
   readonly bundleEndpointPort: number | undefined
   readonly adminSocket: string
+  /** Task decisions; `tasks.onTaskEnded(listener)` is the hook revocation hangs on. */
+  readonly tasks: TaskService
   /** Resolves when the server has stopped: `undefined` after close(), the error after a fatal failure. */
   readonly stopped: Promise<Error | undefined>
   close(): Promise<void>
@@ -89,7 +97,26 @@ export async function startServer(
     await identity.init()
     life.background('server-identity', identity.run(life.signal))
 
+    const tasks = new TaskService({
+      trustDomain: config.trustDomain,
+      ca,
+      datastore,
+      logger,
+      clock,
+      defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
+    })
+    // the agent ends tasks at their deadline; this is the backstop when it cannot (down, partitioned)
+    life.background(
+      'task-expiry',
+      runEvery(life.signal, () => tasks.expireOverdue(), {
+        intervalMs: TASK_EXPIRY_SWEEP_MS,
+        maxBackoffMs: 60_000,
+        onError: (e) => logger.warn({ err: errorText(e) }, 'task expiry sweep failed'),
+      }),
+    )
+
     const agentApi = await startAgentApiServer({
+      tasks,
       address: config.agentApiAddress,
       trustDomain: config.trustDomain,
       ca,
@@ -105,6 +132,7 @@ export async function startServer(
     life.onClose('agent-api', () => agentApi.close())
 
     const adminApi = await startAdminApiServer({
+      tasks,
       socketPath: config.adminSocket,
       trustDomain: config.trustDomain,
       datastore,
@@ -149,6 +177,7 @@ export async function startServer(
       agentApiPort: agentApi.port,
       bundleEndpointPort,
       adminSocket: config.adminSocket,
+      tasks,
       stopped: life.stopped,
       close: () => life.close(),
     }

@@ -19,7 +19,7 @@
 import { SigilError } from '../../certs/errors.js'
 import { selectorSet } from '../../certs/selector/selector.js'
 import { codedErrorText } from '../../common/errors/error-text.js'
-import type { AuthorizedState } from './authorized-state.js'
+import type { AuthorizedEntry, AuthorizedState } from './authorized-state.js'
 import {
   type CacheStats,
   type ProcessStartTimeReader,
@@ -65,6 +65,7 @@ export class WorkloadIdentityCache {
   #wants: SelectorWants = { sha256: false, scriptSha256: false }
   #maintaining = false
   #closed = false
+  readonly #exitListeners = new Set<(processKey: string) => void>()
   readonly #spares: SparePool
   readonly #loop: IssuanceLoop
 
@@ -170,6 +171,26 @@ export class WorkloadIdentityCache {
     }
   }
 
+  /**
+   * The entries a process is entitled to now (oldest first); `[]` for none. Throws
+   * `ERR_UNAVAILABLE` before the first sync.
+   */
+  entriesFor(process: WorkloadProcess): readonly AuthorizedEntry[] {
+    if (this.#state === undefined) {
+      throw new SigilError('ERR_UNAVAILABLE', 'the agent has not received its entries from the server yet')
+    }
+    return matchEntries(this.#index, selectorSet(process.selectors))
+  }
+
+  /**
+   * Calls `listener` with the key (`pid:startTime`) of each held process the maintenance pass
+   * finds exited; returns the removal. Hold a process ({@link retain}) to have it watched.
+   */
+  onProcessExit(listener: (processKey: string) => void): () => void {
+    this.#exitListeners.add(listener)
+    return () => this.#exitListeners.delete(listener)
+  }
+
   /** Our own bundle and the federated bundles a process may see (ValidateJWTSVID); undefined before the first sync. */
   bundlesFor(process: Pick<WorkloadProcess, 'selectors'>): VisibleBundles | undefined {
     const state = this.#state
@@ -214,7 +235,19 @@ export class WorkloadIdentityCache {
           )
           now = undefined
         }
-        if (!sameStartTime(now, rec.startTime)) this.#drop(rec, 'workload process exited')
+        if (!sameStartTime(now, rec.startTime)) {
+          this.#drop(rec, 'workload process exited')
+          for (const listener of [...this.#exitListeners]) {
+            try {
+              listener(rec.key)
+            } catch (err) {
+              this.#cfg.logger.error(
+                { pid: rec.pid, err: codedErrorText(err) },
+                'process-exit listener failed',
+              )
+            }
+          }
+        }
       }
       const now = this.#cfg.clock()
       // Pushed only when an SVID leaves the snapshot: other changes are pushed where they happen.

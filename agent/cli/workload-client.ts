@@ -3,13 +3,16 @@
  * §5.1: no TLS, no client authentication; the agent identifies the caller by the kernel), with
  * the `workload.spiffe.io: true` security header on every call and a deadline on unary calls.
  * Failures become `WorkloadApiError`s carrying the gRPC status name for the CLI's messages.
+ * gRPC and the proto are loaded on the first call, not on import, so a verb's `--help` and
+ * its usage errors answer without them.
  */
-import { type CallOptions, credentials, Metadata, status as Status } from '@grpc/grpc-js'
+import type { CallOptions, Metadata } from '@grpc/grpc-js'
 import { errorText } from '../../common/errors/error-text.js'
 import type { JWTSVIDResponse__Output } from '../../proto/generated/JWTSVIDResponse.js'
 import type { ValidateJWTSVIDResponse__Output } from '../../proto/generated/ValidateJWTSVIDResponse.js'
 import type { X509SVIDResponse__Output } from '../../proto/generated/X509SVIDResponse.js'
-import { loadWorkloadApi, type SpiffeWorkloadAPIClient } from '../../proto/loader.js'
+import { grpcStatusName } from '../../proto/grpc-status.js'
+import type { SpiffeWorkloadAPIClient } from '../../proto/loader.js'
 
 /** A failed Workload API call. */
 export class WorkloadApiError extends Error {
@@ -23,7 +26,7 @@ export class WorkloadApiError extends Error {
 
   /** The status name, e.g. `PERMISSION_DENIED`. */
   get statusName(): string {
-    return this.status === undefined ? 'ERROR' : (Status[this.status] ?? String(this.status))
+    return this.status === undefined ? 'ERROR' : grpcStatusName(this.status)
   }
 }
 
@@ -35,15 +38,14 @@ function toError(err: unknown): WorkloadApiError {
   return new WorkloadApiError(message, code, { cause: err })
 }
 
-/** The security header every Workload API call carries. */
-export function securityHeader(): Metadata {
-  const md = new Metadata()
-  md.set('workload.spiffe.io', 'true')
-  return md
+/** An open channel: the generated client and grpc-js's Metadata class. */
+interface Connection {
+  readonly client: SpiffeWorkloadAPIClient
+  readonly Metadata: typeof Metadata
 }
 
 /**
- * A Workload API client on a Unix socket.
+ * A Workload API client on a Unix socket; it connects on its first call.
  *
  * @example
  * const client = new WorkloadClient('/tmp/sigil-agent/public/api.sock', 5000)
@@ -53,12 +55,33 @@ export function securityHeader(): Metadata {
 export class WorkloadClient {
   readonly socketPath: string
   readonly #timeoutMs: number
-  readonly #client: SpiffeWorkloadAPIClient
+  #connecting: Promise<Connection> | undefined
+  #open: Connection | undefined
+  #closed = false
 
   constructor(socketPath: string, timeoutMs: number) {
     this.socketPath = socketPath
     this.#timeoutMs = timeoutMs
-    this.#client = new (loadWorkloadApi().Client)(`unix:${socketPath}`, credentials.createInsecure())
+  }
+
+  #connect(): Promise<Connection> {
+    this.#connecting ??= Promise.all([import('@grpc/grpc-js'), import('../../proto/loader.js')]).then(
+      ([grpc, proto]) => {
+        const Client = proto.loadWorkloadApi().Client
+        const client = new Client(`unix:${this.socketPath}`, grpc.credentials.createInsecure())
+        this.#open = { client, Metadata: grpc.Metadata }
+        if (this.#closed) client.close()
+        return this.#open
+      },
+    )
+    return this.#connecting
+  }
+
+  /** The security header every Workload API call carries (SPIFFE.md §5.1). */
+  #securityHeader(c: Connection): Metadata {
+    const md = new c.Metadata()
+    md.set('workload.spiffe.io', 'true')
+    return md
   }
 
   #options(): CallOptions {
@@ -66,9 +89,10 @@ export class WorkloadClient {
   }
 
   /** The first message of FetchX509SVID (then the stream is cancelled). */
-  fetchX509(): Promise<X509SVIDResponse__Output> {
+  async fetchX509(): Promise<X509SVIDResponse__Output> {
+    const c = await this.#connect()
     return new Promise((resolve, reject) => {
-      const call = this.#client.FetchX509SVID({}, securityHeader(), this.#options())
+      const call = c.client.FetchX509SVID({}, this.#securityHeader(c), this.#options())
       let done = false
       call.on('data', (msg: X509SVIDResponse__Output) => {
         if (done) return
@@ -95,9 +119,10 @@ export class WorkloadClient {
    * Calls `onUpdate` with every FetchX509SVID message until `signal` aborts (resolves) or the
    * stream fails (rejects). No deadline: a watch lasts as long as the caller wants.
    */
-  watchX509(onUpdate: (msg: X509SVIDResponse__Output) => void, signal: AbortSignal): Promise<void> {
+  async watchX509(onUpdate: (msg: X509SVIDResponse__Output) => void, signal: AbortSignal): Promise<void> {
+    const c = await this.#connect()
     return new Promise((resolve, reject) => {
-      const call = this.#client.FetchX509SVID({}, securityHeader())
+      const call = c.client.FetchX509SVID({}, this.#securityHeader(c))
       const stop = () => call.cancel()
       if (signal.aborted) stop()
       signal.addEventListener('abort', stop, { once: true })
@@ -116,11 +141,12 @@ export class WorkloadClient {
   }
 
   /** FetchJWTSVID. */
-  fetchJwt(audience: readonly string[], spiffeId = ''): Promise<JWTSVIDResponse__Output> {
+  async fetchJwt(audience: readonly string[], spiffeId = ''): Promise<JWTSVIDResponse__Output> {
+    const c = await this.#connect()
     return new Promise((resolve, reject) => {
-      this.#client.FetchJWTSVID(
+      c.client.FetchJWTSVID(
         { audience: [...audience], spiffe_id: spiffeId },
-        securityHeader(),
+        this.#securityHeader(c),
         this.#options(),
         (err, res) => (err || !res ? reject(toError(err ?? new Error('empty answer'))) : resolve(res)),
       )
@@ -128,18 +154,21 @@ export class WorkloadClient {
   }
 
   /** ValidateJWTSVID. */
-  validateJwt(audience: string, svid: string, header = true): Promise<ValidateJWTSVIDResponse__Output> {
+  async validateJwt(audience: string, svid: string, header = true): Promise<ValidateJWTSVIDResponse__Output> {
+    const c = await this.#connect()
     return new Promise((resolve, reject) => {
-      this.#client.ValidateJWTSVID(
+      c.client.ValidateJWTSVID(
         { audience, svid },
-        header ? securityHeader() : new Metadata(),
+        header ? this.#securityHeader(c) : new c.Metadata(),
         this.#options(),
         (err, res) => (err || !res ? reject(toError(err ?? new Error('empty answer'))) : resolve(res)),
       )
     })
   }
 
+  /** Closes the channel (also one still being opened). */
   close(): void {
-    this.#client.close()
+    this.#closed = true
+    this.#open?.client.close()
   }
 }

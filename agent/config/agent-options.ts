@@ -92,7 +92,13 @@ export function agentOptions(env: Record<string, string | undefined>) {
         hint: 'count',
         default: '256',
         description:
-          'Open Workload API streams (FetchX509SVID, FetchX509Bundles, FetchJWTBundles) one process may have across its connections; more end with RESOURCE_EXHAUSTED',
+          'Open Workload API streams (FetchX509SVID, FetchX509Bundles, FetchJWTBundles) one process may have across its connections; more end with RESOURCE_EXHAUSTED, and after 100 such refusals its connections are held back at HTTP/2 until it holds at most half',
+      },
+      'max-streams-per-uid': {
+        hint: 'count',
+        default: '4096',
+        description:
+          'Open Workload API streams the processes of one uid may have together (a held stream that is never read costs the agent about 28 KB); more end with RESOURCE_EXHAUSTED and count toward their process being held back',
       },
       'max-connections-per-process': {
         hint: 'count',

@@ -33,6 +33,7 @@ export interface AgentConfig {
   /** Workload API limits per connection, process and uid (see agent/workloadapi/caller-limits.ts). */
   readonly maxStreamsPerConnection: number
   readonly maxStreamsPerProcess: number
+  readonly maxStreamsPerUid: number
   readonly maxConnectionsPerProcess: number
   readonly maxConnectionsPerUid: number
   readonly maxStreamBacklogBytes: number
@@ -90,6 +91,7 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   }
   const maxStreamsPerConnection = count('max-streams-per-connection', 1, 100_000)
   const maxStreamsPerProcess = count('max-streams-per-process', 1, 1_000_000)
+  const maxStreamsPerUid = count('max-streams-per-uid', 1, 1_000_000)
   const maxConnectionsPerProcess = count('max-connections-per-process', 1, 1_000_000)
   const maxConnectionsPerUid = count('max-connections-per-uid', 1, 1_000_000)
   const maxStreamBacklogBytes = count('max-stream-backlog-bytes', 1024, 1024 * 1024 * 1024)
@@ -124,6 +126,7 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
     spareSvids,
     maxStreamsPerConnection,
     maxStreamsPerProcess,
+    maxStreamsPerUid,
     maxConnectionsPerProcess,
     maxConnectionsPerUid,
     maxStreamBacklogBytes,

@@ -5,6 +5,12 @@
 import type { CallOptions } from '@grpc/grpc-js'
 import type { BatchNewX509SvidRequest } from '../../proto/generated/sigil/agent/v1/BatchNewX509SvidRequest.js'
 import type { BatchNewX509SvidResponse__Output } from '../../proto/generated/sigil/agent/v1/BatchNewX509SvidResponse.js'
+import type { BeginTaskRequest } from '../../proto/generated/sigil/agent/v1/BeginTaskRequest.js'
+import type { BeginTaskResponse__Output } from '../../proto/generated/sigil/agent/v1/BeginTaskResponse.js'
+import type { EndTaskRequest } from '../../proto/generated/sigil/agent/v1/EndTaskRequest.js'
+import type { EndTaskResponse__Output } from '../../proto/generated/sigil/agent/v1/EndTaskResponse.js'
+import type { FetchTaskJwtSvidRequest } from '../../proto/generated/sigil/agent/v1/FetchTaskJwtSvidRequest.js'
+import type { FetchTaskJwtSvidResponse__Output } from '../../proto/generated/sigil/agent/v1/FetchTaskJwtSvidResponse.js'
 import type { GetBundleRequest } from '../../proto/generated/sigil/agent/v1/GetBundleRequest.js'
 import type { GetBundleResponse__Output } from '../../proto/generated/sigil/agent/v1/GetBundleResponse.js'
 import type { NewJwtSvidRequest } from '../../proto/generated/sigil/agent/v1/NewJwtSvidRequest.js'
@@ -23,6 +29,9 @@ export interface UnaryMethods {
   GetBundle: [GetBundleRequest, GetBundleResponse__Output]
   BatchNewX509Svid: [BatchNewX509SvidRequest, BatchNewX509SvidResponse__Output]
   NewJwtSvid: [NewJwtSvidRequest, NewJwtSvidResponse__Output]
+  BeginTask: [BeginTaskRequest, BeginTaskResponse__Output]
+  FetchTaskJwtSvid: [FetchTaskJwtSvidRequest, FetchTaskJwtSvidResponse__Output]
+  EndTask: [EndTaskRequest, EndTaskResponse__Output]
 }
 
 /**

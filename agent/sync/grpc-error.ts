@@ -3,7 +3,8 @@
  * the server or the network being away (UNAVAILABLE, DEADLINE_EXCEEDED, a TLS failure, ...)
  * becomes `ERR_UNAVAILABLE`, which callers retry with backoff; PERMISSION_DENIED and
  * UNAUTHENTICATED become `ERR_NOT_AUTHORIZED` (evicted, banned, or a stale agent SVID), which
- * callers must not retry blindly; INVALID_ARGUMENT becomes `ERR_INVALID_ARGUMENT`. The server's
+ * callers must not retry blindly; INVALID_ARGUMENT becomes `ERR_INVALID_ARGUMENT`, NOT_FOUND
+ * `ERR_NOT_FOUND`, FAILED_PRECONDITION (a task that has ended) `ERR_TASK_ENDED`. The server's
  * status message is kept in the message (it is public by the server's own exposure rule).
  */
 import { status as Status } from '@grpc/grpc-js'
@@ -37,6 +38,8 @@ export function fromGrpcError(
   if (status === Status.PERMISSION_DENIED || status === Status.UNAUTHENTICATED) code = refusedCode
   else if (status === Status.INVALID_ARGUMENT) code = 'ERR_INVALID_ARGUMENT'
   else if (status === Status.NOT_FOUND) code = 'ERR_NOT_FOUND'
+  // a task that has ended (the only FAILED_PRECONDITION the server sends): never worth a retry
+  else if (status === Status.FAILED_PRECONDITION) code = 'ERR_TASK_ENDED'
   // UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, transport and TLS failures...: try again later.
   else code = 'ERR_UNAVAILABLE'
   const name = status === undefined ? 'transport error' : (Status[status] ?? String(status))

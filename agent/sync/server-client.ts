@@ -272,6 +272,21 @@ export class ServerClient implements SvidIssuer {
     }
   }
 
+  /** BeginTask for one of this agent's processes (the server decides). */
+  beginTask(req: UnaryMethods['BeginTask'][0]): Promise<UnaryMethods['BeginTask'][1]> {
+    return this.#unary('BeginTask', req, 'BeginTask')
+  }
+
+  /** A task JWT-SVID for one of this agent's processes. */
+  fetchTaskJwtSvid(req: UnaryMethods['FetchTaskJwtSvid'][0]): Promise<UnaryMethods['FetchTaskJwtSvid'][1]> {
+    return this.#unary('FetchTaskJwtSvid', req, 'FetchTaskJwtSvid')
+  }
+
+  /** Ends a task (for its process, or for the agent: expired, process_exited). */
+  endTask(req: UnaryMethods['EndTask'][0]): Promise<UnaryMethods['EndTask'][1]> {
+    return this.#unary('EndTask', req, 'EndTask')
+  }
+
   /** Closes the channel; later calls fail `ERR_UNAVAILABLE`. */
   close(): void {
     this.#closed = true

@@ -6,7 +6,7 @@
  * with RST_STREAM(ENHANCE_YOUR_CALM), which gRPC clients report as RESOURCE_EXHAUSTED (gRPC's
  * PROTOCOL-HTTP2 mapping) — a status in trailers could not overtake the DATA it would follow.
  */
-import { constants as http2 } from 'node:http2'
+import { constants as http2, type ServerHttp2Stream } from 'node:http2'
 import type { ServerWritableStream } from '@grpc/grpc-js'
 
 /** Default `--max-stream-backlog-bytes`. */
@@ -70,25 +70,34 @@ export function messageBytes(msg: unknown, depth = 0): number {
 
 /**
  * Ends a server stream at once with RST_STREAM(ENHANCE_YOUR_CALM) (RESOURCE_EXHAUSTED at the
- * client), dropping what it had queued. Reaches the HTTP/2 stream under grpc-js's call object;
- * returns false when it cannot (another grpc-js layout), and the caller falls back to a status.
+ * client), dropping what it had queued. Returns false when it cannot reach the HTTP/2 stream
+ * (another grpc-js layout), and the caller falls back to a status.
  */
 export function resetStream(call: ServerWritableStream<unknown, unknown>): boolean {
-  let layer: unknown = (call as unknown as { call?: unknown }).call
-  for (let depth = 0; depth < 4 && layer !== undefined && layer !== null; depth++) {
-    const stream = (layer as { stream?: unknown }).stream
-    if (isHttp2Stream(stream)) {
-      if (!stream.closed && !stream.destroyed) stream.close(http2.NGHTTP2_ENHANCE_YOUR_CALM)
-      return true
-    }
-    layer = (layer as { nextCall?: unknown }).nextCall
-  }
-  return false
+  const stream = http2StreamOf(call)
+  if (stream === undefined) return false
+  if (!stream.closed && !stream.destroyed) stream.close(http2.NGHTTP2_ENHANCE_YOUR_CALM)
+  return true
 }
 
-function isHttp2Stream(
-  s: unknown,
-): s is { close(code: number): void; closed: boolean; destroyed: boolean; session: unknown } {
+/**
+ * The HTTP/2 stream under a grpc-js server call (grpc-js keeps it a few layers down; no public
+ * API reaches it), or undefined when this grpc-js lays its calls out otherwise.
+ *
+ * @example
+ * http2StreamOf(call)?.session // the connection's ServerHttp2Session
+ */
+export function http2StreamOf(call: object): ServerHttp2Stream | undefined {
+  let layer: unknown = (call as { call?: unknown }).call
+  for (let depth = 0; depth < 4 && layer !== undefined && layer !== null; depth++) {
+    const stream = (layer as { stream?: unknown }).stream
+    if (isHttp2Stream(stream)) return stream
+    layer = (layer as { nextCall?: unknown }).nextCall
+  }
+  return undefined
+}
+
+function isHttp2Stream(s: unknown): s is ServerHttp2Stream {
   return (
     typeof s === 'object' &&
     s !== null &&

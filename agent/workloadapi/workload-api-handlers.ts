@@ -8,6 +8,8 @@
  * with RESOURCE_EXHAUSTED when the caller is at its stream limit or does not read what it was
  * sent (see stream-backlog.ts), and with OK only when the client cancels or the server shuts down.
  */
+
+import type { Http2Session } from 'node:http2'
 import type {
   handleServerStreamingCall,
   handleUnaryCall,
@@ -25,7 +27,12 @@ import type { SpiffeWorkloadAPIHandlers } from '../../proto/generated/SpiffeWork
 import type { IdentitySnapshot, IdentityUpdate } from '../cache/identity-subscription.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { toStruct } from './claims-struct.js'
-import { DEFAULT_MAX_STREAM_BACKLOG_BYTES, resetStream, StreamBacklog } from './stream-backlog.js'
+import {
+  DEFAULT_MAX_STREAM_BACKLOG_BYTES,
+  http2StreamOf,
+  resetStream,
+  StreamBacklog,
+} from './stream-backlog.js'
 import {
   bundleMapKey,
   jwtBundlesResponse,
@@ -90,10 +97,15 @@ export interface WorkloadApiHandlerDeps {
   /** Registers a way to end an open stream with OK at shutdown; returns the unregister function. */
   readonly trackStream: (end: () => void) => () => void
   /**
-   * Counts one more stream for the caller on connection `connectionKey`; returns its release,
-   * or undefined when the caller is at its limit (the stream ends RESOURCE_EXHAUSTED). Default: no limit.
+   * Counts one more stream for the caller on connection `connectionKey` (whose HTTP/2 session
+   * is `session`, when reachable); returns its release, or undefined when the caller is at its
+   * limit (the stream ends RESOURCE_EXHAUSTED). Default: no limit.
    */
-  readonly admitStream?: (connectionKey: string, method: string) => (() => void) | undefined
+  readonly admitStream?: (
+    connectionKey: string,
+    method: string,
+    session: Http2Session | undefined,
+  ) => (() => void) | undefined
   /** Unsent bytes a stream may hold before it is reset; default 256 KiB. */
   readonly maxStreamBacklogBytes?: number
   /** Rate-limited warnings; default: every line to `logger`. */
@@ -162,7 +174,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
         let release = () => {}
         try {
           if (deps.admitStream !== undefined) {
-            const admitted = deps.admitStream(call.getPeer(), method)
+            const admitted = deps.admitStream(call.getPeer(), method, http2StreamOf(call)?.session)
             if (admitted === undefined) throw new WorkloadApiStatus(status.RESOURCE_EXHAUSTED, STREAM_LIMIT)
             release = admitted
           }

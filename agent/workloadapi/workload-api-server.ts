@@ -9,8 +9,9 @@
  *
  * One caller cannot starve the others: connections per uid and per process are capped at accept
  * time (an extra socket is closed), HTTP/2 caps streams per connection, streams per process are
- * capped across its connections (RESOURCE_EXHAUSTED before attestation, so a refusal is cheap),
- * and a stream whose client does not read is reset past a backlog bound. Refusals are logged
+ * capped across its connections (RESOURCE_EXHAUSTED before attestation, so a refusal is cheap;
+ * a process that keeps trying is held back by lowering its connections' HTTP/2 stream limit,
+ * see caller-limits.ts), and a stream whose client does not read is reset past a backlog bound. Refusals are logged
  * through a rate limiter, so a flood of calls is not a flood of log lines.
  */
 import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises'
@@ -23,7 +24,7 @@ import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { errorText } from '../../common/errors/error-text.js'
 import { LogRateLimiter } from '../../common/logging/log-rate-limiter.js'
 import type { Log } from '../../common/logging/logger.js'
-import { loadWorkloadApi } from '../../proto/loader.js'
+import { loadTaskApi, loadWorkloadApi } from '../../proto/loader.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { loadPeercredAddon } from '../peercred/native-addon.js'
 import {
@@ -31,10 +32,12 @@ import {
   readPeerCredentials,
   releasePeerCredentials,
 } from '../peercred/peer-credentials.js'
+import { createTaskApiHandlers, type TaskApiHandlerDeps } from '../task/task-api-handlers.js'
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
-import { CallerLimits, type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
+import { type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
 import { requireSecurityHeader } from './security-header.js'
+import { StreamAdmission } from './stream-admission.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
 import { createWorkloadApiHandlers, type IdentitySource } from './workload-api-handlers.js'
 
@@ -76,6 +79,8 @@ export interface WorkloadApiServerConfig {
   readonly logRepeatWindowMs?: number
   /** ValidateJWTSVID's leeway on `exp`, `nbf`, `iat` in seconds, 0..300; default 30. */
   readonly jwtLeewaySeconds?: number
+  /** Serve the Task API (`sigil.task.v1.Tasks`) on the same socket, callers attested the same way. */
+  readonly tasks?: TaskApiHandlerDeps['tasks']
 }
 
 /** A running Workload API endpoint. */
@@ -113,7 +118,6 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     logger,
     ...(cfg.attestationTtlMs !== undefined ? { attestationTtlMs: cfg.attestationTtlMs } : {}),
   })
-  const limits = new CallerLimits({ ...DEFAULT_CALLER_LIMITS, ...cfg.callerLimits })
   const repeated = new LogRateLimiter({
     logger,
     ...(cfg.logRepeatWindowMs !== undefined ? { windowMs: cfg.logRepeatWindowMs } : {}),
@@ -121,6 +125,13 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
   const maxStreamsPerConnection = cfg.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION
   if (!Number.isInteger(maxStreamsPerConnection) || maxStreamsPerConnection < 1)
     throw new TypeError('maxStreamsPerConnection must be a whole number ≥ 1')
+  const admission = new StreamAdmission({
+    limits: { ...DEFAULT_CALLER_LIMITS, ...cfg.callerLimits },
+    maxStreamsPerConnection,
+    repeated,
+    logger,
+  })
+  const limits = admission.limits
   const jwtLeeway = cfg.jwtLeewaySeconds
   if (jwtLeeway !== undefined && !(jwtLeeway >= 0 && jwtLeeway <= MAX_JWT_LEEWAY_SECONDS))
     throw new TypeError(`jwtLeewaySeconds must be a number from 0 to ${MAX_JWT_LEEWAY_SECONDS}`)
@@ -147,23 +158,22 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
         streams.add(end)
         return () => streams.delete(end)
       },
-      admitStream: (key, method) => {
-        const release = limits.admitStream(key)
-        if (release === undefined) {
-          const peer = limits.peerOf(key)
-          repeated.warn(
-            `uid:${peer?.uid}`,
-            { pid: peer?.pid, uid: peer?.uid, method, limit: limits.limits.maxStreamsPerProcess },
-            'Workload API stream refused: the process is at its stream limit',
-          )
-        }
-        return release
-      },
+      admitStream: (key, method, session) => admission.admit(key, method, session),
       maxStreamBacklogBytes: cfg.maxStreamBacklogBytes ?? DEFAULT_MAX_STREAM_BACKLOG_BYTES,
       repeated,
       ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
     }),
   )
+  if (cfg.tasks !== undefined) {
+    grpcServer.addService(
+      loadTaskApi().service,
+      createTaskApiHandlers({
+        tasks: cfg.tasks,
+        callers: { identify: (key): Promise<WorkloadProcess> => registry.identify(key) },
+        logger,
+      }),
+    )
+  }
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure())
   const sockets = new Map<string, Socket>()
 
@@ -195,7 +205,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
     Object.defineProperty(socket, 'remoteAddress', { value: key, configurable: true })
     socket.once('close', () => {
       sockets.delete(key)
-      limits.releaseConnection(key)
+      admission.forget(key)
       registry.remove(key)
     })
     injector.injectConnection(socket)

@@ -19,13 +19,9 @@ export class WorkloadApiStatus extends Error {
   }
 }
 
-/** Details of PERMISSION_DENIED when attestation fails. */
-export const ATTESTATION_FAILED = 'workload attestation failed'
-/** The reason for a JWT-SVID call without an audience; `sigil-agent healthcheck` probes for it. */
-export const AUDIENCE_REQUIRED = 'audience must be specified'
+import { ATTESTATION_FAILED } from './status-details.js'
 
-/** Details of PERMISSION_DENIED when the caller has no identity (SPIRE's wording). */
-export const NO_IDENTITY = 'no identity issued'
+export { ATTESTATION_FAILED, AUDIENCE_REQUIRED, NO_IDENTITY } from './status-details.js'
 
 /**
  * The Workload API status for every error code: a total map, so a code added to `ERROR_CODES`
@@ -68,6 +64,8 @@ export const WORKLOAD_STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
   ERR_UNAVAILABLE: status.UNAVAILABLE,
   ERR_INVALID_ARGUMENT: status.INVALID_ARGUMENT,
   ERR_DATASTORE: status.INTERNAL,
+  ERR_TASK_ENDED: status.FAILED_PRECONDITION,
+  ERR_RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
   ERR_DATASTORE_FULL: status.INTERNAL,
 }
 

@@ -13,6 +13,7 @@ import { type CryptoKey, importJWK, SignJWT } from 'jose'
 import { SigilError } from '../errors.js'
 import { keyTypeOf } from '../keys/keys.js'
 import { SpiffeId } from '../spiffeid/spiffe-id.js'
+import { type ActClaim, buildActClaim } from '../txntoken/act-chain.js'
 import { algorithmFitsKey } from './jwt-svid-algorithms.js'
 
 /** The algorithms Sigil signs JWT-SVIDs with. */
@@ -40,7 +41,17 @@ export interface JwtSvidSignOptions {
   now?: Date
   /** `exp` never goes past this (e.g. the signing key's own expiry). */
   notAfterCap?: Date
+  /** Task-bound tokens: the task's Txn-Token `txn`, written as the `txn` claim. */
+  txn?: string
+  /**
+   * Task-bound tokens on someone's behalf: the actors, current first (RFC 8693 `act`,
+   * outermost = current actor). Written as the `act` claim when non-empty.
+   */
+  actors?: readonly string[]
 }
+
+/** The JWS `typ` values Sigil signs: JWT-SVIDs (`JWT`) and Txn-Tokens (`txntoken+jwt`). */
+export type SignedJwtType = 'JWT' | 'txntoken+jwt'
 
 /** A freshly minted JWT-SVID and the values in it. */
 export interface MintedJwtSvid {
@@ -64,7 +75,6 @@ export class JwtSvidSigner {
   readonly algorithm: JwtSvidSigningAlgorithm
   readonly issuer: string | undefined
   readonly #privateKey: KeyObject
-  readonly #header: { alg: JwtSvidSigningAlgorithm; kid: string; typ: 'JWT' }
   #cryptoKey: Promise<CryptoKey | Uint8Array> | undefined
 
   constructor(opts: JwtSvidSignerOptions) {
@@ -85,7 +95,6 @@ export class JwtSvidSigner {
     this.algorithm = algorithm
     this.issuer = issuer
     this.#privateKey = privateKey
-    this.#header = { alg: algorithm, kid, typ: 'JWT' }
   }
 
   /**
@@ -117,8 +126,25 @@ export class JwtSvidSigner {
     const claims: Record<string, unknown> = { sub: spiffeId.toString(), aud: audience, exp, iat }
     if (this.issuer !== undefined) claims.iss = this.issuer
     claims.jti = jti
-    const token = await new SignJWT(claims).setProtectedHeader(this.#header).sign(await this.#key())
+    if (opts.txn !== undefined) {
+      if (typeof opts.txn !== 'string' || opts.txn === '')
+        throw new TypeError('txn must be a non-empty string')
+      claims.txn = opts.txn
+    }
+    const act: ActClaim | undefined = opts.actors === undefined ? undefined : buildActClaim(opts.actors)
+    if (act !== undefined) claims.act = act
+    const token = await this.signJws('JWT', claims)
     return { token, spiffeId, audience, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000), jti }
+  }
+
+  /**
+   * Signs `claims` as a compact JWS with header exactly `{alg, kid, typ}`. The building block
+   * of {@link JwtSvidSigner.sign} and of `signTxnToken`; the caller owns the claims.
+   */
+  async signJws(typ: SignedJwtType, claims: Record<string, unknown>): Promise<string> {
+    if (typ !== 'JWT' && typ !== 'txntoken+jwt') throw new TypeError(`unsupported typ "${String(typ)}"`)
+    const header = { alg: this.algorithm, kid: this.kid, typ }
+    return new SignJWT(claims).setProtectedHeader(header).sign(await this.#key())
   }
 
   #key(): Promise<CryptoKey | Uint8Array> {

@@ -12,6 +12,7 @@
  * `aud` (go-spiffe's rule; the Workload API's ValidateJWTSVID passes exactly one). A JWT
  * authority's local `expiresAt` is not consulted: a key is trusted while it is in the bundle.
  */
+import type { KeyObject } from 'node:crypto'
 import { errors, jwtVerify } from 'jose'
 import { TrustBundle } from '../bundle/trust-bundle.js'
 import { type ErrorCode, SigilError } from '../errors.js'
@@ -79,19 +80,10 @@ export async function validateJwtSvid(
   if (!(bundle instanceof TrustBundle) || !bundle.trustDomain.equals(td)) {
     throw new TypeError(`bundleFor("${td.name}") must return that trust domain's TrustBundle or undefined`)
   }
-  const authority = bundle.findJwtAuthority(kid)
-  if (authority === undefined) {
-    throw new SigilError(
-      'ERR_JWT_KID_UNKNOWN',
-      `kid "${kid.slice(0, 80)}" is not in the bundle of "${td.name}"`,
-    )
-  }
-  if (!algorithmFitsKey(alg, authority.publicKey)) {
-    throw new SigilError('ERR_JWT_SIGNATURE_INVALID', `the key "${kid.slice(0, 80)}" cannot verify ${alg}`)
-  }
+  const publicKey = jwtVerificationKey(bundle, kid, alg)
   // Steps 3 (signature) and 4 (exp, nbf).
   try {
-    await jwtVerify(token, authority.publicKey, { algorithms: [alg], currentDate: now, clockTolerance: skew })
+    await jwtVerify(token, publicKey, { algorithms: [alg], currentDate: now, clockTolerance: skew })
   } catch (cause) {
     const [code, why] = mapJoseError(cause)
     throw new SigilError(code, `JWT-SVID rejected: ${why}`, { cause })
@@ -113,7 +105,26 @@ export async function validateJwtSvid(
   }
 }
 
-function mapJoseError(e: unknown): [ErrorCode, string] {
+/**
+ * The public key of JWT authority `kid` in `bundle`, if it can verify `alg` (shared with the
+ * Txn-Token verifier). Throws `ERR_JWT_KID_UNKNOWN` or `ERR_JWT_SIGNATURE_INVALID`.
+ */
+export function jwtVerificationKey(bundle: TrustBundle, kid: string, alg: JwtSvidAlgorithm): KeyObject {
+  const authority = bundle.findJwtAuthority(kid)
+  if (authority === undefined) {
+    throw new SigilError(
+      'ERR_JWT_KID_UNKNOWN',
+      `kid "${kid.slice(0, 80)}" is not in the bundle of "${bundle.trustDomain.name}"`,
+    )
+  }
+  if (!algorithmFitsKey(alg, authority.publicKey)) {
+    throw new SigilError('ERR_JWT_SIGNATURE_INVALID', `the key "${kid.slice(0, 80)}" cannot verify ${alg}`)
+  }
+  return authority.publicKey
+}
+
+/** A jose verification error as a Sigil code and a short reason (shared with the Txn-Token verifier). */
+export function mapJoseError(e: unknown): [ErrorCode, string] {
   if (e instanceof errors.JWSSignatureVerificationFailed)
     return ['ERR_JWT_SIGNATURE_INVALID', 'bad signature']
   if (e instanceof errors.JWTExpired) return ['ERR_JWT_EXPIRED', 'expired']

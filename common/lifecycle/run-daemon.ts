@@ -8,7 +8,7 @@ import { isSigilError } from '../../certs/errors.js'
 import { type CliIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../cli/cli-io.js'
 import { terminationSignal } from '../cli/termination-signal.js'
 import { errorText, firstLine } from '../errors/error-text.js'
-import { createLogger, type Logger } from '../logging/logger.js'
+import type { Logger } from '../logging/logger.js'
 
 /** A started daemon as the run command sees it. */
 export interface RunningDaemon {
@@ -54,6 +54,8 @@ export async function runDaemon<C extends { readonly logLevel: string }>(
   }
   const { config } = loaded
   for (const warning of spec.warnings?.(config) ?? []) io.stderr.write(`${warning}\n`)
+  // Imported here, not at the top: `run --help` and a bad flag answer without loading pino.
+  const { createLogger } = await import('../logging/logger.js')
   const logger = createLogger(spec.service, config.logLevel)
   const { signal, dispose } = terminationSignal(io)
   try {

@@ -14,12 +14,16 @@ import type { CreateJoinTokenRequest as _sigil_admin_v1_CreateJoinTokenRequest, 
 import type { CreateJoinTokenResponse as _sigil_admin_v1_CreateJoinTokenResponse, CreateJoinTokenResponse__Output as _sigil_admin_v1_CreateJoinTokenResponse__Output } from './sigil/admin/v1/CreateJoinTokenResponse.js';
 import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEntryRequest__Output as _sigil_admin_v1_DeleteEntryRequest__Output } from './sigil/admin/v1/DeleteEntryRequest.js';
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from './sigil/admin/v1/DeleteEntryResponse.js';
+import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from './sigil/admin/v1/EndTaskRequest.js';
+import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from './sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from './sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from './sigil/admin/v1/EvictAgentResponse.js';
 import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentRequest__Output as _sigil_admin_v1_GetAgentRequest__Output } from './sigil/admin/v1/GetAgentRequest.js';
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from './sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from './sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from './sigil/admin/v1/GetBundleResponse.js';
+import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from './sigil/admin/v1/GetTaskRequest.js';
+import type { GetTaskResponse as _sigil_admin_v1_GetTaskResponse, GetTaskResponse__Output as _sigil_admin_v1_GetTaskResponse__Output } from './sigil/admin/v1/GetTaskResponse.js';
 import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Output as _sigil_admin_v1_HealthRequest__Output } from './sigil/admin/v1/HealthRequest.js';
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from './sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from './sigil/admin/v1/ListAgentsRequest.js';
@@ -28,11 +32,16 @@ import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntr
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from './sigil/admin/v1/ListEntriesResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from './sigil/admin/v1/ListSvidsRequest.js';
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from './sigil/admin/v1/ListSvidsResponse.js';
+import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from './sigil/admin/v1/ListTasksRequest.js';
+import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from './sigil/admin/v1/ListTasksResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from './sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from './sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from './sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from './sigil/admin/v1/MintX509SvidResponse.js';
 import type { SvidRecord as _sigil_admin_v1_SvidRecord, SvidRecord__Output as _sigil_admin_v1_SvidRecord__Output } from './sigil/admin/v1/SvidRecord.js';
+import type { Task as _sigil_admin_v1_Task, Task__Output as _sigil_admin_v1_Task__Output } from './sigil/admin/v1/Task.js';
+import type { TaskCredential as _sigil_admin_v1_TaskCredential, TaskCredential__Output as _sigil_admin_v1_TaskCredential__Output } from './sigil/admin/v1/TaskCredential.js';
+import type { TaskEvent as _sigil_admin_v1_TaskEvent, TaskEvent__Output as _sigil_admin_v1_TaskEvent__Output } from './sigil/admin/v1/TaskEvent.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from './sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from './sigil/admin/v1/UpdateEntryResponse.js';
 import type { Bundle as _sigil_common_v1_Bundle, Bundle__Output as _sigil_common_v1_Bundle__Output } from './sigil/common/v1/Bundle.js';
@@ -60,12 +69,16 @@ export interface ProtoGrpcType {
         CreateJoinTokenResponse: MessageTypeDefinition<_sigil_admin_v1_CreateJoinTokenResponse, _sigil_admin_v1_CreateJoinTokenResponse__Output>
         DeleteEntryRequest: MessageTypeDefinition<_sigil_admin_v1_DeleteEntryRequest, _sigil_admin_v1_DeleteEntryRequest__Output>
         DeleteEntryResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryResponse__Output>
+        EndTaskRequest: MessageTypeDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskRequest__Output>
+        EndTaskResponse: MessageTypeDefinition<_sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskResponse__Output>
         EvictAgentRequest: MessageTypeDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentRequest__Output>
         EvictAgentResponse: MessageTypeDefinition<_sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentResponse__Output>
         GetAgentRequest: MessageTypeDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentRequest__Output>
         GetAgentResponse: MessageTypeDefinition<_sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleRequest__Output>
         GetBundleResponse: MessageTypeDefinition<_sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleResponse__Output>
+        GetTaskRequest: MessageTypeDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskRequest__Output>
+        GetTaskResponse: MessageTypeDefinition<_sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskResponse__Output>
         HealthRequest: MessageTypeDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthRequest__Output>
         HealthResponse: MessageTypeDefinition<_sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthResponse__Output>
         ListAgentsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsRequest__Output>
@@ -74,11 +87,16 @@ export interface ProtoGrpcType {
         ListEntriesResponse: MessageTypeDefinition<_sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesResponse__Output>
         ListSvidsRequest: MessageTypeDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsRequest__Output>
         ListSvidsResponse: MessageTypeDefinition<_sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsResponse__Output>
+        ListTasksRequest: MessageTypeDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksRequest__Output>
+        ListTasksResponse: MessageTypeDefinition<_sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksResponse__Output>
         MintJwtSvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidRequest__Output>
         MintJwtSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidResponse__Output>
         MintX509SvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidRequest__Output>
         MintX509SvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidResponse__Output>
         SvidRecord: MessageTypeDefinition<_sigil_admin_v1_SvidRecord, _sigil_admin_v1_SvidRecord__Output>
+        Task: MessageTypeDefinition<_sigil_admin_v1_Task, _sigil_admin_v1_Task__Output>
+        TaskCredential: MessageTypeDefinition<_sigil_admin_v1_TaskCredential, _sigil_admin_v1_TaskCredential__Output>
+        TaskEvent: MessageTypeDefinition<_sigil_admin_v1_TaskEvent, _sigil_admin_v1_TaskEvent__Output>
         UpdateEntryRequest: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryRequest__Output>
         UpdateEntryResponse: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryResponse__Output>
       }

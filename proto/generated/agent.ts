@@ -9,6 +9,12 @@ import type { AttestAgentResponse as _sigil_agent_v1_AttestAgentResponse, Attest
 import type { AttestationParams as _sigil_agent_v1_AttestationParams, AttestationParams__Output as _sigil_agent_v1_AttestationParams__Output } from './sigil/agent/v1/AttestationParams.js';
 import type { BatchNewX509SvidRequest as _sigil_agent_v1_BatchNewX509SvidRequest, BatchNewX509SvidRequest__Output as _sigil_agent_v1_BatchNewX509SvidRequest__Output } from './sigil/agent/v1/BatchNewX509SvidRequest.js';
 import type { BatchNewX509SvidResponse as _sigil_agent_v1_BatchNewX509SvidResponse, BatchNewX509SvidResponse__Output as _sigil_agent_v1_BatchNewX509SvidResponse__Output } from './sigil/agent/v1/BatchNewX509SvidResponse.js';
+import type { BeginTaskRequest as _sigil_agent_v1_BeginTaskRequest, BeginTaskRequest__Output as _sigil_agent_v1_BeginTaskRequest__Output } from './sigil/agent/v1/BeginTaskRequest.js';
+import type { BeginTaskResponse as _sigil_agent_v1_BeginTaskResponse, BeginTaskResponse__Output as _sigil_agent_v1_BeginTaskResponse__Output } from './sigil/agent/v1/BeginTaskResponse.js';
+import type { EndTaskRequest as _sigil_agent_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_agent_v1_EndTaskRequest__Output } from './sigil/agent/v1/EndTaskRequest.js';
+import type { EndTaskResponse as _sigil_agent_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_agent_v1_EndTaskResponse__Output } from './sigil/agent/v1/EndTaskResponse.js';
+import type { FetchTaskJwtSvidRequest as _sigil_agent_v1_FetchTaskJwtSvidRequest, FetchTaskJwtSvidRequest__Output as _sigil_agent_v1_FetchTaskJwtSvidRequest__Output } from './sigil/agent/v1/FetchTaskJwtSvidRequest.js';
+import type { FetchTaskJwtSvidResponse as _sigil_agent_v1_FetchTaskJwtSvidResponse, FetchTaskJwtSvidResponse__Output as _sigil_agent_v1_FetchTaskJwtSvidResponse__Output } from './sigil/agent/v1/FetchTaskJwtSvidResponse.js';
 import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_agent_v1_GetBundleRequest__Output } from './sigil/agent/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_agent_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_agent_v1_GetBundleResponse__Output } from './sigil/agent/v1/GetBundleResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from './sigil/agent/v1/NewJwtSvidRequest.js';
@@ -39,6 +45,12 @@ export interface ProtoGrpcType {
         AttestationParams: MessageTypeDefinition<_sigil_agent_v1_AttestationParams, _sigil_agent_v1_AttestationParams__Output>
         BatchNewX509SvidRequest: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidRequest, _sigil_agent_v1_BatchNewX509SvidRequest__Output>
         BatchNewX509SvidResponse: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidResponse, _sigil_agent_v1_BatchNewX509SvidResponse__Output>
+        BeginTaskRequest: MessageTypeDefinition<_sigil_agent_v1_BeginTaskRequest, _sigil_agent_v1_BeginTaskRequest__Output>
+        BeginTaskResponse: MessageTypeDefinition<_sigil_agent_v1_BeginTaskResponse, _sigil_agent_v1_BeginTaskResponse__Output>
+        EndTaskRequest: MessageTypeDefinition<_sigil_agent_v1_EndTaskRequest, _sigil_agent_v1_EndTaskRequest__Output>
+        EndTaskResponse: MessageTypeDefinition<_sigil_agent_v1_EndTaskResponse, _sigil_agent_v1_EndTaskResponse__Output>
+        FetchTaskJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_FetchTaskJwtSvidRequest, _sigil_agent_v1_FetchTaskJwtSvidRequest__Output>
+        FetchTaskJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_FetchTaskJwtSvidResponse, _sigil_agent_v1_FetchTaskJwtSvidResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_agent_v1_GetBundleRequest, _sigil_agent_v1_GetBundleRequest__Output>
         GetBundleResponse: MessageTypeDefinition<_sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleResponse__Output>
         NewJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidRequest__Output>

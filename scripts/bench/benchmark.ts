@@ -9,7 +9,13 @@ export interface BenchResult {
   readonly note?: string
 }
 
-export type Benchmark = () => Promise<BenchResult>
+/** What `npm run bench` passes a benchmark. */
+export interface BenchOptions {
+  /** `--only PART`: run just this part (one of the module's `parts`). */
+  readonly only?: string
+}
+
+export type Benchmark = (opts?: BenchOptions) => Promise<BenchResult>
 
 /** Runs `fn` repeatedly for about `seconds` and returns operations per second. */
 export async function opsPerSecond(fn: () => unknown, seconds: number, batch = 64): Promise<number> {

@@ -23,6 +23,7 @@ import { type DemoEvent, demoSpiffeId } from './demo-event.js'
 import { Scoreboard } from './scoreboard.js'
 import { type SigilCluster, startSigilCluster, stopChild } from './sigil-cluster.js'
 import { Timeline } from './timeline.js'
+import { hangingLines } from './wrap-text.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const TRUST_DOMAIN = 'example.org'
@@ -57,7 +58,7 @@ const t0 = Date.now()
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`)
 }
-const timeline = new Timeline(t0, verbose, out)
+const timeline = new Timeline(t0, verbose, out, TRUST_DOMAIN)
 const score = new Scoreboard()
 const say = (text: string): void => timeline.say('demo', text)
 const onEvent = (e: DemoEvent): void => {
@@ -95,12 +96,14 @@ function step<T>(p: Promise<T>): Promise<T> {
   })
 }
 
-const script = (name: string): string => realpathSync(join(HERE, `${name}.js`))
+/** The folder of the component scripts as the agent sees it (`proc:script:` names real paths). */
+const SCRIPTS = realpathSync(HERE)
+const script = (name: string): string => join(SCRIPTS, `${name}.js`)
 
 function start(name: string, env: Record<string, string>): ComponentProcess {
   const c = spawnComponent(name, script(name), env, onEvent)
   running.set(name, c)
-  say(`started ${name} (pid ${c.child.pid}): ${process.execPath} ${script(name)}`)
+  say(`started ${name} (pid ${c.child.pid}): ${process.execPath} …/${name}.js`)
   void c.exited.then((code) => {
     if (stopping || ROGUES.includes(name as (typeof ROGUES)[number])) return
     const tail = c.stderrTail()
@@ -135,7 +138,10 @@ async function runPipeline(dir: string, cluster: SigilCluster): Promise<void> {
   }
   const planner = start('planner', { ...base, ...urls })
   const began = await step(planner.waitFor((e) => e.kind === 'identity', 'identity'))
-  say(`pipeline running for ${seconds}s: planner → researcher → executor → tool-api every ${intervalMs} ms`)
+  say(
+    `pipeline running for ${seconds}s, a task every ${intervalMs} ms: planner → researcher → executor → ` +
+      'tool-api. A task line shows the serial each of them presented, in that order; * marks a new one.',
+  )
   const until = began.t + seconds * 1000
   const probed = (e: DemoEvent): boolean => e.kind === 'attempt' && /expecting researcher/.test(e.name)
   await step(planner.waitFor(probed, 'its wrong-peer attempts'))
@@ -151,10 +157,10 @@ async function main(): Promise<number> {
   chmodSync(dir, 0o755)
   let cluster: SigilCluster | undefined
   let endedAt = Date.now()
-  say(
-    `Sigil demo: trust domain ${TRUST_DOMAIN}, X509-SVID TTL ${svidTtl}s, JWT-SVID TTL ${jwtTtl}s, uid ${uid}`,
-  )
+  say(`Sigil demo: ${TRUST_DOMAIN}, X509-SVIDs live ${svidTtl}s, JWT-SVIDs ${jwtTtl}s, uid ${uid}`)
+  timeline.explain()
   say(`work dir ${dir}`)
+  say(`component scripts (…/ below): ${SCRIPTS}`)
   try {
     const entries = COMPONENTS.map((name) => ({
       spiffeId: demoSpiffeId(TRUST_DOMAIN, name),
@@ -164,11 +170,10 @@ async function main(): Promise<number> {
     }))
     cluster = await step(startSigilCluster(dir, TRUST_DOMAIN, entries, (child) => daemons.add(child)))
     const { server, agent } = cluster
-    say(
-      `sigil-server (pid ${server.pid}) and sigil-agent (pid ${agent.pid}) running; agent ${cluster.agentId}`,
-    )
-    say(`Workload API: SPIFFE_ENDPOINT_SOCKET=unix://${cluster.socketPath}`)
-    for (const e of entries) say(`entry ${e.spiffeId} ← ${e.selectors.join(' + ')}`)
+    say(`started sigil-server (pid ${server.pid}), sigil-agent (pid ${agent.pid}) as ${cluster.agentId}`)
+    say(`SPIFFE_ENDPOINT_SOCKET=unix://${cluster.socketPath}`)
+    for (const e of entries)
+      say(`entry ${e.spiffeId} ← ${e.selectors.join(' + ').replace(`${SCRIPTS}/`, '…/')}`)
     await runPipeline(dir, cluster)
   } catch (err) {
     // A cut-short run was already explained (Ctrl-C, or the component that died).
@@ -199,7 +204,9 @@ async function main(): Promise<number> {
   })
   out('Expected outcomes')
   for (const c of checks) {
-    out(`  ${c.skipped ? '–' : c.ok ? '✓' : '✗'} ${c.what}${c.evidence ? ` (${c.evidence})` : ''}`)
+    const mark = c.skipped ? '–' : c.ok ? '✓' : '✗'
+    for (const line of hangingLines(`  ${mark} `, `${c.what}${c.evidence ? ` (${c.evidence})` : ''}`))
+      out(line)
   }
   const failed = checks.filter((c) => !c.ok)
   out('')
@@ -208,7 +215,9 @@ async function main(): Promise<number> {
     return 130
   }
   if (failed.length > 0) {
-    out(`DEMO FAILED: ${failed.length} expectation(s) not met: ${failed.map((c) => c.what).join('; ')}`)
+    const why = failed.map((c) => c.what).join('; ')
+    for (const line of hangingLines('DEMO FAILED: ', `${failed.length} expectation(s) not met: ${why}`))
+      out(line)
     return 1
   }
   const due = checks.filter((c) => !c.skipped).length

@@ -2,22 +2,33 @@
  * The demo's readable timeline: one line per thing worth seeing, with the time since the
  * demo started and who did it. Routine successes are condensed so the story stays readable:
  * an accepted connection is shown when a peer first connects or presents a new certificate,
- * and a pipeline task when the chain of serials changes or every tenth task; failures,
+ * and a pipeline task when a serial in the chain changes or every tenth task; failures,
  * refusals, rotations and attempts are always shown. DEMO_VERBOSE=1 shows everything.
+ *
+ * Every line fits {@link DEMO_COLUMNS}: SPIFFE IDs of the demo's trust domain are shown by
+ * their path (`/demo/planner`) except where an identity is issued, serials by their first 8
+ * hex digits in brackets, and a longer text wraps under its own column ({@link Timeline.explain}
+ * says so).
  */
 import { type DemoEvent, type Hop, shortSerial } from './demo-event.js'
+import { DEMO_COLUMNS, wrapText } from './wrap-text.js'
 
+const OFFSET_WIDTH = 7
 const NAME_WIDTH = 18
+/** Where the text of a timeline line starts: `+12.3s  planner            text`. */
+const TEXT_COLUMN = OFFSET_WIDTH + 2 + NAME_WIDTH + 1
 
 function clock(iso: string): string {
   return iso.slice(11, 19)
 }
 
-function chainOf(hops: readonly Hop[]): string {
-  return [...hops]
-    .reverse()
-    .map((h) => `${h.component}[${shortSerial(h.serial)}]`)
-    .join(' → ')
+function bracket(serial: string | undefined): string {
+  return `[${shortSerial(serial)}]`
+}
+
+/** The serial each hop presented, caller first; `*` marks the hops in `fresh`. */
+function chainOf(hops: readonly Hop[], fresh: readonly Hop[]): string {
+  return hops.map((h) => `${bracket(h.serial)}${fresh.includes(h) ? '*' : ''}`).join(' → ')
 }
 
 /** Renders events and the orchestrator's own lines. */
@@ -25,34 +36,55 @@ export class Timeline {
   readonly #t0: number
   readonly #verbose: boolean
   readonly #write: (line: string) => void
-  /** Last certificate serial seen per (component, peer); last hop chain of the planner. */
+  readonly #idPrefix: string
+  /** Last certificate serial seen per (component, peer); last hop serials of the planner. */
   readonly #seenPeers = new Map<string, string>()
-  #lastChain = ''
+  #lastChain: readonly Hop[] = []
 
-  constructor(t0: number, verbose: boolean, write: (line: string) => void) {
+  /** `trustDomain`: its SPIFFE IDs are shown by path in the timeline. */
+  constructor(t0: number, verbose: boolean, write: (line: string) => void, trustDomain: string) {
     this.#t0 = t0
     this.#verbose = verbose
     this.#write = write
+    this.#idPrefix = `spiffe://${trustDomain}/`
   }
 
-  /** A line from `component` at `t` (default now). */
-  say(component: string, text: string, t = Date.now()): void {
-    const offset = `+${((t - this.#t0) / 1000).toFixed(1)}s`.padStart(7)
-    this.#write(`${offset}  ${component.padEnd(NAME_WIDTH)} ${text}`)
+  /** Says what the timeline's numbers and abbreviations mean (the demo does so first). */
+  explain(): void {
+    const text = [
+      'How to read: +12.3s is the time since the demo started, then who speaks;',
+      `/demo/planner is the SPIFFE ID ${this.#idPrefix}demo/planner;`,
+      '[1a2b3c4d] is the start of an X509-SVID serial number (8 hex digits);',
+      'times such as "expires 16:08:09" are UTC.',
+    ].join('\n')
+    this.say('demo', text, Date.now(), true)
+  }
+
+  /**
+   * A line from `component` at `t` (default now), wrapped under the text column. IDs of the
+   * trust domain become paths unless `fullIds` (where an identity is announced).
+   */
+  say(component: string, text: string, t = Date.now(), fullIds = false): void {
+    const offset = `+${((t - this.#t0) / 1000).toFixed(1)}s`.padStart(OFFSET_WIDTH)
+    const shown = fullIds ? text : text.replaceAll(this.#idPrefix, '/')
+    wrapText(shown, DEMO_COLUMNS - TEXT_COLUMN).forEach((piece, i) => {
+      const head = i === 0 ? `${offset}  ${component.padEnd(NAME_WIDTH)} ` : ' '.repeat(TEXT_COLUMN)
+      this.#write(`${head}${piece}`.trimEnd())
+    })
   }
 
   /** Shows one event (or nothing, when it is a routine success already shown). */
   event(e: DemoEvent): void {
     const text = this.#render(e)
-    if (text !== undefined) this.say(e.component, text, e.t)
+    if (text !== undefined) this.say(e.component, text, e.t, e.kind === 'identity')
   }
 
   #render(e: DemoEvent): string | undefined {
     switch (e.kind) {
       case 'identity':
-        return `got identity ${e.spiffeId}  serial ${shortSerial(e.serial)}  expires ${clock(e.expiresAt)}`
+        return `got identity ${e.spiffeId} ${bracket(e.serial)}`
       case 'rotation':
-        return `↻ rotated: serial ${shortSerial(e.previousSerial)} → ${shortSerial(e.serial)}  expires ${clock(e.expiresAt)}`
+        return `↻ rotated: ${bracket(e.previousSerial)} → ${bracket(e.serial)}, expires ${clock(e.expiresAt)}`
       case 'listening':
         return `listening on 127.0.0.1:${e.port}; lets in: ${e.accepts}`
       case 'accepted': {
@@ -61,10 +93,9 @@ export class Timeline {
         const seen = this.#seenPeers.get(key)
         this.#seenPeers.set(key, serial)
         if (!this.#verbose && seen === serial) return undefined
-        if (e.layer === 'jwt')
-          return `✓ accepted the JWT-SVID of ${e.peer} (audience tool-api, signature, expiry)`
+        if (e.layer === 'jwt') return `✓ accepted ${e.peer}'s JWT-SVID (audience, signature, expiry)`
         const fresh = seen === undefined ? 'first connection' : 'new certificate'
-        return `✓ accepted mTLS from ${e.peer} [${shortSerial(serial)}] (${fresh})`
+        return `✓ accepted mTLS from ${e.peer} ${bracket(serial)} (${fresh})`
       }
       case 'refused': {
         const from = e.peer ? ` from ${e.peer}` : ''
@@ -73,14 +104,16 @@ export class Timeline {
       }
       case 'request': {
         if (!e.ok) return `✗ request to ${e.target} FAILED: ${e.detail}`
-        const chain = chainOf(e.hops ?? [])
-        if (e.component !== 'planner') return this.#verbose ? `✓ ${e.target}: ${chain}` : undefined
+        const hops = [...(e.hops ?? [])].reverse()
+        if (e.component !== 'planner')
+          return this.#verbose ? `✓ ${e.target}: ${chainOf(hops, [])}` : undefined
         const task = Number(/task (\d+)/.exec(e.target)?.[1] ?? 0)
-        const first = this.#lastChain === ''
-        const changed = !first && chain !== this.#lastChain
-        this.#lastChain = chain
-        if (!this.#verbose && !first && !changed && task % 10 !== 0) return undefined
-        return `✓ task ${task}: ${chain}${changed ? '  ← new serial in the chain' : ''}`
+        const first = this.#lastChain.length === 0
+        const before = this.#lastChain
+        this.#lastChain = hops
+        const fresh = first ? [] : hops.filter((h, i) => before[i]?.serial !== h.serial)
+        if (!this.#verbose && !first && fresh.length === 0 && task % 10 !== 0) return undefined
+        return `✓ task ${task}: ${chainOf(hops, fresh)}`
       }
       case 'attempt':
         return e.refused

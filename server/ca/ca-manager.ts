@@ -19,6 +19,11 @@ import type { MintedJwtSvid } from '../../certs/jwtsvid/jwt-svid-signer.js'
 import { type KeyType, publicKeyToSpkiDer } from '../../certs/keys/keys.js'
 import type { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import {
+  type MintedTxnToken,
+  type SignTxnTokenOptions,
+  signTxnToken,
+} from '../../certs/txntoken/sign-txn-token.js'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
 import type { MintedX509Svid } from '../../certs/x509svid/x509-svid-minter.js'
@@ -199,15 +204,22 @@ export class CaManager {
     return minted
   }
 
-  /** Signs a JWT-SVID with the active JWT key; `exp` is clamped to the key's notAfter. */
+  /**
+   * Signs a JWT-SVID with the active JWT key; `exp` is clamped to the key's notAfter (and to
+   * `notAfterCap`, a task's deadline). Task tokens also carry `txn` and `actors`.
+   */
   async signJwtSvid(req: {
     spiffeId: SpiffeId
     audience: readonly string[]
     ttlSeconds: number
+    notAfterCap?: Date
+    txn?: string
+    actors?: readonly string[]
   }): Promise<MintedJwtSvid> {
     const now = this.#cfg.clock()
     const active = this.#usable(this.#rotator.activeJwt, now, 'JWT key')
-    const notAfterCap = active.authority.notAfter
+    const keyCap = active.authority.notAfter
+    const notAfterCap = req.notAfterCap !== undefined && req.notAfterCap < keyCap ? req.notAfterCap : keyCap
     // Record the bound before signing starts: a rotation may retire this key meanwhile.
     if (Number.isFinite(req.ttlSeconds) && req.ttlSeconds > 0) {
       const bound = Math.min(Math.ceil(now.getTime() / 1000 + req.ttlSeconds) * 1000, notAfterCap.getTime())
@@ -216,6 +228,22 @@ export class CaManager {
     const signed = await active.signer.sign({ ...req, now, notAfterCap })
     raiseSignedUntil(active.authority, signed.expiresAt)
     return signed
+  }
+
+  /** Signs a Txn-Token with the active JWT key (the kid the bundle publishes); `exp` ≤ deadline and key notAfter. */
+  async signTxnToken(
+    req: Omit<SignTxnTokenOptions, 'trustDomain' | 'now' | 'notAfterCap'>,
+  ): Promise<MintedTxnToken> {
+    const now = this.#cfg.clock()
+    const active = this.#usable(this.#rotator.activeJwt, now, 'JWT key')
+    const minted = await signTxnToken(active.signer, {
+      ...req,
+      trustDomain: this.#cfg.trustDomain,
+      now,
+      notAfterCap: active.authority.notAfter,
+    })
+    raiseSignedUntil(active.authority, minted.expiresAt)
+    return minted
   }
 
   /** The trust bundle as last published (own trust domain). */

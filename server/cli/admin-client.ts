@@ -1,9 +1,10 @@
 /**
  * The CLI's client for the admin API on the server's Unix socket: one promise-returning
  * `call` per RPC, typed from the generated service definition, with a deadline. A failed
- * call rejects with {@link AdminCallError} carrying the gRPC status and, when the server
- * sent one, the stable Sigil error code; {@link exitCodeForStatus} turns it into the exit
- * code every admin subcommand uses.
+ * call rejects with `AdminCallError` (admin-call-error.ts, re-exported here) carrying the gRPC
+ * status and, when the server sent one, the stable Sigil error code; `exitCodeForStatus`
+ * turns it into the exit code every admin subcommand uses. The admin verbs import this module
+ * only when they run, so `--help` and usage errors answer without loading gRPC.
  *
  * Trust: the server is whoever owns the socket path; the CLI sends it requests (never a
  * private key) and prints what it answers.
@@ -12,8 +13,10 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
-import { EXIT_FAILED, EXIT_USAGE } from '../../common/cli/cli-io.js'
 import { type AdminAPIDefinition, loadAdminApi } from '../../proto/loader.js'
+import { AdminCallError } from './admin-call-error.js'
+
+export { AdminCallError, exitCodeForStatus } from './admin-call-error.js'
 
 /** Deadline of one admin call. */
 export const ADMIN_CALL_TIMEOUT_MS = 30_000
@@ -32,33 +35,6 @@ export type AdminResponse<M extends AdminMethod> =
   AdminAPIDefinition[M] extends MethodDefinition<infer _Req, infer _Res, infer _ReqOut, infer ResOut>
     ? ResOut
     : never
-
-/** A failed admin call: the gRPC status, the server's message and its Sigil error code. */
-export class AdminCallError extends Error {
-  readonly status: status
-  /** The `sigil-error-code` the server attached, if any. */
-  readonly sigilCode: string | undefined
-  constructor(code: status, message: string, sigilCode?: string) {
-    super(message)
-    this.name = 'AdminCallError'
-    this.status = code
-    this.sigilCode = sigilCode
-  }
-}
-
-/**
- * The exit code for a failed admin call: 2 when the server judged the input wrong
- * (INVALID_ARGUMENT, ALREADY_EXISTS, NOT_FOUND), 1 for everything else (unreachable,
- * refused, internal, timeout).
- *
- * @example
- * exitCodeForStatus(status.ALREADY_EXISTS) // 2
- */
-export function exitCodeForStatus(code: status): number {
-  return code === status.INVALID_ARGUMENT || code === status.ALREADY_EXISTS || code === status.NOT_FOUND
-    ? EXIT_USAGE
-    : EXIT_FAILED
-}
 
 /**
  * A connection to the admin API.

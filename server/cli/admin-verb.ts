@@ -11,7 +11,8 @@ import type { ConfigSet, Jack, OptionsResults } from 'jackspeak'
 import type { CliIo } from '../../common/cli/cli-io.js'
 import { defineVerb } from '../../common/cli/define-verb.js'
 import { printJson } from '../../common/cli/print-json.js'
-import { AdminCallError, AdminClient, exitCodeForStatus } from './admin-client.js'
+import { AdminCallError, exitCodeForStatus } from './admin-call-error.js'
+import type { AdminClient } from './admin-client.js'
 
 /** The socket used when neither `--admin-socket` nor `SIGIL_ADMIN_SOCKET` is set (relative to the cwd). */
 export const DEFAULT_ADMIN_SOCKET = './.sigil/server/private/admin.sock'
@@ -72,6 +73,8 @@ export function adminVerb<C extends ConfigSet>(spec: AdminVerbSpec<C>) {
     ...(spec.required ? { required: spec.required } : {}),
     exitCodeFor: (e) => (e instanceof AdminCallError ? exitCodeForStatus(e.status) : undefined),
     run: async (values, io) => {
+      // Loaded here, not on import: `--help` and usage errors answer without gRPC.
+      const { AdminClient } = await import('./admin-client.js')
       let client: AdminClient | undefined
       const ctx: AdminVerbContext = {
         io,

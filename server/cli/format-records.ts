@@ -4,6 +4,9 @@
  */
 import type { Agent__Output as Agent } from '../../proto/generated/sigil/admin/v1/Agent.js'
 import type { SvidRecord__Output as SvidRecord } from '../../proto/generated/sigil/admin/v1/SvidRecord.js'
+import type { Task__Output as Task } from '../../proto/generated/sigil/admin/v1/Task.js'
+import type { TaskCredential__Output as TaskCredential } from '../../proto/generated/sigil/admin/v1/TaskCredential.js'
+import type { TaskEvent__Output as TaskEvent } from '../../proto/generated/sigil/admin/v1/TaskEvent.js'
 import type { RegistrationEntry__Output as Entry } from '../../proto/generated/sigil/common/v1/RegistrationEntry.js'
 
 const WIDTH = 17
@@ -43,6 +46,9 @@ export function formatEntry(e: Entry): string {
     ...(e.hint ? [line('Hint', e.hint)] : []),
     line('Admin', String(e.admin)),
     line('Node', String(e.node)),
+    ...lines('Task scope', e.task_scopes),
+    ...(e.task_scopes.length > 0 ? [line('Max task TTL', ttl(e.max_task_ttl))] : []),
+    ...(e.revoke_on_exit ? [line('Revoke on exit', 'true')] : []),
     line('Created at', isoTime(e.created_at)),
   ].join('\n')
 }
@@ -76,6 +82,40 @@ export function formatSvidRecord(r: SvidRecord): string {
     line('Not after', isoTime(r.not_after)),
     line('Issued at', isoTime(r.issued_at)),
   ].join('\n')
+}
+
+/** A task as a block of lines. */
+export function formatTask(task: Task): string {
+  return [
+    line('Task ID', task.task_id),
+    line('State', task.outcome ? `${task.state} (${task.outcome})` : task.state),
+    ...(task.end_reason ? [line('End reason', task.end_reason)] : []),
+    line('SPIFFE ID', task.spiffe_id),
+    line('Subject', task.subject),
+    ...lines('Actor', task.act_chain),
+    ...(task.purpose ? [line('Purpose', task.purpose)] : []),
+    ...lines('Scope', task.scope),
+    ...(task.parent_txn ? [line('Parent task', task.parent_txn)] : []),
+    line('Entry ID', task.entry_id),
+    line('Agent ID', task.agent_id),
+    line('Created at', isoTime(task.created_at)),
+    line('Deadline', isoTime(task.deadline)),
+    ...(task.ended_at ? [line('Ended at', isoTime(task.ended_at))] : []),
+  ].join('\n')
+}
+
+/** A task with the credentials issued for it and its decisions. */
+export function formatTaskDetail(
+  task: Task,
+  credentials: readonly TaskCredential[],
+  events: readonly TaskEvent[],
+): string {
+  const creds = credentials.map(
+    (c) =>
+      `${c.kind} ${c.credential}${c.audience.length > 0 ? ` aud=${c.audience.join(',')}` : ''} until ${isoTime(c.expires_at)}`,
+  )
+  const trail = events.map((e) => `${isoTime(e.at)} ${e.event}${e.detail ? `: ${e.detail}` : ''}`)
+  return [formatTask(task), ...lines('Credential', creds), ...lines('Event', trail)].join('\n')
 }
 
 /**

@@ -25,6 +25,10 @@ export const runCli = createCli({
     x509: { summary: 'x509 mint: mint an X509-SVID', load: () => import('./commands/x509.js') },
     jwt: { summary: 'jwt mint: mint a JWT-SVID', load: () => import('./commands/jwt.js') },
     svid: { summary: 'svid list: show the issuance record', load: () => import('./commands/svid.js') },
+    task: {
+      summary: 'task list|show|end: tasks and their credentials',
+      load: () => import('./commands/task.js'),
+    },
     healthcheck: {
       summary: 'Check that the server is healthy',
       load: () => import('./commands/healthcheck.js'),

@@ -1,6 +1,6 @@
 /**
  * The server's datastore contract: everything the server persists — registration entries,
- * attested agents, join tokens, trust bundles and the issuance record — behind one async
+ * attested agents, join tokens, trust bundles, the issuance record and tasks — behind one async
  * interface, so that a second backend (PostgreSQL) can follow without touching callers.
  * The embedded default is `sqlite/sqlite-data-store.ts`; every backend must pass the one
  * conformance suite in `test/server/datastore/conformance.ts`.
@@ -37,6 +37,12 @@ import type {
   JoinTokenInput,
   RegistrationEntry,
   RegistrationEntryInput,
+  TaskCredential,
+  TaskEvent,
+  TaskFilter,
+  TaskInput,
+  TaskOutcome,
+  TaskRecord,
 } from './records.js'
 
 export type * from './records.js'
@@ -171,6 +177,38 @@ export interface DataStore {
 
   /** Deletes records whose `notAfter` is before `before`; resolves how many. */
   pruneIssuedSvids(before: Date): Promise<number>
+
+  // ----- tasks -----
+
+  /** Stores a new active task. Rejects `ERR_INVALID_ARGUMENT` if the id is taken. */
+  createTask(input: TaskInput): Promise<TaskRecord>
+
+  /** The task with this id, or `undefined`. */
+  getTask(id: string): Promise<TaskRecord | undefined>
+
+  /** Tasks matching every filter field, newest first. */
+  listTasks(filter?: TaskFilter): Promise<TaskRecord[]>
+
+  /**
+   * Ends an active task with `outcome` (and a free-text `reason`, `''` for none).
+   * Rejects `ERR_NOT_FOUND`, or `ERR_TASK_ENDED` when it has already ended (nothing changes).
+   */
+  endTask(id: string, outcome: TaskOutcome, reason: string, now: Date): Promise<TaskRecord>
+
+  /** Records a credential issued for a task (recording the same one twice is harmless). Rejects `ERR_NOT_FOUND`. */
+  recordTaskCredential(credential: TaskCredential): Promise<void>
+
+  /** Every credential issued for a task, oldest first (`[]` for an unknown task). */
+  listTaskCredentials(taskId: string): Promise<TaskCredential[]>
+
+  /**
+   * Appends a decision to a task's trail; once a task has 1000, further refusals (events ending
+   * in `_refused`) are dropped (the server's log keeps them). Rejects `ERR_NOT_FOUND`.
+   */
+  recordTaskEvent(event: TaskEvent): Promise<void>
+
+  /** A task's decisions in order (`[]` for an unknown task). */
+  listTaskEvents(taskId: string): Promise<TaskEvent[]>
 
   // ----- lifecycle -----
 

@@ -28,10 +28,23 @@ export interface RegistrationEntry {
   /** 0 at creation, +1 on each update. */
   readonly revisionNumber: number
   readonly createdAt: Date
+  /** Audiences tasks begun under this entry may call; empty: the entry may not begin tasks. */
+  readonly taskScopes: string[]
+  /** Longest task lifetime in seconds; 0 means the server default. */
+  readonly maxTaskTtl: number
+  /** Revoke a process's X509-SVIDs when it exits (enforced by revocation). */
+  readonly revokeOnExit: boolean
 }
 
+/** The task fields of an entry, optional on input (default: no tasks, server default TTL, off). */
+export type EntryTaskFields = 'taskScopes' | 'maxTaskTtl' | 'revokeOnExit'
+
 /** What a caller supplies to create an entry. */
-export type RegistrationEntryInput = Omit<RegistrationEntry, 'id' | 'revisionNumber' | 'createdAt'>
+export type RegistrationEntryInput = Omit<
+  RegistrationEntry,
+  'id' | 'revisionNumber' | 'createdAt' | EntryTaskFields
+> &
+  Partial<Pick<RegistrationEntry, EntryTaskFields>>
 
 /** Fields to change on an entry; absent fields keep their value. */
 export type EntryPatch = Partial<RegistrationEntryInput>
@@ -128,4 +141,77 @@ export interface IssuedSvidFilter {
   readonly since?: Date
   /** At most this many (a positive integer). */
   readonly limit?: number
+}
+
+/** How a task ended. */
+export type TaskOutcome = 'completed' | 'failed' | 'cancelled' | 'expired' | 'process_exited'
+/** Every {@link TaskOutcome}. */
+export const TASK_OUTCOMES: readonly TaskOutcome[] = [
+  'completed',
+  'failed',
+  'cancelled',
+  'expired',
+  'process_exited',
+]
+
+/** A task: one unit of work a workload began, with credentials bound to it. */
+export interface TaskRecord {
+  /** The task ID, also the Txn-Token's `txn`. */
+  readonly id: string
+  readonly state: 'active' | 'ended'
+  /** `''` while active. */
+  readonly outcome: TaskOutcome | ''
+  /** Free text given when the task was ended (operator reason), `''` when none. */
+  readonly endReason: string
+  /** The SPIFFE ID of the workload that began the task. */
+  readonly spiffeId: string
+  readonly entryId: string
+  readonly agentId: string
+  /** The process that began it on its agent, `pid:startTime`. */
+  readonly processKey: string
+  /** The principal the work is for (the Txn-Token's `sub`). */
+  readonly subject: string
+  readonly purpose: string
+  /** The audiences the task may call. */
+  readonly scope: string[]
+  /** Actors, current first (RFC 8693 `act`); `[]` when not delegated. */
+  readonly actChain: string[]
+  /** The `txn` of the parent task's Txn-Token, `''` when none. */
+  readonly parentTxn: string
+  readonly createdAt: Date
+  readonly deadline: Date
+  readonly endedAt?: Date
+}
+
+/** What a caller supplies to create a task. */
+export type TaskInput = Omit<TaskRecord, 'state' | 'outcome' | 'endReason' | 'endedAt'>
+
+/** Filter for listing tasks; every given field must match. */
+export interface TaskFilter {
+  readonly state?: 'active' | 'ended'
+  readonly spiffeId?: string
+  /** Only tasks whose deadline is at or before this. */
+  readonly deadlineBefore?: Date
+  /** At most this many, newest first. */
+  readonly limit?: number
+}
+
+/** One credential issued for a task. */
+export interface TaskCredential {
+  readonly taskId: string
+  readonly kind: 'txn' | 'jwt' | 'x509'
+  /** The `txn`, the JWT `jti`, or the lowercase hex serial. */
+  readonly credential: string
+  readonly audience: string[]
+  readonly issuedAt: Date
+  readonly expiresAt: Date
+}
+
+/** One decision about a task (refusals included). */
+export interface TaskEvent {
+  readonly taskId: string
+  readonly at: Date
+  /** e.g. `begun`, `jwt_issued`, `jwt_refused`, `end_refused`, `ended`. */
+  readonly event: string
+  readonly detail: string
 }

@@ -14,16 +14,22 @@ import {
   type Selector,
 } from '../../certs/selector/selector.js'
 import { checkSelectorRule } from '../../certs/selector/selector-rules.js'
-import type {
-  AttestedAgentInput,
-  BundleInput,
-  EntryFilter,
-  EntryPatch,
-  IssuedSvidFilter,
-  IssuedSvidRecord,
-  JoinTokenInput,
-  RegistrationEntry,
-  RegistrationEntryInput,
+import {
+  type AttestedAgentInput,
+  type BundleInput,
+  type EntryFilter,
+  type EntryPatch,
+  type IssuedSvidFilter,
+  type IssuedSvidRecord,
+  type JoinTokenInput,
+  type RegistrationEntry,
+  type RegistrationEntryInput,
+  TASK_OUTCOMES,
+  type TaskCredential,
+  type TaskEvent,
+  type TaskFilter,
+  type TaskInput,
+  type TaskOutcome,
 } from './records.js'
 
 const TOKEN_HASH = /^[0-9a-f]{64}$/
@@ -113,7 +119,18 @@ export function checkEntryInput(input: RegistrationEntryInput): RegistrationEntr
   for (const s of selectors) checkEntrySelector(s)
   if (dnsNames.includes('')) invalid('a DNS name is empty')
   if (federatesWith.includes('')) invalid('a federated trust domain is empty')
+  const taskScopes = unique(checkStringList(input.taskScopes ?? [], 'taskScopes'))
+  if (taskScopes.some((a) => a === '' || /\s/.test(a))) invalid('a task scope is empty or has whitespace')
+  const maxTaskTtl = input.maxTaskTtl ?? 0
+  if (typeof maxTaskTtl !== 'number') throw new TypeError('maxTaskTtl must be a number')
+  if (!Number.isSafeInteger(maxTaskTtl) || maxTaskTtl < 0)
+    invalid('maxTaskTtl must be a whole number of seconds >= 0')
+  const revokeOnExit = input.revokeOnExit ?? false
+  if (typeof revokeOnExit !== 'boolean') throw new TypeError('revokeOnExit must be a boolean')
   return {
+    taskScopes,
+    maxTaskTtl,
+    revokeOnExit,
     spiffeId,
     parentId,
     selectors,
@@ -250,4 +267,84 @@ export function checkBundleInput(trustDomain: unknown, bundle: BundleInput): Bun
     throw new TypeError('sequenceNumber must be an integer >= 0')
   }
   return { spiffeBundleJson: checkString(bundle.spiffeBundleJson, 'spiffeBundleJson'), sequenceNumber: seq }
+}
+
+function checkStringArray(value: unknown, what: string): string[] {
+  return [...checkStringList(value, what)]
+}
+
+/** A checked task input; throws `TypeError`. */
+export function checkTaskInput(t: TaskInput): TaskInput {
+  if (typeof t !== 'object' || t === null) throw new TypeError('task must be an object')
+  for (const name of ['id', 'spiffeId', 'subject'] as const) {
+    if (checkString(t[name], name) === '') throw new TypeError(`${name} must not be empty`)
+  }
+  return {
+    id: t.id,
+    spiffeId: t.spiffeId,
+    entryId: checkString(t.entryId, 'entryId'),
+    agentId: checkString(t.agentId, 'agentId'),
+    processKey: checkString(t.processKey, 'processKey'),
+    subject: t.subject,
+    purpose: checkString(t.purpose, 'purpose'),
+    scope: checkStringArray(t.scope, 'scope'),
+    actChain: checkStringArray(t.actChain, 'actChain'),
+    parentTxn: checkString(t.parentTxn, 'parentTxn'),
+    createdAt: checkDate(t.createdAt, 'createdAt'),
+    deadline: checkDate(t.deadline, 'deadline'),
+  }
+}
+
+/** Throws `TypeError` unless `outcome` is a {@link TaskOutcome}. */
+export function checkTaskOutcome(outcome: unknown): TaskOutcome {
+  if (!(TASK_OUTCOMES as readonly unknown[]).includes(outcome)) {
+    throw new TypeError(`outcome must be one of ${TASK_OUTCOMES.join(', ')}`)
+  }
+  return outcome as TaskOutcome
+}
+
+/** A checked task filter; throws `TypeError`. */
+export function checkTaskFilter(filter: TaskFilter | undefined): TaskFilter {
+  if (filter === undefined) return {}
+  if (typeof filter !== 'object' || filter === null) throw new TypeError('filter must be an object')
+  const out: { -readonly [K in keyof TaskFilter]: TaskFilter[K] } = {}
+  if (filter.state !== undefined) {
+    if (filter.state !== 'active' && filter.state !== 'ended')
+      throw new TypeError("filter.state must be 'active' or 'ended'")
+    out.state = filter.state
+  }
+  if (filter.spiffeId !== undefined) out.spiffeId = checkString(filter.spiffeId, 'filter.spiffeId')
+  if (filter.deadlineBefore !== undefined)
+    out.deadlineBefore = checkDate(filter.deadlineBefore, 'filter.deadlineBefore')
+  const limit = checkLimit(filter.limit)
+  if (limit !== undefined) out.limit = limit
+  return out
+}
+
+/** A checked task credential; throws `TypeError`. */
+export function checkTaskCredential(c: TaskCredential): TaskCredential {
+  if (typeof c !== 'object' || c === null) throw new TypeError('task credential must be an object')
+  if (c.kind !== 'txn' && c.kind !== 'jwt' && c.kind !== 'x509')
+    throw new TypeError("kind must be 'txn', 'jwt' or 'x509'")
+  if (checkString(c.credential, 'credential') === '') throw new TypeError('credential must not be empty')
+  return {
+    taskId: checkString(c.taskId, 'taskId'),
+    kind: c.kind,
+    credential: c.credential,
+    audience: checkStringArray(c.audience, 'audience'),
+    issuedAt: checkDate(c.issuedAt, 'issuedAt'),
+    expiresAt: checkDate(c.expiresAt, 'expiresAt'),
+  }
+}
+
+/** A checked task event; throws `TypeError`. */
+export function checkTaskEvent(e: TaskEvent): TaskEvent {
+  if (typeof e !== 'object' || e === null) throw new TypeError('task event must be an object')
+  if (checkString(e.event, 'event') === '') throw new TypeError('event must not be empty')
+  return {
+    taskId: checkString(e.taskId, 'taskId'),
+    at: checkDate(e.at, 'at'),
+    event: e.event,
+    detail: checkString(e.detail, 'detail').slice(0, 1024),
+  }
 }

@@ -6,6 +6,7 @@
  * connect. A stale socket left by a crashed server is removed; a live one, or any other
  * kind of file at the path, makes start-up fail instead.
  */
+
 import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { dirname, resolve } from 'node:path'
@@ -16,6 +17,7 @@ import type { Log } from '../../common/logging/logger.js'
 import { loadAdminApi } from '../../proto/loader.js'
 import type { AdminCa, AdminDataStore } from '../api/admin/admin-api.js'
 import { createAdminApiHandlers } from '../api/admin/admin-api.js'
+import type { TaskService } from '../task/task-service.js'
 
 /** Largest request message accepted on the admin socket. */
 export const ADMIN_MAX_RECEIVE_BYTES = 1024 * 1024
@@ -37,6 +39,8 @@ export interface AdminApiServerConfig {
   readonly defaultJwtSvidTtlSeconds: number
   /** Health: a problem line when storage cannot be written (a full disk). */
   readonly storageProbe?: () => Promise<string | undefined>
+  /** Task decisions (`task end`). */
+  readonly tasks?: TaskService
 }
 
 /** A running admin API server. */

@@ -8,6 +8,7 @@
  * Requests larger than `maxMessageBytes` fail RESOURCE_EXHAUSTED inside grpc-js, before any
  * handler runs.
  */
+
 import { experimental, Server } from '@grpc/grpc-js'
 import { SigilError } from '../../certs/errors.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
@@ -23,6 +24,7 @@ import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../nodeattestation/node-attestor.js'
 import { X509popAttestor } from '../nodeattestation/x509pop-attestor.js'
 import type { ServerIdentity } from '../svid/server-identity.js'
+import type { TaskService } from '../task/task-service.js'
 import { AgentApiTlsProvider } from './agent-api-tls.js'
 
 /** Default largest request accepted. */
@@ -53,6 +55,8 @@ export interface AgentApiServerConfig {
   readonly shutdownGraceMs?: number
   readonly tlsRefreshMs?: number
   readonly attestTimeoutMs?: number
+  /** Task decisions (BeginTask, FetchTaskJwtSvid, EndTask); absent: those fail UNAVAILABLE. */
+  readonly tasks?: TaskService
 }
 
 /** A running agent API endpoint. */
@@ -114,6 +118,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     defaultX509SvidTtlSeconds: cfg.defaultX509SvidTtlSeconds,
     defaultJwtSvidTtlSeconds: cfg.defaultJwtSvidTtlSeconds,
     attestTimeoutMs: cfg.attestTimeoutMs ?? DEFAULT_ATTEST_TIMEOUT_MS,
+    ...(cfg.tasks ? { tasks: cfg.tasks } : {}),
   })
 
   await cfg.identity.init()

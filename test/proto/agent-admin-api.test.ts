@@ -25,6 +25,9 @@ const AGENT_METHODS: Record<string, Shape> = {
   BatchNewX509Svid: 'unary',
   NewJwtSvid: 'unary',
   GetBundle: 'unary',
+  BeginTask: 'unary',
+  FetchTaskJwtSvid: 'unary',
+  EndTask: 'unary',
 }
 
 const ADMIN_METHODS = [
@@ -43,6 +46,9 @@ const ADMIN_METHODS = [
   'MintJwtSvid',
   'ListSvids',
   'Health',
+  'ListTasks',
+  'GetTask',
+  'EndTask',
 ]
 
 const C = 'sigil.common.v1'
@@ -64,6 +70,9 @@ const COMMON: Record<string, Record<string, string>> = {
     federates_with: '11 repeated string',
     revision_number: '12 int64',
     created_at: '13 int64',
+    task_scopes: '14 repeated string',
+    max_task_ttl: '15 int32',
+    revoke_on_exit: '16 bool',
   },
   Bundle: { trust_domain: '1 string', spiffe_bundle: '2 bytes', sequence_number: '3 int64' },
   X509Svid: {
@@ -102,6 +111,28 @@ const AGENT: Record<string, Record<string, string>> = {
   },
   GetBundleRequest: {},
   GetBundleResponse: { bundle: `1 ${C}.Bundle` },
+  BeginTaskRequest: {
+    entry_id: '1 string',
+    process_key: '2 string',
+    purpose: '3 string',
+    scope: '4 repeated string',
+    ttl_seconds: '5 int64',
+    on_behalf_of: '6 string',
+    parent_txn_token: '7 string',
+  },
+  BeginTaskResponse: {
+    task_id: '1 string',
+    txn_token: '2 string',
+    expires_at: '3 int64',
+    spiffe_id: '4 string',
+  },
+  FetchTaskJwtSvidRequest: {
+    task_id: '1 string',
+    audience: '2 string',
+    process_key: '3 string',
+    entry_ids: '4 repeated string',
+  },
+  EndTaskRequest: { task_id: '1 string', outcome: '2 string', process_key: '3 string' },
 }
 
 t.test('common types have the agreed field numbers', async (t) => {
@@ -110,7 +141,7 @@ t.test('common types have the agreed field numbers', async (t) => {
     t.same(describeMessage(def, `${C}.${name}`), fields, name)
 })
 
-t.test('AgentAPI has its six methods, shapes and messages', async (t) => {
+t.test('AgentAPI has its nine methods, shapes and messages', async (t) => {
   const api = loadAgentApi()
   t.same(Object.keys(api.service).sort(), Object.keys(AGENT_METHODS).sort())
   for (const [name, shape] of Object.entries(AGENT_METHODS)) {
@@ -220,6 +251,9 @@ t.test('AttestAgent runs a challenge round trip over a real bidirectional stream
     BatchNewX509Svid: unimplemented,
     NewJwtSvid: unimplemented,
     GetBundle: unimplemented,
+    BeginTask: unimplemented,
+    FetchTaskJwtSvid: unimplemented,
+    EndTask: unimplemented,
   }
   const server = new Server()
   server.addService(api.service, handlers)

@@ -2,10 +2,12 @@
 // sigil-agent processes: one workload floods the agent with streams it never reads, on several
 // connections, and a caller with no entry floods it with streams that are refused.
 import { spawn } from 'node:child_process'
-import { chmodSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
 import { status } from '@grpc/grpc-js'
 import t from 'tap'
+import { REFUSALS_BEFORE_HOLD } from '../../agent/workloadapi/caller-limits.js'
+import { DEFAULT_MAX_STREAMS_PER_CONNECTION as MAX_STREAMS_PER_CONNECTION } from '../../agent/workloadapi/workload-api-server.js'
 import {
   type JsonLine,
   JsonLines,
@@ -14,67 +16,24 @@ import {
   writeWorkloadScript,
 } from '../helpers/agent-process.js'
 import { ROOT } from '../helpers/server-process.js'
+import { waitUntil } from '../helpers/wait-until.js'
 
 const TD = 'spiffe://example.org'
 const FLOODER_UID = 4201
 const VICTIM_UID = 4202
 const STRANGER_UID = 4203
+const FORKER_UID = 4204
 /** Scaled down from the report (4 connections × 5,000 streams) to run on 2 cores in CI. */
 const CONNECTIONS = 4
 const STREAMS_PER_CONNECTION = 400
 /** What this test gives the agent; the flooder's 4th connection is over the per-process cap. */
 const MAX_CONNECTIONS_PER_PROCESS = 3
 const MAX_STREAMS_PER_PROCESS = 64
+/** Room for two flooder processes' shares, not three: a uid cannot fork past its stream limit. */
+const MAX_STREAMS_PER_UID = 2 * MAX_STREAMS_PER_PROCESS
 
-/**
- * A flooder that never reads: opens `connections` HTTP/2 connections and `perConnection`
- * FetchX509SVID streams on each (raw node:http2, the gRPC wire format by hand), keeps every
- * stream paused (no WINDOW_UPDATE, so the agent's messages pile up on its side), and prints
- * every 200 ms how many streams have no status yet and the gRPC codes of the others
- * (RST_STREAM ENHANCE_YOUR_CALM counts as RESOURCE_EXHAUSTED, as gRPC clients report it;
- * REFUSED_STREAM and a closed connection as UNAVAILABLE).
- */
-const FLOODER_SCRIPT = `import http2 from 'node:http2'
-import net from 'node:net'
-import { createInterface } from 'node:readline'
-const [, socket, connections, perConnection] = process.argv.slice(2)
-const codes = {}
-let opened = 0
-let pending = 0
-const RST = { [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM]: 8, [http2.constants.NGHTTP2_REFUSED_STREAM]: 14 }
-for (let c = 0; c < Number(connections); c++) {
-  const session = http2.connect('http://localhost', { createConnection: () => net.connect(socket) })
-  session.on('error', () => {})
-  for (let i = 0; i < Number(perConnection); i++) {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': '/SpiffeWorkloadAPI/FetchX509SVID',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'workload.spiffe.io': 'true',
-    })
-    opened++
-    pending++
-    let done = false
-    const finish = (code) => {
-      if (done) return
-      done = true
-      pending--
-      codes[code] = (codes[code] ?? 0) + 1
-    }
-    req.on('response', (h) => h['grpc-status'] !== undefined && finish(Number(h['grpc-status'])))
-    req.on('trailers', (h) => finish(Number(h['grpc-status'] ?? 2)))
-    req.on('close', () => finish(RST[req.rstCode] ?? 14))
-    req.on('error', () => {})
-    req.end(Buffer.from([0, 0, 0, 0, 0]))
-    req.pause()
-  }
-}
-const report = () => process.stdout.write(JSON.stringify({ opened, pending, codes }) + '\\n')
-report()
-setInterval(report, 200)
-createInterface({ input: process.stdin }).on('close', () => process.exit(0))
-`
+/** The flooder: the benchmark's (scripts/bench/flood-client.ts), compiled. */
+const FLOOD_CLIENT = join(ROOT, 'dist/scripts/bench/flood-client.js')
 
 if (process.getuid?.() === 0) await floodTests()
 else t.skip('Workload API flood tests need root: the flooder and the victim run as other uids', () => {})
@@ -86,17 +45,16 @@ async function floodTests(): Promise<void> {
       String(MAX_CONNECTIONS_PER_PROCESS),
       '--max-streams-per-process',
       String(MAX_STREAMS_PER_PROCESS),
+      '--max-streams-per-uid',
+      String(MAX_STREAMS_PER_UID),
     ],
   })
   const scripts = mkdtempSync(join(node.dir, 'w-'))
   chmodSync(scripts, 0o755)
   const victimScript = writeWorkloadScript(scripts, 'victim.mjs')
-  const flooderPath = join(scripts, 'flooder.mjs')
-  writeFileSync(flooderPath, FLOODER_SCRIPT, { mode: 0o644 })
-  chmodSync(flooderPath, 0o644)
-  const flooderScript = realpathSync(flooderPath)
   await node.createEntry(`${TD}/flooder`, [`unix:uid:${FLOODER_UID}`])
   await node.createEntry(`${TD}/victim`, [`unix:uid:${VICTIM_UID}`])
+  await node.createEntry(`${TD}/forker`, [`unix:uid:${FORKER_UID}`])
 
   /** Runs the flooder as `uid` (uninstrumented node, like startWorkload); stopped at teardown. */
   function spawnFlooder(uid: number, connections: number, perConnection: number) {
@@ -106,8 +64,7 @@ async function floodTests(): Promise<void> {
         '-u',
         'NODE_OPTIONS',
         process.execPath,
-        flooderScript,
-        ROOT,
+        FLOOD_CLIENT,
         node.agent.socketPath,
         String(connections),
         String(perConnection),
@@ -162,18 +119,33 @@ async function floodTests(): Promise<void> {
         'every fetch of the other workload succeeds during the flood',
       )
 
-      // The flooder's excess streams end: at most its per-process share stays open.
+      // The agent serves the flooder its per-process share, refuses some streams past it and
+      // then holds the flooder's connections back at HTTP/2: the rest of its streams wait in
+      // the flooder's own HTTP/2 client instead of being refused one by one by the agent.
       const settled = await flooder.output.waitFor(
-        (l) => typeof l.pending === 'number' && l.pending <= MAX_STREAMS_PER_PROCESS,
-        `at most ${MAX_STREAMS_PER_PROCESS} of the flooder's ${total} streams stay open`,
+        (l) =>
+          l.served === MAX_STREAMS_PER_PROCESS &&
+          ((l.codes as Record<string, number>)[String(status.UNAVAILABLE)] ?? 0) >= STREAMS_PER_CONNECTION &&
+          ((l.codes as Record<string, number>)[String(status.RESOURCE_EXHAUSTED)] ?? 0) >=
+            REFUSALS_BEFORE_HOLD,
+        `the flooder is served its ${MAX_STREAMS_PER_PROCESS} streams, its connection over the per-process cap is refused and ${REFUSALS_BEFORE_HOLD} of its streams are`,
         40_000,
       )
       const codes = settled.codes as Record<string, number>
       const exhausted = codes[String(status.RESOURCE_EXHAUSTED)] ?? 0
-      t.ok(exhausted > 0, `excess streams end with RESOURCE_EXHAUSTED (${JSON.stringify(codes)})`)
       t.ok(
-        (codes[String(status.UNAVAILABLE)] ?? 0) >= STREAMS_PER_CONNECTION,
-        'the connection over the per-process cap is refused (its streams fail UNAVAILABLE)',
+        exhausted <= REFUSALS_BEFORE_HOLD + (MAX_CONNECTIONS_PER_PROCESS + 1) * MAX_STREAMS_PER_CONNECTION,
+        `the agent refused ${exhausted} of ${total} streams itself, at most its threshold plus what was in flight (${JSON.stringify(codes)})`,
+      )
+      t.ok(
+        (settled.pending as number) - (settled.served as number) > total / 2,
+        `${(settled.pending as number) - (settled.served as number)} streams wait in the flooder's own HTTP/2 client`,
+      )
+      t.ok(
+        node.agent.logs.lines
+          .slice(logFrom)
+          .some((l) => typeof l.msg === 'string' && /held back/.test(l.msg)),
+        'holding the flooder back is logged',
       )
 
       for (let i = 0; i < 3; i++) {
@@ -194,6 +166,33 @@ async function floodTests(): Promise<void> {
       await victim.stop()
     },
   )
+
+  // One uid forks: three flooder processes, each within its own per-process share, together
+  // past the uid's stream limit.
+  t.test('a workload that forks cannot hold more streams than its uid may', async (t) => {
+    const logFrom = node.agent.logs.lines.length
+    const flooders = [0, 1, 2].map(() => spawnFlooder(FORKER_UID, 1, 300))
+    const served = () => flooders.reduce((n, f) => n + ((f.output.lines.at(-1)?.served as number) ?? 0), 0)
+    await waitUntil(
+      `the uid's three processes served ${MAX_STREAMS_PER_UID} streams together`,
+      () => served() === MAX_STREAMS_PER_UID,
+      { timeoutMs: 40_000 },
+    )
+    // a moment later still no more (each report comes every 200 ms)
+    await new Promise((r) => setTimeout(r, 1_000))
+    t.equal(
+      served(),
+      MAX_STREAMS_PER_UID,
+      `the uid's three processes hold ${MAX_STREAMS_PER_UID} streams, not ${3 * MAX_STREAMS_PER_PROCESS}`,
+    )
+    t.ok(
+      node.agent.logs.lines
+        .slice(logFrom)
+        .some((l) => l.msg === 'Workload API stream refused: the uid is at its stream limit'),
+      'the refusal names the uid limit',
+    )
+    for (const f of flooders) await f.stop()
+  })
 
   // A caller with no entry opening thousands of streams: each ends PERMISSION_DENIED, and the
   // agent does not write one warning per stream.

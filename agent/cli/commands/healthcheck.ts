@@ -6,18 +6,18 @@
  * status, another reason, OK) is unhealthy (exit 1), as is no answer (no socket, refused,
  * timeout).
  */
-import { status as Status } from '@grpc/grpc-js'
 import { EXIT_FAILED, EXIT_OK } from '../../../common/cli/cli-io.js'
 import { defineVerb } from '../../../common/cli/define-verb.js'
 import { printJson } from '../../../common/cli/print-json.js'
-import { AUDIENCE_REQUIRED } from '../../workloadapi/workload-api-status.js'
+import { GrpcStatus } from '../../../proto/grpc-status.js'
+import { AUDIENCE_REQUIRED } from '../../workloadapi/status-details.js'
 import { commonApiSettings, withApiOptions } from '../api-options.js'
 import { reportFailure } from '../cli-output.js'
 import { WorkloadApiError, WorkloadClient } from '../workload-client.js'
 
 /** The agent's answer to the probe. */
 export const EXPECTED_PROBE_ANSWER = {
-  status: Status.INVALID_ARGUMENT,
+  status: GrpcStatus.INVALID_ARGUMENT,
   message: AUDIENCE_REQUIRED,
 }
 
@@ -38,8 +38,8 @@ export const run = defineVerb({
         if (
           !(err instanceof WorkloadApiError) ||
           err.status === undefined ||
-          err.status === Status.UNAVAILABLE ||
-          err.status === Status.DEADLINE_EXCEEDED
+          err.status === GrpcStatus.UNAVAILABLE ||
+          err.status === GrpcStatus.DEADLINE_EXCEEDED
         ) {
           return reportFailure(io, 'healthcheck', err, settings.socketPath)
         }

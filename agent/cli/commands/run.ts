@@ -3,11 +3,12 @@
  * SIGINT (through the shared `common/lifecycle/run-daemon.ts`). An insecure bootstrap is announced loudly on stderr, as is a
  * join token file other users can read; a join token given as a flag is refused (exit 2). Exit
  * codes: 0 after a requested stop, 2 for configuration problems (also when the agent stops
- * because it needs a new credential), 1 for any other fatal failure.
+ * because it needs a new credential), 1 for any other fatal failure. The agent itself is
+ * imported only once the configuration is valid, so `run --help` and a bad flag answer without
+ * loading it.
  */
 import type { CliIo } from '../../../common/cli/cli-io.js'
 import { runDaemon } from '../../../common/lifecycle/run-daemon.js'
-import { startAgent } from '../../agent.js'
 import { loadAgentConfig } from '../../config/load-agent-config.js'
 
 const INSECURE_WARNING = [
@@ -36,6 +37,6 @@ export function run(args: string[], io: CliIo): Promise<number> {
       ...(config.insecureBootstrap ? [INSECURE_WARNING] : []),
       ...warnings.map((w) => `WARNING: ${w}`),
     ],
-    start: (config, logger) => startAgent(config, { logger }),
+    start: async (config, logger) => (await import('../../agent.js')).startAgent(config, { logger }),
   })
 }

@@ -11,6 +11,7 @@ import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
 import type { DataStore } from '../../datastore/datastore.js'
+import type { TaskService } from '../../task/task-service.js'
 
 /** The CA operations the admin API uses (a subset of `CaManager`). */
 export interface AdminCa {
@@ -46,6 +47,10 @@ export type AdminDataStore = Pick<
   | 'recordIssuedSvids'
   | 'listIssuedSvids'
   | 'integrityCheck'
+  | 'listTasks'
+  | 'getTask'
+  | 'listTaskCredentials'
+  | 'listTaskEvents'
 >
 
 /** Everything the admin API handlers need, passed in once. */
@@ -63,4 +68,6 @@ export interface AdminApiDeps {
   readonly defaultJwtSvidTtlSeconds: number
   /** Health: a problem line when storage cannot be written (a full disk); absent: not probed. */
   readonly storageProbe?: () => Promise<string | undefined>
+  /** Task decisions (`task end`); without it `task end` fails UNAVAILABLE. */
+  readonly tasks?: TaskService
 }

@@ -18,6 +18,7 @@ import { entryHandlers } from './entries.js'
 import { healthHandlers } from './health.js'
 import { mintHandlers } from './mint.js'
 import { svidHandlers } from './svids.js'
+import { taskHandlers } from './tasks.js'
 import { tokenHandlers } from './tokens.js'
 
 export type { AdminApiDeps, AdminCa, AdminDataStore } from './admin-api-deps.js'
@@ -40,6 +41,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...mintHandlers(deps),
     ...svidHandlers(deps),
     ...healthHandlers(deps),
+    ...taskHandlers(deps),
   }
 }
 

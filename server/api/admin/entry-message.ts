@@ -22,6 +22,7 @@ import type { RegistrationEntry, RegistrationEntryInput } from '../../datastore/
 import {
   checkDnsNames,
   checkFederatesWith,
+  checkListSize,
   checkSelectors,
   checkText,
   checkTtl,
@@ -41,6 +42,9 @@ export const MUTABLE_ENTRY_FIELDS = [
   'admin',
   'node',
   'federates_with',
+  'task_scopes',
+  'max_task_ttl',
+  'revoke_on_exit',
 ] as const
 
 /** One of {@link MUTABLE_ENTRY_FIELDS}. */
@@ -106,7 +110,20 @@ export function entryInputFromMessage(
     admin: msg.admin,
     node: msg.node,
     federatesWith: checkFederatesWith(msg.federates_with, trustDomain),
+    taskScopes: checkTaskScopes(msg.task_scopes),
+    maxTaskTtl: checkTtl(msg.max_task_ttl, 'max_task_ttl'),
+    revokeOnExit: msg.revoke_on_exit,
   }
+}
+
+/** Task audiences: printable, no whitespace (the Txn-Token `scope` is space-separated), de-duplicated. */
+function checkTaskScopes(values: readonly string[]): string[] {
+  checkListSize(values, 'task_scopes')
+  for (const v of values) {
+    checkText(v, 'task_scopes')
+    if (v === '' || /\s/.test(v)) entryInvalid('each task scope must be non-empty and without whitespace')
+  }
+  return [...new Set(values)]
 }
 
 /** The wire form of a stored entry (times in unix seconds, federated trust domains as IDs). */
@@ -125,5 +142,8 @@ export function entryToMessage(e: RegistrationEntry): EntryMessage {
     federates_with: e.federatesWith.map((td) => `spiffe://${td}`),
     revision_number: e.revisionNumber,
     created_at: Math.floor(e.createdAt.getTime() / 1000),
+    task_scopes: [...e.taskScopes],
+    max_task_ttl: e.maxTaskTtl,
+    revoke_on_exit: e.revokeOnExit,
   }
 }

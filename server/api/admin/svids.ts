@@ -5,10 +5,10 @@ import type { SvidRecord__Output as SvidRecordMessage } from '../../../proto/gen
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
 import type { IssuedSvidFilter, IssuedSvidRecord } from '../../datastore/records.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
+import { MAX_SINCE_SECONDS } from './max-since-seconds.js'
 import { unary } from './unary.js'
 
-/** Longest look-back of `svid list --since`: 100 years (anything longer is no filter at all). */
-export const MAX_SINCE_SECONDS = 100 * 365 * 86_400
+export { MAX_SINCE_SECONDS } from './max-since-seconds.js'
 
 /** At most this many records per `svid list` answer (the newest ones). */
 export const MAX_LISTED_SVIDS = 10_000

@@ -12,6 +12,7 @@ import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js
 import type { Log } from '../../../common/logging/logger.js'
 import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
+import type { TaskService } from '../../task/task-service.js'
 import type { AuthorizedEntryCache } from './authorized-entries.js'
 
 /** What the agent API asks of the CA. */
@@ -65,6 +66,8 @@ export interface AgentApiDeps {
   readonly defaultJwtSvidTtlSeconds: number
   /** Longest an AttestAgent stream may take, challenge round trips included. */
   readonly attestTimeoutMs: number
+  /** Task decisions; without it the task RPCs fail UNAVAILABLE. */
+  readonly tasks?: TaskService
 }
 
 /** The deps plus what the handlers share, built once by `createAgentApiHandlers`. */

@@ -22,6 +22,7 @@ import { batchNewX509Svid } from './batch-new-x509-svid.js'
 import { newJwtSvid } from './new-jwt-svid.js'
 import { renewAgent } from './renew-agent.js'
 import { syncAuthorizedEntries } from './sync-authorized-entries.js'
+import { beginTask, endTask, fetchTaskJwtSvid } from './task-rpcs.js'
 
 export type { AgentApiCa, AgentApiDataStore, AgentApiDeps } from './agent-api-deps.js'
 
@@ -64,6 +65,9 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
     BatchNewX509Svid: authenticated('BatchNewX509Svid', (caller, req) => batchNewX509Svid(deps, caller, req)),
     NewJwtSvid: authenticated('NewJwtSvid', (caller, req) => newJwtSvid(deps, caller, req)),
     GetBundle: authenticated('GetBundle', async () => ({ bundle: toWireBundle(deps.ca.currentBundle()) })),
+    BeginTask: authenticated('BeginTask', (caller, req) => beginTask(deps, caller, req)),
+    FetchTaskJwtSvid: authenticated('FetchTaskJwtSvid', (caller, req) => fetchTaskJwtSvid(deps, caller, req)),
+    EndTask: authenticated('EndTask', (caller, req) => endTask(deps, caller, req)),
   }
   return { handlers, authenticator }
 }

@@ -77,5 +77,8 @@ export function toWireEntry(e: RegistrationEntry): WireEntry {
     federates_with: e.federatesWith.map((td) => `spiffe://${federatedTrustDomainName(td)}`),
     revision_number: e.revisionNumber,
     created_at: unixSeconds(e.createdAt),
+    task_scopes: [...e.taskScopes],
+    max_task_ttl: e.maxTaskTtl,
+    revoke_on_exit: e.revokeOnExit,
   }
 }

@@ -23,11 +23,15 @@ interface EntryRow {
   federates_with: string
   revision_number: number
   created_at: number
+  task_scopes: string
+  max_task_ttl: number
+  revoke_on_exit: number
   selectors: string
 }
 
 const SELECT_ENTRY = `SELECT e.id, e.spiffe_id, e.parent_id, e.x509_svid_ttl, e.jwt_svid_ttl, e.dns_names,
-  e.hint, e.admin, e.node, e.federates_with, e.revision_number, e.created_at,
+  e.hint, e.admin, e.node, e.federates_with, e.revision_number, e.created_at, e.task_scopes, e.max_task_ttl,
+  e.revoke_on_exit,
   (SELECT json_group_array(json_array(s.type, s.value)) FROM entry_selectors s WHERE s.entry_id = e.id) AS selectors
   FROM registration_entries e`
 const ORDER = 'ORDER BY e.created_at, e.rowid'
@@ -45,12 +49,14 @@ const SELECTOR_CLAUSES = {
 } as const
 
 const INSERT_ENTRY = `INSERT INTO registration_entries (id, spiffe_id, parent_id, selector_set, x509_svid_ttl,
-  jwt_svid_ttl, dns_names, hint, admin, node, federates_with, revision_number, created_at)
+  jwt_svid_ttl, dns_names, hint, admin, node, federates_with, revision_number, created_at, task_scopes, max_task_ttl,
+  revoke_on_exit)
   VALUES (@id, @spiffeId, @parentId, @selectorSet, @x509SvidTtl, @jwtSvidTtl, @dnsNames, @hint, @admin, @node,
-  @federatesWith, @revisionNumber, @createdAt)`
+  @federatesWith, @revisionNumber, @createdAt, @taskScopes, @maxTaskTtl, @revokeOnExit)`
 const UPDATE_ENTRY = `UPDATE registration_entries SET spiffe_id = @spiffeId, parent_id = @parentId,
   selector_set = @selectorSet, x509_svid_ttl = @x509SvidTtl, jwt_svid_ttl = @jwtSvidTtl, dns_names = @dnsNames,
-  hint = @hint, admin = @admin, node = @node, federates_with = @federatesWith, revision_number = @revisionNumber
+  hint = @hint, admin = @admin, node = @node, federates_with = @federatesWith, revision_number = @revisionNumber,
+  task_scopes = @taskScopes, max_task_ttl = @maxTaskTtl, revoke_on_exit = @revokeOnExit
   WHERE id = @id`
 const INSERT_SELECTOR = 'INSERT INTO entry_selectors (entry_id, type, value) VALUES (@entryId, @type, @value)'
 
@@ -70,6 +76,21 @@ function toEntry(row: EntryRow): RegistrationEntry {
     federatesWith: JSON.parse(row.federates_with) as string[],
     revisionNumber: row.revision_number,
     createdAt: new Date(row.created_at),
+    taskScopes: JSON.parse(row.task_scopes) as string[],
+    maxTaskTtl: row.max_task_ttl,
+    revokeOnExit: row.revoke_on_exit === 1,
+  }
+}
+
+/** A checked input with its task fields filled in (checkEntryInput always sets them). */
+function withTaskFields(
+  e: RegistrationEntryInput,
+): Omit<RegistrationEntry, 'id' | 'revisionNumber' | 'createdAt'> {
+  return {
+    ...e,
+    taskScopes: [...(e.taskScopes ?? [])],
+    maxTaskTtl: e.maxTaskTtl ?? 0,
+    revokeOnExit: e.revokeOnExit ?? false,
   }
 }
 
@@ -124,6 +145,9 @@ function rowParams(id: string, e: RegistrationEntryInput, revisionNumber: number
     node: e.node ? 1 : 0,
     federatesWith: JSON.stringify(e.federatesWith),
     revisionNumber,
+    taskScopes: JSON.stringify(e.taskScopes ?? []),
+    maxTaskTtl: e.maxTaskTtl ?? 0,
+    revokeOnExit: e.revokeOnExit ? 1 : 0,
   }
 }
 
@@ -145,7 +169,7 @@ export class EntryTable {
     const id = randomUUID()
     this.#sql.run(INSERT_ENTRY, { ...rowParams(id, input, 0), createdAt: now.getTime() })
     this.#insertSelectors(id, input.selectors)
-    return { id, ...input, revisionNumber: 0, createdAt: new Date(now.getTime()) }
+    return { ...withTaskFields(input), id, revisionNumber: 0, createdAt: new Date(now.getTime()) }
   }
 
   get(id: string): RegistrationEntry | undefined {
@@ -173,7 +197,7 @@ export class EntryTable {
     this.#sql.run(UPDATE_ENTRY, rowParams(id, next, revisionNumber))
     this.#sql.run('DELETE FROM entry_selectors WHERE entry_id = @id', { id })
     this.#insertSelectors(id, next.selectors)
-    return { id, ...next, revisionNumber, createdAt: current.createdAt }
+    return { ...withTaskFields(next), id, revisionNumber, createdAt: current.createdAt }
   }
 
   /** Deletes an entry; its selectors go with it (call inside a write transaction). */

@@ -104,5 +104,54 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX issued_svids_spiffe_id ON issued_svids (spiffe_id, issued_at);
   CREATE INDEX issued_svids_agent_id ON issued_svids (agent_id, issued_at);
   CREATE INDEX issued_svids_not_after ON issued_svids (not_after);
+  `, // tasks (issue 13): task-bound credentials; entries say which tasks they may begin
+  `
+  ALTER TABLE registration_entries ADD COLUMN task_scopes TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(task_scopes));
+  ALTER TABLE registration_entries ADD COLUMN max_task_ttl INTEGER NOT NULL DEFAULT 0 CHECK (max_task_ttl >= 0);
+  ALTER TABLE registration_entries ADD COLUMN revoke_on_exit INTEGER NOT NULL DEFAULT 0 CHECK (revoke_on_exit IN (0, 1));
+
+  -- no foreign keys to entries or agents: a task's record outlives both
+  CREATE TABLE tasks (
+    id           TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    state        TEXT    NOT NULL CHECK (state IN ('active', 'ended')),
+    outcome      TEXT    NOT NULL DEFAULT '' CHECK (outcome IN ('', 'completed', 'failed', 'cancelled', 'expired', 'process_exited')),
+    end_reason   TEXT    NOT NULL DEFAULT '',
+    spiffe_id    TEXT    NOT NULL CHECK (spiffe_id <> ''),
+    entry_id     TEXT    NOT NULL,
+    agent_id     TEXT    NOT NULL,
+    process_key  TEXT    NOT NULL,
+    subject      TEXT    NOT NULL CHECK (subject <> ''),
+    purpose      TEXT    NOT NULL,
+    scope        TEXT    NOT NULL CHECK (json_valid(scope)),
+    act_chain    TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(act_chain)),
+    parent_txn   TEXT    NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    deadline     INTEGER NOT NULL,
+    ended_at     INTEGER,
+    CHECK ((state = 'ended') = (ended_at IS NOT NULL AND outcome <> ''))
+  ) STRICT;
+  CREATE INDEX tasks_state_deadline ON tasks (state, deadline);
+  CREATE INDEX tasks_spiffe_id ON tasks (spiffe_id, created_at);
+
+  -- every credential issued for a task (the Txn-Token's txn, JWT-SVID jtis, X.509 serials)
+  CREATE TABLE task_credentials (
+    task_id    TEXT    NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    kind       TEXT    NOT NULL CHECK (kind IN ('txn', 'jwt', 'x509')),
+    credential TEXT    NOT NULL CHECK (credential <> ''),
+    audience   TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(audience)),
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (task_id, kind, credential)
+  ) STRICT, WITHOUT ROWID;
+
+  -- every decision about a task, refusals included (the task's audit trail)
+  CREATE TABLE task_events (
+    id      INTEGER NOT NULL PRIMARY KEY,
+    task_id TEXT    NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    at      INTEGER NOT NULL,
+    event   TEXT    NOT NULL CHECK (event <> ''),
+    detail  TEXT    NOT NULL DEFAULT ''
+  ) STRICT;
+  CREATE INDEX task_events_task_id ON task_events (task_id, id);
   `,
 ]

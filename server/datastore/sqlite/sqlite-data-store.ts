@@ -23,6 +23,12 @@ import type {
   JoinTokenInput,
   RegistrationEntry,
   RegistrationEntryInput,
+  TaskCredential,
+  TaskEvent,
+  TaskFilter,
+  TaskInput,
+  TaskOutcome,
+  TaskRecord,
 } from '../records.js'
 import * as check from '../validate-records.js'
 import { AgentTable } from './agent-table.js'
@@ -35,6 +41,7 @@ import { migrate } from './migrate.js'
 import { MIGRATIONS } from './migrations.js'
 import { openSqliteFile } from './open-sqlite-file.js'
 import { type ErrorContext, Sql, translateSqliteError } from './sql.js'
+import { TaskTable } from './task-table.js'
 
 /** How to open a {@link SqliteDataStore}. */
 export interface SqliteDataStoreOptions {
@@ -64,6 +71,7 @@ export class SqliteDataStore implements DataStore {
   readonly #tokens: JoinTokenTable
   readonly #bundles: BundleTable
   readonly #svids: IssuedSvidTable
+  readonly #tasks: TaskTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -77,6 +85,7 @@ export class SqliteDataStore implements DataStore {
     this.#tokens = new JoinTokenTable(this.#sql)
     this.#bundles = new BundleTable(this.#sql)
     this.#svids = new IssuedSvidTable(this.#sql)
+    this.#tasks = new TaskTable(this.#sql)
   }
 
   /**
@@ -305,6 +314,56 @@ export class SqliteDataStore implements DataStore {
   async pruneIssuedSvids(before: Date): Promise<number> {
     check.checkDate(before, 'before')
     return this.#write('prune issued SVIDs', () => this.#svids.prune(before))
+  }
+
+  // ----- tasks -----
+
+  async createTask(input: TaskInput): Promise<TaskRecord> {
+    const task = check.checkTaskInput(input)
+    return this.#write(
+      'create task',
+      () => this.#tasks.create(task),
+      'ERR_INVALID_ARGUMENT',
+      'a task with this id already exists',
+    )
+  }
+
+  async getTask(id: string): Promise<TaskRecord | undefined> {
+    check.checkString(id, 'id')
+    return this.#read('get task', () => this.#tasks.get(id))
+  }
+
+  async listTasks(filter?: TaskFilter): Promise<TaskRecord[]> {
+    const f = check.checkTaskFilter(filter)
+    return this.#read('list tasks', () => this.#tasks.list(f))
+  }
+
+  async endTask(id: string, outcome: TaskOutcome, reason: string, now: Date): Promise<TaskRecord> {
+    check.checkString(id, 'id')
+    check.checkTaskOutcome(outcome)
+    check.checkString(reason, 'reason')
+    check.checkDate(now, 'now')
+    return this.#write('end task', () => this.#tasks.end(id, outcome, reason.slice(0, 1024), now))
+  }
+
+  async recordTaskCredential(credential: TaskCredential): Promise<void> {
+    const c = check.checkTaskCredential(credential)
+    this.#write('record task credential', () => this.#tasks.recordCredential(c))
+  }
+
+  async listTaskCredentials(taskId: string): Promise<TaskCredential[]> {
+    check.checkString(taskId, 'taskId')
+    return this.#read('list task credentials', () => this.#tasks.credentials(taskId))
+  }
+
+  async recordTaskEvent(event: TaskEvent): Promise<void> {
+    const e = check.checkTaskEvent(event)
+    this.#write('record task event', () => this.#tasks.recordEvent(e))
+  }
+
+  async listTaskEvents(taskId: string): Promise<TaskEvent[]> {
+    check.checkString(taskId, 'taskId')
+    return this.#read('list task events', () => this.#tasks.events(taskId))
   }
 
   // ----- lifecycle -----

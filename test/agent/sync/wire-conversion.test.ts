@@ -24,6 +24,9 @@ function wireEntry(id: string, over: Partial<RegistrationEntry__Output> = {}): R
     federates_with: [],
     revision_number: 1,
     created_at: 1_780_000_000,
+    task_scopes: [],
+    max_task_ttl: 0,
+    revoke_on_exit: false,
     ...over,
   }
 }

@@ -71,6 +71,8 @@ export interface HarnessOptions {
   entries?: (h: { dir: string; uid: number }) => AuthorizedEntry[]
   cache?: Partial<WorkloadIdentityCacheOptions>
   server?: Partial<WorkloadApiServerConfig>
+  /** Serve the Task API too, from a manager over the harness's cache. */
+  tasks?: (cache: WorkloadIdentityCache) => NonNullable<WorkloadApiServerConfig['tasks']>
 }
 
 /** Starts everything; torn down with the test. */
@@ -96,6 +98,7 @@ export async function startHarness(test: Pick<typeof t, 'teardown'>, opts: Harne
     attestor: new WorkloadAttestor({ pidfdIsAlive }),
     trustDomain: 'example.org',
     logger,
+    ...(opts.tasks ? { tasks: opts.tasks(cache) } : {}),
     ...opts.server,
   })
   const api2 = loadWorkloadApi()

@@ -1,12 +1,15 @@
 // The Workload API's per-caller limits on a real socket with real attestation: one process past
 // its stream limit gets RESOURCE_EXHAUSTED (and the refusal is logged once, not per stream), one
 // process past its connection limit has the extra connection closed, and a client that does not
-// read a stream has it reset once its unsent backlog passes the bound.
-import { constants as http2, connect as http2Connect } from 'node:http2'
+// read a stream has it reset once its unsent backlog passes the bound; a process that keeps
+// opening streams past its limit has its connections held back at HTTP/2.
+import { type ClientHttp2Stream, constants as http2, connect as http2Connect } from 'node:http2'
 import { connect as netConnect } from 'node:net'
 import { credentials, status } from '@grpc/grpc-js'
 import t from 'tap'
+import { REFUSALS_BEFORE_HOLD } from '../../../agent/workloadapi/caller-limits.js'
 import { loadWorkloadApi } from '../../../proto/loader.js'
+import { rawFetchX509 } from '../../../scripts/bench/raw-fetch-x509.js'
 import { entry } from '../cache/fake-server.js'
 import { eventually, firstMessage, md, startHarness, streamStatus } from './harness.js'
 
@@ -88,15 +91,7 @@ t.test('a stream whose client never reads is reset past its backlog bound', asyn
   t.teardown(() => session.destroy())
   // Fill the connection's flow-control window with streams nobody reads.
   const reqs = Array.from({ length: 60 }, () => {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': '/SpiffeWorkloadAPI/FetchX509SVID',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'workload.spiffe.io': 'true',
-    })
-    req.on('error', () => {})
-    req.end(Buffer.from([0, 0, 0, 0, 0]))
+    const req = rawFetchX509(session)
     req.pause()
     return req
   })
@@ -118,4 +113,51 @@ t.test('a stream whose client never reads is reset past its backlog bound', asyn
     h.lines.some((l) => /not reading/.test(l.msg)),
     'the reset is logged',
   )
+})
+
+t.test('a process that keeps opening streams past its limit is held back at HTTP/2', async (t) => {
+  const h = await startHarness(t, {
+    entries: ({ uid }) => [entry({ id: 'a', path: '/web', selectors: [`unix:uid:${uid}`] })],
+    server: { callerLimits: { maxStreamsPerProcess: 2 } },
+  })
+  const session = http2Connect('http://localhost', { createConnection: () => netConnect(h.socketPath) })
+  session.on('error', () => {})
+  t.teardown(() => session.destroy())
+  const limits: number[] = []
+  session.on('remoteSettings', (s) => limits.push(s.maxConcurrentStreams ?? -1))
+  const extra = 10
+  const served: ClientHttp2Stream[] = []
+  const ended: number[] = []
+  for (let i = 0; i < 2 + REFUSALS_BEFORE_HOLD + extra; i++) {
+    const req = rawFetchX509(session)
+    req.on('response', (headers) => {
+      if (headers['grpc-status'] === undefined) served.push(req)
+      else ended.push(Number(headers['grpc-status']))
+    })
+    req.pause()
+  }
+  t.ok(
+    await eventually(() => limits.includes(2), 15_000),
+    `after ${REFUSALS_BEFORE_HOLD} refusals the connection may open only the 2 streams it holds (SETTINGS: ${limits.join(', ')})`,
+  )
+  t.equal(served.length, 2, 'the process holds its 2 streams')
+  t.ok(
+    ended.length >= REFUSALS_BEFORE_HOLD && ended.every((c) => c === status.RESOURCE_EXHAUSTED),
+    'the refused ones ended RESOURCE_EXHAUSTED',
+  )
+  t.match(
+    h.lines.filter((l) => /held back/.test(l.msg)),
+    [{ level: 'warn', obj: { pid: process.pid, limit: 2, refused: REFUSALS_BEFORE_HOLD } }],
+    'holding the process back is logged once',
+  )
+  for (const req of served.splice(0)) req.close(http2.NGHTTP2_CANCEL)
+  t.ok(
+    await eventually(() => limits.at(-1) === 100, 15_000),
+    `once it holds no more than half its limit, the connection gets the default back (SETTINGS: ${limits.join(', ')})`,
+  )
+  for (let i = 0; i < 2; i++) {
+    const req = rawFetchX509(session)
+    req.on('response', (headers) => headers['grpc-status'] === undefined && served.push(req))
+  }
+  t.ok(await eventually(() => served.length === 2, 15_000), 'new streams on the connection are served again')
 })

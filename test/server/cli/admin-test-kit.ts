@@ -1,5 +1,6 @@
 // A real admin API for CLI and handler tests: SQLite in a temp dir, a real CaManager, the
 // admin gRPC server on a temp Unix socket, and runCli in-process with captured streams.
+
 import { spawnSync } from 'node:child_process'
 import { lstatSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -11,6 +12,7 @@ import { CaManager } from '../../../server/ca/ca-manager.js'
 import { runCli } from '../../../server/cli/run-cli.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AdminApiServer, startAdminApiServer } from '../../../server/endpoints/admin-api-server.js'
+import { TaskService } from '../../../server/task/task-service.js'
 import { FakeClock, RecordingLogger } from '../ca/ca-test-kit.js'
 
 export { FakeClock, RecordingLogger }
@@ -32,6 +34,7 @@ export interface AdminFixture {
   clock: FakeClock
   logger: RecordingLogger
   server: AdminApiServer
+  tasks: TaskService
   /** Runs `sigil-server <argv>` in-process against this server (SIGIL_ADMIN_SOCKET set). */
   cli(argv: string[], env?: Record<string, string | undefined>): Promise<CliResult>
   close(): Promise<void>
@@ -82,7 +85,16 @@ export async function startAdminFixture(
   })
   await ca.init()
   const socketPath = join(dir, 'private', 'admin.sock')
+  const tasks = new TaskService({
+    trustDomain: TD,
+    ca,
+    datastore,
+    logger,
+    clock: now,
+    defaultJwtSvidTtlSeconds: 300,
+  })
   const server = await startAdminApiServer({
+    tasks,
     socketPath,
     trustDomain: TD,
     datastore,
@@ -101,6 +113,7 @@ export async function startAdminFixture(
     clock,
     logger,
     server,
+    tasks,
     cli: (argv, env = {}) => runCaptured(argv, { SIGIL_ADMIN_SOCKET: socketPath, ...env }),
     async close() {
       await server.close()

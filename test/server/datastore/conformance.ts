@@ -12,6 +12,7 @@ import { entryTests } from './conformance/entries.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
+import { taskTests } from './conformance/tasks.js'
 
 export type { MakeStore } from './conformance/fixtures.js'
 
@@ -23,6 +24,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   joinTokenTests(t, makeStore)
   bundleTests(t, makeStore)
   issuedSvidTests(t, makeStore)
+  taskTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
+import { MIGRATIONS } from '../../../server/datastore/sqlite/migrations.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { AGENT_A, after, entryInput, sel, TD, tokenHash } from './conformance/fixtures.js'
 import { svidBatch } from './conformance/issued-svids.js'
@@ -93,7 +94,7 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
   t.teardown(() => ds.close())
   const db = raw(t, path)
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
-  t.same(db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get(), { v: 1 })
+  t.same(db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get(), { v: MIGRATIONS.length })
   const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all()
   t.same(tables, [
     'agent_selectors',
@@ -104,6 +105,9 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
     'join_tokens',
     'registration_entries',
     'schema_migrations',
+    'task_credentials',
+    'task_events',
+    'tasks',
     'used_join_tokens',
   ])
 })
@@ -116,7 +120,11 @@ t.test('a database with a newer schema version is refused and left alone', async
   db.close()
   await t.rejects(SqliteDataStore.open({ path }), { code: 'ERR_DATASTORE', message: /newer/ })
   const check = raw(t, path)
-  t.same(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 99])
+  const versions = Array.from({ length: MIGRATIONS.length }, (_, i) => i + 1)
+  t.same(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [
+    ...versions,
+    99,
+  ])
 })
 
 t.test('a file that is not a database is refused', async (t) => {

@@ -3,6 +3,7 @@
  * and the translation of their values into the wire entry plus the update mask naming
  * exactly the fields that were given.
  */
+import { SigilError } from '../../../../certs/errors.js'
 import type { RegistrationEntry } from '../../../../proto/generated/sigil/common/v1/RegistrationEntry.js'
 import { dnsNameFlags, selectorFlags, spiffeIdFlag, trustDomainIdFlags, ttlFlag } from '../../flag-values.js'
 
@@ -16,6 +17,10 @@ export const ENTRY_VALUE_OPTIONS = {
   'x509-svid-ttl': { hint: 'duration', description: 'X509-SVID lifetime, e.g. 1h (0: the server default)' },
   'jwt-svid-ttl': { hint: 'duration', description: 'JWT-SVID lifetime, e.g. 5m (0: the server default)' },
   hint: { hint: 'text', description: 'Label copied into the Workload API hint fields' },
+  'max-task-ttl': {
+    hint: 'duration',
+    description: 'Longest task a workload of this entry may begin, e.g. 10m (0: the server default, 1h)',
+  },
 } as const
 
 /** Repeatable entry flags. */
@@ -26,12 +31,17 @@ export const ENTRY_LIST_OPTIONS = {
     hint: 'td',
     description: 'Trust domain (spiffe://other.org) whose bundle workloads also get (repeatable)',
   },
+  'task-scope': {
+    hint: 'audience',
+    description: 'Audience tasks of this entry may call (repeatable); none: the entry may not begin tasks',
+  },
 } as const
 
 /** Boolean entry flags (`--no-admin` / `--no-node` clear them on update). */
 export const ENTRY_FLAG_OPTIONS = {
   admin: { description: 'The identity may call admin operations' },
   node: { description: 'A node-alias entry: groups agents by node selectors; its parent is the server' },
+  'revoke-on-exit': { description: "Revoke a process's X509-SVIDs of this entry when the process exits" },
 } as const
 
 /** Flags of `entry create` and `entry update` that are not entry fields. */
@@ -54,6 +64,9 @@ export interface EntryFlagValues {
   readonly 'federates-with'?: string[] | undefined
   readonly admin?: boolean | undefined
   readonly node?: boolean | undefined
+  readonly 'task-scope'?: string[] | undefined
+  readonly 'max-task-ttl'?: string | undefined
+  readonly 'revoke-on-exit'?: boolean | undefined
 }
 
 /**
@@ -106,5 +119,27 @@ export function entryFromFlags(v: EntryFlagValues): { entry: RegistrationEntry; 
     entry.federates_with = trustDomainIdFlags(v['federates-with'])
     mask.push('federates_with')
   }
+  if (v['task-scope'] !== undefined) {
+    entry.task_scopes = taskScopeFlags(v['task-scope'])
+    mask.push('task_scopes')
+  }
+  if (v['max-task-ttl'] !== undefined) {
+    entry.max_task_ttl = ttlFlag(v['max-task-ttl'], '--max-task-ttl', { allowZero: true })
+    mask.push('max_task_ttl')
+  }
+  if (v['revoke-on-exit'] !== undefined) {
+    entry.revoke_on_exit = v['revoke-on-exit']
+    mask.push('revoke_on_exit')
+  }
   return { entry, mask }
+}
+
+/** `--task-scope` values: non-empty, no whitespace (a Txn-Token's scope is space-separated). */
+function taskScopeFlags(values: readonly string[]): string[] {
+  for (const v of values) {
+    if (v === '' || /\s/.test(v)) {
+      throw new SigilError('ERR_INVALID_ARGUMENT', '--task-scope: a non-empty audience without whitespace')
+    }
+  }
+  return [...values]
 }

@@ -1,7 +1,7 @@
 /** `sigil-server svid list`: see ../svid.ts. */
 import { SigilError } from '../../../../certs/errors.js'
 import { EXIT_OK } from '../../../../common/cli/cli-io.js'
-import { MAX_SINCE_SECONDS } from '../../../api/admin/svids.js'
+import { MAX_SINCE_SECONDS } from '../../../api/admin/max-since-seconds.js'
 import { parseDurationSeconds } from '../../../config/duration.js'
 import { adminVerb, printResult } from '../../admin-verb.js'
 import { spiffeIdFlag } from '../../flag-values.js'

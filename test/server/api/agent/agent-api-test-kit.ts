@@ -20,6 +20,7 @@ import { SqliteDataStore } from '../../../../server/datastore/sqlite/sqlite-data
 import { type AgentApiServer, startAgentApiServer } from '../../../../server/endpoints/agent-api-server.js'
 import { joinTokenHash } from '../../../../server/nodeattestation/join-token-attestor.js'
 import { ServerIdentity } from '../../../../server/svid/server-identity.js'
+import { TaskService } from '../../../../server/task/task-service.js'
 import { FakeClock, RecordingLogger } from '../../ca/ca-test-kit.js'
 import { makeX509popPki, type X509popPki } from '../../nodeattestation/x509pop-test-pki.js'
 
@@ -41,6 +42,7 @@ export interface Kit {
   ca: CaManager
   identity: ServerIdentity
   api: AgentApiServer
+  tasks: TaskService
   clock: FakeClock
   logger: RecordingLogger
   pki: X509popPki
@@ -98,7 +100,16 @@ export async function startKit(
   })
   await ca.init()
   const identity = new ServerIdentity({ trustDomain: TD, ca, clock: clock.now, logger })
+  const tasks = new TaskService({
+    trustDomain: TD,
+    ca,
+    datastore: ds,
+    logger,
+    clock: clock.now,
+    defaultJwtSvidTtlSeconds: 300,
+  })
   const server = await startAgentApiServer({
+    tasks,
     address: { host: '127.0.0.1', port: 0 },
     trustDomain: TD,
     ca,
@@ -128,6 +139,7 @@ export async function startKit(
     ca,
     identity,
     api: server,
+    tasks,
     clock,
     logger,
     pki,
@@ -243,7 +255,15 @@ function agentSvidFrom(msgs: AttestAgentResponse__Output[], keys: KeyPair): Agen
 /** Promisified unary call; rejects with the ServiceError. */
 export function unary<Res>(
   client: AgentAPIClient,
-  method: 'RenewAgent' | 'SyncAuthorizedEntries' | 'BatchNewX509Svid' | 'NewJwtSvid' | 'GetBundle',
+  method:
+    | 'RenewAgent'
+    | 'SyncAuthorizedEntries'
+    | 'BatchNewX509Svid'
+    | 'NewJwtSvid'
+    | 'GetBundle'
+    | 'BeginTask'
+    | 'FetchTaskJwtSvid'
+    | 'EndTask',
   req: object,
 ): Promise<Res> {
   return new Promise((resolve, reject) => {

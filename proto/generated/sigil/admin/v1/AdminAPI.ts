@@ -13,12 +13,16 @@ import type { CreateJoinTokenRequest as _sigil_admin_v1_CreateJoinTokenRequest, 
 import type { CreateJoinTokenResponse as _sigil_admin_v1_CreateJoinTokenResponse, CreateJoinTokenResponse__Output as _sigil_admin_v1_CreateJoinTokenResponse__Output } from '../../../sigil/admin/v1/CreateJoinTokenResponse.js';
 import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEntryRequest__Output as _sigil_admin_v1_DeleteEntryRequest__Output } from '../../../sigil/admin/v1/DeleteEntryRequest.js';
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from '../../../sigil/admin/v1/DeleteEntryResponse.js';
+import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from '../../../sigil/admin/v1/EndTaskRequest.js';
+import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from '../../../sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from '../../../sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from '../../../sigil/admin/v1/EvictAgentResponse.js';
 import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentRequest__Output as _sigil_admin_v1_GetAgentRequest__Output } from '../../../sigil/admin/v1/GetAgentRequest.js';
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from '../../../sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from '../../../sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from '../../../sigil/admin/v1/GetBundleResponse.js';
+import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from '../../../sigil/admin/v1/GetTaskRequest.js';
+import type { GetTaskResponse as _sigil_admin_v1_GetTaskResponse, GetTaskResponse__Output as _sigil_admin_v1_GetTaskResponse__Output } from '../../../sigil/admin/v1/GetTaskResponse.js';
 import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Output as _sigil_admin_v1_HealthRequest__Output } from '../../../sigil/admin/v1/HealthRequest.js';
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from '../../../sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from '../../../sigil/admin/v1/ListAgentsRequest.js';
@@ -27,6 +31,8 @@ import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntr
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from '../../../sigil/admin/v1/ListEntriesResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from '../../../sigil/admin/v1/ListSvidsRequest.js';
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from '../../../sigil/admin/v1/ListSvidsResponse.js';
+import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from '../../../sigil/admin/v1/ListTasksRequest.js';
+import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from '../../../sigil/admin/v1/ListTasksResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from '../../../sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from '../../../sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from '../../../sigil/admin/v1/MintX509SvidRequest.js';
@@ -115,6 +121,23 @@ export interface AdminAPIClient extends grpc.Client {
   deleteEntry(argument: _sigil_admin_v1_DeleteEntryRequest, callback: grpc.requestCallback<_sigil_admin_v1_DeleteEntryResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
+   * cancelled). NOT_FOUND: unknown task. FAILED_PRECONDITION: already ended.
+   */
+  EndTask(argument: _sigil_admin_v1_EndTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  EndTask(argument: _sigil_admin_v1_EndTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  EndTask(argument: _sigil_admin_v1_EndTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  EndTask(argument: _sigil_admin_v1_EndTaskRequest, callback: grpc.requestCallback<_sigil_admin_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
+   * cancelled). NOT_FOUND: unknown task. FAILED_PRECONDITION: already ended.
+   */
+  endTask(argument: _sigil_admin_v1_EndTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  endTask(argument: _sigil_admin_v1_EndTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  endTask(argument: _sigil_admin_v1_EndTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  endTask(argument: _sigil_admin_v1_EndTaskRequest, callback: grpc.requestCallback<_sigil_admin_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `agent evict --spiffe-id ID`: forgets the attested agent; it must attest
    * again before the server serves it.
    */
@@ -160,6 +183,21 @@ export interface AdminAPIClient extends grpc.Client {
   getBundle(argument: _sigil_admin_v1_GetBundleRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetBundleResponse__Output>): grpc.ClientUnaryCall;
   getBundle(argument: _sigil_admin_v1_GetBundleRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetBundleResponse__Output>): grpc.ClientUnaryCall;
   getBundle(argument: _sigil_admin_v1_GetBundleRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetBundleResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `task show --task-id ID`: one task, its credentials and its decisions.
+   */
+  GetTask(argument: _sigil_admin_v1_GetTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
+  GetTask(argument: _sigil_admin_v1_GetTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
+  GetTask(argument: _sigil_admin_v1_GetTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
+  GetTask(argument: _sigil_admin_v1_GetTaskRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `task show --task-id ID`: one task, its credentials and its decisions.
+   */
+  getTask(argument: _sigil_admin_v1_GetTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
+  getTask(argument: _sigil_admin_v1_GetTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
+  getTask(argument: _sigil_admin_v1_GetTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
+  getTask(argument: _sigil_admin_v1_GetTaskRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `healthcheck`: whether the server is serving, and what is failing if not.
@@ -222,6 +260,21 @@ export interface AdminAPIClient extends grpc.Client {
   listSvids(argument: _sigil_admin_v1_ListSvidsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListSvidsResponse__Output>): grpc.ClientUnaryCall;
   listSvids(argument: _sigil_admin_v1_ListSvidsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListSvidsResponse__Output>): grpc.ClientUnaryCall;
   listSvids(argument: _sigil_admin_v1_ListSvidsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListSvidsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `task list [--state active|ended] [--spiffe-id ID]`: tasks, newest first.
+   */
+  ListTasks(argument: _sigil_admin_v1_ListTasksRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListTasksResponse__Output>): grpc.ClientUnaryCall;
+  ListTasks(argument: _sigil_admin_v1_ListTasksRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListTasksResponse__Output>): grpc.ClientUnaryCall;
+  ListTasks(argument: _sigil_admin_v1_ListTasksRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListTasksResponse__Output>): grpc.ClientUnaryCall;
+  ListTasks(argument: _sigil_admin_v1_ListTasksRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListTasksResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `task list [--state active|ended] [--spiffe-id ID]`: tasks, newest first.
+   */
+  listTasks(argument: _sigil_admin_v1_ListTasksRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListTasksResponse__Output>): grpc.ClientUnaryCall;
+  listTasks(argument: _sigil_admin_v1_ListTasksRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListTasksResponse__Output>): grpc.ClientUnaryCall;
+  listTasks(argument: _sigil_admin_v1_ListTasksRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListTasksResponse__Output>): grpc.ClientUnaryCall;
+  listTasks(argument: _sigil_admin_v1_ListTasksRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListTasksResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `jwt mint --spiffe-id ID --audience A [--ttl S]`.
@@ -301,6 +354,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   DeleteEntry: grpc.handleUnaryCall<_sigil_admin_v1_DeleteEntryRequest__Output, _sigil_admin_v1_DeleteEntryResponse>;
   
   /**
+   * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
+   * cancelled). NOT_FOUND: unknown task. FAILED_PRECONDITION: already ended.
+   */
+  EndTask: grpc.handleUnaryCall<_sigil_admin_v1_EndTaskRequest__Output, _sigil_admin_v1_EndTaskResponse>;
+  
+  /**
    * `agent evict --spiffe-id ID`: forgets the attested agent; it must attest
    * again before the server serves it.
    */
@@ -315,6 +374,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `bundle show`: the server's own trust-domain bundle.
    */
   GetBundle: grpc.handleUnaryCall<_sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse>;
+  
+  /**
+   * `task show --task-id ID`: one task, its credentials and its decisions.
+   */
+  GetTask: grpc.handleUnaryCall<_sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse>;
   
   /**
    * `healthcheck`: whether the server is serving, and what is failing if not.
@@ -336,6 +400,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * server's issuance records, newest first.
    */
   ListSvids: grpc.handleUnaryCall<_sigil_admin_v1_ListSvidsRequest__Output, _sigil_admin_v1_ListSvidsResponse>;
+  
+  /**
+   * `task list [--state active|ended] [--spiffe-id ID]`: tasks, newest first.
+   */
+  ListTasks: grpc.handleUnaryCall<_sigil_admin_v1_ListTasksRequest__Output, _sigil_admin_v1_ListTasksResponse>;
   
   /**
    * `jwt mint --spiffe-id ID --audience A [--ttl S]`.
@@ -361,13 +430,16 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   CreateEntry: MethodDefinition<_sigil_admin_v1_CreateEntryRequest, _sigil_admin_v1_CreateEntryResponse, _sigil_admin_v1_CreateEntryRequest__Output, _sigil_admin_v1_CreateEntryResponse__Output>
   CreateJoinToken: MethodDefinition<_sigil_admin_v1_CreateJoinTokenRequest, _sigil_admin_v1_CreateJoinTokenResponse, _sigil_admin_v1_CreateJoinTokenRequest__Output, _sigil_admin_v1_CreateJoinTokenResponse__Output>
   DeleteEntry: MethodDefinition<_sigil_admin_v1_DeleteEntryRequest, _sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryRequest__Output, _sigil_admin_v1_DeleteEntryResponse__Output>
+  EndTask: MethodDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskRequest__Output, _sigil_admin_v1_EndTaskResponse__Output>
   EvictAgent: MethodDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse__Output>
   GetAgent: MethodDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse__Output>
   GetBundle: MethodDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse__Output>
+  GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
   ListEntries: MethodDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse__Output>
   ListSvids: MethodDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsRequest__Output, _sigil_admin_v1_ListSvidsResponse__Output>
+  ListTasks: MethodDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksRequest__Output, _sigil_admin_v1_ListTasksResponse__Output>
   MintJwtSvid: MethodDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidRequest__Output, _sigil_admin_v1_MintJwtSvidResponse__Output>
   MintX509Svid: MethodDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse__Output>
   UpdateEntry: MethodDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse__Output>

@@ -7,6 +7,12 @@ import type { AttestAgentRequest as _sigil_agent_v1_AttestAgentRequest, AttestAg
 import type { AttestAgentResponse as _sigil_agent_v1_AttestAgentResponse, AttestAgentResponse__Output as _sigil_agent_v1_AttestAgentResponse__Output } from '../../../sigil/agent/v1/AttestAgentResponse.js';
 import type { BatchNewX509SvidRequest as _sigil_agent_v1_BatchNewX509SvidRequest, BatchNewX509SvidRequest__Output as _sigil_agent_v1_BatchNewX509SvidRequest__Output } from '../../../sigil/agent/v1/BatchNewX509SvidRequest.js';
 import type { BatchNewX509SvidResponse as _sigil_agent_v1_BatchNewX509SvidResponse, BatchNewX509SvidResponse__Output as _sigil_agent_v1_BatchNewX509SvidResponse__Output } from '../../../sigil/agent/v1/BatchNewX509SvidResponse.js';
+import type { BeginTaskRequest as _sigil_agent_v1_BeginTaskRequest, BeginTaskRequest__Output as _sigil_agent_v1_BeginTaskRequest__Output } from '../../../sigil/agent/v1/BeginTaskRequest.js';
+import type { BeginTaskResponse as _sigil_agent_v1_BeginTaskResponse, BeginTaskResponse__Output as _sigil_agent_v1_BeginTaskResponse__Output } from '../../../sigil/agent/v1/BeginTaskResponse.js';
+import type { EndTaskRequest as _sigil_agent_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_agent_v1_EndTaskRequest__Output } from '../../../sigil/agent/v1/EndTaskRequest.js';
+import type { EndTaskResponse as _sigil_agent_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_agent_v1_EndTaskResponse__Output } from '../../../sigil/agent/v1/EndTaskResponse.js';
+import type { FetchTaskJwtSvidRequest as _sigil_agent_v1_FetchTaskJwtSvidRequest, FetchTaskJwtSvidRequest__Output as _sigil_agent_v1_FetchTaskJwtSvidRequest__Output } from '../../../sigil/agent/v1/FetchTaskJwtSvidRequest.js';
+import type { FetchTaskJwtSvidResponse as _sigil_agent_v1_FetchTaskJwtSvidResponse, FetchTaskJwtSvidResponse__Output as _sigil_agent_v1_FetchTaskJwtSvidResponse__Output } from '../../../sigil/agent/v1/FetchTaskJwtSvidResponse.js';
 import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_agent_v1_GetBundleRequest__Output } from '../../../sigil/agent/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_agent_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_agent_v1_GetBundleResponse__Output } from '../../../sigil/agent/v1/GetBundleResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from '../../../sigil/agent/v1/NewJwtSvidRequest.js';
@@ -66,6 +72,87 @@ export interface AgentAPIClient extends grpc.Client {
   batchNewX509Svid(argument: _sigil_agent_v1_BatchNewX509SvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_BatchNewX509SvidResponse__Output>): grpc.ClientUnaryCall;
   batchNewX509Svid(argument: _sigil_agent_v1_BatchNewX509SvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_BatchNewX509SvidResponse__Output>): grpc.ClientUnaryCall;
   batchNewX509Svid(argument: _sigil_agent_v1_BatchNewX509SvidRequest, callback: grpc.requestCallback<_sigil_agent_v1_BatchNewX509SvidResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Begins a task for a workload the agent attested (the agent's Task API,
+   * proto/sigil/task/v1/task.proto, forwards the caller's request with the
+   * entry the caller was attested for). Mutual TLS. The server decides: the
+   * entry must be authorized for the agent and have task scopes; every scope
+   * value must be one of them; the TTL at most the entry's max task TTL;
+   * `on_behalf_of` / `parent_txn_token` must verify (signature against the
+   * trust domain's JWT bundle, this trust domain, not expired). The task and
+   * the decision are recorded. PERMISSION_DENIED: entry not authorized or
+   * without tasks, scope outside the entry's, a delegation token that does not
+   * verify. INVALID_ARGUMENT: malformed input, TTL above the maximum.
+   */
+  BeginTask(argument: _sigil_agent_v1_BeginTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_BeginTaskResponse__Output>): grpc.ClientUnaryCall;
+  BeginTask(argument: _sigil_agent_v1_BeginTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_BeginTaskResponse__Output>): grpc.ClientUnaryCall;
+  BeginTask(argument: _sigil_agent_v1_BeginTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_BeginTaskResponse__Output>): grpc.ClientUnaryCall;
+  BeginTask(argument: _sigil_agent_v1_BeginTaskRequest, callback: grpc.requestCallback<_sigil_agent_v1_BeginTaskResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Begins a task for a workload the agent attested (the agent's Task API,
+   * proto/sigil/task/v1/task.proto, forwards the caller's request with the
+   * entry the caller was attested for). Mutual TLS. The server decides: the
+   * entry must be authorized for the agent and have task scopes; every scope
+   * value must be one of them; the TTL at most the entry's max task TTL;
+   * `on_behalf_of` / `parent_txn_token` must verify (signature against the
+   * trust domain's JWT bundle, this trust domain, not expired). The task and
+   * the decision are recorded. PERMISSION_DENIED: entry not authorized or
+   * without tasks, scope outside the entry's, a delegation token that does not
+   * verify. INVALID_ARGUMENT: malformed input, TTL above the maximum.
+   */
+  beginTask(argument: _sigil_agent_v1_BeginTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_BeginTaskResponse__Output>): grpc.ClientUnaryCall;
+  beginTask(argument: _sigil_agent_v1_BeginTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_BeginTaskResponse__Output>): grpc.ClientUnaryCall;
+  beginTask(argument: _sigil_agent_v1_BeginTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_BeginTaskResponse__Output>): grpc.ClientUnaryCall;
+  beginTask(argument: _sigil_agent_v1_BeginTaskRequest, callback: grpc.requestCallback<_sigil_agent_v1_BeginTaskResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Ends a task. Mutual TLS; only the agent that began it, for the process
+   * that began it (outcomes completed, failed, cancelled) or for the agent
+   * itself (expired, process_exited). NOT_FOUND: unknown task.
+   * FAILED_PRECONDITION: already ended. PERMISSION_DENIED: not the task's
+   * agent or process.
+   */
+  EndTask(argument: _sigil_agent_v1_EndTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  EndTask(argument: _sigil_agent_v1_EndTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  EndTask(argument: _sigil_agent_v1_EndTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  EndTask(argument: _sigil_agent_v1_EndTaskRequest, callback: grpc.requestCallback<_sigil_agent_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Ends a task. Mutual TLS; only the agent that began it, for the process
+   * that began it (outcomes completed, failed, cancelled) or for the agent
+   * itself (expired, process_exited). NOT_FOUND: unknown task.
+   * FAILED_PRECONDITION: already ended. PERMISSION_DENIED: not the task's
+   * agent or process.
+   */
+  endTask(argument: _sigil_agent_v1_EndTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  endTask(argument: _sigil_agent_v1_EndTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  endTask(argument: _sigil_agent_v1_EndTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  endTask(argument: _sigil_agent_v1_EndTaskRequest, callback: grpc.requestCallback<_sigil_agent_v1_EndTaskResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * A JWT-SVID bound to an active task: `exp` at most the task's deadline, a
+   * `txn` claim, and an RFC 8693 `act` claim when the task is delegated.
+   * Mutual TLS; only the agent (and process) that began the task.
+   * PERMISSION_DENIED: audience outside the task's scope (recorded), another
+   * agent's or process's task. NOT_FOUND: unknown task. FAILED_PRECONDITION:
+   * the task has ended.
+   */
+  FetchTaskJwtSvid(argument: _sigil_agent_v1_FetchTaskJwtSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_FetchTaskJwtSvidResponse__Output>): grpc.ClientUnaryCall;
+  FetchTaskJwtSvid(argument: _sigil_agent_v1_FetchTaskJwtSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_FetchTaskJwtSvidResponse__Output>): grpc.ClientUnaryCall;
+  FetchTaskJwtSvid(argument: _sigil_agent_v1_FetchTaskJwtSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_FetchTaskJwtSvidResponse__Output>): grpc.ClientUnaryCall;
+  FetchTaskJwtSvid(argument: _sigil_agent_v1_FetchTaskJwtSvidRequest, callback: grpc.requestCallback<_sigil_agent_v1_FetchTaskJwtSvidResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * A JWT-SVID bound to an active task: `exp` at most the task's deadline, a
+   * `txn` claim, and an RFC 8693 `act` claim when the task is delegated.
+   * Mutual TLS; only the agent (and process) that began the task.
+   * PERMISSION_DENIED: audience outside the task's scope (recorded), another
+   * agent's or process's task. NOT_FOUND: unknown task. FAILED_PRECONDITION:
+   * the task has ended.
+   */
+  fetchTaskJwtSvid(argument: _sigil_agent_v1_FetchTaskJwtSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_FetchTaskJwtSvidResponse__Output>): grpc.ClientUnaryCall;
+  fetchTaskJwtSvid(argument: _sigil_agent_v1_FetchTaskJwtSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_FetchTaskJwtSvidResponse__Output>): grpc.ClientUnaryCall;
+  fetchTaskJwtSvid(argument: _sigil_agent_v1_FetchTaskJwtSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_FetchTaskJwtSvidResponse__Output>): grpc.ClientUnaryCall;
+  fetchTaskJwtSvid(argument: _sigil_agent_v1_FetchTaskJwtSvidRequest, callback: grpc.requestCallback<_sigil_agent_v1_FetchTaskJwtSvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * The current bundle of the server's trust domain. Mutual TLS.
@@ -179,6 +266,39 @@ export interface AgentAPIHandlers extends grpc.UntypedServiceImplementation {
   BatchNewX509Svid: grpc.handleUnaryCall<_sigil_agent_v1_BatchNewX509SvidRequest__Output, _sigil_agent_v1_BatchNewX509SvidResponse>;
   
   /**
+   * Begins a task for a workload the agent attested (the agent's Task API,
+   * proto/sigil/task/v1/task.proto, forwards the caller's request with the
+   * entry the caller was attested for). Mutual TLS. The server decides: the
+   * entry must be authorized for the agent and have task scopes; every scope
+   * value must be one of them; the TTL at most the entry's max task TTL;
+   * `on_behalf_of` / `parent_txn_token` must verify (signature against the
+   * trust domain's JWT bundle, this trust domain, not expired). The task and
+   * the decision are recorded. PERMISSION_DENIED: entry not authorized or
+   * without tasks, scope outside the entry's, a delegation token that does not
+   * verify. INVALID_ARGUMENT: malformed input, TTL above the maximum.
+   */
+  BeginTask: grpc.handleUnaryCall<_sigil_agent_v1_BeginTaskRequest__Output, _sigil_agent_v1_BeginTaskResponse>;
+  
+  /**
+   * Ends a task. Mutual TLS; only the agent that began it, for the process
+   * that began it (outcomes completed, failed, cancelled) or for the agent
+   * itself (expired, process_exited). NOT_FOUND: unknown task.
+   * FAILED_PRECONDITION: already ended. PERMISSION_DENIED: not the task's
+   * agent or process.
+   */
+  EndTask: grpc.handleUnaryCall<_sigil_agent_v1_EndTaskRequest__Output, _sigil_agent_v1_EndTaskResponse>;
+  
+  /**
+   * A JWT-SVID bound to an active task: `exp` at most the task's deadline, a
+   * `txn` claim, and an RFC 8693 `act` claim when the task is delegated.
+   * Mutual TLS; only the agent (and process) that began the task.
+   * PERMISSION_DENIED: audience outside the task's scope (recorded), another
+   * agent's or process's task. NOT_FOUND: unknown task. FAILED_PRECONDITION:
+   * the task has ended.
+   */
+  FetchTaskJwtSvid: grpc.handleUnaryCall<_sigil_agent_v1_FetchTaskJwtSvidRequest__Output, _sigil_agent_v1_FetchTaskJwtSvidResponse>;
+  
+  /**
    * The current bundle of the server's trust domain. Mutual TLS.
    * PERMISSION_DENIED: banned or evicted agent. UNAUTHENTICATED: no client
    * certificate.
@@ -216,6 +336,9 @@ export interface AgentAPIHandlers extends grpc.UntypedServiceImplementation {
 export interface AgentAPIDefinition extends grpc.ServiceDefinition {
   AttestAgent: MethodDefinition<_sigil_agent_v1_AttestAgentRequest, _sigil_agent_v1_AttestAgentResponse, _sigil_agent_v1_AttestAgentRequest__Output, _sigil_agent_v1_AttestAgentResponse__Output>
   BatchNewX509Svid: MethodDefinition<_sigil_agent_v1_BatchNewX509SvidRequest, _sigil_agent_v1_BatchNewX509SvidResponse, _sigil_agent_v1_BatchNewX509SvidRequest__Output, _sigil_agent_v1_BatchNewX509SvidResponse__Output>
+  BeginTask: MethodDefinition<_sigil_agent_v1_BeginTaskRequest, _sigil_agent_v1_BeginTaskResponse, _sigil_agent_v1_BeginTaskRequest__Output, _sigil_agent_v1_BeginTaskResponse__Output>
+  EndTask: MethodDefinition<_sigil_agent_v1_EndTaskRequest, _sigil_agent_v1_EndTaskResponse, _sigil_agent_v1_EndTaskRequest__Output, _sigil_agent_v1_EndTaskResponse__Output>
+  FetchTaskJwtSvid: MethodDefinition<_sigil_agent_v1_FetchTaskJwtSvidRequest, _sigil_agent_v1_FetchTaskJwtSvidResponse, _sigil_agent_v1_FetchTaskJwtSvidRequest__Output, _sigil_agent_v1_FetchTaskJwtSvidResponse__Output>
   GetBundle: MethodDefinition<_sigil_agent_v1_GetBundleRequest, _sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleRequest__Output, _sigil_agent_v1_GetBundleResponse__Output>
   NewJwtSvid: MethodDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidRequest__Output, _sigil_agent_v1_NewJwtSvidResponse__Output>
   RenewAgent: MethodDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentRequest__Output, _sigil_agent_v1_RenewAgentResponse__Output>

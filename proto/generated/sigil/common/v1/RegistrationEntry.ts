@@ -64,6 +64,20 @@ export interface RegistrationEntry {
    * Server-assigned creation time, unix seconds.
    */
   'created_at'?: (number | string | Long);
+  /**
+   * Audiences that tasks begun under this entry may call. Empty: callers with
+   * this identity may not begin tasks.
+   */
+  'task_scopes'?: (string)[];
+  /**
+   * Longest lifetime of a task begun under this entry, in seconds; 0 =
+   * server default.
+   */
+  'max_task_ttl'?: (number);
+  /**
+   * Revoke a process's X509-SVIDs of this entry when the process exits.
+   */
+  'revoke_on_exit'?: (boolean);
 }
 
 /**
@@ -126,4 +140,18 @@ export interface RegistrationEntry__Output {
    * Server-assigned creation time, unix seconds.
    */
   'created_at': (number);
+  /**
+   * Audiences that tasks begun under this entry may call. Empty: callers with
+   * this identity may not begin tasks.
+   */
+  'task_scopes': (string)[];
+  /**
+   * Longest lifetime of a task begun under this entry, in seconds; 0 =
+   * server default.
+   */
+  'max_task_ttl': (number);
+  /**
+   * Revoke a process's X509-SVIDs of this entry when the process exits.
+   */
+  'revoke_on_exit': (boolean);
 }
