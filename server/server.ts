@@ -24,6 +24,9 @@ import { probeStorage } from './datastore/storage-probe.js'
 import { startAdminApiServer } from './endpoints/admin-api-server.js'
 import { startAgentApiServer } from './endpoints/agent-api-server.js'
 import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
+import { formatHost } from './endpoints/https-listener.js'
+import type { OidcDiscoveryConfig } from './endpoints/oidc-discovery.js'
+import { startOidcDiscoveryEndpoint } from './endpoints/oidc-discovery-endpoint.js'
 import { CrlPublisher } from './revocation/crl-publisher.js'
 import { RevocationList } from './revocation/revocation-list.js'
 import { ServerIdentity } from './svid/server-identity.js'
@@ -37,6 +40,8 @@ const TASK_EXPIRY_SWEEP_MS = 5_000
 export interface RunningServer {
   readonly agentApiPort: number
   readonly bundleEndpointPort: number | undefined
+  /** The port of the OIDC discovery listener of its own, when `--oidc-discovery-address` is set. */
+  readonly oidcDiscoveryPort: number | undefined
   readonly adminSocket: string
   /** Task decisions; `tasks.onTaskEnded(listener)` is the hook revocation hangs on. */
   readonly tasks: TaskService
@@ -187,21 +192,50 @@ export async function startServer(
     })
     life.onClose('admin-api', () => adminApi.close())
 
+    // OIDC discovery: on the bundle endpoint, and on a listener of its own when configured
+    const oidcDiscovery: OidcDiscoveryConfig = {
+      issuer: config.jwtIssuer,
+      ...(config.oidcJwksUri ? { jwksUri: config.oidcJwksUri } : {}),
+      domains: config.oidcDiscoveryDomains,
+      bundle: () => ca.currentBundle(),
+      logger,
+    }
+    const publicHosts = [config.bundleEndpointAddress?.host, config.oidcDiscoveryAddress?.host].filter(
+      (h): h is string => h !== undefined,
+    )
+    const certSettings = {
+      profile: config.bundleEndpointProfile,
+      ...(config.bundleEndpointCert ? { certFile: config.bundleEndpointCert } : {}),
+      ...(config.bundleEndpointKey ? { keyFile: config.bundleEndpointKey } : {}),
+      dataDir: config.dataDir,
+      identity,
+    }
     let bundleEndpointPort: number | undefined
     if (config.bundleEndpointAddress) {
       const endpoint = await startBundleEndpoint({
         address: config.bundleEndpointAddress,
-        profile: config.bundleEndpointProfile,
-        ...(config.bundleEndpointCert ? { certFile: config.bundleEndpointCert } : {}),
-        ...(config.bundleEndpointKey ? { keyFile: config.bundleEndpointKey } : {}),
-        dataDir: config.dataDir,
+        ...certSettings,
         bundle: () => ca.currentBundle(),
         revocations: { revocations, crls: () => crls.current().crls },
-        identity,
+        oidcDiscovery,
+        devCertificateHosts: publicHosts,
         logger,
       })
       life.onClose('bundle-endpoint', () => endpoint.close())
       bundleEndpointPort = endpoint.port
+    }
+    let oidcDiscoveryPort: number | undefined
+    if (config.oidcDiscoveryAddress) {
+      const listener = await startOidcDiscoveryEndpoint({
+        address: config.oidcDiscoveryAddress,
+        transport: config.oidcDiscoveryPlainHttp
+          ? 'plain-http'
+          : { ...certSettings, trustDomain: config.trustDomain, devCertificateHosts: publicHosts },
+        discovery: oidcDiscovery,
+        logger,
+      })
+      life.onClose('oidc-discovery', () => listener.close())
+      oidcDiscoveryPort = listener.port
     }
 
     logger.info(
@@ -212,12 +246,17 @@ export async function startServer(
         bundle_endpoint: config.bundleEndpointAddress
           ? `https://${config.bundleEndpointAddress.host}:${bundleEndpointPort}/`
           : 'off',
+        oidc_discovery: config.oidcDiscoveryAddress
+          ? `${config.oidcDiscoveryPlainHttp ? 'http' : 'https'}://${formatHost(config.oidcDiscoveryAddress.host)}:${oidcDiscoveryPort}/`
+          : 'off',
+        jwt_issuer: config.jwtIssuer ?? 'unset',
       },
       'sigil-server started',
     )
     return {
       agentApiPort: agentApi.port,
       bundleEndpointPort,
+      oidcDiscoveryPort,
       adminSocket: config.adminSocket,
       tasks,
       stopped: life.stopped,

@@ -3,13 +3,14 @@
  * then validates every value into a typed {@link ServerConfig}. Any problem is a
  * SigilError `ERR_CONFIG_INVALID` whose message names the option and the rule.
  */
+import { isIP } from 'node:net'
 import { isAbsolute, join, resolve } from 'node:path'
 import { SigilError } from '../../certs/errors.js'
 import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { parseOptions } from '../../common/cli/parse-options.js'
 import { readConfigFile } from '../../common/config/config-file.js'
-import { type HostPort, parseHostPort } from './address.js'
+import { type HostPort, isLoopbackHost, parseHostPort } from './address.js'
 import { parseDurationSeconds } from './duration.js'
 import { serverOptions } from './server-options.js'
 
@@ -31,6 +32,14 @@ export interface ServerConfig {
   readonly caKeyType: KeyType
   readonly jwtKeyType: KeyType
   readonly jwtIssuer: string | undefined
+  /** OIDC discovery `jwks_uri`; undefined → `<jwtIssuer>/keys`. */
+  readonly oidcJwksUri: string | undefined
+  /** A listener of its own for OIDC discovery; undefined → bundle endpoint only. */
+  readonly oidcDiscoveryAddress: HostPort | undefined
+  /** Serve oidcDiscoveryAddress as plain HTTP (loopback only). */
+  readonly oidcDiscoveryPlainHttp: boolean
+  /** Host names discovery answers for besides loopback (lower case): the configured ones plus the issuer's and jwks_uri's hosts. */
+  readonly oidcDiscoveryDomains: readonly string[]
   readonly upstreamCaCert: string | undefined
   readonly upstreamCaKey: string | undefined
   readonly upstreamCrl: string | undefined
@@ -86,7 +95,13 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
     caTtlSeconds: parseDurationSeconds(v['ca-ttl'] as string, 'ca-ttl'),
     caKeyType: wrap('ca-key-type', () => parseKeyType(v['ca-key-type'] as string)),
     jwtKeyType: wrap('jwt-key-type', () => parseKeyType(v['jwt-key-type'] as string)),
-    jwtIssuer: v['jwt-issuer'] || undefined,
+    jwtIssuer: v['jwt-issuer'] ? checkOidcUrl(v['jwt-issuer'], 'jwt-issuer') : undefined,
+    oidcJwksUri: v['oidc-jwks-uri'] ? checkOidcUrl(v['oidc-jwks-uri'], 'oidc-jwks-uri') : undefined,
+    oidcDiscoveryAddress: v['oidc-discovery-address']
+      ? parseHostPort(v['oidc-discovery-address'], 'oidc-discovery-address')
+      : undefined,
+    oidcDiscoveryPlainHttp: v['oidc-discovery-plain-http'] === true,
+    oidcDiscoveryDomains: [],
     upstreamCaCert: optionalPath(v['upstream-ca-cert']),
     upstreamCaKey: optionalPath(v['upstream-ca-key']),
     upstreamCrl: optionalPath(v['upstream-crl']),
@@ -108,7 +123,61 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
   if (config.x509SvidTtlSeconds >= config.caTtlSeconds || config.agentSvidTtlSeconds >= config.caTtlSeconds) {
     throw new SigilError('ERR_CONFIG_INVALID', 'x509-svid-ttl and agent-svid-ttl must be shorter than ca-ttl')
   }
-  return { kind: 'config', config }
+  if (config.oidcDiscoveryPlainHttp) {
+    if (!config.oidcDiscoveryAddress) {
+      throw new SigilError('ERR_CONFIG_INVALID', 'oidc-discovery-plain-http needs oidc-discovery-address')
+    }
+    if (!isLoopbackHost(config.oidcDiscoveryAddress.host)) {
+      throw new SigilError(
+        'ERR_CONFIG_INVALID',
+        `oidc-discovery-plain-http: plain HTTP is allowed only on a loopback address, not ${config.oidcDiscoveryAddress.host}`,
+      )
+    }
+  }
+  const domains = new Set<string>()
+  for (const d of (v['oidc-discovery-domain'] as string[] | undefined) ?? []) {
+    domains.add(wrap('oidc-discovery-domain', () => checkDomain(d)))
+  }
+  for (const u of [config.jwtIssuer, config.oidcJwksUri]) {
+    if (u) domains.add(new URL(u).hostname.replace(/^\[(.*)\]$/, '$1'))
+  }
+  return { kind: 'config', config: { ...config, oidcDiscoveryDomains: [...domains] } }
+}
+
+/**
+ * An OIDC issuer or jwks_uri: an absolute https URL (http only for a loopback host, for
+ * tests and a local proxy), no user info, query or fragment (OpenID Connect Discovery §3).
+ */
+function checkOidcUrl(text: string, option: string): string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch (cause) {
+    throw new SigilError('ERR_CONFIG_INVALID', `${option}: "${text}" is not a URL`, { cause })
+  }
+  const problem =
+    url.protocol !== 'https:' && url.protocol !== 'http:'
+      ? 'must be an https URL'
+      : url.protocol === 'http:' && !isLoopbackHost(url.hostname)
+        ? 'must be https (http only for a loopback host)'
+        : url.username || url.password
+          ? 'must not carry user info'
+          : url.search || url.hash || text.includes('?') || text.includes('#')
+            ? 'must not carry a query or fragment'
+            : undefined
+  if (problem) throw new SigilError('ERR_CONFIG_INVALID', `${option}: "${text}" ${problem}`)
+  return text
+}
+
+/** A host name for the discovery allow-list: a DNS name or an IP address, lower-cased. */
+function checkDomain(d: string): string {
+  const name = d.trim().toLowerCase().replace(/\.$/, '')
+  if (
+    isIP(name) !== 0 ||
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(name)
+  )
+    return name
+  throw new Error(`"${d}" is not a host name (no scheme, port or path)`)
 }
 
 function optionalPath(p: string | undefined): string | undefined {

@@ -85,7 +85,29 @@ export function serverOptions(env: Record<string, string | undefined>) {
         validOptions: ['ec-p256', 'ec-p384', 'rsa-2048'],
         description: 'JWT signing key type (ES256, ES384, RS256)',
       },
-      'jwt-issuer': { hint: 'url', description: 'iss claim of JWT-SVIDs (unset: no iss)' },
+      'jwt-issuer': {
+        hint: 'url',
+        description:
+          'iss claim of JWT-SVIDs and the OIDC discovery issuer: an https URL (http only for a loopback host), no query or fragment (unset: no iss, discovery answers 404)',
+      },
+      'oidc-jwks-uri': {
+        hint: 'url',
+        description: 'jwks_uri of the OIDC discovery document (default <jwt-issuer>/keys)',
+      },
+      'oidc-discovery-address': {
+        hint: 'host:port',
+        description:
+          'A listener of its own for OIDC discovery (GET /.well-known/openid-configuration and /keys), HTTPS with the bundle endpoint certificate settings (unset: discovery is served on the bundle endpoint only)',
+      },
+    })
+    .optList({
+      'oidc-discovery-domain': {
+        hint: 'name',
+        description:
+          'Host names OIDC discovery answers for, repeatable; the jwt-issuer and oidc-jwks-uri hosts and loopback names are always allowed, any other Host gets 400',
+      },
+    })
+    .opt({
       'upstream-ca-cert': {
         hint: 'file',
         description: 'PEM upstream CA certificate; the server CA becomes an intermediate signed by it',
@@ -116,6 +138,10 @@ export function serverOptions(env: Record<string, string | undefined>) {
       'allow-empty-datastore': {
         description:
           "Start on an empty (truncated, deleted) datastore even though the key store holds this server's CA. Every entry and agent must be registered again; without this flag that state is a fatal start-up error",
+      },
+      'oidc-discovery-plain-http': {
+        description:
+          'Serve --oidc-discovery-address as plain HTTP (allowed only on a loopback address, behind a TLS-terminating proxy on the same host)',
       },
       help: { short: 'h', description: 'Print this help' },
     })

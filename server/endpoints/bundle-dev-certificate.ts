@@ -78,13 +78,14 @@ const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::'])
  * Loads the development pair from `<dataDir>/bundle-endpoint/`, or creates it.
  *
  * @example
- * const dev = await loadOrCreateDevCertificate({ dataDir, trustDomain, host: '127.0.0.1', now: new Date() })
+ * const dev = await loadOrCreateDevCertificate({ dataDir, trustDomain, hosts: ['127.0.0.1'], now: new Date() })
  * https.createServer({ cert: dev.certPem, key: dev.keyPem }, handler)
  */
 export async function loadOrCreateDevCertificate(opts: {
   dataDir: string
   trustDomain: TrustDomain
-  host: string
+  /** Listen hosts the certificate must name (the bundle endpoint's, the OIDC discovery listener's). */
+  hosts: readonly string[]
   now: Date
 }): Promise<DevCertificate> {
   const dir = join(opts.dataDir, 'bundle-endpoint')
@@ -93,7 +94,7 @@ export async function loadOrCreateDevCertificate(opts: {
     cert: join(dir, 'dev-cert.pem'),
     key: join(dir, 'dev-key.pem'),
   }
-  const names = devCertificateNames(opts.host)
+  const names = mergeNames(opts.hosts.map(devCertificateNames))
   const existing = await loadExisting(paths, opts.trustDomain, names, opts.now)
   if (existing) return { ...existing, caPath: paths.ca, generated: false }
 
@@ -123,6 +124,16 @@ export async function loadOrCreateDevCertificate(opts: {
   await writeAtomically(paths.cert, certPem, 0o644)
   await writeAtomically(paths.ca, certificatesToPem([caDer]), 0o644)
   return { certPem, keyPem, caPath: paths.ca, notAfter: leaf.notAfter, generated: true }
+}
+
+function mergeNames(all: readonly DevCertificateNames[]): DevCertificateNames {
+  const dnsNames = new Set<string>(['localhost'])
+  const ipAddresses = new Set<string>(['127.0.0.1', '::1'])
+  for (const n of all) {
+    for (const d of n.dnsNames) dnsNames.add(d)
+    for (const ip of n.ipAddresses) ipAddresses.add(ip)
+  }
+  return { dnsNames: [...dnsNames], ipAddresses: [...ipAddresses] }
 }
 
 async function loadExisting(

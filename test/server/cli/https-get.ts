@@ -13,7 +13,14 @@ export interface HttpsAnswer {
 /** Sends one request (fresh TLS connection, no keep-alive) and collects the answer. */
 export function httpsRequest(
   url: string,
-  opts: { method?: string; ca?: string | Buffer; servername?: string; rejectUnauthorized?: boolean } = {},
+  opts: {
+    method?: string
+    ca?: string | Buffer
+    servername?: string
+    rejectUnauthorized?: boolean
+    /** Extra request headers (`host` replaces the Host header). */
+    headers?: Record<string, string>
+  } = {},
 ): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -24,6 +31,7 @@ export function httpsRequest(
         ...(opts.ca ? { ca: opts.ca } : {}),
         ...(opts.servername ? { servername: opts.servername } : {}),
         rejectUnauthorized: opts.rejectUnauthorized ?? true,
+        ...(opts.headers ? { headers: opts.headers } : {}),
       },
       (res) => {
         const peerChain: Buffer[] = []
