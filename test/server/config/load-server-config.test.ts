@@ -67,3 +67,62 @@ t.test('--help prints the option table', async (t) => {
   if (r.kind === 'help') t.match(r.text, /--trust-domain/)
   writeFileSync(join(t.testdir(), 'x'), '')
 })
+
+t.test(
+  'OIDC discovery options: issuer URL rules, the Host allow-list, plain HTTP only on loopback',
+  async (t) => {
+    const c = config([
+      '--jwt-issuer',
+      'https://OIDC.example.org/',
+      '--oidc-discovery-domain',
+      'Discovery.Example.net.',
+      '--oidc-discovery-domain',
+      '10.0.0.5',
+      '--oidc-jwks-uri',
+      'https://cdn.example.com/sigil/keys',
+    ])
+    t.equal(
+      c.jwtIssuer,
+      'https://OIDC.example.org/',
+      'the issuer is kept as written (it is compared byte for byte)',
+    )
+    t.same(
+      [...c.oidcDiscoveryDomains].sort(),
+      ['10.0.0.5', 'cdn.example.com', 'discovery.example.net', 'oidc.example.org'],
+      'configured names plus the issuer and jwks_uri hosts, lower case',
+    )
+    t.equal(c.oidcDiscoveryAddress, undefined, 'no listener of its own by default')
+    const dir = t.testdir({
+      'c.json': JSON.stringify({ oidc_discovery_domain: ['a.example.org', 'b.example.org'] }),
+    })
+    t.same(config(['--config', join(dir, 'c.json')]).oidcDiscoveryDomains, ['a.example.org', 'b.example.org'])
+    t.same(config([], { SIGIL_OIDC_DISCOVERY_DOMAIN: 'e.example.org' }).oidcDiscoveryDomains, [
+      'e.example.org',
+    ])
+    t.equal(
+      config(['--jwt-issuer', 'http://127.0.0.1:8080']).jwtIssuer,
+      'http://127.0.0.1:8080',
+      'http on loopback',
+    )
+    const plain = config(['--oidc-discovery-address', '127.0.0.1:8080', '--oidc-discovery-plain-http'])
+    t.same(
+      [plain.oidcDiscoveryAddress, plain.oidcDiscoveryPlainHttp],
+      [{ host: '127.0.0.1', port: 8080 }, true],
+    )
+    for (const [args, message] of [
+      [['--jwt-issuer', 'oidc.example.org'], /jwt-issuer: "oidc.example.org" is not a URL/],
+      [['--jwt-issuer', 'http://oidc.example.org'], /must be https/],
+      [['--jwt-issuer', 'https://oidc.example.org#x'], /query or fragment/],
+      [['--jwt-issuer', 'https://u:p@oidc.example.org'], /user info/],
+      [['--oidc-jwks-uri', 'ftp://x.example.org/keys'], /oidc-jwks-uri: .* must be an https URL/],
+      [['--oidc-discovery-domain', 'x.example.org:443'], /oidc-discovery-domain: .* is not a host name/],
+      [['--oidc-discovery-plain-http'], /needs oidc-discovery-address/],
+      [
+        ['--oidc-discovery-address', '0.0.0.0:80', '--oidc-discovery-plain-http'],
+        /only on a loopback address/,
+      ],
+    ] as const) {
+      t.throws(() => config([...args]), { code: 'ERR_CONFIG_INVALID', message }, args.join(' '))
+    }
+  },
+)
