@@ -17,38 +17,28 @@ import { encodeSpiffeBundle } from '../../certs/bundle/spiffe-bundle-json.js'
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
 import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
-import type { BundleEndpointIdentity } from './bundle-endpoint-tls.js'
-import { formatHost, startHttpsListener } from './https-listener.js'
+import { formatHost, type HttpsCertificateSource, startHttpsListener } from './https-listener.js'
 import { isOidcDiscoveryPath, type OidcDiscoveryConfig, serveOidcDiscovery } from './oidc-discovery.js'
 import { pathOf, queryOf, reply } from './public-http.js'
 import { type RevocationFeedSource, serveRevocationResource } from './revocation-feed.js'
 
 export type { BundleEndpointIdentity } from './bundle-endpoint-tls.js'
 
-/** Everything the bundle endpoint needs. */
-export interface BundleEndpointConfig {
+/**
+ * Everything the bundle endpoint needs: the certificate settings of https-listener.ts (its
+ * trust domain is the bundle's; `devCertificateHosts` adds other public listeners' hosts to
+ * this one's) and what it serves.
+ */
+export interface BundleEndpointConfig extends Omit<HttpsCertificateSource, 'trustDomain'> {
   /** Listen address; port 0 picks a free port (see the returned `port`). */
   readonly address: { readonly host: string; readonly port: number }
-  readonly profile: 'https_web' | 'https_spiffe'
-  /** https_web: PEM certificate chain (with keyFile); unset → the development pair. */
-  readonly certFile?: string
-  /** https_web: PEM private key (with certFile). */
-  readonly keyFile?: string
-  /** Where the development pair lives (`<dataDir>/bundle-endpoint/`). */
-  readonly dataDir: string
   /** The current bundle of our trust domain, asked on every request. */
   readonly bundle: () => TrustBundle
-  /** https_spiffe: the server's X509-SVID source. */
-  readonly identity?: BundleEndpointIdentity
   readonly logger: Log
   /** The revocation list and CRLs (`/revocations`, `/crl`, `/crl.pem`); absent: those are 404. */
   readonly revocations?: RevocationFeedSource
   /** OIDC discovery (`/.well-known/openid-configuration`, `/keys`); absent: those are 404. */
   readonly oidcDiscovery?: OidcDiscoveryConfig
-  /** Hosts the development certificate names besides this listener's (other public listeners). */
-  readonly devCertificateHosts?: readonly string[]
-  /** For the development pair's validity; default the system clock. */
-  readonly clock?: () => Date
 }
 
 /** A running bundle endpoint. */
@@ -76,14 +66,9 @@ export async function startBundleEndpoint(cfg: BundleEndpointConfig): Promise<Bu
       address: cfg.address,
       logger: cfg.logger,
       cert: {
-        profile: cfg.profile,
-        ...(cfg.certFile !== undefined ? { certFile: cfg.certFile } : {}),
-        ...(cfg.keyFile !== undefined ? { keyFile: cfg.keyFile } : {}),
-        dataDir: cfg.dataDir,
+        ...cfg,
         trustDomain: cfg.bundle().trustDomain,
-        ...(cfg.identity ? { identity: cfg.identity } : {}),
         devCertificateHosts: [cfg.address.host, ...(cfg.devCertificateHosts ?? [])],
-        ...(cfg.clock ? { clock: cfg.clock } : {}),
       },
     },
     (req, res) => serve(cfg, req, res),
