@@ -48,27 +48,28 @@ async function governed(req: IncomingMessage, parentTxnToken: string): Promise<R
   const run = Number(url.searchParams.get('run') ?? 0)
   const failMidway = url.searchParams.get('fail') === 'midway'
   const task = await beginTask(c, run, `run ${run}: act on the findings`, { parentTxnToken })
-  const headers = await taskHeaders(c, task)
-  const use = (step: string) => () => callTool(c, toolApiUrl, `/tool?run=${run}&step=${step}`, headers)
-  const first = await use('1')()
-  if (first.status !== 200) {
-    await endTask(c, run, task, 'failed')
-    return {
-      status: 502,
-      body: { error: `executor: tool-api answered ${first.status}: ${String(first.body.error)}` },
+  let endedAt: number | undefined
+  try {
+    const headers = await taskHeaders(c, task)
+    const use = (step: string) => () => callTool(c, toolApiUrl, `/tool?run=${run}&step=${step}`, headers)
+    const first = await use('1')()
+    if (first.status !== 200)
+      throw new Error(`tool-api answered ${first.status}: ${String(first.body.error)}`)
+    if (!failMidway) {
+      endedAt = await endTask(c, run, task, 'completed')
+      await replayUntilRefused(c, run, endedAt, use('replay'))
+      return { status: 200, body: { result: first.body.result } }
     }
+    const second = await callTool(c, toolApiUrl, `/tool?run=${run}&step=2&fail=1`, headers)
+    const why = `step 2: tool-api answered ${second.status}: ${String(second.body.error)}`
+    c.emit({ kind: 'notice', text: `${why}; ending the sub-task as failed` })
+    endedAt = await endTask(c, run, task, 'failed')
+    await replayUntilRefused(c, run, endedAt, use('2-retry'))
+    return { status: 502, body: { error: `executor: ${why}` } }
+  } catch (err) {
+    if (endedAt === undefined) await endTask(c, run, task, 'failed')
+    return { status: 502, body: { error: `executor: ${(err as Error).message}` } }
   }
-  if (!failMidway) {
-    const endedAt = await endTask(c, run, task, 'completed')
-    await replayUntilRefused(c, run, endedAt, use('replay'))
-    return { status: 200, body: { result: first.body.result } }
-  }
-  const second = await callTool(c, toolApiUrl, `/tool?run=${run}&step=2&fail=1`, headers)
-  const why = `step 2: tool-api answered ${second.status}: ${String(second.body.error)}`
-  c.emit({ kind: 'notice', text: `${why}; ending the sub-task as failed` })
-  const endedAt = await endTask(c, run, task, 'failed')
-  await replayUntilRefused(c, run, endedAt, use('2-retry'))
-  return { status: 502, body: { error: `executor: ${why}` } }
 }
 
 await serveHttps(c, {

@@ -35,13 +35,14 @@ export function txnTokenOf(headers: IncomingHttpHeaders): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined
 }
 
-/** The `txn` (task ID) a Txn-Token names, for the timeline only (unverified: the server checks it). */
-function txnOf(txnToken: string): string {
+/** A string claim of a JWT, for the timeline only (unverified here: the server checked it). */
+function claimOf(token: string, name: 'txn' | 'sub'): string {
   try {
-    const payload = JSON.parse(Buffer.from(txnToken.split('.')[1] ?? '', 'base64url').toString()) as {
-      txn?: unknown
-    }
-    return typeof payload.txn === 'string' ? payload.txn : '?'
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<
+      string,
+      unknown
+    >
+    return typeof payload[name] === 'string' ? payload[name] : '?'
   } catch {
     return '?'
   }
@@ -61,17 +62,18 @@ export async function beginTask(
   from: { readonly onBehalfOf: string } | { readonly parentTxnToken: string },
 ): Promise<Task> {
   const task = await Task.begin({ purpose, scope: [taskAudience(c)], ttl: TASK_TTL_SECONDS, ...from })
+  const principal = claimOf(task.txnToken, 'sub')
   const under =
     'parentTxnToken' in from
-      ? `sub-task of ${shortTask(txnOf(from.parentTxnToken))}`
-      : 'on behalf of the JWT-SVID the operator gave it'
+      ? `sub-task of ${shortTask(claimOf(from.parentTxnToken, 'txn'))} for ${principal}`
+      : `on behalf of ${principal}`
   const until = task.expiresAt.toISOString().slice(11, 19)
   c.emit({
     kind: 'task',
     action: 'begun',
     run,
     taskId: task.id,
-    detail: `"${purpose}", ${under}; may call /demo/tool-api until ${until}`,
+    detail: `"${purpose}", ${under}; may call ${taskAudience(c)} until ${until}`,
   })
   return task
 }

@@ -54,8 +54,8 @@ const SUMMARY_COLUMNS = [
   { head: 'SPIFFE ID', meaning: 'the identity the agent issued, under spiffe://<td> (none: refused one)' },
   { head: 'rotations', meaning: 'times the agent pushed it a new X509-SVID (new serial), no restart' },
   { head: 'calls ok/failed', meaning: 'pipeline calls it made to the next component: succeeded / failed' },
-  { head: 'let in', meaning: 'peers it let in as a server: mTLS connections + JWT-SVIDs accepted' },
-  { head: 'shut out', meaning: 'peers it refused as a server: TLS handshakes, mTLS IDs, JWT-SVIDs' },
+  { head: 'let in', meaning: 'peers it let in as a server: mTLS connections + JWT-SVIDs + task requests' },
+  { head: 'shut out', meaning: 'peers it refused: TLS handshakes, mTLS IDs, JWT-SVIDs, task credentials' },
   { head: 'probes refused', meaning: 'deliberate wrong calls it made that were refused / that it made' },
 ] as const
 
@@ -122,6 +122,7 @@ export class Scoreboard {
         t.failures.push(e.reason)
         break
       case 'chain':
+        t.accepted++
         this.#chains.push(e)
         break
       case 'replay':

@@ -140,14 +140,17 @@ t.test('the demo pipeline runs, rotates, refuses every rogue and wrong peer, and
   t.match(out, /operator: sigil-server jwt mint --spiffe-id \/user\/alice --audience \/demo\/planner/)
   t.notMatch(run.stdout, /eyJ[\w-]+\.eyJ/, 'no token is ever printed')
   for (const run of [1, 2]) {
-    const task = new RegExp(`planners+▶ began task {([0-9a-f]{8})}: "run ${run}: [^"]+", on behalf of`).exec(
-      out,
-    )
-    t.ok(task, `planner began governed task ${run} on behalf of alice`)
+    const began = new RegExp(
+      `planner\\s+▶ began task \\{([0-9a-f]{8})\\}: "run ${run}: [^"]+", on behalf of /user/alice;`,
+    ).exec(out)
+    t.ok(began, `planner began governed task ${run} on behalf of alice`)
     for (const name of ['researcher', 'executor']) {
       t.match(
         out,
-        new RegExp(`${name}s+▶ began task {[0-9a-f]{8}}: "run ${run}: [^"]+", sub-task of {${task?.[1]}}`),
+        new RegExp(
+          `${name}\\s+▶ began task \\{[0-9a-f]{8}\\}: "run ${run}: [^"]+", ` +
+            `sub-task of \\{${began?.[1]}\\} for /user/alice;`,
+        ),
         `${name} began a sub-task of planner's task ${run}`,
       )
     }
@@ -205,7 +208,7 @@ t.test('the demo pipeline runs, rotates, refuses every rogue and wrong peer, and
     ['rotations', /times the agent pushed it a new X509-SVID/],
     ['calls ok/failed', /pipeline calls it made to the next component: succeeded \/ failed/],
     ['let in', /peers it let in as a server/],
-    ['shut out', /peers it refused as a server/],
+    ['shut out', /peers it refused: TLS handshakes, mTLS IDs, JWT-SVIDs, task credentials/],
     ['probes refused', /deliberate wrong calls it made that were refused \/ that it made/],
   ] as const) {
     t.match(summary, new RegExp(`\\n  ${column}\\s+${meaning.source}`), `the legend explains ${column}`)
