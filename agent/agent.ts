@@ -17,11 +17,13 @@ import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
 import { isSigilError, SigilError } from '../certs/errors.js'
 import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
+import { RevocationSet } from './cache/revocation-set.js'
 import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
 import type { AgentConfig } from './config/load-agent-config.js'
 import { pidfdIsAlive } from './peercred/peer-credentials.js'
 import { AgentEnrollment } from './sync/agent-enrollment.js'
 import { AgentIdentityStore } from './sync/agent-identity-store.js'
+import { AgentUpdateWatch, type UpdateWatchHealth } from './sync/agent-update-watch.js'
 import { loadNodeCredential } from './sync/node-credential.js'
 import { ServerClient } from './sync/server-client.js'
 import { type SyncHealth, SyncLoop } from './sync/sync-loop.js'
@@ -32,6 +34,10 @@ import { WorkloadAttestor } from './workloadattestation/workload-attestor.js'
 /** What {@link RunningAgent.health} reports. */
 export interface AgentHealth {
   readonly sync: SyncHealth
+  /** The server's push stream (revocations); the sync is the fallback while it is down. */
+  readonly updates: UpdateWatchHealth
+  /** The revocation list's sequence number and size at this agent. */
+  readonly revocations: { readonly sequence: number; readonly size: number }
   readonly cache: CacheStats
   readonly agentSpiffeId: string | undefined
   readonly agentSvidExpiresAt: Date | undefined
@@ -71,7 +77,9 @@ export async function startAgent(
     await store.ensureDir()
     const credential = loadNodeCredential(config)
     const bundle = await initialBundle(config, store, logger)
+    const revocations = new RevocationSet({ clockMs: () => clock().getTime() })
     const client = new ServerClient({
+      revocations,
       address: config.serverAddress,
       trustDomain: config.trustDomain,
       ...(bundle ? { bundle } : {}),
@@ -93,6 +101,15 @@ export async function startAgent(
     life.onClose('cache', () => cache.close())
     const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock })
     life.onClose('tasks', () => tasks.close())
+    const stopDropping = revocations.onChange(() => {
+      cache.dropRevokedJwtSvids((jti) => revocations.isRevoked('jwt_jti', jti))
+      cache.dropRevokedX509Svids((serial) => revocations.isRevoked('x509_serial', serial))
+    })
+    const stopCrls = revocations.onCrls((crls) => cache.setCrls(crls))
+    life.onClose('revocations', () => {
+      stopDropping()
+      stopCrls()
+    })
     const workloadApi = await startWorkloadApiServer({
       tasks,
       socketPath: config.socketPath,
@@ -110,6 +127,7 @@ export async function startAgent(
       },
       maxStreamBacklogBytes: config.maxStreamBacklogBytes,
       jwtLeewaySeconds: config.jwtLeewaySeconds,
+      revocations,
     })
     life.onClose('workload-api', () => workloadApi.close())
 
@@ -162,6 +180,9 @@ export async function startAgent(
       })(),
       'the agent cannot obtain its identity; stopping',
     )
+    // the push stream: revocations reach this agent within a round trip; the sync loop is the fallback
+    const updates = new AgentUpdateWatch({ connection: client, revocations, logger })
+    life.background('agent-updates', updates.run(life.signal))
     void loop.firstSync.then(() =>
       logger.info(
         { socket_path: config.socketPath, server: config.serverAddress },
@@ -184,6 +205,8 @@ export async function startAgent(
       stopped: life.stopped,
       health: () => ({
         sync: loop.health(),
+        updates: updates.health(),
+        revocations: { sequence: revocations.sequence, size: revocations.size },
         cache: cache.stats(),
         agentSpiffeId: client.identity?.spiffeId.toString(),
         agentSvidExpiresAt: client.identity?.notAfter,

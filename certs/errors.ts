@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   'ERR_SVID_EXPIRED',
   'ERR_SVID_NOT_YET_VALID',
   'ERR_SVID_UNTRUSTED',
+  /** The credential (X.509 serial, JWT jti, or the Txn-Token txn it carries) has been revoked. */
+  'ERR_SVID_REVOKED',
   // JWT
   'ERR_JWT_INVALID',
   'ERR_JWT_EXPIRED',

@@ -21,6 +21,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   'workload-api': () => import('./bench/workload-api.js'),
   'cold-start': () => import('./bench/cold-start.js'),
   scale: () => import('./bench/scale.js'),
+  revocation: () => import('./bench/revocation.js'),
 }
 
 const RESULTS_DIR = resolve('bench-results')

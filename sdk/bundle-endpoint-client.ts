@@ -64,6 +64,16 @@ export interface FetchSpiffeBundleOptions {
 export async function fetchSpiffeBundle(opts: FetchSpiffeBundleOptions): Promise<TrustBundle> {
   const trustDomain =
     opts.trustDomain instanceof TrustDomain ? opts.trustDomain : TrustDomain.parse(opts.trustDomain)
+  return decodeSpiffeBundle(trustDomain, await fetchFromBundleEndpoint(opts))
+}
+
+/**
+ * @internal One GET of a resource at a bundle endpoint (the bundle itself, or Sigil's
+ * `/revocations` feed) with the profile's checks and redirects; resolves the body.
+ */
+export async function fetchFromBundleEndpoint(
+  opts: Pick<FetchSpiffeBundleOptions, 'url' | 'profile' | 'timeoutMs' | 'now'>,
+): Promise<Buffer> {
   const tlsOptions = tlsOptionsFor(opts.profile, opts.now)
   const timeoutMs = opts.timeoutMs ?? 10_000
   let url = new URL(String(opts.url))
@@ -83,7 +93,7 @@ export async function fetchSpiffeBundle(opts: FetchSpiffeBundleOptions): Promise
     if (answer.status !== 200) {
       throw new SigilError('ERR_UNAVAILABLE', `bundle endpoint ${url.origin} answered HTTP ${answer.status}`)
     }
-    return decodeSpiffeBundle(trustDomain, answer.body)
+    return answer.body
   }
 }
 

@@ -49,6 +49,12 @@ export {
 } from './endpoint-address.js'
 export { JWTSource, type JWTSourceOptions } from './jwt-source.js'
 export type { JwtSvid } from './jwt-svid.js'
+export {
+  DEFAULT_REVOCATION_POLL_MS,
+  RevocationFeed,
+  type RevocationFeedOptions,
+  type RevocationQuery,
+} from './revocation-feed.js'
 export { Task, type TaskBeginOptions, type TaskOutcome } from './task.js'
 export { type TlsClientOptionsOptions, tlsClientOptions } from './tls-client.js'
 export { type MtlsSource, peerSpiffeId } from './tls-peer.js'

@@ -6,6 +6,8 @@
  * X509-SVID against the bundle of the peer's own trust domain only (SPIFFE.md §2), then the
  * authorizer decides on the verified SPIFFE ID. Host names play no part.
  */
+
+import { X509Certificate } from 'node:crypto'
 import {
   createSecureContext,
   type DetailedPeerCertificate,
@@ -16,6 +18,7 @@ import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
 import { SigilError } from '../certs/errors.js'
 import { privateKeyToPkcs8Pem } from '../certs/keys/keys.js'
 import type { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
+import { normalizeSerial } from '../certs/x509svid/crl.js'
 import { certificatesToPem } from '../certs/x509svid/pem.js'
 import { verifyX509Svid } from '../certs/x509svid/verify-x509-svid.js'
 import type { Authorizer } from './authorizers.js'
@@ -28,6 +31,8 @@ export interface MtlsSource {
   getX509Bundles(): ReadonlyMap<string, TrustBundle>
   /** Calls the listener after every update; returns the unsubscribe function. */
   onUpdate(listener: () => void): () => void
+  /** Revoked serials (lowercase hex) from the agent's CRLs; absent: none are checked. */
+  getRevokedSerials?(): ReadonlySet<string>
 }
 
 /** PEM material for `tls.createSecureContext` / `server.setSecureContext`. */
@@ -102,7 +107,7 @@ export function peerChainOf(cert: DetailedPeerCertificate | Record<string, never
  */
 export function verifyPeer(
   chain: readonly Buffer[],
-  source: Pick<MtlsSource, 'getX509Bundles'>,
+  source: Pick<MtlsSource, 'getX509Bundles' | 'getRevokedSerials'>,
   authorizer: Authorizer,
   now: Date,
 ): SpiffeId {
@@ -115,6 +120,13 @@ export function verifyPeer(
       now,
     },
   )
+  const revoked = source.getRevokedSerials?.()
+  if (revoked !== undefined && revoked.size > 0) {
+    const serial = normalizeSerial(new X509Certificate(chain[0]!).serialNumber)
+    if (revoked.has(serial)) {
+      throw new SigilError('ERR_SVID_REVOKED', `the peer's X509-SVID (serial ${serial}) has been revoked`)
+    }
+  }
   authorizer(spiffeId, verifiedChain)
   return spiffeId
 }

@@ -11,6 +11,7 @@ import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
 import { SigilError } from '../certs/errors.js'
 import { importPrivateKey } from '../certs/keys/keys.js'
 import type { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
+import { revokedSerials } from '../certs/x509svid/crl.js'
 import { parseX509Svid, splitConcatenatedDer } from '../certs/x509svid/parse-x509-svid.js'
 import { decodeX509BundleMap } from './workload-bundles.js'
 
@@ -34,6 +35,11 @@ export interface X509Context {
   readonly svids: readonly X509Svid[]
   /** X.509 bundles by trust-domain name: the SVIDs' own trust domain plus federated ones. */
   readonly bundles: ReadonlyMap<string, TrustBundle>
+  /**
+   * Serials (lowercase hex) revoked by the CRLs the agent sent (`crl` field) that verify
+   * against these bundles or the SVIDs' intermediates; peers presenting one are refused.
+   */
+  readonly revokedSerials: ReadonlySet<string>
 }
 
 /** The fields of one `X509SVID` message this module reads. */
@@ -56,6 +62,7 @@ export interface X509SvidMessage {
 export function x509ContextFromResponse(msg: {
   svids: readonly X509SvidMessage[]
   federated_bundles: Readonly<Record<string, Buffer>>
+  crl?: readonly Buffer[]
 }): X509Context {
   if (!msg.svids || msg.svids.length === 0) {
     throw new SigilError('ERR_SVID_INVALID', 'the Workload API sent an X.509 update without SVIDs')
@@ -69,7 +76,19 @@ export function x509ContextFromResponse(msg: {
     if (!own.has(td.name)) own.set(td.name, decodeDerBundle(td, m.bundle ?? Buffer.alloc(0)))
   }
   const bundles = new Map([...decodeX509BundleMap(msg.federated_bundles ?? {}), ...own])
-  return Object.freeze({ svids: Object.freeze(svids), bundles })
+  const crls = msg.crl ?? []
+  const revoked =
+    crls.length === 0
+      ? new Set<string>()
+      : revokedSerials(
+          crls,
+          [
+            ...[...bundles.values()].flatMap((b) => b.x509Authorities),
+            ...svids.flatMap((s) => s.chainDer.slice(1)),
+          ],
+          new Date(),
+        )
+  return Object.freeze({ svids: Object.freeze(svids), bundles, revokedSerials: revoked })
 }
 
 function x509SvidFromMessage(m: X509SvidMessage, i: number): X509Svid {

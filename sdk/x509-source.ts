@@ -116,6 +116,11 @@ export class X509Source {
   }
 
   /** Every X.509 bundle by trust-domain name. */
+  /** Serials revoked by the agent's CRLs (see {@link X509Context.revokedSerials}). */
+  getRevokedSerials(): ReadonlySet<string> {
+    return this.#context?.revokedSerials ?? new Set()
+  }
+
   getX509Bundles(): ReadonlyMap<string, TrustBundle> {
     return this.getX509Context().bundles
   }

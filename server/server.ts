@@ -24,6 +24,8 @@ import { probeStorage } from './datastore/storage-probe.js'
 import { startAdminApiServer } from './endpoints/admin-api-server.js'
 import { startAgentApiServer } from './endpoints/agent-api-server.js'
 import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
+import { CrlPublisher } from './revocation/crl-publisher.js'
+import { RevocationList } from './revocation/revocation-list.js'
 import { ServerIdentity } from './svid/server-identity.js'
 import { TaskService } from './task/task-service.js'
 
@@ -93,6 +95,37 @@ export async function startServer(
     await ca.init()
     life.background('ca-rotation', ca.run(life.signal))
 
+    // no SVID outlives its CA, so a revocation of an unrecorded credential is kept one CA TTL
+    const revocations = await RevocationList.load({
+      datastore,
+      clock,
+      logger,
+      unknownCredentialTtlMs: config.caTtlSeconds * 1000,
+    })
+    life.background('revocation-prune', revocations.run(life.signal))
+    const crls = new CrlPublisher({
+      ca,
+      revocations,
+      clock,
+      logger,
+      ...(config.upstreamCrl ? { upstreamCrlFile: config.upstreamCrl } : {}),
+    })
+    if (config.upstreamCrl) {
+      try {
+        await crls.reloadUpstream()
+      } catch (cause) {
+        throw new SigilError(
+          'ERR_CONFIG_INVALID',
+          `upstream-crl: cannot read ${config.upstreamCrl}: ${errorText(cause)}`,
+          {
+            cause,
+          },
+        )
+      }
+    }
+    crls.rebuild()
+    life.background('crl', crls.run(life.signal))
+
     const identity = new ServerIdentity({ trustDomain: config.trustDomain, ca, clock, logger })
     await identity.init()
     life.background('server-identity', identity.run(life.signal))
@@ -127,6 +160,8 @@ export async function startServer(
       agentSvidTtlSeconds: config.agentSvidTtlSeconds,
       defaultX509SvidTtlSeconds: config.x509SvidTtlSeconds,
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
+      revocations,
+      crls,
       ...(config.x509popCa ? { x509popCaCerts: readPemCertificates(config.x509popCa, 'x509pop-ca') } : {}),
     })
     life.onClose('agent-api', () => agentApi.close())
@@ -143,6 +178,7 @@ export async function startServer(
       defaultX509SvidTtlSeconds: config.x509SvidTtlSeconds,
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       storageProbe: () => probeStorage(config.dataDir),
+      revocations,
     })
     life.onClose('admin-api', () => adminApi.close())
 
@@ -155,6 +191,7 @@ export async function startServer(
         ...(config.bundleEndpointKey ? { keyFile: config.bundleEndpointKey } : {}),
         dataDir: config.dataDir,
         bundle: () => ca.currentBundle(),
+        revocations: { revocations, crls: () => crls.current().crls },
         identity,
         logger,
       })

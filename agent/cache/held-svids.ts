@@ -105,6 +105,18 @@ export class HeldSvids {
     return changed
   }
 
+  /** Forgets the SVIDs whose serial is revoked (they are signed again); resolves whether any was held. */
+  dropRevoked(isRevoked: (serial: string) => boolean): boolean {
+    let changed = false
+    for (const [id, held] of this.#svids) {
+      if (isRevoked(held.serial)) {
+        this.#svids.delete(id)
+        changed = true
+      }
+    }
+    return changed
+  }
+
   /** The entries of `matched` with no SVID for their current revision and none being signed. */
   missing(matched: readonly AuthorizedEntry[]): AuthorizedEntry[] {
     return matched.filter(

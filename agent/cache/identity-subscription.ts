@@ -28,6 +28,8 @@ export interface IdentitySnapshot {
   readonly bundle: TrustBundle
   /** The federated bundles this process may see, by trust-domain name. */
   readonly federatedBundles: ReadonlyMap<string, TrustBundle>
+  /** The server's current CRLs (DER) for the Workload API's `crl` fields; absent: none. */
+  readonly crls?: readonly Buffer[]
 }
 
 /** Why a process has no identity (the stream ends with PERMISSION_DENIED). */
@@ -119,6 +121,8 @@ function sameUpdate(a: IdentityUpdate, b: IdentityUpdate): boolean {
   return sameSnapshot(a.snapshot, b.snapshot)
 }
 
+const NO_CRLS: readonly Buffer[] = []
+
 /** True when two snapshots would give a workload the same state. */
 export function sameSnapshot(a: IdentitySnapshot, b: IdentitySnapshot): boolean {
   if (a.svids.length !== b.svids.length) return false
@@ -135,6 +139,8 @@ export function sameSnapshot(a: IdentitySnapshot, b: IdentitySnapshot): boolean 
     }
   }
   if (!a.bundle.equals(b.bundle)) return false
+  // a new CRL set is a new array (the cache replaces it whole)
+  if ((a.crls ?? NO_CRLS) !== (b.crls ?? NO_CRLS)) return false
   if (a.federatedBundles.size !== b.federatedBundles.size) return false
   for (const [name, bundle] of a.federatedBundles) {
     const other = b.federatedBundles.get(name)

@@ -17,6 +17,8 @@ export interface CachedJwtSvid {
   readonly expiresAt: Date
   /** After this, a new token is minted (the cached one is still a fallback until `expiresAt`). */
   readonly renewAt: Date
+  /** The token's `jti` (`''` when it has none), to drop it once revoked. */
+  readonly jti: string
 }
 
 /**
@@ -81,6 +83,18 @@ export class JwtSvidCache {
   /** Drops every token of one process. */
   deleteProcess(processKey: string): void {
     for (const [key, item] of this.#items) if (item.processKey === processKey) this.#items.delete(key)
+  }
+
+  /** Drops tokens whose `jti` is revoked; resolves how many. */
+  deleteRevoked(isRevoked: (jti: string) => boolean): number {
+    let n = 0
+    for (const [key, item] of this.#items) {
+      if (item.jti !== '' && isRevoked(item.jti)) {
+        this.#items.delete(key)
+        n++
+      }
+    }
+    return n
   }
 
   /** Drops tokens expired at `now`. */

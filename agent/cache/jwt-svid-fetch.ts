@@ -124,6 +124,7 @@ async function mint(
     token: issued.token,
     expiresAt: issued.expiresAt,
     renewAt: renewalTime(issued.issuedAt, issued.expiresAt, ctx.rotationFraction, ctx.random()),
+    jti: jtiOf(issued.token),
   }
   if (!rec.dropped) ctx.jwt.set(key, item)
   ctx.logger.debug(
@@ -135,4 +136,14 @@ async function mint(
 
 function toWorkload(item: CachedJwtSvid, entry: AuthorizedEntry): WorkloadJwtSvid {
   return { spiffeId: item.spiffeId, token: item.token, hint: entry.hint, expiresAt: item.expiresAt }
+}
+
+/** The token's `jti` claim, or `''` (the token came from the authenticated server; no check here). */
+function jtiOf(token: string): string {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'))
+    return typeof payload?.jti === 'string' ? payload.jti : ''
+  } catch {
+    return ''
+  }
 }

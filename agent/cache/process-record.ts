@@ -119,6 +119,11 @@ export class ProcessRecord implements SvidHolder {
     return had
   }
 
+  /** See {@link HeldSvids.dropRevoked}. */
+  dropRevoked(isRevoked: (serial: string) => boolean): boolean {
+    return this.#held.dropRevoked(isRevoked)
+  }
+
   /** See {@link HeldSvids.dropExpired}. */
   dropExpired(now: Date): boolean {
     return this.#held.dropExpired(now)

@@ -128,6 +128,11 @@ export class SparePool implements SvidHolder {
     if (changed) this.#rematch()
   }
 
+  /** Forgets the spares whose serial is revoked. */
+  dropRevoked(isRevoked: (serial: string) => boolean): void {
+    if (this.#spares.dropRevoked(isRevoked)) this.#rematch()
+  }
+
   /** Forgets every spare (on close). */
   clear(): void {
     this.#demand.clear()

@@ -58,6 +58,7 @@ export class WorkloadIdentityCache {
   readonly #procStartTime: ProcessStartTimeReader
   readonly #records = new Map<string, ProcessRecord>()
   readonly #jwt: JwtSvidCache
+  #crls: readonly Buffer[] = []
   readonly #jwtContext: JwtFetchContext
   readonly #interval: NodeJS.Timeout
   #state: AuthorizedState | undefined
@@ -262,6 +263,36 @@ export class WorkloadIdentityCache {
     }
   }
 
+  /**
+   * Drops cached JWT-SVIDs whose `jti` is revoked, so the next FetchJWTSVID mints a fresh one
+   * instead of handing out a token every validator refuses.
+   */
+  dropRevokedJwtSvids(isRevoked: (jti: string) => boolean): number {
+    return this.#jwt.deleteRevoked(isRevoked)
+  }
+
+  /**
+   * Forgets every held X509-SVID (and spare) whose serial is revoked and signs new ones, so a
+   * workload is not left presenting a certificate every CRL-checking peer refuses.
+   */
+  dropRevokedX509Svids(isRevoked: (serial: string) => boolean): void {
+    this.#spares.dropRevoked(isRevoked)
+    let changed = false
+    for (const rec of this.#records.values()) {
+      if (rec.dropRevoked(isRevoked)) {
+        changed = true
+        this.#publish(rec)
+      }
+    }
+    if (changed) this.#loop.kick()
+  }
+
+  /** Replaces the CRLs sent in the Workload API's `crl` fields and pushes them to every stream. */
+  setCrls(crls: readonly Buffer[]): void {
+    this.#crls = crls
+    for (const rec of this.#records.values()) this.#publish(rec)
+  }
+
   /** Stops the timers and ends every subscription (their `next()` resolves to undefined). */
   close(): void {
     if (this.#closed) return
@@ -348,9 +379,15 @@ export class WorkloadIdentityCache {
   #publish(rec: ProcessRecord): void {
     if (rec.dropped) return
     const now = this.#cfg.clock()
+    const crls = this.#crls
     for (const sub of rec.subscribers) {
       const update = snapshotFor(this.#state, rec, sub, now)
-      if (update !== undefined) sub.offer(update)
+      if (update === undefined) continue
+      sub.offer(
+        update.kind === 'identity' && crls.length > 0
+          ? { ...update, snapshot: { ...update.snapshot, crls } }
+          : update,
+      )
     }
   }
 }

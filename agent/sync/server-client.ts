@@ -18,6 +18,7 @@ import { SigilError } from '../../certs/errors.js'
 import { generateKeyPair, type KeyType } from '../../certs/keys/keys.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { createCsr } from '../../certs/x509svid/csr.js'
+import type { AgentUpdate__Output } from '../../proto/generated/sigil/agent/v1/AgentUpdate.js'
 import { type AgentAPIClient, loadAgentApi } from '../../proto/loader.js'
 import type {
   AuthorizedEntry,
@@ -27,17 +28,27 @@ import type {
   SvidIssuer,
   X509SvidRequest,
 } from '../cache/authorized-state.js'
+import type { RevocationSet } from '../cache/revocation-set.js'
 import { callUnary, type UnaryMethods } from './agent-api-calls.js'
 import { type AgentIdentity, verifiedAgentIdentity } from './agent-identity.js'
 import { runAttestation } from './attest-agent.js'
 import { BundleMemo } from './bundle-memo.js'
+import { fromGrpcError } from './grpc-error.js'
 import { confirmProbedServer, probeServerChain, splitHostPort } from './insecure-bootstrap-probe.js'
 import type { NodeCredential } from './node-credential.js'
 import { serverChannelCredentials } from './server-tls.js'
-import { authorizedStateFromWire, bundleFromWire, issuedX509SvidFromWire } from './wire-conversion.js'
+import {
+  authorizedStateFromWire,
+  bundleFromWire,
+  issuedX509SvidFromWire,
+  revocationPieceFromWire,
+} from './wire-conversion.js'
 
 /** Deadline of each call unless configured otherwise. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000
+
+/** Where pushed updates go (the agent's `RevocationSet`). */
+export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'>
 
 /** What {@link ServerClient} is built from. */
 export interface ServerClientOptions {
@@ -52,6 +63,8 @@ export interface ServerClientOptions {
   readonly keyType?: KeyType
   readonly callTimeoutMs?: number
   readonly clock?: () => Date
+  /** The agent's revocation list: each sync sends its sequence and applies what comes back. */
+  readonly revocations?: RevocationSet
 }
 
 /** What a successful attestation or renewal yields. */
@@ -75,6 +88,7 @@ export class ServerClient implements SvidIssuer {
   readonly #keyType: KeyType
   readonly #timeoutMs: number
   readonly #clock: () => Date
+  readonly #revocations: RevocationSet | undefined
   #bundle: TrustBundle | undefined
   #identity: AgentIdentity | undefined
   #client: AgentAPIClient | undefined
@@ -97,6 +111,7 @@ export class ServerClient implements SvidIssuer {
     this.#timeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS
     this.#clock = opts.clock ?? (() => new Date())
     this.#bundle = opts.bundle
+    this.#revocations = opts.revocations
   }
 
   /** The bundle the server is currently authenticated against. */
@@ -192,9 +207,18 @@ export class ServerClient implements SvidIssuer {
     const last = this.#lastSync
     const res = await this.#unary(
       'SyncAuthorizedEntries',
-      { known_entries_digest: last?.digest ?? '' },
+      {
+        known_entries_digest: last?.digest ?? '',
+        known_revocation_sequence: this.#revocations?.sequence ?? 0,
+        known_crls_digest: this.#revocations?.crlsDigest ?? '',
+      },
       'entry sync',
     )
+    if (res.revocations && this.#revocations)
+      this.#revocations.apply(revocationPieceFromWire(res.revocations))
+    if (this.#revocations && res.crls_digest && res.crls_digest !== this.#revocations.crlsDigest) {
+      this.#revocations.setCrls(res.crls, res.crls_digest)
+    }
     const unchanged = res.unchanged && last !== undefined && res.entries_digest === last.digest
     try {
       let state: AuthorizedState
@@ -285,6 +309,39 @@ export class ServerClient implements SvidIssuer {
   /** Ends a task (for its process, or for the agent: expired, process_exited). */
   endTask(req: UnaryMethods['EndTask'][0]): Promise<UnaryMethods['EndTask'][1]> {
     return this.#unary('EndTask', req, 'EndTask')
+  }
+
+  /**
+   * Opens the server's push stream (WatchAgentUpdates) from the revocation sequence held and
+   * hands each revocation piece and CRL set to `target`; resolves when the stream ends cleanly or `signal`
+   * aborts, rejects with the translated error otherwise. A new channel (new agent SVID or
+   * roots) cancels it; the caller reconnects.
+   */
+  watchUpdates(target: UpdateTarget, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let call: ReturnType<AgentAPIClient['WatchAgentUpdates']>
+      try {
+        call = this.#mutualClient().WatchAgentUpdates({
+          revocation_sequence: this.#revocations?.sequence ?? 0,
+        })
+      } catch (e) {
+        reject(e)
+        return
+      }
+      const abort = () => call.cancel()
+      signal.addEventListener('abort', abort, { once: true })
+      const done = (err?: unknown) => {
+        signal.removeEventListener('abort', abort)
+        if (err === undefined || signal.aborted) resolve()
+        else reject(fromGrpcError(err, 'agent update stream'))
+      }
+      call.on('data', (u: AgentUpdate__Output) => {
+        if (u.revocations) target.apply(revocationPieceFromWire(u.revocations))
+        else if (u.crls) target.setCrls(u.crls.crls, u.crls.digest)
+      })
+      call.on('error', (err) => done(err))
+      call.on('end', () => done())
+    })
   }
 
   /** Closes the channel; later calls fail `ERR_UNAVAILABLE`. */

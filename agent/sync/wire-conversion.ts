@@ -11,11 +11,13 @@ import { SigilError } from '../../certs/errors.js'
 import { parseSelector } from '../../certs/selector/selector.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import type { RevocationUpdate__Output } from '../../proto/generated/sigil/agent/v1/RevocationUpdate.js'
 import type { SyncAuthorizedEntriesResponse__Output } from '../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesResponse.js'
 import type { Bundle__Output } from '../../proto/generated/sigil/common/v1/Bundle.js'
 import type { RegistrationEntry__Output } from '../../proto/generated/sigil/common/v1/RegistrationEntry.js'
 import type { X509Svid__Output } from '../../proto/generated/sigil/common/v1/X509Svid.js'
 import type { AuthorizedEntry, AuthorizedState, IssuedX509Svid } from '../cache/authorized-state.js'
+import type { RevocationPiece } from '../cache/revocation-set.js'
 
 /** A wire bundle as a {@link TrustBundle}; if `expected` is given, it must be that trust domain. */
 export function bundleFromWire(
@@ -134,4 +136,17 @@ export function issuedX509SvidFromWire(entryId: string, svid: X509Svid__Output |
     throw new SigilError('ERR_SVID_INVALID', `the server returned no SVID for entry "${entryId}"`)
   }
   return { entryId, spiffeId: svid.spiffe_id, chainDer: svid.cert_chain }
+}
+
+/** A pushed or synced revocation update as the agent's {@link RevocationPiece}. */
+export function revocationPieceFromWire(u: RevocationUpdate__Output): RevocationPiece {
+  return {
+    snapshot: u.snapshot,
+    sequence: Number(u.sequence),
+    revoked: u.revoked.map((r) => ({
+      kind: r.kind,
+      value: r.value,
+      expiresAtMs: Number(r.expires_at) * 1000,
+    })),
+  }
 }

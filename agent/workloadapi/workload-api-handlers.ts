@@ -27,6 +27,7 @@ import type { SpiffeWorkloadAPIHandlers } from '../../proto/generated/SpiffeWork
 import type { IdentitySnapshot, IdentityUpdate } from '../cache/identity-subscription.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { toStruct } from './claims-struct.js'
+import { type RevocationLookup, refuseRevokedClaims } from './revoked-claims.js'
 import {
   DEFAULT_MAX_STREAM_BACKLOG_BYTES,
   http2StreamOf,
@@ -112,6 +113,8 @@ export interface WorkloadApiHandlerDeps {
   readonly repeated?: RepeatedLogger
   /** ValidateJWTSVID's leeway on `exp`, `nbf`, `iat` in seconds; default {@link DEFAULT_JWT_LEEWAY_SECONDS}. */
   readonly jwtLeewaySeconds?: number
+  /** Revoked credentials: ValidateJWTSVID refuses a revoked `jti` or `txn` of our trust domain. */
+  readonly revocations?: RevocationLookup
 }
 
 /** How one server stream behaves. */
@@ -233,14 +236,17 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
   ): handleServerStreamingCall<unknown, Res> {
     return (call) => {
       let previous: string | undefined
+      let previousCrls: readonly Buffer[] | undefined
       const run = stream<unknown, Res>({
         method,
         subscribe: (p) => source.subscribeBundles(p),
         toMessage: (s) => {
           const msg = build(s)
           const key = bundleMapKey(msg.bundles)
-          if (key === previous) return undefined
+          // a new CRL set is a new array (the cache replaces it whole)
+          if (key === previous && s.crls === previousCrls) return undefined
           previous = key
+          previousCrls = s.crls
           return msg
         },
       })
@@ -297,6 +303,8 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
         leewaySeconds: deps.jwtLeewaySeconds ?? DEFAULT_JWT_LEEWAY_SECONDS,
         bundleFor: (td) => (td.equals(own) ? visible.bundle : visible.federatedBundles.get(td.name)),
       })
+      if (deps.revocations && validated.spiffeId.memberOf(own))
+        refuseRevokedClaims(deps.revocations, validated.claims)
       const claims: Record<string, unknown> = validated.spiffeId.memberOf(own)
         ? { ...validated.claims, aud: validated.audience }
         : { sub: validated.claims.sub, aud: validated.audience, exp: validated.claims.exp }

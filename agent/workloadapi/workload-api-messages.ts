@@ -27,7 +27,7 @@ export function x509SvidResponse(s: IdentitySnapshot): X509SVIDResponse {
       bundle,
       hint: v.hint,
     })),
-    crl: [],
+    crl: [...(s.crls ?? [])],
     federated_bundles: x509BundleMap(s.federatedBundles.values()),
   }
 }
@@ -55,7 +55,7 @@ export function concatenated(chain: readonly Buffer[]): Buffer {
 /** The FetchX509Bundles message: our bundle plus the federated ones, as concatenated DER. */
 export function x509BundlesResponse(s: IdentitySnapshot): X509BundlesResponse {
   return {
-    crl: [],
+    crl: [...(s.crls ?? [])],
     bundles: {
       [s.bundle.trustDomain.idString()]: s.bundle.x509AuthoritiesConcatenated(),
       ...x509BundleMap(s.federatedBundles.values()),

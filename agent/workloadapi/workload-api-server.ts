@@ -36,6 +36,7 @@ import { createTaskApiHandlers, type TaskApiHandlerDeps } from '../task/task-api
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
 import { type CallerLimitsOptions, DEFAULT_CALLER_LIMITS } from './caller-limits.js'
 import { type CallerAttestor, CallerRegistry, type ProcessHolder } from './caller-registry.js'
+import type { RevocationLookup } from './revoked-claims.js'
 import { requireSecurityHeader } from './security-header.js'
 import { StreamAdmission } from './stream-admission.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
@@ -81,6 +82,8 @@ export interface WorkloadApiServerConfig {
   readonly jwtLeewaySeconds?: number
   /** Serve the Task API (`sigil.task.v1.Tasks`) on the same socket, callers attested the same way. */
   readonly tasks?: TaskApiHandlerDeps['tasks']
+  /** Revoked credentials ValidateJWTSVID refuses (absent: none). */
+  readonly revocations?: RevocationLookup
 }
 
 /** A running Workload API endpoint. */
@@ -162,6 +165,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
       maxStreamBacklogBytes: cfg.maxStreamBacklogBytes ?? DEFAULT_MAX_STREAM_BACKLOG_BYTES,
       repeated,
       ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
+      ...(cfg.revocations ? { revocations: cfg.revocations } : {}),
     }),
   )
   if (cfg.tasks !== undefined) {

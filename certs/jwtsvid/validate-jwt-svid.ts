@@ -42,6 +42,11 @@ export interface ValidateJwtSvidOptions {
   leewaySeconds?: number
   /** A subset of {@link JWT_SVID_ALGORITHMS}; default all of them. */
   allowedAlgorithms?: readonly JwtSvidAlgorithm[]
+  /**
+   * A revocation list (e.g. the SDK's `RevocationFeed`): after every other check, a token whose
+   * `jti`, or whose Txn-Token `txn` claim, is revoked is refused with `ERR_SVID_REVOKED`.
+   */
+  revocations?: { isRevoked(q: { jti?: string; txn?: string }): boolean }
 }
 
 /** A validated JWT-SVID. */
@@ -58,7 +63,7 @@ export interface ValidatedJwtSvid {
  * Validates a JWT-SVID. Throws `SigilError` with `ERR_JWT_INVALID`, `ERR_JWT_ALG_NOT_ALLOWED`,
  * `ERR_JWT_KID_UNKNOWN`, `ERR_SPIFFE_ID_INVALID`, `ERR_BUNDLE_NOT_FOUND`,
  * `ERR_JWT_SIGNATURE_INVALID`, `ERR_JWT_EXPIRED`, `ERR_JWT_NOT_YET_VALID` or
- * `ERR_JWT_AUDIENCE_MISMATCH`; `TypeError` for bad options.
+ * `ERR_JWT_AUDIENCE_MISMATCH` (or `ERR_SVID_REVOKED` with `revocations`); `TypeError` for bad options.
  *
  * @example
  * const { spiffeId } = await validateJwtSvid(token, { audience: 'spiffe://example.org/db', bundleFor: (td) => bundles.get(td.name) })
@@ -96,6 +101,16 @@ export async function validateJwtSvid(
   // Step 5.
   if (!parsed.audience.some((a) => expected.includes(a))) {
     throw new SigilError('ERR_JWT_AUDIENCE_MISMATCH', 'JWT-SVID rejected: no expected audience is in "aud"')
+  }
+  if (opts.revocations !== undefined) {
+    const { jti, txn } = parsed.claims
+    const q = {
+      ...(typeof jti === 'string' ? { jti } : {}),
+      ...(typeof txn === 'string' ? { txn } : {}),
+    }
+    if ((q.jti !== undefined || q.txn !== undefined) && opts.revocations.isRevoked(q)) {
+      throw new SigilError('ERR_SVID_REVOKED', 'JWT-SVID rejected: it has been revoked')
+    }
   }
   return {
     spiffeId: parsed.spiffeId,

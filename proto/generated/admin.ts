@@ -30,6 +30,8 @@ import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgents
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from './sigil/admin/v1/ListAgentsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from './sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from './sigil/admin/v1/ListEntriesResponse.js';
+import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from './sigil/admin/v1/ListRevocationsRequest.js';
+import type { ListRevocationsResponse as _sigil_admin_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _sigil_admin_v1_ListRevocationsResponse__Output } from './sigil/admin/v1/ListRevocationsResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from './sigil/admin/v1/ListSvidsRequest.js';
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from './sigil/admin/v1/ListSvidsResponse.js';
 import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from './sigil/admin/v1/ListTasksRequest.js';
@@ -38,6 +40,9 @@ import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtS
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from './sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from './sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from './sigil/admin/v1/MintX509SvidResponse.js';
+import type { Revocation as _sigil_admin_v1_Revocation, Revocation__Output as _sigil_admin_v1_Revocation__Output } from './sigil/admin/v1/Revocation.js';
+import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from './sigil/admin/v1/RevokeSvidRequest.js';
+import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from './sigil/admin/v1/RevokeSvidResponse.js';
 import type { SvidRecord as _sigil_admin_v1_SvidRecord, SvidRecord__Output as _sigil_admin_v1_SvidRecord__Output } from './sigil/admin/v1/SvidRecord.js';
 import type { Task as _sigil_admin_v1_Task, Task__Output as _sigil_admin_v1_Task__Output } from './sigil/admin/v1/Task.js';
 import type { TaskCredential as _sigil_admin_v1_TaskCredential, TaskCredential__Output as _sigil_admin_v1_TaskCredential__Output } from './sigil/admin/v1/TaskCredential.js';
@@ -85,6 +90,8 @@ export interface ProtoGrpcType {
         ListAgentsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsResponse__Output>
         ListEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesRequest__Output>
         ListEntriesResponse: MessageTypeDefinition<_sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesResponse__Output>
+        ListRevocationsRequest: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsRequest__Output>
+        ListRevocationsResponse: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsResponse__Output>
         ListSvidsRequest: MessageTypeDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsRequest__Output>
         ListSvidsResponse: MessageTypeDefinition<_sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsResponse__Output>
         ListTasksRequest: MessageTypeDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksRequest__Output>
@@ -93,6 +100,9 @@ export interface ProtoGrpcType {
         MintJwtSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidResponse__Output>
         MintX509SvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidRequest__Output>
         MintX509SvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidResponse__Output>
+        Revocation: MessageTypeDefinition<_sigil_admin_v1_Revocation, _sigil_admin_v1_Revocation__Output>
+        RevokeSvidRequest: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidRequest__Output>
+        RevokeSvidResponse: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidResponse__Output>
         SvidRecord: MessageTypeDefinition<_sigil_admin_v1_SvidRecord, _sigil_admin_v1_SvidRecord__Output>
         Task: MessageTypeDefinition<_sigil_admin_v1_Task, _sigil_admin_v1_Task__Output>
         TaskCredential: MessageTypeDefinition<_sigil_admin_v1_TaskCredential, _sigil_admin_v1_TaskCredential__Output>

@@ -4,6 +4,7 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AgentAPIClient as _sigil_agent_v1_AgentAPIClient, AgentAPIDefinition as _sigil_agent_v1_AgentAPIDefinition } from './sigil/agent/v1/AgentAPI.js';
 import type { AgentSvidResult as _sigil_agent_v1_AgentSvidResult, AgentSvidResult__Output as _sigil_agent_v1_AgentSvidResult__Output } from './sigil/agent/v1/AgentSvidResult.js';
+import type { AgentUpdate as _sigil_agent_v1_AgentUpdate, AgentUpdate__Output as _sigil_agent_v1_AgentUpdate__Output } from './sigil/agent/v1/AgentUpdate.js';
 import type { AttestAgentRequest as _sigil_agent_v1_AttestAgentRequest, AttestAgentRequest__Output as _sigil_agent_v1_AttestAgentRequest__Output } from './sigil/agent/v1/AttestAgentRequest.js';
 import type { AttestAgentResponse as _sigil_agent_v1_AttestAgentResponse, AttestAgentResponse__Output as _sigil_agent_v1_AttestAgentResponse__Output } from './sigil/agent/v1/AttestAgentResponse.js';
 import type { AttestationParams as _sigil_agent_v1_AttestationParams, AttestationParams__Output as _sigil_agent_v1_AttestationParams__Output } from './sigil/agent/v1/AttestationParams.js';
@@ -11,6 +12,7 @@ import type { BatchNewX509SvidRequest as _sigil_agent_v1_BatchNewX509SvidRequest
 import type { BatchNewX509SvidResponse as _sigil_agent_v1_BatchNewX509SvidResponse, BatchNewX509SvidResponse__Output as _sigil_agent_v1_BatchNewX509SvidResponse__Output } from './sigil/agent/v1/BatchNewX509SvidResponse.js';
 import type { BeginTaskRequest as _sigil_agent_v1_BeginTaskRequest, BeginTaskRequest__Output as _sigil_agent_v1_BeginTaskRequest__Output } from './sigil/agent/v1/BeginTaskRequest.js';
 import type { BeginTaskResponse as _sigil_agent_v1_BeginTaskResponse, BeginTaskResponse__Output as _sigil_agent_v1_BeginTaskResponse__Output } from './sigil/agent/v1/BeginTaskResponse.js';
+import type { CrlUpdate as _sigil_agent_v1_CrlUpdate, CrlUpdate__Output as _sigil_agent_v1_CrlUpdate__Output } from './sigil/agent/v1/CrlUpdate.js';
 import type { EndTaskRequest as _sigil_agent_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_agent_v1_EndTaskRequest__Output } from './sigil/agent/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_agent_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_agent_v1_EndTaskResponse__Output } from './sigil/agent/v1/EndTaskResponse.js';
 import type { FetchTaskJwtSvidRequest as _sigil_agent_v1_FetchTaskJwtSvidRequest, FetchTaskJwtSvidRequest__Output as _sigil_agent_v1_FetchTaskJwtSvidRequest__Output } from './sigil/agent/v1/FetchTaskJwtSvidRequest.js';
@@ -21,8 +23,11 @@ import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvid
 import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSvidResponse__Output as _sigil_agent_v1_NewJwtSvidResponse__Output } from './sigil/agent/v1/NewJwtSvidResponse.js';
 import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgentRequest__Output as _sigil_agent_v1_RenewAgentRequest__Output } from './sigil/agent/v1/RenewAgentRequest.js';
 import type { RenewAgentResponse as _sigil_agent_v1_RenewAgentResponse, RenewAgentResponse__Output as _sigil_agent_v1_RenewAgentResponse__Output } from './sigil/agent/v1/RenewAgentResponse.js';
+import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUpdate__Output as _sigil_agent_v1_RevocationUpdate__Output } from './sigil/agent/v1/RevocationUpdate.js';
+import type { RevokedCredential as _sigil_agent_v1_RevokedCredential, RevokedCredential__Output as _sigil_agent_v1_RevokedCredential__Output } from './sigil/agent/v1/RevokedCredential.js';
 import type { SyncAuthorizedEntriesRequest as _sigil_agent_v1_SyncAuthorizedEntriesRequest, SyncAuthorizedEntriesRequest__Output as _sigil_agent_v1_SyncAuthorizedEntriesRequest__Output } from './sigil/agent/v1/SyncAuthorizedEntriesRequest.js';
 import type { SyncAuthorizedEntriesResponse as _sigil_agent_v1_SyncAuthorizedEntriesResponse, SyncAuthorizedEntriesResponse__Output as _sigil_agent_v1_SyncAuthorizedEntriesResponse__Output } from './sigil/agent/v1/SyncAuthorizedEntriesResponse.js';
+import type { WatchAgentUpdatesRequest as _sigil_agent_v1_WatchAgentUpdatesRequest, WatchAgentUpdatesRequest__Output as _sigil_agent_v1_WatchAgentUpdatesRequest__Output } from './sigil/agent/v1/WatchAgentUpdatesRequest.js';
 import type { X509SvidParams as _sigil_agent_v1_X509SvidParams, X509SvidParams__Output as _sigil_agent_v1_X509SvidParams__Output } from './sigil/agent/v1/X509SvidParams.js';
 import type { X509SvidResult as _sigil_agent_v1_X509SvidResult, X509SvidResult__Output as _sigil_agent_v1_X509SvidResult__Output } from './sigil/agent/v1/X509SvidResult.js';
 import type { Bundle as _sigil_common_v1_Bundle, Bundle__Output as _sigil_common_v1_Bundle__Output } from './sigil/common/v1/Bundle.js';
@@ -40,6 +45,7 @@ export interface ProtoGrpcType {
       v1: {
         AgentAPI: SubtypeConstructor<typeof grpc.Client, _sigil_agent_v1_AgentAPIClient> & { service: _sigil_agent_v1_AgentAPIDefinition }
         AgentSvidResult: MessageTypeDefinition<_sigil_agent_v1_AgentSvidResult, _sigil_agent_v1_AgentSvidResult__Output>
+        AgentUpdate: MessageTypeDefinition<_sigil_agent_v1_AgentUpdate, _sigil_agent_v1_AgentUpdate__Output>
         AttestAgentRequest: MessageTypeDefinition<_sigil_agent_v1_AttestAgentRequest, _sigil_agent_v1_AttestAgentRequest__Output>
         AttestAgentResponse: MessageTypeDefinition<_sigil_agent_v1_AttestAgentResponse, _sigil_agent_v1_AttestAgentResponse__Output>
         AttestationParams: MessageTypeDefinition<_sigil_agent_v1_AttestationParams, _sigil_agent_v1_AttestationParams__Output>
@@ -47,6 +53,7 @@ export interface ProtoGrpcType {
         BatchNewX509SvidResponse: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidResponse, _sigil_agent_v1_BatchNewX509SvidResponse__Output>
         BeginTaskRequest: MessageTypeDefinition<_sigil_agent_v1_BeginTaskRequest, _sigil_agent_v1_BeginTaskRequest__Output>
         BeginTaskResponse: MessageTypeDefinition<_sigil_agent_v1_BeginTaskResponse, _sigil_agent_v1_BeginTaskResponse__Output>
+        CrlUpdate: MessageTypeDefinition<_sigil_agent_v1_CrlUpdate, _sigil_agent_v1_CrlUpdate__Output>
         EndTaskRequest: MessageTypeDefinition<_sigil_agent_v1_EndTaskRequest, _sigil_agent_v1_EndTaskRequest__Output>
         EndTaskResponse: MessageTypeDefinition<_sigil_agent_v1_EndTaskResponse, _sigil_agent_v1_EndTaskResponse__Output>
         FetchTaskJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_FetchTaskJwtSvidRequest, _sigil_agent_v1_FetchTaskJwtSvidRequest__Output>
@@ -57,8 +64,11 @@ export interface ProtoGrpcType {
         NewJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidResponse__Output>
         RenewAgentRequest: MessageTypeDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentRequest__Output>
         RenewAgentResponse: MessageTypeDefinition<_sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentResponse__Output>
+        RevocationUpdate: MessageTypeDefinition<_sigil_agent_v1_RevocationUpdate, _sigil_agent_v1_RevocationUpdate__Output>
+        RevokedCredential: MessageTypeDefinition<_sigil_agent_v1_RevokedCredential, _sigil_agent_v1_RevokedCredential__Output>
         SyncAuthorizedEntriesRequest: MessageTypeDefinition<_sigil_agent_v1_SyncAuthorizedEntriesRequest, _sigil_agent_v1_SyncAuthorizedEntriesRequest__Output>
         SyncAuthorizedEntriesResponse: MessageTypeDefinition<_sigil_agent_v1_SyncAuthorizedEntriesResponse, _sigil_agent_v1_SyncAuthorizedEntriesResponse__Output>
+        WatchAgentUpdatesRequest: MessageTypeDefinition<_sigil_agent_v1_WatchAgentUpdatesRequest, _sigil_agent_v1_WatchAgentUpdatesRequest__Output>
         X509SvidParams: MessageTypeDefinition<_sigil_agent_v1_X509SvidParams, _sigil_agent_v1_X509SvidParams__Output>
         X509SvidResult: MessageTypeDefinition<_sigil_agent_v1_X509SvidResult, _sigil_agent_v1_X509SvidResult__Output>
       }

@@ -25,6 +25,7 @@ import {
   signTxnToken,
 } from '../../certs/txntoken/sign-txn-token.js'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
+import { createCrl, type RevokedSerial } from '../../certs/x509svid/crl.js'
 import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
 import type { MintedX509Svid } from '../../certs/x509svid/x509-svid-minter.js'
 import { errorText } from '../../common/errors/error-text.js'
@@ -266,6 +267,38 @@ export class CaManager {
     const active = this.#rotator.activeX509
     if (!active) throw new SigilError('ERR_UNAVAILABLE', 'CA manager is not initialized')
     return [active.authority.certDer, ...(this.#cfg.upstream?.certDer ?? [])]
+  }
+
+  /**
+   * One CRL (DER) per X.509 CA that may have signed still-valid SVIDs (it holds its key and
+   * what it signed has not all expired), each listing every revoked serial. Serials are random
+   * 128-bit values, so listing one under a CA that never issued it is harmless.
+   */
+  signCrls(req: {
+    revoked: readonly RevokedSerial[]
+    thisUpdate: Date
+    nextUpdate: Date
+    crlNumber: bigint
+  }): Buffer[] {
+    const now = req.thisUpdate.getTime()
+    return this.#rotator.x509
+      .filter(
+        (a) =>
+          a.status !== 'retired' &&
+          a.privateKey !== undefined &&
+          a.notBefore.getTime() <= now &&
+          (a.signedUntil ?? a.notAfter).getTime() > now,
+      )
+      .map((a) =>
+        createCrl({
+          issuerCertDer: a.certDer,
+          issuerKey: a.privateKey as KeyObject,
+          revoked: req.revoked,
+          thisUpdate: req.thisUpdate,
+          nextUpdate: req.nextUpdate,
+          crlNumber: req.crlNumber,
+        }),
+      )
   }
 
   /** Every X.509 CA and JWT key the manager holds (prepared, active, retired); no private keys. */

@@ -3,6 +3,7 @@
  * field, fixed labels and order so the output is stable; lists repeat the label.
  */
 import type { Agent__Output as Agent } from '../../proto/generated/sigil/admin/v1/Agent.js'
+import type { Revocation__Output as Revocation } from '../../proto/generated/sigil/admin/v1/Revocation.js'
 import type { SvidRecord__Output as SvidRecord } from '../../proto/generated/sigil/admin/v1/SvidRecord.js'
 import type { Task__Output as Task } from '../../proto/generated/sigil/admin/v1/Task.js'
 import type { TaskCredential__Output as TaskCredential } from '../../proto/generated/sigil/admin/v1/TaskCredential.js'
@@ -81,6 +82,19 @@ export function formatSvidRecord(r: SvidRecord): string {
     line('Not before', isoTime(r.not_before)),
     line('Not after', isoTime(r.not_after)),
     line('Issued at', isoTime(r.issued_at)),
+    ...(r.revoked_at ? [line('Revoked at', isoTime(r.revoked_at))] : []),
+  ].join('\n')
+}
+
+/** One revocation. */
+export function formatRevocation(r: Revocation): string {
+  return [
+    line('Kind', r.kind),
+    line('Value', r.value),
+    ...(r.reason ? [line('Reason', r.reason)] : []),
+    line('Revoked at', isoTime(r.revoked_at)),
+    line('Kept until', isoTime(r.expires_at)),
+    line('Sequence number', r.sequence),
   ].join('\n')
 }
 

@@ -24,7 +24,14 @@ export const runCli = createCli({
     bundle: { summary: 'bundle show: print the trust bundle', load: () => import('./commands/bundle.js') },
     x509: { summary: 'x509 mint: mint an X509-SVID', load: () => import('./commands/x509.js') },
     jwt: { summary: 'jwt mint: mint a JWT-SVID', load: () => import('./commands/jwt.js') },
-    svid: { summary: 'svid list: show the issuance record', load: () => import('./commands/svid.js') },
+    svid: {
+      summary: 'svid list|revoke: show the issuance record, revoke SVIDs',
+      load: () => import('./commands/svid.js'),
+    },
+    revocation: {
+      summary: 'revocation list: show the revocation list',
+      load: () => import('./commands/revocation.js'),
+    },
     task: {
       summary: 'task list|show|end: tasks and their credentials',
       load: () => import('./commands/task.js'),

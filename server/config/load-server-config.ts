@@ -33,6 +33,7 @@ export interface ServerConfig {
   readonly jwtIssuer: string | undefined
   readonly upstreamCaCert: string | undefined
   readonly upstreamCaKey: string | undefined
+  readonly upstreamCrl: string | undefined
   readonly x509popCa: string | undefined
   readonly joinTokenTtlSeconds: number
   /** Start a new CA although the datastore was built on another (see server/ca/ca-state-check.ts). */
@@ -88,6 +89,7 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
     jwtIssuer: v['jwt-issuer'] || undefined,
     upstreamCaCert: optionalPath(v['upstream-ca-cert']),
     upstreamCaKey: optionalPath(v['upstream-ca-key']),
+    upstreamCrl: optionalPath(v['upstream-crl']),
     x509popCa: optionalPath(v['x509pop-ca']),
     joinTokenTtlSeconds: parseDurationSeconds(v['join-token-ttl'] as string, 'join-token-ttl'),
     allowNewCa: v['allow-new-ca'] === true,

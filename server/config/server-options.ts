@@ -91,6 +91,11 @@ export function serverOptions(env: Record<string, string | undefined>) {
         description: 'PEM upstream CA certificate; the server CA becomes an intermediate signed by it',
       },
       'upstream-ca-key': { hint: 'file', description: 'PEM private key of the upstream CA (0600)' },
+      'upstream-crl': {
+        hint: 'file',
+        description:
+          "The upstream CA's CRL (PEM or DER), re-read every minute and served beside ours at the bundle endpoint's GET /crl and /crl.pem",
+      },
       'x509pop-ca': {
         hint: 'file',
         description: 'PEM CA certificates that x509pop agent certificates must chain to (unset: x509pop off)',

@@ -1,6 +1,6 @@
 /**
  * The server's datastore contract: everything the server persists — registration entries,
- * attested agents, join tokens, trust bundles, the issuance record and tasks — behind one async
+ * attested agents, join tokens, trust bundles, the issuance record, tasks and revocations — behind one async
  * interface, so that a second backend (PostgreSQL) can follow without touching callers.
  * The embedded default is `sqlite/sqlite-data-store.ts`; every backend must pass the one
  * conformance suite in `test/server/datastore/conformance.ts`.
@@ -37,6 +37,9 @@ import type {
   JoinTokenInput,
   RegistrationEntry,
   RegistrationEntryInput,
+  RevocationFilter,
+  RevocationInput,
+  RevocationRecord,
   TaskCredential,
   TaskEvent,
   TaskFilter,
@@ -209,6 +212,26 @@ export interface DataStore {
 
   /** A task's decisions in order (`[]` for an unknown task). */
   listTaskEvents(taskId: string): Promise<TaskEvent[]>
+
+  // ----- revocations -----
+
+  /**
+   * Stores revocations in one transaction, each with the next sequence number, and resolves
+   * the stored records in input order. Revoking what is already revoked is harmless: the
+   * existing record comes back unchanged, unless the new `expiresAt` is later (then it is
+   * replaced, keeping `revokedAt`, with a new sequence number). A value nobody issued is
+   * stored like any other.
+   */
+  addRevocations(inputs: readonly RevocationInput[], now: Date): Promise<RevocationRecord[]>
+
+  /** Revocations matching every filter field, by ascending sequence number. */
+  listRevocations(filter?: RevocationFilter): Promise<RevocationRecord[]>
+
+  /** The highest sequence number ever given (0 before the first revocation); pruning keeps it. */
+  revocationSequence(): Promise<number>
+
+  /** Deletes revocations whose `expiresAt <= now` (the credential is dead anyway); resolves how many. */
+  pruneRevocations(now: Date): Promise<number>
 
   // ----- lifecycle -----
 

@@ -135,6 +135,9 @@ export interface IssuedSvidRecord {
 
 /** Filter for the issuance record; every given field must match. */
 export interface IssuedSvidFilter {
+  readonly kind?: 'x509' | 'jwt'
+  /** One serial (lowercase hex) or jti. */
+  readonly serialOrJti?: string
   readonly spiffeId?: string
   readonly agentId?: string
   /** Only records with `issuedAt >= since`. */
@@ -214,4 +217,32 @@ export interface TaskEvent {
   /** e.g. `begun`, `jwt_issued`, `jwt_refused`, `end_refused`, `ended`. */
   readonly event: string
   readonly detail: string
+}
+
+/** What a revocation names: an X.509 serial (lowercase hex), a JWT `jti`, or a Txn-Token `txn`. */
+export type RevocationKind = 'x509_serial' | 'jwt_jti' | 'txn'
+
+/** One revocation to store. */
+export interface RevocationInput {
+  readonly kind: RevocationKind
+  /** Lowercase hex serial (no leading zeros kept as given), jti or txn; never empty. */
+  readonly value: string
+  /** The operator's reason (free text, may be empty). */
+  readonly reason: string
+  /** When the named credential expires: the row is kept until then, then pruned. */
+  readonly expiresAt: Date
+}
+
+/** A stored revocation. */
+export interface RevocationRecord extends RevocationInput {
+  /** Monotonic across the store's life (never reused, even after pruning); starts at 1. */
+  readonly sequence: number
+  readonly revokedAt: Date
+}
+
+/** Filter for revocations; every given field must match. */
+export interface RevocationFilter {
+  /** Only records with `sequence > since`. */
+  readonly since?: number
+  readonly kind?: RevocationKind
 }

@@ -24,6 +24,8 @@ import {
   type JoinTokenInput,
   type RegistrationEntry,
   type RegistrationEntryInput,
+  type RevocationFilter,
+  type RevocationInput,
   TASK_OUTCOMES,
   type TaskCredential,
   type TaskEvent,
@@ -250,6 +252,12 @@ export function checkIssuedSvidFilter(filter: IssuedSvidFilter | undefined): Iss
   if (filter === undefined) return {}
   if (typeof filter !== 'object' || filter === null) throw new TypeError('filter must be an object')
   const out: { -readonly [K in keyof IssuedSvidFilter]: IssuedSvidFilter[K] } = {}
+  if (filter.kind !== undefined) {
+    if (!SVID_KINDS.has(filter.kind)) throw new TypeError("filter.kind must be 'x509' or 'jwt'")
+    out.kind = filter.kind
+  }
+  if (filter.serialOrJti !== undefined)
+    out.serialOrJti = checkString(filter.serialOrJti, 'filter.serialOrJti')
   if (filter.spiffeId !== undefined) out.spiffeId = checkString(filter.spiffeId, 'filter.spiffeId')
   if (filter.agentId !== undefined) out.agentId = checkString(filter.agentId, 'filter.agentId')
   if (filter.since !== undefined) out.since = checkDate(filter.since, 'filter.since')
@@ -347,4 +355,37 @@ export function checkTaskEvent(e: TaskEvent): TaskEvent {
     event: e.event,
     detail: checkString(e.detail, 'detail').slice(0, 1024),
   }
+}
+
+const REVOCATION_KINDS = new Set(['x509_serial', 'jwt_jti', 'txn'])
+
+/** A checked revocation; throws `TypeError`. */
+export function checkRevocationInput(r: RevocationInput): RevocationInput {
+  if (typeof r !== 'object' || r === null) throw new TypeError('revocation must be an object')
+  if (!REVOCATION_KINDS.has(r.kind)) throw new TypeError("kind must be 'x509_serial', 'jwt_jti' or 'txn'")
+  if (checkString(r.value, 'value') === '') throw new TypeError('value must not be empty')
+  return {
+    kind: r.kind,
+    value: r.value,
+    reason: checkString(r.reason, 'reason'),
+    expiresAt: checkDate(r.expiresAt, 'expiresAt'),
+  }
+}
+
+/** A checked revocation filter; throws `TypeError`. */
+export function checkRevocationFilter(filter: RevocationFilter | undefined): RevocationFilter {
+  if (filter === undefined) return {}
+  if (typeof filter !== 'object' || filter === null) throw new TypeError('filter must be an object')
+  const out: { -readonly [K in keyof RevocationFilter]: RevocationFilter[K] } = {}
+  if (filter.since !== undefined) {
+    if (typeof filter.since !== 'number' || !Number.isSafeInteger(filter.since) || filter.since < 0) {
+      throw new TypeError('filter.since must be a non-negative integer')
+    }
+    out.since = filter.since
+  }
+  if (filter.kind !== undefined) {
+    if (!REVOCATION_KINDS.has(filter.kind)) throw new TypeError('filter.kind is not a revocation kind')
+    out.kind = filter.kind
+  }
+  return out
 }

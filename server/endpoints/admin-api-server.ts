@@ -15,7 +15,7 @@ import { SigilError } from '../../certs/errors.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import type { Log } from '../../common/logging/logger.js'
 import { loadAdminApi } from '../../proto/loader.js'
-import type { AdminCa, AdminDataStore } from '../api/admin/admin-api.js'
+import type { AdminApiDeps, AdminCa, AdminDataStore, AdminRevocations } from '../api/admin/admin-api.js'
 import { createAdminApiHandlers } from '../api/admin/admin-api.js'
 import type { TaskService } from '../task/task-service.js'
 
@@ -41,6 +41,10 @@ export interface AdminApiServerConfig {
   readonly storageProbe?: () => Promise<string | undefined>
   /** Task decisions (`task end`). */
   readonly tasks?: TaskService
+  /** The server's revocation list. */
+  readonly revocations: AdminRevocations
+  /** `svid revoke --task-id` (set by the task service). */
+  readonly revokeTask?: AdminApiDeps['revokeTask']
 }
 
 /** A running admin API server. */

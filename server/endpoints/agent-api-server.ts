@@ -20,6 +20,7 @@ import {
   type AgentApiDataStore,
   createAgentApiHandlers,
 } from '../api/agent/agent-api-handlers.js'
+import type { AgentCrlSource, AgentRevocationSource } from '../api/agent/revocation-updates.js'
 import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../nodeattestation/node-attestor.js'
 import { X509popAttestor } from '../nodeattestation/x509pop-attestor.js'
@@ -51,6 +52,10 @@ export interface AgentApiServerConfig {
   readonly defaultJwtSvidTtlSeconds: number
   /** x509pop trust anchors (DER); undefined or empty turns x509pop off. */
   readonly x509popCaCerts?: readonly Buffer[]
+  /** The revocation list pushed to agents. */
+  readonly revocations: AgentRevocationSource
+  /** The CRLs pushed to agents. */
+  readonly crls: AgentCrlSource
   readonly maxMessageBytes?: number
   readonly shutdownGraceMs?: number
   readonly tlsRefreshMs?: number
@@ -107,7 +112,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     })
     attestors.set(x509pop.type, x509pop)
   }
-  const { handlers } = createAgentApiHandlers({
+  const { handlers, updates } = createAgentApiHandlers({
     trustDomain: cfg.trustDomain,
     ca: cfg.ca,
     datastore: cfg.datastore,
@@ -119,6 +124,8 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     defaultJwtSvidTtlSeconds: cfg.defaultJwtSvidTtlSeconds,
     attestTimeoutMs: cfg.attestTimeoutMs ?? DEFAULT_ATTEST_TIMEOUT_MS,
     ...(cfg.tasks ? { tasks: cfg.tasks } : {}),
+    revocations: cfg.revocations,
+    crls: cfg.crls,
   })
 
   await cfg.identity.init()
@@ -168,6 +175,8 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
       closing ??= new Promise<void>((resolve) => {
         clearInterval(refresh)
         unsubscribe()
+        // push streams never end on their own: end them so shutdown does not wait the grace period
+        updates.endAll()
         const force = setTimeout(() => {
           cfg.logger.warn({ grace_ms: graceMs }, 'agent API: forcing shutdown of calls still running')
           server.forceShutdown()

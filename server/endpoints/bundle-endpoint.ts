@@ -1,8 +1,9 @@
 /**
  * The SPIFFE bundle endpoint (SPIFFE.md §4.2): HTTPS, `GET /` answers the trust domain's
  * SPIFFE bundle (a JWKS with `x509-svid` and `jwt-svid` keys, `spiffe_sequence`,
- * `spiffe_refresh_hint`) as `application/json`; other paths are 404, other methods 405,
- * as in SPIRE. Profiles: `https_web` (operator certificate files, or a generated
+ * `spiffe_refresh_hint`) as `application/json`; with a revocation source also
+ * `GET /revocations`, `GET /crl` and `GET /crl.pem` (revocation-feed.ts); other paths are
+ * 404, other methods 405, as in SPIRE. Profiles: `https_web` (operator certificate files, or a generated
  * development pair) and `https_spiffe` (the server's own X509-SVID, replaced on rotation
  * without a restart).
  *
@@ -25,6 +26,7 @@ import {
   identityPair,
   readWebPair,
 } from './bundle-endpoint-tls.js'
+import { type RevocationFeedSource, serveRevocationResource } from './revocation-feed.js'
 
 export type { BundleEndpointIdentity } from './bundle-endpoint-tls.js'
 
@@ -49,6 +51,8 @@ export interface BundleEndpointConfig {
   /** https_spiffe: the server's X509-SVID source. */
   readonly identity?: BundleEndpointIdentity
   readonly logger: Log
+  /** The revocation list and CRLs (`/revocations`, `/crl`, `/crl.pem`); absent: those are 404. */
+  readonly revocations?: RevocationFeedSource
   /** For the development pair's validity; default the system clock. */
   readonly clock?: () => Date
 }
@@ -163,7 +167,17 @@ function serve(cfg: BundleEndpointConfig, req: IncomingMessage, res: ServerRespo
     reply(res, 405, 'method not allowed', { Allow: 'GET' })
     return
   }
-  if (pathOf(req.url) !== '/') {
+  const path = pathOf(req.url)
+  if (path !== '/') {
+    if (path !== undefined && cfg.revocations) {
+      try {
+        if (serveRevocationResource(cfg.revocations, path, queryOf(req.url), res)) return
+      } catch (err) {
+        cfg.logger.error({ err: errorText(err) }, 'bundle endpoint cannot serve revocations')
+        reply(res, 503, 'revocations not available')
+        return
+      }
+    }
     reply(res, 404, 'not found')
     return
   }
@@ -192,6 +206,15 @@ function reply(
     'Content-Length': Buffer.byteLength(body),
   })
   res.end(body)
+}
+
+/** The query of a request target (empty when none or unparsable). */
+function queryOf(url: string | undefined): URLSearchParams {
+  try {
+    return new URL(url ?? '/', 'https://bundle.invalid').searchParams
+  } catch {
+    return new URLSearchParams()
+  }
 }
 
 /** The path of a request target (origin form `/x?y` or absolute form `https://h/x`). */

@@ -28,6 +28,7 @@ const AGENT_METHODS: Record<string, Shape> = {
   BeginTask: 'unary',
   FetchTaskJwtSvid: 'unary',
   EndTask: 'unary',
+  WatchAgentUpdates: 'server-stream',
 }
 
 const ADMIN_METHODS = [
@@ -49,6 +50,8 @@ const ADMIN_METHODS = [
   'ListTasks',
   'GetTask',
   'EndTask',
+  'RevokeSvid',
+  'ListRevocations',
 ]
 
 const C = 'sigil.common.v1'
@@ -90,13 +93,20 @@ const AGENT: Record<string, Record<string, string>> = {
   AgentSvidResult: { svid: `1 ${C}.X509Svid`, bundle: `2 ${C}.Bundle` },
   RenewAgentRequest: { csr: '1 bytes' },
   RenewAgentResponse: { svid: `1 ${C}.X509Svid` },
-  SyncAuthorizedEntriesRequest: { known_entries_digest: '1 string' },
+  SyncAuthorizedEntriesRequest: {
+    known_entries_digest: '1 string',
+    known_revocation_sequence: '2 int64',
+    known_crls_digest: '3 string',
+  },
   SyncAuthorizedEntriesResponse: {
     entries: `1 repeated ${C}.RegistrationEntry`,
     bundle: `2 ${C}.Bundle`,
     federated_bundles: `3 repeated ${C}.Bundle`,
     entries_digest: '4 string',
     unchanged: '5 bool',
+    revocations: `6 ${A}.RevocationUpdate`,
+    crls: '7 repeated bytes',
+    crls_digest: '8 string',
   },
   BatchNewX509SvidRequest: { params: `1 repeated ${A}.X509SvidParams` },
   X509SvidParams: { entry_id: '1 string', csr: '2 bytes' },
@@ -133,6 +143,16 @@ const AGENT: Record<string, Record<string, string>> = {
     entry_ids: '4 repeated string',
   },
   EndTaskRequest: { task_id: '1 string', outcome: '2 string', process_key: '3 string' },
+  WatchAgentUpdatesRequest: { revocation_sequence: '1 int64' },
+  AgentUpdate: { revocations: `1 ${A}.RevocationUpdate`, crls: `2 ${A}.CrlUpdate` },
+  CrlUpdate: { crls: '1 repeated bytes', digest: '2 string' },
+  RevocationUpdate: {
+    snapshot: '1 bool',
+    sequence: '2 int64',
+    revoked: `3 repeated ${A}.RevokedCredential`,
+    more: '4 bool',
+  },
+  RevokedCredential: { kind: '1 string', value: '2 string', expires_at: '3 int64' },
 }
 
 t.test('common types have the agreed field numbers', async (t) => {
@@ -141,7 +161,7 @@ t.test('common types have the agreed field numbers', async (t) => {
     t.same(describeMessage(def, `${C}.${name}`), fields, name)
 })
 
-t.test('AgentAPI has its nine methods, shapes and messages', async (t) => {
+t.test('AgentAPI has its ten methods, shapes and messages', async (t) => {
   const api = loadAgentApi()
   t.same(Object.keys(api.service).sort(), Object.keys(AGENT_METHODS).sort())
   for (const [name, shape] of Object.entries(AGENT_METHODS)) {
@@ -254,6 +274,7 @@ t.test('AttestAgent runs a challenge round trip over a real bidirectional stream
     BeginTask: unimplemented,
     FetchTaskJwtSvid: unimplemented,
     EndTask: unimplemented,
+    WatchAgentUpdates: (call) => call.emit('error', { code: status.UNIMPLEMENTED }),
   }
   const server = new Server()
   server.addService(api.service, handlers)

@@ -25,6 +25,7 @@ t.test('the SDK barrel exposes the public API and nothing internal', async (t) =
     'SigilError',
     'isSigilError',
     'validateJwtSvid',
+    'RevocationFeed',
   ]) {
     t.type((sdk as Record<string, unknown>)[name], 'function', name)
   }
@@ -32,5 +33,6 @@ t.test('the SDK barrel exposes the public API and nothing internal', async (t) =
   t.equal(sdk.DEFAULT_REFRESH_HINT_SECONDS, 300)
   t.equal(sdk.DEFAULT_JWT_LEEWAY_SECONDS, 30)
   t.notOk('watchStream' in sdk, 'internals stay internal')
+  t.notOk('fetchFromBundleEndpoint' in sdk, 'internals stay internal')
   t.throws(() => new sdk.WorkloadApiClient({ env: {} }), { code: 'ERR_CONFIG_INVALID' })
 })

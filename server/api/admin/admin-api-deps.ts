@@ -10,7 +10,8 @@ import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
-import type { DataStore } from '../../datastore/datastore.js'
+import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
+import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
 
 /** The CA operations the admin API uses (a subset of `CaManager`). */
@@ -53,6 +54,12 @@ export type AdminDataStore = Pick<
   | 'listTaskEvents'
 >
 
+/** The revocation operations the admin API uses (a subset of `RevocationList`). */
+export type AdminRevocations = Pick<
+  RevocationList,
+  'revoke' | 'revokeSpiffeId' | 'get' | 'snapshot' | 'sequence' | 'isRevoked'
+>
+
 /** Everything the admin API handlers need, passed in once. */
 export interface AdminApiDeps {
   readonly trustDomain: TrustDomain
@@ -70,4 +77,14 @@ export interface AdminApiDeps {
   readonly storageProbe?: () => Promise<string | undefined>
   /** Task decisions (`task end`); without it `task end` fails UNAVAILABLE. */
   readonly tasks?: TaskService
+  /** The server's revocation list (`svid revoke`, `revocation list`, revoked marks in `svid list`). */
+  readonly revocations: AdminRevocations
+  /**
+   * `svid revoke --task-id`: revokes everything issued for a task (set by the task service);
+   * absent: such a request is refused.
+   */
+  readonly revokeTask?: (
+    taskId: string,
+    reason: string,
+  ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
 }

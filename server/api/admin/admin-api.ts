@@ -17,11 +17,12 @@ import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
 import { healthHandlers } from './health.js'
 import { mintHandlers } from './mint.js'
+import { revocationHandlers } from './revocations.js'
 import { svidHandlers } from './svids.js'
 import { taskHandlers } from './tasks.js'
 import { tokenHandlers } from './tokens.js'
 
-export type { AdminApiDeps, AdminCa, AdminDataStore } from './admin-api-deps.js'
+export type { AdminApiDeps, AdminCa, AdminDataStore, AdminRevocations } from './admin-api-deps.js'
 
 /**
  * Builds every admin API handler.
@@ -40,6 +41,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...bundleHandlers(deps),
     ...mintHandlers(deps),
     ...svidHandlers(deps),
+    ...revocationHandlers(deps),
     ...healthHandlers(deps),
     ...taskHandlers(deps),
   }

@@ -16,7 +16,7 @@ export const MAX_LISTED_SVIDS = 10_000
 const seconds = (d: Date): number => Math.floor(d.getTime() / 1000)
 
 /** The wire form of one issuance record. */
-export function svidRecordToMessage(r: IssuedSvidRecord): SvidRecordMessage {
+export function svidRecordToMessage(r: IssuedSvidRecord, revokedAt?: Date): SvidRecordMessage {
   return {
     kind: r.kind,
     serial: r.kind === 'x509' ? r.serialOrJti : '',
@@ -28,12 +28,13 @@ export function svidRecordToMessage(r: IssuedSvidRecord): SvidRecordMessage {
     not_after: seconds(r.notAfter),
     audience: [...r.audience],
     issued_at: seconds(r.issuedAt),
+    revoked_at: revokedAt === undefined ? 0 : seconds(revokedAt),
   }
 }
 
 /** The handler for `svid list`. */
 export function svidHandlers(deps: AdminApiDeps): Pick<AdminAPIHandlers, 'ListSvids'> {
-  const { datastore, logger, clock } = deps
+  const { datastore, logger, clock, revocations } = deps
   return {
     ListSvids: unary('ListSvids', logger, async (req) => {
       const filter: { -readonly [K in keyof IssuedSvidFilter]: IssuedSvidFilter[K] } = {
@@ -49,7 +50,15 @@ export function svidHandlers(deps: AdminApiDeps): Pick<AdminAPIHandlers, 'ListSv
         )
       }
       if (since > 0) filter.since = new Date(clock().getTime() - since * 1000)
-      return { svids: (await datastore.listIssuedSvids(filter)).map(svidRecordToMessage) }
+      const records = await datastore.listIssuedSvids(filter)
+      return {
+        svids: records.map((r) =>
+          svidRecordToMessage(
+            r,
+            revocations.get(r.kind === 'x509' ? 'x509_serial' : 'jwt_jti', r.serialOrJti)?.revokedAt,
+          ),
+        ),
+      }
     }),
   }
 }

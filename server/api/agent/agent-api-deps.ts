@@ -14,6 +14,7 @@ import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
 import type { TaskService } from '../../task/task-service.js'
 import type { AuthorizedEntryCache } from './authorized-entries.js'
+import type { AgentCrlSource, AgentRevocationSource } from './revocation-updates.js'
 
 /** What the agent API asks of the CA. */
 export interface AgentApiCa {
@@ -68,6 +69,10 @@ export interface AgentApiDeps {
   readonly attestTimeoutMs: number
   /** Task decisions; without it the task RPCs fail UNAVAILABLE. */
   readonly tasks?: TaskService
+  /** The revocation list, pushed to agents (WatchAgentUpdates) and sent with each sync. */
+  readonly revocations: AgentRevocationSource
+  /** The CRLs, pushed to agents for the Workload API's `crl` fields and sent with a sync when changed. */
+  readonly crls: AgentCrlSource
 }
 
 /** The deps plus what the handlers share, built once by `createAgentApiHandlers`. */

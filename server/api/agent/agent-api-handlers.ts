@@ -23,6 +23,7 @@ import { newJwtSvid } from './new-jwt-svid.js'
 import { renewAgent } from './renew-agent.js'
 import { syncAuthorizedEntries } from './sync-authorized-entries.js'
 import { beginTask, endTask, fetchTaskJwtSvid } from './task-rpcs.js'
+import { type AgentUpdateStreams, watchAgentUpdates } from './watch-agent-updates.js'
 
 export type { AgentApiCa, AgentApiDataStore, AgentApiDeps } from './agent-api-deps.js'
 
@@ -30,6 +31,8 @@ export type { AgentApiCa, AgentApiDataStore, AgentApiDeps } from './agent-api-de
 export interface AgentApi {
   readonly handlers: AgentAPIHandlers
   readonly authenticator: AgentAuthenticator
+  /** The open WatchAgentUpdates streams (ended at shutdown). */
+  readonly updates: AgentUpdateStreams
 }
 
 /**
@@ -56,6 +59,7 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
           (e: unknown) => callback(toGrpcError(e, deps.logger, method)),
         )
     }
+  const updates = watchAgentUpdates(deps, authenticator)
   const handlers: AgentAPIHandlers = {
     AttestAgent: attestAgentHandler(deps, authenticator),
     RenewAgent: authenticated('RenewAgent', (caller, req) => renewAgent(deps, authenticator, caller, req)),
@@ -68,6 +72,7 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
     BeginTask: authenticated('BeginTask', (caller, req) => beginTask(deps, caller, req)),
     FetchTaskJwtSvid: authenticated('FetchTaskJwtSvid', (caller, req) => fetchTaskJwtSvid(deps, caller, req)),
     EndTask: authenticated('EndTask', (caller, req) => endTask(deps, caller, req)),
+    WatchAgentUpdates: updates.handler,
   }
-  return { handlers, authenticator }
+  return { handlers, authenticator, updates }
 }

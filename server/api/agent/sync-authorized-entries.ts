@@ -12,6 +12,7 @@ import type { BundleRecord } from '../../datastore/datastore.js'
 import type { AgentApiContext } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { federatedTrustDomainName, toWireBundle, toWireBundleRecord, toWireEntry } from './agent-wire.js'
+import { crlDigest, revocationPieces } from './revocation-updates.js'
 
 /**
  * Lists what the calling agent needs to serve its workloads (or says it is unchanged).
@@ -32,8 +33,22 @@ export async function syncAuthorizedEntries(
     wanted.size === 0 ? [] : (await deps.datastore.listBundles()).filter((b) => wanted.has(b.trustDomain))
   const digest = syncDigest(authorized.digest, federated)
   const bundle = toWireBundle(deps.ca.currentBundle())
+  const known = Number(req.known_revocation_sequence ?? 0)
+  const [revocations] = revocationPieces(deps.revocations, Number.isSafeInteger(known) ? known : 0)
+  const crlSet = deps.crls.current()
+  const crlsDigest = crlDigest(crlSet)
+  const crls = req.known_crls_digest === crlsDigest ? [] : [...crlSet.crls]
   if (req.known_entries_digest === digest) {
-    return { entries: [], bundle, federated_bundles: [], entries_digest: digest, unchanged: true }
+    return {
+      entries: [],
+      bundle,
+      federated_bundles: [],
+      entries_digest: digest,
+      unchanged: true,
+      revocations,
+      crls,
+      crls_digest: crlsDigest,
+    }
   }
   return {
     entries: entries.map(toWireEntry),
@@ -41,6 +56,9 @@ export async function syncAuthorizedEntries(
     federated_bundles: federated.map(toWireBundleRecord),
     entries_digest: digest,
     unchanged: false,
+    revocations,
+    crls,
+    crls_digest: crlsDigest,
   }
 }
 

@@ -65,6 +65,14 @@ export class IssuedSvidTable {
   list(filter: IssuedSvidFilter): IssuedSvidRecord[] {
     const parts: string[] = []
     const params: Params = { limit: filter.limit ?? -1 }
+    if (filter.kind !== undefined) {
+      parts.push('kind = @kind')
+      params.kind = filter.kind
+    }
+    if (filter.serialOrJti !== undefined) {
+      parts.push('serial_or_jti = @serialOrJti')
+      params.serialOrJti = filter.serialOrJti
+    }
     if (filter.spiffeId !== undefined) {
       parts.push('spiffe_id = @spiffeId')
       params.spiffeId = filter.spiffeId

@@ -104,7 +104,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX issued_svids_spiffe_id ON issued_svids (spiffe_id, issued_at);
   CREATE INDEX issued_svids_agent_id ON issued_svids (agent_id, issued_at);
   CREATE INDEX issued_svids_not_after ON issued_svids (not_after);
-  `, // tasks (issue 13): task-bound credentials; entries say which tasks they may begin
+  `,
+  // 2: tasks (issue 13): task-bound credentials; entries say which tasks they may begin
   `
   ALTER TABLE registration_entries ADD COLUMN task_scopes TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(task_scopes));
   ALTER TABLE registration_entries ADD COLUMN max_task_ttl INTEGER NOT NULL DEFAULT 0 CHECK (max_task_ttl >= 0);
@@ -153,5 +154,19 @@ export const MIGRATIONS: readonly string[] = [
     detail  TEXT    NOT NULL DEFAULT ''
   ) STRICT;
   CREATE INDEX task_events_task_id ON task_events (task_id, id);
+  `,
+  // 3: revocations (X.509 serials, JWT jti, Txn-Token txn), each kept until what it names expires;
+  // AUTOINCREMENT so a sequence number is never reused after pruning
+  `
+  CREATE TABLE revocations (
+    sequence   INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT    NOT NULL CHECK (kind IN ('x509_serial', 'jwt_jti', 'txn')),
+    value      TEXT    NOT NULL CHECK (value <> ''),
+    reason     TEXT    NOT NULL DEFAULT '',
+    revoked_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    UNIQUE (kind, value)
+  ) STRICT;
+  CREATE INDEX revocations_expires_at ON revocations (expires_at);
   `,
 ]

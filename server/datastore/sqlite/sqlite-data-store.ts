@@ -23,6 +23,9 @@ import type {
   JoinTokenInput,
   RegistrationEntry,
   RegistrationEntryInput,
+  RevocationFilter,
+  RevocationInput,
+  RevocationRecord,
   TaskCredential,
   TaskEvent,
   TaskFilter,
@@ -40,6 +43,7 @@ import { JoinTokenTable } from './join-token-table.js'
 import { migrate } from './migrate.js'
 import { MIGRATIONS } from './migrations.js'
 import { openSqliteFile } from './open-sqlite-file.js'
+import { RevocationTable } from './revocation-table.js'
 import { type ErrorContext, Sql, translateSqliteError } from './sql.js'
 import { TaskTable } from './task-table.js'
 
@@ -72,6 +76,7 @@ export class SqliteDataStore implements DataStore {
   readonly #bundles: BundleTable
   readonly #svids: IssuedSvidTable
   readonly #tasks: TaskTable
+  readonly #revocations: RevocationTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -86,6 +91,7 @@ export class SqliteDataStore implements DataStore {
     this.#bundles = new BundleTable(this.#sql)
     this.#svids = new IssuedSvidTable(this.#sql)
     this.#tasks = new TaskTable(this.#sql)
+    this.#revocations = new RevocationTable(this.#sql)
   }
 
   /**
@@ -364,6 +370,30 @@ export class SqliteDataStore implements DataStore {
   async listTaskEvents(taskId: string): Promise<TaskEvent[]> {
     check.checkString(taskId, 'taskId')
     return this.#read('list task events', () => this.#tasks.events(taskId))
+  }
+
+  // ----- revocations -----
+
+  async addRevocations(inputs: readonly RevocationInput[], now: Date): Promise<RevocationRecord[]> {
+    if (!Array.isArray(inputs)) throw new TypeError('inputs must be an array')
+    const checked = inputs.map(check.checkRevocationInput)
+    check.checkDate(now, 'now')
+    if (checked.length === 0) return []
+    return this.#write('add revocations', () => this.#revocations.add(checked, now))
+  }
+
+  async listRevocations(filter?: RevocationFilter): Promise<RevocationRecord[]> {
+    const f = check.checkRevocationFilter(filter)
+    return this.#read('list revocations', () => this.#revocations.list(f))
+  }
+
+  async revocationSequence(): Promise<number> {
+    return this.#read('revocation sequence', () => this.#revocations.sequence())
+  }
+
+  async pruneRevocations(now: Date): Promise<number> {
+    check.checkDate(now, 'now')
+    return this.#write('prune revocations', () => this.#revocations.prune(now))
   }
 
   // ----- lifecycle -----

@@ -7,6 +7,7 @@ const item = (processKey: string, expiresAt: number): CachedJwtSvid => ({
   token: `token-${processKey}-${expiresAt}`,
   expiresAt: new Date(expiresAt),
   renewAt: new Date(expiresAt - 1000),
+  jti: `jti-${processKey}-${expiresAt}`,
 })
 
 t.test('keys ignore audience order but not process, identity or audience', async (t) => {
@@ -35,4 +36,19 @@ t.test('LRU bound, per-process deletion and pruning', async (t) => {
   c.deleteProcess('p1')
   t.equal(c.size, 0)
   t.throws(() => new JwtSvidCache(0), TypeError)
+})
+
+t.test('deleteRevoked drops tokens whose jti is revoked', async (t) => {
+  const c = new JwtSvidCache(10)
+  c.set('a', item('1:1', 5000))
+  c.set('b', item('2:1', 5000))
+  c.set('c', { ...item('3:1', 5000), jti: '' })
+  t.equal(
+    c.deleteRevoked((jti) => jti === 'jti-1:1-5000' || jti === ''),
+    1,
+    'a token without a jti is never matched',
+  )
+  t.equal(c.get('a'), undefined)
+  t.ok(c.get('b'))
+  t.ok(c.get('c'))
 })

@@ -13,6 +13,8 @@ import type { RegistrationEntry } from '../../../server/datastore/datastore.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../server/endpoints/agent-api-server.js'
 import { joinTokenHash } from '../../../server/nodeattestation/join-token-attestor.js'
+import { CrlPublisher } from '../../../server/revocation/crl-publisher.js'
+import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { ServerIdentity } from '../../../server/svid/server-identity.js'
 
 export interface ServerKit {
@@ -20,6 +22,8 @@ export interface ServerKit {
   dir: string
   datastore: SqliteDataStore
   ca: CaManager
+  revocations: RevocationList
+  crls: CrlPublisher
   logs: string[]
   port: number
   address: string
@@ -64,6 +68,14 @@ export async function startServerKit(
   await ca.init()
   const identity = new ServerIdentity({ trustDomain, ca, clock, logger })
   await identity.init()
+  const revocations = await RevocationList.load({
+    datastore,
+    clock,
+    logger,
+    unknownCredentialTtlMs: 86_400_000,
+  })
+  const crls = new CrlPublisher({ ca, revocations, clock, logger })
+  const stopCrls = revocations.subscribe(() => crls.rebuild())
   let api: AgentApiServer | undefined
   let port = 0
   const kit: ServerKit = {
@@ -71,6 +83,8 @@ export async function startServerKit(
     dir,
     datastore,
     ca,
+    revocations,
+    crls,
     logs,
     get port() {
       return port
@@ -116,6 +130,8 @@ export async function startServerKit(
         defaultX509SvidTtlSeconds: 3600,
         defaultJwtSvidTtlSeconds: 300,
         shutdownGraceMs: 500,
+        revocations,
+        crls,
         ...(opts.x509popCaCerts ? { x509popCaCerts: opts.x509popCaCerts } : {}),
       })
       port = api.port
@@ -125,6 +141,7 @@ export async function startServerKit(
       api = undefined
     },
     async close() {
+      stopCrls()
       await api?.close()
       await datastore.close()
       rmSync(dir, { recursive: true, force: true })

@@ -41,7 +41,16 @@ t.test('unchanged entries are reused from the previous sync; changed ones are co
   }
   const answer = (entries: RegistrationEntry__Output[]) =>
     authorizedStateFromWire(
-      { entries, bundle: wireBundle, federated_bundles: [], entries_digest: '', unchanged: false },
+      {
+        entries,
+        bundle: wireBundle,
+        federated_bundles: [],
+        entries_digest: '',
+        unchanged: false,
+        revocations: null,
+        crls: [],
+        crls_digest: '',
+      },
       td,
       undefined,
       previous,

@@ -2,8 +2,9 @@
 // jose, against the JWKS from FetchJWTBundles; wrong audiences and bad input are rejected with
 // the statuses clients rely on.
 import { status } from '@grpc/grpc-js'
-import { createLocalJWKSet, jwtVerify } from 'jose'
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose'
 import t from 'tap'
+import { RevocationSet } from '../../../agent/cache/revocation-set.js'
 import { entry } from '../cache/fake-server.js'
 import { fetchJwt, firstMessage, md, startHarness, validateJwt } from './harness.js'
 
@@ -100,4 +101,29 @@ t.test('FetchJWTSVID and ValidateJWTSVID input errors and unavailability', async
   h.server.issuer.down = true
   const cached = await fetchJwt(c, { audience: ['fresh'] })
   t.equal(cached.res?.svids[0]?.svid, ok.res?.svids[0]?.svid, 'cached token served while the server is down')
+})
+
+t.test('ValidateJWTSVID refuses a JWT-SVID whose jti is revoked, with INVALID_ARGUMENT', async (t) => {
+  const revocations = new RevocationSet()
+  const h = await startHarness(t, {
+    entries: ({ uid }) => [entry({ id: 'a', path: '/web', selectors: [`unix:uid:${uid}`] })],
+    server: { revocations },
+  })
+  const c = h.client()
+  const token = (await fetchJwt(c, { audience: ['api'] })).res!.svids[0]!.svid
+  t.equal((await validateJwt(c, { audience: 'api', svid: token })).res?.spiffe_id, 'spiffe://example.org/web')
+  const jti = decodeJwt(token).jti as string
+  revocations.apply({
+    snapshot: false,
+    sequence: 1,
+    revoked: [{ kind: 'jwt_jti', value: jti, expiresAtMs: Date.now() + 600_000 }],
+  })
+  const refused = await validateJwt(c, { audience: 'api', svid: token })
+  t.equal(refused.err?.code, status.INVALID_ARGUMENT)
+  t.equal(refused.err?.details, `the JWT-SVID has been revoked (jti ${jti})`)
+  const fresh = (await fetchJwt(c, { audience: ['other'] })).res!.svids[0]!.svid
+  t.ok(
+    (await validateJwt(c, { audience: 'other', svid: fresh })).res,
+    'another token of the same ID still validates',
+  )
 })

@@ -107,6 +107,7 @@ t.test(
       joinTokenTtlSeconds: 60,
       defaultX509SvidTtlSeconds: 60,
       defaultJwtSvidTtlSeconds: 60,
+      revocations: f.revocations,
     })
     t.teardown(() => server.close())
     process.chdir(cwd)

@@ -12,6 +12,7 @@ import { CaManager } from '../../../server/ca/ca-manager.js'
 import { runCli } from '../../../server/cli/run-cli.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AdminApiServer, startAdminApiServer } from '../../../server/endpoints/admin-api-server.js'
+import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { TaskService } from '../../../server/task/task-service.js'
 import { FakeClock, RecordingLogger } from '../ca/ca-test-kit.js'
 
@@ -31,6 +32,7 @@ export interface AdminFixture {
   socketPath: string
   datastore: SqliteDataStore
   ca: CaManager
+  revocations: RevocationList
   clock: FakeClock
   logger: RecordingLogger
   server: AdminApiServer
@@ -84,6 +86,12 @@ export async function startAdminFixture(
     logger,
   })
   await ca.init()
+  const revocations = await RevocationList.load({
+    datastore,
+    clock: now,
+    logger,
+    unknownCredentialTtlMs: (opts.caTtlSeconds ?? 86_400) * 1000,
+  })
   const socketPath = join(dir, 'private', 'admin.sock')
   const tasks = new TaskService({
     trustDomain: TD,
@@ -104,12 +112,14 @@ export async function startAdminFixture(
     joinTokenTtlSeconds: 600,
     defaultX509SvidTtlSeconds: 3600,
     defaultJwtSvidTtlSeconds: 300,
+    revocations,
   })
   return {
     dir,
     socketPath,
     datastore,
     ca,
+    revocations,
     clock,
     logger,
     server,

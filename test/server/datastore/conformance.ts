@@ -12,6 +12,7 @@ import { entryTests } from './conformance/entries.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
+import { revocationTests } from './conformance/revocations.js'
 import { taskTests } from './conformance/tasks.js'
 
 export type { MakeStore } from './conformance/fixtures.js'
@@ -25,6 +26,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   bundleTests(t, makeStore)
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
+  revocationTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()

@@ -57,6 +57,10 @@ t.test('data survives close and reopen', async (t) => {
   await ds.consumeJoinToken(used, now)
   const bundle = await ds.setBundle('example.org', { spiffeBundleJson: '{"keys":[]}', sequenceNumber: 3 })
   await ds.recordIssuedSvids(svidBatch(10))
+  const revoked = await ds.addRevocations(
+    [{ kind: 'jwt_jti', value: 'j1', reason: 'leaked', expiresAt: after(now, 300) }],
+    now,
+  )
   await ds.close()
 
   const again = await SqliteDataStore.open({ path })
@@ -67,6 +71,8 @@ t.test('data survives close and reopen', async (t) => {
   t.same(await again.consumeJoinToken(unused, now), { spiffeId: `${TD}/alias` })
   t.same(await again.getBundle('example.org'), bundle)
   t.same((await again.listIssuedSvids()).length, 10)
+  t.same(await again.listRevocations(), revoked, 'revocations survive a restart')
+  t.equal(await again.revocationSequence(), 1)
   await again.integrityCheck()
 })
 
@@ -104,7 +110,9 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
     'issued_svids',
     'join_tokens',
     'registration_entries',
+    'revocations',
     'schema_migrations',
+    'sqlite_sequence',
     'task_credentials',
     'task_events',
     'tasks',
@@ -120,9 +128,8 @@ t.test('a database with a newer schema version is refused and left alone', async
   db.close()
   await t.rejects(SqliteDataStore.open({ path }), { code: 'ERR_DATASTORE', message: /newer/ })
   const check = raw(t, path)
-  const versions = Array.from({ length: MIGRATIONS.length }, (_, i) => i + 1)
   t.same(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [
-    ...versions,
+    ...MIGRATIONS.map((_, i) => i + 1),
     99,
   ])
 })

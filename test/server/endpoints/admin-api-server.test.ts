@@ -27,6 +27,7 @@ const config = (socketPath: string): AdminApiServerConfig => ({
   joinTokenTtlSeconds: 600,
   defaultX509SvidTtlSeconds: 3600,
   defaultJwtSvidTtlSeconds: 300,
+  revocations: f.revocations,
 })
 
 async function count(socketPath: string): Promise<number> {

@@ -133,6 +133,8 @@ t.test('a port in use is ERR_UNAVAILABLE; bad numbers are TypeErrors', async (t)
     agentSvidTtlSeconds: 3600,
     defaultX509SvidTtlSeconds: 3600,
     defaultJwtSvidTtlSeconds: 300,
+    revocations: kit.revocations,
+    crls: kit.crls,
   }
   const err = await t.rejects(
     startAgentApiServer({ ...base, address: { host: '127.0.0.1', port: kit.api.port } }),

@@ -19,6 +19,8 @@ import type { RegistrationEntryInput } from '../../../../server/datastore/datast
 import { SqliteDataStore } from '../../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../../server/endpoints/agent-api-server.js'
 import { joinTokenHash } from '../../../../server/nodeattestation/join-token-attestor.js'
+import { CrlPublisher } from '../../../../server/revocation/crl-publisher.js'
+import { RevocationList } from '../../../../server/revocation/revocation-list.js'
 import { ServerIdentity } from '../../../../server/svid/server-identity.js'
 import { TaskService } from '../../../../server/task/task-service.js'
 import { FakeClock, RecordingLogger } from '../../ca/ca-test-kit.js'
@@ -40,6 +42,8 @@ export interface Kit {
   dir: string
   ds: SqliteDataStore
   ca: CaManager
+  revocations: RevocationList
+  crls: CrlPublisher
   identity: ServerIdentity
   api: AgentApiServer
   tasks: TaskService
@@ -108,6 +112,13 @@ export async function startKit(
     clock: clock.now,
     defaultJwtSvidTtlSeconds: 300,
   })
+  const revocations = await RevocationList.load({
+    datastore: ds,
+    clock: clock.now,
+    logger,
+    unknownCredentialTtlMs: 86_400_000,
+  })
+  const crls = new CrlPublisher({ ca, revocations, clock: clock.now, logger })
   const server = await startAgentApiServer({
     tasks,
     address: { host: '127.0.0.1', port: 0 },
@@ -123,6 +134,8 @@ export async function startKit(
     ...(opts.x509pop === false ? {} : { x509popCaCerts: [pki.caDer] }),
     ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
     shutdownGraceMs: 2000,
+    revocations,
+    crls,
     ...(opts.tlsRefreshMs ? { tlsRefreshMs: opts.tlsRefreshMs } : {}),
   })
   const clients: AgentAPIClient[] = []
@@ -137,6 +150,8 @@ export async function startKit(
     dir,
     ds,
     ca,
+    revocations,
+    crls,
     identity,
     api: server,
     tasks,

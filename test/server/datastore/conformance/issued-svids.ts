@@ -60,6 +60,13 @@ export function issuedSvidTests(t: Test, makeStore: MakeStore): void {
         .slice(0, 5),
     )
     t.same(await ds.listIssuedSvids({ spiffeId: `${TD}/nobody` }), [])
+    t.same(await ds.listIssuedSvids({ kind: 'x509', serialOrJti: batch[1]!.serialOrJti }), [batch[1]])
+    t.same(
+      await ds.listIssuedSvids({ kind: 'jwt', serialOrJti: batch[1]!.serialOrJti }),
+      [],
+      'kind must match',
+    )
+    t.equal((await ds.listIssuedSvids({ kind: 'jwt' })).length, 1000)
     await t.rejects(ds.listIssuedSvids({ limit: 0 }), TypeError)
   })
 

@@ -29,6 +29,8 @@ import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgents
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from '../../../sigil/admin/v1/ListAgentsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from '../../../sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from '../../../sigil/admin/v1/ListEntriesResponse.js';
+import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from '../../../sigil/admin/v1/ListRevocationsRequest.js';
+import type { ListRevocationsResponse as _sigil_admin_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _sigil_admin_v1_ListRevocationsResponse__Output } from '../../../sigil/admin/v1/ListRevocationsResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from '../../../sigil/admin/v1/ListSvidsRequest.js';
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from '../../../sigil/admin/v1/ListSvidsResponse.js';
 import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from '../../../sigil/admin/v1/ListTasksRequest.js';
@@ -37,6 +39,8 @@ import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtS
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from '../../../sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from '../../../sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from '../../../sigil/admin/v1/MintX509SvidResponse.js';
+import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from '../../../sigil/admin/v1/RevokeSvidRequest.js';
+import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from '../../../sigil/admin/v1/RevokeSvidResponse.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from '../../../sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from '../../../sigil/admin/v1/UpdateEntryResponse.js';
 
@@ -245,6 +249,21 @@ export interface AdminAPIClient extends grpc.Client {
   listEntries(argument: _sigil_admin_v1_ListEntriesRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListEntriesResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `revocation list`: every revocation still held, by ascending sequence.
+   */
+  ListRevocations(argument: _sigil_admin_v1_ListRevocationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListRevocationsResponse__Output>): grpc.ClientUnaryCall;
+  ListRevocations(argument: _sigil_admin_v1_ListRevocationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListRevocationsResponse__Output>): grpc.ClientUnaryCall;
+  ListRevocations(argument: _sigil_admin_v1_ListRevocationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListRevocationsResponse__Output>): grpc.ClientUnaryCall;
+  ListRevocations(argument: _sigil_admin_v1_ListRevocationsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListRevocationsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `revocation list`: every revocation still held, by ascending sequence.
+   */
+  listRevocations(argument: _sigil_admin_v1_ListRevocationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListRevocationsResponse__Output>): grpc.ClientUnaryCall;
+  listRevocations(argument: _sigil_admin_v1_ListRevocationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListRevocationsResponse__Output>): grpc.ClientUnaryCall;
+  listRevocations(argument: _sigil_admin_v1_ListRevocationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListRevocationsResponse__Output>): grpc.ClientUnaryCall;
+  listRevocations(argument: _sigil_admin_v1_ListRevocationsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListRevocationsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `svid list [--spiffe-id ID] [--agent-id ID] [--since-seconds N]`: the
    * server's issuance records, newest first.
    */
@@ -307,6 +326,25 @@ export interface AdminAPIClient extends grpc.Client {
   mintX509Svid(argument: _sigil_admin_v1_MintX509SvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_MintX509SvidResponse__Output>): grpc.ClientUnaryCall;
   mintX509Svid(argument: _sigil_admin_v1_MintX509SvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_MintX509SvidResponse__Output>): grpc.ClientUnaryCall;
   mintX509Svid(argument: _sigil_admin_v1_MintX509SvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintX509SvidResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
+   * [--reason R]`: revokes credentials until they expire. A serial or jti
+   * nobody issued is accepted (and harmless).
+   */
+  RevokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
+  RevokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
+  RevokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
+  RevokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
+   * [--reason R]`: revokes credentials until they expire. A serial or jti
+   * nobody issued is accepted (and harmless).
+   */
+  revokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
+  revokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
+  revokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
+  revokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `entry update --entry-id ID ...`: changes an existing entry.
@@ -396,6 +434,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   ListEntries: grpc.handleUnaryCall<_sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse>;
   
   /**
+   * `revocation list`: every revocation still held, by ascending sequence.
+   */
+  ListRevocations: grpc.handleUnaryCall<_sigil_admin_v1_ListRevocationsRequest__Output, _sigil_admin_v1_ListRevocationsResponse>;
+  
+  /**
    * `svid list [--spiffe-id ID] [--agent-id ID] [--since-seconds N]`: the
    * server's issuance records, newest first.
    */
@@ -418,6 +461,13 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   MintX509Svid: grpc.handleUnaryCall<_sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse>;
   
   /**
+   * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
+   * [--reason R]`: revokes credentials until they expire. A serial or jti
+   * nobody issued is accepted (and harmless).
+   */
+  RevokeSvid: grpc.handleUnaryCall<_sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse>;
+  
+  /**
    * `entry update --entry-id ID ...`: changes an existing entry.
    */
   UpdateEntry: grpc.handleUnaryCall<_sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse>;
@@ -438,9 +488,11 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
   ListEntries: MethodDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse__Output>
+  ListRevocations: MethodDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsRequest__Output, _sigil_admin_v1_ListRevocationsResponse__Output>
   ListSvids: MethodDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsRequest__Output, _sigil_admin_v1_ListSvidsResponse__Output>
   ListTasks: MethodDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksRequest__Output, _sigil_admin_v1_ListTasksResponse__Output>
   MintJwtSvid: MethodDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidRequest__Output, _sigil_admin_v1_MintJwtSvidResponse__Output>
   MintX509Svid: MethodDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse__Output>
+  RevokeSvid: MethodDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse__Output>
   UpdateEntry: MethodDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse__Output>
 }

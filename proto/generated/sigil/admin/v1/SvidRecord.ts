@@ -49,6 +49,10 @@ export interface SvidRecord {
    * When the server issued it, unix seconds.
    */
   'issued_at'?: (number | string | Long);
+  /**
+   * When it was revoked, unix seconds; 0 when it is not revoked.
+   */
+  'revoked_at'?: (number | string | Long);
 }
 
 /**
@@ -97,4 +101,8 @@ export interface SvidRecord__Output {
    * When the server issued it, unix seconds.
    */
   'issued_at': (number);
+  /**
+   * When it was revoked, unix seconds; 0 when it is not revoked.
+   */
+  'revoked_at': (number);
 }

@@ -3,6 +3,7 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AgentUpdate as _sigil_agent_v1_AgentUpdate, AgentUpdate__Output as _sigil_agent_v1_AgentUpdate__Output } from '../../../sigil/agent/v1/AgentUpdate.js';
 import type { AttestAgentRequest as _sigil_agent_v1_AttestAgentRequest, AttestAgentRequest__Output as _sigil_agent_v1_AttestAgentRequest__Output } from '../../../sigil/agent/v1/AttestAgentRequest.js';
 import type { AttestAgentResponse as _sigil_agent_v1_AttestAgentResponse, AttestAgentResponse__Output as _sigil_agent_v1_AttestAgentResponse__Output } from '../../../sigil/agent/v1/AttestAgentResponse.js';
 import type { BatchNewX509SvidRequest as _sigil_agent_v1_BatchNewX509SvidRequest, BatchNewX509SvidRequest__Output as _sigil_agent_v1_BatchNewX509SvidRequest__Output } from '../../../sigil/agent/v1/BatchNewX509SvidRequest.js';
@@ -21,6 +22,7 @@ import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgent
 import type { RenewAgentResponse as _sigil_agent_v1_RenewAgentResponse, RenewAgentResponse__Output as _sigil_agent_v1_RenewAgentResponse__Output } from '../../../sigil/agent/v1/RenewAgentResponse.js';
 import type { SyncAuthorizedEntriesRequest as _sigil_agent_v1_SyncAuthorizedEntriesRequest, SyncAuthorizedEntriesRequest__Output as _sigil_agent_v1_SyncAuthorizedEntriesRequest__Output } from '../../../sigil/agent/v1/SyncAuthorizedEntriesRequest.js';
 import type { SyncAuthorizedEntriesResponse as _sigil_agent_v1_SyncAuthorizedEntriesResponse, SyncAuthorizedEntriesResponse__Output as _sigil_agent_v1_SyncAuthorizedEntriesResponse__Output } from '../../../sigil/agent/v1/SyncAuthorizedEntriesResponse.js';
+import type { WatchAgentUpdatesRequest as _sigil_agent_v1_WatchAgentUpdatesRequest, WatchAgentUpdatesRequest__Output as _sigil_agent_v1_WatchAgentUpdatesRequest__Output } from '../../../sigil/agent/v1/WatchAgentUpdatesRequest.js';
 
 export interface AgentAPIClient extends grpc.Client {
   /**
@@ -240,6 +242,29 @@ export interface AgentAPIClient extends grpc.Client {
   syncAuthorizedEntries(argument: _sigil_agent_v1_SyncAuthorizedEntriesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_SyncAuthorizedEntriesResponse__Output>): grpc.ClientUnaryCall;
   syncAuthorizedEntries(argument: _sigil_agent_v1_SyncAuthorizedEntriesRequest, callback: grpc.requestCallback<_sigil_agent_v1_SyncAuthorizedEntriesResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * The server's push channel to one agent: first what the agent lacks (see
+   * the request), then every change as it happens, until the call ends. Kept
+   * generic: revocations now, other kinds of update (e.g. policies) later as
+   * new `AgentUpdate` fields. Mutual TLS like every call but AttestAgent; the
+   * agent keeps its periodic sync as the fallback when the stream is down.
+   * PERMISSION_DENIED: banned or evicted agent. UNAUTHENTICATED: no client
+   * certificate. UNAVAILABLE: the server is shutting down (reconnect).
+   */
+  WatchAgentUpdates(argument: _sigil_agent_v1_WatchAgentUpdatesRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_sigil_agent_v1_AgentUpdate__Output>;
+  WatchAgentUpdates(argument: _sigil_agent_v1_WatchAgentUpdatesRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_sigil_agent_v1_AgentUpdate__Output>;
+  /**
+   * The server's push channel to one agent: first what the agent lacks (see
+   * the request), then every change as it happens, until the call ends. Kept
+   * generic: revocations now, other kinds of update (e.g. policies) later as
+   * new `AgentUpdate` fields. Mutual TLS like every call but AttestAgent; the
+   * agent keeps its periodic sync as the fallback when the stream is down.
+   * PERMISSION_DENIED: banned or evicted agent. UNAUTHENTICATED: no client
+   * certificate. UNAVAILABLE: the server is shutting down (reconnect).
+   */
+  watchAgentUpdates(argument: _sigil_agent_v1_WatchAgentUpdatesRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_sigil_agent_v1_AgentUpdate__Output>;
+  watchAgentUpdates(argument: _sigil_agent_v1_WatchAgentUpdatesRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_sigil_agent_v1_AgentUpdate__Output>;
+  
 }
 
 export interface AgentAPIHandlers extends grpc.UntypedServiceImplementation {
@@ -331,6 +356,17 @@ export interface AgentAPIHandlers extends grpc.UntypedServiceImplementation {
    */
   SyncAuthorizedEntries: grpc.handleUnaryCall<_sigil_agent_v1_SyncAuthorizedEntriesRequest__Output, _sigil_agent_v1_SyncAuthorizedEntriesResponse>;
   
+  /**
+   * The server's push channel to one agent: first what the agent lacks (see
+   * the request), then every change as it happens, until the call ends. Kept
+   * generic: revocations now, other kinds of update (e.g. policies) later as
+   * new `AgentUpdate` fields. Mutual TLS like every call but AttestAgent; the
+   * agent keeps its periodic sync as the fallback when the stream is down.
+   * PERMISSION_DENIED: banned or evicted agent. UNAUTHENTICATED: no client
+   * certificate. UNAVAILABLE: the server is shutting down (reconnect).
+   */
+  WatchAgentUpdates: grpc.handleServerStreamingCall<_sigil_agent_v1_WatchAgentUpdatesRequest__Output, _sigil_agent_v1_AgentUpdate>;
+  
 }
 
 export interface AgentAPIDefinition extends grpc.ServiceDefinition {
@@ -343,4 +379,5 @@ export interface AgentAPIDefinition extends grpc.ServiceDefinition {
   NewJwtSvid: MethodDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidRequest__Output, _sigil_agent_v1_NewJwtSvidResponse__Output>
   RenewAgent: MethodDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentRequest__Output, _sigil_agent_v1_RenewAgentResponse__Output>
   SyncAuthorizedEntries: MethodDefinition<_sigil_agent_v1_SyncAuthorizedEntriesRequest, _sigil_agent_v1_SyncAuthorizedEntriesResponse, _sigil_agent_v1_SyncAuthorizedEntriesRequest__Output, _sigil_agent_v1_SyncAuthorizedEntriesResponse__Output>
+  WatchAgentUpdates: MethodDefinition<_sigil_agent_v1_WatchAgentUpdatesRequest, _sigil_agent_v1_AgentUpdate, _sigil_agent_v1_WatchAgentUpdatesRequest__Output, _sigil_agent_v1_AgentUpdate__Output>
 }

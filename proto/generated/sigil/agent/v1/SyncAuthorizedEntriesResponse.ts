@@ -3,6 +3,7 @@
 
 import type { RegistrationEntry as _sigil_common_v1_RegistrationEntry, RegistrationEntry__Output as _sigil_common_v1_RegistrationEntry__Output } from '../../../sigil/common/v1/RegistrationEntry.js';
 import type { Bundle as _sigil_common_v1_Bundle, Bundle__Output as _sigil_common_v1_Bundle__Output } from '../../../sigil/common/v1/Bundle.js';
+import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUpdate__Output as _sigil_agent_v1_RevocationUpdate__Output } from '../../../sigil/agent/v1/RevocationUpdate.js';
 
 export interface SyncAuthorizedEntriesResponse {
   /**
@@ -31,6 +32,21 @@ export interface SyncAuthorizedEntriesResponse {
    * ones it has. `bundle` is always sent.
    */
   'unchanged'?: (boolean);
+  /**
+   * Revocations after the request's `known_revocation_sequence` (at most
+   * 50,000; `more` says another sync brings the rest), or a snapshot when the
+   * agent's number is ahead of the server's.
+   */
+  'revocations'?: (_sigil_agent_v1_RevocationUpdate | null);
+  /**
+   * The server's current CRLs (DER; ours, then the upstream CA's), only when
+   * `crls_digest` differs from the request's `known_crls_digest`.
+   */
+  'crls'?: (Buffer | Uint8Array | string)[];
+  /**
+   * Hex SHA-256 over the current CRLs. Always set.
+   */
+  'crls_digest'?: (string);
 }
 
 export interface SyncAuthorizedEntriesResponse__Output {
@@ -60,4 +76,19 @@ export interface SyncAuthorizedEntriesResponse__Output {
    * ones it has. `bundle` is always sent.
    */
   'unchanged': (boolean);
+  /**
+   * Revocations after the request's `known_revocation_sequence` (at most
+   * 50,000; `more` says another sync brings the rest), or a snapshot when the
+   * agent's number is ahead of the server's.
+   */
+  'revocations': (_sigil_agent_v1_RevocationUpdate__Output | null);
+  /**
+   * The server's current CRLs (DER; ours, then the upstream CA's), only when
+   * `crls_digest` differs from the request's `known_crls_digest`.
+   */
+  'crls': (Buffer)[];
+  /**
+   * Hex SHA-256 over the current CRLs. Always set.
+   */
+  'crls_digest': (string);
 }

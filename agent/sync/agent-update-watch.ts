@@ -1,0 +1,122 @@
+/**
+ * Keeps the server's push stream (WatchAgentUpdates) open: subscribe, apply every revocation
+ * piece to the agent's {@link RevocationSet}, and reconnect with jittered exponential backoff
+ * (from `initialBackoffMs`, reset after a stream that delivered something, up to
+ * `maxBackoffMs`) when the stream breaks. The periodic sync stays the fallback, so a lost stream
+ * costs at most one sync interval. Never throws; logs the first failure of a run and recovery.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { errorText } from '../../common/errors/error-text.js'
+import type { Log } from '../../common/logging/logger.js'
+import { retryDelayMs } from '../../common/loop/backoff.js'
+import type { RevocationSet } from '../cache/revocation-set.js'
+import type { AgentIdentity } from './agent-identity.js'
+
+/** The part of the server client the watch uses. */
+export interface UpdateConnection {
+  readonly identity: AgentIdentity | undefined
+  watchUpdates(target: Pick<RevocationSet, 'apply' | 'setCrls'>, signal: AbortSignal): Promise<void>
+}
+
+/** How to build an {@link AgentUpdateWatch}. */
+export interface AgentUpdateWatchOptions {
+  readonly connection: UpdateConnection
+  readonly revocations: RevocationSet
+  readonly logger: Log
+  /** First pause after a broken stream (default 250 ms). */
+  readonly initialBackoffMs?: number
+  /** Longest pause (default 30 s). */
+  readonly maxBackoffMs?: number
+  /** In [0, 1); injectable for tests. */
+  readonly random?: () => number
+}
+
+/** The push stream's state, for health and tests. */
+export interface UpdateWatchHealth {
+  readonly connected: boolean
+  readonly consecutiveFailures: number
+  readonly lastError: string | undefined
+}
+
+/**
+ * Runs the push stream.
+ *
+ * @example
+ * const watch = new AgentUpdateWatch({ connection: client, revocations, logger })
+ * life.background('agent-updates', watch.run(life.signal))
+ */
+export class AgentUpdateWatch {
+  readonly #opts: AgentUpdateWatchOptions
+  #connected = false
+  #failures = 0
+  #lastError: string | undefined
+
+  constructor(opts: AgentUpdateWatchOptions) {
+    this.#opts = opts
+  }
+
+  health(): UpdateWatchHealth {
+    return { connected: this.#connected, consecutiveFailures: this.#failures, lastError: this.#lastError }
+  }
+
+  /** Runs until `signal` aborts; never throws. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { connection, revocations, logger } = this.#opts
+    const initial = this.#opts.initialBackoffMs ?? 250
+    const max = this.#opts.maxBackoffMs ?? 30_000
+    const random = this.#opts.random ?? Math.random
+    while (!signal.aborted) {
+      if (connection.identity === undefined) {
+        // not attested yet: the sync loop attests first
+        if (!(await pause(initial, signal))) return
+        continue
+      }
+      let received = false
+      try {
+        const delivered = () => {
+          if (!received && this.#failures > 0) {
+            logger.info({ failures: this.#failures }, 'agent update stream recovered')
+          }
+          received = true
+          this.#connected = true
+          this.#failures = 0
+          this.#lastError = undefined
+        }
+        await connection.watchUpdates(
+          {
+            apply: (piece) => {
+              delivered()
+              revocations.apply(piece)
+            },
+            setCrls: (crls, digest) => {
+              delivered()
+              revocations.setCrls(crls, digest)
+            },
+          },
+          signal,
+        )
+        if (signal.aborted) return
+        this.#lastError = 'the server ended the stream'
+      } catch (err) {
+        if (signal.aborted) return
+        this.#lastError = errorText(err)
+      }
+      this.#connected = false
+      this.#failures = received ? 1 : this.#failures + 1
+      logger[this.#failures === 1 ? 'warn' : 'debug'](
+        { err: this.#lastError, failures: this.#failures },
+        'agent update stream broken; reconnecting (the periodic sync covers the gap)',
+      )
+      if (!(await pause(retryDelayMs(this.#failures, initial, max, random()), signal))) return
+    }
+  }
+}
+
+async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, { signal })
+    return true
+  } catch {
+    return false
+  }
+}

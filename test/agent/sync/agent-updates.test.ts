@@ -1,0 +1,92 @@
+// The server→agent push stream against a real in-process agent API (real SQLite, CA, TLS):
+// the first message brings what the agent lacks, each revocation is pushed as it happens, a
+// broken stream reconnects and catches up, and the periodic sync carries revocations too.
+import t from 'tap'
+import { RevocationSet } from '../../../agent/cache/revocation-set.js'
+import { AgentUpdateWatch } from '../../../agent/sync/agent-update-watch.js'
+import { ServerClient } from '../../../agent/sync/server-client.js'
+import { waitUntil } from '../../helpers/wait-until.js'
+import { recordingLogger, startServerKit } from './server-kit.js'
+
+t.test('revocations reach the agent by push, after a reconnect, and through sync', async (t) => {
+  const kit = await startServerKit()
+  t.teardown(() => kit.close())
+  await kit.createJoinToken('push-token')
+  await kit.revocations.revoke({ kind: 'jwt_jti', value: 'before-connect' })
+
+  const revocations = new RevocationSet()
+  const client = new ServerClient({
+    address: kit.address,
+    trustDomain: kit.trustDomain,
+    bundle: kit.bundle(),
+    revocations,
+  })
+  t.teardown(() => client.close())
+  await client.attest({ type: 'join_token', token: 'push-token' })
+
+  const logger = recordingLogger()
+  const watch = new AgentUpdateWatch({ connection: client, revocations, logger, initialBackoffMs: 50 })
+  const ac = new AbortController()
+  const running = watch.run(ac.signal)
+  t.teardown(async () => {
+    ac.abort()
+    await running
+  })
+
+  await waitUntil('the first pushed snapshot', () => revocations.isRevoked('jwt_jti', 'before-connect'), {
+    timeoutMs: 5000,
+  })
+  t.equal(revocations.sequence, 1)
+  t.ok(watch.health().connected)
+
+  await kit.revocations.revoke({ kind: 'txn', value: 'task-7', reason: 'task ended' })
+  await waitUntil('the pushed delta', () => revocations.isRevoked('txn', 'task-7'), { timeoutMs: 5000 })
+  t.equal(revocations.sequence, 2)
+
+  // the server goes away and comes back on the same port: the watch reconnects and catches up
+  await kit.stopApi()
+  await kit.revocations.revoke({ kind: 'jwt_jti', value: 'while-down' })
+  await waitUntil('the watch to notice the broken stream', () => !watch.health().connected, {
+    timeoutMs: 5000,
+  })
+  await kit.startApi()
+  await waitUntil('the catch-up after reconnecting', () => revocations.isRevoked('jwt_jti', 'while-down'), {
+    timeoutMs: 10_000,
+  })
+  t.equal(revocations.sequence, 3)
+
+  // the fallback: a sync brings what the agent lacks, without the stream
+  const other = new RevocationSet()
+  const syncing = new ServerClient({
+    address: kit.address,
+    trustDomain: kit.trustDomain,
+    bundle: kit.bundle(),
+    revocations: other,
+  })
+  t.teardown(() => syncing.close())
+  await kit.createJoinToken('sync-token')
+  await syncing.attest({ type: 'join_token', token: 'sync-token' })
+  await syncing.syncAuthorizedEntries()
+  t.equal(other.sequence, 3, 'the first sync brings every revocation')
+  t.ok(other.isRevoked('txn', 'task-7'))
+  await kit.revocations.revoke({ kind: 'x509_serial', value: 'abcd' })
+  await syncing.syncAuthorizedEntries()
+  t.equal(other.sequence, 4, 'the next sync brings the delta')
+  t.ok(other.isRevoked('x509_serial', 'abcd'))
+})
+
+t.test('an unauthenticated caller gets no stream', async (t) => {
+  const kit = await startServerKit()
+  t.teardown(() => kit.close())
+  const client = new ServerClient({
+    address: kit.address,
+    trustDomain: kit.trustDomain,
+    bundle: kit.bundle(),
+  })
+  t.teardown(() => client.close())
+  await t.rejects(
+    client.watchUpdates(new RevocationSet(), new AbortController().signal),
+    TypeError,
+    'no agent SVID yet: refused before any call',
+  )
+})
