@@ -38,9 +38,18 @@ export type DemoEventBody =
   | { kind: 'chain'; run: number; caller: string; subject: string; actors: readonly string[]; taskId: string }
   /**
    * A task's credentials used again after its process ended it: `refused` and how long after
-   * EndTask returned the first refusal came (`afterMs`), over `tries` uses.
+   * EndTask returned the first refusal came (`afterMs`), how long that refused use took
+   * (`callMs`), over `tries` uses.
    */
-  | { kind: 'replay'; run: number; refused: boolean; afterMs: number; tries: number; reason: string }
+  | {
+      kind: 'replay'
+      run: number
+      refused: boolean
+      afterMs: number
+      callMs: number
+      tries: number
+      reason: string
+    }
   /** The planner finished governed task `run` with `outcome` (`ok`: it went as planned). */
   | { kind: 'governed'; run: number; ok: boolean; outcome: string; detail: string }
   /** Something worth seeing that is not an outcome (a Workload API stream reconnecting …). */

@@ -110,7 +110,9 @@ export function isRefusal(r: CallResult): boolean {
 /**
  * Uses an ended task's credentials again (`use`) until they are refused or
  * {@link REPLAY_DEADLINE_MS} has passed; reports how long after `endedAt` (EndTask returned,
- * `performance.now()`) the first refusal came back.
+ * `performance.now()`) the first refusal came back, and how long that use itself took (a new
+ * mTLS connection, tool-api asking the agent): when the two are close, the credentials were
+ * already dead when the use began.
  */
 export async function replayUntilRefused(
   c: Component,
@@ -121,10 +123,12 @@ export async function replayUntilRefused(
   let reason = ''
   for (let tries = 1; ; tries++) {
     try {
+      const sent = performance.now()
       const r = await use()
       if (isRefusal(r)) {
-        const afterMs = Math.round(performance.now() - endedAt)
-        c.emit({ kind: 'replay', run, refused: true, afterMs, tries, reason: String(r.body.error) })
+        const now = performance.now()
+        const [afterMs, callMs] = [Math.round(now - endedAt), Math.round(now - sent)]
+        c.emit({ kind: 'replay', run, refused: true, afterMs, callMs, tries, reason: String(r.body.error) })
         return
       }
       reason = `HTTP ${r.status}${r.status === 200 ? ': accepted' : `: ${String(r.body.error)}`}`
@@ -133,7 +137,7 @@ export async function replayUntilRefused(
     }
     const afterMs = Math.round(performance.now() - endedAt)
     if (afterMs >= REPLAY_DEADLINE_MS) {
-      c.emit({ kind: 'replay', run, refused: false, afterMs, tries, reason })
+      c.emit({ kind: 'replay', run, refused: false, afterMs, callMs: 0, tries, reason })
       return
     }
     await sleep(REPLAY_PAUSE_MS)

@@ -142,7 +142,7 @@ export class Timeline {
       case 'replay':
         return e.refused
           ? `✓ ended task's credentials used again: refused ${e.afterMs} ms after EndTask returned ` +
-              `(use ${e.tries}) — ${e.reason}`
+              `(use ${e.tries}, itself ${e.callMs} ms) — ${e.reason}`
           : `✗ ended task's credentials NOT REFUSED ${e.afterMs} ms after EndTask (${e.tries} uses): ${e.reason}`
       case 'governed':
         return e.ok

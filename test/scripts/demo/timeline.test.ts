@@ -193,6 +193,7 @@ t.test('governed tasks: the chain once per task, principal first; replays with t
       run: 1,
       refused: true,
       afterMs: 12,
+      callMs: 9,
       tries: 2,
       reason: `Workload API ValidateJWTSVID failed: ${'the credential is revoked '.repeat(5)}`,
     },
@@ -203,6 +204,7 @@ t.test('governed tasks: the chain once per task, principal first; replays with t
       run: 2,
       refused: false,
       afterMs: 5003,
+      callMs: 0,
       tries: 140,
       reason: 'HTTP 200: accepted',
     },
@@ -231,7 +233,10 @@ t.test('governed tasks: the chain once per task, principal first; replays with t
     /tool-api {11}✓ task request, chain \/user\/alice → \/demo\/planner → \/demo\/executor \(task \{796197a2\}\)/,
   )
   t.match(text, /■ ended task \{796197a2\}: completed/)
-  t.match(text, /✓ ended task's credentials used again: refused 12 ms after EndTask returned \(use 2\) — /)
+  t.match(
+    text,
+    /✓ ended task's credentials used again: refused 12 ms after EndTask returned \(use 2, itself 9 ms\) — /,
+  )
   t.match(text, /✗ ended task's credentials NOT REFUSED 5003 ms after EndTask \(140 uses\): HTTP 200/)
   t.match(text, /planner {12}✓ governed task 2 failed as planned: x+/)
 })
