@@ -27,6 +27,7 @@ import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
 import { CrlPublisher } from './revocation/crl-publisher.js'
 import { RevocationList } from './revocation/revocation-list.js'
 import { ServerIdentity } from './svid/server-identity.js'
+import { connectTaskRevocation, revokedIn } from './task/task-revocation.js'
 import { TaskService } from './task/task-service.js'
 
 /** How often the server ends overdue tasks itself (the agent normally does it at the deadline). */
@@ -137,7 +138,10 @@ export async function startServer(
       logger,
       clock,
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
+      isRevoked: revokedIn(revocations),
     })
+    // no credential survives its task: ending one revokes its Txn-Token and all issued for it
+    const revokeTask = connectTaskRevocation(tasks, revocations, datastore)
     // the agent ends tasks at their deadline; this is the backstop when it cannot (down, partitioned)
     life.background(
       'task-expiry',
@@ -179,6 +183,7 @@ export async function startServer(
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       storageProbe: () => probeStorage(config.dataDir),
       revocations,
+      revokeTask,
     })
     life.onClose('admin-api', () => adminApi.close())
 

@@ -8,10 +8,10 @@
 // daemon nor pino. No timings: the module graph is what makes a command slow or fast.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { ROOT } from '../helpers/server-process.js'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const root = ROOT
 
 // A static import or re-export; group 1 is `type ` when the whole statement is type-only.
 const STATIC =

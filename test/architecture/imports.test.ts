@@ -4,10 +4,10 @@
 // use common/ but never each other nor the SDK; only certs/ touches @peculiar/x509.
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { ROOT } from '../helpers/server-process.js'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const root = ROOT
 const AREAS = ['certs', 'proto', 'common', 'sdk', 'server', 'agent'] as const
 type Area = (typeof AREAS)[number]
 const allowed: Record<Area, Area[]> = {

@@ -1,11 +1,11 @@
 // The README's "adversarial suite" list stays true: every test/security/*.test.ts file has its
 // one line there, and every file the list names exists.
 import { readdirSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import t from 'tap'
+import { ROOT } from '../helpers/server-process.js'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const root = ROOT
 
 t.test('the README lists every file of the adversarial suite, and only those', async (t) => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')

@@ -8,7 +8,15 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { AGENT_BIN, ROOT, runBin, SERVER_BIN, shortTempDir } from '../helpers/server-process.js'
+import {
+  AGENT_BIN,
+  NODE_COMMAND,
+  nodeArgs,
+  ROOT,
+  runBin,
+  SERVER_BIN,
+  shortTempDir,
+} from '../helpers/server-process.js'
 
 const START = join(ROOT, 'dist/scripts/start.js')
 
@@ -37,7 +45,10 @@ function watch(child: ChildProcess) {
     child.stderr?.on('data', (d: Buffer) => {
       out += d.toString()
     })
-    child.on('exit', () => reject(new Error(`npm start exited early:\n${out}`)))
+    child.on('exit', () => {
+      clearTimeout(timer) // else a start that fails keeps this test process alive for 60 s
+      reject(new Error(`npm start exited early:\n${out}`))
+    })
   })
   ready.catch(() => {}) // a test that expects an early exit awaits `exited` instead
   return { child, ready, exited, output: () => out }
@@ -45,7 +56,7 @@ function watch(child: ChildProcess) {
 
 function startSigil(cwd: string, socketPath: string, agentApi?: string) {
   return watch(
-    spawn(process.execPath, [START], {
+    spawn(NODE_COMMAND, nodeArgs(START), {
       cwd,
       env: overrides(socketPath, agentApi),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -163,8 +174,11 @@ t.test('kill -INT <npm pid> alone (not the group) stops npm start and both daemo
     join(cwd, 'package.json'),
     JSON.stringify({ name: 'x', private: true, scripts: { start: script } }),
   )
-  const { NODE_OPTIONS: _, ...env } = overrides(join(cwd, 'api.sock'))
-  const sigil = watch(spawn('npm', ['start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }))
+  const env = overrides(join(cwd, 'api.sock'))
+  const unset = nodeArgs().slice(0, -1) // npm is a node script: `env -u NODE_OPTIONS npm start`
+  const sigil = watch(
+    spawn(NODE_COMMAND, [...unset, 'npm', 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }),
+  )
   t.teardown(() => {
     sigil.child.kill('SIGKILL')
     for (const pid of processesUsing(cwd)) process.kill(pid, 'SIGKILL')

@@ -2,8 +2,12 @@
 // workload processes using the SDK: begin → task JWT-SVID → validate (agent and SDK verifier) →
 // end; scope and TTL refusals; EndTask from another process refused; process exit ends the task;
 // a server restart keeps the task.
+
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
 import { JWTSource } from '../../sdk/jwt-source.js'
+import { RevocationFeed } from '../../sdk/revocation-feed.js'
 import { verifyTaskRequest } from '../../sdk/verify-task-request.js'
 import { WorkloadApiClient } from '../../sdk/workload-api-client.js'
 import { freePort, startSigilNode } from '../helpers/agent-process.js'
@@ -78,6 +82,69 @@ t.test('begin → task JWT-SVID → validated by the agent and the SDK verifier 
     `no credential after the end: ${JSON.stringify(after)}`,
   )
 })
+
+t.test(
+  'no credential survives its task: after EndTask the agent and the SDK refuse its tokens within 1 s',
+  async (t) => {
+    const w = await startTaskWorkload(t, { dir: node.dir, socketPath })
+    const begun = await w.request('begin', { options: { purpose: 'replay', scope: [TOOL], ttl: 60 } })
+    t.ok(begun.ok, String(begun.message))
+    const taskId = String(begun.taskId)
+    const jwt = await w.request('jwt', { taskId, audience: TOOL })
+    t.ok(jwt.ok, String(jwt.message))
+    const headers = { authorization: `Bearer ${String(jwt.token)}`, 'txn-token': String(begun.txnToken) }
+
+    const client = new WorkloadApiClient({ socketPath })
+    t.teardown(() => client.close())
+    const source = await JWTSource.create({ socketPath })
+    t.teardown(() => source.close())
+    const feed = await RevocationFeed.create({
+      url: server.bundleEndpointUrl,
+      profile: { type: 'https_web', ca: readFileSync(join(server.dataDir, 'bundle-endpoint', 'dev-ca.pem')) },
+      pollIntervalMs: 50,
+    })
+    t.teardown(() => feed.close())
+    const verify = () =>
+      verifyTaskRequest(headers, { audience: TOOL, bundles: source, isRevoked: (q) => feed.isRevoked(q) })
+    t.equal((await verify()).task.id, taskId, 'accepted while the task runs')
+    t.equal((await client.validateJwtSvid(String(jwt.token), TOOL)).claims.txn, taskId)
+
+    const ended = await w.request('end', { taskId, outcome: 'completed' })
+    t.ok(ended.ok, String(ended.message))
+    const returnedAt = Date.now()
+    await waitUntil(
+      "the agent's ValidateJWTSVID refuses the replayed task JWT-SVID (deadline: 1 s after EndTask)",
+      async () => {
+        try {
+          await client.validateJwtSvid(String(jwt.token), TOOL)
+          return false
+        } catch (e) {
+          return /revoked/.test(String((e as Error).message))
+        }
+      },
+      { timeoutMs: 1_000, intervalMs: 10 },
+    )
+    t.comment(`the agent refused the replay ${Date.now() - returnedAt} ms after EndTask returned`)
+    await waitUntil(
+      'verifyTaskRequest with the bundle endpoint feed refuses the replay (deadline: 1 s after EndTask)',
+      async () => {
+        try {
+          await verify()
+          return false
+        } catch (e) {
+          return /revoked/.test(String((e as Error).message))
+        }
+      },
+      { timeoutMs: 1_000, intervalMs: 10 },
+    )
+    t.comment(`the SDK verifier refused the replay ${Date.now() - returnedAt} ms after EndTask returned`)
+    const list = JSON.parse((await server.cli('revocation', 'list', '--output', 'json')).stdout)
+    const kinds = (list.revocations as { kind: string; value: string }[])
+      .filter((r) => r.value === taskId || r.value === String(jwt.jti ?? ''))
+      .map((r) => r.kind)
+    t.ok(kinds.includes('txn'), `the task's txn is on the revocation list: ${JSON.stringify(kinds)}`)
+  },
+)
 
 t.test('scope and TTL refusals', async (t) => {
   const w = await startTaskWorkload(t, { dir: node.dir, socketPath })

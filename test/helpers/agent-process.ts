@@ -13,7 +13,15 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { splitConcatenatedDer } from '../../certs/x509svid/parse-x509-svid.js'
 import { certificatesToPem } from '../../certs/x509svid/pem.js'
-import { AGENT_BIN, type CliRun, ROOT, type ServerProcess, startServerProcess } from './server-process.js'
+import {
+  AGENT_BIN,
+  type CliRun,
+  NODE_COMMAND,
+  nodeArgs,
+  ROOT,
+  type ServerProcess,
+  startServerProcess,
+} from './server-process.js'
 
 /** One parsed JSON line. */
 export type JsonLine = Record<string, unknown>
@@ -133,7 +141,7 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
   if (opts.trustBundle) args.push('--trust-bundle', opts.trustBundle)
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env }
   if (opts.joinToken) env.SIGIL_JOIN_TOKEN = opts.joinToken
-  const [command, ...prefix] = [...(opts.wrapper?.command ?? []), process.execPath]
+  const [command, ...prefix] = [...(opts.wrapper?.command ?? []), NODE_COMMAND, ...nodeArgs()]
   const child = spawn(command as string, [...prefix, ...args, ...(opts.extraArgs ?? [])], {
     cwd: ROOT,
     env,
@@ -168,26 +176,18 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
   return agent
 }
 
-/**
- * Processes run as other uids go through `env -u NODE_OPTIONS node …`: tap instruments every
- * child through NODE_OPTIONS, and the instrumented exit hook cannot write tap's root-owned files
- * as another uid. `env` execs node in place, so the workload's PID and /proc entry are node's.
- */
-const ENV = '/usr/bin/env'
-const UNINSTRUMENTED = ['-u', 'NODE_OPTIONS', process.execPath]
-
 /** Runs the compiled `sigil-agent` CLI as `uid`/`gid` (PATH only in its environment). */
 export function runAgentCliAs(uid: number, gid: number, args: readonly string[]): Promise<CliRun> {
   return runAgentCli(args, { cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, uid, gid })
 }
 
-/** Runs the compiled `sigil-agent` CLI through `env -u NODE_OPTIONS` (see above). */
+/** Runs the compiled `sigil-agent` CLI uninstrumented (`NODE_COMMAND`, see server-process.ts). */
 function runAgentCli(
   args: readonly string[],
   opts: { cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number },
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ENV, [...UNINSTRUMENTED, AGENT_BIN, ...args], {
+    const child = spawn(NODE_COMMAND, nodeArgs(AGENT_BIN, ...args), {
       ...opts,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -403,7 +403,7 @@ export function startWorkload(
   opts: { script: string; socketPath: string; uid?: number; gid?: number },
 ): Workload {
   const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid }
-  const child = spawn(ENV, [...UNINSTRUMENTED, opts.script, ROOT, opts.socketPath], {
+  const child = spawn(NODE_COMMAND, nodeArgs(opts.script, ROOT, opts.socketPath), {
     cwd: '/',
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -5,14 +5,12 @@
 // installs them); they never skip it.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import t from 'tap'
 import { buildGoWorkloadClient, missingGoPackages, runProgram } from '../../scripts/lib/go-build.js'
 import { startSigilNode } from '../helpers/agent-process.js'
 import { ROOT } from '../helpers/server-process.js'
 
-const HERE = dirname(fileURLToPath(import.meta.url))
 const ID = 'spiffe://example.org/interop/go'
 
 const missing = missingGoPackages()
@@ -25,7 +23,7 @@ if (missing.length > 0) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const bin = await buildGoWorkloadClient({
     root: ROOT,
-    source: join(HERE, 'go_workload_client.go'),
+    source: join(ROOT, 'test/interop/go_workload_client.go'),
     dir,
     goPackage: 'sigilinterop',
   })

@@ -4,8 +4,7 @@
 // fail this test (CI installs them); they never skip it.
 import { execFile, execFileSync } from 'node:child_process'
 import { createPrivateKey } from 'node:crypto'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import {
   credentials,
   Metadata,
@@ -19,9 +18,10 @@ import t from 'tap'
 import type { X509SVIDResponse__Output } from '../../proto/generated/X509SVIDResponse.js'
 import { loadWorkloadApi } from '../../proto/loader.js'
 import { startSigilNode } from '../helpers/agent-process.js'
+import { ROOT } from '../helpers/server-process.js'
 
 const PYTHON = '/usr/bin/python3'
-const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'py_workload_client.py')
+const SCRIPT = join(ROOT, 'test/interop/py_workload_client.py')
 const ID = 'spiffe://example.org/interop/python'
 
 /** Python modules the client imports, with the Debian package that provides each. */

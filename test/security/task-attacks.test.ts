@@ -2,7 +2,7 @@
 // real workload processes on the agent socket (one of them as uid 65534 when run as root).
 import { generateKeyPairSync } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { decodeProtectedHeader } from 'jose'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
 import t from 'tap'
 import { JwtSvidSigner } from '../../certs/jwtsvid/jwt-svid-signer.js'
 import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
@@ -95,19 +95,22 @@ t.test('audience escalation: outside the scope, a widening sub-task, an edited T
 
 // Attack: a forged on_behalf_of — a JWT-SVID under our kid from a key the server never had, one
 // of a foreign trust domain, one addressed to someone else, and an expired genuine one.
-t.test('forged, foreign, misaddressed and expired on_behalf_of tokens are refused', async (t) => {
-  const minted = await node.server.cli(
-    'jwt',
-    'mint',
-    '--spiffe-id',
-    `${TD}/user/alice`,
-    '--audience',
-    WORKER,
-    '--ttl',
-    '2s',
-  )
-  t.equal(minted.code, 0, minted.stderr)
-  const genuine = minted.stdout.trim()
+t.test('forged, foreign, misaddressed, expired and revoked on_behalf_of tokens are refused', async (t) => {
+  const mintAlice = async (ttl: string) => {
+    const minted = await node.server.cli(
+      'jwt',
+      'mint',
+      '--spiffe-id',
+      `${TD}/user/alice`,
+      '--audience',
+      WORKER,
+      '--ttl',
+      ttl,
+    )
+    t.equal(minted.code, 0, minted.stderr)
+    return minted.stdout.trim()
+  }
+  const genuine = await mintAlice('5m')
   const kid = String(decodeProtectedHeader(genuine).kid)
   const rogue = new JwtSvidSigner({
     privateKey: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey,
@@ -135,12 +138,26 @@ t.test('forged, foreign, misaddressed and expired on_behalf_of tokens are refuse
   }
   const ok = await victim.request('begin', { options: { purpose: 'x', scope: [TOOL], onBehalfOf: genuine } })
   t.ok(ok.ok, `the genuine token is accepted while valid: ${ok.message}`)
-  await sleep(3_000)
+
+  // expired: a 1 s token, used once its exp has passed (delegation tokens get no leeway)
+  const short = await mintAlice('1s')
+  const exp = Number(decodeJwt(short).exp)
+  await sleep(Math.max(0, exp * 1000 + 1_100 - Date.now()))
   const late = await victim.request('begin', {
-    options: { purpose: 'x', scope: [TOOL], onBehalfOf: genuine },
+    options: { purpose: 'x', scope: [TOOL], onBehalfOf: short },
   })
   t.match(late, { ok: false, code: 'ERR_NOT_AUTHORIZED' }, 'expired')
   t.match(late.message, /expired/)
+
+  // Attack: a stolen delegation token replayed after the operator revoked it.
+  const jti = String(decodeJwt(genuine).jti)
+  const revoked = await node.server.cli('svid', 'revoke', '--jti', jti, '--reason', 'leaked')
+  t.equal(revoked.code, 0, revoked.stderr)
+  const replay = await victim.request('begin', {
+    options: { purpose: 'x', scope: [TOOL], onBehalfOf: genuine },
+  })
+  t.match(replay, { ok: false, code: 'ERR_NOT_AUTHORIZED' }, 'revoked')
+  t.match(replay.message, /revoked/)
 })
 
 // Attack: one process floods BeginTask (10,000 calls) to exhaust the server's task table.

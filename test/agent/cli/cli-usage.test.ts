@@ -5,11 +5,12 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Server, ServerCredentials } from '@grpc/grpc-js'
 import t from 'tap'
+import { ROOT } from '../../helpers/server-process.js'
 import { tempDir } from '../sync/server-kit.js'
 import { cli } from './cli-io.js'
 import { startFakeWorkloadApi } from './fake-workload-api.js'
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   version: string
 }
 

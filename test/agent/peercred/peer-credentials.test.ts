@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import {
@@ -13,9 +13,10 @@ import {
   readPeerCredentials,
   releasePeerCredentials,
 } from '../../../agent/peercred/peer-credentials.js'
+import { ROOT } from '../../helpers/server-process.js'
 import { killAndReap, startSocketHarness } from './socket-harness.js'
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+const repoRoot = ROOT
 
 t.test('the addon is found from sources and from compiled output alike', async (t) => {
   t.equal(findPackageRoot(join(repoRoot, 'agent', 'peercred')), repoRoot)

@@ -86,10 +86,15 @@ t.test('a stream whose client never reads is reset past its backlog bound', asyn
     // Smaller than two messages: the second push while the first is unsent passes it.
     server: { maxStreamBacklogBytes: 1024 },
   })
-  const session = http2Connect('http://localhost', { createConnection: () => netConnect(h.socketPath) })
+  // A stream window of 0: the agent can send no DATA on any stream, so every message it pushes
+  // stays unsent (deterministic, whatever the machine's load or the message size).
+  const session = http2Connect('http://localhost', {
+    createConnection: () => netConnect(h.socketPath),
+    settings: { initialWindowSize: 0 },
+  })
   session.on('error', () => {})
   t.teardown(() => session.destroy())
-  // Fill the connection's flow-control window with streams nobody reads.
+  // Streams nobody reads (and that could not receive anything anyway).
   const reqs = Array.from({ length: 60 }, () => {
     const req = rawFetchX509(session)
     req.pause()

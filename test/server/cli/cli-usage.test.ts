@@ -2,10 +2,12 @@
 // a selector missing its value, `entry show --entry-id` of a missing entry, --version,
 // required options marked in --help, and the one JSON style shared with sigil-agent.
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
+import { ROOT } from '../../helpers/server-process.js'
 import { type AdminFixture, startAdminFixture } from './admin-test-kit.js'
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   version: string
 }
 const WEB = 'spiffe://example.org/ns/prod/sa/web'

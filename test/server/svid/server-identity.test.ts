@@ -14,6 +14,7 @@ import {
   shouldRenewServerSvid,
 } from '../../../server/svid/server-identity.js'
 import { createTestCa } from '../../helpers/testca.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 import { FakeClock, MemoryBundleStore, RecordingLogger } from '../ca/ca-test-kit.js'
 
 const td = TrustDomain.parse('example.org')
@@ -133,7 +134,7 @@ t.test('a new active CA triggers renewal; the loop renews and never throws', asy
   ca.failing = true
   const controller = new AbortController()
   const loop = identity.run(controller.signal)
-  while (identity.health().consecutiveFailures < 2) await new Promise((r) => setTimeout(r, 5))
+  await waitUntil('two failed renewals', () => identity.health().consecutiveFailures >= 2, { intervalMs: 5 })
   t.equal(identity.current(), first, 'the old SVID stays while renewal fails')
   t.match(logger.text(), /server SVID renewal failed/)
   ca.failing = false
