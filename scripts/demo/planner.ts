@@ -12,7 +12,9 @@
  * Governed tasks, on the orchestrator's command (a stdin line with the user's JWT-SVID, which
  * never appears in argv or output): it begins a task on behalf of that user, sends its
  * Txn-Token to researcher (who hands it on to executor), and ends the task with the outcome:
- * completed when researcher answered, failed when a hop failed.
+ * completed when researcher answered, failed when a hop failed. Once the first task completed,
+ * it sends its Txn-Token once more (a fourth deliberate attempt): researcher's sub-task under it
+ * must be refused.
  *
  * Entry: selected by `proc:script:<this file>` and the demo's uid (see run-demo.ts).
  */
@@ -93,6 +95,13 @@ async function governed(run: number, onBehalfOf: string, failMidway: boolean): P
       detail = (err as Error).message
     }
     await endTask(c, run, task, outcome)
+    if (!failMidway) {
+      await attempt("planner reuses its ended task's Txn-Token for a new sub-task", () =>
+        callHttps(c, `${researcherUrl}/research?task=gov-${run}-again&run=${run}`, isResearcher, {
+          [TXN_TOKEN_HEADER]: task.txnToken,
+        }),
+      )
+    }
     c.emit({ kind: 'governed', run, ok: outcome === planned, outcome, detail })
   } catch (err) {
     c.emit({ kind: 'governed', run, ok: false, outcome: 'error', detail: (err as Error).message })

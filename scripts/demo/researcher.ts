@@ -6,12 +6,13 @@
  *
  * Governed tasks (a request carrying the planner's Txn-Token): it begins a sub-task under that
  * token, looks something up at tool-api with the sub-task's credentials, passes the planner's
- * Txn-Token on to executor unchanged, and ends its sub-task with executor's outcome.
+ * Txn-Token on to executor unchanged, and ends its sub-task with executor's outcome. A sub-task
+ * the server refuses (e.g. under the Txn-Token of a task that has ended) is answered 403.
  *
  * Entry: selected by `proc:script:<this file>` and the demo's uid (see run-demo.ts).
  */
 import type { IncomingMessage } from 'node:http'
-import { authorizeId, TXN_TOKEN_HEADER } from '../../sdk/index.js'
+import { authorizeId, isSigilError, type Task, TXN_TOKEN_HEADER } from '../../sdk/index.js'
 import { startComponent } from './component-runtime.js'
 import type { Hop } from './demo-event.js'
 import {
@@ -33,7 +34,16 @@ const isExecutor = authorizeId(c.idOf('executor'))
 async function governed(req: IncomingMessage, parentTxnToken: string): Promise<Reply> {
   const url = new URL(req.url ?? '/', 'https://researcher')
   const run = Number(url.searchParams.get('run') ?? 0)
-  const task = await beginTask(c, run, `run ${run}: research`, { parentTxnToken })
+  let task: Task
+  try {
+    task = await beginTask(c, run, `run ${run}: research`, { parentTxnToken })
+  } catch (err) {
+    // the server refused the sub-task: the parent's Txn-Token does not verify, is revoked, or
+    // its task has ended
+    if (!isSigilError(err)) throw err
+    c.emit({ kind: 'refused', layer: 'task', peer: c.idOf('planner'), code: err.code, reason: err.message })
+    return { status: 403, body: { error: `researcher: ${err.message}` } }
+  }
   try {
     const found = await callTool(c, toolApiUrl, `/search?run=${run}`, await taskHeaders(c, task))
     if (found.status !== 200)

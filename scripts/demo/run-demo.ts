@@ -44,7 +44,7 @@ const PRINCIPAL = `spiffe://${TRUST_DOMAIN}/user/alice`
 const GOVERNED = { completes: 1, fails: 2 } as const
 /** Deliberate attempts each makes; all must be refused. */
 const ATTEMPTS = new Map([
-  ['planner', 3],
+  ['planner', 4],
   ['executor', 1],
   ['rogue-unregistered', 2],
   ['rogue-copycat', 3],

@@ -167,6 +167,12 @@ t.test('the demo pipeline runs, rotates, refuses every rogue and wrong peer, and
   t.match(out, /executor\s+■ ended task \{[0-9a-f]{8}\}: completed\n/)
   t.match(out, /planner\s+■ ended task \{[0-9a-f]{8}\}: completed\n/)
   t.match(out, /planner\s+✓ governed task 1 completed as planned/)
+  // Its Txn-Token died with it: a new sub-task under it is refused by the server.
+  t.match(
+    out,
+    /planner\s+✓ refused as expected: planner reuses its ended task's Txn-Token for a new sub-task — HTTP 403: .*the Txn-Token is revoked/,
+  )
+  t.match(out, /researcher\s+✗ refused task credentials from \/demo\/planner: .*\[ERR_NOT_AUTHORIZED\]/)
   // Task 2 fails midway: executor ends its sub-task as failed and its credentials die at once.
   t.match(
     out,
