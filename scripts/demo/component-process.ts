@@ -18,6 +18,8 @@ export interface ComponentProcess {
   readonly exited: Promise<number | null>
   /** The last lines the process wrote on stderr. */
   stderrTail(): string
+  /** Sends one command (a JSON line on its stdin; secrets go this way, never in argv). */
+  send(command: Readonly<Record<string, unknown>>): void
 }
 
 /**
@@ -66,6 +68,9 @@ export function spawnComponent(
     child,
     exited,
     stderrTail: () => stderr.trim().split('\n').slice(-5).join('\n'),
+    send: (command) => {
+      child.stdin?.write(`${JSON.stringify(command)}\n`)
+    },
     waitFor: (match, what, timeoutMs = 30_000) =>
       new Promise((resolve, reject) => {
         const done = (): void => {

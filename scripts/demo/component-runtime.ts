@@ -1,8 +1,9 @@
 /**
  * What every registered demo component does the same way: get its identity from the agent
  * through the SDK (one Workload API client shared by its X.509 and JWT sources), report that
- * identity and every rotation, and stop cleanly on SIGTERM/SIGINT or when the orchestrator's
- * pipe closes (so a component never outlives a crashed orchestrator).
+ * identity and every rotation, take the orchestrator's commands (one JSON object a line on
+ * stdin), and stop cleanly on SIGTERM/SIGINT or when the orchestrator's pipe closes (so a
+ * component never outlives a crashed orchestrator).
  *
  * Trust: the component holds nothing but what the agent hands it over the Unix socket in
  * SPIFFE_ENDPOINT_SOCKET; the agent decided who it is from the kernel's view of the process.
@@ -26,6 +27,8 @@ export interface Component {
   onStop(fn: () => unknown): void
   /** A JWT source on the same Workload API client (created on first use). */
   jwt(): Promise<JWTSource>
+  /** Calls `fn` with every command the orchestrator sends (a JSON object per stdin line). */
+  onCommand(fn: (command: Readonly<Record<string, unknown>>) => void): void
 }
 
 /** How long a component waits for its first SVID before giving up. */
@@ -65,7 +68,24 @@ export async function startComponent(name: string): Promise<Component> {
   }
   process.on('SIGTERM', () => void stop())
   process.on('SIGINT', () => void stop())
-  process.stdin.on('end', () => void stop()).resume()
+  const commandListeners: ((command: Readonly<Record<string, unknown>>) => void)[] = []
+  let pending = ''
+  process.stdin.on('data', (d: Buffer) => {
+    pending += d.toString()
+    for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl)
+      pending = pending.slice(nl + 1)
+      let command: unknown
+      try {
+        command = JSON.parse(line)
+      } catch {
+        continue
+      }
+      if (typeof command !== 'object' || command === null) continue
+      for (const fn of commandListeners) fn(command as Record<string, unknown>)
+    }
+  })
+  process.stdin.on('end', () => void stop())
 
   const onError = (err: SigilError): void => {
     if (!stopping) report({ kind: 'notice', text: `Workload API: ${err.message} (${err.code})` })
@@ -120,6 +140,9 @@ export async function startComponent(name: string): Promise<Component> {
         (err: unknown) => fail(`no JWT bundles from the agent: ${(err as Error).message}`),
       )
       return jwt
+    },
+    onCommand: (fn) => {
+      commandListeners.push(fn)
     },
   }
 }

@@ -20,12 +20,38 @@ export type DemoEventBody =
   | { kind: 'listening'; port: number; accepts: string }
   /** A peer was let in: at the TLS layer (`mtls`) or by its JWT-SVID (`jwt`). */
   | { kind: 'accepted'; layer: 'mtls' | 'jwt'; peer: string; peerSerial?: string }
-  /** A peer was turned away, and why (`tls`: OpenSSL refused the handshake itself). */
-  | { kind: 'refused'; layer: 'tls' | 'mtls' | 'jwt'; peer?: string; code: string; reason: string }
+  /**
+   * A peer was turned away, and why (`tls`: OpenSSL refused the handshake itself; `task`: its
+   * task credentials, the JWT-SVID plus Txn-Token).
+   */
+  | { kind: 'refused'; layer: 'tls' | 'mtls' | 'jwt' | 'task'; peer?: string; code: string; reason: string }
   /** One outgoing pipeline call and its outcome (`hops`: who served it, downstream first). */
   | { kind: 'request'; ok: boolean; target: string; detail: string; hops?: readonly Hop[] }
   /** A deliberate attempt that must be refused (wrong peer, rogue); `refused` is the outcome. */
   | { kind: 'attempt'; name: string; refused: boolean; reason: string }
+  /** A task (or sub-task) of the governed pipeline began or ended (`detail`: scope, outcome …). */
+  | { kind: 'task'; action: 'begun' | 'ended'; run: number; taskId: string; detail: string }
+  /**
+   * tool-api let in a task request: who called, for which principal, through which actors
+   * (current first, RFC 8693 `act`), for which task.
+   */
+  | { kind: 'chain'; run: number; caller: string; subject: string; actors: readonly string[]; taskId: string }
+  /**
+   * A task's credentials used again after its process ended it: `refused` and how long after
+   * EndTask returned the first refusal came (`afterMs`), how long that refused use took
+   * (`callMs`), over `tries` uses.
+   */
+  | {
+      kind: 'replay'
+      run: number
+      refused: boolean
+      afterMs: number
+      callMs: number
+      tries: number
+      reason: string
+    }
+  /** The planner finished governed task `run` with `outcome` (`ok`: it went as planned). */
+  | { kind: 'governed'; run: number; ok: boolean; outcome: string; detail: string }
   /** Something worth seeing that is not an outcome (a Workload API stream reconnecting …). */
   | { kind: 'notice'; text: string }
   /** The component cannot go on. */
@@ -52,6 +78,10 @@ const KINDS = new Set([
   'refused',
   'request',
   'attempt',
+  'task',
+  'chain',
+  'replay',
+  'governed',
   'notice',
   'failure',
 ])
@@ -86,4 +116,9 @@ export function demoSpiffeId(trustDomain: string, component: string): string {
 export function shortSerial(serial: string | undefined): string {
   if (!serial) return '?'
   return serial.length > 8 ? serial.slice(0, 8) : serial
+}
+
+/** A task ID short enough for a timeline, in braces (serials are in brackets): `{6f2d8c4e}`. */
+export function shortTask(id: string): string {
+  return `{${id.slice(0, 8)}}`
 }

@@ -9,15 +9,23 @@
  * - it calls `tool-api` with its own JWT-SVID for audience `tool-api` (only executor's counts);
  * - it dials tool-api's address expecting researcher (its own client refuses that server).
  *
+ * Governed tasks, on the orchestrator's command (a stdin line with the user's JWT-SVID, which
+ * never appears in argv or output): it begins a task on behalf of that user, sends its
+ * Txn-Token to researcher (who hands it on to executor), and ends the task with the outcome:
+ * completed when researcher answered, failed when a hop failed. Once the first task completed,
+ * it sends its Txn-Token once more (a fourth deliberate attempt): researcher's sub-task under it
+ * must be refused.
+ *
  * Entry: selected by `proc:script:<this file>` and the demo's uid (see run-demo.ts).
  */
 import { X509Certificate } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { authorizeId } from '../../sdk/index.js'
+import { authorizeId, TXN_TOKEN_HEADER } from '../../sdk/index.js'
 import { startComponent } from './component-runtime.js'
 import type { Hop } from './demo-event.js'
+import { beginTask, endTask, GOVERNED_CALL_TIMEOUT_MS } from './governed-task.js'
 import { callHttps } from './mtls-http.js'
 
 const c = await startComponent('planner')
@@ -62,6 +70,47 @@ async function wrongPeers(): Promise<void> {
     callHttps(c, `${toolApiUrl}/research?task=misrouted`, isResearcher),
   )
 }
+
+/** Governed task `run` on behalf of the user whose JWT-SVID is `onBehalfOf`. */
+async function governed(run: number, onBehalfOf: string, failMidway: boolean): Promise<void> {
+  const planned = failMidway ? 'failed' : 'completed'
+  try {
+    const purpose = failMidway ? `run ${run}: refund for the user` : `run ${run}: quarterly report`
+    const task = await beginTask(c, run, purpose, { onBehalfOf })
+    const query = `task=gov-${run}&run=${run}${failMidway ? '&fail=midway' : ''}`
+    let detail: string
+    let outcome: 'completed' | 'failed'
+    try {
+      const r = await callHttps(
+        c,
+        `${researcherUrl}/research?${query}`,
+        isResearcher,
+        { [TXN_TOKEN_HEADER]: task.txnToken },
+        GOVERNED_CALL_TIMEOUT_MS,
+      )
+      outcome = r.status === 200 ? 'completed' : 'failed'
+      detail = String(r.status === 200 ? r.body.result : r.body.error)
+    } catch (err) {
+      outcome = 'failed'
+      detail = (err as Error).message
+    }
+    await endTask(c, run, task, outcome)
+    if (!failMidway) {
+      await attempt("planner reuses its ended task's Txn-Token for a new sub-task", () =>
+        callHttps(c, `${researcherUrl}/research?task=gov-${run}-again&run=${run}`, isResearcher, {
+          [TXN_TOKEN_HEADER]: task.txnToken,
+        }),
+      )
+    }
+    c.emit({ kind: 'governed', run, ok: outcome === planned, outcome, detail })
+  } catch (err) {
+    c.emit({ kind: 'governed', run, ok: false, outcome: 'error', detail: (err as Error).message })
+  }
+}
+c.onCommand((command) => {
+  if (command.cmd !== 'governed-task') return
+  void governed(Number(command.run), String(command.onBehalfOf), command.failMidway === true)
+})
 
 let running = true
 const loop = (async () => {

@@ -6,7 +6,12 @@
  * tool-api with a JWT-SVID. Every component lets in only the peer it expects. Lifetimes are
  * short so rotations happen while the pipeline runs. Two rogues (an unregistered script, and a
  * copycat holding planner's certificate but not its key) and deliberate wrong-peer calls must
- * all be refused. Prints a timeline and a summary; exits 0 only if every expectation held.
+ * all be refused. Then two governed tasks: the operator mints a JWT-SVID for a user (alice),
+ * the planner begins a task on her behalf and passes its Txn-Token down; researcher and
+ * executor begin sub-tasks under it, executor calls tool-api with task credentials, and
+ * tool-api shows the whole chain. Once a task ends, its credentials must be refused on their
+ * next use (the first task completes, the second fails midway). Prints a timeline and a
+ * summary; exits 0 only if every expectation held.
  *
  * Environment: DEMO_SECONDS (pipeline run time, default 45), DEMO_SVID_TTL and DEMO_JWT_TTL
  * (seconds, default 30), DEMO_INTERVAL_MS (between tasks, default 1000), DEMO_VERBOSE=1
@@ -30,9 +35,16 @@ const TRUST_DOMAIN = 'example.org'
 /** Registered components, in start order (each needs the one before it). */
 const COMPONENTS = ['tool-api', 'executor', 'researcher', 'planner'] as const
 const ROGUES = ['rogue-unregistered', 'rogue-copycat'] as const
+/** Components that begin tasks (entries with --task-scope), and the longest task they may run. */
+const TASK_COMPONENTS = new Set(['planner', 'researcher', 'executor'])
+const MAX_TASK_TTL = '1m'
+/** The user the governed tasks work for; the operator mints her JWT-SVID. */
+const PRINCIPAL = `spiffe://${TRUST_DOMAIN}/user/alice`
+/** Governed task runs: the first completes, the second fails midway. */
+const GOVERNED = { completes: 1, fails: 2 } as const
 /** Deliberate attempts each makes; all must be refused. */
 const ATTEMPTS = new Map([
-  ['planner', 3],
+  ['planner', 4],
   ['executor', 1],
   ['rogue-unregistered', 2],
   ['rogue-copycat', 3],
@@ -119,6 +131,40 @@ async function listening(c: ComponentProcess): Promise<string> {
   return e.kind === 'listening' ? `https://127.0.0.1:${e.port}` : ''
 }
 
+/**
+ * The governed pipeline: the operator mints the user's JWT-SVID (addressed to the planner) and
+ * hands it to the planner on its stdin; the planner runs one task that completes and one that
+ * fails midway. Waits until each task ended and executor used its ended credentials again.
+ */
+async function governedTasks(cluster: SigilCluster, planner: ComponentProcess): Promise<void> {
+  const executor = running.get('executor')
+  if (executor === undefined) throw new Error('executor is not running')
+  const plannerId = demoSpiffeId(TRUST_DOMAIN, 'planner')
+  say(
+    `operator: sigil-server jwt mint --spiffe-id ${PRINCIPAL} --audience ${plannerId} --ttl 2m ` +
+      "(alice's JWT-SVID: the planner gets it on its stdin; no token is ever printed)",
+  )
+  const mint = ['jwt', 'mint', '--spiffe-id', PRINCIPAL, '--audience', plannerId, '--ttl', '2m']
+  const onBehalfOf = (await step(cluster.cli(mint))).trim()
+  for (const [run, failMidway] of [
+    [GOVERNED.completes, false],
+    [GOVERNED.fails, true],
+  ] as const) {
+    say(
+      failMidway
+        ? `governed task ${run}: the same pipeline, but executor's second tool call fails midway; ` +
+            'executor ends its sub-task as failed and tries its credentials once more'
+        : `governed task ${run}: planner begins a task on behalf of ${PRINCIPAL} and sends its ` +
+            'Txn-Token to researcher, who passes it on to executor; both begin sub-tasks under it ' +
+            'and call tool-api with task credentials; executor then replays its ended credentials',
+    )
+    const replayed = executor.waitFor((e) => e.kind === 'replay' && e.run === run, `replay ${run}`)
+    const ended = planner.waitFor((e) => e.kind === 'governed' && e.run === run, `governed task ${run}`)
+    planner.send({ cmd: 'governed-task', run, onBehalfOf, failMidway })
+    await step(Promise.all([replayed, ended]))
+  }
+}
+
 async function runPipeline(dir: string, cluster: SigilCluster): Promise<void> {
   const shared = join(dir, 'shared')
   mkdirSync(shared, { mode: 0o755 })
@@ -130,7 +176,9 @@ async function runPipeline(dir: string, cluster: SigilCluster): Promise<void> {
   }
   const toolApiUrl = await listening(start('tool-api', base))
   const executorUrl = await listening(start('executor', { ...base, DEMO_TOOL_API_URL: toolApiUrl }))
-  const researcherUrl = await listening(start('researcher', { ...base, DEMO_EXECUTOR_URL: executorUrl }))
+  const researcherUrl = await listening(
+    start('researcher', { ...base, DEMO_EXECUTOR_URL: executorUrl, DEMO_TOOL_API_URL: toolApiUrl }),
+  )
   const urls = {
     DEMO_TOOL_API_URL: toolApiUrl,
     DEMO_EXECUTOR_URL: executorUrl,
@@ -149,6 +197,7 @@ async function runPipeline(dir: string, cluster: SigilCluster): Promise<void> {
     say(`launching ${rogue}: an unregistered script, same user, same node binary`)
     await step(start(rogue, { ...base, DEMO_RESEARCHER_URL: researcherUrl }).exited)
   }
+  await governedTasks(cluster, planner)
   await sleep(Math.max(0, until - Date.now()), undefined, { signal: abort.signal }).catch(() => {})
 }
 
@@ -167,13 +216,18 @@ async function main(): Promise<number> {
       selectors: [`unix:uid:${uid}`, `proc:script:${script(name)}`],
       x509SvidTtl: `${svidTtl}s`,
       jwtSvidTtl: `${jwtTtl}s`,
+      ...(TASK_COMPONENTS.has(name)
+        ? { taskScopes: [demoSpiffeId(TRUST_DOMAIN, 'tool-api')], maxTaskTtl: MAX_TASK_TTL }
+        : {}),
     }))
     cluster = await step(startSigilCluster(dir, TRUST_DOMAIN, entries, (child) => daemons.add(child)))
     const { server, agent } = cluster
     say(`started sigil-server (pid ${server.pid}), sigil-agent (pid ${agent.pid}) as ${cluster.agentId}`)
     say(`SPIFFE_ENDPOINT_SOCKET=unix://${cluster.socketPath}`)
-    for (const e of entries)
-      say(`entry ${e.spiffeId} ← ${e.selectors.join(' + ').replace(`${SCRIPTS}/`, '…/')}`)
+    for (const e of entries) {
+      const tasks = e.taskScopes ? `; tasks may call ${e.taskScopes.join(' ')} for ≤ ${e.maxTaskTtl}` : ''
+      say(`entry ${e.spiffeId} ← ${e.selectors.join(' + ').replace(`${SCRIPTS}/`, '…/')}${tasks}`)
+    }
     await runPipeline(dir, cluster)
   } catch (err) {
     // A cut-short run was already explained (Ctrl-C, or the component that died).
@@ -201,6 +255,7 @@ async function main(): Promise<number> {
     attempts: ATTEMPTS,
     x509TtlMs: svidTtl * 1000,
     endedAt,
+    governed: { principal: PRINCIPAL, ...GOVERNED },
   })
   out('Expected outcomes')
   for (const c of checks) {

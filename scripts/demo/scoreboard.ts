@@ -38,6 +38,11 @@ export interface Expectations {
   readonly attempts: ReadonlyMap<string, number>
   readonly x509TtlMs: number
   readonly endedAt: number
+  /**
+   * The governed tasks: the principal they work for, and the run that must complete and the
+   * one that must fail midway (both end with their credentials refused on the next use).
+   */
+  readonly governed: { readonly principal: string; readonly completes: number; readonly fails: number }
 }
 
 /** The widest line {@link Scoreboard.table} writes. */
@@ -49,17 +54,23 @@ const SUMMARY_COLUMNS = [
   { head: 'SPIFFE ID', meaning: 'the identity the agent issued, under spiffe://<td> (none: refused one)' },
   { head: 'rotations', meaning: 'times the agent pushed it a new X509-SVID (new serial), no restart' },
   { head: 'calls ok/failed', meaning: 'pipeline calls it made to the next component: succeeded / failed' },
-  { head: 'let in', meaning: 'peers it let in as a server: mTLS connections + JWT-SVIDs accepted' },
-  { head: 'shut out', meaning: 'peers it refused as a server: TLS handshakes, mTLS IDs, JWT-SVIDs' },
+  { head: 'let in', meaning: 'peers it let in as a server: mTLS connections + JWT-SVIDs + task requests' },
+  { head: 'shut out', meaning: 'peers it refused: TLS handshakes, mTLS IDs, JWT-SVIDs, task credentials' },
   { head: 'probes refused', meaning: 'deliberate wrong calls it made that were refused / that it made' },
 ] as const
 
 /** A component must have lived this share of the X509-SVID lifetime to owe a rotation. */
 const ROTATION_DUE_SHARE = 0.75
 
+type EventOf<K extends DemoEvent['kind']> = DemoEvent & { kind: K }
+
 /** Tallies events per component. */
 export class Scoreboard {
   readonly #tallies = new Map<string, Tally>()
+  /** The governed tasks' events, in order. */
+  readonly #chains: EventOf<'chain'>[] = []
+  readonly #replays: EventOf<'replay'>[] = []
+  readonly #governed: EventOf<'governed'>[] = []
 
   #of(component: string): Tally {
     let t = this.#tallies.get(component)
@@ -109,6 +120,16 @@ export class Scoreboard {
         break
       case 'failure':
         t.failures.push(e.reason)
+        break
+      case 'chain':
+        t.accepted++
+        this.#chains.push(e)
+        break
+      case 'replay':
+        this.#replays.push(e)
+        break
+      case 'governed':
+        this.#governed.push(e)
         break
       default:
         break
@@ -228,9 +249,58 @@ export class Scoreboard {
       "researcher's TLS handshake refused the copycat (no certificate; a made-up CA)",
       `${refusals('researcher', (e) => e.layer === 'tls')} refusal(s)`,
     )
+    out.push(...this.#governedChecks(x))
     for (const [name, t] of this.#tallies) {
       if (t.failures.length > 0) add(false, `${name} ran without failing`, t.failures.join('; '))
     }
     return out
+  }
+
+  /** The governed pipeline: the chain tool-api saw, each task's outcome, and the replays. */
+  #governedChecks(x: Expectations): Check[] {
+    const { principal, completes, fails } = x.governed
+    const id = (name: string): string => x.identities.get(name) ?? name
+    const short = (s: string): string => s.replace(/^spiffe:\/\/[^/]+/, '')
+    const want = [principal, id('planner'), id('executor')]
+    const wanted = want.map(short).join(' → ')
+    const chains = this.#chains.filter((e) => e.run === completes && e.caller === id('executor'))
+    const seen = chains.map((e) => [e.subject, ...[...e.actors].reverse()])
+    const governed = (run: number) => this.#governed.find((e) => e.run === run)
+    const replay = (run: number) => this.#replays.find((e) => e.run === run)
+    const done = governed(completes)
+    const failed = governed(fails)
+    const replayed = replay(completes)
+    const retried = replay(fails)
+    const after = (e: EventOf<'replay'> | undefined): string =>
+      e === undefined
+        ? 'never used again'
+        : `${e.refused ? 'refused' : 'NOT refused'} ${e.afterMs} ms after EndTask`
+    return [
+      {
+        ok: seen.some((c) => c.join(' ') === want.join(' ')),
+        what: `tool-api showed executor's whole chain ${wanted}`,
+        evidence: seen.length === 0 ? 'no task request from executor' : '',
+      },
+      {
+        ok: done?.ok === true && done.outcome === 'completed',
+        what: `governed task ${completes} completed`,
+        evidence: done === undefined ? 'it never finished' : done.ok ? '' : done.detail,
+      },
+      {
+        ok: replayed?.refused === true,
+        what: "a replay of executor's task credentials was refused once its task completed",
+        evidence: after(replayed),
+      },
+      {
+        ok: failed?.ok === true && failed.outcome === 'failed',
+        what: `governed task ${fails} failed midway and ended as failed`,
+        evidence: failed === undefined ? 'it never finished' : failed.ok ? '' : failed.detail,
+      },
+      {
+        ok: retried?.refused === true,
+        what: "the failed task's credentials were refused on their next use",
+        evidence: after(retried),
+      },
+    ]
   }
 }

@@ -22,6 +22,10 @@ export interface DemoEntry {
   readonly selectors: readonly string[]
   readonly x509SvidTtl: string
   readonly jwtSvidTtl: string
+  /** Audiences its tasks may call (`--task-scope`); none: it may not begin tasks. */
+  readonly taskScopes?: readonly string[]
+  /** Longest task it may begin (`--max-task-ttl`). */
+  readonly maxTaskTtl?: string
 }
 
 /** A running server + agent. */
@@ -30,6 +34,8 @@ export interface SigilCluster {
   readonly socketPath: string
   readonly server: ChildProcess
   readonly agent: ChildProcess
+  /** Runs `sigil-server <args>` on the admin socket (the operator); resolves its stdout. */
+  cli(args: readonly string[]): Promise<string>
   /** SIGTERM the agent, then the server; resolves when both are gone. */
   stop(): Promise<void>
 }
@@ -154,6 +160,8 @@ export async function startSigilCluster(
     const args = ['entry', 'create', '--spiffe-id', e.spiffeId, '--parent-id', agentId, ...admin]
     args.push('--x509-svid-ttl', e.x509SvidTtl, '--jwt-svid-ttl', e.jwtSvidTtl)
     for (const s of e.selectors) args.push('--selector', s)
+    for (const scope of e.taskScopes ?? []) args.push('--task-scope', scope)
+    if (e.maxTaskTtl !== undefined) args.push('--max-task-ttl', e.maxTaskTtl)
     await serverCli(args)
   }
   const socketPath = join(dir, 'agent.sock')
@@ -175,6 +183,7 @@ export async function startSigilCluster(
     socketPath,
     server,
     agent,
+    cli: (args) => serverCli([...args, ...admin]),
     stop: async () => {
       await stopChild(agent)
       await stopChild(server)

@@ -2,7 +2,8 @@
  * The demo's readable timeline: one line per thing worth seeing, with the time since the
  * demo started and who did it. Routine successes are condensed so the story stays readable:
  * an accepted connection is shown when a peer first connects or presents a new certificate,
- * and a pipeline task when a serial in the chain changes or every tenth task; failures,
+ * a pipeline task when a serial in the chain changes or every tenth task, and a governed task's
+ * chain at its first request to tool-api; failures,
  * refusals, rotations and attempts are always shown. DEMO_VERBOSE=1 shows everything.
  *
  * Every line fits {@link DEMO_COLUMNS}: SPIFFE IDs of the demo's trust domain are shown by
@@ -10,7 +11,7 @@
  * hex digits in brackets, and a longer text wraps under its own column ({@link Timeline.explain}
  * says so).
  */
-import { type DemoEvent, type Hop, shortSerial } from './demo-event.js'
+import { type DemoEvent, type Hop, shortSerial, shortTask } from './demo-event.js'
 import { DEMO_COLUMNS, wrapText } from './wrap-text.js'
 
 const OFFSET_WIDTH = 7
@@ -40,6 +41,8 @@ export class Timeline {
   /** Last certificate serial seen per (component, peer); last hop serials of the planner. */
   readonly #seenPeers = new Map<string, string>()
   #lastChain: readonly Hop[] = []
+  /** Tasks whose chain was shown. */
+  readonly #seenTasks = new Set<string>()
 
   /** `trustDomain`: its SPIFFE IDs are shown by path in the timeline. */
   constructor(t0: number, verbose: boolean, write: (line: string) => void, trustDomain: string) {
@@ -55,6 +58,7 @@ export class Timeline {
       'How to read: +12.3s is the time since the demo started, then who speaks;',
       `/demo/planner is the SPIFFE ID ${this.#idPrefix}demo/planner;`,
       '[1a2b3c4d] is the start of an X509-SVID serial number (8 hex digits);',
+      '{6f2d8c4e} is the start of a task ID (the Txn-Token\'s "txn");',
       'times such as "expires 16:08:09" are UTC.',
     ].join('\n')
     this.say('demo', text, Date.now(), true)
@@ -99,7 +103,12 @@ export class Timeline {
       }
       case 'refused': {
         const from = e.peer ? ` from ${e.peer}` : ''
-        const what = { tls: 'TLS handshake', mtls: 'mTLS connection', jwt: 'JWT-SVID' }[e.layer]
+        const what = {
+          tls: 'TLS handshake',
+          mtls: 'mTLS connection',
+          jwt: 'JWT-SVID',
+          task: 'task credentials',
+        }[e.layer]
         return `✗ refused ${what}${from}: ${e.reason} [${e.code}]`
       }
       case 'request': {
@@ -119,6 +128,26 @@ export class Timeline {
         return e.refused
           ? `✓ refused as expected: ${e.name} — ${e.reason}`
           : `✗ NOT REFUSED: ${e.name} — ${e.reason}`
+      case 'task':
+        return e.action === 'begun'
+          ? `▶ began task ${shortTask(e.taskId)}: ${e.detail}`
+          : `■ ended task ${shortTask(e.taskId)}: ${e.detail}`
+      case 'chain': {
+        // The first request of a task shows its chain; the same task's next ones are routine.
+        if (this.#seenTasks.has(e.taskId) && !this.#verbose) return undefined
+        this.#seenTasks.add(e.taskId)
+        const chain = [e.subject, ...[...e.actors].reverse()].join(' → ')
+        return `✓ task request, chain ${chain} (task ${shortTask(e.taskId)})`
+      }
+      case 'replay':
+        return e.refused
+          ? `✓ ended task's credentials used again: refused ${e.afterMs} ms after EndTask returned ` +
+              `(use ${e.tries}, itself ${e.callMs} ms) — ${e.reason}`
+          : `✗ ended task's credentials NOT REFUSED ${e.afterMs} ms after EndTask (${e.tries} uses): ${e.reason}`
+      case 'governed':
+        return e.ok
+          ? `✓ governed task ${e.run} ${e.outcome} as planned: ${e.detail}`
+          : `✗ governed task ${e.run} went wrong (${e.outcome}): ${e.detail}`
       case 'notice':
         return `· ${e.text}`
       case 'failure':

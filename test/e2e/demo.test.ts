@@ -1,6 +1,8 @@
 // `npm run demo` (scripts/demo/run-demo.ts): the multi-agent pipeline runs for real — server,
 // agent, four component processes, two rogues — and exits 0 only when every expected outcome
-// happened; the timeline shows identities, rotations and every refusal with its reason, and
+// happened; the timeline shows identities, rotations and every refusal with its reason, the
+// governed tasks (a task on behalf of alice, sub-tasks under its Txn-Token, tool-api showing
+// the whole chain, the ended tasks' credentials refused on their next use), and
 // every line it prints fits 100 columns (test/scripts/demo/timeline.test.ts checks the
 // worst cases); no child process or temp dir outlives it, also when it is interrupted with
 // Ctrl-C (SIGINT).
@@ -46,6 +48,11 @@ function runDemo(env: Record<string, string>, when?: RegExp, act?: (stdout: stri
 /** The demo's output with wrapped lines joined again (continuations: 28, 13 or 4 spaces). */
 function unwrap(stdout: string): string {
   return stdout.replace(/\n(?: {28}| {13}| {4})(?=[^\s+])/g, ' ')
+}
+
+/** The demo's output from its summary on. */
+function summaryOf(out: string): string {
+  return out.slice(out.indexOf('\nSummary\n'))
 }
 
 /** Every pid the demo reported starting (server, agent, components), and its work dir. */
@@ -120,6 +127,79 @@ t.test('the demo pipeline runs, rotates, refuses every rogue and wrong peer, and
     /researcher\s+✗ refused TLS handshake: the client certificate does not chain to a CA of the trust bundle/,
   )
 
+  // The governed tasks: entries that may begin tasks, the operator's token for alice (never
+  // printed), a task on her behalf, sub-tasks under it, the whole chain at tool-api.
+  for (const name of ['executor', 'researcher', 'planner']) {
+    t.match(out, new RegExp(`entry /demo/${name} ← .*; tasks may call /demo/tool-api for ≤ 1m`))
+  }
+  t.match(
+    out,
+    /entry \/demo\/tool-api ← unix:uid:\d+ \+ proc:script:…\/tool-api\.js\n/,
+    'tool-api begins no task',
+  )
+  t.match(out, /operator: sigil-server jwt mint --spiffe-id \/user\/alice --audience \/demo\/planner/)
+  t.notMatch(run.stdout, /eyJ[\w-]+\.eyJ/, 'no token is ever printed')
+  for (const run of [1, 2]) {
+    const began = new RegExp(
+      `planner\\s+▶ began task \\{([0-9a-f]{8})\\}: "run ${run}: [^"]+", on behalf of /user/alice;`,
+    ).exec(out)
+    t.ok(began, `planner began governed task ${run} on behalf of alice`)
+    for (const name of ['researcher', 'executor']) {
+      t.match(
+        out,
+        new RegExp(
+          `${name}\\s+▶ began task \\{[0-9a-f]{8}\\}: "run ${run}: [^"]+", ` +
+            `sub-task of \\{${began?.[1]}\\} for /user/alice;`,
+        ),
+        `${name} began a sub-task of planner's task ${run}`,
+      )
+    }
+  }
+  t.match(
+    out,
+    /tool-api\s+✓ task request, chain \/user\/alice → \/demo\/planner → \/demo\/executor \(task \{/,
+  )
+  t.match(
+    out,
+    /tool-api\s+✓ task request, chain \/user\/alice → \/demo\/planner → \/demo\/researcher \(task \{/,
+  )
+  // Task 1 completes; a replay of executor's credentials is refused, with the time it took.
+  t.match(out, /executor\s+■ ended task \{[0-9a-f]{8}\}: completed\n/)
+  t.match(out, /planner\s+■ ended task \{[0-9a-f]{8}\}: completed\n/)
+  t.match(out, /planner\s+✓ governed task 1 completed as planned/)
+  // Its Txn-Token died with it: a new sub-task under it is refused by the server.
+  t.match(
+    out,
+    /planner\s+✓ refused as expected: planner reuses its ended task's Txn-Token for a new sub-task — HTTP 403: .*the Txn-Token is revoked/,
+  )
+  t.match(out, /researcher\s+✗ refused task credentials from \/demo\/planner: .*\[ERR_NOT_AUTHORIZED\]/)
+  // Task 2 fails midway: executor ends its sub-task as failed and its credentials die at once.
+  t.match(
+    out,
+    /executor\s+· step 2: tool-api answered 503: the tool failed on \/tool \(run 2\); ending the sub-task as failed/,
+  )
+  t.match(out, /executor\s+■ ended task \{[0-9a-f]{8}\}: failed\n/)
+  t.match(out, /planner\s+✓ governed task 2 failed as planned: researcher: executor: step 2/)
+  const replays = [
+    ...out.matchAll(
+      /executor\s+✓ ended task's credentials used again: refused (\d+) ms after EndTask returned/g,
+    ),
+  ]
+  t.equal(replays.length, 2, "both ended tasks' credentials were refused on their next use")
+  t.match(out, /tool-api\s+✗ refused task credentials from \/demo\/executor: .*\[ERR_\w+\]/)
+  t.match(
+    summaryOf(out),
+    /✓ tool-api showed executor's whole chain \/user\/alice → \/demo\/planner → \/demo\/executor\n/,
+  )
+  t.match(
+    summaryOf(out),
+    /✓ a replay of executor's task credentials was refused once its task completed \(refused \d+ ms after EndTask\)/,
+  )
+  t.match(
+    summaryOf(out),
+    /✓ the failed task's credentials were refused on their next use \(refused \d+ ms after EndTask\)/,
+  )
+
   // The summary table: every component, its ID, no failed request; the rogues got nothing.
   t.match(out, /component\s+SPIFFE ID\s+rotations\s+calls ok\/failed\s+let in\s+shut out\s+probes refused/)
   for (const name of ['executor', 'researcher', 'planner']) {
@@ -128,13 +208,13 @@ t.test('the demo pipeline runs, rotates, refuses every rogue and wrong peer, and
   t.match(out, /\nrogue-unregistered\s+none\s+0\s+-\s+0\s+0\s+2\/2\n/)
   t.match(out, /\nrogue-copycat\s+none\s+0\s+-\s+0\s+0\s+3\/3\n/)
   // A legend says what each number of the summary counts.
-  const summary = out.slice(out.indexOf('\nSummary\n'))
+  const summary = summaryOf(out)
   for (const [column, meaning] of [
     ['SPIFFE ID', /the identity the agent issued, under spiffe:\/\/example\.org/],
     ['rotations', /times the agent pushed it a new X509-SVID/],
     ['calls ok/failed', /pipeline calls it made to the next component: succeeded \/ failed/],
     ['let in', /peers it let in as a server/],
-    ['shut out', /peers it refused as a server/],
+    ['shut out', /peers it refused: TLS handshakes, mTLS IDs, JWT-SVIDs, task credentials/],
     ['probes refused', /deliberate wrong calls it made that were refused \/ that it made/],
   ] as const) {
     t.match(summary, new RegExp(`\\n  ${column}\\s+${meaning.source}`), `the legend explains ${column}`)

@@ -151,3 +151,92 @@ t.test('wrapText breaks at spaces, cuts words longer than the width, keeps parag
   t.throws(() => wrapText('x', 0), TypeError)
   t.same(hangingLines('  ✓ ', 'x'.repeat(100)), [`  ✓ ${'x'.repeat(96)}`, `    ${'x'.repeat(4)}`])
 })
+
+t.test('governed tasks: the chain once per task, principal first; replays with their timing', async (t) => {
+  const task = '796197a2-1111-4222-8333-444455556666'
+  const alice = 'spiffe://example.org/user/alice'
+  const chain = (s: number): DemoEvent => ({
+    t: at(s),
+    component: 'tool-api',
+    kind: 'chain',
+    run: 1,
+    caller: ID('executor'),
+    subject: alice,
+    actors: [ID('executor'), ID('planner')],
+    taskId: task,
+  })
+  const governed: DemoEvent[] = [
+    {
+      t: at(1),
+      component: 'executor',
+      kind: 'task',
+      action: 'begun',
+      run: 1,
+      taskId: task,
+      detail: `"run 1: act on the findings", sub-task of {1dd5607e}; may call /demo/tool-api until 16:51:44`,
+    },
+    chain(2),
+    chain(3),
+    {
+      t: at(4),
+      component: 'executor',
+      kind: 'task',
+      action: 'ended',
+      run: 1,
+      taskId: task,
+      detail: 'completed',
+    },
+    {
+      t: at(5),
+      component: 'executor',
+      kind: 'replay',
+      run: 1,
+      refused: true,
+      afterMs: 12,
+      callMs: 9,
+      tries: 2,
+      reason: `Workload API ValidateJWTSVID failed: ${'the credential is revoked '.repeat(5)}`,
+    },
+    {
+      t: at(6),
+      component: 'executor',
+      kind: 'replay',
+      run: 2,
+      refused: false,
+      afterMs: 5003,
+      callMs: 0,
+      tries: 140,
+      reason: 'HTTP 200: accepted',
+    },
+    {
+      t: at(7),
+      component: 'planner',
+      kind: 'governed',
+      run: 2,
+      ok: true,
+      outcome: 'failed',
+      detail: 'x'.repeat(150),
+    },
+  ]
+  const lines: string[] = []
+  const timeline = new Timeline(T0, false, (l) => lines.push(l), 'example.org')
+  for (const e of governed) timeline.event(e)
+  for (const line of lines) t.ok(columns(line) <= DEMO_COLUMNS, `fits: ${line}`)
+  const text = lines.join('\n').replace(/\n {28}/g, ' ')
+  t.match(
+    text,
+    /executor {11}▶ began task \{796197a2\}: "run 1: act on the findings", sub-task of \{1dd5607e\}/,
+  )
+  t.equal(text.match(/✓ task request, chain/g)?.length, 1, 'the same task shows its chain once')
+  t.match(
+    text,
+    /tool-api {11}✓ task request, chain \/user\/alice → \/demo\/planner → \/demo\/executor \(task \{796197a2\}\)/,
+  )
+  t.match(text, /■ ended task \{796197a2\}: completed/)
+  t.match(
+    text,
+    /✓ ended task's credentials used again: refused 12 ms after EndTask returned \(use 2, itself 9 ms\) — /,
+  )
+  t.match(text, /✗ ended task's credentials NOT REFUSED 5003 ms after EndTask \(140 uses\): HTTP 200/)
+  t.match(text, /planner {12}✓ governed task 2 failed as planned: x+/)
+})
