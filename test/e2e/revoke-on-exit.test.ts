@@ -3,7 +3,6 @@
 // the serials (RevokeExitedSvids); the serial of the entry with the option shows up in
 // `sigil-server revocation list`, and the CRL from GET /crl makes `openssl verify -crl_check`
 // refuse it, while the SVID of an entry without the option stays valid and unlisted.
-import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,20 +11,12 @@ import { crlsToPem, normalizeSerial } from '../../certs/x509svid/crl.js'
 import { splitConcatenatedDer } from '../../certs/x509svid/parse-x509-svid.js'
 import { certificatesToPem } from '../../certs/x509svid/pem.js'
 import { startSigilNode, startWorkload, writeWorkloadScript } from '../helpers/agent-process.js'
+import { opensslCrlVerify } from '../helpers/openssl-crl-verify.js'
 import { waitUntil } from '../helpers/wait-until.js'
 import { httpsRequest } from '../server/cli/https-get.js'
 
 const TD = 'spiffe://example.org'
 const uid = process.getuid?.() ?? 0
-
-const openssl = (args: string[]) => {
-  try {
-    return { code: 0, out: execFileSync('openssl', args, { encoding: 'utf8', stdio: 'pipe' }) }
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string }
-    return { code: err.status, out: `${err.stdout}${err.stderr}` }
-  }
-}
 
 t.test(
   'a process of a --revoke-on-exit entry exits: its X509-SVID is revoked, the other entry’s is not',
@@ -82,18 +73,7 @@ t.test(
     t.equal(crl.status, 200)
     const crlPath = join(node.dir, 'crl.pem')
     writeFileSync(crlPath, crlsToPem(splitConcatenatedDer(crl.raw)))
-    const verify = (leafPath: string) =>
-      openssl([
-        'verify',
-        '-no-CApath',
-        '-no-CAstore',
-        '-crl_check',
-        '-CAfile',
-        bundlePath,
-        '-CRLfile',
-        crlPath,
-        leafPath,
-      ])
+    const verify = (leaf: string) => opensslCrlVerify({ caFile: bundlePath, crlFile: crlPath, leaf })
     const bad = verify(job.path)
     t.not(bad.code, 0, 'openssl refuses the exited process’s SVID')
     t.match(bad.out, /certificate revoked/)

@@ -4,38 +4,16 @@
 // entry with revoke_on_exit are revoked; everything else is refused and logged, not revoked.
 // A real sigil-server process; both agents are real agent-API clients over mTLS.
 import { X509Certificate } from 'node:crypto'
-import { join } from 'node:path'
 import t from 'tap'
 import { generateKeyPair } from '../../certs/keys/keys.js'
 import { createCsr } from '../../certs/x509svid/csr.js'
 import type { BatchNewX509SvidResponse__Output } from '../../proto/generated/sigil/agent/v1/BatchNewX509SvidResponse.js'
 import type { RevokeExitedSvidsResponse__Output } from '../../proto/generated/sigil/agent/v1/RevokeExitedSvidsResponse.js'
 import type { AgentAPIClient } from '../../proto/loader.js'
-import { AdminClient } from '../../server/cli/admin-client.js'
-import { shortTempDir, startServerProcess } from '../helpers/server-process.js'
-import {
-  type AgentCredential,
-  agentApiClient,
-  attestWithJoinToken,
-  refusal,
-  sigilCodeOf,
-  statusName,
-} from './harness.js'
+import { agentApiClient, refusal, sigilCodeOf, startAttackServer, statusName } from './harness.js'
 
 const TD = 'spiffe://example.org'
-const dir = shortTempDir(t)
-const server = await startServerProcess(join(dir, 's'))
-t.teardown(() => server.stop())
-const admin = AdminClient.open(server.adminSocket)
-t.teardown(() => admin.close())
-const bundle = await server.cli('bundle', 'show')
-if (bundle.code !== 0) throw new Error(`bundle show failed: ${bundle.stderr}`)
-const rootPem = bundle.stdout
-
-async function attest(alias: string): Promise<AgentCredential> {
-  const { token } = await admin.call('CreateJoinToken', { spiffe_id: `${TD}/${alias}`, ttl: 600 })
-  return attestWithJoinToken(server.agentApiAddress, rootPem, token)
-}
+const { server, admin, rootPem, attest } = await startAttackServer(t)
 
 async function entry(spiffeId: string, parent: string, revokeOnExit: boolean): Promise<string> {
   const created = await admin.call('CreateEntry', {

@@ -15,6 +15,7 @@ import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-st
 import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { connectTaskRevocation, revocationsForTask, revokedIn } from '../../../server/task/task-revocation.js'
 import { TaskService, type TaskServiceOptions } from '../../../server/task/task-service.js'
+import { entryInput } from '../api/agent/agent-api-test-kit.js'
 import { FakeClock, RecordingLogger } from '../ca/ca-test-kit.js'
 
 const TD = TrustDomain.parse('example.org')
@@ -118,20 +119,14 @@ async function fixture(t: Test, wrap?: (ds: DataStore) => TaskServiceOptions['da
     isRevoked: revokedIn(revocations),
   })
   const revokeTask = connectTaskRevocation(tasks, revocations, ds)
-  const entry = await ds.createEntry({
-    spiffeId: 'spiffe://example.org/planner',
-    parentId: AGENT,
-    selectors: [{ type: 'unix', value: 'uid:1000' }],
-    x509SvidTtl: 0,
-    jwtSvidTtl: 0,
-    dnsNames: [],
-    hint: '',
-    admin: false,
-    node: false,
-    federatesWith: [],
-    taskScopes: [TOOL],
-    maxTaskTtl: 600,
-  })
+  const entry = await ds.createEntry(
+    entryInput({
+      spiffeId: 'spiffe://example.org/planner',
+      parentId: AGENT,
+      taskScopes: [TOOL],
+      maxTaskTtl: 600,
+    }),
+  )
   const caller = { agentId: AGENT, processKey: P1 }
   const begin = () =>
     tasks.begin(caller, {
