@@ -24,6 +24,7 @@ import { pidfdIsAlive } from './peercred/peer-credentials.js'
 import { AgentEnrollment } from './sync/agent-enrollment.js'
 import { AgentIdentityStore } from './sync/agent-identity-store.js'
 import { AgentUpdateWatch, type UpdateWatchHealth } from './sync/agent-update-watch.js'
+import { ExitedSvidReporter } from './sync/exited-svid-reporter.js'
 import { loadNodeCredential } from './sync/node-credential.js'
 import { ServerClient } from './sync/server-client.js'
 import { type SyncHealth, SyncLoop } from './sync/sync-loop.js'
@@ -106,9 +107,13 @@ export async function startAgent(
       cache.dropRevokedX509Svids((serial) => revocations.isRevoked('x509_serial', serial))
     })
     const stopCrls = revocations.onCrls((crls) => cache.setCrls(crls))
+    const exitReporter = new ExitedSvidReporter({ server: () => client, logger, clock })
+    const stopExits = cache.onExitedSvids((svids) => exitReporter.report(svids))
     life.onClose('revocations', () => {
       stopDropping()
       stopCrls()
+      stopExits()
+      exitReporter.close()
     })
     const workloadApi = await startWorkloadApiServer({
       tasks,

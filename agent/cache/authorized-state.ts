@@ -21,6 +21,8 @@ export interface AuthorizedEntry {
   readonly jwtSvidTtl: number
   readonly revisionNumber: number
   readonly createdAt: Date
+  /** Revoke the X509-SVIDs given to a process when it exits (entry option `--revoke-on-exit`). */
+  readonly revokeOnExit?: boolean
 }
 
 /** The complete state after one successful sync. */

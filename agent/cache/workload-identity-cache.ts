@@ -33,6 +33,7 @@ import {
   type SelectorWants,
   selectorWants,
 } from './entry-matching.js'
+import { type ExitedSvid, ExitWatch } from './exit-watch.js'
 import { IdentitySubscription } from './identity-subscription.js'
 import { type IssuanceConfig, IssuanceLoop } from './issuance-loop.js'
 import { JwtSvidCache } from './jwt-svid-cache.js'
@@ -43,6 +44,7 @@ import { SparePool } from './spare-svids.js'
 import { processKey, sameStartTime, type WorkloadProcess } from './workload-process.js'
 
 export type { CacheStats, WorkloadIdentityCacheOptions } from './cache-options.js'
+export type { ExitedSvid } from './exit-watch.js'
 
 /**
  * Per-process workload identities, kept current.
@@ -67,6 +69,8 @@ export class WorkloadIdentityCache {
   #maintaining = false
   #closed = false
   readonly #exitListeners = new Set<(processKey: string) => void>()
+  readonly #exitWatch = new ExitWatch()
+  readonly #exitedSvidListeners = new Set<(svids: readonly ExitedSvid[], processKey: string) => void>()
   readonly #spares: SparePool
   readonly #loop: IssuanceLoop
 
@@ -192,6 +196,16 @@ export class WorkloadIdentityCache {
     return () => this.#exitListeners.delete(listener)
   }
 
+  /**
+   * Calls `listener` with the unexpired X509-SVIDs of `--revoke-on-exit` entries that a process
+   * was given (its own and adopted spares), once the maintenance pass finds that process gone —
+   * whether or not it still held a connection. Returns the removal.
+   */
+  onExitedSvids(listener: (svids: readonly ExitedSvid[], processKey: string) => void): () => void {
+    this.#exitedSvidListeners.add(listener)
+    return () => this.#exitedSvidListeners.delete(listener)
+  }
+
   /** Our own bundle and the federated bundles a process may see (ValidateJWTSVID); undefined before the first sync. */
   bundlesFor(process: Pick<WorkloadProcess, 'selectors'>): VisibleBundles | undefined {
     const state = this.#state
@@ -250,16 +264,43 @@ export class WorkloadIdentityCache {
           }
         }
       }
+      await this.#checkExitWatch()
       const now = this.#cfg.clock()
       // Pushed only when an SVID leaves the snapshot: other changes are pushed where they happen.
       for (const rec of this.#records.values()) if (rec.dropExpired(now)) this.#publish(rec)
       this.#jwt.prune(now)
       this.#spares.prune(now)
+      this.#exitWatch.prune(now)
       this.#loop.kick()
     } catch (err) {
       this.#cfg.logger.error({ err: codedErrorText(err) }, 'workload cache maintenance failed')
     } finally {
       this.#maintaining = false
+    }
+  }
+
+  /** Reports the revoke-on-exit SVIDs of watched processes that are gone; an unreadable `/proc` entry waits for the next pass. */
+  async #checkExitWatch(): Promise<void> {
+    if (this.#exitWatch.size === 0) return
+    for (const p of [...this.#exitWatch.processes()]) {
+      const live = this.#records.get(p.key)
+      if (live !== undefined && !live.dropped) continue // checked by the pass over records
+      let now: number | bigint | undefined
+      try {
+        now = await this.#procStartTime(p.pid)
+      } catch {
+        continue
+      }
+      if (sameStartTime(now, p.startTime)) continue
+      const svids = this.#exitWatch.take(p.key, this.#cfg.clock())
+      if (svids.length === 0) continue
+      for (const listener of [...this.#exitedSvidListeners]) {
+        try {
+          listener(svids, p.key)
+        } catch (err) {
+          this.#cfg.logger.error({ pid: p.pid, err: codedErrorText(err) }, 'exited-SVID listener failed')
+        }
+      }
     }
   }
 
@@ -304,6 +345,7 @@ export class WorkloadIdentityCache {
     this.#records.clear()
     this.#jwt.clear()
     this.#spares.clear()
+    this.#exitWatch.clear()
   }
 
   #subscribe(process: WorkloadProcess, wantsSvids: boolean): IdentitySubscription {
@@ -383,6 +425,13 @@ export class WorkloadIdentityCache {
     for (const sub of rec.subscribers) {
       const update = snapshotFor(this.#state, rec, sub, now)
       if (update === undefined) continue
+      if (update.kind === 'identity') {
+        for (const svid of update.snapshot.svids) {
+          if (svid.entry.revokeOnExit === true) {
+            this.#exitWatch.add(rec.key, rec.pid, rec.startTime, svid.serial, svid.notAfter)
+          }
+        }
+      }
       sub.offer(
         update.kind === 'identity' && crls.length > 0
           ? { ...update, snapshot: { ...update.snapshot, crls } }

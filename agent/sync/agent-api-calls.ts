@@ -17,6 +17,8 @@ import type { NewJwtSvidRequest } from '../../proto/generated/sigil/agent/v1/New
 import type { NewJwtSvidResponse__Output } from '../../proto/generated/sigil/agent/v1/NewJwtSvidResponse.js'
 import type { RenewAgentRequest } from '../../proto/generated/sigil/agent/v1/RenewAgentRequest.js'
 import type { RenewAgentResponse__Output } from '../../proto/generated/sigil/agent/v1/RenewAgentResponse.js'
+import type { RevokeExitedSvidsRequest } from '../../proto/generated/sigil/agent/v1/RevokeExitedSvidsRequest.js'
+import type { RevokeExitedSvidsResponse__Output } from '../../proto/generated/sigil/agent/v1/RevokeExitedSvidsResponse.js'
 import type { SyncAuthorizedEntriesRequest } from '../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesRequest.js'
 import type { SyncAuthorizedEntriesResponse__Output } from '../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesResponse.js'
 import type { AgentAPIClient } from '../../proto/loader.js'
@@ -32,6 +34,7 @@ export interface UnaryMethods {
   BeginTask: [BeginTaskRequest, BeginTaskResponse__Output]
   FetchTaskJwtSvid: [FetchTaskJwtSvidRequest, FetchTaskJwtSvidResponse__Output]
   EndTask: [EndTaskRequest, EndTaskResponse__Output]
+  RevokeExitedSvids: [RevokeExitedSvidsRequest, RevokeExitedSvidsResponse__Output]
 }
 
 /**

@@ -311,6 +311,13 @@ export class ServerClient implements SvidIssuer {
     return this.#unary('EndTask', req, 'EndTask')
   }
 
+  /** Reports serials of exited processes (revoke-on-exit); the server revokes those it issued to this agent. */
+  revokeExitedSvids(
+    req: UnaryMethods['RevokeExitedSvids'][0],
+  ): Promise<UnaryMethods['RevokeExitedSvids'][1]> {
+    return this.#unary('RevokeExitedSvids', req, 'RevokeExitedSvids')
+  }
+
   /**
    * Opens the server's push stream (WatchAgentUpdates) from the revocation sequence held and
    * hands each revocation piece and CRL set to `target`; resolves when the stream ends cleanly or `signal`

@@ -71,6 +71,7 @@ export function entryFromWire(e: RegistrationEntry__Output): AuthorizedEntry {
     jwtSvidTtl: e.jwt_svid_ttl,
     revisionNumber: e.revision_number,
     createdAt: new Date(e.created_at * 1000),
+    revokeOnExit: e.revoke_on_exit === true,
   }
 }
 
@@ -116,6 +117,7 @@ function sameEntry(known: AuthorizedEntry, e: RegistrationEntry__Output): boolea
     known.jwtSvidTtl === e.jwt_svid_ttl &&
     known.revisionNumber === e.revision_number &&
     known.createdAt.getTime() === e.created_at * 1000 &&
+    (known.revokeOnExit === true) === (e.revoke_on_exit === true) &&
     sameStrings(known.dnsNames, e.dns_names) &&
     sameStrings(known.federatesWith, e.federates_with) &&
     known.selectors.length === e.selectors.length &&

@@ -24,6 +24,8 @@ import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSv
 import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgentRequest__Output as _sigil_agent_v1_RenewAgentRequest__Output } from './sigil/agent/v1/RenewAgentRequest.js';
 import type { RenewAgentResponse as _sigil_agent_v1_RenewAgentResponse, RenewAgentResponse__Output as _sigil_agent_v1_RenewAgentResponse__Output } from './sigil/agent/v1/RenewAgentResponse.js';
 import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUpdate__Output as _sigil_agent_v1_RevocationUpdate__Output } from './sigil/agent/v1/RevocationUpdate.js';
+import type { RevokeExitedSvidsRequest as _sigil_agent_v1_RevokeExitedSvidsRequest, RevokeExitedSvidsRequest__Output as _sigil_agent_v1_RevokeExitedSvidsRequest__Output } from './sigil/agent/v1/RevokeExitedSvidsRequest.js';
+import type { RevokeExitedSvidsResponse as _sigil_agent_v1_RevokeExitedSvidsResponse, RevokeExitedSvidsResponse__Output as _sigil_agent_v1_RevokeExitedSvidsResponse__Output } from './sigil/agent/v1/RevokeExitedSvidsResponse.js';
 import type { RevokedCredential as _sigil_agent_v1_RevokedCredential, RevokedCredential__Output as _sigil_agent_v1_RevokedCredential__Output } from './sigil/agent/v1/RevokedCredential.js';
 import type { SyncAuthorizedEntriesRequest as _sigil_agent_v1_SyncAuthorizedEntriesRequest, SyncAuthorizedEntriesRequest__Output as _sigil_agent_v1_SyncAuthorizedEntriesRequest__Output } from './sigil/agent/v1/SyncAuthorizedEntriesRequest.js';
 import type { SyncAuthorizedEntriesResponse as _sigil_agent_v1_SyncAuthorizedEntriesResponse, SyncAuthorizedEntriesResponse__Output as _sigil_agent_v1_SyncAuthorizedEntriesResponse__Output } from './sigil/agent/v1/SyncAuthorizedEntriesResponse.js';
@@ -65,6 +67,8 @@ export interface ProtoGrpcType {
         RenewAgentRequest: MessageTypeDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentRequest__Output>
         RenewAgentResponse: MessageTypeDefinition<_sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentResponse__Output>
         RevocationUpdate: MessageTypeDefinition<_sigil_agent_v1_RevocationUpdate, _sigil_agent_v1_RevocationUpdate__Output>
+        RevokeExitedSvidsRequest: MessageTypeDefinition<_sigil_agent_v1_RevokeExitedSvidsRequest, _sigil_agent_v1_RevokeExitedSvidsRequest__Output>
+        RevokeExitedSvidsResponse: MessageTypeDefinition<_sigil_agent_v1_RevokeExitedSvidsResponse, _sigil_agent_v1_RevokeExitedSvidsResponse__Output>
         RevokedCredential: MessageTypeDefinition<_sigil_agent_v1_RevokedCredential, _sigil_agent_v1_RevokedCredential__Output>
         SyncAuthorizedEntriesRequest: MessageTypeDefinition<_sigil_agent_v1_SyncAuthorizedEntriesRequest, _sigil_agent_v1_SyncAuthorizedEntriesRequest__Output>
         SyncAuthorizedEntriesResponse: MessageTypeDefinition<_sigil_agent_v1_SyncAuthorizedEntriesResponse, _sigil_agent_v1_SyncAuthorizedEntriesResponse__Output>

@@ -55,8 +55,8 @@ export interface BenchServer {
   readonly bundlePath: string
   /** Runs `sigil-server <args> --admin-socket <socket>`; resolves stdout, rejects on failure. */
   cli(...args: string[]): Promise<string>
-  /** A new single-use join token for {@link AGENT_ID}. */
-  joinToken(): Promise<string>
+  /** A new single-use join token for `agentId` (default {@link AGENT_ID}). */
+  joinToken(agentId?: string): Promise<string>
   /** Registers entries through the admin API (`concurrency` calls at a time); resolves their IDs. */
   createEntries(entries: readonly EntrySpec[], concurrency?: number): Promise<string[]>
 }
@@ -68,6 +68,10 @@ export interface EntrySpec {
   readonly selectors: readonly string[]
   /** X509-SVID lifetime in seconds; 0 = the server default. */
   readonly x509SvidTtl?: number
+  /** The parent (an agent's SPIFFE ID); default {@link AGENT_ID}. */
+  readonly parentId?: string
+  /** Audiences tasks of this entry may call (`--task-scope`); none by default. */
+  readonly taskScopes?: readonly string[]
 }
 
 /** Starts the server (CA, datastore, agent API) in `dir`; stopped when the scope closes. */
@@ -113,7 +117,7 @@ export async function startBenchServer(
     bundlePem,
     bundlePath,
     cli,
-    joinToken: async () => (await cli('token', 'generate', '--spiffe-id', AGENT_ID)).trim(),
+    joinToken: async (agentId = AGENT_ID) => (await cli('token', 'generate', '--spiffe-id', agentId)).trim(),
     createEntries: (entries, concurrency = 16) => createEntries(admin, entries, concurrency),
   }
 }
@@ -130,12 +134,13 @@ async function createEntries(
       const e = entries[i] as EntrySpec
       const entry = {
         spiffe_id: e.spiffeId,
-        parent_id: AGENT_ID,
+        parent_id: e.parentId ?? AGENT_ID,
         selectors: e.selectors.map((s) => {
           const at = s.indexOf(':')
           return { type: s.slice(0, at), value: s.slice(at + 1) }
         }),
         x509_svid_ttl: e.x509SvidTtl ?? 0,
+        task_scopes: [...(e.taskScopes ?? [])],
       }
       ids[i] = await new Promise<string>((ok, fail) =>
         admin.CreateEntry({ entry }, (err: ServiceError | null, res) =>
@@ -165,7 +170,7 @@ export async function startBenchAgent(
   scope: BenchScope,
   dir: string,
   server: BenchServer,
-  opts: { syncInterval?: string; extraArgs?: readonly string[] } = {},
+  opts: { syncInterval?: string; extraArgs?: readonly string[]; agentId?: string } = {},
 ): Promise<BenchAgent> {
   const socketPath = join(dir, 'api', 'agent.sock')
   const args = [...nodeArgs('agent'), AGENT_BIN, 'run', '--server-address', server.agentApiAddress]
@@ -174,7 +179,7 @@ export async function startBenchAgent(
   args.push('--sync-interval', opts.syncInterval ?? '1s')
   args.push(...logLevel(), ...(opts.extraArgs ?? []))
   // the join token goes through the environment: a command line is readable by every local user
-  const env = { ...process.env, SIGIL_JOIN_TOKEN: await server.joinToken() }
+  const env = { ...process.env, SIGIL_JOIN_TOKEN: await server.joinToken(opts.agentId) }
   const child = scope.spawn(process.execPath, args, { cwd: ROOT, env })
   await waitForLog(child, (l) => l.msg === 'agent synced with the server', 'sigil-agent')
   drain(child, 'agent')

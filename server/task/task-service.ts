@@ -216,6 +216,17 @@ export class TaskService {
       issuedAt: jwt.issuedAt,
       expiresAt: jwt.expiresAt,
     })
+    // EndTask may have run between the check above and the record: its listeners then saw the
+    // credential list without this one. Re-read; if the task ended, revoke it too and refuse.
+    const latest = await this.#o.datastore.getTask(task.id)
+    if (latest === undefined || latest.state !== 'active') {
+      if (latest !== undefined) await this.#runListeners(latest)
+      await this.#refuse(
+        task.id,
+        'jwt_refused',
+        new SigilError('ERR_TASK_ENDED', `task ${task.id} ended while its JWT-SVID was being issued`),
+      )
+    }
     await this.#event(task.id, 'jwt_issued', `aud=${audience.slice(0, 256)} jti=${jwt.jti}`)
     return jwt
   }
@@ -254,15 +265,20 @@ export class TaskService {
       { task_id: taskId, outcome, by: caller === undefined ? 'operator' : caller.agentId },
       'task ended',
     )
-    const issued = await this.#o.datastore.listTaskCredentials(taskId)
+    await this.#runListeners(ended)
+    return ended
+  }
+
+  /** Runs the task-ended listeners with every credential recorded for the task so far. */
+  async #runListeners(ended: TaskRecord): Promise<void> {
+    const issued = await this.#o.datastore.listTaskCredentials(ended.id)
     for (const listener of [...this.#listeners]) {
       try {
         await listener(ended, issued)
       } catch (e) {
-        this.#o.logger.error({ task_id: taskId, err: errorText(e) }, 'task-ended listener failed')
+        this.#o.logger.error({ task_id: ended.id, err: errorText(e) }, 'task-ended listener failed')
       }
     }
-    return ended
   }
 
   /** Ends every active task past its deadline with `expired` (the server-side backstop). */

@@ -9,18 +9,10 @@ import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import t from 'tap'
 import { fetchSpiffeBundle, RevocationFeed, validateJwtSvid } from '../../sdk/index.js'
+import { opensslCrlVerify } from '../helpers/openssl-crl-verify.js'
 import { shortTempDir, startServerProcess } from '../helpers/server-process.js'
 import { waitUntil } from '../helpers/wait-until.js'
 import { httpsRequest } from '../server/cli/https-get.js'
-
-const openssl = (args: string[]) => {
-  try {
-    return { code: 0, out: execFileSync('openssl', args, { encoding: 'utf8', stdio: 'pipe' }) }
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string }
-    return { code: err.status, out: `${err.stdout}${err.stderr}` }
-  }
-}
 
 async function mint(server: Awaited<ReturnType<typeof startServerProcess>>, dir: string, path: string) {
   const out = join(dir, path.replaceAll('/', '_'))
@@ -66,17 +58,7 @@ t.test(
     t.equal(pem.status, 200)
     writeFileSync(crlPath, pem.body)
     const verify = (leaf: string, bundle: string) =>
-      openssl([
-        'verify',
-        '-no-CApath',
-        '-no-CAstore',
-        '-crl_check',
-        '-CAfile',
-        bundle,
-        '-CRLfile',
-        crlPath,
-        leaf,
-      ])
+      opensslCrlVerify({ caFile: bundle, crlFile: crlPath, leaf })
     const bad = verify(revoked.svid, revoked.bundle)
     t.not(bad.code, 0)
     t.match(bad.out, /certificate revoked/)
@@ -175,19 +157,7 @@ t.test('upstream CA: our CRL and the operator’s upstream CRL pass openssl -crl
   )
   // svid.pem holds the leaf and Sigil's intermediate CA; the upstream root is the anchor
   const verify = (leaf: string, crls = crlPath) =>
-    openssl([
-      'verify',
-      '-no-CApath',
-      '-no-CAstore',
-      '-crl_check_all',
-      '-CAfile',
-      join(up, 'root.pem'),
-      '-untrusted',
-      leaf,
-      '-CRLfile',
-      crls,
-      leaf,
-    ])
+    opensslCrlVerify({ caFile: join(up, 'root.pem'), untrusted: leaf, crlFile: crls, leaf })
   const good = verify(kept.svid)
   t.equal(good.code, 0, good.out)
   const bad = verify(revoked.svid)

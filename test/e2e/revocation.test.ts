@@ -2,7 +2,6 @@
 // `svid revoke --jti` reaches the agent's ValidateJWTSVID through the push stream within 1 s of
 // the command returning; the revocation survives a server restart and an agent restart.
 
-import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,6 +14,7 @@ import { certificatesToPem } from '../../certs/x509svid/pem.js'
 import type { X509SVIDResponse__Output } from '../../proto/generated/X509SVIDResponse.js'
 import { loadWorkloadApi } from '../../proto/loader.js'
 import { startAgentProcess, startSigilNode } from '../helpers/agent-process.js'
+import { opensslCrlVerify } from '../helpers/openssl-crl-verify.js'
 import { startServerProcess } from '../helpers/server-process.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
@@ -101,17 +101,8 @@ t.test('svid revoke --serial: the Workload API pushes CRLs that make openssl ref
   const verify = (crls: Buffer[]) => {
     const crlFile = join(dir, `crl-${messages.length}.pem`)
     writeFileSync(crlFile, crlsToPem(crls))
-    try {
-      execFileSync(
-        'openssl',
-        ['verify', '-no-CApath', '-no-CAstore', '-crl_check', '-CAfile', bundle, '-CRLfile', crlFile, leaf],
-        { stdio: 'pipe' },
-      )
-      return 'ok'
-    } catch (e) {
-      const err = e as { stdout: Buffer; stderr: Buffer }
-      return `${err.stdout}${err.stderr}`
-    }
+    const r = opensslCrlVerify({ caFile: bundle, crlFile, leaf })
+    return r.code === 0 ? 'ok' : r.out
   }
   t.equal(verify(first.crl), 'ok', 'not revoked yet: openssl accepts it with the pushed CRL')
 

@@ -29,6 +29,7 @@ const AGENT_METHODS: Record<string, Shape> = {
   FetchTaskJwtSvid: 'unary',
   EndTask: 'unary',
   WatchAgentUpdates: 'server-stream',
+  RevokeExitedSvids: 'unary',
 }
 
 const ADMIN_METHODS = [
@@ -144,6 +145,8 @@ const AGENT: Record<string, Record<string, string>> = {
   },
   EndTaskRequest: { task_id: '1 string', outcome: '2 string', process_key: '3 string' },
   WatchAgentUpdatesRequest: { revocation_sequence: '1 int64' },
+  RevokeExitedSvidsRequest: { serials: '1 repeated string' },
+  RevokeExitedSvidsResponse: { revoked: '1 repeated string', refused: '2 repeated string' },
   AgentUpdate: { revocations: `1 ${A}.RevocationUpdate`, crls: `2 ${A}.CrlUpdate` },
   CrlUpdate: { crls: '1 repeated bytes', digest: '2 string' },
   RevocationUpdate: {
@@ -275,6 +278,7 @@ t.test('AttestAgent runs a challenge round trip over a real bidirectional stream
     FetchTaskJwtSvid: unimplemented,
     EndTask: unimplemented,
     WatchAgentUpdates: (call) => call.emit('error', { code: status.UNIMPLEMENTED }),
+    RevokeExitedSvids: unimplemented,
   }
   const server = new Server()
   server.addService(api.service, handlers)

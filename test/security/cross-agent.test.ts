@@ -2,7 +2,6 @@
 // another agent — by CSR, by JWT-SVID request, through sync — or forges an agent certificate.
 // A real sigil-server process; both agents are real agent-API clients over mTLS
 // (scripts/bench/agent-api-client.ts), attested with join tokens.
-import { join } from 'node:path'
 import type { ServiceError } from '@grpc/grpc-js'
 import t from 'tap'
 import { generateKeyPair, privateKeyToPkcs8Pem } from '../../certs/keys/keys.js'
@@ -11,32 +10,18 @@ import { certificatesToPem } from '../../certs/x509svid/pem.js'
 import type { BatchNewX509SvidResponse__Output } from '../../proto/generated/sigil/agent/v1/BatchNewX509SvidResponse.js'
 import type { SyncAuthorizedEntriesResponse__Output } from '../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesResponse.js'
 import type { AgentAPIClient } from '../../proto/loader.js'
-import { AdminClient } from '../../server/cli/admin-client.js'
-import { shortTempDir, startServerProcess } from '../helpers/server-process.js'
 import { createTestCa } from '../helpers/testca.js'
 import {
   type AgentCredential,
   agentApiClient,
-  attestWithJoinToken,
   refusal,
   sigilCodeOf,
+  startAttackServer,
   statusName,
 } from './harness.js'
 
 const TD = 'spiffe://example.org'
-const dir = shortTempDir(t)
-const server = await startServerProcess(join(dir, 's'))
-t.teardown(() => server.stop())
-const admin = AdminClient.open(server.adminSocket)
-t.teardown(() => admin.close())
-const bundle = await server.cli('bundle', 'show')
-if (bundle.code !== 0) throw new Error(`bundle show failed: ${bundle.stderr}`)
-const rootPem = bundle.stdout
-
-async function attest(alias: string): Promise<AgentCredential> {
-  const { token } = await admin.call('CreateJoinToken', { spiffe_id: `${TD}/${alias}`, ttl: 600 })
-  return attestWithJoinToken(server.agentApiAddress, rootPem, token)
-}
+const { server, admin, rootPem, attest } = await startAttackServer(t)
 
 async function entry(spiffeId: string, parent: string): Promise<string> {
   const created = await admin.call('CreateEntry', {

@@ -7,6 +7,7 @@
 
 import { get as httpsGet } from 'node:https'
 import { connect as netConnect, type Socket } from 'node:net'
+import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import { type ServiceError, status } from '@grpc/grpc-js'
 import type { AgentAPIClient } from '../../proto/loader.js'
@@ -17,6 +18,7 @@ import {
 } from '../../scripts/bench/agent-api-client.js'
 import { WorkloadApiClient } from '../../sdk/workload-api-client.js'
 import { AdminClient } from '../../server/cli/admin-client.js'
+import { type ServerProcess, shortTempDir, startServerProcess } from '../helpers/server-process.js'
 
 export type { AgentCredential }
 export { agentApiClient, attestWithJoinToken }
@@ -24,6 +26,37 @@ export { agentApiClient, attestWithJoinToken }
 /** Minimal view of tap's Test used here. */
 export interface Teardown {
   teardown(fn: () => unknown): void
+}
+
+/** A real sigil-server for an attack test, its admin client, its bundle and agents to attest. */
+export interface AttackServer {
+  readonly dir: string
+  readonly server: ServerProcess
+  readonly admin: AdminClient
+  /** `bundle show` (PEM). */
+  readonly rootPem: string
+  /** Attests a new agent `spiffe://example.org/<alias>` with a fresh join token. */
+  attest(alias: string): Promise<AgentCredential>
+}
+
+/** Starts a sigil-server in a short temp dir; stopped at teardown. */
+export async function startAttackServer(t: Teardown): Promise<AttackServer> {
+  const dir = shortTempDir(t)
+  const server = await startServerProcess(join(dir, 's'))
+  t.teardown(() => server.stop())
+  const admin = AdminClient.open(server.adminSocket)
+  t.teardown(() => admin.close())
+  const bundle = await server.cli('bundle', 'show')
+  if (bundle.code !== 0) throw new Error(`bundle show failed: ${bundle.stderr}`)
+  const rootPem = bundle.stdout
+  const attest = async (alias: string) => {
+    const { token } = await admin.call('CreateJoinToken', {
+      spiffe_id: `spiffe://example.org/${alias}`,
+      ttl: 600,
+    })
+    return attestWithJoinToken(server.agentApiAddress, rootPem, token)
+  }
+  return { dir, server, admin, rootPem, attest }
 }
 
 /** The `sigil-error-code` a server attached to a gRPC error, if any. */

@@ -5,20 +5,11 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { AdminClient } from '../../server/cli/admin-client.js'
 import { startAgentProcess } from '../helpers/agent-process.js'
-import { shortTempDir, startServerProcess } from '../helpers/server-process.js'
-import { attestWithJoinToken, refusal, sigilCodeOf, statusName } from './harness.js'
+import { attestWithJoinToken, refusal, sigilCodeOf, startAttackServer, statusName } from './harness.js'
 
 const TD = 'spiffe://example.org'
-const dir = shortTempDir(t)
-const server = await startServerProcess(join(dir, 's'))
-t.teardown(() => server.stop())
-const admin = AdminClient.open(server.adminSocket)
-t.teardown(() => admin.close())
-const bundle = await server.cli('bundle', 'show')
-if (bundle.code !== 0) throw new Error(`bundle show failed: ${bundle.stderr}`)
-const rootPem = bundle.stdout
+const { dir, server, admin, rootPem } = await startAttackServer(t)
 writeFileSync(join(dir, 'bundle.pem'), rootPem)
 const attest = (token: string) => attestWithJoinToken(server.agentApiAddress, rootPem, token)
 

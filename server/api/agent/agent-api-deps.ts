@@ -51,6 +51,8 @@ export type AgentApiDataStore = Pick<
   | 'touchAgent'
   | 'listBundles'
   | 'recordIssuedSvids'
+  | 'listIssuedSvids'
+  | 'getEntry'
 >
 
 /** Everything the handlers share. */
@@ -69,7 +71,7 @@ export interface AgentApiDeps {
   readonly attestTimeoutMs: number
   /** Task decisions; without it the task RPCs fail UNAVAILABLE. */
   readonly tasks?: TaskService
-  /** The revocation list, pushed to agents (WatchAgentUpdates) and sent with each sync. */
+  /** The revocation list, pushed to agents (WatchAgentUpdates) and sent with each sync; RevokeExitedSvids adds to it. */
   readonly revocations: AgentRevocationSource
   /** The CRLs, pushed to agents for the Workload API's `crl` fields and sent with a sync when changed. */
   readonly crls: AgentCrlSource

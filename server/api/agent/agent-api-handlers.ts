@@ -21,6 +21,7 @@ import { AuthorizedEntryCache } from './authorized-entries.js'
 import { batchNewX509Svid } from './batch-new-x509-svid.js'
 import { newJwtSvid } from './new-jwt-svid.js'
 import { renewAgent } from './renew-agent.js'
+import { revokeExitedSvids } from './revoke-exited-svids.js'
 import { syncAuthorizedEntries } from './sync-authorized-entries.js'
 import { beginTask, endTask, fetchTaskJwtSvid } from './task-rpcs.js'
 import { type AgentUpdateStreams, watchAgentUpdates } from './watch-agent-updates.js'
@@ -73,6 +74,9 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
     FetchTaskJwtSvid: authenticated('FetchTaskJwtSvid', (caller, req) => fetchTaskJwtSvid(deps, caller, req)),
     EndTask: authenticated('EndTask', (caller, req) => endTask(deps, caller, req)),
     WatchAgentUpdates: updates.handler,
+    RevokeExitedSvids: authenticated('RevokeExitedSvids', (caller, req) =>
+      revokeExitedSvids(deps, caller, req),
+    ),
   }
   return { handlers, authenticator, updates }
 }

@@ -16,8 +16,11 @@ import type { RevocationChange, RevocationList } from '../../revocation/revocati
 /** The most revoked credentials in one `RevocationUpdate`. */
 export const MAX_REVOCATIONS_PER_UPDATE = 50_000
 
-/** What the agent API reads from the revocation list. */
-export type AgentRevocationSource = Pick<RevocationList, 'sequence' | 'snapshot' | 'since' | 'subscribe'>
+/** What the agent API reads from the revocation list (and `revoke` for RevokeExitedSvids). */
+export type AgentRevocationSource = Pick<
+  RevocationList,
+  'sequence' | 'snapshot' | 'since' | 'subscribe' | 'revoke'
+>
 
 const seconds = (d: Date): number => Math.floor(d.getTime() / 1000)
 

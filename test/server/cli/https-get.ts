@@ -6,6 +6,8 @@ export interface HttpsAnswer {
   status: number
   headers: Record<string, string | string[] | undefined>
   body: string
+  /** The body's bytes (for binary answers such as GET /crl). */
+  raw: Buffer
   /** The server's certificate chain as sent (DER, leaf first). */
   peerChain: Buffer[]
 }
@@ -50,6 +52,7 @@ export function httpsRequest(
             status: res.statusCode ?? 0,
             headers: res.headers,
             body: Buffer.concat(chunks).toString('utf8'),
+            raw: Buffer.concat(chunks),
             peerChain,
           }),
         )

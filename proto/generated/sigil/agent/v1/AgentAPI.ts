@@ -20,6 +20,8 @@ import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvid
 import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSvidResponse__Output as _sigil_agent_v1_NewJwtSvidResponse__Output } from '../../../sigil/agent/v1/NewJwtSvidResponse.js';
 import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgentRequest__Output as _sigil_agent_v1_RenewAgentRequest__Output } from '../../../sigil/agent/v1/RenewAgentRequest.js';
 import type { RenewAgentResponse as _sigil_agent_v1_RenewAgentResponse, RenewAgentResponse__Output as _sigil_agent_v1_RenewAgentResponse__Output } from '../../../sigil/agent/v1/RenewAgentResponse.js';
+import type { RevokeExitedSvidsRequest as _sigil_agent_v1_RevokeExitedSvidsRequest, RevokeExitedSvidsRequest__Output as _sigil_agent_v1_RevokeExitedSvidsRequest__Output } from '../../../sigil/agent/v1/RevokeExitedSvidsRequest.js';
+import type { RevokeExitedSvidsResponse as _sigil_agent_v1_RevokeExitedSvidsResponse, RevokeExitedSvidsResponse__Output as _sigil_agent_v1_RevokeExitedSvidsResponse__Output } from '../../../sigil/agent/v1/RevokeExitedSvidsResponse.js';
 import type { SyncAuthorizedEntriesRequest as _sigil_agent_v1_SyncAuthorizedEntriesRequest, SyncAuthorizedEntriesRequest__Output as _sigil_agent_v1_SyncAuthorizedEntriesRequest__Output } from '../../../sigil/agent/v1/SyncAuthorizedEntriesRequest.js';
 import type { SyncAuthorizedEntriesResponse as _sigil_agent_v1_SyncAuthorizedEntriesResponse, SyncAuthorizedEntriesResponse__Output as _sigil_agent_v1_SyncAuthorizedEntriesResponse__Output } from '../../../sigil/agent/v1/SyncAuthorizedEntriesResponse.js';
 import type { WatchAgentUpdatesRequest as _sigil_agent_v1_WatchAgentUpdatesRequest, WatchAgentUpdatesRequest__Output as _sigil_agent_v1_WatchAgentUpdatesRequest__Output } from '../../../sigil/agent/v1/WatchAgentUpdatesRequest.js';
@@ -218,6 +220,31 @@ export interface AgentAPIClient extends grpc.Client {
   renewAgent(argument: _sigil_agent_v1_RenewAgentRequest, callback: grpc.requestCallback<_sigil_agent_v1_RenewAgentResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * The agent reports the X509-SVID serials held by workload processes that
+   * exited. The server revokes only serials it issued to this agent for an
+   * entry with `revoke_on_exit`; every other serial (another agent's, an
+   * entry without the option, unknown, not X.509) is refused, logged and
+   * listed in `refused`. Mutual TLS. INVALID_ARGUMENT: more than 1000 serials.
+   * PERMISSION_DENIED: banned or evicted agent.
+   */
+  RevokeExitedSvids(argument: _sigil_agent_v1_RevokeExitedSvidsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_RevokeExitedSvidsResponse__Output>): grpc.ClientUnaryCall;
+  RevokeExitedSvids(argument: _sigil_agent_v1_RevokeExitedSvidsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_RevokeExitedSvidsResponse__Output>): grpc.ClientUnaryCall;
+  RevokeExitedSvids(argument: _sigil_agent_v1_RevokeExitedSvidsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_RevokeExitedSvidsResponse__Output>): grpc.ClientUnaryCall;
+  RevokeExitedSvids(argument: _sigil_agent_v1_RevokeExitedSvidsRequest, callback: grpc.requestCallback<_sigil_agent_v1_RevokeExitedSvidsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The agent reports the X509-SVID serials held by workload processes that
+   * exited. The server revokes only serials it issued to this agent for an
+   * entry with `revoke_on_exit`; every other serial (another agent's, an
+   * entry without the option, unknown, not X.509) is refused, logged and
+   * listed in `refused`. Mutual TLS. INVALID_ARGUMENT: more than 1000 serials.
+   * PERMISSION_DENIED: banned or evicted agent.
+   */
+  revokeExitedSvids(argument: _sigil_agent_v1_RevokeExitedSvidsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_RevokeExitedSvidsResponse__Output>): grpc.ClientUnaryCall;
+  revokeExitedSvids(argument: _sigil_agent_v1_RevokeExitedSvidsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_RevokeExitedSvidsResponse__Output>): grpc.ClientUnaryCall;
+  revokeExitedSvids(argument: _sigil_agent_v1_RevokeExitedSvidsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_RevokeExitedSvidsResponse__Output>): grpc.ClientUnaryCall;
+  revokeExitedSvids(argument: _sigil_agent_v1_RevokeExitedSvidsRequest, callback: grpc.requestCallback<_sigil_agent_v1_RevokeExitedSvidsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Everything the agent needs to serve its workloads: the registration
    * entries it is authorized for (those parented by the agent's SPIFFE ID or
    * by a node alias it belongs to, transitively), its trust domain's bundle,
@@ -347,6 +374,16 @@ export interface AgentAPIHandlers extends grpc.UntypedServiceImplementation {
   RenewAgent: grpc.handleUnaryCall<_sigil_agent_v1_RenewAgentRequest__Output, _sigil_agent_v1_RenewAgentResponse>;
   
   /**
+   * The agent reports the X509-SVID serials held by workload processes that
+   * exited. The server revokes only serials it issued to this agent for an
+   * entry with `revoke_on_exit`; every other serial (another agent's, an
+   * entry without the option, unknown, not X.509) is refused, logged and
+   * listed in `refused`. Mutual TLS. INVALID_ARGUMENT: more than 1000 serials.
+   * PERMISSION_DENIED: banned or evicted agent.
+   */
+  RevokeExitedSvids: grpc.handleUnaryCall<_sigil_agent_v1_RevokeExitedSvidsRequest__Output, _sigil_agent_v1_RevokeExitedSvidsResponse>;
+  
+  /**
    * Everything the agent needs to serve its workloads: the registration
    * entries it is authorized for (those parented by the agent's SPIFFE ID or
    * by a node alias it belongs to, transitively), its trust domain's bundle,
@@ -378,6 +415,7 @@ export interface AgentAPIDefinition extends grpc.ServiceDefinition {
   GetBundle: MethodDefinition<_sigil_agent_v1_GetBundleRequest, _sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleRequest__Output, _sigil_agent_v1_GetBundleResponse__Output>
   NewJwtSvid: MethodDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidRequest__Output, _sigil_agent_v1_NewJwtSvidResponse__Output>
   RenewAgent: MethodDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentRequest__Output, _sigil_agent_v1_RenewAgentResponse__Output>
+  RevokeExitedSvids: MethodDefinition<_sigil_agent_v1_RevokeExitedSvidsRequest, _sigil_agent_v1_RevokeExitedSvidsResponse, _sigil_agent_v1_RevokeExitedSvidsRequest__Output, _sigil_agent_v1_RevokeExitedSvidsResponse__Output>
   SyncAuthorizedEntries: MethodDefinition<_sigil_agent_v1_SyncAuthorizedEntriesRequest, _sigil_agent_v1_SyncAuthorizedEntriesResponse, _sigil_agent_v1_SyncAuthorizedEntriesRequest__Output, _sigil_agent_v1_SyncAuthorizedEntriesResponse__Output>
   WatchAgentUpdates: MethodDefinition<_sigil_agent_v1_WatchAgentUpdatesRequest, _sigil_agent_v1_AgentUpdate, _sigil_agent_v1_WatchAgentUpdatesRequest__Output, _sigil_agent_v1_AgentUpdate__Output>
 }
