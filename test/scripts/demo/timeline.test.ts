@@ -108,7 +108,7 @@ t.test('every line fits 100 columns, also for long reasons and paths', async (t)
 
 t.test('numbers and abbreviations are explained first', async (t) => {
   const text = render(events).join('\n')
-  t.match(text, /^ {2}\+0\.0s {2}demo {15}How to read: \+12\.3s is the time since the demo started/)
+  t.match(text, /^ {2}\+\d\.\ds {2}demo {15}How to read: \+12\.3s is the time since the demo started/)
   t.match(text, /\/demo\/planner is the SPIFFE ID spiffe:\/\/example\.org\/demo\/planner/)
   t.match(text, /\[1a2b3c4d\] is the start of an X509-SVID serial number/)
   t.match(text, /are UTC/)
