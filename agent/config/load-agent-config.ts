@@ -10,7 +10,7 @@ import { SigilError } from '../../certs/errors.js'
 import { MAX_JWT_LEEWAY_SECONDS } from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
-import { parseOptions } from '../../common/cli/parse-options.js'
+import { checkArgs } from '../../common/cli/parse-options.js'
 import { readConfigFile } from '../../common/config/config-file.js'
 import { agentOptions } from './agent-options.js'
 import { checkConfigFileSecrets, readJoinTokenFile, refuseSecretsInArgv } from './join-token-source.js'
@@ -55,10 +55,13 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   refuseSecretsInArgv(args)
   let v: ReturnType<ReturnType<typeof agentOptions>['parse']>['values']
   try {
-    const first = parseOptions(agentOptions(env), args)
+    // SPIRE's flags spelled the Sigil way (`-joinToken` is then refused like --join-token).
+    const argv = checkArgs(agentOptions(env), args)
+    refuseSecretsInArgv(argv)
+    const first = agentOptions(env).parse(argv).values
     const jack = agentOptions(env)
     if (first.config) jack.setConfigValues(configFileValues(first.config) as never, first.config)
-    v = jack.parse(args).values
+    v = jack.parse(argv).values
     if (v.help) return { kind: 'help', text: jack.usage() }
   } catch (cause) {
     if (cause instanceof SigilError) throw cause

@@ -8,7 +8,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { SigilError } from '../../certs/errors.js'
 import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
-import { parseOptions } from '../../common/cli/parse-options.js'
+import { checkArgs } from '../../common/cli/parse-options.js'
 import { readConfigFile } from '../../common/config/config-file.js'
 import { type HostPort, isLoopbackHost, parseHostPort } from './address.js'
 import { parseDurationSeconds } from './duration.js'
@@ -62,10 +62,12 @@ export type LoadResult = { kind: 'config'; config: ServerConfig } | { kind: 'hel
  * if (r.kind === 'config') start(r.config)
  */
 export function loadServerConfig(args: string[], env: Record<string, string | undefined>): LoadResult {
-  const argv = args
   let values: ReturnType<ReturnType<typeof serverOptions>['parse']>['values']
   try {
-    const first = parseOptions(serverOptions(env), argv)
+    // SPIRE's flags spelled the Sigil way (common/cli/spire-flags.ts), then parsed twice: the
+    // first parse finds --config, whose file sits below env and flags.
+    const argv = checkArgs(serverOptions(env), args)
+    const first = serverOptions(env).parse(argv).values
     const jack = serverOptions(env)
     if (first.config) jack.setConfigValues(readConfigFile(first.config) as never, first.config)
     values = jack.parse(argv).values
