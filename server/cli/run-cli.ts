@@ -18,7 +18,7 @@ export const runCli = createCli({
       load: () => import('./commands/entry.js'),
     },
     agent: {
-      summary: 'agent list|show|evict|ban: manage attested agents',
+      summary: 'agent list|show|count|evict|ban: manage attested agents',
       load: () => import('./commands/agent.js'),
     },
     bundle: { summary: 'bundle show: print the trust bundle', load: () => import('./commands/bundle.js') },

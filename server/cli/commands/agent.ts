@@ -1,5 +1,5 @@
 /**
- * `sigil-server agent list|show|evict|ban`: manage attested agents. Evicting forgets an
+ * `sigil-server agent list|show|count|evict|ban`: manage attested agents. Evicting forgets an
  * agent (it must attest again); banning refuses it, re-attestation included, until it is
  * evicted. Each verb lives in `agent/<verb>.ts`.
  */
@@ -8,6 +8,7 @@ import { type CommandEntry, createCli } from '../../../common/cli/create-cli.js'
 const VERBS: Record<string, CommandEntry> = {
   list: { summary: 'List the attested agents', load: () => import('./agent/list.js') },
   show: { summary: 'Show one attested agent', load: () => import('./agent/show.js') },
+  count: { summary: 'Count the attested agents', load: () => import('./agent/count.js') },
   evict: { summary: 'Forget an agent; it must attest again', load: () => import('./agent/evict.js') },
   ban: {
     summary: 'Refuse an agent from now on, re-attestation included',

@@ -48,6 +48,19 @@ t.test('agent list shows every attested agent', async (t) => {
   })
 })
 
+t.test('agent count counts the attested agents, banned ones included', async (t) => {
+  const r = await f.cli(['agent', 'count'])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout, '2 attested agents\n')
+  t.equal((await f.cli(['agent', 'ban', '--spiffe-id', A2])).code, 0)
+  t.same(JSON.parse((await f.cli(['agent', 'count', '--output', 'json'])).stdout), { count: 2 })
+  t.equal((await f.cli(['agent', 'evict', '--spiffe-id', A1])).code, 0)
+  t.equal((await f.cli(['agent', 'count'])).stdout, '1 attested agent\n')
+  const stray = await f.cli(['agent', 'count', '-spiffeID', A2])
+  t.equal(stray.code, 2)
+  t.match(stray.stderr, /--spiffe-id, which this command does not take/)
+})
+
 t.test('agent show prints one agent; an unknown one exits 2', async (t) => {
   const r = await f.cli(['agent', 'show', '--spiffe-id', A2, '--output', 'json'])
   t.equal(r.code, 0, r.stderr)
