@@ -12,6 +12,10 @@ export const runCli = createCli({
   version: true,
   commands: {
     run: { summary: 'Run the server', load: () => import('./commands/run.js') },
+    validate: {
+      summary: 'validate --config F: check a configuration file without starting',
+      load: () => import('./commands/validate.js'),
+    },
     token: { summary: 'token generate: create a join token', load: () => import('./commands/token.js') },
     entry: {
       summary: 'entry create|show|update|delete|count: manage registration entries',
