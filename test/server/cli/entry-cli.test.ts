@@ -249,6 +249,68 @@ t.test('entry show filters (AND) and prints a stable listing', async (t) => {
   t.equal(again.stdout, all.stdout, 'pretty output is stable')
 })
 
+t.test('entry show --match-selectors-on, --federates-with and --hint filter as SPIRE does', async (t) => {
+  // A: uid:1000 · B: uid:1000 + gid:7, federates with other.org and third.org, hint "fe" · C: gid:7
+  await f.cli(createArgs())
+  await f.cli(
+    createArgs([
+      '--selector',
+      'unix:gid:7',
+      '--federates-with',
+      'other.org',
+      '--federates-with',
+      'third.org',
+      '--hint',
+      'fe',
+    ]),
+  )
+  await f.cli([
+    'entry',
+    'create',
+    '--spiffe-id',
+    'spiffe://example.org/c',
+    '--parent-id',
+    AGENT,
+    '--selector',
+    'unix:gid:7',
+  ])
+  const ids = async (...args: string[]) => {
+    const r = await f.cli(['entry', 'show', ...args, '--output', 'json'])
+    t.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    return (JSON.parse(r.stdout).entries as { spiffe_id: string; selectors: { value: string }[] }[])
+      .map(
+        (e) =>
+          `${e.spiffe_id.replace('spiffe://example.org', '')}[${e.selectors.map((s) => s.value).join(',')}]`,
+      )
+      .sort()
+  }
+  const A = '/ns/prod/sa/web[uid:1000]'
+  const B = '/ns/prod/sa/web[gid:7,uid:1000]'
+  const C = '/c[gid:7]'
+  const sel = ['--selector', 'unix:uid:1000', '--selector', 'unix:gid:7']
+  t.same(await ids(...sel), [B], 'superset by default')
+  t.same(await ids(...sel, '--match-selectors-on', 'superset'), [B])
+  t.same(await ids('--selector', 'unix:uid:1000', '--match-selectors-on', 'exact'), [A])
+  t.same(await ids(...sel, '--match-selectors-on', 'any'), [A, B, C].sort())
+  t.same(await ids('--selector', 'unix:gid:7', '--match-selectors-on', 'subset'), [C])
+  t.same(await ids(...sel, '--match-selectors-on', 'subset'), [A, B, C].sort())
+  t.same(
+    await ids('-selector', 'unix:gid:7', '-matchSelectorsOn', 'any', '-spiffeID', 'spiffe://example.org/c'),
+    [C],
+  )
+  t.same(await ids('--federates-with', 'other.org'), [B])
+  t.same(await ids('--federates-with', 'spiffe://third.org', '--federates-with', 'other.org'), [B])
+  t.same(await ids('--federates-with', 'fourth.org'), [])
+  t.same(await ids('--hint', 'fe'), [B])
+  t.same(await ids('--hint', 'other'), [])
+  const badMode = await f.cli(['entry', 'show', ...sel, '--match-selectors-on', 'all'])
+  t.equal(badMode.code, 2)
+  oneLine(t, badMode.stderr)
+  const noSelector = await f.cli(['entry', 'show', '--match-selectors-on', 'exact'])
+  t.equal(noSelector.code, 2)
+  t.match(noSelector.stderr, /--match-selectors-on needs --selector/)
+})
+
 t.test('entry update changes only the given fields and bumps the revision', async (t) => {
   const created = JSON.parse(
     (await f.cli(createArgs(['--dns-name', 'a.example.org', '--admin', '--output', 'json']))).stdout,
