@@ -59,7 +59,9 @@ export const SPIRE_FLAGS: Readonly<Record<string, SpireFlag>> = {
   entryExpiry: none('Sigil entries do not expire'),
   downstream: none('Sigil has no downstream servers'),
   storeSVID: none('Sigil has no SVIDStore plugins'),
-  matchFederatesWithOn: none('--federates-with filters match exactly'),
+  matchFederatesWithOn: none(
+    "entry show --federates-with keeps entries federating with every given domain (SPIRE's superset)",
+  ),
   expandEnv: none('the configuration file is read as is; use SIGIL_* environment variables'),
   shallow: none('healthcheck always checks the whole service'),
   verbose: none('use --output json for details'),
