@@ -17,9 +17,11 @@ import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
 import { isSigilError, SigilError } from '../certs/errors.js'
 import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
+import { startMetricsListener } from '../common/metrics/metrics-listener.js'
 import { RevocationSet } from './cache/revocation-set.js'
 import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
 import type { AgentConfig } from './config/load-agent-config.js'
+import { AgentMetrics } from './metrics/agent-metrics.js'
 import { pidfdIsAlive } from './peercred/peer-credentials.js'
 import { AgentEnrollment } from './sync/agent-enrollment.js'
 import { AgentIdentityStore } from './sync/agent-identity-store.js'
@@ -47,6 +49,8 @@ export interface AgentHealth {
 /** A started agent. */
 export interface RunningAgent {
   readonly socketPath: string
+  /** The port of the metrics listener, when `--metrics-address` is set. */
+  readonly metricsPort: number | undefined
   /** Resolves after the first successful sync (rejects never; see `stopped` for failures). */
   readonly ready: Promise<void>
   /** Resolves when the agent has stopped: `undefined` after close(), the error after a fatal failure. */
@@ -91,8 +95,10 @@ export async function startAgent(
     const enrollment = new AgentEnrollment({ store, client, credential, logger, clock })
     const plan = await enrollment.prepare()
 
+    const metrics = new AgentMetrics()
     const cache = new WorkloadIdentityCache({
-      issuer: client,
+      issuer: metrics.timedIssuer(client),
+      onX509SvidInstalled: (kind) => metrics.installed(kind),
       logger,
       keyType: config.workloadKeyType,
       rotationFraction: config.rotationFraction,
@@ -133,6 +139,7 @@ export async function startAgent(
       maxStreamBacklogBytes: config.maxStreamBacklogBytes,
       jwtLeewaySeconds: config.jwtLeewaySeconds,
       revocations,
+      onCallEnded: (method, code) => metrics.workloadApiCall(method, code),
     })
     life.onClose('workload-api', () => workloadApi.close())
 
@@ -143,6 +150,7 @@ export async function startAgent(
       rotationFraction: config.rotationFraction,
       logger,
       clock,
+      onSynced: (seconds, ok) => metrics.synced(seconds, ok),
       onState: async (state) => {
         cache.update(state)
         if (!savedBundle?.equals(state.bundle)) {
@@ -195,9 +203,27 @@ export async function startAgent(
       ),
     )
 
+    metrics.setSources({
+      cache: () => cache.stats(),
+      agentSvidExpiry: () => client.identity?.notAfter,
+      revocationSequence: () => revocations.sequence,
+    })
+    let metricsPort: number | undefined
+    if (config.metricsAddress) {
+      const listener = await startMetricsListener({
+        address: config.metricsAddress,
+        registry: metrics.registry,
+        ready: async () => agentNotReady(client.identity, clock()),
+        logger,
+      })
+      life.onClose('metrics', () => listener.close())
+      metricsPort = listener.port
+    }
+
     logger.info(
       {
         trust_domain: config.trustDomain.name,
+        metrics_port: metricsPort ?? 'off',
         server: config.serverAddress,
         socket_path: config.socketPath,
         data_dir: config.dataDir,
@@ -206,6 +232,7 @@ export async function startAgent(
     )
     return {
       socketPath: config.socketPath,
+      metricsPort,
       ready: loop.firstSync,
       stopped: life.stopped,
       health: () => ({
@@ -222,6 +249,17 @@ export async function startAgent(
     await shutdown(err as Error)
     throw err
   }
+}
+
+/** Why the agent is not ready (`/ready` 503), or undefined: it is attested and its SVID is valid now. */
+function agentNotReady(
+  identity: { readonly notBefore: Date; readonly notAfter: Date } | undefined,
+  now: Date,
+): string | undefined {
+  if (identity === undefined) return 'not attested yet'
+  if (now >= identity.notAfter) return 'the agent SVID has expired'
+  if (now < identity.notBefore) return 'the agent SVID is not valid yet'
+  return undefined
 }
 
 /** The bundle to authenticate the server with: stored, else `--trust-bundle`, else none (insecure bootstrap). */

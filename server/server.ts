@@ -8,17 +8,19 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SigilError } from '../certs/errors.js'
+import { isSigilError, SigilError } from '../certs/errors.js'
 import { importPrivateKey } from '../certs/keys/keys.js'
 import { pemToCertificates } from '../certs/x509svid/pem.js'
 import { errorText } from '../common/errors/error-text.js'
 import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
 import { runEvery } from '../common/loop/run-every.js'
+import { startMetricsListener } from '../common/metrics/metrics-listener.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
 import type { ServerConfig } from './config/load-server-config.js'
+import { instrumentDataStore } from './datastore/instrumented-data-store.js'
 import { SqliteDataStore } from './datastore/sqlite/sqlite-data-store.js'
 import { probeStorage } from './datastore/storage-probe.js'
 import { startAdminApiServer } from './endpoints/admin-api-server.js'
@@ -27,6 +29,7 @@ import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
 import { formatHost } from './endpoints/https-listener.js'
 import type { OidcDiscoveryConfig } from './endpoints/oidc-discovery.js'
 import { startOidcDiscoveryEndpoint } from './endpoints/oidc-discovery-endpoint.js'
+import { ServerMetrics } from './metrics/server-metrics.js'
 import { CrlPublisher } from './revocation/crl-publisher.js'
 import { RevocationList } from './revocation/revocation-list.js'
 import { ServerIdentity } from './svid/server-identity.js'
@@ -42,6 +45,8 @@ export interface RunningServer {
   readonly bundleEndpointPort: number | undefined
   /** The port of the OIDC discovery listener of its own, when `--oidc-discovery-address` is set. */
   readonly oidcDiscoveryPort: number | undefined
+  /** The port of the metrics listener, when `--metrics-address` is set. */
+  readonly metricsPort: number | undefined
   readonly adminSocket: string
   /** Task decisions; `tasks.onTaskEnded(listener)` is the hook revocation hangs on. */
   readonly tasks: TaskService
@@ -67,7 +72,8 @@ export async function startServer(
 
   try {
     const datastorePath = join(config.dataDir, 'datastore.sqlite3')
-    const datastore = await SqliteDataStore.open({ path: datastorePath })
+    const metrics = new ServerMetrics()
+    const datastore = instrumentDataStore(await SqliteDataStore.open({ path: datastorePath }), metrics)
     life.onClose('datastore', () => datastore.close())
 
     // the key store and the datastore must belong together before the CA may create anything
@@ -94,6 +100,7 @@ export async function startServer(
         ? { upstream: loadUpstream(config.upstreamCaCert, config.upstreamCaKey) }
         : {}),
       bundleStore: datastore,
+      onSigned: (kind, seconds) => metrics.observeIssued(kind, seconds),
       refreshHintSeconds: config.bundleRefreshHintSeconds,
       clock,
       logger,
@@ -238,9 +245,36 @@ export async function startServer(
       oidcDiscoveryPort = listener.port
     }
 
+    metrics.setSources({
+      activeKeyExpiry: () => ca.activeExpiry(),
+      revocations: () => ({ sequence: revocations.sequence, size: revocations.size }),
+    })
+    let metricsPort: number | undefined
+    if (config.metricsAddress) {
+      const listener = await startMetricsListener({
+        address: config.metricsAddress,
+        registry: metrics.registry,
+        // ready: a cheap read succeeds and the CA can sign
+        ready: async () => {
+          try {
+            await datastore.revocationSequence()
+          } catch (err) {
+            return `datastore unreachable (${isSigilError(err) ? err.code : 'error'})`
+          }
+          return ca.health().ok ? undefined : 'no usable CA'
+        },
+        logger,
+      })
+      life.onClose('metrics', () => listener.close())
+      metricsPort = listener.port
+    }
+
     logger.info(
       {
         trust_domain: config.trustDomain.name,
+        metrics: config.metricsAddress
+          ? `http://${formatHost(config.metricsAddress.host)}:${metricsPort}/metrics`
+          : 'off',
         agent_api: `${config.agentApiAddress.host}:${agentApi.port}`,
         admin_socket: config.adminSocket,
         bundle_endpoint: config.bundleEndpointAddress
@@ -257,6 +291,7 @@ export async function startServer(
       agentApiPort: agentApi.port,
       bundleEndpointPort,
       oidcDiscoveryPort,
+      metricsPort,
       adminSocket: config.adminSocket,
       tasks,
       stopped: life.stopped,

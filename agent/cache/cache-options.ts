@@ -6,6 +6,7 @@ import { DEFAULT_KEY_TYPE, type KeyType } from '../../certs/keys/keys.js'
 import type { Log } from '../../common/logging/logger.js'
 import { readProcessStartTime } from '../workloadattestation/process-start-time.js'
 import type { SvidIssuer } from './authorized-state.js'
+import type { Installed } from './held-svids.js'
 import type { IssuanceConfig } from './issuance-loop.js'
 import {
   checkRotationFraction,
@@ -39,6 +40,8 @@ export interface WorkloadIdentityCacheOptions {
   readonly jwtCacheSize?: number
   /** Random source in [0, 1) for jitter; default Math.random. */
   readonly random?: () => number
+  /** Told after each installed workload or spare X509-SVID: new, renewed or late (metrics). */
+  readonly onX509SvidInstalled?: (installed: Installed) => void
   /**
    * How many entries keep one spare X509-SVID, signed ahead with a fresh key for the next new
    * process that matches them (agent/cache/spare-svids.ts); 0 turns spares off. Default 64.
@@ -94,6 +97,7 @@ export function resolveCacheOptions(opts: WorkloadIdentityCacheOptions): {
       retryInitialMs,
       retryMaxMs: Math.max(retryInitialMs, retryMaxMs),
       random: opts.random ?? Math.random,
+      ...(opts.onX509SvidInstalled ? { onInstalled: opts.onX509SvidInstalled } : {}),
     },
     procStartTime: opts.procStartTime ?? ((pid) => readProcessStartTime(pid)),
     maintenanceIntervalMs,

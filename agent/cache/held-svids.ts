@@ -16,6 +16,13 @@ export interface HeldSvid extends SignedX509Svid {
   readonly renewAt: Date
 }
 
+/**
+ * What an install was: the entry's first SVID (or one for a changed entry), a renewal, or a
+ * late renewal — one signed after the previous SVID had used more than half of the time
+ * between its planned renewal and its expiry.
+ */
+export type Installed = 'new' | 'renewed' | 'late'
+
 /** Failed issuance attempts for one entry of one holder. */
 export interface RetryState {
   readonly failures: number
@@ -173,11 +180,12 @@ export class HeldSvids {
     entry: AuthorizedEntry,
     svid: SignedX509Svid,
     renewal: RenewalDraw,
-  ): boolean {
+  ): Installed | false {
     this.#inflight.delete(entry.id)
     const current = matched.find((e) => e.id === entry.id)
     if (current === undefined || current.spiffeId !== svid.spiffeId) return false
     this.#renewalRandom ??= renewal.random()
+    const previous = this.#svids.get(entry.id)
     this.#svids.set(entry.id, {
       ...svid,
       entryId: entry.id,
@@ -186,7 +194,9 @@ export class HeldSvids {
     })
     this.#retries.delete(entry.id)
     this.#unpublished = true
-    return true
+    if (previous === undefined || previous.revision !== entry.revisionNumber) return 'new'
+    const lateAt = (previous.renewAt.getTime() + previous.notAfter.getTime()) / 2
+    return svid.issuedAt.getTime() > lateAt ? 'late' : 'renewed'
   }
 
   /** Records a failed signing at `now` (epoch ms); `delayMs` gives the backoff for a failure count. */

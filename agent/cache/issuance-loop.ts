@@ -21,7 +21,7 @@ import { codedErrorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import { retryDelayMs } from '../../common/loop/backoff.js'
 import type { AuthorizedEntry, SvidIssuer } from './authorized-state.js'
-import type { DueEntries, RenewalDraw, RetryState } from './held-svids.js'
+import type { DueEntries, Installed, RenewalDraw, RetryState } from './held-svids.js'
 import {
   type DueGroup,
   type MAX_X509_BATCH,
@@ -53,6 +53,8 @@ export interface IssuanceConfig {
   readonly retryInitialMs: number
   readonly retryMaxMs: number
   readonly random: () => number
+  /** Told after each installed X509-SVID (metrics). */
+  readonly onInstalled?: (installed: Installed) => void
 }
 
 /** One holder of X509-SVIDs as the loop sees it: a live process, or the spare pool. */
@@ -65,8 +67,8 @@ export interface SvidHolder {
   startIssuing(entryId: string): void
   /** The signing ended without a result. */
   abandon(entryId: string): void
-  /** Keeps a signed SVID; false when it is no longer wanted (dropped, entry gone or changed). */
-  install(entry: AuthorizedEntry, svid: SignedX509Svid, renewal: RenewalDraw): boolean
+  /** Keeps a signed SVID and says what it was; false when it is no longer wanted (dropped, entry gone or changed). */
+  install(entry: AuthorizedEntry, svid: SignedX509Svid, renewal: RenewalDraw): Installed | false
   /** Records a failure at `now` (epoch ms); undefined when the holder no longer cares. */
   failed(
     entryId: string,
@@ -237,7 +239,9 @@ export class IssuanceLoop {
   }
 
   #installed({ owner, entry }: X509SvidNeed<SvidHolder>, svid: SignedX509Svid): void {
-    if (!owner.install(entry, svid, this.#renewal)) return
+    const installed = owner.install(entry, svid, this.#renewal)
+    if (!installed) return
+    this.#cfg.onInstalled?.(installed)
     this.#tally.issued++
     this.#tally.holders.add(owner)
     this.#cfg.logger.debug(

@@ -7,7 +7,7 @@
 import type { Selector } from '../../certs/selector/selector.js'
 import { selectorSet } from '../../certs/selector/selector.js'
 import type { AuthorizedEntry } from './authorized-state.js'
-import { type DueEntries, type HeldSvid, HeldSvids, type RenewalDraw } from './held-svids.js'
+import { type DueEntries, type HeldSvid, HeldSvids, type Installed, type RenewalDraw } from './held-svids.js'
 import type { IdentitySubscription } from './identity-subscription.js'
 import type { SvidHolder } from './issuance-loop.js'
 import type { SignedX509Svid } from './x509-svid-batcher.js'
@@ -153,7 +153,7 @@ export class ProcessRecord implements SvidHolder {
     this.#held.abandon(entryId)
   }
 
-  install(entry: AuthorizedEntry, svid: SignedX509Svid, renewal: RenewalDraw): boolean {
+  install(entry: AuthorizedEntry, svid: SignedX509Svid, renewal: RenewalDraw): Installed | false {
     if (!this.#dropped) return this.#held.install(this.#matched, entry, svid, renewal)
     this.#held.abandon(entry.id)
     return false

@@ -16,7 +16,7 @@
  * half-life. At most `limit` entries are kept (least recently wanted go first).
  */
 import type { AuthorizedEntry } from './authorized-state.js'
-import { type DueEntries, type HeldSvid, HeldSvids, type RenewalDraw } from './held-svids.js'
+import { type DueEntries, type HeldSvid, HeldSvids, type Installed, type RenewalDraw } from './held-svids.js'
 import type { SvidHolder } from './issuance-loop.js'
 import type { ProcessRecord } from './process-record.js'
 import { shouldRenew, svidNeed } from './rotation-policy.js'
@@ -155,7 +155,7 @@ export class SparePool implements SvidHolder {
     this.#spares.abandon(entryId)
   }
 
-  install(entry: AuthorizedEntry, svid: SignedX509Svid, renewal: RenewalDraw): boolean {
+  install(entry: AuthorizedEntry, svid: SignedX509Svid, renewal: RenewalDraw): Installed | false {
     return this.#spares.install(this.#wanted, entry, svid, renewal)
   }
 

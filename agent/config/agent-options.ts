@@ -123,6 +123,11 @@ export function agentOptions(env: Record<string, string | undefined>) {
         validOptions: ['ec-p256', 'ec-p384', 'rsa-2048'],
         description: 'Key type of workload X509-SVIDs',
       },
+      'metrics-address': {
+        hint: 'host:port',
+        description:
+          'Plain-HTTP listener for operators: GET /metrics (Prometheus), /live and /ready (attested, holding an unexpired agent SVID). Any host is allowed (nothing served is secret; a non-loopback one is logged as a warning). Unset: off',
+      },
       'log-level': {
         hint: 'level',
         default: 'info',

@@ -12,6 +12,7 @@ import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { checkArgs } from '../../common/cli/parse-options.js'
 import { readConfigFile } from '../../common/config/config-file.js'
+import { type HostPort, parseHostPort } from '../../common/config/host-port.js'
 import { agentOptions } from './agent-options.js'
 import { checkConfigFileSecrets, readJoinTokenFile, refuseSecretsInArgv } from './join-token-source.js'
 
@@ -38,6 +39,8 @@ export interface AgentConfig {
   readonly maxConnectionsPerUid: number
   readonly maxStreamBacklogBytes: number
   readonly workloadKeyType: KeyType
+  /** The operators' listener (/metrics, /live, /ready); undefined → off. */
+  readonly metricsAddress: HostPort | undefined
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
 
@@ -134,6 +137,7 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
     maxConnectionsPerUid,
     maxStreamBacklogBytes,
     workloadKeyType: parseKeyType(v['workload-key-type'] as string),
+    metricsAddress: v['metrics-address'] ? parseHostPort(v['metrics-address'], 'metrics-address') : undefined,
     logLevel: v['log-level'] as AgentConfig['logLevel'],
   }
   if (Boolean(config.x509popCert) !== Boolean(config.x509popKey)) {

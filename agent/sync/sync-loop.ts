@@ -50,6 +50,8 @@ export interface SyncLoopOptions {
   readonly clock?: () => Date
   /** In [0, 1); injectable for tests. */
   readonly random?: () => number
+  /** Told after each sync call to the server (metrics): seconds it took and whether it succeeded. */
+  readonly onSynced?: (seconds: number, ok: boolean) => void
 }
 
 /** The loop's health, for the health check and logs. */
@@ -114,7 +116,15 @@ export class SyncLoop {
   async round(): Promise<boolean> {
     try {
       await this.#renewIfDue()
-      const state = await this.#opts.connection.syncAuthorizedEntries()
+      const start = process.hrtime.bigint()
+      let state: AuthorizedState
+      try {
+        state = await this.#opts.connection.syncAuthorizedEntries()
+      } catch (err) {
+        this.#opts.onSynced?.(Number(process.hrtime.bigint() - start) / 1e9, false)
+        throw err
+      }
+      this.#opts.onSynced?.(Number(process.hrtime.bigint() - start) / 1e9, true)
       await this.#opts.onState(state)
       if (this.#failures > 0) {
         this.#opts.logger.info({ failures: this.#failures }, 'sync with the server recovered')

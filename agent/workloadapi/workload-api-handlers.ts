@@ -115,6 +115,8 @@ export interface WorkloadApiHandlerDeps {
   readonly jwtLeewaySeconds?: number
   /** Revoked credentials: ValidateJWTSVID refuses a revoked `jti` or `txn` of our trust domain. */
   readonly revocations?: RevocationLookup
+  /** Told when a call ends (metrics): the RPC name and its gRPC status (CANCELLED when the caller left). */
+  readonly onCallEnded?: (method: string, code: status) => void
 }
 
 /** How one server stream behaves. */
@@ -142,10 +144,12 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
   const repeated: RepeatedLogger = deps.repeated ?? { warn: (_key, obj, msg) => logger.warn(obj, msg) }
   const backlogBytes = deps.maxStreamBacklogBytes ?? DEFAULT_MAX_STREAM_BACKLOG_BYTES
 
-  function fail(call: ServerWritableStream<unknown, unknown>, err: unknown, method: string): void {
+  /** Ends a stream with the error's status; returns that status. */
+  function fail(call: ServerWritableStream<unknown, unknown>, err: unknown, method: string): status {
     const s = statusOf(err)
     if (s.unexpected) logger.error({ err: errorText(err), method }, 'Workload API call failed')
     if (!call.cancelled && !call.writableEnded) call.emit('error', serviceError(s))
+    return s.code
   }
 
   function unary<Req, Res>(
@@ -154,10 +158,14 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
   ): handleUnaryCall<Req, Res> {
     return (call, callback) => {
       run(call).then(
-        (res) => callback(null, res),
+        (res) => {
+          deps.onCallEnded?.(method, status.OK)
+          callback(null, res)
+        },
         (err: unknown) => {
           const s = statusOf(err)
           if (s.unexpected) logger.error({ err: errorText(err), method }, 'Workload API call failed')
+          deps.onCallEnded?.(method, s.code)
           callback(serviceError(s))
         },
       )
@@ -175,6 +183,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
         let updates: IdentityUpdates | undefined
         let untrack = () => {}
         let release = () => {}
+        let ended: status | undefined
         try {
           if (deps.admitStream !== undefined) {
             const admitted = deps.admitStream(call.getPeer(), method, http2StreamOf(call)?.session)
@@ -219,11 +228,12 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
             if (call.cancelled) return
           }
         } catch (err) {
-          fail(call as ServerWritableStream<unknown, unknown>, err, method)
+          ended = fail(call as ServerWritableStream<unknown, unknown>, err, method)
         } finally {
           updates?.close()
           untrack()
           release()
+          deps.onCallEnded?.(method, ended ?? (call.cancelled ? status.CANCELLED : status.OK))
         }
       })()
     }

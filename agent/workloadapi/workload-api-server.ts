@@ -84,6 +84,8 @@ export interface WorkloadApiServerConfig {
   readonly tasks?: TaskApiHandlerDeps['tasks']
   /** Revoked credentials ValidateJWTSVID refuses (absent: none). */
   readonly revocations?: RevocationLookup
+  /** Told when a Workload API call ends: RPC name and gRPC status (metrics). */
+  readonly onCallEnded?: (method: string, code: number) => void
 }
 
 /** A running Workload API endpoint. */
@@ -166,6 +168,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
       repeated,
       ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
       ...(cfg.revocations ? { revocations: cfg.revocations } : {}),
+      ...(cfg.onCallEnded ? { onCallEnded: cfg.onCallEnded } : {}),
     }),
   )
   if (cfg.tasks !== undefined) {

@@ -56,6 +56,8 @@ export interface CaManagerConfig {
   /** With an upstream CA, the server CA is an intermediate it signs. */
   readonly upstream?: UpstreamAuthority
   readonly bundleStore: BundleStore
+  /** Told after each signed SVID (metrics): its kind and how long signing took, in seconds. */
+  readonly onSigned?: (kind: 'x509' | 'jwt', seconds: number) => void
   /** `spiffe_refresh_hint` of the published bundle. */
   readonly refreshHintSeconds: number
   readonly clock: () => Date
@@ -190,7 +192,9 @@ export class CaManager {
     const now = this.#cfg.clock()
     const active = this.#usable(this.#rotator.activeX509, now, 'X.509 CA')
     const { validate, ...mintReq } = req
+    const start = process.hrtime.bigint()
     const minted = active.minter.mint({ ...mintReq, now })
+    this.#signed('x509', start)
     raiseSignedUntil(active.authority, minted.notAfter)
     if (validate) {
       const td = this.#cfg.trustDomain
@@ -226,7 +230,9 @@ export class CaManager {
       const bound = Math.min(Math.ceil(now.getTime() / 1000 + req.ttlSeconds) * 1000, notAfterCap.getTime())
       raiseSignedUntil(active.authority, new Date(bound))
     }
+    const start = process.hrtime.bigint()
     const signed = await active.signer.sign({ ...req, now, notAfterCap })
+    this.#signed('jwt', start)
     raiseSignedUntil(active.authority, signed.expiresAt)
     return signed
   }
@@ -237,12 +243,14 @@ export class CaManager {
   ): Promise<MintedTxnToken> {
     const now = this.#cfg.clock()
     const active = this.#usable(this.#rotator.activeJwt, now, 'JWT key')
+    const start = process.hrtime.bigint()
     const minted = await signTxnToken(active.signer, {
       ...req,
       trustDomain: this.#cfg.trustDomain,
       now,
       notAfterCap: active.authority.notAfter,
     })
+    this.#signed('jwt', start)
     raiseSignedUntil(active.authority, minted.expiresAt)
     return minted
   }
@@ -307,6 +315,18 @@ export class CaManager {
       x509: this.#rotator.x509.map((a) => ({ ...info(a), certDer: a.certDer })),
       jwt: this.#rotator.jwt.map((a) => ({ ...info(a), kid: a.kid })),
     }
+  }
+
+  /** Active X.509 CA and JWT key notAfter (undefined before init), for the expiry gauges. */
+  activeExpiry(): { x509: Date | undefined; jwt: Date | undefined } {
+    return {
+      x509: this.#rotator.activeX509?.authority.notAfter,
+      jwt: this.#rotator.activeJwt?.authority.notAfter,
+    }
+  }
+
+  #signed(kind: 'x509' | 'jwt', start: bigint): void {
+    this.#cfg.onSigned?.(kind, Number(process.hrtime.bigint() - start) / 1e9)
   }
 
   #usable<T extends { authority: X509Authority | JwtAuthority }>(

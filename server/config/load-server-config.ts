@@ -10,7 +10,7 @@ import { type KeyType, parseKeyType } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { checkArgs } from '../../common/cli/parse-options.js'
 import { readConfigFile } from '../../common/config/config-file.js'
-import { type HostPort, isLoopbackHost, parseHostPort } from './address.js'
+import { type HostPort, isLoopbackHost, parseHostPort } from '../../common/config/host-port.js'
 import { parseDurationSeconds } from './duration.js'
 import { serverOptions } from './server-options.js'
 
@@ -40,6 +40,8 @@ export interface ServerConfig {
   readonly oidcDiscoveryPlainHttp: boolean
   /** Host names discovery answers for besides loopback (lower case): the configured ones plus the issuer's and jwks_uri's hosts. */
   readonly oidcDiscoveryDomains: readonly string[]
+  /** The operators' listener (/metrics, /live, /ready); undefined → off. */
+  readonly metricsAddress: HostPort | undefined
   readonly upstreamCaCert: string | undefined
   readonly upstreamCaKey: string | undefined
   readonly upstreamCrl: string | undefined
@@ -104,6 +106,7 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
       : undefined,
     oidcDiscoveryPlainHttp: v['oidc-discovery-plain-http'] === true,
     oidcDiscoveryDomains: [],
+    metricsAddress: v['metrics-address'] ? parseHostPort(v['metrics-address'], 'metrics-address') : undefined,
     upstreamCaCert: optionalPath(v['upstream-ca-cert']),
     upstreamCaKey: optionalPath(v['upstream-ca-key']),
     upstreamCrl: optionalPath(v['upstream-crl']),

@@ -108,6 +108,11 @@ export function serverOptions(env: Record<string, string | undefined>) {
       },
     })
     .opt({
+      'metrics-address': {
+        hint: 'host:port',
+        description:
+          'Plain-HTTP listener for operators: GET /metrics (Prometheus), /live and /ready (datastore reachable and a CA active). Any host is allowed (nothing served is secret; a non-loopback one is logged as a warning). Unset: off',
+      },
       'upstream-ca-cert': {
         hint: 'file',
         description: 'PEM upstream CA certificate; the server CA becomes an intermediate signed by it',

@@ -10,8 +10,8 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { SigilError } from '../../certs/errors.js'
+import { isLoopbackHost } from '../../common/config/host-port.js'
 import type { Log } from '../../common/logging/logger.js'
-import { isLoopbackHost } from '../config/address.js'
 import {
   formatHost,
   type HttpsCertificateSource,

@@ -16,9 +16,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isIP } from 'node:net'
 import { publicKeyToJwk } from '../../certs/bundle/jwk.js'
 import type { JwtAuthority, TrustBundle } from '../../certs/bundle/trust-bundle.js'
+import { isLoopbackHost } from '../../common/config/host-port.js'
 import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
-import { isLoopbackHost } from '../config/address.js'
 import { reply } from './public-http.js'
 
 /** The discovery document's path. */

@@ -137,3 +137,13 @@ t.test('join token from SIGIL_JOIN_TOKEN, --join-token-file and a 0600 config fi
     message: /join-token-file .*missing: ENOENT/,
   })
 })
+
+t.test('metrics-address: off by default, host:port from flag or SIGIL_METRICS_ADDRESS', async (t) => {
+  t.equal(config([]).metricsAddress, undefined)
+  t.same(config(['--metrics-address', '127.0.0.1:9988']).metricsAddress, { host: '127.0.0.1', port: 9988 })
+  t.same(config([], { SIGIL_METRICS_ADDRESS: '[::1]:0' }).metricsAddress, { host: '::1', port: 0 })
+  t.throws(() => loadAgentConfig(['--metrics-address', '9988'], {}), {
+    code: 'ERR_CONFIG_INVALID',
+    message: /^metrics-address: /,
+  })
+})

@@ -126,3 +126,13 @@ t.test(
     }
   },
 )
+
+t.test('metrics-address: off by default, host:port from flag or SIGIL_METRICS_ADDRESS', async (t) => {
+  t.equal(config([]).metricsAddress, undefined)
+  t.same(config(['--metrics-address', '0.0.0.0:9988']).metricsAddress, { host: '0.0.0.0', port: 9988 })
+  t.same(config([], { SIGIL_METRICS_ADDRESS: '127.0.0.1:0' }).metricsAddress, { host: '127.0.0.1', port: 0 })
+  t.throws(() => loadServerConfig(['--metrics-address', 'localhost'], {}), {
+    code: 'ERR_CONFIG_INVALID',
+    message: /^metrics-address: /,
+  })
+})
