@@ -189,13 +189,15 @@ t.test(`${LEAVES} random leaves parse with @peculiar/x509 and Node, and verify`,
   t.ok(clamped > 50, `${clamped} leaves had NotAfter clamped to the CA`)
   t.ok(generalized > 500, `${generalized} leaves used GeneralizedTime`)
 
-  // openssl, at each leaf's issuing time (+1 s), batched per setup and time.
+  // openssl, at each leaf's issuing time (+1 s, or 1 s before its notAfter), batched per setup and time.
   const dir = await mkdtemp(join(tmpdir(), 'sigil-rand-'))
   const byCall = new Map<string, { setup: Setup; at: Date; files: string[] }>()
   for (const [i, { setup: s, svid, at }] of sample.entries()) {
     const file = join(dir, `leaf-${i}.pem`)
     await writeFile(file, certificatesToPem([svid.certDer]))
-    const when = new Date(Math.min(at.getTime() + 1000, svid.notAfter.getTime()))
+    // openssl counts a certificate as expired AT its notAfter second (X509_cmp_time: equal is
+    // earlier), so check no later than one second before it (a 1 s TTL, a leaf clamped to the CA)
+    const when = new Date(Math.min(at.getTime() + 1000, svid.notAfter.getTime() - 1000))
     const key = `${s.name}@${Math.floor(when.getTime() / 1000)}`
     const entry = byCall.get(key) ?? { setup: s, at: when, files: [] }
     entry.files.push(file)
