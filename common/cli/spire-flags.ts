@@ -54,7 +54,7 @@ export const SPIRE_FLAGS: Readonly<Record<string, SpireFlag>> = {
   ),
   serverPort: none('use --server-address HOST:PORT'),
   bindAddress: none('use --agent-api-address HOST:PORT'),
-  data: none('create entries one at a time with --spiffe-id, --parent-id and --selector'),
+  data: same('data'),
   file: none('delete entries one at a time with --entry-id'),
   entryExpiry: none('Sigil entries do not expire'),
   downstream: none('Sigil has no downstream servers'),
