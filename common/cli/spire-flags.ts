@@ -55,7 +55,7 @@ export const SPIRE_FLAGS: Readonly<Record<string, SpireFlag>> = {
   serverPort: none('use --server-address HOST:PORT'),
   bindAddress: none('use --agent-api-address HOST:PORT'),
   data: same('data'),
-  file: none('delete entries one at a time with --entry-id'),
+  file: same('file'),
   entryExpiry: none('Sigil entries do not expire'),
   downstream: none('Sigil has no downstream servers'),
   storeSVID: none('Sigil has no SVIDStore plugins'),

@@ -1,5 +1,5 @@
 // `entry create --data FILE|-` with SPIRE's {"entries":[...]} JSON against a real admin API:
-// per-entry results (the good entries are created, each bad one reported, exit 2), stdin,
+// and `entry delete --file` with SPIRE's {"ids":[...]}: per-entry results (the good entries are created, each bad one reported, exit 2), stdin,
 // SPIRE-only fields refused per entry, and a document that is not {"entries":[...]} refused whole.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -154,5 +154,60 @@ t.test(
     ])
     t.equal(spire.code, 0, spire.stderr)
     t.equal((await f.datastore.listEntries()).length, 1)
+  },
+)
+
+t.test(
+  'entry delete --file {"ids":[...]}: the others are deleted, an unknown ID is reported, exit 2',
+  async (t) => {
+    const entries = Array.from({ length: 50 }, (_, i) => spireEntry(i))
+    const created = await f.cli([
+      'entry',
+      'create',
+      '--data',
+      await writeData('50.json', { entries }),
+      '--output',
+      'json',
+    ])
+    t.equal(created.code, 0, created.stderr)
+    const ids = (JSON.parse(created.stdout) as { results: { entry: { id: string } }[] }).results.map(
+      (r) => r.entry.id,
+    )
+    const keep = ids.slice(40)
+    const path = await writeData('ids.json', {
+      ids: [...ids.slice(0, 20), 'no-such-entry', ...ids.slice(20, 40), 7],
+    })
+    const r = await f.cli(['entry', 'delete', '-file', path])
+    t.equal(r.code, 2, r.stderr)
+    t.match(r.stdout, `Deleted entry with ID: ${ids[0]}\n`)
+    t.match(r.stdout, /Failed to delete entry with ID "no-such-entry" \(code = 5, message = [^\n]+\)\n/)
+    t.match(r.stdout, /Failed to delete entry with ID 7 \(code = 3, /)
+    t.match(r.stdout, /40 of 42 entries deleted, 2 failed\n$/)
+    t.same((await f.datastore.listEntries()).map((e) => e.id).sort(), [...keep].sort())
+
+    const out = capture()
+    const code = await runCli(['entry', 'delete', '--file', '-', '--output', 'json'], {
+      stdout: out.stream,
+      stderr: capture().stream,
+      env: { SIGIL_ADMIN_SOCKET: f.socketPath },
+      stdin: Readable.from([Buffer.from(JSON.stringify({ ids: keep }))]),
+    })
+    t.equal(code, 0)
+    const { results } = JSON.parse(out.text()) as { results: { id: string; status: { code: number } }[] }
+    t.same(
+      results.map((x) => [x.id, x.status.code]),
+      keep.map((id) => [id, 0]),
+    )
+    t.equal((await f.datastore.listEntries()).length, 0)
+
+    const both = await f.cli(['entry', 'delete', '--file', path, '--entry-id', 'x'])
+    t.equal(both.code, 2)
+    t.match(both.stderr, /either --entry-id or --file/)
+    const bad = await f.cli(['entry', 'delete', '--file', await writeData('bad-ids.json', '{"entries":[]}')])
+    t.equal(bad.code, 2)
+    t.match(bad.stderr, /expected \{"ids": \[ ... \]\}/)
+    const none = await f.cli(['entry', 'delete'])
+    t.equal(none.code, 2)
+    t.match(none.stderr, /--entry-id is required/)
   },
 )
