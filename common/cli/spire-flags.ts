@@ -49,6 +49,13 @@ export const SPIRE_FLAGS: Readonly<Record<string, SpireFlag>> = {
   joinToken: same('join-token'),
   insecureBootstrap: same('insecure-bootstrap'),
   matchSelectorsOn: same('match-selectors-on'),
+  attestationType: same('attestation-type'),
+  banned: same('banned'),
+  expiredFor: same('expired-for'),
+  dryRun: same('dry-run'),
+  canReattest: none(
+    'Sigil stores no can-reattest field: evicted agents may attest again, banned ones may not (agent list --banned)',
+  ),
   serverAddress: none(
     "use --server-address HOST:PORT (one option for SPIRE's -serverAddress and -serverPort)",
   ),
