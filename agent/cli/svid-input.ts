@@ -4,9 +4,9 @@
  * token given as `--svid TOKEN` is refused (ERR_CONFIG_INVALID, exit 2) and never echoed —
  * the same rule the agent's `run` applies to `--join-token`.
  */
-import { readFile } from 'node:fs/promises'
 import { SigilError } from '../../certs/errors.js'
 import type { CliIo } from '../../common/cli/cli-io.js'
+import { readInput, readStream } from '../../common/cli/read-input.js'
 
 /** The largest token read from a file or stdin. */
 export const MAX_SVID_INPUT_BYTES = 64 * 1024
@@ -33,16 +33,9 @@ export async function readSvidArgument(
   }
   let text: string
   if (file !== undefined) {
-    try {
-      const buf = await readFile(file)
-      if (buf.length > MAX_SVID_INPUT_BYTES) throw new Error(`larger than ${MAX_SVID_INPUT_BYTES} bytes`)
-      text = buf.toString('utf8')
-    } catch (cause) {
-      const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message
-      throw new SigilError('ERR_CONFIG_INVALID', `svid-file ${file}: ${why}`, { cause })
-    }
+    text = await readInput(file, io.stdin ?? process.stdin, MAX_SVID_INPUT_BYTES, 'svid-file')
   } else if (svid === '-') {
-    text = await readAll(io.stdin ?? process.stdin)
+    text = await readStream(io.stdin ?? process.stdin, MAX_SVID_INPUT_BYTES, 'svid')
   } else {
     throw new SigilError('ERR_CONFIG_INVALID', 'svid: --svid-file <file> or --svid - (stdin) is required')
   }
@@ -51,18 +44,4 @@ export async function readSvidArgument(
     throw new SigilError('ERR_CONFIG_INVALID', 'svid: expected one JWT-SVID and nothing else')
   }
   return token
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of stream) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk))
-    size += buf.length
-    if (size > MAX_SVID_INPUT_BYTES) {
-      throw new SigilError('ERR_CONFIG_INVALID', `svid: stdin holds more than ${MAX_SVID_INPUT_BYTES} bytes`)
-    }
-    chunks.push(buf)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }

@@ -3,6 +3,9 @@
 // for impossible look-backs, sends a megabyte-long field, or registers a workload entry any
 // user on the node can match. Each is refused with exit 2 / INVALID_ARGUMENT and a message
 // naming the rule; the server stays healthy and answers the next call on the same channel.
+
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js'
 import t from 'tap'
 import { type AdminAPIDefinition, loadAdminApi } from '../../proto/loader.js'
@@ -187,4 +190,32 @@ t.test('a 1 MB federates_with is refused with a bounded echo; the channel keeps 
   t.equal(run.code, 2)
   t.ok(run.stderr.length < 300, `one short line on stderr (${run.stderr.length} chars)`)
   t.match(run.stderr, /y{64}…/)
+})
+
+// A batch is no way around the script-only rule: each entry of `entry create --data` goes
+// through the same CreateEntry checks as one `entry create`.
+t.test('entry create --data cannot smuggle a script-only entry past the rule', async (t) => {
+  const file = join(server.dataDir, 'batch.json')
+  const entry = (name: string, selectors: { type: string; value: string }[]) => ({
+    spiffe_id: `${TD}/batch-${name}`,
+    parent_id: PARENT,
+    selectors,
+  })
+  writeFileSync(
+    file,
+    JSON.stringify({
+      entries: [
+        entry('ok', [{ type: 'unix', value: 'uid:1000' }]),
+        entry('script-only', [{ type: 'proc', value: 'script:/srv/app/batch.js' }]),
+      ],
+    }),
+  )
+  const run = await server.cli('entry', 'create', '--data', file, '--output', 'json')
+  t.equal(run.code, 2, run.stderr)
+  const { results } = JSON.parse(run.stdout) as { results: { status: { code: number; message: string } }[] }
+  t.equal(results[0]?.status.code, status.OK)
+  t.equal(results[1]?.status.code, status.INVALID_ARGUMENT)
+  t.match(results[1]?.status.message, /--allow-script-only|unix:uid, unix:gid, unix:user or unix:group/)
+  const show = await server.cli('entry', 'show', '--spiffe-id', `${TD}/batch-script-only`, '--output', 'json')
+  t.same(JSON.parse(show.stdout).entries, [], 'the script-only entry was not stored')
 })

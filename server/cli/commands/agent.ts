@@ -1,5 +1,5 @@
 /**
- * `sigil-server agent list|show|count|evict|ban`: manage attested agents. Evicting forgets an
+ * `sigil-server agent list|show|count|evict|ban|purge`: manage attested agents. Evicting forgets an
  * agent (it must attest again); banning refuses it, re-attestation included, until it is
  * evicted. Each verb lives in `agent/<verb>.ts`.
  */
@@ -10,6 +10,10 @@ const VERBS: Record<string, CommandEntry> = {
   show: { summary: 'Show one attested agent', load: () => import('./agent/show.js') },
   count: { summary: 'Count the attested agents', load: () => import('./agent/count.js') },
   evict: { summary: 'Forget an agent; it must attest again', load: () => import('./agent/evict.js') },
+  purge: {
+    summary: 'Evict the agents whose agent SVID expired long ago',
+    load: () => import('./agent/purge.js'),
+  },
   ban: {
     summary: 'Refuse an agent from now on, re-attestation included',
     load: () => import('./agent/ban.js'),

@@ -70,10 +70,10 @@ t.test('--version and -v print the package version', async (t) => {
 
 t.test('required options are marked "(required)" in --help', async (t) => {
   const create = await f.cli(['entry', 'create', '--help'])
-  t.match(create.stdout, /--spiffe-id=<id>\s+SPIFFE ID the entry issues \(required\)/)
+  t.match(create.stdout, /--spiffe-id=<id>\s+SPIFFE ID the entry issues \(required without --data\)/)
   t.match(
     create.stdout,
-    /--selector=<type:key:value>\s+Selector the caller must have, repeatable \(required\)/,
+    /--selector=<type:key:value>\s+Selector the caller must have, repeatable \(required\s+without --data\)/,
   )
   t.match(
     (await f.cli(['jwt', 'mint', '--help'])).stdout,

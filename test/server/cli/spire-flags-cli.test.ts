@@ -43,8 +43,8 @@ t.test('SPIRE flags without a Sigil meaning here exit 2 naming the Sigil option,
   const cases: [string[], RegExp][] = [
     [['entry', 'create', '-spiffeID', WEB, '-ttl', '60'], /use --x509-svid-ttl and --jwt-svid-ttl/],
     [
-      ['entry', 'delete', '-file', 'x.json'],
-      /SPIRE's -file is not an option here: delete entries one at a time with --entry-id/,
+      ['entry', 'show', '-file', 'x.json'],
+      /SPIRE's -file is Sigil's --file, which this command does not take/,
     ],
     [
       ['entry', 'count', '-spiffeID', WEB],
