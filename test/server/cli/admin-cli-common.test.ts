@@ -52,7 +52,7 @@ t.test('verb dispatch: missing or unknown verbs are usage errors', async (t) => 
   t.equal(proto.code, 2, 'object prototype names are not verbs')
   const help = await runCaptured(['agent', '--help'], {})
   t.equal(help.code, 0)
-  t.match(help.stdout, /usage: sigil-server agent <list\|show\|count\|evict\|ban> \[options\]/)
+  t.match(help.stdout, /usage: sigil-server agent <list\|show\|count\|evict\|purge\|ban> \[options\]/)
 })
 
 t.test('an unreachable socket fails with exit 1 and one line', async (t) => {
