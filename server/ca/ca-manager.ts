@@ -278,8 +278,8 @@ export class CaManager {
   }
 
   /**
-   * One CRL (DER) per X.509 CA that may have signed still-valid SVIDs (it holds its key and
-   * what it signed has not all expired), each listing every revoked serial. Serials are random
+   * One CRL (DER) per X.509 CA that is active or may have signed still-valid SVIDs (it holds its
+   * key and what it signed has not all expired), each listing every revoked serial. Serials are random
    * 128-bit values, so listing one under a CA that never issued it is harmless.
    */
   signCrls(req: {
@@ -295,7 +295,9 @@ export class CaManager {
           a.status !== 'retired' &&
           a.privateKey !== undefined &&
           a.notBefore.getTime() <= now &&
-          (a.signedUntil ?? a.notAfter).getTime() > now,
+          // the active CA may sign at any moment, so it always has one (a CRL made only once
+          // it had signed would be missing from the Workload API until the next rebuild)
+          (a.status === 'active' || (a.signedUntil ?? a.notAfter).getTime() > now),
       )
       .map((a) =>
         createCrl({

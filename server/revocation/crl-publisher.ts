@@ -1,6 +1,7 @@
 /**
  * Keeps the server's CRLs current: one RFC 5280 CRL per X.509 CA that signed still-valid SVIDs
- * (built by the CA manager, which keeps the keys), rebuilt at once on every revocation and
+ * (built by the CA manager, which keeps the keys), rebuilt at once on every revocation of an
+ * X.509 serial (not for JWT jtis or task txns, which no CRL names) and
  * otherwise every `refreshMs` (so `nextUpdate`, `refreshMs + validity margin` ahead, never
  * lapses and CA rotations are picked up); plus, with an upstream CA, the operator's upstream
  * CRL file (re-read every minute; the last good copy is kept when it cannot be read), so that
@@ -116,7 +117,11 @@ export class CrlPublisher {
 
   /** Rebuilds on every revocation and on a timer until `signal` aborts; never throws. */
   async run(signal: AbortSignal): Promise<void> {
-    const unsubscribe = this.#opts.revocations.subscribe(() => this.#safeRebuild())
+    // only a new X.509 serial changes what a CRL says: a JWT jti or a task's txn (every task end)
+    // would otherwise rebuild the CRLs and push a new X509SVIDResponse to every workload stream
+    const unsubscribe = this.#opts.revocations.subscribe((change) => {
+      if (change.added.some((r) => r.kind === 'x509_serial')) this.#safeRebuild()
+    })
     try {
       await runEvery(
         signal,
