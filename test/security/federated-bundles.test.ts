@@ -13,12 +13,10 @@ import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { encodeSpiffeBundle } from '../../certs/bundle/spiffe-bundle-json.js'
-import { TrustBundle } from '../../certs/bundle/trust-bundle.js'
-import { generateKeyPair } from '../../certs/keys/keys.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { certificatesToPem } from '../../certs/x509svid/pem.js'
 import { type ServerProcess, shortTempDir, startServerProcess } from '../helpers/server-process.js'
+import { spiffeBundleDoc } from '../helpers/spiffe-bundle-doc.js'
 import { createTestCa, type TestCa } from '../helpers/testca.js'
 import { makeWebPki } from '../helpers/web-pki.js'
 
@@ -46,21 +44,12 @@ t.teardown(() => server.stop())
 const otherCa = await createTestCa({ trustDomain: 'other.org' })
 const thirdCa = await createTestCa({ trustDomain: 'third.org' })
 
-async function doc(ca: TestCa, seq: number, td = ca.trustDomain): Promise<string> {
-  const k = await generateKeyPair('ec-p256')
-  return encodeSpiffeBundle(
-    TrustBundle.create({
-      trustDomain: td,
-      x509Authorities: [ca.rootDer],
-      jwtAuthorities: [{ kid: `k${seq}`, publicKey: k.publicKey }],
-      sequenceNumber: seq,
-    }),
-  )
-}
+const doc = (ca: TestCa, seq: number, trustDomain = ca.trustDomain) =>
+  spiffeBundleDoc(ca, seq, { trustDomain })
 
 const good = await doc(otherCa, 5)
 answer = (res) => res.end(good)
-const created = await server.cli(
+const createOther = [
   'federation',
   'create',
   '--trust-domain',
@@ -69,9 +58,8 @@ const created = await server.cli(
   url,
   '--bundle-endpoint-profile',
   'https_web',
-  '--output',
-  'json',
-)
+]
+const created = await server.cli(...createOther, '--output', 'json')
 const storedList = async () =>
   (await server.cli('bundle', 'list', '--format', 'spiffe', '--output', 'json')).stdout
 
@@ -224,20 +212,7 @@ t.test('our own bundle cannot be overwritten, deleted or federated with; bad inp
       ],
       /endpoint-spiffe-id/,
     ],
-    [
-      'a second relationship with the same domain',
-      [
-        'federation',
-        'create',
-        '--trust-domain',
-        'other.org',
-        '--bundle-endpoint-url',
-        url,
-        '--bundle-endpoint-profile',
-        'https_web',
-      ],
-      /already exists/,
-    ],
+    ['a second relationship with the same domain', createOther, /already exists/],
     [
       'a bootstrap bundle of another trust domain',
       [

@@ -2,14 +2,15 @@
  * The flags `federation create` and `federation update` share (SPIRE's `-trustDomain`,
  * `-bundleEndpointURL`, `-bundleEndpointProfile`, `-endpointSpiffeID`,
  * `-trustDomainBundlePath`, `-trustDomainBundleFormat`), the request they build, and how a
- * relationship is printed.
+ * relationship is printed; the `--trust-domain` (or SPIRE's `-id`) of show, delete and refresh;
+ * and the one body of create and update.
  */
 import type { Jack } from 'jackspeak'
-import { UsageError } from '../../../../common/cli/cli-io.js'
+import { EXIT_OK, UsageError } from '../../../../common/cli/cli-io.js'
 import { readInput } from '../../../../common/cli/read-input.js'
 import type { FederationRelationship__Output as Relationship } from '../../../../proto/generated/sigil/admin/v1/FederationRelationship.js'
 import type { FederationRelationshipRequest } from '../../../../proto/generated/sigil/admin/v1/FederationRelationshipRequest.js'
-import type { AdminVerbContext } from '../../admin-verb.js'
+import { type AdminVerbContext, adminVerb, printResult } from '../../admin-verb.js'
 
 /** Largest bootstrap bundle file read. */
 const MAX_BUNDLE_FILE_BYTES = 1024 * 1024
@@ -108,4 +109,53 @@ export function formatRelationship(r: Relationship): string {
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
   return rows.map(([k, val]) => `${k.padEnd(width)} : ${val}`).join('\n')
+}
+
+/** Adds `--trust-domain` and SPIRE's `--id` (show, delete, refresh). */
+export function trustDomainOptions(j: Jack) {
+  return j.opt({
+    'trust-domain': {
+      hint: 'name',
+      description: 'The foreign trust domain (other.org or spiffe://other.org) (required)',
+    },
+    id: {
+      hint: 'id',
+      description: "SPIRE's -id: the trust domain's ID, spiffe://other.org (same as --trust-domain)",
+    },
+  })
+}
+
+/** The trust domain named by `--trust-domain` or `--id`; a usage error when neither is given. */
+export function trustDomainOf(v: {
+  readonly 'trust-domain'?: string | undefined
+  readonly id?: string | undefined
+}): string {
+  const td = v['trust-domain'] ?? v.id
+  if (!td) throw new UsageError('--trust-domain is required')
+  return td
+}
+
+/** `federation create` and `federation update`: the same flags, request and output. */
+export function relationshipVerb(mode: 'create' | 'update') {
+  return adminVerb({
+    usage: `sigil-server federation ${mode}`,
+    description:
+      mode === 'create'
+        ? 'Creates a federation relationship with a foreign trust domain and fetches its bundle at once (then by its refresh hint).'
+        : 'Replaces the bundle endpoint of a federation relationship (and the stored bundle, with --trust-domain-bundle) and fetches at once.',
+    options: (j) => relationshipOptions(j),
+    run: async (v, ctx) => {
+      const req = await relationshipRequest(v, ctx)
+      const res = await ctx
+        .admin()
+        .call(mode === 'create' ? 'CreateFederationRelationship' : 'UpdateFederationRelationship', req)
+      const r = res.relationship
+      printResult(ctx.io, ctx.format, res, () =>
+        r
+          ? `Federation relationship ${mode}d (first fetch: ${res.refresh_outcome || 'not made'})\n\n${formatRelationship(r)}`
+          : '',
+      )
+      return EXIT_OK
+    },
+  })
 }
