@@ -5,7 +5,10 @@
 // mutual TLS with the SDK (X509Source, tlsServerOptions/serveMtls, tlsClientOptions, authorizeId).
 // Then b.org's server (and with it its bundle endpoint) is stopped and restarted on the same
 // ports: a.org records the failed refreshes and keeps the last good bundle, mTLS goes on
-// throughout, and the refreshes succeed again once the endpoint is back.
+// throughout, and the refreshes succeed again once the endpoint is back. Last, b.org's CA
+// rotates: its next root reaches a.org's workload (time measured) before b.org's service
+// presents an SVID from it, and mTLS goes on across the switch.
+import { X509Certificate } from 'node:crypto'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import https from 'node:https'
@@ -35,7 +38,7 @@ interface Side {
   server: ServerProcess
 }
 
-async function startSide(td: string): Promise<Side> {
+async function startSide(td: string, extra: readonly string[] = []): Promise<Side> {
   const [agentPort, bundlePort] = [await freePort(), await freePort()]
   const args = [
     '--agent-api-address',
@@ -48,6 +51,7 @@ async function startSide(td: string): Promise<Side> {
     '1s',
     '--federation-min-refresh',
     '1s',
+    ...extra,
   ]
   const node = await startSigilNode(t, { trustDomain: td, serverArgs: args })
   return { node, args, url: `https://127.0.0.1:${bundlePort}/`, server: node.server }
@@ -80,7 +84,9 @@ async function federate(from: Side, to: Side, td: string): Promise<Record<string
 }
 
 const a = await startSide('a.org')
-const b = await startSide('b.org')
+// b.org's CA lives 80 s: its successor is published at 40 s and signs from about 67 s, while
+// this test runs (SVIDs of 30 s keep b.org's service valid through its server's restart)
+const b = await startSide('b.org', ['--ca-ttl', '80s', '--x509-svid-ttl', '30s', '--agent-svid-ttl', '30s'])
 
 t.test('two trust domains federate, and workloads do mTLS across them', async (t) => {
   const ab = await federate(a, b, 'b.org')
@@ -219,5 +225,55 @@ t.test('two trust domains federate, and workloads do mTLS across them', async (t
     'the sequence never goes back',
   )
   t.equal(await call(), `hello ${CLIENT}`, 'mTLS after the restart')
+
+  // b.org rotates its CA: the new root reaches a.org's workload through federation before
+  // b.org's service presents an SVID signed by it, and mTLS goes on across the switch
+  const oldRoots = bRoots.x509Authorities
+  const seen = new Map<string, number>()
+  const stamp = () => {
+    if ((client.getX509Bundles().get('b.org')?.x509Authorities.length ?? 0) > oldRoots.length) {
+      if (!seen.has('client')) seen.set('client', performance.now())
+    }
+  }
+  const signedByNewCa = () => {
+    const issuer = service.getX509Svid().leaf.issuer
+    if (!oldRoots.some((root) => new X509Certificate(root).subject === issuer) && !seen.has('switched')) {
+      seen.set('switched', performance.now())
+    }
+  }
+  const unsubscribe = [client.onUpdate(stamp), service.onUpdate(signedByNewCa)]
+  t.teardown(() => {
+    for (const u of unsubscribe) u()
+  })
+  await waitUntil(
+    'b.org publishing its next CA at its bundle endpoint',
+    async () => {
+      const served = await fetchSpiffeBundle({
+        url: b.url,
+        trustDomain: 'b.org',
+        profile: {
+          type: 'https_spiffe',
+          endpointSpiffeId: 'spiffe://b.org/sigil/server',
+          endpointBundle: bRoots,
+        },
+      }).catch(() => undefined)
+      if ((served?.x509Authorities.length ?? 0) > oldRoots.length) seen.set('published', performance.now())
+      return seen.has('published')
+    },
+    { timeoutMs: 90_000, intervalMs: 100 },
+  )
+  await waitUntil('a.org’s workload holding b.org’s next CA', () => seen.has('client'), { timeoutMs: 20_000 })
+  const delivery = (seen.get('client') ?? 0) - (seen.get('published') ?? 0)
+  t.comment(
+    `b.org's next CA reached a.org's workload ${Math.max(0, Math.round(delivery))} ms after b.org published it`,
+  )
+  await waitUntil('b.org’s service holding an SVID from the new CA', () => seen.has('switched'), {
+    timeoutMs: 60_000,
+  })
+  t.ok(
+    (seen.get('client') ?? Number.POSITIVE_INFINITY) < (seen.get('switched') ?? 0),
+    'a.org’s workload had the new root before b.org’s service used it',
+  )
+  t.equal(await call(), `hello ${CLIENT}`, 'mTLS with an SVID signed by b.org’s new CA')
   t.same(refused, [], 'the service refused no client')
 })
