@@ -15,8 +15,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { certificatesToPem } from '../../certs/x509svid/pem.js'
+import { federationCreateArgs, spiffeBundleDoc } from '../helpers/federation-fixtures.js'
 import { type ServerProcess, shortTempDir, startServerProcess } from '../helpers/server-process.js'
-import { spiffeBundleDoc } from '../helpers/spiffe-bundle-doc.js'
 import { createTestCa, type TestCa } from '../helpers/testca.js'
 import { makeWebPki } from '../helpers/web-pki.js'
 
@@ -49,16 +49,7 @@ const doc = (ca: TestCa, seq: number, trustDomain = ca.trustDomain) =>
 
 const good = await doc(otherCa, 5)
 answer = (res) => res.end(good)
-const createOther = [
-  'federation',
-  'create',
-  '--trust-domain',
-  'other.org',
-  '--bundle-endpoint-url',
-  url,
-  '--bundle-endpoint-profile',
-  'https_web',
-]
+const createOther = federationCreateArgs('other.org', url, 'https_web')
 const created = await server.cli(...createOther, '--output', 'json')
 const storedList = async () =>
   (await server.cli('bundle', 'list', '--format', 'spiffe', '--output', 'json')).stdout
@@ -170,65 +161,29 @@ t.test('our own bundle cannot be overwritten, deleted or federated with; bad inp
       ['bundle', 'set', '--id', 'spiffe://fourth.org/x', '--path', otherPem],
       /trust domain ID/,
     ],
-    [
-      'federation with our own trust domain',
-      [
-        'federation',
-        'create',
-        '--trust-domain',
-        'example.org',
-        '--bundle-endpoint-url',
-        url,
-        '--bundle-endpoint-profile',
-        'https_web',
-      ],
-      /own/,
-    ],
+    ['federation with our own trust domain', federationCreateArgs('example.org', url, 'https_web'), /own/],
     [
       'a plain-http bundle endpoint',
-      [
-        'federation',
-        'create',
-        '--trust-domain',
-        'fourth.org',
-        '--bundle-endpoint-url',
-        'http://127.0.0.1/',
-        '--bundle-endpoint-profile',
-        'https_web',
-      ],
+      federationCreateArgs('fourth.org', 'http://127.0.0.1/', 'https_web'),
       /https/,
     ],
     [
       'https_spiffe without an endpoint ID',
-      [
-        'federation',
-        'create',
-        '--trust-domain',
-        'fourth.org',
-        '--bundle-endpoint-url',
-        url,
-        '--bundle-endpoint-profile',
-        'https_spiffe',
-      ],
+      federationCreateArgs('fourth.org', url, 'https_spiffe'),
       /endpoint-spiffe-id/,
     ],
     ['a second relationship with the same domain', createOther, /already exists/],
     [
       'a bootstrap bundle of another trust domain',
-      [
-        'federation',
-        'create',
-        '--trust-domain',
+      federationCreateArgs(
         'fourth.org',
-        '--bundle-endpoint-url',
         url,
-        '--bundle-endpoint-profile',
         'https_spiffe',
         '--endpoint-spiffe-id',
         'spiffe://fourth.org/srv',
         '--trust-domain-bundle',
         thirdPem,
-      ],
+      ),
       /another trust domain/,
     ],
     [

@@ -8,7 +8,7 @@ import t from 'tap'
 import { decodeSpiffeBundle } from '../../../certs/bundle/spiffe-bundle-json.js'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { certificatesToPem } from '../../../certs/x509svid/pem.js'
-import { spiffeBundleDoc } from '../../helpers/spiffe-bundle-doc.js'
+import { federationCreateArgs, spiffeBundleDoc } from '../../helpers/federation-fixtures.js'
 import { createTestCa } from '../../helpers/testca.js'
 import { type AdminFixture, startAdminFixture } from './admin-test-kit.js'
 
@@ -104,33 +104,10 @@ t.test('usage errors exit 2 before anything is sent', async (t) => {
       /--trust-domain is required/,
     ],
     [
-      [
-        'federation',
-        'create',
-        '--trust-domain',
-        'x.org',
-        '--bundle-endpoint-url',
-        'https://x/',
-        '--bundle-endpoint-profile',
-        'https_web',
-        '--endpoint-spiffe-id',
-        'spiffe://x.org/s',
-      ],
+      federationCreateArgs('x.org', 'https://x/', 'https_web', '--endpoint-spiffe-id', 'spiffe://x.org/s'),
       /only for --bundle-endpoint-profile https_spiffe/,
     ],
-    [
-      [
-        'federation',
-        'create',
-        '--trust-domain',
-        'x.org',
-        '--bundle-endpoint-url',
-        'https://x/',
-        '--bundle-endpoint-profile',
-        'ftp',
-      ],
-      /ftp/,
-    ],
+    [federationCreateArgs('x.org', 'https://x/', 'ftp'), /ftp/],
     [['federation', 'show'], /--trust-domain is required/],
     [['bundle', 'set', '--path', '/dev/null'], /--id is required/],
     [['bundle', 'delete', '--id', 'spiffe://x.org', '--mode', 'delete'], /restrict/],

@@ -16,7 +16,7 @@ import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { certificatesToPem } from '../../../certs/x509svid/pem.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { FederationRefresher } from '../../../server/federation/federation-refresher.js'
-import { spiffeBundleDoc } from '../../helpers/spiffe-bundle-doc.js'
+import { spiffeBundleDoc } from '../../helpers/federation-fixtures.js'
 import { createTestCa, type TestCa } from '../../helpers/testca.js'
 import { makeWebPki } from '../../helpers/web-pki.js'
 

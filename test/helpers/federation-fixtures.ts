@@ -1,5 +1,6 @@
-// A SPIFFE bundle document for tests of federation: a test CA's root plus a fresh JWT key,
-// with the given sequence number (and refresh hint), labelled with any trust domain.
+// Fixtures of the federation tests: a SPIFFE bundle document (a test CA's root plus a fresh
+// JWT key, with the given sequence number and refresh hint, labelled with any trust domain) and
+// the arguments of `sigil-server federation create`.
 import { encodeSpiffeBundle } from '../../certs/bundle/spiffe-bundle-json.js'
 import { TrustBundle } from '../../certs/bundle/trust-bundle.js'
 import { generateKeyPair } from '../../certs/keys/keys.js'
@@ -28,4 +29,29 @@ export async function spiffeBundleDoc(
       ...(opts.refreshHintSeconds ? { refreshHintSeconds: opts.refreshHintSeconds } : {}),
     }),
   )
+}
+
+/**
+ * `federation create` arguments: trust domain, endpoint URL, profile, then any other flags.
+ *
+ * @example
+ * await server.cli(...federationCreateArgs('other.org', url, 'https_web'), '--output', 'json')
+ */
+export function federationCreateArgs(
+  td: string,
+  endpointUrl: string,
+  profile: string,
+  ...more: string[]
+): string[] {
+  return [
+    'federation',
+    'create',
+    '--trust-domain',
+    td,
+    '--bundle-endpoint-url',
+    endpointUrl,
+    '--bundle-endpoint-profile',
+    profile,
+    ...more,
+  ]
 }
