@@ -34,6 +34,8 @@ export interface FetchLimits {
   readonly timeoutMs: number
   /** Larger bodies are refused. */
   readonly maxBytes: number
+  /** Aborts the fetch early (the daemon is shutting down). */
+  readonly signal?: AbortSignal
 }
 
 const MAX_REDIRECTS = 3
@@ -53,7 +55,8 @@ export async function fetchBundleDocument(
   limits: FetchLimits,
   now: Date,
 ): Promise<Buffer> {
-  const deadline = AbortSignal.timeout(limits.timeoutMs)
+  const timeout = AbortSignal.timeout(limits.timeoutMs)
+  const deadline = limits.signal === undefined ? timeout : AbortSignal.any([timeout, limits.signal])
   const tls = tlsOptionsFor(trust, now)
   let target = url
   for (let hop = 0; ; hop++) {
@@ -129,11 +132,13 @@ function getOnce(
     const fail = (e: unknown): void => {
       if (e instanceof SigilError) reject(e)
       else {
-        const why = deadline.aborted
-          ? `no complete answer within ${limits.timeoutMs} ms`
-          : e instanceof Error
-            ? e.message
-            : String(e)
+        const why = limits.signal?.aborted
+          ? 'stopped: the server is shutting down'
+          : deadline.aborted
+            ? `no complete answer within ${limits.timeoutMs} ms`
+            : e instanceof Error
+              ? e.message
+              : String(e)
         reject(
           new SigilError('ERR_UNAVAILABLE', `bundle endpoint ${url.origin}: ${why.slice(0, 300)}`, {
             cause: e,

@@ -93,6 +93,8 @@ export class FederationRefresher {
   readonly #limits: FederationRefreshLimits
   readonly #clock: () => Date
   readonly #inFlight = new Map<string, Promise<RefreshOutcome>>()
+  /** The running loop's signal: shutting down aborts fetches in flight. */
+  #signal: AbortSignal | undefined
 
   constructor(config: FederationRefresherConfig) {
     if (typeof config?.datastore?.storeFederatedBundle !== 'function')
@@ -105,6 +107,7 @@ export class FederationRefresher {
 
   /** Fetches every due relationship's bundle every tick until `signal` aborts. Never throws. */
   async run(signal: AbortSignal): Promise<void> {
+    this.#signal = signal
     await runEvery(signal, () => this.refreshDue(), {
       intervalMs: this.#limits.tickMs,
       maxBackoffMs: Math.max(this.#limits.tickMs, 30_000),
@@ -146,10 +149,11 @@ export class FederationRefresher {
     let current = held
     try {
       const trust = await this.#endpointTrust(relationship)
+      const limits = this.#signal === undefined ? this.#limits : { ...this.#limits, signal: this.#signal }
       const body = await fetchBundleDocument(
         new URL(relationship.bundleEndpointUrl),
         trust,
-        this.#limits,
+        limits,
         this.#clock(),
       )
       const fetched = acceptFederatedBundle(td, body)

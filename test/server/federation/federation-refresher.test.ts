@@ -18,6 +18,7 @@ import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-st
 import { FederationRefresher } from '../../../server/federation/federation-refresher.js'
 import { spiffeBundleDoc } from '../../helpers/federation-fixtures.js'
 import { createTestCa, type TestCa } from '../../helpers/testca.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 import { makeWebPki } from '../../helpers/web-pki.js'
 
 const own = TrustDomain.parse('example.org')
@@ -255,4 +256,53 @@ t.test('https_spiffe: the endpoint must present an X509-SVID for exactly the con
   t.match(wrongId.error, /expected spiffe:\/\/other\.org\/someone\/else/)
   t.equal((await ds.getBundle('other.org'))?.sequenceNumber, 3, 'the last good bundle stays')
   t.ok(SpiffeId.parse('spiffe://other.org/sigil/server'))
+})
+
+t.test('the loop fetches due relationships, and shutting down aborts a hanging fetch at once', async (t) => {
+  const dir = t.testdir()
+  const pki = makeWebPki(dir)
+  const ep = await startEndpoint(t, pki)
+  const otherCa = await createTestCa({ trustDomain: 'other.org' })
+  const doc = await bundleDoc(otherCa, 2)
+  ep.answer = (res) => res.end(doc)
+  const ds = await SqliteDataStore.open({ path: join(dir, 'ds.sqlite3') })
+  t.teardown(() => ds.close())
+  const { lines, log } = captureLog()
+  const refresher = new FederationRefresher({
+    datastore: ds,
+    trustDomain: own,
+    ownBundle: () => TrustBundle.create({ trustDomain: own }),
+    logger: log,
+    webCaPem: [pki.ca],
+    // the hang below would last a minute unless shutting down cuts it short
+    limits: { timeoutMs: 60_000, tickMs: 20, minIntervalMs: 0 },
+  })
+  await ds.createFederationRelationship(
+    {
+      trustDomain: 'other.org',
+      bundleEndpointUrl: ep.url,
+      bundleEndpointProfile: 'https_web',
+      endpointSpiffeId: '',
+    },
+    new Date(),
+  )
+  const stop = new AbortController()
+  const running = refresher.run(stop.signal)
+  await waitUntil(
+    'the loop storing the due bundle',
+    async () => (await ds.getBundle('other.org'))?.sequenceNumber === 2,
+  )
+  // make it due now and let it hang
+  ep.answer = () => {}
+  const hitsBefore = ep.hits
+  await ds.recordFederationRefresh('other.org', { at: new Date(), nextRefreshAt: new Date(), error: '' })
+  await waitUntil('the loop starting the hanging fetch', () => ep.hits > hitsBefore)
+  const started = Date.now()
+  stop.abort()
+  await running
+  await waitUntil('the aborted fetch being logged', () =>
+    lines.some((l) => l.level === 'warn' && /shutting down/.test(String(l.obj.err))),
+  )
+  t.ok(Date.now() - started < 30_000, 'stopped long before the fetch timeout')
+  t.equal((await ds.getBundle('other.org'))?.sequenceNumber, 2, 'the stored bundle stays')
 })
