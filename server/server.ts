@@ -192,6 +192,7 @@ export async function startServer(
       logger,
       clock,
       limits: { minIntervalMs: config.federationMinRefreshSeconds * 1000 },
+      onRefreshed: (outcome) => metrics.federationRefreshes.labels(outcome).inc(),
       ...(config.federationWebCa
         ? { webCaPem: [certificatesToPem(readPemCertificates(config.federationWebCa, 'federation-web-ca'))] }
         : {}),

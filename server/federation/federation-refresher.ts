@@ -65,8 +65,8 @@ export interface FederationRefresherConfig {
   readonly limits?: Partial<FederationRefreshLimits>
   /** Extra PEM CA certificates trusted for https_web endpoints, besides the system roots. */
   readonly webCaPem?: readonly string[]
-  /** Called after a newer bundle was stored. */
-  readonly onBundleStored?: (trustDomain: string, sequenceNumber: number) => void
+  /** Called after every refresh with its outcome (metrics). */
+  readonly onRefreshed?: (outcome: RefreshOutcome['outcome']) => void
 }
 
 /** The result of one refresh. */
@@ -202,8 +202,8 @@ export class FederationRefresher {
         { trust_domain: trustDomain, sequence_number: sequenceNumber },
         'federation: stored a newer bundle',
       )
-      this.#c.onBundleStored?.(trustDomain, sequenceNumber)
     }
+    this.#c.onRefreshed?.(outcome)
     return { trustDomain, outcome, sequenceNumber, error, nextRefreshAt }
   }
 

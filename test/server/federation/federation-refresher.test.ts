@@ -217,11 +217,13 @@ t.test('https_spiffe: the endpoint must present an X509-SVID for exactly the con
   const ds = await SqliteDataStore.open({ path: join(dir, 'ds.sqlite3') })
   t.teardown(() => ds.close())
   const { log } = captureLog()
+  const outcomes: string[] = []
   const refresher = new FederationRefresher({
     datastore: ds,
     trustDomain: own,
     ownBundle: () => TrustBundle.create({ trustDomain: own }),
     logger: log,
+    onRefreshed: (o) => outcomes.push(o),
     limits: { timeoutMs: 10_000 },
   })
   const relationship = (endpointSpiffeId: string) => ({
@@ -255,6 +257,7 @@ t.test('https_spiffe: the endpoint must present an X509-SVID for exactly the con
   t.equal(wrongId.outcome, 'failed', 'a valid SVID with another SPIFFE ID is refused')
   t.match(wrongId.error, /expected spiffe:\/\/other\.org\/someone\/else/)
   t.equal((await ds.getBundle('other.org'))?.sequenceNumber, 3, 'the last good bundle stays')
+  t.same(outcomes, ['failed', 'failed', 'stored', 'failed'], 'every outcome is reported (metrics)')
   t.ok(SpiffeId.parse('spiffe://other.org/sigil/server'))
 })
 
