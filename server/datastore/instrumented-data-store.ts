@@ -56,6 +56,10 @@ const METHODS: Record<keyof DataStore, boolean> = {
   listRevocations: true,
   revocationSequence: true,
   pruneRevocations: true,
+  appendAuditRecords: true,
+  auditHead: true,
+  listAuditRecords: true,
+  readAuditRecords: true,
   integrityCheck: true,
   close: false,
 }

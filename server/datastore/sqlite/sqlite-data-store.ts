@@ -9,6 +9,7 @@
  */
 import { type ErrorCode, SigilError } from '../../../certs/errors.js'
 import type { Selector } from '../../../certs/selector/selector.js'
+import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
 import type { DataStore } from '../datastore.js'
 import type {
   AttestedAgent,
@@ -33,8 +34,10 @@ import type {
   TaskOutcome,
   TaskRecord,
 } from '../records.js'
+import { checkAuditFilter, checkAuditHead, checkAuditRecord } from '../validate-audit-records.js'
 import * as check from '../validate-records.js'
 import { AgentTable } from './agent-table.js'
+import { AuditTable } from './audit-table.js'
 import { BundleTable } from './bundle-table.js'
 import { EntryTable } from './entry-table.js'
 import { integrityProblems } from './integrity-problems.js'
@@ -77,6 +80,7 @@ export class SqliteDataStore implements DataStore {
   readonly #svids: IssuedSvidTable
   readonly #tasks: TaskTable
   readonly #revocations: RevocationTable
+  readonly #audit: AuditTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -92,6 +96,7 @@ export class SqliteDataStore implements DataStore {
     this.#svids = new IssuedSvidTable(this.#sql)
     this.#tasks = new TaskTable(this.#sql)
     this.#revocations = new RevocationTable(this.#sql)
+    this.#audit = new AuditTable(this.#sql)
   }
 
   /**
@@ -394,6 +399,48 @@ export class SqliteDataStore implements DataStore {
   async pruneRevocations(now: Date): Promise<number> {
     check.checkDate(now, 'now')
     return this.#write('prune revocations', () => this.#revocations.prune(now))
+  }
+
+  // ----- audit trail -----
+
+  async appendAuditRecords(
+    records: readonly AuditRecord[],
+    expected: AuditHead | undefined,
+  ): Promise<boolean> {
+    if (!Array.isArray(records)) throw new TypeError('records must be an array')
+    const checked = records.map(checkAuditRecord)
+    const head = checkAuditHead(expected)
+    let next = (head?.seq ?? 0) + 1
+    for (const r of checked) {
+      if (r.seq !== next++) throw new TypeError('records must be numbered on from the expected head')
+    }
+    if (checked.length === 0) return true
+    return this.#guard({ what: 'append audit records' }, () => {
+      // durable: this connection runs synchronous=NORMAL (WAL synced at checkpoints); an audit
+      // append syncs the WAL at its commit (FULL), which also makes every earlier commit durable
+      this.#db.pragma('synchronous = FULL')
+      try {
+        return this.#sql.write(() => this.#audit.append(checked, head))
+      } finally {
+        this.#db.pragma('synchronous = NORMAL')
+      }
+    })
+  }
+
+  async auditHead(): Promise<AuditHead | undefined> {
+    return this.#read('audit head', () => this.#audit.head())
+  }
+
+  async listAuditRecords(filter?: AuditFilter): Promise<AuditRecord[]> {
+    const f = checkAuditFilter(filter)
+    return this.#read('list audit records', () => this.#audit.list(f))
+  }
+
+  async readAuditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]> {
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0)
+      throw new TypeError('afterSeq must be a non-negative integer')
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError('limit must be a positive integer')
+    return this.#read('read audit records', () => this.#audit.read(afterSeq, limit))
   }
 
   // ----- lifecycle -----
