@@ -4,6 +4,8 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AdminAPIClient as _sigil_admin_v1_AdminAPIClient, AdminAPIDefinition as _sigil_admin_v1_AdminAPIDefinition } from './sigil/admin/v1/AdminAPI.js';
 import type { Agent as _sigil_admin_v1_Agent, Agent__Output as _sigil_admin_v1_Agent__Output } from './sigil/admin/v1/Agent.js';
+import type { AuditChainProblem as _sigil_admin_v1_AuditChainProblem, AuditChainProblem__Output as _sigil_admin_v1_AuditChainProblem__Output } from './sigil/admin/v1/AuditChainProblem.js';
+import type { AuditRecord as _sigil_admin_v1_AuditRecord, AuditRecord__Output as _sigil_admin_v1_AuditRecord__Output } from './sigil/admin/v1/AuditRecord.js';
 import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentRequest__Output as _sigil_admin_v1_BanAgentRequest__Output } from './sigil/admin/v1/BanAgentRequest.js';
 import type { BanAgentResponse as _sigil_admin_v1_BanAgentResponse, BanAgentResponse__Output as _sigil_admin_v1_BanAgentResponse__Output } from './sigil/admin/v1/BanAgentResponse.js';
 import type { CountEntriesRequest as _sigil_admin_v1_CountEntriesRequest, CountEntriesRequest__Output as _sigil_admin_v1_CountEntriesRequest__Output } from './sigil/admin/v1/CountEntriesRequest.js';
@@ -18,6 +20,8 @@ import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from './sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from './sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from './sigil/admin/v1/EvictAgentResponse.js';
+import type { ExplainSvidRequest as _sigil_admin_v1_ExplainSvidRequest, ExplainSvidRequest__Output as _sigil_admin_v1_ExplainSvidRequest__Output } from './sigil/admin/v1/ExplainSvidRequest.js';
+import type { ExplainSvidResponse as _sigil_admin_v1_ExplainSvidResponse, ExplainSvidResponse__Output as _sigil_admin_v1_ExplainSvidResponse__Output } from './sigil/admin/v1/ExplainSvidResponse.js';
 import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentRequest__Output as _sigil_admin_v1_GetAgentRequest__Output } from './sigil/admin/v1/GetAgentRequest.js';
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from './sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from './sigil/admin/v1/GetBundleRequest.js';
@@ -28,6 +32,8 @@ import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Out
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from './sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from './sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from './sigil/admin/v1/ListAgentsResponse.js';
+import type { ListAuditRecordsRequest as _sigil_admin_v1_ListAuditRecordsRequest, ListAuditRecordsRequest__Output as _sigil_admin_v1_ListAuditRecordsRequest__Output } from './sigil/admin/v1/ListAuditRecordsRequest.js';
+import type { ListAuditRecordsResponse as _sigil_admin_v1_ListAuditRecordsResponse, ListAuditRecordsResponse__Output as _sigil_admin_v1_ListAuditRecordsResponse__Output } from './sigil/admin/v1/ListAuditRecordsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from './sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from './sigil/admin/v1/ListEntriesResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from './sigil/admin/v1/ListRevocationsRequest.js';
@@ -49,6 +55,8 @@ import type { TaskCredential as _sigil_admin_v1_TaskCredential, TaskCredential__
 import type { TaskEvent as _sigil_admin_v1_TaskEvent, TaskEvent__Output as _sigil_admin_v1_TaskEvent__Output } from './sigil/admin/v1/TaskEvent.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from './sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from './sigil/admin/v1/UpdateEntryResponse.js';
+import type { VerifyAuditTrailRequest as _sigil_admin_v1_VerifyAuditTrailRequest, VerifyAuditTrailRequest__Output as _sigil_admin_v1_VerifyAuditTrailRequest__Output } from './sigil/admin/v1/VerifyAuditTrailRequest.js';
+import type { VerifyAuditTrailResponse as _sigil_admin_v1_VerifyAuditTrailResponse, VerifyAuditTrailResponse__Output as _sigil_admin_v1_VerifyAuditTrailResponse__Output } from './sigil/admin/v1/VerifyAuditTrailResponse.js';
 import type { Bundle as _sigil_common_v1_Bundle, Bundle__Output as _sigil_common_v1_Bundle__Output } from './sigil/common/v1/Bundle.js';
 import type { RegistrationEntry as _sigil_common_v1_RegistrationEntry, RegistrationEntry__Output as _sigil_common_v1_RegistrationEntry__Output } from './sigil/common/v1/RegistrationEntry.js';
 import type { Selector as _sigil_common_v1_Selector, Selector__Output as _sigil_common_v1_Selector__Output } from './sigil/common/v1/Selector.js';
@@ -64,6 +72,8 @@ export interface ProtoGrpcType {
       v1: {
         AdminAPI: SubtypeConstructor<typeof grpc.Client, _sigil_admin_v1_AdminAPIClient> & { service: _sigil_admin_v1_AdminAPIDefinition }
         Agent: MessageTypeDefinition<_sigil_admin_v1_Agent, _sigil_admin_v1_Agent__Output>
+        AuditChainProblem: MessageTypeDefinition<_sigil_admin_v1_AuditChainProblem, _sigil_admin_v1_AuditChainProblem__Output>
+        AuditRecord: MessageTypeDefinition<_sigil_admin_v1_AuditRecord, _sigil_admin_v1_AuditRecord__Output>
         BanAgentRequest: MessageTypeDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentRequest__Output>
         BanAgentResponse: MessageTypeDefinition<_sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentResponse__Output>
         CountEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesRequest__Output>
@@ -78,6 +88,8 @@ export interface ProtoGrpcType {
         EndTaskResponse: MessageTypeDefinition<_sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskResponse__Output>
         EvictAgentRequest: MessageTypeDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentRequest__Output>
         EvictAgentResponse: MessageTypeDefinition<_sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentResponse__Output>
+        ExplainSvidRequest: MessageTypeDefinition<_sigil_admin_v1_ExplainSvidRequest, _sigil_admin_v1_ExplainSvidRequest__Output>
+        ExplainSvidResponse: MessageTypeDefinition<_sigil_admin_v1_ExplainSvidResponse, _sigil_admin_v1_ExplainSvidResponse__Output>
         GetAgentRequest: MessageTypeDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentRequest__Output>
         GetAgentResponse: MessageTypeDefinition<_sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleRequest__Output>
@@ -88,6 +100,8 @@ export interface ProtoGrpcType {
         HealthResponse: MessageTypeDefinition<_sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthResponse__Output>
         ListAgentsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsRequest__Output>
         ListAgentsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsResponse__Output>
+        ListAuditRecordsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAuditRecordsRequest, _sigil_admin_v1_ListAuditRecordsRequest__Output>
+        ListAuditRecordsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAuditRecordsResponse, _sigil_admin_v1_ListAuditRecordsResponse__Output>
         ListEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesRequest__Output>
         ListEntriesResponse: MessageTypeDefinition<_sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesResponse__Output>
         ListRevocationsRequest: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsRequest__Output>
@@ -109,6 +123,8 @@ export interface ProtoGrpcType {
         TaskEvent: MessageTypeDefinition<_sigil_admin_v1_TaskEvent, _sigil_admin_v1_TaskEvent__Output>
         UpdateEntryRequest: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryRequest__Output>
         UpdateEntryResponse: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryResponse__Output>
+        VerifyAuditTrailRequest: MessageTypeDefinition<_sigil_admin_v1_VerifyAuditTrailRequest, _sigil_admin_v1_VerifyAuditTrailRequest__Output>
+        VerifyAuditTrailResponse: MessageTypeDefinition<_sigil_admin_v1_VerifyAuditTrailResponse, _sigil_admin_v1_VerifyAuditTrailResponse__Output>
       }
     }
     common: {

@@ -21,8 +21,8 @@
  *
  * `record` resolves once the record is durable (committed with the WAL synced), with its
  * `seq` and `hash`; it rejects when it could not be stored (e.g. `ERR_DATASTORE_FULL`), so a
- * caller that must not act unrecorded (issuance) awaits it, and one that only reports (a
- * refusal) may `void` it — failures are logged. `details` are written as canonical JSON
+ * caller that must not act unrecorded (issuance) awaits it. One that only reports (a refusal)
+ * calls `audit.note(event)` instead: same record, not awaited, a failure logged. `details` are written as canonical JSON
  * without secrets (`audit-details.ts` drops every field named like a token, key, CSR or SVID).
  *
  * Speed: appends are group-committed. Records arriving in the same turn of the event loop
@@ -93,7 +93,10 @@ export type AuditDataStore = Pick<
 
 /** The narrow interface components that only write records take. */
 export interface AuditSink {
+  /** Appends; resolves once durable, rejects when the record could not be stored. */
   record(event: AuditEvent): Promise<AuditRecord>
+  /** Appends without waiting (for reports such as refusals); a failure is logged, never thrown. */
+  note(event: AuditEvent): void
 }
 
 /** How to build an {@link AuditTrail}. */
@@ -156,6 +159,19 @@ export class AuditTrail implements AuditSink {
       this.#queue.push({ content, event, resolve, reject })
       this.#schedule()
     })
+  }
+
+  /** Appends without waiting; a failure is logged by the flush, never thrown. */
+  note(event: AuditEvent): void {
+    this.record(event).catch(() => {})
+  }
+
+  /** Resolves once every record made so far has been stored (or failed); for shutdown. */
+  async drain(): Promise<void> {
+    while (this.#scheduled || this.#flushing !== undefined) {
+      await new Promise((r) => setImmediate(r))
+      await this.#flushing
+    }
   }
 
   /** Records matching `filter`, in chain order. */

@@ -13,6 +13,7 @@ import { parseCsr } from '../../../certs/x509svid/csr.js'
 import type { AgentSvidResult } from '../../../proto/generated/sigil/agent/v1/AgentSvidResult.js'
 import type { AttestAgentRequest__Output } from '../../../proto/generated/sigil/agent/v1/AttestAgentRequest.js'
 import type { AttestAgentResponse } from '../../../proto/generated/sigil/agent/v1/AttestAgentResponse.js'
+import { issuanceEvent } from '../../audit/issuance-event.js'
 import type { ChallengeExchange } from '../../nodeattestation/node-attestor.js'
 import { toGrpcError } from '../grpc-status.js'
 import type { AgentApiDeps } from './agent-api-deps.js'
@@ -101,7 +102,14 @@ async function attest(
     ttlSeconds: deps.agentSvidTtlSeconds,
     validate: true,
   })
-  await deps.datastore.recordIssuedSvids([x509IssuanceRecord(svid, { entryId: '', agentId: id }, now)])
+  const record = x509IssuanceRecord(svid, { entryId: '', agentId: id }, now)
+  await deps.datastore.recordIssuedSvids([record])
+  await deps.audit?.record(
+    issuanceEvent(record, {
+      agent: { spiffeId: id, attestationType: attestor.type, selectors: [...selectors] },
+      details: { agent_svid: 'attested' },
+    }),
+  )
   await deps.datastore.createOrUpdateAttestedAgent(
     {
       spiffeId: id,

@@ -17,6 +17,8 @@ import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from '../../../sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from '../../../sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from '../../../sigil/admin/v1/EvictAgentResponse.js';
+import type { ExplainSvidRequest as _sigil_admin_v1_ExplainSvidRequest, ExplainSvidRequest__Output as _sigil_admin_v1_ExplainSvidRequest__Output } from '../../../sigil/admin/v1/ExplainSvidRequest.js';
+import type { ExplainSvidResponse as _sigil_admin_v1_ExplainSvidResponse, ExplainSvidResponse__Output as _sigil_admin_v1_ExplainSvidResponse__Output } from '../../../sigil/admin/v1/ExplainSvidResponse.js';
 import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentRequest__Output as _sigil_admin_v1_GetAgentRequest__Output } from '../../../sigil/admin/v1/GetAgentRequest.js';
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from '../../../sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from '../../../sigil/admin/v1/GetBundleRequest.js';
@@ -27,6 +29,8 @@ import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Out
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from '../../../sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from '../../../sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from '../../../sigil/admin/v1/ListAgentsResponse.js';
+import type { ListAuditRecordsRequest as _sigil_admin_v1_ListAuditRecordsRequest, ListAuditRecordsRequest__Output as _sigil_admin_v1_ListAuditRecordsRequest__Output } from '../../../sigil/admin/v1/ListAuditRecordsRequest.js';
+import type { ListAuditRecordsResponse as _sigil_admin_v1_ListAuditRecordsResponse, ListAuditRecordsResponse__Output as _sigil_admin_v1_ListAuditRecordsResponse__Output } from '../../../sigil/admin/v1/ListAuditRecordsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from '../../../sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from '../../../sigil/admin/v1/ListEntriesResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from '../../../sigil/admin/v1/ListRevocationsRequest.js';
@@ -43,6 +47,8 @@ import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvid
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from '../../../sigil/admin/v1/RevokeSvidResponse.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from '../../../sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from '../../../sigil/admin/v1/UpdateEntryResponse.js';
+import type { VerifyAuditTrailRequest as _sigil_admin_v1_VerifyAuditTrailRequest, VerifyAuditTrailRequest__Output as _sigil_admin_v1_VerifyAuditTrailRequest__Output } from '../../../sigil/admin/v1/VerifyAuditTrailRequest.js';
+import type { VerifyAuditTrailResponse as _sigil_admin_v1_VerifyAuditTrailResponse, VerifyAuditTrailResponse__Output as _sigil_admin_v1_VerifyAuditTrailResponse__Output } from '../../../sigil/admin/v1/VerifyAuditTrailResponse.js';
 
 export interface AdminAPIClient extends grpc.Client {
   /**
@@ -159,6 +165,25 @@ export interface AdminAPIClient extends grpc.Client {
   evictAgent(argument: _sigil_admin_v1_EvictAgentRequest, callback: grpc.requestCallback<_sigil_admin_v1_EvictAgentResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Everything known about one issued SVID: entry, agent, selectors, policies, task,
+   * delegation chain, approvals (`sigil-server svid explain`). NOT_FOUND when the server
+   * has no record of it.
+   */
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Everything known about one issued SVID: entry, agent, selectors, policies, task,
+   * delegation chain, approvals (`sigil-server svid explain`). NOT_FOUND when the server
+   * has no record of it.
+   */
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `agent show --spiffe-id ID`.
    */
   GetAgent(argument: _sigil_admin_v1_GetAgentRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetAgentResponse__Output>): grpc.ClientUnaryCall;
@@ -232,6 +257,21 @@ export interface AdminAPIClient extends grpc.Client {
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Audit records matching every given filter, in chain order (`sigil-server audit list`).
+   */
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Audit records matching every given filter, in chain order (`sigil-server audit list`).
+   */
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `entry show [--entry-id|--spiffe-id|--parent-id|--selector]`.
@@ -361,6 +401,21 @@ export interface AdminAPIClient extends grpc.Client {
   updateEntry(argument: _sigil_admin_v1_UpdateEntryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_UpdateEntryResponse__Output>): grpc.ClientUnaryCall;
   updateEntry(argument: _sigil_admin_v1_UpdateEntryRequest, callback: grpc.requestCallback<_sigil_admin_v1_UpdateEntryResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Walks the whole hash chain and names the first broken link (`sigil-server audit verify`).
+   */
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Walks the whole hash chain and names the first broken link (`sigil-server audit verify`).
+   */
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
@@ -404,6 +459,13 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   EvictAgent: grpc.handleUnaryCall<_sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse>;
   
   /**
+   * Everything known about one issued SVID: entry, agent, selectors, policies, task,
+   * delegation chain, approvals (`sigil-server svid explain`). NOT_FOUND when the server
+   * has no record of it.
+   */
+  ExplainSvid: grpc.handleUnaryCall<_sigil_admin_v1_ExplainSvidRequest__Output, _sigil_admin_v1_ExplainSvidResponse>;
+  
+  /**
    * `agent show --spiffe-id ID`.
    */
   GetAgent: grpc.handleUnaryCall<_sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse>;
@@ -427,6 +489,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `agent list`.
    */
   ListAgents: grpc.handleUnaryCall<_sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse>;
+  
+  /**
+   * Audit records matching every given filter, in chain order (`sigil-server audit list`).
+   */
+  ListAuditRecords: grpc.handleUnaryCall<_sigil_admin_v1_ListAuditRecordsRequest__Output, _sigil_admin_v1_ListAuditRecordsResponse>;
   
   /**
    * `entry show [--entry-id|--spiffe-id|--parent-id|--selector]`.
@@ -472,6 +539,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    */
   UpdateEntry: grpc.handleUnaryCall<_sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse>;
   
+  /**
+   * Walks the whole hash chain and names the first broken link (`sigil-server audit verify`).
+   */
+  VerifyAuditTrail: grpc.handleUnaryCall<_sigil_admin_v1_VerifyAuditTrailRequest__Output, _sigil_admin_v1_VerifyAuditTrailResponse>;
+  
 }
 
 export interface AdminAPIDefinition extends grpc.ServiceDefinition {
@@ -482,11 +554,13 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   DeleteEntry: MethodDefinition<_sigil_admin_v1_DeleteEntryRequest, _sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryRequest__Output, _sigil_admin_v1_DeleteEntryResponse__Output>
   EndTask: MethodDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskRequest__Output, _sigil_admin_v1_EndTaskResponse__Output>
   EvictAgent: MethodDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse__Output>
+  ExplainSvid: MethodDefinition<_sigil_admin_v1_ExplainSvidRequest, _sigil_admin_v1_ExplainSvidResponse, _sigil_admin_v1_ExplainSvidRequest__Output, _sigil_admin_v1_ExplainSvidResponse__Output>
   GetAgent: MethodDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse__Output>
   GetBundle: MethodDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse__Output>
   GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
+  ListAuditRecords: MethodDefinition<_sigil_admin_v1_ListAuditRecordsRequest, _sigil_admin_v1_ListAuditRecordsResponse, _sigil_admin_v1_ListAuditRecordsRequest__Output, _sigil_admin_v1_ListAuditRecordsResponse__Output>
   ListEntries: MethodDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse__Output>
   ListRevocations: MethodDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsRequest__Output, _sigil_admin_v1_ListRevocationsResponse__Output>
   ListSvids: MethodDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsRequest__Output, _sigil_admin_v1_ListSvidsResponse__Output>
@@ -495,4 +569,5 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   MintX509Svid: MethodDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse__Output>
   RevokeSvid: MethodDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse__Output>
   UpdateEntry: MethodDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse__Output>
+  VerifyAuditTrail: MethodDefinition<_sigil_admin_v1_VerifyAuditTrailRequest, _sigil_admin_v1_VerifyAuditTrailResponse, _sigil_admin_v1_VerifyAuditTrailRequest__Output, _sigil_admin_v1_VerifyAuditTrailResponse__Output>
 }
