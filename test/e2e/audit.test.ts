@@ -10,12 +10,14 @@ import t from 'tap'
 import { loadWorkloadApi } from '../../proto/loader.js'
 import { startSigilNode } from '../helpers/agent-process.js'
 import { tamperAuditDatabase } from '../helpers/audit-tamper.js'
+import { startTaskWorkload } from '../helpers/task-workload.js'
 
 const TD = 'spiffe://example.org'
 const ID = `${TD}/e2e/audited`
 const uid = process.getuid?.() ?? 0
 const node = await startSigilNode(t)
-await node.createEntry(ID, [`unix:uid:${uid}`])
+const TOOL = `${TD}/e2e/tool`
+await node.createEntry(ID, [`unix:uid:${uid}`], ['--task-scope', TOOL, '--max-task-ttl', '2m'])
 const dbPath = join(node.server.dataDir, 'datastore.sqlite3')
 
 const api = loadWorkloadApi()
@@ -111,6 +113,47 @@ t.test('svid explain names the entry, the agent, its attestation and the matched
   )
   t.equal((await node.server.cli('svid', 'explain')).code, 2, 'neither --serial nor --jti: exit 2')
 })
+
+t.test(
+  'a task JWT-SVID explained: its task, the delegation chain from alice, the task records',
+  async (t) => {
+    const alice = `${TD}/user/alice`
+    const minted = await node.server.cli('jwt', 'mint', '--spiffe-id', alice, '--audience', ID)
+    t.equal(minted.code, 0, minted.stderr)
+    const w = await startTaskWorkload(t, { dir: node.dir, socketPath: node.agent.socketPath })
+    const begun = await w.request('begin', {
+      options: { purpose: 'audit e2e', scope: [TOOL], ttl: 60, onBehalfOf: minted.stdout.trim() },
+    })
+    t.ok(begun.ok, String(begun.message))
+    const taskId = String(begun.taskId)
+    const jwt = await w.request('jwt', { taskId, audience: TOOL })
+    t.ok(jwt.ok, String(jwt.message))
+    const refused = await w.request('jwt', { taskId, audience: `${TD}/e2e/elsewhere` })
+    t.equal(refused.ok, false, 'an audience outside the scope is refused')
+    t.ok((await w.request('end', { taskId, outcome: 'completed' })).ok)
+
+    const x = await cliJson('svid', 'explain', '--jti', decodeJwt(String(jwt.token)).jti as string)
+    t.equal(x.code, 0, x.stderr)
+    t.match(x.json.task, {
+      id: taskId,
+      purpose: 'audit e2e',
+      scope: [TOOL],
+      state: 'ended',
+      outcome: 'completed',
+    })
+    t.same(x.json.delegation_chain, [alice, ID], 'the principal, then the workload that acted for it')
+    const kinds = x.json.records.map((r: { kind: string }) => r.kind)
+    for (const k of ['task_begun', 'task_jwt_issued', 'task_jwt_refused', 'task_ended'])
+      t.ok(kinds.includes(k), k)
+    const trail = await cliJson('audit', 'list', '--task-id', taskId, '--decision', 'deny')
+    t.same(
+      trail.json.records.map((r: { kind: string }) => r.kind),
+      ['task_jwt_refused'],
+      'audit list --task-id --decision deny',
+    )
+    t.match(JSON.stringify(trail.json), /outside the task's scope/)
+  },
+)
 
 t.test('audit verify passes, then names each edit a separate process makes to the file', async (t) => {
   const ok = await node.server.cli('audit', 'verify')
