@@ -26,7 +26,9 @@ async function head(): Promise<number> {
 
 // Attack: secrets handed out by admin calls are copied into the trail or its log lines.
 t.test('join tokens and minted JWT-SVIDs never reach the audit trail or the log', async (t) => {
-  const token = (await server.cli('token', 'generate', '--spiffe-id', 'spiffe://example.org/node/a')).stdout.trim()
+  const token = (
+    await server.cli('token', 'generate', '--spiffe-id', 'spiffe://example.org/node/a')
+  ).stdout.trim()
   const jwt = (
     await server.cli('jwt', 'mint', '--spiffe-id', 'spiffe://example.org/w', '--audience', 'db')
   ).stdout.trim()
@@ -68,7 +70,12 @@ t.test('a changed, deleted or inserted record is the first broken link, exit 1',
   t.equal((await verify()).code, 0)
   const n = await head()
   const steps: { how: string; tamper: AuditTamper | 'sqlite3'; seq: number; says: RegExp }[] = [
-    { how: 'insert (forged, renumbered)', tamper: { action: 'insert', seq: n - 1 }, seq: n, says: /does not follow/ },
+    {
+      how: 'insert (forged, renumbered)',
+      tamper: { action: 'insert', seq: n - 1 },
+      seq: n,
+      says: /does not follow/,
+    },
     { how: 'delete', tamper: { action: 'delete', seq: n - 4 }, seq: n - 4, says: /missing \(deleted\)/ },
     {
       how: SQLITE3 ? 'edit with the sqlite3 shell' : 'edit (node)',
@@ -92,7 +99,11 @@ t.test('a changed, deleted or inserted record is the first broken link, exit 1',
     } else await tamperAuditDatabase(dbPath, step.tamper)
     const v = await verify()
     t.equal(v.code, 1, `${step.how}: exit 1`)
-    t.match(v.out, new RegExp(`^audit trail BROKEN at record ${step.seq}: `), `${step.how}: record ${step.seq} named`)
+    t.match(
+      v.out,
+      new RegExp(`^audit trail BROKEN at record ${step.seq}: `),
+      `${step.how}: record ${step.seq} named`,
+    )
     t.match(v.out, step.says)
   }
   t.equal((await server.cli('healthcheck')).code, 0, 'the server keeps serving')

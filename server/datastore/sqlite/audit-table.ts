@@ -56,22 +56,11 @@ export class AuditTable {
     const head = this.head()
     if (head?.seq !== expected?.seq || head?.hash !== expected?.hash) return false
     for (const r of records) {
+      // every field of a record is a string or a number: bound as they are, by name
       this.#sql.run(
         `INSERT INTO audit_records (${COLUMNS}) VALUES
          (@seq, @at, @kind, @decision, @spiffeId, @taskId, @serialOrJti, @actor, @details, @prevHash, @hash)`,
-        {
-          seq: r.seq,
-          at: r.at,
-          kind: r.kind,
-          decision: r.decision,
-          spiffeId: r.spiffeId,
-          taskId: r.taskId,
-          serialOrJti: r.serialOrJti,
-          actor: r.actor,
-          details: r.details,
-          prevHash: r.prevHash,
-          hash: r.hash,
-        },
+        r as unknown as Params,
       )
     }
     return true
