@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { type AuditTamper, tamperAuditDatabase } from '../helpers/audit-tamper.js'
-import { startAttackServer } from './harness.js'
+import { attestWithJoinToken, startAttackServer } from './harness.js'
 
-const { server } = await startAttackServer(t)
+const { server, admin, rootPem } = await startAttackServer(t)
 const dbPath = join(server.dataDir, 'datastore.sqlite3')
 const SQLITE3 = ['/usr/bin/sqlite3', '/usr/local/bin/sqlite3'].find((p) => existsSync(p))
 
@@ -41,6 +41,30 @@ t.test('join tokens and minted JWT-SVIDs never reach the audit trail or the log'
   t.notOk(logs.includes(token), 'no join token in the log')
   t.notOk(logs.includes(jwt.split('.')[2]!), 'no JWT signature in the log')
   t.match(trail, /"kind": "jwt_svid_issued"/, 'the mint itself is recorded')
+})
+
+// Attack: a replayed join token; the refusal is recorded, the token is not.
+t.test('a refused attestation is in the trail without its join token', async (t) => {
+  const { token } = await admin.call('CreateJoinToken', {
+    spiffe_id: 'spiffe://example.org/node/r',
+    ttl: 600,
+  })
+  await attestWithJoinToken(server.agentApiAddress, rootPem, token)
+  await t.rejects(attestWithJoinToken(server.agentApiAddress, rootPem, token), 'the replay is refused')
+  const trail = (await server.cli('audit', 'list', '--decision', 'deny', '--output', 'json')).stdout
+  const refused = (
+    JSON.parse(trail) as {
+      records: { kind: string; details: { method?: string; error?: { code: string } } }[]
+    }
+  ).records.filter((r) => r.kind === 'signing_refused' && r.details.method === 'AttestAgent')
+  t.equal(refused.length, 1)
+  t.equal(refused[0]?.details.error?.code, 'ERR_TOKEN_USED')
+  t.notOk(trail.includes(token), 'no join token in the trail')
+  t.notOk(JSON.stringify(server.logs).includes(token), 'no join token in the log')
+  const issued = (
+    await server.cli('audit', 'list', '--spiffe-id', 'spiffe://example.org/node/r', '--output', 'json')
+  ).stdout
+  t.match(issued, /"attestation_type": "join_token"/, "the first attestation's agent SVID is recorded")
 })
 
 // Attack: cut off the newest records, or rewrite a record and recompute every hash after it.

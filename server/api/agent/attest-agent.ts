@@ -7,7 +7,7 @@
  * and simply attests again; a banned one is refused with PERMISSION_DENIED.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js'
-import { SigilError } from '../../../certs/errors.js'
+import { isSigilError, SigilError } from '../../../certs/errors.js'
 import { formatSelector } from '../../../certs/selector/selector.js'
 import { parseCsr } from '../../../certs/x509svid/csr.js'
 import type { AgentSvidResult } from '../../../proto/generated/sigil/agent/v1/AgentSvidResult.js'
@@ -53,6 +53,18 @@ export function attestAgentHandler(
           deps.logger.debug({ method: METHOD }, 'agent left the attestation stream')
           return
         }
+        // a refused attestation is a refused agent SVID: recorded (the join token itself never is)
+        deps.audit?.note({
+          kind: 'signing_refused',
+          decision: 'deny',
+          details: {
+            method: METHOD,
+            error: {
+              code: isSigilError(e) ? e.code : 'ERR_INTERNAL',
+              message: isSigilError(e) ? e.message : 'internal error',
+            },
+          },
+        })
         call.emit('error', toGrpcError(e, deps.logger, METHOD))
       },
     )
