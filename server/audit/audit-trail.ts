@@ -38,7 +38,7 @@ import { SigilError } from '../../certs/errors.js'
 import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import { AUDIT_DECISIONS } from '../datastore/audit-records.js'
-import type { AuditDecision, AuditFilter, AuditHead, AuditRecord, DataStore } from '../datastore/datastore.js'
+import type { AuditFilter, AuditHead, AuditRecord, DataStore } from '../datastore/datastore.js'
 import {
   AuditChainChecker,
   type AuditChainProblem,
@@ -46,58 +46,15 @@ import {
   sealAuditRecords,
 } from './audit-chain.js'
 import { auditJson } from './audit-details.js'
+import type { AuditEvent, AuditSink } from './audit-event.js'
 
-/** The kinds Sigil itself records; other parts may add their own. */
-export type AuditKind =
-  | 'x509_svid_issued'
-  | 'jwt_svid_issued'
-  | 'signing_refused'
-  | 'task_begun'
-  | 'task_refused'
-  | 'task_jwt_issued'
-  | 'task_jwt_refused'
-  | 'task_end_refused'
-  | 'task_ended'
-  | 'revocation'
-  | 'admin_operation'
-  | 'policy_decision'
-  | 'approval_requested'
-  | 'approval_granted'
-  | 'approval_denied'
-  | 'approval_expired'
-  | 'task_drift'
-
-/** Who asked: an admin caller (kernel peer credentials of the admin socket) or an agent. */
-export type AuditActor =
-  | { readonly uid: number; readonly pid: number; readonly exe: string }
-  | { readonly agentId: string }
-
-/** One thing to record. */
-export interface AuditEvent {
-  readonly kind: AuditKind | (string & {})
-  readonly decision: AuditDecision
-  readonly spiffeId?: string
-  readonly taskId?: string
-  /** The X.509 serial (lowercase hex) or JWT `jti` the record is about. */
-  readonly serialOrJti?: string
-  readonly actor?: AuditActor
-  /** Anything else worth keeping (entry, selectors, audience, policies, reasons…); secrets are dropped. */
-  readonly details?: Record<string, unknown>
-}
+export type { AuditActor, AuditEvent, AuditKind, AuditSink } from './audit-event.js'
 
 /** What the trail records into: the `DataStore`'s audit section. */
 export type AuditDataStore = Pick<
   DataStore,
   'appendAuditRecords' | 'auditHead' | 'listAuditRecords' | 'readAuditRecords'
 >
-
-/** The narrow interface components that only write records take. */
-export interface AuditSink {
-  /** Appends; resolves once durable, rejects when the record could not be stored. */
-  record(event: AuditEvent): Promise<AuditRecord>
-  /** Appends without waiting (for reports such as refusals); a failure is logged, never thrown. */
-  note(event: AuditEvent): void
-}
 
 /** How to build an {@link AuditTrail}. */
 export interface AuditTrailOptions {
