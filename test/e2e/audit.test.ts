@@ -91,6 +91,21 @@ t.test('issuance through the agent is in the trail; admin calls carry the caller
   t.notMatch(JSON.stringify((await cliJson('audit', 'list')).json), /eyJ/, 'no token in the trail')
 })
 
+t.test('bad input to the audit verbs: exit 2 with one line, nothing sent', async (t) => {
+  for (const args of [
+    ['audit', 'list', '--decision', 'maybe'],
+    ['audit', 'list', '--limit', '0'],
+    ['audit', 'list', '--since', 'yesterday'],
+    ['audit', 'list', '--spiffe-id', 'not-an-id'],
+    ['audit', 'verify', '--anchor', '12:ABC'],
+    ['svid', 'explain', '--serial', '0a', '--jti', 'j'],
+  ]) {
+    const r = await node.server.cli(...args)
+    t.equal(r.code, 2, args.join(' '))
+    t.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line`)
+  }
+})
+
 t.test('svid explain names the entry, the agent, its attestation and the matched selectors', async (t) => {
   const x = await cliJson('svid', 'explain', '--serial', serial)
   t.equal(x.code, 0, x.stderr)
