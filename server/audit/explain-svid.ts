@@ -137,6 +137,8 @@ export async function explainSvid(
   return {
     svid: svidJson(kind, value, spiffeId, issued, issuance),
     ...(revocation ? { revoked: { at: revocation.revokedAt.toISOString(), reason: revocation.reason } } : {}),
+    // who asked for it: the agent ({agent_id}) or the admin caller ({uid, pid, exe}) of a mint
+    ...(issuance?.actor ? { requested_by: parse(issuance.actor) } : {}),
     ...(entry ? { entry } : {}),
     ...(agent ? { agent } : {}),
     matched_selectors:

@@ -72,6 +72,7 @@ function fields(value: unknown, indent: string): string[] {
 const EXPLAIN_ORDER = [
   'svid',
   'revoked',
+  'requested_by',
   'entry',
   'agent',
   'matched_selectors',
@@ -88,7 +89,10 @@ export function formatExplanation(e: Record<string, unknown>): string {
   const records = Array.isArray(e.records) ? (e.records as Record<string, unknown>[]) : []
   out.push(`audit records: ${records.length}`)
   for (const r of records) {
-    out.push(`  #${r.seq} ${r.at} ${r.decision} ${r.kind}${r.details ? ` ${JSON.stringify(r.details)}` : ''}`)
+    const by = r.actor ? actorText(JSON.stringify(r.actor)) : ''
+    out.push(
+      `  #${r.seq} ${r.at} ${r.decision} ${r.kind}${by}${r.details ? ` ${JSON.stringify(r.details)}` : ''}`,
+    )
   }
   return out.join('\n')
 }

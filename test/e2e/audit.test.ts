@@ -113,6 +113,7 @@ t.test('svid explain names the entry, the agent, its attestation and the matched
   t.match(x.json.entry, { parent_id: node.agentId, selectors: [`unix:uid:${uid}`] })
   t.match(x.json.agent, { spiffe_id: node.agentId, attestation_type: 'join_token' })
   t.same(x.json.matched_selectors, [`unix:uid:${uid}`])
+  t.same(x.json.requested_by, { agent_id: node.agentId })
   const pretty = await node.server.cli('svid', 'explain', '--serial', serial.toUpperCase())
   t.equal(pretty.code, 0, pretty.stderr)
   t.match(pretty.stdout, /entry:\n {2}id: /)
