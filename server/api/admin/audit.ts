@@ -14,6 +14,36 @@ import { unary } from './unary.js'
 
 /** Most records one `audit list` returns (the newest). */
 export const MAX_LISTED_AUDIT_RECORDS = 10_000
+/** Most bytes of records in one answer: the CLI accepts messages of at most 1 MiB. */
+export const MAX_LISTED_AUDIT_BYTES = 900 * 1024
+/** Protobuf framing and the numbers of one record, roughly. */
+const RECORD_OVERHEAD_BYTES = 48
+
+/** The newest records whose encoding fits {@link MAX_LISTED_AUDIT_BYTES}, in chain order. */
+function newestThatFit(records: readonly AuditRecord[]): { kept: AuditRecord[]; truncated: boolean } {
+  let bytes = 0
+  let first = records.length
+  while (first > 0) {
+    const r = records[first - 1]!
+    const size =
+      RECORD_OVERHEAD_BYTES +
+      [
+        r.kind,
+        r.decision,
+        r.spiffeId,
+        r.taskId,
+        r.serialOrJti,
+        r.actor,
+        r.details,
+        r.prevHash,
+        r.hash,
+      ].reduce((n, s) => n + Buffer.byteLength(s), 0)
+    if (bytes + size > MAX_LISTED_AUDIT_BYTES) break
+    bytes += size
+    first--
+  }
+  return { kept: records.slice(first), truncated: first > 0 }
+}
 
 const HASH = /^[0-9a-f]{64}$/
 
@@ -65,7 +95,8 @@ export function auditHandlers(
         ...(req.serial_or_jti !== '' ? { serialOrJti: req.serial_or_jti } : {}),
         ...(req.decision !== '' ? { decision: req.decision as AuditDecision } : {}),
       })
-      return { records: records.map(toMessage) }
+      const { kept, truncated } = newestThatFit(records)
+      return { records: kept.map(toMessage), truncated }
     }),
 
     VerifyAuditTrail: unary('VerifyAuditTrail', logger, async (req) => {

@@ -53,11 +53,15 @@ export const run = adminVerb({
       limit,
     }
     const res = await ctx.admin().call('ListAuditRecords', request)
-    printResult(ctx.io, ctx.format, { records: res.records.map(auditRecordJson) }, () =>
-      [
-        `Found ${res.records.length} audit record${res.records.length === 1 ? '' : 's'}`,
-        ...res.records.map(formatAuditRecord),
-      ].join('\n'),
+    printResult(
+      ctx.io,
+      ctx.format,
+      { records: res.records.map(auditRecordJson), truncated: res.truncated },
+      () =>
+        [
+          `Found ${res.records.length} audit record${res.records.length === 1 ? '' : 's'}${res.truncated ? ' (the newest that fit in one answer; narrow with --since, --limit or a filter for older ones)' : ''}`,
+          ...res.records.map(formatAuditRecord),
+        ].join('\n'),
     )
     return EXIT_OK
   },

@@ -5,8 +5,18 @@ import type { AuditRecord as _sigil_admin_v1_AuditRecord, AuditRecord__Output as
 
 export interface ListAuditRecordsResponse {
   'records'?: (_sigil_admin_v1_AuditRecord)[];
+  /**
+   * True when older matching records were left out to keep the answer under the admin
+   * socket's message limit (narrow with since_seconds, limit or a filter).
+   */
+  'truncated'?: (boolean);
 }
 
 export interface ListAuditRecordsResponse__Output {
   'records': (_sigil_admin_v1_AuditRecord__Output)[];
+  /**
+   * True when older matching records were left out to keep the answer under the admin
+   * socket's message limit (narrow with since_seconds, limit or a filter).
+   */
+  'truncated': (boolean);
 }
