@@ -16,6 +16,7 @@ import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
 import { runEvery } from '../common/loop/run-every.js'
 import { startMetricsListener } from '../common/metrics/metrics-listener.js'
+import { AuditTrail } from './audit/audit-trail.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
@@ -76,6 +77,9 @@ export async function startServer(
     const metrics = new ServerMetrics()
     const datastore = instrumentDataStore(await SqliteDataStore.open({ path: datastorePath }), metrics)
     life.onClose('datastore', () => datastore.close())
+    // the audit trail: hash-chained records of every decision, durable, plus one log line each
+    const audit = new AuditTrail({ datastore, logger, clock })
+    life.onClose('audit', () => audit.drain())
 
     // the key store and the datastore must belong together before the CA may create anything
     const keyStore = new KeyStore(config.dataDir)
@@ -117,6 +121,22 @@ export async function startServer(
       unknownCredentialTtlMs: config.caTtlSeconds * 1000,
     })
     life.background('revocation-prune', revocations.run(life.signal))
+    revocations.subscribe(({ added }) => {
+      for (const r of added) {
+        audit.note({
+          kind: 'revocation',
+          decision: 'info',
+          ...(r.kind === 'txn' ? { taskId: r.value } : { serialOrJti: r.value }),
+          details: {
+            kind: r.kind,
+            value: r.value,
+            reason: r.reason,
+            sequence: r.sequence,
+            expires_at: r.expiresAt,
+          },
+        })
+      }
+    })
     const crls = new CrlPublisher({
       ca,
       revocations,
@@ -152,6 +172,7 @@ export async function startServer(
       clock,
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       isRevoked: revokedIn(revocations),
+      audit,
     })
     // no credential survives its task: ending one revokes its Txn-Token and all issued for it
     const revokeTask = connectTaskRevocation(tasks, revocations, datastore)
@@ -179,6 +200,7 @@ export async function startServer(
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       revocations,
       crls,
+      audit,
       ...(config.x509popCa ? { x509popCaCerts: readPemCertificates(config.x509popCa, 'x509pop-ca') } : {}),
     })
     life.onClose('agent-api', () => agentApi.close())
@@ -214,6 +236,7 @@ export async function startServer(
       storageProbe: () => probeStorage(config.dataDir),
       revocations,
       revokeTask,
+      audit,
     })
     life.onClose('admin-api', () => adminApi.close())
 

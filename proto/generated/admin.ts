@@ -4,6 +4,8 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AdminAPIClient as _sigil_admin_v1_AdminAPIClient, AdminAPIDefinition as _sigil_admin_v1_AdminAPIDefinition } from './sigil/admin/v1/AdminAPI.js';
 import type { Agent as _sigil_admin_v1_Agent, Agent__Output as _sigil_admin_v1_Agent__Output } from './sigil/admin/v1/Agent.js';
+import type { AuditChainProblem as _sigil_admin_v1_AuditChainProblem, AuditChainProblem__Output as _sigil_admin_v1_AuditChainProblem__Output } from './sigil/admin/v1/AuditChainProblem.js';
+import type { AuditRecord as _sigil_admin_v1_AuditRecord, AuditRecord__Output as _sigil_admin_v1_AuditRecord__Output } from './sigil/admin/v1/AuditRecord.js';
 import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentRequest__Output as _sigil_admin_v1_BanAgentRequest__Output } from './sigil/admin/v1/BanAgentRequest.js';
 import type { BanAgentResponse as _sigil_admin_v1_BanAgentResponse, BanAgentResponse__Output as _sigil_admin_v1_BanAgentResponse__Output } from './sigil/admin/v1/BanAgentResponse.js';
 import type { CountEntriesRequest as _sigil_admin_v1_CountEntriesRequest, CountEntriesRequest__Output as _sigil_admin_v1_CountEntriesRequest__Output } from './sigil/admin/v1/CountEntriesRequest.js';
@@ -22,6 +24,8 @@ import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from './sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from './sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from './sigil/admin/v1/EvictAgentResponse.js';
+import type { ExplainSvidRequest as _sigil_admin_v1_ExplainSvidRequest, ExplainSvidRequest__Output as _sigil_admin_v1_ExplainSvidRequest__Output } from './sigil/admin/v1/ExplainSvidRequest.js';
+import type { ExplainSvidResponse as _sigil_admin_v1_ExplainSvidResponse, ExplainSvidResponse__Output as _sigil_admin_v1_ExplainSvidResponse__Output } from './sigil/admin/v1/ExplainSvidResponse.js';
 import type { FederationRelationship as _sigil_admin_v1_FederationRelationship, FederationRelationship__Output as _sigil_admin_v1_FederationRelationship__Output } from './sigil/admin/v1/FederationRelationship.js';
 import type { FederationRelationshipRequest as _sigil_admin_v1_FederationRelationshipRequest, FederationRelationshipRequest__Output as _sigil_admin_v1_FederationRelationshipRequest__Output } from './sigil/admin/v1/FederationRelationshipRequest.js';
 import type { FederationRelationshipResponse as _sigil_admin_v1_FederationRelationshipResponse, FederationRelationshipResponse__Output as _sigil_admin_v1_FederationRelationshipResponse__Output } from './sigil/admin/v1/FederationRelationshipResponse.js';
@@ -35,6 +39,8 @@ import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Out
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from './sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from './sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from './sigil/admin/v1/ListAgentsResponse.js';
+import type { ListAuditRecordsRequest as _sigil_admin_v1_ListAuditRecordsRequest, ListAuditRecordsRequest__Output as _sigil_admin_v1_ListAuditRecordsRequest__Output } from './sigil/admin/v1/ListAuditRecordsRequest.js';
+import type { ListAuditRecordsResponse as _sigil_admin_v1_ListAuditRecordsResponse, ListAuditRecordsResponse__Output as _sigil_admin_v1_ListAuditRecordsResponse__Output } from './sigil/admin/v1/ListAuditRecordsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from './sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from './sigil/admin/v1/ListEntriesResponse.js';
 import type { ListFederatedBundlesRequest as _sigil_admin_v1_ListFederatedBundlesRequest, ListFederatedBundlesRequest__Output as _sigil_admin_v1_ListFederatedBundlesRequest__Output } from './sigil/admin/v1/ListFederatedBundlesRequest.js';
@@ -64,6 +70,8 @@ import type { TaskEvent as _sigil_admin_v1_TaskEvent, TaskEvent__Output as _sigi
 import type { TrustDomainRequest as _sigil_admin_v1_TrustDomainRequest, TrustDomainRequest__Output as _sigil_admin_v1_TrustDomainRequest__Output } from './sigil/admin/v1/TrustDomainRequest.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from './sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from './sigil/admin/v1/UpdateEntryResponse.js';
+import type { VerifyAuditTrailRequest as _sigil_admin_v1_VerifyAuditTrailRequest, VerifyAuditTrailRequest__Output as _sigil_admin_v1_VerifyAuditTrailRequest__Output } from './sigil/admin/v1/VerifyAuditTrailRequest.js';
+import type { VerifyAuditTrailResponse as _sigil_admin_v1_VerifyAuditTrailResponse, VerifyAuditTrailResponse__Output as _sigil_admin_v1_VerifyAuditTrailResponse__Output } from './sigil/admin/v1/VerifyAuditTrailResponse.js';
 import type { Bundle as _sigil_common_v1_Bundle, Bundle__Output as _sigil_common_v1_Bundle__Output } from './sigil/common/v1/Bundle.js';
 import type { RegistrationEntry as _sigil_common_v1_RegistrationEntry, RegistrationEntry__Output as _sigil_common_v1_RegistrationEntry__Output } from './sigil/common/v1/RegistrationEntry.js';
 import type { Selector as _sigil_common_v1_Selector, Selector__Output as _sigil_common_v1_Selector__Output } from './sigil/common/v1/Selector.js';
@@ -79,6 +87,8 @@ export interface ProtoGrpcType {
       v1: {
         AdminAPI: SubtypeConstructor<typeof grpc.Client, _sigil_admin_v1_AdminAPIClient> & { service: _sigil_admin_v1_AdminAPIDefinition }
         Agent: MessageTypeDefinition<_sigil_admin_v1_Agent, _sigil_admin_v1_Agent__Output>
+        AuditChainProblem: MessageTypeDefinition<_sigil_admin_v1_AuditChainProblem, _sigil_admin_v1_AuditChainProblem__Output>
+        AuditRecord: MessageTypeDefinition<_sigil_admin_v1_AuditRecord, _sigil_admin_v1_AuditRecord__Output>
         BanAgentRequest: MessageTypeDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentRequest__Output>
         BanAgentResponse: MessageTypeDefinition<_sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentResponse__Output>
         CountEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesRequest__Output>
@@ -97,6 +107,8 @@ export interface ProtoGrpcType {
         EndTaskResponse: MessageTypeDefinition<_sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskResponse__Output>
         EvictAgentRequest: MessageTypeDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentRequest__Output>
         EvictAgentResponse: MessageTypeDefinition<_sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentResponse__Output>
+        ExplainSvidRequest: MessageTypeDefinition<_sigil_admin_v1_ExplainSvidRequest, _sigil_admin_v1_ExplainSvidRequest__Output>
+        ExplainSvidResponse: MessageTypeDefinition<_sigil_admin_v1_ExplainSvidResponse, _sigil_admin_v1_ExplainSvidResponse__Output>
         FederationRelationship: MessageTypeDefinition<_sigil_admin_v1_FederationRelationship, _sigil_admin_v1_FederationRelationship__Output>
         FederationRelationshipRequest: MessageTypeDefinition<_sigil_admin_v1_FederationRelationshipRequest, _sigil_admin_v1_FederationRelationshipRequest__Output>
         FederationRelationshipResponse: MessageTypeDefinition<_sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_FederationRelationshipResponse__Output>
@@ -110,6 +122,8 @@ export interface ProtoGrpcType {
         HealthResponse: MessageTypeDefinition<_sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthResponse__Output>
         ListAgentsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsRequest__Output>
         ListAgentsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsResponse__Output>
+        ListAuditRecordsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAuditRecordsRequest, _sigil_admin_v1_ListAuditRecordsRequest__Output>
+        ListAuditRecordsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAuditRecordsResponse, _sigil_admin_v1_ListAuditRecordsResponse__Output>
         ListEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesRequest__Output>
         ListEntriesResponse: MessageTypeDefinition<_sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesResponse__Output>
         ListFederatedBundlesRequest: MessageTypeDefinition<_sigil_admin_v1_ListFederatedBundlesRequest, _sigil_admin_v1_ListFederatedBundlesRequest__Output>
@@ -139,6 +153,8 @@ export interface ProtoGrpcType {
         TrustDomainRequest: MessageTypeDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_TrustDomainRequest__Output>
         UpdateEntryRequest: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryRequest__Output>
         UpdateEntryResponse: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryResponse__Output>
+        VerifyAuditTrailRequest: MessageTypeDefinition<_sigil_admin_v1_VerifyAuditTrailRequest, _sigil_admin_v1_VerifyAuditTrailRequest__Output>
+        VerifyAuditTrailResponse: MessageTypeDefinition<_sigil_admin_v1_VerifyAuditTrailResponse, _sigil_admin_v1_VerifyAuditTrailResponse__Output>
       }
     }
     common: {

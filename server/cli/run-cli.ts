@@ -36,7 +36,7 @@ export const runCli = createCli({
     x509: { summary: 'x509 mint: mint an X509-SVID', load: () => import('./commands/x509.js') },
     jwt: { summary: 'jwt mint: mint a JWT-SVID', load: () => import('./commands/jwt.js') },
     svid: {
-      summary: 'svid list|revoke: show the issuance record, revoke SVIDs',
+      summary: 'svid list|revoke|explain: show the issuance record, revoke SVIDs, explain one',
       load: () => import('./commands/svid.js'),
     },
     revocation: {
@@ -46,6 +46,10 @@ export const runCli = createCli({
     task: {
       summary: 'task list|show|end: tasks and their credentials',
       load: () => import('./commands/task.js'),
+    },
+    audit: {
+      summary: 'audit list|verify: the hash-chained audit trail',
+      load: () => import('./commands/audit.js'),
     },
     healthcheck: {
       summary: 'Check that the server is healthy',

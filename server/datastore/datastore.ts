@@ -1,6 +1,6 @@
 /**
  * The server's datastore contract: everything the server persists — registration entries,
- * attested agents, join tokens, trust bundles, the issuance record, tasks and revocations — behind one async
+ * attested agents, join tokens, trust bundles, the issuance record, tasks, revocations and the audit trail — behind one async
  * interface, so that a second backend (PostgreSQL) can follow without touching callers.
  * The embedded default is `sqlite/sqlite-data-store.ts`; every backend must pass the one
  * conformance suite in `test/server/datastore/conformance.ts`.
@@ -24,6 +24,7 @@
  * const entry = await ds.createEntry({ spiffeId, parentId, selectors, ...defaults })
  */
 import type { Selector } from '../../certs/selector/selector.js'
+import type { AuditFilter, AuditHead, AuditRecord } from './audit-records.js'
 import type {
   AttestedAgent,
   AttestedAgentFilter,
@@ -52,6 +53,7 @@ import type {
   TaskRecord,
 } from './records.js'
 
+export type * from './audit-records.js'
 export type * from './records.js'
 
 /** The storage contract every backend implements (see the module comment for shared rules). */
@@ -279,6 +281,25 @@ export interface DataStore {
     trustDomain: string,
     bundle: BundleInput,
   ): Promise<{ readonly outcome: FederatedBundleOutcome; readonly record: BundleRecord }>
+
+  // ----- audit trail (issue 14 item 7; sealed by server/audit/audit-chain.ts) -----
+
+  /**
+   * Compare-and-append: stores `records` (sealed, numbered from `expected.seq + 1`, or 1 when
+   * `expected` is undefined) in one durable transaction — committed to stable storage before it
+   * resolves, unlike other writes — if the chain's last record is still `expected`; resolves
+   * false and stores nothing when another writer moved the head. Stores every field as given.
+   */
+  appendAuditRecords(records: readonly AuditRecord[], expected: AuditHead | undefined): Promise<boolean>
+
+  /** The chain's last record (seq and hash), or `undefined` when the trail is empty. */
+  auditHead(): Promise<AuditHead | undefined>
+
+  /** Records matching every filter field, in chain order; with `limit`, the newest that many. */
+  listAuditRecords(filter?: AuditFilter): Promise<AuditRecord[]>
+
+  /** Up to `limit` records with `seq > afterSeq`, in chain order (pages for `audit verify`). */
+  readAuditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]>
 
   // ----- lifecycle -----
 

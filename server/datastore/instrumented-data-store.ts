@@ -63,6 +63,10 @@ const METHODS: Record<keyof DataStore, boolean> = {
   deleteFederationRelationship: true,
   recordFederationRefresh: true,
   storeFederatedBundle: true,
+  appendAuditRecords: true,
+  auditHead: true,
+  listAuditRecords: true,
+  readAuditRecords: true,
   integrityCheck: true,
   close: false,
 }

@@ -21,6 +21,7 @@ import {
   createAgentApiHandlers,
 } from '../api/agent/agent-api-handlers.js'
 import type { AgentCrlSource, AgentRevocationSource } from '../api/agent/revocation-updates.js'
+import type { AuditSink } from '../audit/audit-trail.js'
 import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../nodeattestation/node-attestor.js'
 import { X509popAttestor } from '../nodeattestation/x509pop-attestor.js'
@@ -62,6 +63,8 @@ export interface AgentApiServerConfig {
   readonly attestTimeoutMs?: number
   /** Task decisions (BeginTask, FetchTaskJwtSvid, EndTask); absent: those fail UNAVAILABLE. */
   readonly tasks?: TaskService
+  /** The audit trail (issuance and signing refusals). */
+  readonly audit?: AuditSink
 }
 
 /** A running agent API endpoint. */
@@ -126,6 +129,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     ...(cfg.tasks ? { tasks: cfg.tasks } : {}),
     revocations: cfg.revocations,
     crls: cfg.crls,
+    ...(cfg.audit ? { audit: cfg.audit } : {}),
   })
 
   await cfg.identity.init()

@@ -28,6 +28,14 @@ import type {
   TaskServiceOptions,
 } from './task-service-options.js'
 
+/** What a task event's audit record says besides the task (see `#event`). */
+interface TaskEventAbout {
+  readonly spiffeId?: string
+  readonly serialOrJti?: string
+  readonly agentId?: string
+  readonly details?: Record<string, unknown>
+}
+
 export { DEFAULT_MAX_TASK_TTL_SECONDS, MAX_PURPOSE_BYTES, MAX_TASK_SCOPE } from './task-rules.js'
 export type * from './task-service-options.js'
 
@@ -66,6 +74,13 @@ export class TaskService {
       return await this.#begin(caller, req)
     } catch (e) {
       this.#o.logger.warn({ ...log, method: 'BeginTask', reason: errorText(e) }, 'task refused')
+      this.#o.audit?.note({
+        kind: 'task_refused',
+        decision: 'deny',
+        spiffeId: entry.spiffeId,
+        actor: { agentId: caller.agentId },
+        details: { entry_id: entry.id, purpose: req.purpose, scope: req.scope, reason: errorText(e) },
+      })
       throw e
     }
   }
@@ -132,7 +147,19 @@ export class TaskService {
       issuedAt: txnToken.issuedAt,
       expiresAt: txnToken.expiresAt,
     })
-    await this.#event(id, 'begun', `scope=${scope.join(' ')} deadline=${task.deadline.toISOString()}`)
+    await this.#event(id, 'begun', `scope=${scope.join(' ')} deadline=${task.deadline.toISOString()}`, {
+      spiffeId: task.spiffeId,
+      agentId: caller.agentId,
+      details: {
+        entry_id: entry.id,
+        subject: task.subject,
+        purpose: task.purpose,
+        scope,
+        act_chain: task.actChain,
+        parent_txn: task.parentTxn,
+        deadline: task.deadline,
+      },
+    })
     this.#o.logger.info(
       {
         task_id: id,
@@ -227,7 +254,18 @@ export class TaskService {
         new SigilError('ERR_TASK_ENDED', `task ${task.id} ended while its JWT-SVID was being issued`),
       )
     }
-    await this.#event(task.id, 'jwt_issued', `aud=${audience.slice(0, 256)} jti=${jwt.jti}`)
+    await this.#event(task.id, 'jwt_issued', `aud=${audience.slice(0, 256)} jti=${jwt.jti}`, {
+      spiffeId: task.spiffeId,
+      serialOrJti: jwt.jti,
+      agentId: caller.agentId,
+      details: {
+        entry_id: task.entryId,
+        audience: [audience],
+        subject: task.subject,
+        act_chain: task.actChain,
+        not_after: jwt.expiresAt,
+      },
+    })
     return jwt
   }
 
@@ -324,7 +362,16 @@ export class TaskService {
     throw e
   }
 
-  async #event(taskId: string, event: string, detail: string): Promise<void> {
+  async #event(taskId: string, event: string, detail: string, about: TaskEventAbout = {}): Promise<void> {
     await this.#o.datastore.recordTaskEvent({ taskId, at: this.#o.clock(), event, detail })
+    await this.#o.audit?.record({
+      kind: `task_${event}`,
+      decision: event.endsWith('_refused') ? 'deny' : event === 'ended' ? 'info' : 'allow',
+      taskId,
+      ...(about.spiffeId ? { spiffeId: about.spiffeId } : {}),
+      ...(about.serialOrJti ? { serialOrJti: about.serialOrJti } : {}),
+      ...(about.agentId ? { actor: { agentId: about.agentId } } : {}),
+      details: { detail, ...about.details },
+    })
   }
 }

@@ -53,6 +53,9 @@ const ADMIN_METHODS = [
   'EndTask',
   'RevokeSvid',
   'ListRevocations',
+  'ListAuditRecords',
+  'VerifyAuditTrail',
+  'ExplainSvid',
 ]
 
 const C = 'sigil.common.v1'

@@ -10,6 +10,7 @@ import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
+import type { AuditTrail } from '../../audit/audit-trail.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
 import type { FederationRefresher } from '../../federation/federation-refresher.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
@@ -100,4 +101,6 @@ export interface AdminApiDeps {
   ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
   /** Federation (issue 16 item 3): fetches a foreign bundle now; absent: `federation refresh` is UNAVAILABLE. */
   readonly federation?: Pick<FederationRefresher, 'refresh'>
+  /** The audit trail read by `audit list|verify` and `svid explain`; absent: those fail UNAVAILABLE. */
+  readonly audit?: Pick<AuditTrail, 'list' | 'verify'>
 }

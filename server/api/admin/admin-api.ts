@@ -13,6 +13,7 @@
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { agentHandlers } from './agents.js'
+import { auditHandlers } from './audit.js'
 import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
 import { federationHandlers } from './federation.js'
@@ -46,6 +47,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...healthHandlers(deps),
     ...taskHandlers(deps),
     ...federationHandlers(deps),
+    ...auditHandlers(deps),
   }
 }
 

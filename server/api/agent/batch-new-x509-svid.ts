@@ -11,6 +11,7 @@ import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import { parseCsr } from '../../../certs/x509svid/csr.js'
 import type { BatchNewX509SvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/BatchNewX509SvidRequest.js'
 import type { BatchNewX509SvidResponse } from '../../../proto/generated/sigil/agent/v1/BatchNewX509SvidResponse.js'
+import { issuanceEvent } from '../../audit/issuance-event.js'
 import type { IssuedSvidRecord } from '../../datastore/datastore.js'
 import { type AgentApiContext, MAX_BATCH_SIZE } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
@@ -77,6 +78,12 @@ export async function batchNewX509Svid(
     return { entry_id: entry.id, svid: toWireX509Svid(svid) }
   })
   await deps.datastore.recordIssuedSvids(records)
+  const audit = deps.audit
+  if (audit) {
+    await Promise.all(
+      records.map((r, i) => audit.record(issuanceEvent(r, { entry: wanted[i]!, agent: caller.agent }))),
+    )
+  }
   deps.logger.debug({ method: METHOD, agent_id: agentId, count: results.length }, 'X509-SVIDs signed')
   return { results }
 }

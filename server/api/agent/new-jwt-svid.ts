@@ -7,6 +7,7 @@ import { SigilError } from '../../../certs/errors.js'
 import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { NewJwtSvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidRequest.js'
 import type { NewJwtSvidResponse } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidResponse.js'
+import { issuanceEvent } from '../../audit/issuance-event.js'
 import { type AgentApiContext, MAX_JWT_AUDIENCES } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { unixSeconds } from './agent-wire.js'
@@ -51,7 +52,9 @@ export async function newJwtSvid(
     ttlSeconds: entry.jwtSvidTtl || deps.defaultJwtSvidTtlSeconds,
   })
   const agentId = caller.agentId.toString()
-  await deps.datastore.recordIssuedSvids([jwtIssuanceRecord(jwt, { entryId: entry.id, agentId }, now)])
+  const record = jwtIssuanceRecord(jwt, { entryId: entry.id, agentId }, now)
+  await deps.datastore.recordIssuedSvids([record])
+  await deps.audit?.record(issuanceEvent(record, { entry, agent: caller.agent }))
   deps.logger.debug({ method: METHOD, agent_id: agentId, entry_id: entry.id }, 'JWT-SVID signed')
   return {
     token: jwt.token,

@@ -184,4 +184,30 @@ export const MIGRATIONS: readonly string[] = [
     CHECK ((bundle_endpoint_profile = 'https_spiffe') = (endpoint_spiffe_id <> ''))
   ) STRICT;
   `,
+  // 5: the audit trail (issue 14 item 7): append-only, hash-chained records (server/audit/);
+  // hashes are computed by the server, never by SQL; the triggers refuse UPDATE and DELETE
+  // (a hand edit that drops them is what the chain detects)
+  `
+  CREATE TABLE audit_records (
+    seq           INTEGER NOT NULL PRIMARY KEY CHECK (seq >= 1),
+    at            INTEGER NOT NULL,
+    kind          TEXT    NOT NULL CHECK (kind <> ''),
+    decision      TEXT    NOT NULL CHECK (decision IN ('allow', 'deny', 'hold', 'info')),
+    spiffe_id     TEXT    NOT NULL DEFAULT '',
+    task_id       TEXT    NOT NULL DEFAULT '',
+    serial_or_jti TEXT    NOT NULL DEFAULT '',
+    actor         TEXT    NOT NULL DEFAULT '',
+    details       TEXT    NOT NULL DEFAULT '{}',
+    prev_hash     TEXT    NOT NULL CHECK (length(prev_hash) = 64),
+    hash          TEXT    NOT NULL CHECK (length(hash) = 64)
+  ) STRICT;
+  CREATE INDEX audit_records_at ON audit_records (at);
+  CREATE INDEX audit_records_spiffe_id ON audit_records (spiffe_id, seq);
+  CREATE INDEX audit_records_task_id ON audit_records (task_id, seq);
+  CREATE INDEX audit_records_serial_or_jti ON audit_records (serial_or_jti, seq);
+  CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+  CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+  `,
 ]

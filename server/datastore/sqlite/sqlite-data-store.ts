@@ -9,6 +9,7 @@
  */
 import { type ErrorCode, SigilError } from '../../../certs/errors.js'
 import type { Selector } from '../../../certs/selector/selector.js'
+import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
 import type { DataStore } from '../datastore.js'
 import type {
   AttestedAgent,
@@ -37,8 +38,10 @@ import type {
   TaskOutcome,
   TaskRecord,
 } from '../records.js'
+import { checkAuditFilter, checkAuditHead, checkAuditRecord } from '../validate-audit-records.js'
 import * as check from '../validate-records.js'
 import { AgentTable } from './agent-table.js'
+import { AuditTable } from './audit-table.js'
 import { BundleTable } from './bundle-table.js'
 import { EntryTable } from './entry-table.js'
 import { FederationTable } from './federation-table.js'
@@ -83,6 +86,7 @@ export class SqliteDataStore implements DataStore {
   readonly #tasks: TaskTable
   readonly #revocations: RevocationTable
   readonly #federation: FederationTable
+  readonly #audit: AuditTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -99,6 +103,7 @@ export class SqliteDataStore implements DataStore {
     this.#tasks = new TaskTable(this.#sql)
     this.#revocations = new RevocationTable(this.#sql)
     this.#federation = new FederationTable(this.#sql, this.#bundles)
+    this.#audit = new AuditTable(this.#sql)
   }
 
   /**
@@ -457,6 +462,48 @@ export class SqliteDataStore implements DataStore {
     return this.#write('store federated bundle', () =>
       this.#federation.storeBundle(trustDomain, b, this.#clock()),
     )
+  }
+
+  // ----- audit trail -----
+
+  async appendAuditRecords(
+    records: readonly AuditRecord[],
+    expected: AuditHead | undefined,
+  ): Promise<boolean> {
+    if (!Array.isArray(records)) throw new TypeError('records must be an array')
+    const checked = records.map(checkAuditRecord)
+    const head = checkAuditHead(expected)
+    let next = (head?.seq ?? 0) + 1
+    for (const r of checked) {
+      if (r.seq !== next++) throw new TypeError('records must be numbered on from the expected head')
+    }
+    if (checked.length === 0) return true
+    return this.#guard({ what: 'append audit records' }, () => {
+      // durable: this connection runs synchronous=NORMAL (WAL synced at checkpoints); an audit
+      // append syncs the WAL at its commit (FULL), which also makes every earlier commit durable
+      this.#db.pragma('synchronous = FULL')
+      try {
+        return this.#sql.write(() => this.#audit.append(checked, head))
+      } finally {
+        this.#db.pragma('synchronous = NORMAL')
+      }
+    })
+  }
+
+  async auditHead(): Promise<AuditHead | undefined> {
+    return this.#read('audit head', () => this.#audit.head())
+  }
+
+  async listAuditRecords(filter?: AuditFilter): Promise<AuditRecord[]> {
+    const f = checkAuditFilter(filter)
+    return this.#read('list audit records', () => this.#audit.list(f))
+  }
+
+  async readAuditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]> {
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0)
+      throw new TypeError('afterSeq must be a non-negative integer')
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError('limit must be a positive integer')
+    return this.#read('read audit records', () => this.#audit.read(afterSeq, limit))
   }
 
   // ----- lifecycle -----

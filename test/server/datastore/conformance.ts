@@ -6,6 +6,7 @@
  */
 import type { Test } from 'tap'
 import { agentTests } from './conformance/agents.js'
+import { auditTests } from './conformance/audit.js'
 import { authorizationTests } from './conformance/authorization.js'
 import { bundleTests } from './conformance/bundles.js'
 import { entryTests } from './conformance/entries.js'
@@ -29,6 +30,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
   federationTests(t, makeStore)
+  auditTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()

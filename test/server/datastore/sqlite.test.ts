@@ -105,6 +105,7 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
   t.same(tables, [
     'agent_selectors',
     'attested_agents',
+    'audit_records',
     'bundles',
     'entry_selectors',
     'federation_relationships',

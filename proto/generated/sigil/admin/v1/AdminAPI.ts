@@ -21,6 +21,8 @@ import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from '../../../sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from '../../../sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from '../../../sigil/admin/v1/EvictAgentResponse.js';
+import type { ExplainSvidRequest as _sigil_admin_v1_ExplainSvidRequest, ExplainSvidRequest__Output as _sigil_admin_v1_ExplainSvidRequest__Output } from '../../../sigil/admin/v1/ExplainSvidRequest.js';
+import type { ExplainSvidResponse as _sigil_admin_v1_ExplainSvidResponse, ExplainSvidResponse__Output as _sigil_admin_v1_ExplainSvidResponse__Output } from '../../../sigil/admin/v1/ExplainSvidResponse.js';
 import type { FederationRelationshipRequest as _sigil_admin_v1_FederationRelationshipRequest, FederationRelationshipRequest__Output as _sigil_admin_v1_FederationRelationshipRequest__Output } from '../../../sigil/admin/v1/FederationRelationshipRequest.js';
 import type { FederationRelationshipResponse as _sigil_admin_v1_FederationRelationshipResponse, FederationRelationshipResponse__Output as _sigil_admin_v1_FederationRelationshipResponse__Output } from '../../../sigil/admin/v1/FederationRelationshipResponse.js';
 import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentRequest__Output as _sigil_admin_v1_GetAgentRequest__Output } from '../../../sigil/admin/v1/GetAgentRequest.js';
@@ -33,6 +35,8 @@ import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Out
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from '../../../sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from '../../../sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from '../../../sigil/admin/v1/ListAgentsResponse.js';
+import type { ListAuditRecordsRequest as _sigil_admin_v1_ListAuditRecordsRequest, ListAuditRecordsRequest__Output as _sigil_admin_v1_ListAuditRecordsRequest__Output } from '../../../sigil/admin/v1/ListAuditRecordsRequest.js';
+import type { ListAuditRecordsResponse as _sigil_admin_v1_ListAuditRecordsResponse, ListAuditRecordsResponse__Output as _sigil_admin_v1_ListAuditRecordsResponse__Output } from '../../../sigil/admin/v1/ListAuditRecordsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from '../../../sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from '../../../sigil/admin/v1/ListEntriesResponse.js';
 import type { ListFederatedBundlesRequest as _sigil_admin_v1_ListFederatedBundlesRequest, ListFederatedBundlesRequest__Output as _sigil_admin_v1_ListFederatedBundlesRequest__Output } from '../../../sigil/admin/v1/ListFederatedBundlesRequest.js';
@@ -57,6 +61,8 @@ import type { SetFederatedBundleResponse as _sigil_admin_v1_SetFederatedBundleRe
 import type { TrustDomainRequest as _sigil_admin_v1_TrustDomainRequest, TrustDomainRequest__Output as _sigil_admin_v1_TrustDomainRequest__Output } from '../../../sigil/admin/v1/TrustDomainRequest.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from '../../../sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from '../../../sigil/admin/v1/UpdateEntryResponse.js';
+import type { VerifyAuditTrailRequest as _sigil_admin_v1_VerifyAuditTrailRequest, VerifyAuditTrailRequest__Output as _sigil_admin_v1_VerifyAuditTrailRequest__Output } from '../../../sigil/admin/v1/VerifyAuditTrailRequest.js';
+import type { VerifyAuditTrailResponse as _sigil_admin_v1_VerifyAuditTrailResponse, VerifyAuditTrailResponse__Output as _sigil_admin_v1_VerifyAuditTrailResponse__Output } from '../../../sigil/admin/v1/VerifyAuditTrailResponse.js';
 
 export interface AdminAPIClient extends grpc.Client {
   /**
@@ -251,6 +257,25 @@ export interface AdminAPIClient extends grpc.Client {
   evictAgent(argument: _sigil_admin_v1_EvictAgentRequest, callback: grpc.requestCallback<_sigil_admin_v1_EvictAgentResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Everything known about one issued SVID: entry, agent, selectors, policies, task,
+   * delegation chain, approvals (`sigil-server svid explain`). NOT_FOUND when the server
+   * has no record of it.
+   */
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Everything known about one issued SVID: entry, agent, selectors, policies, task,
+   * delegation chain, approvals (`sigil-server svid explain`). NOT_FOUND when the server
+   * has no record of it.
+   */
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `agent show --spiffe-id ID`.
    */
   GetAgent(argument: _sigil_admin_v1_GetAgentRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetAgentResponse__Output>): grpc.ClientUnaryCall;
@@ -339,6 +364,21 @@ export interface AdminAPIClient extends grpc.Client {
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Audit records matching every given filter, in chain order (`sigil-server audit list`).
+   */
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Audit records matching every given filter, in chain order (`sigil-server audit list`).
+   */
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `entry show [--entry-id|--spiffe-id|--parent-id|--selector]`.
@@ -555,6 +595,21 @@ export interface AdminAPIClient extends grpc.Client {
   updateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   updateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Walks the whole hash chain and names the first broken link (`sigil-server audit verify`).
+   */
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Walks the whole hash chain and names the first broken link (`sigil-server audit verify`).
+   */
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
@@ -627,6 +682,13 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   EvictAgent: grpc.handleUnaryCall<_sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse>;
   
   /**
+   * Everything known about one issued SVID: entry, agent, selectors, policies, task,
+   * delegation chain, approvals (`sigil-server svid explain`). NOT_FOUND when the server
+   * has no record of it.
+   */
+  ExplainSvid: grpc.handleUnaryCall<_sigil_admin_v1_ExplainSvidRequest__Output, _sigil_admin_v1_ExplainSvidResponse>;
+  
+  /**
    * `agent show --spiffe-id ID`.
    */
   GetAgent: grpc.handleUnaryCall<_sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse>;
@@ -655,6 +717,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `agent list`.
    */
   ListAgents: grpc.handleUnaryCall<_sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse>;
+  
+  /**
+   * Audit records matching every given filter, in chain order (`sigil-server audit list`).
+   */
+  ListAuditRecords: grpc.handleUnaryCall<_sigil_admin_v1_ListAuditRecordsRequest__Output, _sigil_admin_v1_ListAuditRecordsResponse>;
   
   /**
    * `entry show [--entry-id|--spiffe-id|--parent-id|--selector]`.
@@ -731,6 +798,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    */
   UpdateFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse>;
   
+  /**
+   * Walks the whole hash chain and names the first broken link (`sigil-server audit verify`).
+   */
+  VerifyAuditTrail: grpc.handleUnaryCall<_sigil_admin_v1_VerifyAuditTrailRequest__Output, _sigil_admin_v1_VerifyAuditTrailResponse>;
+  
 }
 
 export interface AdminAPIDefinition extends grpc.ServiceDefinition {
@@ -745,12 +817,14 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   DeleteFederationRelationship: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_DeleteFederationRelationshipResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederationRelationshipResponse__Output>
   EndTask: MethodDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskRequest__Output, _sigil_admin_v1_EndTaskResponse__Output>
   EvictAgent: MethodDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse__Output>
+  ExplainSvid: MethodDefinition<_sigil_admin_v1_ExplainSvidRequest, _sigil_admin_v1_ExplainSvidResponse, _sigil_admin_v1_ExplainSvidRequest__Output, _sigil_admin_v1_ExplainSvidResponse__Output>
   GetAgent: MethodDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse__Output>
   GetBundle: MethodDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse__Output>
   GetFederationRelationship: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
   GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
+  ListAuditRecords: MethodDefinition<_sigil_admin_v1_ListAuditRecordsRequest, _sigil_admin_v1_ListAuditRecordsResponse, _sigil_admin_v1_ListAuditRecordsRequest__Output, _sigil_admin_v1_ListAuditRecordsResponse__Output>
   ListEntries: MethodDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse__Output>
   ListFederatedBundles: MethodDefinition<_sigil_admin_v1_ListFederatedBundlesRequest, _sigil_admin_v1_ListFederatedBundlesResponse, _sigil_admin_v1_ListFederatedBundlesRequest__Output, _sigil_admin_v1_ListFederatedBundlesResponse__Output>
   ListFederationRelationships: MethodDefinition<_sigil_admin_v1_ListFederationRelationshipsRequest, _sigil_admin_v1_ListFederationRelationshipsResponse, _sigil_admin_v1_ListFederationRelationshipsRequest__Output, _sigil_admin_v1_ListFederationRelationshipsResponse__Output>
@@ -764,4 +838,5 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   SetFederatedBundle: MethodDefinition<_sigil_admin_v1_SetFederatedBundleRequest, _sigil_admin_v1_SetFederatedBundleResponse, _sigil_admin_v1_SetFederatedBundleRequest__Output, _sigil_admin_v1_SetFederatedBundleResponse__Output>
   UpdateEntry: MethodDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse__Output>
   UpdateFederationRelationship: MethodDefinition<_sigil_admin_v1_FederationRelationshipRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
+  VerifyAuditTrail: MethodDefinition<_sigil_admin_v1_VerifyAuditTrailRequest, _sigil_admin_v1_VerifyAuditTrailResponse, _sigil_admin_v1_VerifyAuditTrailRequest__Output, _sigil_admin_v1_VerifyAuditTrailResponse__Output>
 }

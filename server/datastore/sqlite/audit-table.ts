@@ -1,0 +1,117 @@
+/**
+ * The audit trail on SQLite: one `audit_records` row per sealed record, numbered by `seq`
+ * (the chain order). Appends are compare-and-append: they land only when the chain's head is
+ * still the one the caller sealed against. Runs inside the transactions and error translation
+ * of `SqliteDataStore`.
+ */
+import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
+import type { Params, Sql } from './sql.js'
+
+interface AuditRow {
+  seq: number
+  at: number
+  kind: string
+  decision: AuditRecord['decision']
+  spiffe_id: string
+  task_id: string
+  serial_or_jti: string
+  actor: string
+  details: string
+  prev_hash: string
+  hash: string
+}
+
+const COLUMNS = 'seq, at, kind, decision, spiffe_id, task_id, serial_or_jti, actor, details, prev_hash, hash'
+
+function toRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: row.seq,
+    at: row.at,
+    kind: row.kind,
+    decision: row.decision,
+    spiffeId: row.spiffe_id,
+    taskId: row.task_id,
+    serialOrJti: row.serial_or_jti,
+    actor: row.actor,
+    details: row.details,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  }
+}
+
+/** Audit queries; callers provide transactions and error translation. */
+export class AuditTable {
+  readonly #sql: Sql
+
+  constructor(sql: Sql) {
+    this.#sql = sql
+  }
+
+  head(): AuditHead | undefined {
+    return this.#sql.get<AuditHead>('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1')
+  }
+
+  /** Inserts `records` if the head is still `expected` (call inside a write transaction); false otherwise. */
+  append(records: readonly AuditRecord[], expected: AuditHead | undefined): boolean {
+    const head = this.head()
+    if (head?.seq !== expected?.seq || head?.hash !== expected?.hash) return false
+    for (const r of records) {
+      // every field of a record is a string or a number: bound as they are, by name
+      this.#sql.run(
+        `INSERT INTO audit_records (${COLUMNS}) VALUES
+         (@seq, @at, @kind, @decision, @spiffeId, @taskId, @serialOrJti, @actor, @details, @prevHash, @hash)`,
+        r as unknown as Params,
+      )
+    }
+    return true
+  }
+
+  list(filter: AuditFilter): AuditRecord[] {
+    const parts: string[] = []
+    const params: Params = {}
+    if (filter.since !== undefined) {
+      parts.push('at >= @since')
+      params.since = filter.since
+    }
+    if (filter.spiffeId !== undefined) {
+      parts.push('spiffe_id = @spiffeId')
+      params.spiffeId = filter.spiffeId
+    }
+    if (filter.taskId !== undefined) {
+      parts.push('task_id = @taskId')
+      params.taskId = filter.taskId
+    }
+    if (filter.serialOrJti !== undefined) {
+      parts.push('serial_or_jti = @serialOrJti')
+      params.serialOrJti = filter.serialOrJti
+    }
+    if (filter.decision !== undefined) {
+      parts.push('decision = @decision')
+      params.decision = filter.decision
+    }
+    if (filter.kindPrefix !== undefined) {
+      parts.push('substr(kind, 1, length(@kindPrefix)) = @kindPrefix')
+      params.kindPrefix = filter.kindPrefix
+    }
+    const where = parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`
+    const limit = filter.limit ? 'LIMIT @limit' : ''
+    if (filter.limit) params.limit = filter.limit
+    // the newest `limit` records, returned in chain order
+    return this.#sql
+      .all<AuditRow>(
+        `SELECT * FROM (SELECT ${COLUMNS} FROM audit_records ${where} ORDER BY seq DESC ${limit}) ORDER BY seq`,
+        params,
+      )
+      .map(toRecord)
+  }
+
+  /** Up to `limit` records with `seq > afterSeq`, in chain order. */
+  read(afterSeq: number, limit: number): AuditRecord[] {
+    return this.#sql
+      .all<AuditRow>(`SELECT ${COLUMNS} FROM audit_records WHERE seq > @after ORDER BY seq LIMIT @limit`, {
+        after: afterSeq,
+        limit,
+      })
+      .map(toRecord)
+  }
+}
