@@ -30,6 +30,7 @@ import { formatHost } from './endpoints/https-listener.js'
 import type { OidcDiscoveryConfig } from './endpoints/oidc-discovery.js'
 import { startOidcDiscoveryEndpoint } from './endpoints/oidc-discovery-endpoint.js'
 import { ServerMetrics } from './metrics/server-metrics.js'
+import { PolicyStore } from './policy/policy-store.js'
 import { CrlPublisher } from './revocation/crl-publisher.js'
 import { RevocationList } from './revocation/revocation-list.js'
 import { ServerIdentity } from './svid/server-identity.js'
@@ -38,6 +39,8 @@ import { TaskService } from './task/task-service.js'
 
 /** How often the server ends overdue tasks itself (the agent normally does it at the deadline). */
 const TASK_EXPIRY_SWEEP_MS = 5_000
+/** How often a policy version set through another server on the same datastore is picked up. */
+const POLICY_REFRESH_MS = 5_000
 
 /** What a started server exposes to its caller (the `run` command, tests). */
 export interface RunningServer {
@@ -164,7 +167,20 @@ export async function startServer(
       }),
     )
 
+    // policy (issue 14): the set in force, checked on every signing request and pushed to agents;
+    // another server on the same datastore may set a new version: picked up within a few seconds
+    const policies = await PolicyStore.open({ datastore, logger })
+    life.background(
+      'policy-refresh',
+      runEvery(life.signal, () => policies.refresh(), {
+        intervalMs: POLICY_REFRESH_MS,
+        maxBackoffMs: 60_000,
+        onError: (e) => logger.warn({ err: errorText(e) }, 'policy refresh failed'),
+      }),
+    )
+
     const agentApi = await startAgentApiServer({
+      policies,
       tasks,
       address: config.agentApiAddress,
       trustDomain: config.trustDomain,
@@ -183,6 +199,7 @@ export async function startServer(
     life.onClose('agent-api', () => agentApi.close())
 
     const adminApi = await startAdminApiServer({
+      policies,
       tasks,
       socketPath: config.adminSocket,
       trustDomain: config.trustDomain,

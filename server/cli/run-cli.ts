@@ -40,6 +40,10 @@ export const runCli = createCli({
       summary: 'task list|show|end: tasks and their credentials',
       load: () => import('./commands/task.js'),
     },
+    policy: {
+      summary: 'policy set|show|history|test: the Cedar policy set',
+      load: () => import('./commands/policy.js'),
+    },
     healthcheck: {
       summary: 'Check that the server is healthy',
       load: () => import('./commands/healthcheck.js'),

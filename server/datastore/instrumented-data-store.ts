@@ -56,6 +56,9 @@ const METHODS: Record<keyof DataStore, boolean> = {
   listRevocations: true,
   revocationSequence: true,
   pruneRevocations: true,
+  addPolicyVersion: true,
+  getPolicyVersion: true,
+  listPolicyVersions: true,
   integrityCheck: true,
   close: false,
 }

@@ -19,8 +19,8 @@ import type { AdminApiDeps, AdminCa, AdminDataStore, AdminRevocations } from '..
 import { createAdminApiHandlers } from '../api/admin/admin-api.js'
 import type { TaskService } from '../task/task-service.js'
 
-/** Largest request message accepted on the admin socket. */
-export const ADMIN_MAX_RECEIVE_BYTES = 1024 * 1024
+/** Largest request message accepted on the admin socket (a policy set of 10,000+ policies fits). */
+export const ADMIN_MAX_RECEIVE_BYTES = 17 * 1024 * 1024
 /** Longest Unix socket path the kernel accepts (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107
 /** How long close() lets in-flight calls finish before cutting them off. */
@@ -45,6 +45,8 @@ export interface AdminApiServerConfig {
   readonly revocations: AdminRevocations
   /** `svid revoke --task-id` (set by the task service). */
   readonly revokeTask?: AdminApiDeps['revokeTask']
+  /** `policy set|show|history|test`. */
+  readonly policies?: AdminApiDeps['policies']
 }
 
 /** A running admin API server. */

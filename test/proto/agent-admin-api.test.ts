@@ -53,6 +53,10 @@ const ADMIN_METHODS = [
   'EndTask',
   'RevokeSvid',
   'ListRevocations',
+  'SetPolicy',
+  'GetPolicy',
+  'ListPolicies',
+  'TestPolicy',
 ]
 
 const C = 'sigil.common.v1'
@@ -77,6 +81,9 @@ const COMMON: Record<string, Record<string, string>> = {
     task_scopes: '14 repeated string',
     max_task_ttl: '15 int32',
     revoke_on_exit: '16 bool',
+    owner: '20 string',
+    purpose: '21 string',
+    risk: '22 string',
   },
   Bundle: { trust_domain: '1 string', spiffe_bundle: '2 bytes', sequence_number: '3 int64' },
   X509Svid: {
@@ -143,11 +150,16 @@ const AGENT: Record<string, Record<string, string>> = {
     process_key: '3 string',
     entry_ids: '4 repeated string',
   },
-  EndTaskRequest: { task_id: '1 string', outcome: '2 string', process_key: '3 string' },
+  EndTaskRequest: { task_id: '1 string', outcome: '2 string', process_key: '3 string', reason: '4 string' },
   WatchAgentUpdatesRequest: { revocation_sequence: '1 int64' },
   RevokeExitedSvidsRequest: { serials: '1 repeated string' },
   RevokeExitedSvidsResponse: { revoked: '1 repeated string', refused: '2 repeated string' },
-  AgentUpdate: { revocations: `1 ${A}.RevocationUpdate`, crls: `2 ${A}.CrlUpdate` },
+  AgentUpdate: {
+    revocations: `1 ${A}.RevocationUpdate`,
+    crls: `2 ${A}.CrlUpdate`,
+    policy: `3 ${A}.PolicyUpdate`,
+  },
+  PolicyUpdate: { version: '1 int64', text: '2 string', sha256: '3 string' },
   CrlUpdate: { crls: '1 repeated bytes', digest: '2 string' },
   RevocationUpdate: {
     snapshot: '1 bool',

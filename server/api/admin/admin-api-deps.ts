@@ -11,6 +11,7 @@ import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
+import type { PolicyStore } from '../../policy/policy-store.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
 
@@ -87,4 +88,6 @@ export interface AdminApiDeps {
     taskId: string,
     reason: string,
   ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
+  /** The policy store (`policy set|show|history|test`); absent: those calls fail UNAVAILABLE. */
+  readonly policies?: PolicyStore
 }

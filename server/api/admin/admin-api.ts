@@ -17,6 +17,7 @@ import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
 import { healthHandlers } from './health.js'
 import { mintHandlers } from './mint.js'
+import { policyHandlers } from './policies.js'
 import { revocationHandlers } from './revocations.js'
 import { svidHandlers } from './svids.js'
 import { taskHandlers } from './tasks.js'
@@ -44,6 +45,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...revocationHandlers(deps),
     ...healthHandlers(deps),
     ...taskHandlers(deps),
+    ...policyHandlers(deps),
   }
 }
 

@@ -12,6 +12,7 @@ import { parseCsr } from '../../../certs/x509svid/csr.js'
 import type { BatchNewX509SvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/BatchNewX509SvidRequest.js'
 import type { BatchNewX509SvidResponse } from '../../../proto/generated/sigil/agent/v1/BatchNewX509SvidResponse.js'
 import type { IssuedSvidRecord } from '../../datastore/datastore.js'
+import { enforceSigning } from '../../policy/signing-policy.js'
 import { type AgentApiContext, MAX_BATCH_SIZE } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { toWireX509Svid } from './agent-wire.js'
@@ -50,6 +51,16 @@ export async function batchNewX509Svid(
 
   const entries = await authorizedEntries(deps, caller)
   const wanted = params.map((p) => requireAuthorizedEntry(deps, entries, caller, p.entry_id, METHOD))
+  const policyNow = deps.clock()
+  for (const entry of wanted) {
+    await enforceSigning(deps.policies?.point, {
+      action: 'FetchX509SVID',
+      entry,
+      agent: caller.agent,
+      resource: entry.spiffeId,
+      now: policyNow,
+    })
+  }
   const keys = await Promise.all(
     params.map(async (p, i) => {
       try {

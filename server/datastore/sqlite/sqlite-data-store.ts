@@ -21,6 +21,8 @@ import type {
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
+  PolicyVersionInput,
+  PolicyVersionRecord,
   RegistrationEntry,
   RegistrationEntryInput,
   RevocationFilter,
@@ -43,6 +45,7 @@ import { JoinTokenTable } from './join-token-table.js'
 import { migrate } from './migrate.js'
 import { MIGRATIONS } from './migrations.js'
 import { openSqliteFile } from './open-sqlite-file.js'
+import { PolicyTable } from './policy-table.js'
 import { RevocationTable } from './revocation-table.js'
 import { type ErrorContext, Sql, translateSqliteError } from './sql.js'
 import { TaskTable } from './task-table.js'
@@ -77,6 +80,7 @@ export class SqliteDataStore implements DataStore {
   readonly #svids: IssuedSvidTable
   readonly #tasks: TaskTable
   readonly #revocations: RevocationTable
+  readonly #policies: PolicyTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -92,6 +96,7 @@ export class SqliteDataStore implements DataStore {
     this.#svids = new IssuedSvidTable(this.#sql)
     this.#tasks = new TaskTable(this.#sql)
     this.#revocations = new RevocationTable(this.#sql)
+    this.#policies = new PolicyTable(this.#sql)
   }
 
   /**
@@ -394,6 +399,23 @@ export class SqliteDataStore implements DataStore {
   async pruneRevocations(now: Date): Promise<number> {
     check.checkDate(now, 'now')
     return this.#write('prune revocations', () => this.#revocations.prune(now))
+  }
+
+  // ----- policy versions -----
+
+  async addPolicyVersion(input: PolicyVersionInput): Promise<PolicyVersionRecord> {
+    const checked = check.checkPolicyVersionInput(input)
+    return this.#write('add policy version', () => this.#policies.add(checked, this.#clock()))
+  }
+
+  async getPolicyVersion(version?: number): Promise<PolicyVersionRecord | undefined> {
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1))
+      throw new TypeError('version must be a whole number >= 1')
+    return this.#read('get policy version', () => this.#policies.get(version))
+  }
+
+  async listPolicyVersions(): Promise<PolicyVersionRecord[]> {
+    return this.#read('list policy versions', () => this.#policies.list())
   }
 
   // ----- lifecycle -----

@@ -12,6 +12,7 @@ import { entryTests } from './conformance/entries.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
+import { policyTests } from './conformance/policies.js'
 import { revocationTests } from './conformance/revocations.js'
 import { taskTests } from './conformance/tasks.js'
 
@@ -27,6 +28,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
+  policyTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()

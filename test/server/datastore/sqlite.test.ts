@@ -109,6 +109,7 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
     'entry_selectors',
     'issued_svids',
     'join_tokens',
+    'policy_versions',
     'registration_entries',
     'revocations',
     'schema_migrations',
