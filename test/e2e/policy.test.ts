@@ -173,3 +173,22 @@ when { principal.risk == "high" };
     ),
   )
 })
+
+t.test(
+  'FetchX509SVID: a forbidden identity is left out of the stream; none left → PermissionDenied',
+  async (t) => {
+    const before = await client.fetchX509Context()
+    t.equal(before.svids[0]?.spiffeId.toString(), WORKER)
+    await setPolicy(
+      `${PERMIT_ALL}
+@id("no-worker-x509")
+forbid (principal, action == Sigil::Action::"FetchX509SVID", resource == Sigil::Identity::"${WORKER}");
+`,
+    )
+    const denied = await client.fetchX509Context().catch((e: Error) => e)
+    t.ok(denied instanceof Error, 'the only identity is forbidden: the stream is refused')
+    t.match(String((denied as Error).message), /no-worker-x509/)
+    await setPolicy(PERMIT_ALL)
+    t.equal((await client.fetchX509Context()).svids[0]?.spiffeId.toString(), WORKER, 'allowed again')
+  },
+)
