@@ -18,7 +18,7 @@ import { PolicyPoint } from '../../common/policy/policy-point.js'
 import type { JWTSVIDResponse__Output } from '../../proto/generated/JWTSVIDResponse.js'
 import { loadWorkloadApi } from '../../proto/loader.js'
 import { BenchScope } from './bench-scope.js'
-import type { Benchmark, BenchResult } from './benchmark.js'
+import { type Benchmark, type BenchResult, combineResults } from './benchmark.js'
 import { latencySummary } from './closed-loop.js'
 import { startBenchAgent, startBenchServer } from './sigil-node.js'
 
@@ -72,14 +72,7 @@ export const benchmark: Benchmark = async (opts = {}) => {
   const results: BenchResult[] = []
   if (opts.only !== 'agents') results.push(localPart(say))
   if (opts.only !== 'local') results.push(await agentsPart(say))
-  return {
-    json: Object.assign({}, ...results.map((r) => r.json)),
-    rows: results.flatMap((r) => r.rows),
-    note: results
-      .map((r) => r.note)
-      .filter(Boolean)
-      .join('; '),
-  }
+  return combineResults(results)
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000

@@ -41,6 +41,10 @@ permit (principal, action, resource)
 when { principal.rsik == "high" };
 `
 
+/** `policy test --principal P --action A --resource R [extra…]`. */
+const policyTest = (principal: string, action: string, resource: string, ...extra: string[]) =>
+  f.cli(['policy', 'test', '--principal', principal, '--action', action, '--resource', resource, ...extra])
+
 async function file(name: string, text: string): Promise<string> {
   const path = join(f.dir, name)
   await writeFile(path, text)
@@ -51,16 +55,7 @@ t.test('no policy: show says so, test allows with "entries alone decide"', async
   const show = await f.cli(['policy', 'show'])
   t.equal(show.code, 2)
   t.match(show.stderr, /no policy is set/)
-  const test = await f.cli([
-    'policy',
-    'test',
-    '--principal',
-    PAY,
-    '--action',
-    'FetchJWTSVID',
-    '--resource',
-    'db',
-  ])
+  const test = await policyTest(PAY, 'FetchJWTSVID', 'db')
   t.equal(test.code, 0, test.stderr)
   t.match(test.stdout, /Decision {9}: allow/)
   t.match(test.stdout, /entries alone decide/)
@@ -72,30 +67,10 @@ t.test('set → show → test names the deciding policy; an invalid set changes 
   t.match(set.stdout, /Version {10}: 1\n/)
   t.match(set.stdout, /Policies {9}: 2 \(allow-all, no-high-risk-db\)/)
 
-  const denied = await f.cli([
-    'policy',
-    'test',
-    '--principal',
-    PAY,
-    '--action',
-    'FetchJWTSVID',
-    '--resource',
-    'db',
-    '--output',
-    'json',
-  ])
+  const denied = await policyTest(PAY, 'FetchJWTSVID', 'db', '--output', 'json')
   t.equal(denied.code, 0, denied.stderr)
   t.match(JSON.parse(denied.stdout), { decision: 'deny', policy_ids: ['no-high-risk-db'], version: '1' })
-  const allowed = await f.cli([
-    'policy',
-    'test',
-    '--principal',
-    PAY,
-    '--action',
-    'FetchJWTSVID',
-    '--resource',
-    'web',
-  ])
+  const allowed = await policyTest(PAY, 'FetchJWTSVID', 'web')
   t.match(allowed.stdout, /Decision {9}: allow\nPolicy {11}: allow-all\n/)
 
   const bad = await f.cli(['policy', 'set', '--file', await file('bad.cedar', BAD)])
@@ -117,22 +92,17 @@ t.test('policy test --file tries a candidate without setting it; bad context is 
     `@id("allow-all")\npermit (principal, action, resource);\n@id("night")\nforbid (principal, action, resource) when { context.hourUtc < 6 };\n`,
   )
   const at3 = Date.UTC(2030, 0, 1, 3) / 1000
-  const night = await f.cli([
-    'policy',
-    'test',
+  const night = await policyTest(
+    PAY,
+    'FetchX509SVID',
+    PAY,
     '--file',
     candidate,
-    '--principal',
-    PAY,
-    '--action',
-    'FetchX509SVID',
-    '--resource',
-    PAY,
     '--context',
     JSON.stringify({ time: at3 }),
     '--output',
     'json',
-  ])
+  )
   t.equal(night.code, 0, night.stderr)
   t.match(JSON.parse(night.stdout), { decision: 'deny', policy_ids: ['night'], version: '0' })
   t.equal(f.policies.inForce().version, 1, 'testing a file sets nothing')
@@ -142,45 +112,14 @@ t.test('policy test --file tries a candidate without setting it; bad context is 
     ['"x"', /--context must be a JSON object/],
     ['{', /--context: not JSON/],
   ] as const) {
-    const r = await f.cli([
-      'policy',
-      'test',
-      '--principal',
-      PAY,
-      '--action',
-      'FetchJWTSVID',
-      '--resource',
-      'db',
-      '--context',
-      context,
-    ])
+    const r = await policyTest(PAY, 'FetchJWTSVID', 'db', '--context', context)
     t.equal(r.code, 2, context)
     t.match(r.stderr, why)
   }
-  const unknownKey = await f.cli([
-    'policy',
-    'test',
-    '--principal',
-    PAY,
-    '--action',
-    'FetchJWTSVID',
-    '--resource',
-    'db',
-    '--context',
-    '{"colour":"red"}',
-  ])
+  const unknownKey = await policyTest(PAY, 'FetchJWTSVID', 'db', '--context', '{"colour":"red"}')
   t.equal(unknownKey.code, 2)
   t.match(unknownKey.stderr, /context key "colour" is not in the schema/)
-  const nobody = await f.cli([
-    'policy',
-    'test',
-    '--principal',
-    'spiffe://example.org/nobody',
-    '--action',
-    'FetchJWTSVID',
-    '--resource',
-    'db',
-  ])
+  const nobody = await policyTest('spiffe://example.org/nobody', 'FetchJWTSVID', 'db')
   t.equal(nobody.code, 2)
   t.match(nobody.stderr, /no registration entry or attested agent/)
 })
