@@ -192,3 +192,20 @@ forbid (principal, action == Sigil::Action::"FetchX509SVID", resource == Sigil::
     t.equal((await client.fetchX509Context()).svids[0]?.spiffeId.toString(), WORKER, 'allowed again')
   },
 )
+
+t.test('a Workload API call refused by policy from a process inside a task drifts its task', async (t) => {
+  await setPolicy(
+    `${PERMIT_ALL}
+@id("no-exfil")
+forbid (principal, action == Sigil::Action::"FetchJWTSVID", resource == Sigil::Audience::"https://exfil.example.net");
+`,
+  )
+  const w = await startTaskWorkload(t, { dir: node.dir, socketPath })
+  const begun = await w.request('begin', { options: { purpose: 'report', scope: [TOOL], ttl: 60 } })
+  t.ok(begun.ok, String(begun.message))
+  const taskId = String(begun.taskId)
+  const exfil = await w.request('plainJwt', { audience: 'https://exfil.example.net' })
+  t.match(exfil, { ok: false, message: /no-exfil/ })
+  await waitUntil('the task is drifted', async () => (await showTask(taskId)).task.outcome === 'drifted')
+  t.match((await showTask(taskId)).task, { end_reason: /no-exfil/ })
+})
