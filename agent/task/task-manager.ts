@@ -144,7 +144,8 @@ export class TaskManager {
         id: '',
         purpose: p.purpose,
         scope: p.scope,
-        deadline: new Date(this.#clock().getTime() + p.ttlSeconds * 1000),
+        // 0: the entry's max task TTL, which the agent does not know; the server checks the real one
+        deadline: new Date(this.#clock().getTime() + (p.ttlSeconds || 3600) * 1000),
       })
       res = await this.#o.server().beginTask({
         entry_id: entry.id,

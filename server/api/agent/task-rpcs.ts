@@ -11,7 +11,7 @@ import type { EndTaskResponse } from '../../../proto/generated/sigil/agent/v1/En
 import type { FetchTaskJwtSvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/FetchTaskJwtSvidRequest.js'
 import type { FetchTaskJwtSvidResponse } from '../../../proto/generated/sigil/agent/v1/FetchTaskJwtSvidResponse.js'
 import { enforceSigning } from '../../policy/signing-policy.js'
-import type { TaskService } from '../../task/task-service.js'
+import { DEFAULT_MAX_TASK_TTL_SECONDS, type TaskService } from '../../task/task-service.js'
 import type { AgentApiContext } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { unixSeconds } from './agent-wire.js'
@@ -70,7 +70,10 @@ export async function beginTask(
       id: '',
       purpose: req.purpose,
       scope: req.scope,
-      deadline: new Date(now.getTime() + Number(req.ttl_seconds) * 1000),
+      // the TTL the task service will apply (0: the entry's max, else the server default)
+      deadline: new Date(
+        now.getTime() + (Number(req.ttl_seconds) || entry.maxTaskTtl || DEFAULT_MAX_TASK_TTL_SECONDS) * 1000,
+      ),
       actChain: [],
       onBehalfOf: '',
     },
