@@ -10,6 +10,7 @@
  * audience: agent and server both evaluate). Room is left for the Authorize and audit rows.
  */
 import { writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js'
@@ -122,7 +123,8 @@ function localPart(say: (line: string) => void): BenchResult {
   json.compile_10000 = { policies: 10_000, bytes: Buffer.byteLength(big), compile_ms: bigMs }
   rows.push([`  compile 10,000 policies (${(Buffer.byteLength(big) / 1e6).toFixed(1)} MB)`, `${bigMs} ms`])
   say(`policy: 10,000 policies compiled in ${bigMs} ms`)
-  return { json, rows, note: `${SAMPLES} distinct requests per set` }
+  json.local_load_avg_1m = round3(loadavg()[0] ?? 0)
+  return { json, rows, note: `${SAMPLES} distinct requests per set, load avg ${json.local_load_avg_1m}` }
 }
 
 class JwtClient {
@@ -221,6 +223,7 @@ async function agentsPart(say: (line: string) => void): Promise<BenchResult> {
           uncached_no_policy_p50_ms: ub.p50Ms,
           uncached_ratio: uratio,
         },
+        agents_load_avg_1m: round3(loadavg()[0] ?? 0),
       },
       rows: [
         [
@@ -233,7 +236,7 @@ async function agentsPart(say: (line: string) => void): Promise<BenchResult> {
           `${ua.p50Ms} / ${ub.p50Ms} ms = ${uratio}×`,
         ],
       ],
-      note: `${ROUNDS} interleaved rounds of ${AGENT_SAMPLES} calls each way`,
+      note: `${ROUNDS} interleaved rounds of ${AGENT_SAMPLES} calls each way, load avg ${round3(loadavg()[0] ?? 0)}`,
     }
   })
 }

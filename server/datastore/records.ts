@@ -271,6 +271,8 @@ export interface PolicyVersionRecord {
   readonly createdAt: Date
   /** Who set it, as the admin API saw the caller (`uid=… pid=… exe=…` or a SPIFFE ID); `''` when unknown. */
   readonly adminCaller: string
+  /** The `@id` of every policy in `text`, in order (`[]` for "no policy"). */
+  readonly policyIds: string[]
 }
 
 /** What a caller supplies to store a new policy version (the store assigns `version`). */

@@ -416,5 +416,10 @@ export function checkPolicyVersionInput(input: PolicyVersionInput): PolicyVersio
   const text = checkString(input.text, 'text')
   const sha256 = checkString(input.sha256, 'sha256')
   if (!TOKEN_HASH.test(sha256)) throw new TypeError('sha256 must be 64 lowercase hex characters')
-  return { text, sha256, adminCaller: checkString(input.adminCaller, 'adminCaller') }
+  return {
+    text,
+    sha256,
+    adminCaller: checkString(input.adminCaller, 'adminCaller'),
+    policyIds: checkStringList(input.policyIds, 'policyIds'),
+  }
 }

@@ -100,6 +100,7 @@ export class PolicyStore {
         text,
         sha256: createHash('sha256').update(text).digest('hex'),
         adminCaller,
+        policyIds: compiled?.policyIds ?? [],
       })
       if (compiled !== undefined && record.version !== expected)
         compiled = CompiledPolicySet.compile(text, record.version)

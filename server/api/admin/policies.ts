@@ -40,24 +40,14 @@ export function policyInvalid(e: PolicyError): SigilError {
   )
 }
 
-function versionMessage(r: PolicyVersionRecord, withText: boolean, ids: readonly string[]): PolicyVersion {
+function versionMessage(r: PolicyVersionRecord, withText: boolean): PolicyVersion {
   return {
     version: r.version,
     text: withText ? r.text : '',
     sha256: r.sha256,
     created_at: Math.floor(r.createdAt.getTime() / 1000),
     admin_caller: r.adminCaller,
-    policy_ids: [...ids],
-  }
-}
-
-/** Policy ids of a stored text (compiled; `[]` for "no policy" or a text that no longer compiles). */
-function idsOf(text: string, version: number): string[] {
-  if (text === '') return []
-  try {
-    return CompiledPolicySet.compile(text, version).policyIds
-  } catch {
-    return []
+    policy_ids: [...r.policyIds],
   }
 }
 
@@ -81,8 +71,8 @@ export function policyHandlers(
         )
       }
       try {
-        const { record, compiled } = await store().set(req.text, '')
-        return { policy: versionMessage(record, true, compiled?.policyIds ?? []) }
+        const { record } = await store().set(req.text, '')
+        return { policy: versionMessage(record, true) }
       } catch (e) {
         if (e instanceof PolicyError) throw policyInvalid(e)
         throw e
@@ -102,16 +92,12 @@ export function policyHandlers(
           version === 0 ? 'no policy is set' : `policy version ${version} does not exist`,
         )
       }
-      const ids =
-        record.version === inForce
-          ? (store().point.current?.policyIds ?? [])
-          : idsOf(record.text, record.version)
-      return { policy: versionMessage(record, true, ids) }
+      return { policy: versionMessage(record, true) }
     }),
 
     ListPolicies: unary('ListPolicies', logger, async () => {
       const records = await store().history()
-      return { policies: records.map((r) => versionMessage(r, false, idsOf(r.text, r.version))) }
+      return { policies: records.map((r) => versionMessage(r, false)) }
     }),
 
     TestPolicy: unary('TestPolicy', logger, async (req) => {

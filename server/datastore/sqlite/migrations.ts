@@ -179,7 +179,9 @@ export const MIGRATIONS: readonly string[] = [
     sha256     TEXT    NOT NULL CHECK (length(sha256) = 64),
     created_at INTEGER NOT NULL,
     -- who set it: the admin caller as the admin socket saw it (uid/pid/exe or SPIFFE ID)
-    admin_caller TEXT  NOT NULL DEFAULT ''
+    admin_caller TEXT  NOT NULL DEFAULT '',
+    -- the @id of every policy, in order (JSON array), so listing never recompiles
+    policy_ids   TEXT  NOT NULL DEFAULT '[]' CHECK (json_valid(policy_ids))
   ) STRICT;
 
   ALTER TABLE registration_entries ADD COLUMN owner TEXT NOT NULL DEFAULT '';

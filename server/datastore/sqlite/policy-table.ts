@@ -12,9 +12,11 @@ interface PolicyRow {
   sha256: string
   created_at: number
   admin_caller: string
+  policy_ids: string
 }
 
-const SELECT_POLICY = 'SELECT version, text, sha256, created_at, admin_caller FROM policy_versions'
+const SELECT_POLICY =
+  'SELECT version, text, sha256, created_at, admin_caller, policy_ids FROM policy_versions'
 
 function toPolicy(row: PolicyRow): PolicyVersionRecord {
   return {
@@ -23,6 +25,7 @@ function toPolicy(row: PolicyRow): PolicyVersionRecord {
     sha256: row.sha256,
     createdAt: new Date(row.created_at),
     adminCaller: row.admin_caller,
+    policyIds: JSON.parse(row.policy_ids) as string[],
   }
 }
 
@@ -39,17 +42,18 @@ export class PolicyTable {
     const latest = this.#sql.get<{ v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM policy_versions')
     const version = (latest?.v ?? 0) + 1
     this.#sql.run(
-      `INSERT INTO policy_versions (version, text, sha256, created_at, admin_caller)
-       VALUES (@version, @text, @sha256, @createdAt, @adminCaller)`,
+      `INSERT INTO policy_versions (version, text, sha256, created_at, admin_caller, policy_ids)
+       VALUES (@version, @text, @sha256, @createdAt, @adminCaller, @policyIds)`,
       {
         version,
         text: input.text,
         sha256: input.sha256,
         createdAt: now.getTime(),
         adminCaller: input.adminCaller,
+        policyIds: JSON.stringify(input.policyIds),
       },
     )
-    return { version, ...input, createdAt: new Date(now.getTime()) }
+    return { version, ...input, policyIds: [...input.policyIds], createdAt: new Date(now.getTime()) }
   }
 
   /** The given version, or the latest when `version` is undefined. */

@@ -147,3 +147,29 @@ t.test('history lists versions newest first; --clear returns to no policy', asyn
   t.match(none.stderr, /version 9 does not exist/)
   t.equal((await f.cli(['policy', 'set'])).code, 2, 'neither --file nor --clear')
 })
+
+t.test('a 10,000-policy file goes through the CLI and the admin socket; history stays cheap', async (t) => {
+  const lines = ['@id("allow-all")\npermit (principal, action, resource);\n']
+  for (let i = 0; i < 10_000; i++) {
+    lines.push(
+      `@id("deny-${i}")\nforbid (principal == Sigil::Workload::"spiffe://example.org/w${i}", action == Sigil::Action::"FetchJWTSVID", resource == Sigil::Audience::"aud-${i}");\n`,
+    )
+  }
+  const started = Date.now()
+  const set = await f.cli([
+    'policy',
+    'set',
+    '--file',
+    await file('big.cedar', lines.join('')),
+    '--output',
+    'json',
+  ])
+  t.comment(`policy set of 10,001 policies through the CLI: ${Date.now() - started} ms`)
+  t.equal(set.code, 0, set.stderr)
+  t.equal(JSON.parse(set.stdout).policy.policy_ids.length, 10_001)
+  const history = await f.cli(['policy', 'history', '--output', 'json'])
+  t.equal(history.code, 0, history.stderr)
+  t.equal(JSON.parse(history.stdout).policies[0].policy_ids.length, 10_001, 'ids stored, not recompiled')
+  const test = await policyTest(PAY, 'FetchJWTSVID', 'db', '--output', 'json')
+  t.match(JSON.parse(test.stdout), { decision: 'allow', policy_ids: ['allow-all'] })
+})

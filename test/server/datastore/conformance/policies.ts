@@ -13,21 +13,29 @@ export function policyTests(t: Test, makeStore: MakeStore): void {
     t.equal(await ds.getPolicyVersion(), undefined)
     t.same(await ds.listPolicyVersions(), [])
     const a = 'permit (principal, action, resource);'
-    const v1 = await ds.addPolicyVersion({ text: a, sha256: sha(a), adminCaller: 'uid=0 pid=1' })
-    const v2 = await ds.addPolicyVersion({ text: '', sha256: sha(''), adminCaller: '' })
+    const v1 = await ds.addPolicyVersion({
+      text: a,
+      sha256: sha(a),
+      adminCaller: 'uid=0 pid=1',
+      policyIds: ['p1'],
+    })
+    const v2 = await ds.addPolicyVersion({ text: '', sha256: sha(''), adminCaller: '', policyIds: [] })
     t.same([v1.version, v2.version], [1, 2])
     t.same(await ds.getPolicyVersion(1), v1)
     t.same(await ds.getPolicyVersion(), v2)
     t.equal(await ds.getPolicyVersion(3), undefined)
     t.same(
-      (await ds.listPolicyVersions()).map((p) => [p.version, p.text, p.adminCaller]),
+      (await ds.listPolicyVersions()).map((p) => [p.version, p.text, p.adminCaller, p.policyIds]),
       [
-        [2, '', ''],
-        [1, a, 'uid=0 pid=1'],
+        [2, '', '', []],
+        [1, a, 'uid=0 pid=1', ['p1']],
       ],
     )
     t.ok(v1.createdAt instanceof Date)
-    await t.rejects(ds.addPolicyVersion({ text: a, sha256: 'nothex', adminCaller: '' }), TypeError)
+    await t.rejects(
+      ds.addPolicyVersion({ text: a, sha256: 'nothex', adminCaller: '', policyIds: [] }),
+      TypeError,
+    )
     await t.rejects(ds.getPolicyVersion(0), TypeError)
   })
 
