@@ -112,7 +112,11 @@ export async function startAgent(
     let tasksRef: TaskManager | undefined
     const policy = new AgentPolicy({
       entriesFor: (p) => cache.entriesFor(p),
-      agent: () => (client.identity ? { spiffeId: client.identity.spiffeId.toString() } : undefined),
+      // the agent's node selectors are the server's to know; its attestation type when this run has a credential
+      agent: () =>
+        client.identity
+          ? { spiffeId: client.identity.spiffeId.toString(), attestationType: credential?.type ?? '' }
+          : undefined,
       logger,
       clock,
       onDenied: (key, reason) => void tasksRef?.driftProcess(key, reason),
