@@ -124,6 +124,31 @@ t.test('policy test --file tries a candidate without setting it; bad context is 
   t.match(nobody.stderr, /no registration entry or attested agent/)
 })
 
+t.test('policy test: an agent as principal; the workload is parented by its attested agent', async (t) => {
+  await f.datastore.createOrUpdateAttestedAgent(
+    {
+      spiffeId: AGENT,
+      attestationType: 'join_token',
+      serialNumber: 'ab',
+      expiresAt: new Date(Date.now() + 3_600_000),
+      selectors: [{ type: 'join_token', value: 'abc' }],
+    },
+    new Date(),
+  )
+  const candidate = await file(
+    'agents.cedar',
+    `@id("allow-all")\npermit (principal, action, resource);\n@id("no-join-token-agents")\nforbid (principal is Sigil::Agent, action, resource) when { principal.attestationType == "join_token" };\n@id("nothing-under-this-agent")\nforbid (principal in Sigil::Agent::"${AGENT}", action == Sigil::Action::"BeginTask", resource);\n`,
+  )
+  const asAgent = await policyTest(AGENT, 'FetchJWTSVID', 'db', '--file', candidate, '--output', 'json')
+  t.equal(asAgent.code, 0, asAgent.stderr)
+  t.match(JSON.parse(asAgent.stdout), { decision: 'deny', policy_ids: ['no-join-token-agents'] })
+  const underAgent = await policyTest(PAY, 'BeginTask', PAY, '--file', candidate, '--output', 'json')
+  t.match(JSON.parse(underAgent.stdout), { decision: 'deny', policy_ids: ['nothing-under-this-agent'] })
+  const agentTask = await policyTest(AGENT, 'BeginTask', PAY, '--file', candidate)
+  t.equal(agentTask.code, 2, 'an Agent begins no task')
+  t.match(agentTask.stderr, /FetchX509SVID and FetchJWTSVID only/)
+})
+
 t.test('history lists versions newest first; --clear returns to no policy', async (t) => {
   const cleared = await f.cli(['policy', 'set', '--clear'])
   t.equal(cleared.code, 0, cleared.stderr)
