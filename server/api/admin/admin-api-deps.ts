@@ -11,6 +11,7 @@ import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
+import type { FederationRefresher } from '../../federation/federation-refresher.js'
 import type { PolicyStore } from '../../policy/policy-store.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
@@ -53,6 +54,16 @@ export type AdminDataStore = Pick<
   | 'getTask'
   | 'listTaskCredentials'
   | 'listTaskEvents'
+  // federation (issue 16 item 3)
+  | 'createFederationRelationship'
+  | 'updateFederationRelationship'
+  | 'getFederationRelationship'
+  | 'listFederationRelationships'
+  | 'deleteFederationRelationship'
+  | 'getBundle'
+  | 'setBundle'
+  | 'listBundles'
+  | 'deleteBundle'
 >
 
 /** The revocation operations the admin API uses (a subset of `RevocationList`). */
@@ -88,6 +99,8 @@ export interface AdminApiDeps {
     taskId: string,
     reason: string,
   ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
+  /** Federation (issue 16 item 3): fetches a foreign bundle now; absent: `federation refresh` is UNAVAILABLE. */
+  readonly federation?: Pick<FederationRefresher, 'refresh'>
   /** The policy store (`policy set|show|history|test`); absent: those calls fail UNAVAILABLE. */
   readonly policies?: PolicyStore
 }

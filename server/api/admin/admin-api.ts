@@ -15,6 +15,7 @@ import type { AdminApiDeps } from './admin-api-deps.js'
 import { agentHandlers } from './agents.js'
 import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
+import { federationHandlers } from './federation.js'
 import { healthHandlers } from './health.js'
 import { mintHandlers } from './mint.js'
 import { policyHandlers } from './policies.js'
@@ -45,6 +46,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...revocationHandlers(deps),
     ...healthHandlers(deps),
     ...taskHandlers(deps),
+    ...federationHandlers(deps),
     ...policyHandlers(deps),
   }
 }
