@@ -23,6 +23,7 @@ import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identit
 import type { AgentConfig } from './config/load-agent-config.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
 import { pidfdIsAlive } from './peercred/peer-credentials.js'
+import { AgentPolicy } from './policy/agent-policy.js'
 import { AgentEnrollment } from './sync/agent-enrollment.js'
 import { AgentIdentityStore } from './sync/agent-identity-store.js'
 import { AgentUpdateWatch, type UpdateWatchHealth } from './sync/agent-update-watch.js'
@@ -106,7 +107,22 @@ export async function startAgent(
       clock,
     })
     life.onClose('cache', () => cache.close())
-    const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock })
+    // policy (issue 14): pushed by the server, evaluated here on every Workload API and Task API call;
+    // a refused caller's open tasks drift (ended, their credentials revoked)
+    let tasksRef: TaskManager | undefined
+    const policy = new AgentPolicy({
+      entriesFor: (p) => cache.entriesFor(p),
+      // the agent's node selectors are the server's to know; its attestation type when this run has a credential
+      agent: () =>
+        client.identity
+          ? { spiffeId: client.identity.spiffeId.toString(), attestationType: credential?.type ?? '' }
+          : undefined,
+      logger,
+      clock,
+      onDenied: (key, reason) => void tasksRef?.driftProcess(key, reason),
+    })
+    const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock, policy })
+    tasksRef = tasks
     life.onClose('tasks', () => tasks.close())
     const stopDropping = revocations.onChange(() => {
       cache.dropRevokedJwtSvids((jti) => revocations.isRevoked('jwt_jti', jti))
@@ -139,6 +155,7 @@ export async function startAgent(
       maxStreamBacklogBytes: config.maxStreamBacklogBytes,
       jwtLeewaySeconds: config.jwtLeewaySeconds,
       revocations,
+      policy,
       onCallEnded: (method, code) => metrics.workloadApiCall(method, code),
     })
     life.onClose('workload-api', () => workloadApi.close())
@@ -194,7 +211,12 @@ export async function startAgent(
       'the agent cannot obtain its identity; stopping',
     )
     // the push stream: revocations reach this agent within a round trip; the sync loop is the fallback
-    const updates = new AgentUpdateWatch({ connection: client, revocations, logger })
+    const updates = new AgentUpdateWatch({
+      connection: client,
+      revocations,
+      logger,
+      onPolicy: (p) => policy.apply(p),
+    })
     life.background('agent-updates', updates.run(life.signal))
     void loop.firstSync.then(() =>
       logger.info(

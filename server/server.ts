@@ -32,6 +32,7 @@ import type { OidcDiscoveryConfig } from './endpoints/oidc-discovery.js'
 import { startOidcDiscoveryEndpoint } from './endpoints/oidc-discovery-endpoint.js'
 import { FederationRefresher } from './federation/federation-refresher.js'
 import { ServerMetrics } from './metrics/server-metrics.js'
+import { PolicyStore } from './policy/policy-store.js'
 import { CrlPublisher } from './revocation/crl-publisher.js'
 import { RevocationList } from './revocation/revocation-list.js'
 import { ServerIdentity } from './svid/server-identity.js'
@@ -40,6 +41,8 @@ import { TaskService } from './task/task-service.js'
 
 /** How often the server ends overdue tasks itself (the agent normally does it at the deadline). */
 const TASK_EXPIRY_SWEEP_MS = 5_000
+/** How often a policy version set through another server on the same datastore is picked up. */
+const POLICY_REFRESH_MS = 5_000
 
 /** What a started server exposes to its caller (the `run` command, tests). */
 export interface RunningServer {
@@ -186,7 +189,20 @@ export async function startServer(
       }),
     )
 
+    // policy (issue 14): the set in force, checked on every signing request and pushed to agents;
+    // another server on the same datastore may set a new version: picked up within a few seconds
+    const policies = await PolicyStore.open({ datastore, logger })
+    life.background(
+      'policy-refresh',
+      runEvery(life.signal, () => policies.refresh(), {
+        intervalMs: POLICY_REFRESH_MS,
+        maxBackoffMs: 60_000,
+        onError: (e) => logger.warn({ err: errorText(e) }, 'policy refresh failed'),
+      }),
+    )
+
     const agentApi = await startAgentApiServer({
+      policies,
       tasks,
       address: config.agentApiAddress,
       trustDomain: config.trustDomain,
@@ -222,6 +238,7 @@ export async function startServer(
     life.background('federation', federation.run(life.signal))
 
     const adminApi = await startAdminApiServer({
+      policies,
       federation,
       tasks,
       socketPath: config.adminSocket,

@@ -12,16 +12,28 @@ import { retryDelayMs } from '../../common/loop/backoff.js'
 import type { RevocationSet } from '../cache/revocation-set.js'
 import type { AgentIdentity } from './agent-identity.js'
 
+/** A pushed policy (issue 14). */
+export interface PushedPolicy {
+  readonly version: number
+  readonly text: string
+  readonly sha256: string
+}
+
 /** The part of the server client the watch uses. */
 export interface UpdateConnection {
   readonly identity: AgentIdentity | undefined
-  watchUpdates(target: Pick<RevocationSet, 'apply' | 'setCrls'>, signal: AbortSignal): Promise<void>
+  watchUpdates(
+    target: Pick<RevocationSet, 'apply' | 'setCrls'> & { setPolicy?: (p: PushedPolicy) => void },
+    signal: AbortSignal,
+  ): Promise<void>
 }
 
 /** How to build an {@link AgentUpdateWatch}. */
 export interface AgentUpdateWatchOptions {
   readonly connection: UpdateConnection
   readonly revocations: RevocationSet
+  /** Where pushed policies go (agent/policy's `AgentPolicy.apply`); absent: ignored. */
+  readonly onPolicy?: (p: PushedPolicy) => void
   readonly logger: Log
   /** First pause after a broken stream (default 250 ms). */
   readonly initialBackoffMs?: number
@@ -91,6 +103,10 @@ export class AgentUpdateWatch {
             setCrls: (crls, digest) => {
               delivered()
               revocations.setCrls(crls, digest)
+            },
+            setPolicy: (p) => {
+              delivered()
+              this.#opts.onPolicy?.(p)
             },
           },
           signal,

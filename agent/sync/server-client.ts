@@ -48,7 +48,10 @@ import {
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000
 
 /** Where pushed updates go (the agent's `RevocationSet`). */
-export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'>
+export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'> & {
+  /** The policy in force (issue 14); absent: policy updates are ignored. */
+  readonly setPolicy?: (update: { version: number; text: string; sha256: string }) => void
+}
 
 /** What {@link ServerClient} is built from. */
 export interface ServerClientOptions {
@@ -345,6 +348,12 @@ export class ServerClient implements SvidIssuer {
       call.on('data', (u: AgentUpdate__Output) => {
         if (u.revocations) target.apply(revocationPieceFromWire(u.revocations))
         else if (u.crls) target.setCrls(u.crls.crls, u.crls.digest)
+        else if (u.policy)
+          target.setPolicy?.({
+            version: Number(u.policy.version),
+            text: u.policy.text,
+            sha256: u.policy.sha256,
+          })
       })
       call.on('error', (err) => done(err))
       call.on('end', () => done())

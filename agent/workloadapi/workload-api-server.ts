@@ -40,7 +40,11 @@ import type { RevocationLookup } from './revoked-claims.js'
 import { requireSecurityHeader } from './security-header.js'
 import { StreamAdmission } from './stream-admission.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
-import { createWorkloadApiHandlers, type IdentitySource } from './workload-api-handlers.js'
+import {
+  createWorkloadApiHandlers,
+  type IdentitySource,
+  type WorkloadPolicy,
+} from './workload-api-handlers.js'
 
 /** Largest request accepted (a JWT-SVID to validate is at most 64 KiB). */
 const MAX_REQUEST_BYTES = 256 * 1024
@@ -86,6 +90,8 @@ export interface WorkloadApiServerConfig {
   readonly revocations?: RevocationLookup
   /** Told when a Workload API call ends: RPC name and gRPC status (metrics). */
   readonly onCallEnded?: (method: string, code: number) => void
+  /** Policy on every Workload API and Task API call (issue 14). */
+  readonly policy?: WorkloadPolicy
 }
 
 /** A running Workload API endpoint. */
@@ -169,6 +175,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
       ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
       ...(cfg.revocations ? { revocations: cfg.revocations } : {}),
       ...(cfg.onCallEnded ? { onCallEnded: cfg.onCallEnded } : {}),
+      ...(cfg.policy ? { policy: cfg.policy } : {}),
     }),
   )
   if (cfg.tasks !== undefined) {

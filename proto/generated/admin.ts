@@ -33,6 +33,8 @@ import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentReques
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from './sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from './sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from './sigil/admin/v1/GetBundleResponse.js';
+import type { GetPolicyRequest as _sigil_admin_v1_GetPolicyRequest, GetPolicyRequest__Output as _sigil_admin_v1_GetPolicyRequest__Output } from './sigil/admin/v1/GetPolicyRequest.js';
+import type { GetPolicyResponse as _sigil_admin_v1_GetPolicyResponse, GetPolicyResponse__Output as _sigil_admin_v1_GetPolicyResponse__Output } from './sigil/admin/v1/GetPolicyResponse.js';
 import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from './sigil/admin/v1/GetTaskRequest.js';
 import type { GetTaskResponse as _sigil_admin_v1_GetTaskResponse, GetTaskResponse__Output as _sigil_admin_v1_GetTaskResponse__Output } from './sigil/admin/v1/GetTaskResponse.js';
 import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Output as _sigil_admin_v1_HealthRequest__Output } from './sigil/admin/v1/HealthRequest.js';
@@ -47,6 +49,8 @@ import type { ListFederatedBundlesRequest as _sigil_admin_v1_ListFederatedBundle
 import type { ListFederatedBundlesResponse as _sigil_admin_v1_ListFederatedBundlesResponse, ListFederatedBundlesResponse__Output as _sigil_admin_v1_ListFederatedBundlesResponse__Output } from './sigil/admin/v1/ListFederatedBundlesResponse.js';
 import type { ListFederationRelationshipsRequest as _sigil_admin_v1_ListFederationRelationshipsRequest, ListFederationRelationshipsRequest__Output as _sigil_admin_v1_ListFederationRelationshipsRequest__Output } from './sigil/admin/v1/ListFederationRelationshipsRequest.js';
 import type { ListFederationRelationshipsResponse as _sigil_admin_v1_ListFederationRelationshipsResponse, ListFederationRelationshipsResponse__Output as _sigil_admin_v1_ListFederationRelationshipsResponse__Output } from './sigil/admin/v1/ListFederationRelationshipsResponse.js';
+import type { ListPoliciesRequest as _sigil_admin_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _sigil_admin_v1_ListPoliciesRequest__Output } from './sigil/admin/v1/ListPoliciesRequest.js';
+import type { ListPoliciesResponse as _sigil_admin_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _sigil_admin_v1_ListPoliciesResponse__Output } from './sigil/admin/v1/ListPoliciesResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from './sigil/admin/v1/ListRevocationsRequest.js';
 import type { ListRevocationsResponse as _sigil_admin_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _sigil_admin_v1_ListRevocationsResponse__Output } from './sigil/admin/v1/ListRevocationsResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from './sigil/admin/v1/ListSvidsRequest.js';
@@ -57,16 +61,21 @@ import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtS
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from './sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from './sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from './sigil/admin/v1/MintX509SvidResponse.js';
+import type { PolicyVersion as _sigil_admin_v1_PolicyVersion, PolicyVersion__Output as _sigil_admin_v1_PolicyVersion__Output } from './sigil/admin/v1/PolicyVersion.js';
 import type { RefreshFederatedBundleResponse as _sigil_admin_v1_RefreshFederatedBundleResponse, RefreshFederatedBundleResponse__Output as _sigil_admin_v1_RefreshFederatedBundleResponse__Output } from './sigil/admin/v1/RefreshFederatedBundleResponse.js';
 import type { Revocation as _sigil_admin_v1_Revocation, Revocation__Output as _sigil_admin_v1_Revocation__Output } from './sigil/admin/v1/Revocation.js';
 import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from './sigil/admin/v1/RevokeSvidRequest.js';
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from './sigil/admin/v1/RevokeSvidResponse.js';
 import type { SetFederatedBundleRequest as _sigil_admin_v1_SetFederatedBundleRequest, SetFederatedBundleRequest__Output as _sigil_admin_v1_SetFederatedBundleRequest__Output } from './sigil/admin/v1/SetFederatedBundleRequest.js';
 import type { SetFederatedBundleResponse as _sigil_admin_v1_SetFederatedBundleResponse, SetFederatedBundleResponse__Output as _sigil_admin_v1_SetFederatedBundleResponse__Output } from './sigil/admin/v1/SetFederatedBundleResponse.js';
+import type { SetPolicyRequest as _sigil_admin_v1_SetPolicyRequest, SetPolicyRequest__Output as _sigil_admin_v1_SetPolicyRequest__Output } from './sigil/admin/v1/SetPolicyRequest.js';
+import type { SetPolicyResponse as _sigil_admin_v1_SetPolicyResponse, SetPolicyResponse__Output as _sigil_admin_v1_SetPolicyResponse__Output } from './sigil/admin/v1/SetPolicyResponse.js';
 import type { SvidRecord as _sigil_admin_v1_SvidRecord, SvidRecord__Output as _sigil_admin_v1_SvidRecord__Output } from './sigil/admin/v1/SvidRecord.js';
 import type { Task as _sigil_admin_v1_Task, Task__Output as _sigil_admin_v1_Task__Output } from './sigil/admin/v1/Task.js';
 import type { TaskCredential as _sigil_admin_v1_TaskCredential, TaskCredential__Output as _sigil_admin_v1_TaskCredential__Output } from './sigil/admin/v1/TaskCredential.js';
 import type { TaskEvent as _sigil_admin_v1_TaskEvent, TaskEvent__Output as _sigil_admin_v1_TaskEvent__Output } from './sigil/admin/v1/TaskEvent.js';
+import type { TestPolicyRequest as _sigil_admin_v1_TestPolicyRequest, TestPolicyRequest__Output as _sigil_admin_v1_TestPolicyRequest__Output } from './sigil/admin/v1/TestPolicyRequest.js';
+import type { TestPolicyResponse as _sigil_admin_v1_TestPolicyResponse, TestPolicyResponse__Output as _sigil_admin_v1_TestPolicyResponse__Output } from './sigil/admin/v1/TestPolicyResponse.js';
 import type { TrustDomainRequest as _sigil_admin_v1_TrustDomainRequest, TrustDomainRequest__Output as _sigil_admin_v1_TrustDomainRequest__Output } from './sigil/admin/v1/TrustDomainRequest.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from './sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from './sigil/admin/v1/UpdateEntryResponse.js';
@@ -116,6 +125,8 @@ export interface ProtoGrpcType {
         GetAgentResponse: MessageTypeDefinition<_sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleRequest__Output>
         GetBundleResponse: MessageTypeDefinition<_sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleResponse__Output>
+        GetPolicyRequest: MessageTypeDefinition<_sigil_admin_v1_GetPolicyRequest, _sigil_admin_v1_GetPolicyRequest__Output>
+        GetPolicyResponse: MessageTypeDefinition<_sigil_admin_v1_GetPolicyResponse, _sigil_admin_v1_GetPolicyResponse__Output>
         GetTaskRequest: MessageTypeDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskRequest__Output>
         GetTaskResponse: MessageTypeDefinition<_sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskResponse__Output>
         HealthRequest: MessageTypeDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthRequest__Output>
@@ -130,6 +141,8 @@ export interface ProtoGrpcType {
         ListFederatedBundlesResponse: MessageTypeDefinition<_sigil_admin_v1_ListFederatedBundlesResponse, _sigil_admin_v1_ListFederatedBundlesResponse__Output>
         ListFederationRelationshipsRequest: MessageTypeDefinition<_sigil_admin_v1_ListFederationRelationshipsRequest, _sigil_admin_v1_ListFederationRelationshipsRequest__Output>
         ListFederationRelationshipsResponse: MessageTypeDefinition<_sigil_admin_v1_ListFederationRelationshipsResponse, _sigil_admin_v1_ListFederationRelationshipsResponse__Output>
+        ListPoliciesRequest: MessageTypeDefinition<_sigil_admin_v1_ListPoliciesRequest, _sigil_admin_v1_ListPoliciesRequest__Output>
+        ListPoliciesResponse: MessageTypeDefinition<_sigil_admin_v1_ListPoliciesResponse, _sigil_admin_v1_ListPoliciesResponse__Output>
         ListRevocationsRequest: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsRequest__Output>
         ListRevocationsResponse: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsResponse__Output>
         ListSvidsRequest: MessageTypeDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsRequest__Output>
@@ -140,16 +153,21 @@ export interface ProtoGrpcType {
         MintJwtSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidResponse__Output>
         MintX509SvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidRequest__Output>
         MintX509SvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidResponse__Output>
+        PolicyVersion: MessageTypeDefinition<_sigil_admin_v1_PolicyVersion, _sigil_admin_v1_PolicyVersion__Output>
         RefreshFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_RefreshFederatedBundleResponse, _sigil_admin_v1_RefreshFederatedBundleResponse__Output>
         Revocation: MessageTypeDefinition<_sigil_admin_v1_Revocation, _sigil_admin_v1_Revocation__Output>
         RevokeSvidRequest: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidRequest__Output>
         RevokeSvidResponse: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidResponse__Output>
         SetFederatedBundleRequest: MessageTypeDefinition<_sigil_admin_v1_SetFederatedBundleRequest, _sigil_admin_v1_SetFederatedBundleRequest__Output>
         SetFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_SetFederatedBundleResponse, _sigil_admin_v1_SetFederatedBundleResponse__Output>
+        SetPolicyRequest: MessageTypeDefinition<_sigil_admin_v1_SetPolicyRequest, _sigil_admin_v1_SetPolicyRequest__Output>
+        SetPolicyResponse: MessageTypeDefinition<_sigil_admin_v1_SetPolicyResponse, _sigil_admin_v1_SetPolicyResponse__Output>
         SvidRecord: MessageTypeDefinition<_sigil_admin_v1_SvidRecord, _sigil_admin_v1_SvidRecord__Output>
         Task: MessageTypeDefinition<_sigil_admin_v1_Task, _sigil_admin_v1_Task__Output>
         TaskCredential: MessageTypeDefinition<_sigil_admin_v1_TaskCredential, _sigil_admin_v1_TaskCredential__Output>
         TaskEvent: MessageTypeDefinition<_sigil_admin_v1_TaskEvent, _sigil_admin_v1_TaskEvent__Output>
+        TestPolicyRequest: MessageTypeDefinition<_sigil_admin_v1_TestPolicyRequest, _sigil_admin_v1_TestPolicyRequest__Output>
+        TestPolicyResponse: MessageTypeDefinition<_sigil_admin_v1_TestPolicyResponse, _sigil_admin_v1_TestPolicyResponse__Output>
         TrustDomainRequest: MessageTypeDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_TrustDomainRequest__Output>
         UpdateEntryRequest: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryRequest__Output>
         UpdateEntryResponse: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryResponse__Output>

@@ -21,6 +21,7 @@ import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleReq
 import type { GetBundleResponse as _sigil_agent_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_agent_v1_GetBundleResponse__Output } from './sigil/agent/v1/GetBundleResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from './sigil/agent/v1/NewJwtSvidRequest.js';
 import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSvidResponse__Output as _sigil_agent_v1_NewJwtSvidResponse__Output } from './sigil/agent/v1/NewJwtSvidResponse.js';
+import type { PolicyUpdate as _sigil_agent_v1_PolicyUpdate, PolicyUpdate__Output as _sigil_agent_v1_PolicyUpdate__Output } from './sigil/agent/v1/PolicyUpdate.js';
 import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgentRequest__Output as _sigil_agent_v1_RenewAgentRequest__Output } from './sigil/agent/v1/RenewAgentRequest.js';
 import type { RenewAgentResponse as _sigil_agent_v1_RenewAgentResponse, RenewAgentResponse__Output as _sigil_agent_v1_RenewAgentResponse__Output } from './sigil/agent/v1/RenewAgentResponse.js';
 import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUpdate__Output as _sigil_agent_v1_RevocationUpdate__Output } from './sigil/agent/v1/RevocationUpdate.js';
@@ -64,6 +65,7 @@ export interface ProtoGrpcType {
         GetBundleResponse: MessageTypeDefinition<_sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleResponse__Output>
         NewJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidRequest__Output>
         NewJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidResponse__Output>
+        PolicyUpdate: MessageTypeDefinition<_sigil_agent_v1_PolicyUpdate, _sigil_agent_v1_PolicyUpdate__Output>
         RenewAgentRequest: MessageTypeDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentRequest__Output>
         RenewAgentResponse: MessageTypeDefinition<_sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentResponse__Output>
         RevocationUpdate: MessageTypeDefinition<_sigil_agent_v1_RevocationUpdate, _sigil_agent_v1_RevocationUpdate__Output>

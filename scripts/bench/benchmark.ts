@@ -17,6 +17,18 @@ export interface BenchOptions {
 
 export type Benchmark = (opts?: BenchOptions) => Promise<BenchResult>
 
+/** One result of a benchmark's parts: JSON merged, rows in order, notes joined. */
+export function combineResults(results: readonly BenchResult[]): BenchResult {
+  return {
+    json: Object.assign({}, ...results.map((r) => r.json)),
+    rows: results.flatMap((r) => r.rows),
+    note: results
+      .map((r) => r.note)
+      .filter(Boolean)
+      .join('; '),
+  }
+}
+
 /** Runs `fn` repeatedly for about `seconds` and returns operations per second. */
 export async function opsPerSecond(fn: () => unknown, seconds: number, batch = 64): Promise<number> {
   const call = async () => {

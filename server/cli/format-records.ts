@@ -50,6 +50,9 @@ export function formatEntry(e: Entry): string {
     ...lines('Task scope', e.task_scopes),
     ...(e.task_scopes.length > 0 ? [line('Max task TTL', ttl(e.max_task_ttl))] : []),
     ...(e.revoke_on_exit ? [line('Revoke on exit', 'true')] : []),
+    ...(e.owner ? [line('Owner', e.owner)] : []),
+    ...(e.purpose ? [line('Purpose', e.purpose)] : []),
+    ...(e.risk ? [line('Risk', e.risk)] : []),
     line('Created at', isoTime(e.created_at)),
   ].join('\n')
 }

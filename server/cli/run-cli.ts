@@ -47,6 +47,10 @@ export const runCli = createCli({
       summary: 'task list|show|end: tasks and their credentials',
       load: () => import('./commands/task.js'),
     },
+    policy: {
+      summary: 'policy set|show|history|test: the Cedar policy set',
+      load: () => import('./commands/policy.js'),
+    },
     audit: {
       summary: 'audit list|verify: the hash-chained audit trail',
       load: () => import('./commands/audit.js'),

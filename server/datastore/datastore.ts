@@ -40,6 +40,8 @@ import type {
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
+  PolicyVersionInput,
+  PolicyVersionRecord,
   RegistrationEntry,
   RegistrationEntryInput,
   RevocationFilter,
@@ -300,6 +302,21 @@ export interface DataStore {
 
   /** Up to `limit` records with `seq > afterSeq`, in chain order (pages for `audit verify`). */
   readAuditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]>
+
+  // ----- policy versions (issue 14: Cedar policy sets, append-only) -----
+
+  /**
+   * Stores `input` as the next policy version (1 for the first) with `createdAt` now, and
+   * resolves it. Versions are never changed or deleted. The caller validated the text; the
+   * store checks only the shape (`sha256` 64 lowercase hex characters).
+   */
+  addPolicyVersion(input: PolicyVersionInput): Promise<PolicyVersionRecord>
+
+  /** The policy version `version`, or the latest when omitted; `undefined` when there is none. */
+  getPolicyVersion(version?: number): Promise<PolicyVersionRecord | undefined>
+
+  /** Every policy version, newest first. */
+  listPolicyVersions(): Promise<PolicyVersionRecord[]>
 
   // ----- lifecycle -----
 

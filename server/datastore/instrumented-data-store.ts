@@ -67,6 +67,9 @@ const METHODS: Record<keyof DataStore, boolean> = {
   auditHead: true,
   listAuditRecords: true,
   readAuditRecords: true,
+  addPolicyVersion: true,
+  getPolicyVersion: true,
+  listPolicyVersions: true,
   integrityCheck: true,
   close: false,
 }

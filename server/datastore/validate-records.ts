@@ -17,12 +17,15 @@ import { checkSelectorRule } from '../../certs/selector/selector-rules.js'
 import {
   type AttestedAgentInput,
   type BundleInput,
+  ENTRY_RISKS,
   type EntryFilter,
   type EntryPatch,
+  type EntryRisk,
   type FederationRelationshipInput,
   type IssuedSvidFilter,
   type IssuedSvidRecord,
   type JoinTokenInput,
+  type PolicyVersionInput,
   type RegistrationEntry,
   type RegistrationEntryInput,
   type RevocationFilter,
@@ -38,6 +41,8 @@ import {
 const TOKEN_HASH = /^[0-9a-f]{64}$/
 const ATTESTATION_TYPES = new Set(['join_token', 'x509pop'])
 const SVID_KINDS = new Set(['x509', 'jwt'])
+/** Longest entry `owner` / `purpose` (bytes). */
+export const MAX_METADATA_BYTES = 256
 
 /** Throws `TypeError` unless `value` is a string. */
 export function checkString(value: unknown, what: string): string {
@@ -130,10 +135,25 @@ export function checkEntryInput(input: RegistrationEntryInput): RegistrationEntr
     invalid('maxTaskTtl must be a whole number of seconds >= 0')
   const revokeOnExit = input.revokeOnExit ?? false
   if (typeof revokeOnExit !== 'boolean') throw new TypeError('revokeOnExit must be a boolean')
+  const owner = checkString(input.owner ?? '', 'owner')
+  const purpose = checkString(input.purpose ?? '', 'purpose')
+  const risk = checkString(input.risk ?? '', 'risk')
+  for (const [name, v] of [
+    ['owner', owner],
+    ['purpose', purpose],
+  ] as const) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+    if (Buffer.byteLength(v) > MAX_METADATA_BYTES || /[\u0000-\u001f\u007f]/.test(v))
+      invalid(`${name} must be at most ${MAX_METADATA_BYTES} bytes of printable text`)
+  }
+  if (risk !== '' && !ENTRY_RISKS.includes(risk as EntryRisk)) invalid('risk must be low, medium or high')
   return {
     taskScopes,
     maxTaskTtl,
     revokeOnExit,
+    owner,
+    purpose,
+    risk: risk as EntryRisk,
     spiffeId,
     parentId,
     selectors,
@@ -412,5 +432,19 @@ export function checkFederationRelationshipInput(
     bundleEndpointUrl: r.bundleEndpointUrl,
     bundleEndpointProfile: profile,
     endpointSpiffeId,
+  }
+}
+
+/** A checked copy of a policy version input; throws `TypeError`. */
+export function checkPolicyVersionInput(input: PolicyVersionInput): PolicyVersionInput {
+  if (typeof input !== 'object' || input === null) throw new TypeError('policy version must be an object')
+  const text = checkString(input.text, 'text')
+  const sha256 = checkString(input.sha256, 'sha256')
+  if (!TOKEN_HASH.test(sha256)) throw new TypeError('sha256 must be 64 lowercase hex characters')
+  return {
+    text,
+    sha256,
+    adminCaller: checkString(input.adminCaller, 'adminCaller'),
+    policyIds: checkStringList(input.policyIds, 'policyIds'),
   }
 }

@@ -33,8 +33,8 @@ import { type AdminCaller, auditAdminCalls } from '../api/admin/audit-admin-call
 import type { AuditTrail } from '../audit/audit-trail.js'
 import type { TaskService } from '../task/task-service.js'
 
-/** Largest request message accepted on the admin socket. */
-export const ADMIN_MAX_RECEIVE_BYTES = 1024 * 1024
+/** Largest request message accepted on the admin socket (a policy set of 10,000+ policies fits). */
+export const ADMIN_MAX_RECEIVE_BYTES = 17 * 1024 * 1024
 /** Longest Unix socket path the kernel accepts (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107
 /** How long close() lets in-flight calls finish before cutting them off. */
@@ -65,6 +65,8 @@ export interface AdminApiServerConfig {
   readonly audit?: AuditTrail
   /** Seam for tests; default: the kernel's peer credentials (`SO_PEERCRED`) of the connection. */
   readonly readPeer?: (socket: Socket) => PeerCredentials
+  /** `policy set|show|history|test`. */
+  readonly policies?: AdminApiDeps['policies']
 }
 
 /** A running admin API server. */

@@ -15,6 +15,7 @@ import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import { loadAgentApi } from '../../proto/loader.js'
+import type { AgentApiDeps } from '../api/agent/agent-api-deps.js'
 import {
   type AgentApiCa,
   type AgentApiDataStore,
@@ -57,6 +58,8 @@ export interface AgentApiServerConfig {
   readonly revocations: AgentRevocationSource
   /** The CRLs pushed to agents. */
   readonly crls: AgentCrlSource
+  /** Policy: checked on every signing request, pushed to agents (issue 14). */
+  readonly policies?: AgentApiDeps['policies']
   readonly maxMessageBytes?: number
   readonly shutdownGraceMs?: number
   readonly tlsRefreshMs?: number
@@ -129,6 +132,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     ...(cfg.tasks ? { tasks: cfg.tasks } : {}),
     revocations: cfg.revocations,
     crls: cfg.crls,
+    ...(cfg.policies ? { policies: cfg.policies } : {}),
     ...(cfg.audit ? { audit: cfg.audit } : {}),
   })
 

@@ -20,7 +20,14 @@ import type { MintedTxnToken } from '../../certs/txntoken/sign-txn-token.js'
 import { errorText } from '../../common/errors/error-text.js'
 import type { IssuedSvidRecord, RegistrationEntry, TaskOutcome, TaskRecord } from '../datastore/datastore.js'
 import { type Delegation, resolveDelegation } from './delegation.js'
-import { AGENT_OUTCOMES, checkBeginRequest, invalid, notAuthorized, PROCESS_OUTCOMES } from './task-rules.js'
+import {
+  AGENT_OUTCOMES,
+  checkBeginRequest,
+  invalid,
+  MAX_END_REASON_BYTES,
+  notAuthorized,
+  PROCESS_OUTCOMES,
+} from './task-rules.js'
 import type {
   BeginTaskInput,
   TaskCaller,
@@ -176,7 +183,9 @@ export class TaskService {
   /**
    * A JWT-SVID for an active task of this agent and process, for one audience in its scope.
    * `callerEntryIds` are the entries the process is attested for now (the task's must be one);
-   * `entryFor` resolves the task's entry if the agent may still serve it.
+   * `entryFor` resolves the task's entry if the agent may still serve it; `authorize` (policy)
+   * may refuse before anything is signed. An audience outside the task's scope, or a refusal by
+   * `authorize`, is drift: the task ends `drifted` and its credentials are revoked.
    */
   async fetchJwtSvid(
     caller: TaskCaller,
@@ -184,6 +193,7 @@ export class TaskService {
     audience: string,
     callerEntryIds: readonly string[],
     entryFor: (entryId: string) => Promise<RegistrationEntry>,
+    authorize?: (task: TaskRecord, entry: RegistrationEntry) => Promise<void>,
   ): Promise<MintedJwtSvid> {
     const task = await this.#owned(caller, taskId, 'jwt_refused')
     const now = this.#o.clock()
@@ -198,14 +208,9 @@ export class TaskService {
       throw new SigilError('ERR_TASK_ENDED', `task ${task.id} has passed its deadline`)
     }
     if (!task.scope.includes(audience)) {
-      await this.#refuse(
-        task.id,
-        'jwt_refused',
-        new SigilError(
-          'ERR_NOT_AUTHORIZED',
-          `audience "${audience.slice(0, 256)}" is outside the task's scope`,
-        ),
-      )
+      const why = `audience "${audience.slice(0, 256)}" is outside the task's scope`
+      await this.#drift(task, why)
+      throw new SigilError('ERR_NOT_AUTHORIZED', `${why}; the task has drifted and was ended`)
     }
     if (!callerEntryIds.includes(task.entryId)) {
       await this.#refuse(
@@ -215,6 +220,17 @@ export class TaskService {
       )
     }
     const entry = await entryFor(task.entryId)
+    if (authorize !== undefined) {
+      try {
+        await authorize(task, entry)
+      } catch (e) {
+        if (!(e instanceof SigilError) || e.code !== 'ERR_NOT_AUTHORIZED') throw e
+        await this.#drift(task, `aud=${audience.slice(0, 256)}: ${e.message}`)
+        throw new SigilError('ERR_NOT_AUTHORIZED', `${e.message}; the task has drifted and was ended`, {
+          cause: e,
+        })
+      }
+    }
     const jwt = await this.#o.ca.signJwtSvid({
       spiffeId: SpiffeId.parse(task.spiffeId),
       audience: [audience],
@@ -281,8 +297,10 @@ export class TaskService {
     reason: string,
   ): Promise<TaskRecord> {
     if (!PROCESS_OUTCOMES.has(outcome) && !AGENT_OUTCOMES.has(outcome)) {
-      invalid('outcome must be completed, failed, cancelled, expired or process_exited')
+      invalid('outcome must be completed, failed, cancelled, expired, process_exited or drifted')
     }
+    if (Buffer.byteLength(reason) > MAX_END_REASON_BYTES)
+      invalid(`reason is longer than ${MAX_END_REASON_BYTES} bytes`)
     if (caller !== undefined) {
       const task = await this.#owned(caller, taskId, 'end_refused', AGENT_OUTCOMES.has(outcome))
       if (task.state === 'ended') {
@@ -305,6 +323,28 @@ export class TaskService {
     )
     await this.#runListeners(ended)
     return ended
+  }
+
+  /**
+   * Drift: a caller inside the task was refused (outside its scope, or by policy). The task ends
+   * `drifted` with the reason, and the listeners revoke every credential issued for it. A task
+   * that has already ended stays as it is.
+   */
+  async #drift(task: TaskRecord, reason: string): Promise<void> {
+    await this.#event(task.id, 'jwt_refused', reason)
+    let ended: TaskRecord
+    try {
+      ended = await this.#o.datastore.endTask(task.id, 'drifted', reason, this.#o.clock())
+    } catch (e) {
+      if (e instanceof SigilError && e.code === 'ERR_TASK_ENDED') return
+      throw e
+    }
+    await this.#event(task.id, 'ended', `drifted: ${reason}`)
+    this.#o.logger.warn(
+      { task_id: task.id, spiffe_id: task.spiffeId, reason },
+      'task drifted; ended and revoked',
+    )
+    await this.#runListeners(ended)
   }
 
   /** Runs the task-ended listeners with every credential recorded for the task so far. */

@@ -1,7 +1,8 @@
 // A real workload process that uses tasks through the SDK (dist/sdk) on an agent socket: it
 // reads one JSON request per stdin line ({ id, op, ... }) and prints one JSON answer per line
 // ({ id, ok: true, ... } or { id, ok: false, code, message }). Ops: begin (Task.begin options),
-// jwt { taskId, audience }, end { taskId, outcome } (through the Task it began), endRaw
+// jwt { taskId, audience }, plainJwt { audience } (a Workload API FetchJWTSVID, outside any
+// task), end { taskId, outcome } (through the Task it began), endRaw
 // { taskId, outcome } and jwtRaw { taskId, audience } (bare calls, for tasks of other processes),
 // flood { count, concurrency, request } (many bare BeginTask calls on one connection; answers the
 // count per gRPC status).
@@ -28,6 +29,14 @@ async function handle(req) {
     return { taskId: task.id, txnToken: task.txnToken, expiresAt: task.expiresAt.getTime(), spiffeId: String(task.spiffeId) }
   }
   if (req.op === 'jwt') return { token: await tasks.get(req.taskId).jwtFor(req.audience) }
+  if (req.op === 'plainJwt') {
+    const client = new sdk.WorkloadApiClient({ socketPath: socket })
+    try {
+      return { token: (await client.fetchJwtSvid({ audience: [req.audience] })).token }
+    } finally {
+      client.close()
+    }
+  }
   if (req.op === 'end') {
     await tasks.get(req.taskId).end(req.outcome)
     return {}

@@ -13,6 +13,7 @@ import type { Log } from '../../../common/logging/logger.js'
 import type { AuditTrail } from '../../audit/audit-trail.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
 import type { FederationRefresher } from '../../federation/federation-refresher.js'
+import type { PolicyStore } from '../../policy/policy-store.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
 
@@ -103,4 +104,6 @@ export interface AdminApiDeps {
   readonly federation?: Pick<FederationRefresher, 'refresh'>
   /** The audit trail read by `audit list|verify` and `svid explain`; absent: those fail UNAVAILABLE. */
   readonly audit?: Pick<AuditTrail, 'list' | 'verify'>
+  /** The policy store (`policy set|show|history|test`); absent: those calls fail UNAVAILABLE. */
+  readonly policies?: PolicyStore
 }

@@ -19,6 +19,7 @@ import { entryHandlers } from './entries.js'
 import { federationHandlers } from './federation.js'
 import { healthHandlers } from './health.js'
 import { mintHandlers } from './mint.js'
+import { policyHandlers } from './policies.js'
 import { revocationHandlers } from './revocations.js'
 import { svidHandlers } from './svids.js'
 import { taskHandlers } from './tasks.js'
@@ -48,6 +49,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...taskHandlers(deps),
     ...federationHandlers(deps),
     ...auditHandlers(deps),
+    ...policyHandlers(deps),
   }
 }
 

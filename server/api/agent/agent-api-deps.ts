@@ -13,6 +13,7 @@ import type { Log } from '../../../common/logging/logger.js'
 import type { AuditSink } from '../../audit/audit-trail.js'
 import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
+import type { PolicyStore } from '../../policy/policy-store.js'
 import type { TaskService } from '../../task/task-service.js'
 import type { AuthorizedEntryCache } from './authorized-entries.js'
 import type { AgentCrlSource, AgentRevocationSource } from './revocation-updates.js'
@@ -76,6 +77,11 @@ export interface AgentApiDeps {
   readonly revocations: AgentRevocationSource
   /** The CRLs, pushed to agents for the Workload API's `crl` fields and sent with a sync when changed. */
   readonly crls: AgentCrlSource
+  /**
+   * Policy (issue 14): every signing request is checked against the set in force (the authority
+   * has the last word), and the set is pushed to agents on WatchAgentUpdates. Absent: no policy.
+   */
+  readonly policies?: Pick<PolicyStore, 'point' | 'inForce' | 'onChange'>
   /** The audit trail: every SVID signed is recorded (durably, before release) and every signing refusal. */
   readonly audit?: AuditSink
 }

@@ -13,6 +13,7 @@ import type { BatchNewX509SvidRequest__Output } from '../../../proto/generated/s
 import type { BatchNewX509SvidResponse } from '../../../proto/generated/sigil/agent/v1/BatchNewX509SvidResponse.js'
 import { issuanceEvent } from '../../audit/issuance-event.js'
 import type { IssuedSvidRecord } from '../../datastore/datastore.js'
+import { enforceSigning } from '../../policy/signing-policy.js'
 import { type AgentApiContext, MAX_BATCH_SIZE } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { toWireX509Svid } from './agent-wire.js'
@@ -51,6 +52,16 @@ export async function batchNewX509Svid(
 
   const entries = await authorizedEntries(deps, caller)
   const wanted = params.map((p) => requireAuthorizedEntry(deps, entries, caller, p.entry_id, METHOD))
+  const policyNow = deps.clock()
+  for (const entry of wanted) {
+    await enforceSigning(deps.policies?.point, {
+      action: 'FetchX509SVID',
+      entry,
+      agent: caller.agent,
+      resource: entry.spiffeId,
+      now: policyNow,
+    })
+  }
   const keys = await Promise.all(
     params.map(async (p, i) => {
       try {

@@ -7,6 +7,7 @@ import { SigilError } from '../../../certs/errors.js'
 import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { NewJwtSvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidRequest.js'
 import type { NewJwtSvidResponse } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidResponse.js'
+import { enforceSigning } from '../../policy/signing-policy.js'
 import { issuanceEvent } from '../../audit/issuance-event.js'
 import { type AgentApiContext, MAX_JWT_AUDIENCES } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
@@ -46,6 +47,17 @@ export async function newJwtSvid(
   const entries = await authorizedEntries(deps, caller)
   const entry = requireAuthorizedEntry(deps, entries, caller, req.entry_id, METHOD)
   const now = deps.clock()
+  // policy: each audience is a resource of its own; one denied refuses the token
+  for (const aud of audience) {
+    await enforceSigning(deps.policies?.point, {
+      action: 'FetchJWTSVID',
+      entry,
+      agent: caller.agent,
+      resource: aud,
+      audiences: audience,
+      now,
+    })
+  }
   const jwt = await deps.ca.signJwtSvid({
     spiffeId: SpiffeId.parse(entry.spiffeId),
     audience,

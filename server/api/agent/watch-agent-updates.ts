@@ -60,14 +60,21 @@ export function watchAgentUpdates(
         const unsubscribeCrls = deps.crls.onChange((set) => {
           if (!call.cancelled && !call.writableEnded) call.write({ crls: crlUpdate(set) })
         })
+        const unsubscribePolicy =
+          deps.policies?.onChange((p) => {
+            if (!call.cancelled && !call.writableEnded) call.write({ policy: p })
+          }) ?? (() => {})
         open.set(call, () => {
           unsubscribe()
           unsubscribeCrls()
+          unsubscribePolicy()
         })
         call.on('cancelled', () => finish(call))
         call.on('close', () => finish(call))
         for (const piece of pieces) call.write({ revocations: piece })
         call.write({ crls: crlUpdate(deps.crls.current()) })
+        // the policy in force, always (version 0, empty: no policy), so an agent drops a stale one
+        call.write({ policy: deps.policies?.inForce() ?? { version: 0, text: '', sha256: '' } })
         deps.logger.debug(
           { agent_id: caller.agentId.toString(), sequence: deps.revocations.sequence },
           'agent update stream opened',

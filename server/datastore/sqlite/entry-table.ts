@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto'
 import { SigilError } from '../../../certs/errors.js'
 import { normalizeSelectors, type Selector } from '../../../certs/selector/selector.js'
-import type { EntryFilter, EntryPatch, RegistrationEntry, RegistrationEntryInput } from '../records.js'
+import type {
+  EntryFilter,
+  EntryPatch,
+  EntryRisk,
+  RegistrationEntry,
+  RegistrationEntryInput,
+} from '../records.js'
 import { applyEntryPatch, selectorSetKey } from '../validate-records.js'
 import type { Params, Sql } from './sql.js'
 
@@ -26,12 +32,15 @@ interface EntryRow {
   task_scopes: string
   max_task_ttl: number
   revoke_on_exit: number
+  owner: string
+  purpose: string
+  risk: string
   selectors: string
 }
 
 const SELECT_ENTRY = `SELECT e.id, e.spiffe_id, e.parent_id, e.x509_svid_ttl, e.jwt_svid_ttl, e.dns_names,
   e.hint, e.admin, e.node, e.federates_with, e.revision_number, e.created_at, e.task_scopes, e.max_task_ttl,
-  e.revoke_on_exit,
+  e.revoke_on_exit, e.owner, e.purpose, e.risk,
   (SELECT json_group_array(json_array(s.type, s.value)) FROM entry_selectors s WHERE s.entry_id = e.id) AS selectors
   FROM registration_entries e`
 const ORDER = 'ORDER BY e.created_at, e.rowid'
@@ -50,13 +59,14 @@ const SELECTOR_CLAUSES = {
 
 const INSERT_ENTRY = `INSERT INTO registration_entries (id, spiffe_id, parent_id, selector_set, x509_svid_ttl,
   jwt_svid_ttl, dns_names, hint, admin, node, federates_with, revision_number, created_at, task_scopes, max_task_ttl,
-  revoke_on_exit)
+  revoke_on_exit, owner, purpose, risk)
   VALUES (@id, @spiffeId, @parentId, @selectorSet, @x509SvidTtl, @jwtSvidTtl, @dnsNames, @hint, @admin, @node,
-  @federatesWith, @revisionNumber, @createdAt, @taskScopes, @maxTaskTtl, @revokeOnExit)`
+  @federatesWith, @revisionNumber, @createdAt, @taskScopes, @maxTaskTtl, @revokeOnExit, @owner, @purpose, @risk)`
 const UPDATE_ENTRY = `UPDATE registration_entries SET spiffe_id = @spiffeId, parent_id = @parentId,
   selector_set = @selectorSet, x509_svid_ttl = @x509SvidTtl, jwt_svid_ttl = @jwtSvidTtl, dns_names = @dnsNames,
   hint = @hint, admin = @admin, node = @node, federates_with = @federatesWith, revision_number = @revisionNumber,
-  task_scopes = @taskScopes, max_task_ttl = @maxTaskTtl, revoke_on_exit = @revokeOnExit
+  task_scopes = @taskScopes, max_task_ttl = @maxTaskTtl, revoke_on_exit = @revokeOnExit,
+  owner = @owner, purpose = @purpose, risk = @risk
   WHERE id = @id`
 const INSERT_SELECTOR = 'INSERT INTO entry_selectors (entry_id, type, value) VALUES (@entryId, @type, @value)'
 
@@ -79,10 +89,13 @@ function toEntry(row: EntryRow): RegistrationEntry {
     taskScopes: JSON.parse(row.task_scopes) as string[],
     maxTaskTtl: row.max_task_ttl,
     revokeOnExit: row.revoke_on_exit === 1,
+    owner: row.owner,
+    purpose: row.purpose,
+    risk: row.risk as EntryRisk,
   }
 }
 
-/** A checked input with its task fields filled in (checkEntryInput always sets them). */
+/** A checked input with its task and metadata fields filled in (checkEntryInput always sets them). */
 function withTaskFields(
   e: RegistrationEntryInput,
 ): Omit<RegistrationEntry, 'id' | 'revisionNumber' | 'createdAt'> {
@@ -91,6 +104,9 @@ function withTaskFields(
     taskScopes: [...(e.taskScopes ?? [])],
     maxTaskTtl: e.maxTaskTtl ?? 0,
     revokeOnExit: e.revokeOnExit ?? false,
+    owner: e.owner ?? '',
+    purpose: e.purpose ?? '',
+    risk: e.risk ?? '',
   }
 }
 
@@ -148,6 +164,9 @@ function rowParams(id: string, e: RegistrationEntryInput, revisionNumber: number
     taskScopes: JSON.stringify(e.taskScopes ?? []),
     maxTaskTtl: e.maxTaskTtl ?? 0,
     revokeOnExit: e.revokeOnExit ? 1 : 0,
+    owner: e.owner ?? '',
+    purpose: e.purpose ?? '',
+    risk: e.risk ?? '',
   }
 }
 

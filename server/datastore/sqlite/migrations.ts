@@ -210,4 +210,72 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
   `,
+  // 4: policies (issue 14): versioned Cedar policy sets; operator metadata on entries; the
+  // 'drifted' task outcome (SQLite cannot change a CHECK in place: the three task tables are
+  // rebuilt, children first so no ON DELETE CASCADE fires, and renamed back)
+  `
+  CREATE TABLE policy_versions (
+    version    INTEGER NOT NULL PRIMARY KEY CHECK (version > 0),
+    text       TEXT    NOT NULL,
+    sha256     TEXT    NOT NULL CHECK (length(sha256) = 64),
+    created_at INTEGER NOT NULL,
+    -- who set it: the admin caller as the admin socket saw it (uid/pid/exe or SPIFFE ID)
+    admin_caller TEXT  NOT NULL DEFAULT '',
+    -- the @id of every policy, in order (JSON array), so listing never recompiles
+    policy_ids   TEXT  NOT NULL DEFAULT '[]' CHECK (json_valid(policy_ids))
+  ) STRICT;
+
+  ALTER TABLE registration_entries ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+  ALTER TABLE registration_entries ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
+  ALTER TABLE registration_entries ADD COLUMN risk TEXT NOT NULL DEFAULT '' CHECK (risk IN ('', 'low', 'medium', 'high'));
+
+  CREATE TABLE tasks_v4 (
+    id           TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    state        TEXT    NOT NULL CHECK (state IN ('active', 'ended')),
+    outcome      TEXT    NOT NULL DEFAULT '' CHECK (outcome IN ('', 'completed', 'failed', 'cancelled', 'expired', 'process_exited', 'drifted')),
+    end_reason   TEXT    NOT NULL DEFAULT '',
+    spiffe_id    TEXT    NOT NULL CHECK (spiffe_id <> ''),
+    entry_id     TEXT    NOT NULL,
+    agent_id     TEXT    NOT NULL,
+    process_key  TEXT    NOT NULL,
+    subject      TEXT    NOT NULL CHECK (subject <> ''),
+    purpose      TEXT    NOT NULL,
+    scope        TEXT    NOT NULL CHECK (json_valid(scope)),
+    act_chain    TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(act_chain)),
+    parent_txn   TEXT    NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    deadline     INTEGER NOT NULL,
+    ended_at     INTEGER,
+    CHECK ((state = 'ended') = (ended_at IS NOT NULL AND outcome <> ''))
+  ) STRICT;
+  INSERT INTO tasks_v4 SELECT id, state, outcome, end_reason, spiffe_id, entry_id, agent_id, process_key, subject,
+    purpose, scope, act_chain, parent_txn, created_at, deadline, ended_at FROM tasks;
+  CREATE TABLE task_credentials_v4 (
+    task_id    TEXT    NOT NULL REFERENCES tasks_v4 (id) ON DELETE CASCADE,
+    kind       TEXT    NOT NULL CHECK (kind IN ('txn', 'jwt', 'x509')),
+    credential TEXT    NOT NULL CHECK (credential <> ''),
+    audience   TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(audience)),
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (task_id, kind, credential)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO task_credentials_v4 SELECT task_id, kind, credential, audience, issued_at, expires_at FROM task_credentials;
+  CREATE TABLE task_events_v4 (
+    id      INTEGER NOT NULL PRIMARY KEY,
+    task_id TEXT    NOT NULL REFERENCES tasks_v4 (id) ON DELETE CASCADE,
+    at      INTEGER NOT NULL,
+    event   TEXT    NOT NULL CHECK (event <> ''),
+    detail  TEXT    NOT NULL DEFAULT ''
+  ) STRICT;
+  INSERT INTO task_events_v4 SELECT id, task_id, at, event, detail FROM task_events;
+  DROP TABLE task_events;
+  DROP TABLE task_credentials;
+  DROP TABLE tasks;
+  ALTER TABLE tasks_v4 RENAME TO tasks;
+  ALTER TABLE task_credentials_v4 RENAME TO task_credentials;
+  ALTER TABLE task_events_v4 RENAME TO task_events;
+  CREATE INDEX tasks_state_deadline ON tasks (state, deadline);
+  CREATE INDEX tasks_spiffe_id ON tasks (spiffe_id, created_at);
+  CREATE INDEX task_events_task_id ON task_events (task_id, id);
+  `,
 ]

@@ -26,6 +26,8 @@ import type {
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
+  PolicyVersionInput,
+  PolicyVersionRecord,
   RegistrationEntry,
   RegistrationEntryInput,
   RevocationFilter,
@@ -51,6 +53,7 @@ import { JoinTokenTable } from './join-token-table.js'
 import { migrate } from './migrate.js'
 import { MIGRATIONS } from './migrations.js'
 import { openSqliteFile } from './open-sqlite-file.js'
+import { PolicyTable } from './policy-table.js'
 import { RevocationTable } from './revocation-table.js'
 import { type ErrorContext, Sql, translateSqliteError } from './sql.js'
 import { TaskTable } from './task-table.js'
@@ -87,6 +90,7 @@ export class SqliteDataStore implements DataStore {
   readonly #revocations: RevocationTable
   readonly #federation: FederationTable
   readonly #audit: AuditTable
+  readonly #policies: PolicyTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -104,6 +108,7 @@ export class SqliteDataStore implements DataStore {
     this.#revocations = new RevocationTable(this.#sql)
     this.#federation = new FederationTable(this.#sql, this.#bundles)
     this.#audit = new AuditTable(this.#sql)
+    this.#policies = new PolicyTable(this.#sql)
   }
 
   /**
@@ -504,6 +509,23 @@ export class SqliteDataStore implements DataStore {
       throw new TypeError('afterSeq must be a non-negative integer')
     if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError('limit must be a positive integer')
     return this.#read('read audit records', () => this.#audit.read(afterSeq, limit))
+  }
+
+  // ----- policy versions -----
+
+  async addPolicyVersion(input: PolicyVersionInput): Promise<PolicyVersionRecord> {
+    const checked = check.checkPolicyVersionInput(input)
+    return this.#write('add policy version', () => this.#policies.add(checked, this.#clock()))
+  }
+
+  async getPolicyVersion(version?: number): Promise<PolicyVersionRecord | undefined> {
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1))
+      throw new TypeError('version must be a whole number >= 1')
+    return this.#read('get policy version', () => this.#policies.get(version))
+  }
+
+  async listPolicyVersions(): Promise<PolicyVersionRecord[]> {
+    return this.#read('list policy versions', () => this.#policies.list())
   }
 
   // ----- lifecycle -----

@@ -12,6 +12,7 @@ import { CaManager } from '../../../server/ca/ca-manager.js'
 import { runCli } from '../../../server/cli/run-cli.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { type AdminApiServer, startAdminApiServer } from '../../../server/endpoints/admin-api-server.js'
+import { PolicyStore } from '../../../server/policy/policy-store.js'
 import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { TaskService } from '../../../server/task/task-service.js'
 import { FakeClock, RecordingLogger } from '../ca/ca-test-kit.js'
@@ -37,6 +38,7 @@ export interface AdminFixture {
   logger: RecordingLogger
   server: AdminApiServer
   tasks: TaskService
+  policies: PolicyStore
   /** Runs `sigil-server <argv>` in-process against this server (SIGIL_ADMIN_SOCKET set). */
   cli(argv: string[], env?: Record<string, string | undefined>): Promise<CliResult>
   close(): Promise<void>
@@ -101,7 +103,9 @@ export async function startAdminFixture(
     clock: now,
     defaultJwtSvidTtlSeconds: 300,
   })
+  const policies = await PolicyStore.open({ datastore, logger })
   const server = await startAdminApiServer({
+    policies,
     tasks,
     socketPath,
     trustDomain: TD,
@@ -124,6 +128,7 @@ export async function startAdminFixture(
     logger,
     server,
     tasks,
+    policies,
     cli: (argv, env = {}) => runCaptured(argv, { SIGIL_ADMIN_SOCKET: socketPath, ...env }),
     async close() {
       await server.close()

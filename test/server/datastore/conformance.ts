@@ -14,6 +14,7 @@ import { federationTests } from './conformance/federation.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
+import { policyTests } from './conformance/policies.js'
 import { revocationTests } from './conformance/revocations.js'
 import { taskTests } from './conformance/tasks.js'
 
@@ -31,6 +32,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   revocationTests(t, makeStore)
   federationTests(t, makeStore)
   auditTests(t, makeStore)
+  policyTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()

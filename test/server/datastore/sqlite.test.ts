@@ -111,6 +111,7 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
     'federation_relationships',
     'issued_svids',
     'join_tokens',
+    'policy_versions',
     'registration_entries',
     'revocations',
     'schema_migrations',

@@ -21,6 +21,9 @@ export const ENTRY_VALUE_OPTIONS = {
     hint: 'duration',
     description: 'Longest task a workload of this entry may begin, e.g. 10m (0: the server default, 1h)',
   },
+  owner: { hint: 'text', description: 'Who answers for this identity (seen by policy and audit)' },
+  purpose: { hint: 'text', description: 'What this identity is for (seen by policy and audit)' },
+  risk: { hint: 'level', description: 'Risk rating: low, medium or high ("" clears it; seen by policy)' },
 } as const
 
 /** Repeatable entry flags. */
@@ -67,6 +70,9 @@ export interface EntryFlagValues {
   readonly 'task-scope'?: string[] | undefined
   readonly 'max-task-ttl'?: string | undefined
   readonly 'revoke-on-exit'?: boolean | undefined
+  readonly owner?: string | undefined
+  readonly purpose?: string | undefined
+  readonly risk?: string | undefined
 }
 
 /**
@@ -131,7 +137,23 @@ export function entryFromFlags(v: EntryFlagValues): { entry: RegistrationEntry; 
     entry.revoke_on_exit = v['revoke-on-exit']
     mask.push('revoke_on_exit')
   }
+  for (const field of ['owner', 'purpose'] as const) {
+    const value = v[field]
+    if (value === undefined) continue
+    entry[field] = value
+    mask.push(field)
+  }
+  if (v.risk !== undefined) {
+    entry.risk = riskFlag(v.risk, '--risk')
+    mask.push('risk')
+  }
   return { entry, mask }
+}
+
+/** A risk rating: low, medium, high, or `''` (not rated). */
+export function riskFlag(value: string, flag: string): string {
+  if (value === '' || value === 'low' || value === 'medium' || value === 'high') return value
+  throw new SigilError('ERR_INVALID_ARGUMENT', `${flag}: expected low, medium or high`)
 }
 
 /** `--task-scope` values: non-empty, no whitespace (a Txn-Token's scope is space-separated). */

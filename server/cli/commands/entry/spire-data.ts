@@ -16,6 +16,7 @@ import {
   spiffeIdFlag,
   trustDomainIdFlags,
 } from '../../flag-values.js'
+import { riskFlag } from './entry-flags.js'
 
 /** The largest `--data` input read (a million-entry file is about 300 MB; this allows ~200k). */
 export const MAX_DATA_BYTES = 64 * 1024 * 1024
@@ -39,6 +40,10 @@ const KNOWN = new Set([
   'store_svid',
   'revision_number',
   'created_at',
+  // Sigil's operator metadata (issue 14)
+  'owner',
+  'purpose',
+  'risk',
 ])
 
 /**
@@ -98,6 +103,12 @@ function entryFromSpire(raw: unknown): RegistrationEntry {
   if (raw.hint !== undefined) {
     if (typeof raw.hint !== 'string') throw invalid('hint: expected a string')
     entry.hint = raw.hint
+  }
+  for (const field of ['owner', 'purpose', 'risk'] as const) {
+    const value = raw[field]
+    if (value === undefined) continue
+    if (typeof value !== 'string') throw invalid(`${field}: expected a string`)
+    entry[field] = field === 'risk' ? riskFlag(value, 'risk') : value
   }
   return entry
 }

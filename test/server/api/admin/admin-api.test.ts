@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import { generateKeyPair } from '../../../../certs/keys/keys.js'
 import { createCsr } from '../../../../certs/x509svid/csr.js'
 import { AdminCallError, AdminClient } from '../../../../server/cli/admin-client.js'
+import { ADMIN_MAX_RECEIVE_BYTES } from '../../../../server/endpoints/admin-api-server.js'
 import { type AdminFixture, startAdminFixture } from '../../cli/admin-test-kit.js'
 
 const WEB = 'spiffe://example.org/web'
@@ -237,7 +238,7 @@ t.test('MintJwtSvid refuses empty audiences', async (t) => {
 t.test('an oversized request is refused and the server keeps serving', async (t) => {
   await refused(
     t,
-    admin.call('CreateEntry', { entry: entry({ hint: 'x'.repeat(2 * 1024 * 1024) }) }),
+    admin.call('CreateEntry', { entry: entry({ hint: 'x'.repeat(ADMIN_MAX_RECEIVE_BYTES + 1024) }) }),
     status.RESOURCE_EXHAUSTED,
   )
   const { count } = await admin.call('CountEntries', {})

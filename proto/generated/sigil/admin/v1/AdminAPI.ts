@@ -29,6 +29,8 @@ import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentReques
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from '../../../sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from '../../../sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from '../../../sigil/admin/v1/GetBundleResponse.js';
+import type { GetPolicyRequest as _sigil_admin_v1_GetPolicyRequest, GetPolicyRequest__Output as _sigil_admin_v1_GetPolicyRequest__Output } from '../../../sigil/admin/v1/GetPolicyRequest.js';
+import type { GetPolicyResponse as _sigil_admin_v1_GetPolicyResponse, GetPolicyResponse__Output as _sigil_admin_v1_GetPolicyResponse__Output } from '../../../sigil/admin/v1/GetPolicyResponse.js';
 import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from '../../../sigil/admin/v1/GetTaskRequest.js';
 import type { GetTaskResponse as _sigil_admin_v1_GetTaskResponse, GetTaskResponse__Output as _sigil_admin_v1_GetTaskResponse__Output } from '../../../sigil/admin/v1/GetTaskResponse.js';
 import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Output as _sigil_admin_v1_HealthRequest__Output } from '../../../sigil/admin/v1/HealthRequest.js';
@@ -43,6 +45,8 @@ import type { ListFederatedBundlesRequest as _sigil_admin_v1_ListFederatedBundle
 import type { ListFederatedBundlesResponse as _sigil_admin_v1_ListFederatedBundlesResponse, ListFederatedBundlesResponse__Output as _sigil_admin_v1_ListFederatedBundlesResponse__Output } from '../../../sigil/admin/v1/ListFederatedBundlesResponse.js';
 import type { ListFederationRelationshipsRequest as _sigil_admin_v1_ListFederationRelationshipsRequest, ListFederationRelationshipsRequest__Output as _sigil_admin_v1_ListFederationRelationshipsRequest__Output } from '../../../sigil/admin/v1/ListFederationRelationshipsRequest.js';
 import type { ListFederationRelationshipsResponse as _sigil_admin_v1_ListFederationRelationshipsResponse, ListFederationRelationshipsResponse__Output as _sigil_admin_v1_ListFederationRelationshipsResponse__Output } from '../../../sigil/admin/v1/ListFederationRelationshipsResponse.js';
+import type { ListPoliciesRequest as _sigil_admin_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _sigil_admin_v1_ListPoliciesRequest__Output } from '../../../sigil/admin/v1/ListPoliciesRequest.js';
+import type { ListPoliciesResponse as _sigil_admin_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _sigil_admin_v1_ListPoliciesResponse__Output } from '../../../sigil/admin/v1/ListPoliciesResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from '../../../sigil/admin/v1/ListRevocationsRequest.js';
 import type { ListRevocationsResponse as _sigil_admin_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _sigil_admin_v1_ListRevocationsResponse__Output } from '../../../sigil/admin/v1/ListRevocationsResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from '../../../sigil/admin/v1/ListSvidsRequest.js';
@@ -58,6 +62,10 @@ import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvid
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from '../../../sigil/admin/v1/RevokeSvidResponse.js';
 import type { SetFederatedBundleRequest as _sigil_admin_v1_SetFederatedBundleRequest, SetFederatedBundleRequest__Output as _sigil_admin_v1_SetFederatedBundleRequest__Output } from '../../../sigil/admin/v1/SetFederatedBundleRequest.js';
 import type { SetFederatedBundleResponse as _sigil_admin_v1_SetFederatedBundleResponse, SetFederatedBundleResponse__Output as _sigil_admin_v1_SetFederatedBundleResponse__Output } from '../../../sigil/admin/v1/SetFederatedBundleResponse.js';
+import type { SetPolicyRequest as _sigil_admin_v1_SetPolicyRequest, SetPolicyRequest__Output as _sigil_admin_v1_SetPolicyRequest__Output } from '../../../sigil/admin/v1/SetPolicyRequest.js';
+import type { SetPolicyResponse as _sigil_admin_v1_SetPolicyResponse, SetPolicyResponse__Output as _sigil_admin_v1_SetPolicyResponse__Output } from '../../../sigil/admin/v1/SetPolicyResponse.js';
+import type { TestPolicyRequest as _sigil_admin_v1_TestPolicyRequest, TestPolicyRequest__Output as _sigil_admin_v1_TestPolicyRequest__Output } from '../../../sigil/admin/v1/TestPolicyRequest.js';
+import type { TestPolicyResponse as _sigil_admin_v1_TestPolicyResponse, TestPolicyResponse__Output as _sigil_admin_v1_TestPolicyResponse__Output } from '../../../sigil/admin/v1/TestPolicyResponse.js';
 import type { TrustDomainRequest as _sigil_admin_v1_TrustDomainRequest, TrustDomainRequest__Output as _sigil_admin_v1_TrustDomainRequest__Output } from '../../../sigil/admin/v1/TrustDomainRequest.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from '../../../sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from '../../../sigil/admin/v1/UpdateEntryResponse.js';
@@ -321,6 +329,23 @@ export interface AdminAPIClient extends grpc.Client {
   getFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * One stored version (the one in force when `version` is 0). NOT_FOUND when
+   * there is none.
+   */
+  GetPolicy(argument: _sigil_admin_v1_GetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  GetPolicy(argument: _sigil_admin_v1_GetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  GetPolicy(argument: _sigil_admin_v1_GetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  GetPolicy(argument: _sigil_admin_v1_GetPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * One stored version (the one in force when `version` is 0). NOT_FOUND when
+   * there is none.
+   */
+  getPolicy(argument: _sigil_admin_v1_GetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  getPolicy(argument: _sigil_admin_v1_GetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  getPolicy(argument: _sigil_admin_v1_GetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  getPolicy(argument: _sigil_admin_v1_GetPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `task show --task-id ID`: one task, its credentials and its decisions.
    */
   GetTask(argument: _sigil_admin_v1_GetTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
@@ -424,6 +449,21 @@ export interface AdminAPIClient extends grpc.Client {
   listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
   listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
   listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Every stored version, newest first (without their text).
+   */
+  ListPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ListPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ListPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ListPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Every stored version, newest first (without their text).
+   */
+  listPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  listPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  listPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  listPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `revocation list`: every revocation still held, by ascending sequence.
@@ -562,6 +602,50 @@ export interface AdminAPIClient extends grpc.Client {
   setFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
   setFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
   setFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Policy (issue 14). Stores a new version of the Cedar policy set after
+   * validating it against the Sigil schema; it takes effect at once on the
+   * server and is pushed to every agent. INVALID_ARGUMENT (with line and
+   * column) for a policy that does not parse or validate: nothing changes and
+   * the version in force stays. Empty text (with `clear`) returns to "no
+   * policy" (entries alone decide).
+   */
+  SetPolicy(argument: _sigil_admin_v1_SetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  SetPolicy(argument: _sigil_admin_v1_SetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  SetPolicy(argument: _sigil_admin_v1_SetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  SetPolicy(argument: _sigil_admin_v1_SetPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Policy (issue 14). Stores a new version of the Cedar policy set after
+   * validating it against the Sigil schema; it takes effect at once on the
+   * server and is pushed to every agent. INVALID_ARGUMENT (with line and
+   * column) for a policy that does not parse or validate: nothing changes and
+   * the version in force stays. Empty text (with `clear`) returns to "no
+   * policy" (entries alone decide).
+   */
+  setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Evaluates one request against the policy in force (or against `text`, to
+   * try a policy before setting it): the decision and the deciding policy IDs.
+   * INVALID_ARGUMENT: malformed principal, action, resource or context.
+   */
+  TestPolicy(argument: _sigil_admin_v1_TestPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  TestPolicy(argument: _sigil_admin_v1_TestPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  TestPolicy(argument: _sigil_admin_v1_TestPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  TestPolicy(argument: _sigil_admin_v1_TestPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Evaluates one request against the policy in force (or against `text`, to
+   * try a policy before setting it): the decision and the deciding policy IDs.
+   * INVALID_ARGUMENT: malformed principal, action, resource or context.
+   */
+  testPolicy(argument: _sigil_admin_v1_TestPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  testPolicy(argument: _sigil_admin_v1_TestPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  testPolicy(argument: _sigil_admin_v1_TestPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  testPolicy(argument: _sigil_admin_v1_TestPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `entry update --entry-id ID ...`: changes an existing entry.
@@ -704,6 +788,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   GetFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_FederationRelationshipResponse>;
   
   /**
+   * One stored version (the one in force when `version` is 0). NOT_FOUND when
+   * there is none.
+   */
+  GetPolicy: grpc.handleUnaryCall<_sigil_admin_v1_GetPolicyRequest__Output, _sigil_admin_v1_GetPolicyResponse>;
+  
+  /**
    * `task show --task-id ID`: one task, its credentials and its decisions.
    */
   GetTask: grpc.handleUnaryCall<_sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse>;
@@ -737,6 +827,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `federation list`.
    */
   ListFederationRelationships: grpc.handleUnaryCall<_sigil_admin_v1_ListFederationRelationshipsRequest__Output, _sigil_admin_v1_ListFederationRelationshipsResponse>;
+  
+  /**
+   * Every stored version, newest first (without their text).
+   */
+  ListPolicies: grpc.handleUnaryCall<_sigil_admin_v1_ListPoliciesRequest__Output, _sigil_admin_v1_ListPoliciesResponse>;
   
   /**
    * `revocation list`: every revocation still held, by ascending sequence.
@@ -788,6 +883,23 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   SetFederatedBundle: grpc.handleUnaryCall<_sigil_admin_v1_SetFederatedBundleRequest__Output, _sigil_admin_v1_SetFederatedBundleResponse>;
   
   /**
+   * Policy (issue 14). Stores a new version of the Cedar policy set after
+   * validating it against the Sigil schema; it takes effect at once on the
+   * server and is pushed to every agent. INVALID_ARGUMENT (with line and
+   * column) for a policy that does not parse or validate: nothing changes and
+   * the version in force stays. Empty text (with `clear`) returns to "no
+   * policy" (entries alone decide).
+   */
+  SetPolicy: grpc.handleUnaryCall<_sigil_admin_v1_SetPolicyRequest__Output, _sigil_admin_v1_SetPolicyResponse>;
+  
+  /**
+   * Evaluates one request against the policy in force (or against `text`, to
+   * try a policy before setting it): the decision and the deciding policy IDs.
+   * INVALID_ARGUMENT: malformed principal, action, resource or context.
+   */
+  TestPolicy: grpc.handleUnaryCall<_sigil_admin_v1_TestPolicyRequest__Output, _sigil_admin_v1_TestPolicyResponse>;
+  
+  /**
    * `entry update --entry-id ID ...`: changes an existing entry.
    */
   UpdateEntry: grpc.handleUnaryCall<_sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse>;
@@ -821,6 +933,7 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   GetAgent: MethodDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse__Output>
   GetBundle: MethodDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse__Output>
   GetFederationRelationship: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
+  GetPolicy: MethodDefinition<_sigil_admin_v1_GetPolicyRequest, _sigil_admin_v1_GetPolicyResponse, _sigil_admin_v1_GetPolicyRequest__Output, _sigil_admin_v1_GetPolicyResponse__Output>
   GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
@@ -828,6 +941,7 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   ListEntries: MethodDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse__Output>
   ListFederatedBundles: MethodDefinition<_sigil_admin_v1_ListFederatedBundlesRequest, _sigil_admin_v1_ListFederatedBundlesResponse, _sigil_admin_v1_ListFederatedBundlesRequest__Output, _sigil_admin_v1_ListFederatedBundlesResponse__Output>
   ListFederationRelationships: MethodDefinition<_sigil_admin_v1_ListFederationRelationshipsRequest, _sigil_admin_v1_ListFederationRelationshipsResponse, _sigil_admin_v1_ListFederationRelationshipsRequest__Output, _sigil_admin_v1_ListFederationRelationshipsResponse__Output>
+  ListPolicies: MethodDefinition<_sigil_admin_v1_ListPoliciesRequest, _sigil_admin_v1_ListPoliciesResponse, _sigil_admin_v1_ListPoliciesRequest__Output, _sigil_admin_v1_ListPoliciesResponse__Output>
   ListRevocations: MethodDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsRequest__Output, _sigil_admin_v1_ListRevocationsResponse__Output>
   ListSvids: MethodDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsRequest__Output, _sigil_admin_v1_ListSvidsResponse__Output>
   ListTasks: MethodDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksRequest__Output, _sigil_admin_v1_ListTasksResponse__Output>
@@ -836,6 +950,8 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   RefreshFederatedBundle: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_RefreshFederatedBundleResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_RefreshFederatedBundleResponse__Output>
   RevokeSvid: MethodDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse__Output>
   SetFederatedBundle: MethodDefinition<_sigil_admin_v1_SetFederatedBundleRequest, _sigil_admin_v1_SetFederatedBundleResponse, _sigil_admin_v1_SetFederatedBundleRequest__Output, _sigil_admin_v1_SetFederatedBundleResponse__Output>
+  SetPolicy: MethodDefinition<_sigil_admin_v1_SetPolicyRequest, _sigil_admin_v1_SetPolicyResponse, _sigil_admin_v1_SetPolicyRequest__Output, _sigil_admin_v1_SetPolicyResponse__Output>
+  TestPolicy: MethodDefinition<_sigil_admin_v1_TestPolicyRequest, _sigil_admin_v1_TestPolicyResponse, _sigil_admin_v1_TestPolicyRequest__Output, _sigil_admin_v1_TestPolicyResponse__Output>
   UpdateEntry: MethodDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse__Output>
   UpdateFederationRelationship: MethodDefinition<_sigil_admin_v1_FederationRelationshipRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
   VerifyAuditTrail: MethodDefinition<_sigil_admin_v1_VerifyAuditTrailRequest, _sigil_admin_v1_VerifyAuditTrailResponse, _sigil_admin_v1_VerifyAuditTrailRequest__Output, _sigil_admin_v1_VerifyAuditTrailResponse__Output>

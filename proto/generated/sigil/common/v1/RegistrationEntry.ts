@@ -78,6 +78,20 @@ export interface RegistrationEntry {
    * Revoke a process's X509-SVIDs of this entry when the process exits.
    */
   'revoke_on_exit'?: (boolean);
+  /**
+   * Operator metadata (issue 14), visible to policy (the Cedar `Workload`'s
+   * attributes) and audit; empty when unset. (Numbers 17-19 are left to other
+   * entry options.) Who answers for this identity:
+   */
+  'owner'?: (string);
+  /**
+   * What the identity is for.
+   */
+  'purpose'?: (string);
+  /**
+   * The operator's risk rating: "low", "medium", "high" or "" (not rated).
+   */
+  'risk'?: (string);
 }
 
 /**
@@ -154,4 +168,18 @@ export interface RegistrationEntry__Output {
    * Revoke a process's X509-SVIDs of this entry when the process exits.
    */
   'revoke_on_exit': (boolean);
+  /**
+   * Operator metadata (issue 14), visible to policy (the Cedar `Workload`'s
+   * attributes) and audit; empty when unset. (Numbers 17-19 are left to other
+   * entry options.) Who answers for this identity:
+   */
+  'owner': (string);
+  /**
+   * What the identity is for.
+   */
+  'purpose': (string);
+  /**
+   * The operator's risk rating: "low", "medium", "high" or "" (not rated).
+   */
+  'risk': (string);
 }
