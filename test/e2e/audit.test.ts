@@ -146,7 +146,8 @@ t.test(
     t.ok(jwt.ok, String(jwt.message))
     const refused = await w.request('jwt', { taskId, audience: `${TD}/e2e/elsewhere` })
     t.equal(refused.ok, false, 'an audience outside the scope is refused')
-    t.ok((await w.request('end', { taskId, outcome: 'completed' })).ok)
+    // the out-of-scope request drifted the task (issue 14 item 6); the late end is refused by the server
+    await w.request('end', { taskId, outcome: 'completed' })
 
     const x = await cliJson('svid', 'explain', '--jti', decodeJwt(String(jwt.token)).jti as string)
     t.equal(x.code, 0, x.stderr)
@@ -155,7 +156,7 @@ t.test(
       purpose: 'audit e2e',
       scope: [TOOL],
       state: 'ended',
-      outcome: 'completed',
+      outcome: 'drifted',
     })
     t.same(x.json.delegation_chain, [alice, ID], 'the principal, then the workload that acted for it')
     const kinds = x.json.records.map((r: { kind: string }) => r.kind)
@@ -164,8 +165,8 @@ t.test(
     const trail = await cliJson('audit', 'list', '--task-id', taskId, '--decision', 'deny')
     t.same(
       trail.json.records.map((r: { kind: string }) => r.kind),
-      ['task_jwt_refused'],
-      'audit list --task-id --decision deny',
+      ['task_jwt_refused', 'task_end_refused'],
+      'audit list --task-id --decision deny: the out-of-scope request, then the late end',
     )
     t.match(JSON.stringify(trail.json), /outside the task's scope/)
   },
