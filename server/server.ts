@@ -16,6 +16,7 @@ import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
 import { runEvery } from '../common/loop/run-every.js'
 import { startMetricsListener } from '../common/metrics/metrics-listener.js'
+import { ApprovalService } from './approval/approval-service.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
@@ -164,8 +165,14 @@ export async function startServer(
       }),
     )
 
+    // human approvals: holds left pending by an earlier run have expired
+    const approvals = new ApprovalService({ datastore, logger, clock })
+    await approvals.expireStale()
+    life.onClose('approvals', () => approvals.close())
+
     const agentApi = await startAgentApiServer({
       tasks,
+      approvals,
       address: config.agentApiAddress,
       trustDomain: config.trustDomain,
       ca,
@@ -184,6 +191,7 @@ export async function startServer(
 
     const adminApi = await startAdminApiServer({
       tasks,
+      approvals,
       socketPath: config.adminSocket,
       trustDomain: config.trustDomain,
       datastore,

@@ -4,6 +4,9 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AdminAPIClient as _sigil_admin_v1_AdminAPIClient, AdminAPIDefinition as _sigil_admin_v1_AdminAPIDefinition } from './sigil/admin/v1/AdminAPI.js';
 import type { Agent as _sigil_admin_v1_Agent, Agent__Output as _sigil_admin_v1_Agent__Output } from './sigil/admin/v1/Agent.js';
+import type { Approval as _sigil_admin_v1_Approval, Approval__Output as _sigil_admin_v1_Approval__Output } from './sigil/admin/v1/Approval.js';
+import type { ApproveApprovalRequest as _sigil_admin_v1_ApproveApprovalRequest, ApproveApprovalRequest__Output as _sigil_admin_v1_ApproveApprovalRequest__Output } from './sigil/admin/v1/ApproveApprovalRequest.js';
+import type { ApproveApprovalResponse as _sigil_admin_v1_ApproveApprovalResponse, ApproveApprovalResponse__Output as _sigil_admin_v1_ApproveApprovalResponse__Output } from './sigil/admin/v1/ApproveApprovalResponse.js';
 import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentRequest__Output as _sigil_admin_v1_BanAgentRequest__Output } from './sigil/admin/v1/BanAgentRequest.js';
 import type { BanAgentResponse as _sigil_admin_v1_BanAgentResponse, BanAgentResponse__Output as _sigil_admin_v1_BanAgentResponse__Output } from './sigil/admin/v1/BanAgentResponse.js';
 import type { CountEntriesRequest as _sigil_admin_v1_CountEntriesRequest, CountEntriesRequest__Output as _sigil_admin_v1_CountEntriesRequest__Output } from './sigil/admin/v1/CountEntriesRequest.js';
@@ -14,6 +17,8 @@ import type { CreateJoinTokenRequest as _sigil_admin_v1_CreateJoinTokenRequest, 
 import type { CreateJoinTokenResponse as _sigil_admin_v1_CreateJoinTokenResponse, CreateJoinTokenResponse__Output as _sigil_admin_v1_CreateJoinTokenResponse__Output } from './sigil/admin/v1/CreateJoinTokenResponse.js';
 import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEntryRequest__Output as _sigil_admin_v1_DeleteEntryRequest__Output } from './sigil/admin/v1/DeleteEntryRequest.js';
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from './sigil/admin/v1/DeleteEntryResponse.js';
+import type { DenyApprovalRequest as _sigil_admin_v1_DenyApprovalRequest, DenyApprovalRequest__Output as _sigil_admin_v1_DenyApprovalRequest__Output } from './sigil/admin/v1/DenyApprovalRequest.js';
+import type { DenyApprovalResponse as _sigil_admin_v1_DenyApprovalResponse, DenyApprovalResponse__Output as _sigil_admin_v1_DenyApprovalResponse__Output } from './sigil/admin/v1/DenyApprovalResponse.js';
 import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from './sigil/admin/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from './sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from './sigil/admin/v1/EvictAgentRequest.js';
@@ -28,6 +33,8 @@ import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Out
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from './sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from './sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from './sigil/admin/v1/ListAgentsResponse.js';
+import type { ListApprovalsRequest as _sigil_admin_v1_ListApprovalsRequest, ListApprovalsRequest__Output as _sigil_admin_v1_ListApprovalsRequest__Output } from './sigil/admin/v1/ListApprovalsRequest.js';
+import type { ListApprovalsResponse as _sigil_admin_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _sigil_admin_v1_ListApprovalsResponse__Output } from './sigil/admin/v1/ListApprovalsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from './sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from './sigil/admin/v1/ListEntriesResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from './sigil/admin/v1/ListRevocationsRequest.js';
@@ -64,6 +71,9 @@ export interface ProtoGrpcType {
       v1: {
         AdminAPI: SubtypeConstructor<typeof grpc.Client, _sigil_admin_v1_AdminAPIClient> & { service: _sigil_admin_v1_AdminAPIDefinition }
         Agent: MessageTypeDefinition<_sigil_admin_v1_Agent, _sigil_admin_v1_Agent__Output>
+        Approval: MessageTypeDefinition<_sigil_admin_v1_Approval, _sigil_admin_v1_Approval__Output>
+        ApproveApprovalRequest: MessageTypeDefinition<_sigil_admin_v1_ApproveApprovalRequest, _sigil_admin_v1_ApproveApprovalRequest__Output>
+        ApproveApprovalResponse: MessageTypeDefinition<_sigil_admin_v1_ApproveApprovalResponse, _sigil_admin_v1_ApproveApprovalResponse__Output>
         BanAgentRequest: MessageTypeDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentRequest__Output>
         BanAgentResponse: MessageTypeDefinition<_sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentResponse__Output>
         CountEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesRequest__Output>
@@ -74,6 +84,8 @@ export interface ProtoGrpcType {
         CreateJoinTokenResponse: MessageTypeDefinition<_sigil_admin_v1_CreateJoinTokenResponse, _sigil_admin_v1_CreateJoinTokenResponse__Output>
         DeleteEntryRequest: MessageTypeDefinition<_sigil_admin_v1_DeleteEntryRequest, _sigil_admin_v1_DeleteEntryRequest__Output>
         DeleteEntryResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryResponse__Output>
+        DenyApprovalRequest: MessageTypeDefinition<_sigil_admin_v1_DenyApprovalRequest, _sigil_admin_v1_DenyApprovalRequest__Output>
+        DenyApprovalResponse: MessageTypeDefinition<_sigil_admin_v1_DenyApprovalResponse, _sigil_admin_v1_DenyApprovalResponse__Output>
         EndTaskRequest: MessageTypeDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskRequest__Output>
         EndTaskResponse: MessageTypeDefinition<_sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskResponse__Output>
         EvictAgentRequest: MessageTypeDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentRequest__Output>
@@ -88,6 +100,8 @@ export interface ProtoGrpcType {
         HealthResponse: MessageTypeDefinition<_sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthResponse__Output>
         ListAgentsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsRequest__Output>
         ListAgentsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsResponse__Output>
+        ListApprovalsRequest: MessageTypeDefinition<_sigil_admin_v1_ListApprovalsRequest, _sigil_admin_v1_ListApprovalsRequest__Output>
+        ListApprovalsResponse: MessageTypeDefinition<_sigil_admin_v1_ListApprovalsResponse, _sigil_admin_v1_ListApprovalsResponse__Output>
         ListEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesRequest__Output>
         ListEntriesResponse: MessageTypeDefinition<_sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesResponse__Output>
         ListRevocationsRequest: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsRequest__Output>

@@ -40,6 +40,10 @@ export const runCli = createCli({
       summary: 'task list|show|end: tasks and their credentials',
       load: () => import('./commands/task.js'),
     },
+    approval: {
+      summary: 'approval list|approve|deny: human approval of held requests',
+      load: () => import('./commands/approval.js'),
+    },
     healthcheck: {
       summary: 'Check that the server is healthy',
       load: () => import('./commands/healthcheck.js'),

@@ -56,6 +56,12 @@ const METHODS: Record<keyof DataStore, boolean> = {
   listRevocations: true,
   revocationSequence: true,
   pruneRevocations: true,
+  createApproval: true,
+  getApproval: true,
+  listApprovals: true,
+  decideApproval: true,
+  findCoveringApproval: true,
+  expireApprovals: true,
   integrityCheck: true,
   close: false,
 }

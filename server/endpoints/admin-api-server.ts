@@ -45,6 +45,10 @@ export interface AdminApiServerConfig {
   readonly revocations: AdminRevocations
   /** `svid revoke --task-id` (set by the task service). */
   readonly revokeTask?: AdminApiDeps['revokeTask']
+  /** Human approvals (`approval approve|deny`). */
+  readonly approvals?: AdminApiDeps['approvals']
+  /** Describes the admin caller for `decided_by`. */
+  readonly adminCaller?: AdminApiDeps['adminCaller']
 }
 
 /** A running admin API server. */

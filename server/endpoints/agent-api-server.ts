@@ -21,6 +21,7 @@ import {
   createAgentApiHandlers,
 } from '../api/agent/agent-api-handlers.js'
 import type { AgentCrlSource, AgentRevocationSource } from '../api/agent/revocation-updates.js'
+import type { ApprovalService } from '../approval/approval-service.js'
 import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../nodeattestation/node-attestor.js'
 import { X509popAttestor } from '../nodeattestation/x509pop-attestor.js'
@@ -62,6 +63,8 @@ export interface AgentApiServerConfig {
   readonly attestTimeoutMs?: number
   /** Task decisions (BeginTask, FetchTaskJwtSvid, EndTask); absent: those fail UNAVAILABLE. */
   readonly tasks?: TaskService
+  /** Human approvals (HoldForApproval); absent: that fails UNAVAILABLE. */
+  readonly approvals?: ApprovalService
 }
 
 /** A running agent API endpoint. */
@@ -124,6 +127,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     defaultJwtSvidTtlSeconds: cfg.defaultJwtSvidTtlSeconds,
     attestTimeoutMs: cfg.attestTimeoutMs ?? DEFAULT_ATTEST_TIMEOUT_MS,
     ...(cfg.tasks ? { tasks: cfg.tasks } : {}),
+    ...(cfg.approvals ? { approvals: cfg.approvals } : {}),
     revocations: cfg.revocations,
     crls: cfg.crls,
   })

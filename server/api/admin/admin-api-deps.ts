@@ -4,12 +4,14 @@
  * The real CaManager and SqliteDataStore satisfy these; tests may pass the real ones too.
  */
 import type { KeyObject } from 'node:crypto'
+import type { ServerUnaryCall } from '@grpc/grpc-js'
 import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
 import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
+import type { ApprovalService } from '../../approval/approval-service.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
@@ -52,6 +54,7 @@ export type AdminDataStore = Pick<
   | 'getTask'
   | 'listTaskCredentials'
   | 'listTaskEvents'
+  | 'listApprovals'
 >
 
 /** The revocation operations the admin API uses (a subset of `RevocationList`). */
@@ -87,4 +90,8 @@ export interface AdminApiDeps {
     taskId: string,
     reason: string,
   ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
+  /** Human approvals (`approval approve|deny`); without it those fail UNAVAILABLE. */
+  readonly approvals?: ApprovalService
+  /** Describes the admin caller of a call (uid/pid/exe) for `decided_by`; absent: `admin`. */
+  readonly adminCaller?: (call: ServerUnaryCall<unknown, unknown>) => string
 }

@@ -13,6 +13,7 @@
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { agentHandlers } from './agents.js'
+import { approvalHandlers } from './approvals.js'
 import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
 import { healthHandlers } from './health.js'
@@ -44,6 +45,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...revocationHandlers(deps),
     ...healthHandlers(deps),
     ...taskHandlers(deps),
+    ...approvalHandlers(deps),
   }
 }
 

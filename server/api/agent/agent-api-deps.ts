@@ -10,6 +10,7 @@ import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
+import type { ApprovalService } from '../../approval/approval-service.js'
 import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
 import type { TaskService } from '../../task/task-service.js'
@@ -75,6 +76,8 @@ export interface AgentApiDeps {
   readonly revocations: AgentRevocationSource
   /** The CRLs, pushed to agents for the Workload API's `crl` fields and sent with a sync when changed. */
   readonly crls: AgentCrlSource
+  /** Human approvals (HoldForApproval); without it HoldForApproval fails UNAVAILABLE. */
+  readonly approvals?: ApprovalService
 }
 
 /** The deps plus what the handlers share, built once by `createAgentApiHandlers`. */

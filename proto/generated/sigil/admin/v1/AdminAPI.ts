@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ApproveApprovalRequest as _sigil_admin_v1_ApproveApprovalRequest, ApproveApprovalRequest__Output as _sigil_admin_v1_ApproveApprovalRequest__Output } from '../../../sigil/admin/v1/ApproveApprovalRequest.js';
+import type { ApproveApprovalResponse as _sigil_admin_v1_ApproveApprovalResponse, ApproveApprovalResponse__Output as _sigil_admin_v1_ApproveApprovalResponse__Output } from '../../../sigil/admin/v1/ApproveApprovalResponse.js';
 import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentRequest__Output as _sigil_admin_v1_BanAgentRequest__Output } from '../../../sigil/admin/v1/BanAgentRequest.js';
 import type { BanAgentResponse as _sigil_admin_v1_BanAgentResponse, BanAgentResponse__Output as _sigil_admin_v1_BanAgentResponse__Output } from '../../../sigil/admin/v1/BanAgentResponse.js';
 import type { CountEntriesRequest as _sigil_admin_v1_CountEntriesRequest, CountEntriesRequest__Output as _sigil_admin_v1_CountEntriesRequest__Output } from '../../../sigil/admin/v1/CountEntriesRequest.js';
@@ -13,6 +15,8 @@ import type { CreateJoinTokenRequest as _sigil_admin_v1_CreateJoinTokenRequest, 
 import type { CreateJoinTokenResponse as _sigil_admin_v1_CreateJoinTokenResponse, CreateJoinTokenResponse__Output as _sigil_admin_v1_CreateJoinTokenResponse__Output } from '../../../sigil/admin/v1/CreateJoinTokenResponse.js';
 import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEntryRequest__Output as _sigil_admin_v1_DeleteEntryRequest__Output } from '../../../sigil/admin/v1/DeleteEntryRequest.js';
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from '../../../sigil/admin/v1/DeleteEntryResponse.js';
+import type { DenyApprovalRequest as _sigil_admin_v1_DenyApprovalRequest, DenyApprovalRequest__Output as _sigil_admin_v1_DenyApprovalRequest__Output } from '../../../sigil/admin/v1/DenyApprovalRequest.js';
+import type { DenyApprovalResponse as _sigil_admin_v1_DenyApprovalResponse, DenyApprovalResponse__Output as _sigil_admin_v1_DenyApprovalResponse__Output } from '../../../sigil/admin/v1/DenyApprovalResponse.js';
 import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from '../../../sigil/admin/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from '../../../sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from '../../../sigil/admin/v1/EvictAgentRequest.js';
@@ -27,6 +31,8 @@ import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Out
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from '../../../sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from '../../../sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from '../../../sigil/admin/v1/ListAgentsResponse.js';
+import type { ListApprovalsRequest as _sigil_admin_v1_ListApprovalsRequest, ListApprovalsRequest__Output as _sigil_admin_v1_ListApprovalsRequest__Output } from '../../../sigil/admin/v1/ListApprovalsRequest.js';
+import type { ListApprovalsResponse as _sigil_admin_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _sigil_admin_v1_ListApprovalsResponse__Output } from '../../../sigil/admin/v1/ListApprovalsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from '../../../sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from '../../../sigil/admin/v1/ListEntriesResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from '../../../sigil/admin/v1/ListRevocationsRequest.js';
@@ -45,6 +51,27 @@ import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEn
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from '../../../sigil/admin/v1/UpdateEntryResponse.js';
 
 export interface AdminAPIClient extends grpc.Client {
+  /**
+   * `approval approve --id ID [--for D]`: releases a held call; identical
+   * requests (principal + action + resource + task) are allowed without a new
+   * hold until `for_seconds` pass. NOT_FOUND: unknown id.
+   * FAILED_PRECONDITION: already decided, or the hold has expired.
+   */
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `approval approve --id ID [--for D]`: releases a held call; identical
+   * requests (principal + action + resource + task) are allowed without a new
+   * hold until `for_seconds` pass. NOT_FOUND: unknown id.
+   * FAILED_PRECONDITION: already decided, or the hold has expired.
+   */
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * `agent ban --spiffe-id ID`: refuses the agent from now on, including
    * re-attestation, until an operator evicts it.
@@ -123,6 +150,23 @@ export interface AdminAPIClient extends grpc.Client {
   deleteEntry(argument: _sigil_admin_v1_DeleteEntryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DeleteEntryResponse__Output>): grpc.ClientUnaryCall;
   deleteEntry(argument: _sigil_admin_v1_DeleteEntryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteEntryResponse__Output>): grpc.ClientUnaryCall;
   deleteEntry(argument: _sigil_admin_v1_DeleteEntryRequest, callback: grpc.requestCallback<_sigil_admin_v1_DeleteEntryResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `approval deny --id ID --reason R`: refuses a held call. NOT_FOUND:
+   * unknown id. FAILED_PRECONDITION: already decided, or expired.
+   */
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `approval deny --id ID --reason R`: refuses a held call. NOT_FOUND:
+   * unknown id. FAILED_PRECONDITION: already decided, or expired.
+   */
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
@@ -232,6 +276,23 @@ export interface AdminAPIClient extends grpc.Client {
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `approval list [--status pending|approved|denied|expired]`: approvals,
+   * newest first.
+   */
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `approval list [--status pending|approved|denied|expired]`: approvals,
+   * newest first.
+   */
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `entry show [--entry-id|--spiffe-id|--parent-id|--selector]`.
@@ -365,6 +426,14 @@ export interface AdminAPIClient extends grpc.Client {
 
 export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * `approval approve --id ID [--for D]`: releases a held call; identical
+   * requests (principal + action + resource + task) are allowed without a new
+   * hold until `for_seconds` pass. NOT_FOUND: unknown id.
+   * FAILED_PRECONDITION: already decided, or the hold has expired.
+   */
+  ApproveApproval: grpc.handleUnaryCall<_sigil_admin_v1_ApproveApprovalRequest__Output, _sigil_admin_v1_ApproveApprovalResponse>;
+  
+  /**
    * `agent ban --spiffe-id ID`: refuses the agent from now on, including
    * re-attestation, until an operator evicts it.
    */
@@ -390,6 +459,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `entry delete --entry-id ID`.
    */
   DeleteEntry: grpc.handleUnaryCall<_sigil_admin_v1_DeleteEntryRequest__Output, _sigil_admin_v1_DeleteEntryResponse>;
+  
+  /**
+   * `approval deny --id ID --reason R`: refuses a held call. NOT_FOUND:
+   * unknown id. FAILED_PRECONDITION: already decided, or expired.
+   */
+  DenyApproval: grpc.handleUnaryCall<_sigil_admin_v1_DenyApprovalRequest__Output, _sigil_admin_v1_DenyApprovalResponse>;
   
   /**
    * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
@@ -427,6 +502,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `agent list`.
    */
   ListAgents: grpc.handleUnaryCall<_sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse>;
+  
+  /**
+   * `approval list [--status pending|approved|denied|expired]`: approvals,
+   * newest first.
+   */
+  ListApprovals: grpc.handleUnaryCall<_sigil_admin_v1_ListApprovalsRequest__Output, _sigil_admin_v1_ListApprovalsResponse>;
   
   /**
    * `entry show [--entry-id|--spiffe-id|--parent-id|--selector]`.
@@ -475,11 +556,13 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface AdminAPIDefinition extends grpc.ServiceDefinition {
+  ApproveApproval: MethodDefinition<_sigil_admin_v1_ApproveApprovalRequest, _sigil_admin_v1_ApproveApprovalResponse, _sigil_admin_v1_ApproveApprovalRequest__Output, _sigil_admin_v1_ApproveApprovalResponse__Output>
   BanAgent: MethodDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentRequest__Output, _sigil_admin_v1_BanAgentResponse__Output>
   CountEntries: MethodDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesResponse, _sigil_admin_v1_CountEntriesRequest__Output, _sigil_admin_v1_CountEntriesResponse__Output>
   CreateEntry: MethodDefinition<_sigil_admin_v1_CreateEntryRequest, _sigil_admin_v1_CreateEntryResponse, _sigil_admin_v1_CreateEntryRequest__Output, _sigil_admin_v1_CreateEntryResponse__Output>
   CreateJoinToken: MethodDefinition<_sigil_admin_v1_CreateJoinTokenRequest, _sigil_admin_v1_CreateJoinTokenResponse, _sigil_admin_v1_CreateJoinTokenRequest__Output, _sigil_admin_v1_CreateJoinTokenResponse__Output>
   DeleteEntry: MethodDefinition<_sigil_admin_v1_DeleteEntryRequest, _sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryRequest__Output, _sigil_admin_v1_DeleteEntryResponse__Output>
+  DenyApproval: MethodDefinition<_sigil_admin_v1_DenyApprovalRequest, _sigil_admin_v1_DenyApprovalResponse, _sigil_admin_v1_DenyApprovalRequest__Output, _sigil_admin_v1_DenyApprovalResponse__Output>
   EndTask: MethodDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskRequest__Output, _sigil_admin_v1_EndTaskResponse__Output>
   EvictAgent: MethodDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse__Output>
   GetAgent: MethodDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse__Output>
@@ -487,6 +570,7 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
+  ListApprovals: MethodDefinition<_sigil_admin_v1_ListApprovalsRequest, _sigil_admin_v1_ListApprovalsResponse, _sigil_admin_v1_ListApprovalsRequest__Output, _sigil_admin_v1_ListApprovalsResponse__Output>
   ListEntries: MethodDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse__Output>
   ListRevocations: MethodDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsRequest__Output, _sigil_admin_v1_ListRevocationsResponse__Output>
   ListSvids: MethodDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsRequest__Output, _sigil_admin_v1_ListSvidsResponse__Output>
