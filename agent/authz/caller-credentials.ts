@@ -48,7 +48,10 @@ export type VerifiedCaller =
 /** What verification reads. */
 export interface CredentialContext {
   /** Our own bundle and federated ones (undefined: none yet). */
-  readonly bundles: { readonly bundle: TrustBundle; readonly federatedBundles: ReadonlyMap<string, TrustBundle> }
+  readonly bundles: {
+    readonly bundle: TrustBundle
+    readonly federatedBundles: ReadonlyMap<string, TrustBundle>
+  }
   readonly revocations?: { isRevoked(kind: RevokedKind, value: string): boolean }
   readonly now: Date
   readonly leewaySeconds?: number
@@ -103,9 +106,15 @@ export async function verifyCallerCredentials(
       })
       if (v.spiffeId.memberOf(own)) {
         if (revoked('jwt_jti', v.claims.jti))
-          return { ok: false, reasons: [`JWT-SVID rejected: jti ${echo(String(v.claims.jti))} has been revoked`] }
+          return {
+            ok: false,
+            reasons: [`JWT-SVID rejected: jti ${echo(String(v.claims.jti))} has been revoked`],
+          }
         if (revoked('txn', v.claims.txn))
-          return { ok: false, reasons: [`JWT-SVID rejected: its task ${echo(String(v.claims.txn))} has been revoked`] }
+          return {
+            ok: false,
+            reasons: [`JWT-SVID rejected: its task ${echo(String(v.claims.txn))} has been revoked`],
+          }
         if (typeof v.claims.txn === 'string') {
           jwtTxn = v.claims.txn
           let actChain: string[] = []
@@ -142,7 +151,9 @@ export async function verifyCallerCredentials(
       if (jwtTxn !== undefined && jwtTxn !== t.txn)
         return {
           ok: false,
-          reasons: [`Txn-Token rejected: it is for task ${echo(t.txn)}, the JWT-SVID for task ${echo(jwtTxn)}`],
+          reasons: [
+            `Txn-Token rejected: it is for task ${echo(t.txn)}, the JWT-SVID for task ${echo(jwtTxn)}`,
+          ],
         }
       task = {
         id: t.txn,
