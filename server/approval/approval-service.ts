@@ -198,15 +198,32 @@ export class ApprovalService {
     }
   }
 
+  /** Expires the approval at the end of its hold, whether or not anyone still waits. */
+  #scheduleExpiry(pending: ApprovalRecord): void {
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer)
+        this.#expire(pending.id).catch((e: unknown) => {
+          this.#logger.error({ approval_id: pending.id, err: String(e) }, 'cannot expire an approval')
+        })
+      },
+      Math.max(0, pending.validUntil.getTime() - this.#clock().getTime()),
+    )
+    this.#timers.add(timer)
+  }
+
   #wait(pending: ApprovalRecord, signal?: AbortSignal): Promise<ApprovalRecord> {
+    this.#scheduleExpiry(pending)
     return new Promise<ApprovalRecord>((resolve, reject) => {
-      const timers: NodeJS.Timeout[] = []
+      let poll: NodeJS.Timeout | undefined
       const done = (): void => {
-        for (const t of timers) {
-          clearTimeout(t)
-          this.#timers.delete(t)
+        if (poll !== undefined) {
+          clearTimeout(poll)
+          this.#timers.delete(poll)
         }
-        this.#waiters.get(pending.id)?.delete(waiter)
+        const set = this.#waiters.get(pending.id)
+        set?.delete(waiter)
+        if (set?.size === 0) this.#waiters.delete(pending.id)
         signal?.removeEventListener('abort', onAbort)
       }
       const waiter: Waiter = {
@@ -219,39 +236,28 @@ export class ApprovalService {
         done()
         reject(new SigilError('ERR_UNAVAILABLE', 'the wait was cancelled'))
       }
-      let set = this.#waiters.get(pending.id)
-      if (set === undefined) this.#waiters.set(pending.id, (set = new Set()))
+      const set = this.#waiters.get(pending.id) ?? new Set<Waiter>()
+      this.#waiters.set(pending.id, set)
       set.add(waiter)
       signal?.addEventListener('abort', onAbort, { once: true })
-      const settle = (a: ApprovalRecord | undefined): void => {
-        if (a !== undefined && a.status !== 'pending') waiter.resolve(a)
-      }
-      const expireAt = Math.max(0, pending.validUntil.getTime() - this.#clock().getTime())
-      const expiry = setTimeout(() => {
-        this.#expire(pending.id)
-          .then(async (a) => a ?? (await this.#ds.getApproval(pending.id)))
-          .then(settle, (e: unknown) => {
-            this.#logger.error({ approval_id: pending.id, err: String(e) }, 'cannot expire an approval')
-          })
-      }, expireAt)
-      const poll = (): void => {
+      // a decision made through another server on the same datastore
+      const schedule = (): void => {
+        if (this.#closed) return
         const t = setTimeout(() => {
           this.#timers.delete(t)
           this.#ds.getApproval(pending.id).then(
             (a) => {
-              settle(a)
-              if (this.#waiters.get(pending.id)?.has(waiter)) poll()
+              if (a !== undefined && a.status !== 'pending') waiter.resolve(a)
+              else if (this.#waiters.get(pending.id)?.has(waiter)) schedule()
             },
-            () => poll(),
+            () => schedule(),
           )
         }, POLL_MS)
         t.unref()
-        timers.push(t)
+        poll = t
         this.#timers.add(t)
       }
-      timers.push(expiry)
-      this.#timers.add(expiry)
-      poll()
+      schedule()
     })
   }
 }

@@ -30,6 +30,7 @@ const AGENT_METHODS: Record<string, Shape> = {
   EndTask: 'unary',
   WatchAgentUpdates: 'server-stream',
   RevokeExitedSvids: 'unary',
+  HoldForApproval: 'unary',
 }
 
 const ADMIN_METHODS = [
@@ -53,6 +54,9 @@ const ADMIN_METHODS = [
   'EndTask',
   'RevokeSvid',
   'ListRevocations',
+  'ListApprovals',
+  'ApproveApproval',
+  'DenyApproval',
 ]
 
 const C = 'sigil.common.v1'
@@ -279,6 +283,7 @@ t.test('AttestAgent runs a challenge round trip over a real bidirectional stream
     EndTask: unimplemented,
     WatchAgentUpdates: (call) => call.emit('error', { code: status.UNIMPLEMENTED }),
     RevokeExitedSvids: unimplemented,
+    HoldForApproval: unimplemented,
   }
   const server = new Server()
   server.addService(api.service, handlers)

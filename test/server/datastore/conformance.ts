@@ -6,6 +6,7 @@
  */
 import type { Test } from 'tap'
 import { agentTests } from './conformance/agents.js'
+import { approvalTests } from './conformance/approvals.js'
 import { authorizationTests } from './conformance/authorization.js'
 import { bundleTests } from './conformance/bundles.js'
 import { entryTests } from './conformance/entries.js'
@@ -27,6 +28,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
+  approvalTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()

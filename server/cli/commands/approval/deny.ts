@@ -10,7 +10,7 @@ export const run = adminVerb({
   options: (j) =>
     j.opt({
       id: { hint: 'id', description: 'The approval ID (required)' },
-      reason: { hint: 'text', description: 'Why (required; the held caller sees it)' },
+      reason: { hint: 'text', description: 'Why, shown to the held caller (required)' },
     }),
   required: ['id', 'reason'],
   run: async (v, ctx) => {
