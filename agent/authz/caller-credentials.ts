@@ -59,7 +59,9 @@ export interface CredentialContext {
 
 function problem(kind: string, e: unknown): string {
   const code = isSigilError(e) ? ` (${e.code})` : ''
-  return `${kind} rejected${code}: ${e instanceof Error ? e.message : String(e)}`
+  const message = e instanceof Error ? e.message : String(e)
+  const prefix = `${kind} rejected: `
+  return `${kind} rejected${code}: ${message.startsWith(prefix) ? message.slice(prefix.length) : message}`
 }
 
 /**

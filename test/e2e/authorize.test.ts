@@ -234,3 +234,42 @@ t.test('@approval: held until approve; --for covers identical calls; deny and ti
   const noReason = await cli('approval', 'deny', '--id', wire.id)
   t.equal(noReason.code, 2, 'deny without --reason is a usage error')
 })
+
+t.test('malformed Authorize requests are INVALID_ARGUMENT, not a deny', async (t) => {
+  const { credentials: grpcCredentials, Metadata } = await import('@grpc/grpc-js')
+  const { loadAuthzApi } = await import('../../proto/loader.js')
+  const client = new (loadAuthzApi().Client)(
+    `unix:${node.agent.socketPath}`,
+    grpcCredentials.createInsecure(),
+  )
+  t.teardown(() => client.close())
+  const token = await jwtFor(WORKER)
+  const ask = (req: object, header = true) =>
+    new Promise<{ code?: number; details?: string; decision?: string }>((resolve) => {
+      const md = new Metadata()
+      if (header) md.set('workload.spiffe.io', 'true')
+      client.Authorize(req, md, (e, r) =>
+        resolve(e ? { code: e.code, details: e.details } : { decision: r?.decision }),
+      )
+    })
+  const base = { credentials: { jwt_svid: token }, resource: { type: 'Tool', id: 'search' } }
+  t.equal((await ask(base)).decision, 'allow', 'the well-formed request')
+  for (const [name, req, why] of [
+    ['context not an object', { ...base, context_json: '[1,2]' }, /context must be a JSON object/],
+    ['context not JSON', { ...base, context_json: '{' }, /not valid JSON/],
+    ['an unknown context key', { ...base, context_json: '{"admin":true}' }, /"admin" is not in the schema/],
+    ['no credential', { resource: base.resource }, /give a jwt_svid/],
+    ['an unknown action', { ...base, action: 'DropTables' }, /not one of/],
+    [
+      'a resource type the action does not take',
+      { ...base, resource: { type: 'Identity', id: WORKER } },
+      /does not apply/,
+    ],
+    ['no resource id', { ...base, resource: { type: 'Tool', id: '' } }, /resource.id is required/],
+  ] as const) {
+    const r = await ask(req)
+    t.equal(r.code, 3, `${name}: INVALID_ARGUMENT`)
+    t.match(r.details, why, name)
+  }
+  t.equal((await ask(base, false)).code, 3, 'no security header: INVALID_ARGUMENT')
+})
