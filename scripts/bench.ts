@@ -22,6 +22,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   'cold-start': () => import('./bench/cold-start.js'),
   scale: () => import('./bench/scale.js'),
   revocation: () => import('./bench/revocation.js'),
+  authorize: () => import('./bench/authorize.js'),
 }
 
 const RESULTS_DIR = resolve('bench-results')

@@ -32,6 +32,7 @@ import { checkAuthorizeRequest } from './authorize-request.js'
 import { type CallerTask, verifyCallerCredentials } from './caller-credentials.js'
 import type { KnownEntry } from './known-entries.js'
 import type { AgentPolicySource } from './policy-source.js'
+import { VerifiedJwtCache } from './verified-jwt-cache.js'
 
 /** Default `--approval-timeout`: how long a held caller waits for an operator. */
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 300
@@ -97,6 +98,7 @@ const deny = (reasons: string[], extra: Partial<AuthorizeResponse> = {}): Author
 export function createAuthorizeHandlers(deps: AuthorizeHandlerDeps): AuthorizerHandlers {
   const { logger } = deps
   const timeoutSeconds = deps.approvalTimeoutSeconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS
+  const jwtCache = new VerifiedJwtCache()
 
   async function authorize(
     connectionKey: string,
@@ -121,6 +123,7 @@ export function createAuthorizeHandlers(deps: AuthorizeHandlerDeps): AuthorizerH
       {
         bundles,
         now,
+        jwtCache,
         ...(deps.revocations ? { revocations: deps.revocations } : {}),
         ...(deps.jwtLeewaySeconds !== undefined ? { leewaySeconds: deps.jwtLeewaySeconds } : {}),
       },

@@ -11,13 +11,20 @@
  */
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
 import { isSigilError } from '../../certs/errors.js'
-import { DEFAULT_JWT_LEEWAY_SECONDS, validateJwtSvid } from '../../certs/jwtsvid/validate-jwt-svid.js'
+import { parseJwtSvidInsecure } from '../../certs/jwtsvid/parse-jwt-svid-insecure.js'
+import {
+  DEFAULT_JWT_LEEWAY_SECONDS,
+  type ValidatedJwtSvid,
+  validateJwtSvid,
+} from '../../certs/jwtsvid/validate-jwt-svid.js'
 import { echo } from '../../certs/lib/echo.js'
+import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { parseActClaim } from '../../certs/txntoken/act-chain.js'
 import { verifyTxnToken } from '../../certs/txntoken/verify-txn-token.js'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
 import type { RevokedKind } from '../cache/revocation-set.js'
+import type { VerifiedJwtCache } from './verified-jwt-cache.js'
 
 /** What the tool server forwarded. */
 export interface PresentedCredentials {
@@ -55,6 +62,8 @@ export interface CredentialContext {
   readonly revocations?: { isRevoked(kind: RevokedKind, value: string): boolean }
   readonly now: Date
   readonly leewaySeconds?: number
+  /** Verified JWT-SVIDs to reuse (see verified-jwt-cache.ts). */
+  readonly jwtCache?: VerifiedJwtCache
 }
 
 function problem(kind: string, e: unknown): string {
@@ -76,7 +85,7 @@ export async function verifyCallerCredentials(
   ctx: CredentialContext,
 ): Promise<VerifiedCaller> {
   const own = ctx.bundles.bundle.trustDomain
-  const bundleFor = (td: { name: string; equals(o: unknown): boolean }) =>
+  const bundleFor = (td: TrustDomain): TrustBundle | undefined =>
     td.equals(own) ? ctx.bundles.bundle : ctx.bundles.federatedBundles.get(td.name)
   const revoked = (kind: RevokedKind, value: unknown): boolean =>
     typeof value === 'string' && ctx.revocations?.isRevoked(kind, value) === true
@@ -100,12 +109,7 @@ export async function verifyCallerCredentials(
     if (c.audiences.length === 0)
       return { ok: false, reasons: ['JWT-SVID rejected: no audience to check it against'] }
     try {
-      const v = await validateJwtSvid(c.jwtSvid, {
-        audience: c.audiences,
-        now: ctx.now,
-        leewaySeconds: leeway,
-        bundleFor,
-      })
+      const v = await validateCached(c.jwtSvid, c.audiences, ctx, bundleFor, leeway)
       if (v.spiffeId.memberOf(own)) {
         if (revoked('jwt_jti', v.claims.jti))
           return {
@@ -179,4 +183,33 @@ export async function verifyCallerCredentials(
       reasons: [`the credentials name different workloads: ${ids.map((x) => `${x.via} ${x.id}`).join(', ')}`],
     }
   return { ok: true, spiffeId: principal, via: ids.map((x) => x.via), ...(task ? { task } : {}) }
+}
+
+/** `validateJwtSvid`, through the memo when there is one. */
+async function validateCached(
+  token: string,
+  audiences: readonly string[],
+  ctx: CredentialContext,
+  bundleFor: (td: TrustDomain) => TrustBundle | undefined,
+  leeway: number,
+): Promise<ValidatedJwtSvid> {
+  const cache = ctx.jwtCache
+  let bundle: TrustBundle | undefined
+  if (cache !== undefined) {
+    try {
+      bundle = bundleFor(parseJwtSvidInsecure(token).spiffeId.trustDomain)
+    } catch {
+      bundle = undefined
+    }
+    const hit = cache.get(token, audiences, bundle, ctx.now, leeway)
+    if (hit !== undefined) return hit
+  }
+  const v = await validateJwtSvid(token, {
+    audience: audiences,
+    now: ctx.now,
+    leewaySeconds: leeway,
+    bundleFor,
+  })
+  if (cache !== undefined && bundle !== undefined) cache.set(token, audiences, bundle, v)
+  return v
 }
