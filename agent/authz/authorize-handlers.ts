@@ -33,6 +33,7 @@ import { type CallerTask, verifyCallerCredentials } from './caller-credentials.j
 import type { KnownEntry } from './known-entries.js'
 import type { AgentPolicySource } from './policy-source.js'
 import { VerifiedJwtCache } from './verified-jwt-cache.js'
+import { VerifiedX509Cache } from './verified-x509-cache.js'
 
 /** Default `--approval-timeout`: how long a held caller waits for an operator. */
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 300
@@ -99,6 +100,7 @@ export function createAuthorizeHandlers(deps: AuthorizeHandlerDeps): AuthorizerH
   const { logger } = deps
   const timeoutSeconds = deps.approvalTimeoutSeconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS
   const jwtCache = new VerifiedJwtCache()
+  const x509Cache = new VerifiedX509Cache()
 
   async function authorize(
     connectionKey: string,
@@ -124,6 +126,7 @@ export function createAuthorizeHandlers(deps: AuthorizeHandlerDeps): AuthorizerH
         bundles,
         now,
         jwtCache,
+        x509Cache,
         ...(deps.revocations ? { revocations: deps.revocations } : {}),
         ...(deps.jwtLeewaySeconds !== undefined ? { leewaySeconds: deps.jwtLeewaySeconds } : {}),
       },

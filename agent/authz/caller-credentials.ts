@@ -25,6 +25,7 @@ import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
 import type { RevokedKind } from '../cache/revocation-set.js'
 import type { VerifiedJwtCache } from './verified-jwt-cache.js'
+import { type CachedX509, chainKey, type VerifiedX509Cache } from './verified-x509-cache.js'
 
 /** What the tool server forwarded. */
 export interface PresentedCredentials {
@@ -64,6 +65,8 @@ export interface CredentialContext {
   readonly leewaySeconds?: number
   /** Verified JWT-SVIDs to reuse (see verified-jwt-cache.ts). */
   readonly jwtCache?: VerifiedJwtCache
+  /** Verified X509-SVID chains to reuse (see verified-x509-cache.ts). */
+  readonly x509Cache?: VerifiedX509Cache
 }
 
 function problem(kind: string, e: unknown): string {
@@ -96,8 +99,7 @@ export async function verifyCallerCredentials(
 
   if (c.x509SvidChain.length > 0) {
     try {
-      const v = verifyX509Svid(c.x509SvidChain, (td) => bundleFor(td)?.x509Authorities, { now: ctx.now })
-      const serial = readCertificateFacts(c.x509SvidChain[0]!).serialHex
+      const { result: v, serialHex: serial } = verifyX509Cached(c.x509SvidChain, ctx, bundleFor)
       if (v.spiffeId.memberOf(own) && revoked('x509_serial', serial))
         return { ok: false, reasons: [`X509-SVID rejected: serial ${serial} has been revoked`] }
       ids.push({ via: 'x509-svid', id: v.spiffeId.toString() })
@@ -212,4 +214,24 @@ async function validateCached(
   })
   if (cache !== undefined && bundle !== undefined) cache.set(token, audiences, bundle, v)
   return v
+}
+
+/** `verifyX509Svid` and the leaf's serial, through the memo when there is one. */
+function verifyX509Cached(
+  chain: readonly Buffer[],
+  ctx: CredentialContext,
+  bundleFor: (td: TrustDomain) => TrustBundle | undefined,
+): CachedX509 {
+  const cache = ctx.x509Cache
+  const key = cache === undefined ? '' : chainKey(chain)
+  if (cache !== undefined) {
+    // the bundle the chain verified under: the one of the trust domain its leaf claims
+    const hit = cache.get(key, ctx.bundles.bundle, ctx.now) ?? undefined
+    if (hit !== undefined && hit.result.spiffeId.trustDomain.equals(ctx.bundles.bundle.trustDomain))
+      return hit
+  }
+  const result = verifyX509Svid(chain, (td) => bundleFor(td)?.x509Authorities, { now: ctx.now })
+  const own = result.spiffeId.trustDomain.equals(ctx.bundles.bundle.trustDomain)
+  if (cache !== undefined && own) return cache.set(key, ctx.bundles.bundle, result)
+  return { result, serialHex: readCertificateFacts(chain[0]!).serialHex }
 }

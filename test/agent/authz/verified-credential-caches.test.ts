@@ -1,5 +1,6 @@
-// The verified-JWT-SVID memo of Authorize: a hit only for the same token, bundle object and
-// audiences, and only while exp/nbf/iat still pass; the oldest entry goes past the bound.
+// The verified-credential memos of Authorize (JWT-SVID and X509-SVID chain):
+// a hit only for the same credential and bundle object (and audiences for a JWT-SVID), only while
+// the credential is still valid at now; bounded, the oldest entry goes first.
 import t from 'tap'
 import { MAX_CACHED_JWT_SVIDS, VerifiedJwtCache } from '../../../agent/authz/verified-jwt-cache.js'
 import { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
@@ -47,3 +48,25 @@ t.test('bounded: the oldest token is dropped', async (t) => {
   t.equal(c.get('t0', AUD, bundle, NOW, 0), undefined)
   t.equal(c.get(`t${MAX_CACHED_JWT_SVIDS}`, AUD, bundle, NOW, 0), v)
 })
+
+t.test(
+  'X509 memo: a hit needs the same chain and bundle object, and every path certificate valid now',
+  async (t) => {
+    const { createTestCa } = await import('../../helpers/testca.js')
+    const { verifyX509Svid } = await import('../../../certs/x509svid/verify-x509-svid.js')
+    const { chainKey, VerifiedX509Cache } = await import('../../../agent/authz/verified-x509-cache.js')
+    const ca = await createTestCa({ withIntermediate: true })
+    const svid = await ca.mintSvid('/worker', { ttlSeconds: 600 })
+    const now = new Date()
+    const result = verifyX509Svid(svid.chainDer, ca.authoritiesFor, { now })
+    const c = new VerifiedX509Cache()
+    const key = chainKey(svid.chainDer)
+    const stored = c.set(key, bundle, result)
+    t.equal(stored.serialHex.replace(/^0+/, ''), svid.serialHex.replace(/^0+/, ''), "the leaf's serial")
+    t.equal(c.get(key, bundle, now)?.result, result)
+    t.equal(c.get(chainKey([svid.chainDer[0] as Buffer]), bundle, now), undefined, 'another chain')
+    t.equal(c.get(key, other, now), undefined, 'a new bundle object')
+    c.set(key, bundle, result)
+    t.equal(c.get(key, bundle, new Date(now.getTime() + 601_000)), undefined, 'the leaf has expired')
+  },
+)
