@@ -224,12 +224,9 @@ function verifyX509Cached(
 ): CachedX509 {
   const cache = ctx.x509Cache
   const key = cache === undefined ? '' : chainKey(chain)
-  if (cache !== undefined) {
-    // the bundle the chain verified under: the one of the trust domain its leaf claims
-    const hit = cache.get(key, ctx.bundles.bundle, ctx.now) ?? undefined
-    if (hit !== undefined && hit.result.spiffeId.trustDomain.equals(ctx.bundles.bundle.trustDomain))
-      return hit
-  }
+  // only chains of our own trust domain are kept, under our own bundle
+  const hit = cache?.get(key, ctx.bundles.bundle, ctx.now)
+  if (hit !== undefined) return hit
   const result = verifyX509Svid(chain, (td) => bundleFor(td)?.x509Authorities, { now: ctx.now })
   const own = result.spiffeId.trustDomain.equals(ctx.bundles.bundle.trustDomain)
   if (cache !== undefined && own) return cache.set(key, ctx.bundles.bundle, result)
