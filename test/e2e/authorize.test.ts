@@ -2,12 +2,13 @@
 // tool server (node:https in this process, itself an attested workload) asks the agent through
 // the SDK's withAuthorization; the caller presents a JWT-SVID, a Txn-Token or its X509-SVID on
 // TLS. Policies from --policy-file. Approvals: a held call is released by `approval approve`,
-// refused by `approval deny` and by the (short) --approval-timeout.
+// refused by `approval deny` and by the --approval-timeout (a second agent with a 2 s timeout,
+// so that a loaded machine cannot make the operator's CLI miss the first agent's 60 s one).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { startSigilNode } from '../helpers/agent-process.js'
+import { startAgentProcess, startSigilNode } from '../helpers/agent-process.js'
 import { AUTHZ_POLICY, callTool, startAuthzToolServer, type ToolAnswer } from '../helpers/authz-tool.js'
 import { startTaskWorkload } from '../helpers/task-workload.js'
 import { waitUntil } from '../helpers/wait-until.js'
@@ -24,7 +25,7 @@ writeFileSync(policyFile, AUTHZ_POLICY)
 t.teardown(() => rmSync(policyDir, { recursive: true, force: true }))
 
 const node = await startSigilNode(t, {
-  agentArgs: ['--policy-file', policyFile, '--approval-timeout', '3s', '--jwt-leeway', '0s'],
+  agentArgs: ['--policy-file', policyFile, '--approval-timeout', '60s', '--jwt-leeway', '0s'],
 })
 await node.createEntry(TOOL, [`unix:uid:${uid}`])
 await node.createEntry(WORKER, [`unix:uid:${uid}`], ['--task-scope', 'search', '--task-scope', 'reports'])
@@ -58,6 +59,37 @@ const tool = await startAuthzToolServer({
   key: toolCert.key,
 })
 t.teardown(() => tool.close())
+
+// the second agent (node2, --approval-timeout 2s) and its tool server, for the timeout
+const NODE2 = `${TD}/node2`
+for (const id of [TOOL, WORKER]) {
+  const r = await cli(
+    'entry',
+    'create',
+    '--spiffe-id',
+    id,
+    '--parent-id',
+    NODE2,
+    '--selector',
+    `unix:uid:${uid}`,
+  )
+  if (r.code !== 0) throw new Error(`entry create: ${r.stderr}`)
+}
+const agent2 = await startAgentProcess({
+  serverAddress: server.agentApiAddress,
+  dataDir: join(node.dir, 'a2'),
+  socketPath: join(node.dir, 'api2', 'agent.sock'),
+  joinToken: (await cli('token', 'generate', '--spiffe-id', NODE2)).stdout.trim(),
+  trustBundle: node.bundlePath,
+  extraArgs: ['--policy-file', policyFile, '--approval-timeout', '2s'],
+})
+t.teardown(() => agent2.stop())
+const shortTool = await startAuthzToolServer({
+  socketPath: agent2.socketPath,
+  cert: toolCert.cert,
+  key: toolCert.key,
+})
+t.teardown(() => shortTool.close())
 
 t.test('JWT-SVID: allowed and denied with the deciding policy ids', async (t) => {
   const token = await jwtFor(WORKER)
@@ -212,10 +244,10 @@ t.test('@approval: held until approve; --for covers identical calls; deny and ti
   t.equal(denyAgain.code, 2)
   t.match(denyAgain.stderr, /already denied/)
 
-  const heldRefund = callTool(tool.port, 'refund', { headers: bearer(token) })
+  const heldRefund = callTool(shortTool.port, 'refund', { headers: bearer(token) })
   const refund = await pendingFor('refund')
   const timedOut = await heldRefund
-  t.equal(timedOut.status, 403, 'the hold times out (--approval-timeout 3s)')
+  t.equal(timedOut.status, 403, 'the hold times out (--approval-timeout 2s)')
   t.match(String(timedOut.body.reasons), new RegExp(`approval ${refund.id} expired`))
   const late = await cli('approval', 'approve', '--id', refund.id)
   t.equal(late.code, 2, 'approving an expired hold fails FAILED_PRECONDITION')
