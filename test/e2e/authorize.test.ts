@@ -4,12 +4,16 @@
 // TLS. Policies from --policy-file. Approvals: a held call is released by `approval approve`,
 // refused by `approval deny` and by the --approval-timeout (a second agent with a 2 s timeout,
 // so that a loaded machine cannot make the operator's CLI miss the first agent's 60 s one).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { startAgentProcess, startSigilNode } from '../helpers/agent-process.js'
-import { AUTHZ_POLICY, callTool, startAuthzToolServer, type ToolAnswer } from '../helpers/authz-tool.js'
+import {
+  AUTHZ_POLICY,
+  callTool,
+  startAuthzToolServer,
+  type ToolAnswer,
+  writePolicyFile,
+} from '../helpers/authz-tool.js'
 import { startTaskWorkload } from '../helpers/task-workload.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
@@ -19,10 +23,7 @@ const TOOL = `${TD}/tool`
 const OTHER = `${TD}/other`
 const uid = process.getuid?.() ?? 0
 
-const policyDir = mkdtempSync(join(tmpdir(), 'sigil-pol-'))
-const policyFile = join(policyDir, 'policy.cedar')
-writeFileSync(policyFile, AUTHZ_POLICY)
-t.teardown(() => rmSync(policyDir, { recursive: true, force: true }))
+const policyFile = writePolicyFile(t, AUTHZ_POLICY)
 
 const node = await startSigilNode(t, {
   agentArgs: ['--policy-file', policyFile, '--approval-timeout', '60s', '--jwt-leeway', '0s'],

@@ -2,8 +2,11 @@
 // test's uid), every request decided by the agent through the SDK's withAuthorization; TLS
 // client certificates are requested but not checked here (the agent verifies them). Plus the
 // policy set the tests use and an HTTPS client that may present an X509-SVID.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { withAuthorization } from '../../sdk/authorize-request.js'
 
 /** The Cedar policy set of the Authorize tests (TD example.org, workload /worker). */
@@ -107,4 +110,13 @@ export function callTool(
     req.on('error', reject)
     req.end()
   })
+}
+
+/** Writes `text` as a policy file in a temp dir (removed at teardown) and returns its path. */
+export function writePolicyFile(t: { teardown(fn: () => void): void }, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-pol-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'policy.cedar')
+  writeFileSync(path, text)
+  return path
 }

@@ -3,11 +3,7 @@
 // agent socket has no approval RPC), and callers present forged credentials to a tool server:
 // a JWT-SVID signed by a foreign key under our kid, `alg: none`, an edited payload, an X509-SVID
 // from a foreign CA that claims our SPIFFE ID, a forged Txn-Token. Each is a deny with a reason.
-import { spawn } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { credentials, Metadata } from '@grpc/grpc-js'
 import { SignJWT } from 'jose'
 import t from 'tap'
@@ -15,8 +11,8 @@ import { privateKeyToPkcs8Pem } from '../../certs/keys/keys.js'
 import { certificatesToPem } from '../../certs/x509svid/pem.js'
 import { loadAdminApi } from '../../proto/loader.js'
 import { startSigilNode } from '../helpers/agent-process.js'
-import { AUTHZ_POLICY, callTool, startAuthzToolServer } from '../helpers/authz-tool.js'
-import { type CliRun, NODE_COMMAND, nodeArgs, SERVER_BIN } from '../helpers/server-process.js'
+import { AUTHZ_POLICY, callTool, startAuthzToolServer, writePolicyFile } from '../helpers/authz-tool.js'
+import { runBin, SERVER_BIN } from '../helpers/server-process.js'
 import { createTestCa } from '../helpers/testca.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
@@ -26,10 +22,7 @@ const TOOL = `${TD}/tool`
 const NOBODY = 65534
 const uid = process.getuid?.() ?? 0
 
-const policyDir = mkdtempSync(join(tmpdir(), 'sigil-pol-'))
-const policyFile = join(policyDir, 'policy.cedar')
-writeFileSync(policyFile, AUTHZ_POLICY)
-t.teardown(() => rmSync(policyDir, { recursive: true, force: true }))
+const policyFile = writePolicyFile(t, AUTHZ_POLICY)
 const node = await startSigilNode(t, {
   agentArgs: ['--policy-file', policyFile, '--approval-timeout', '30s'],
 })
@@ -48,27 +41,8 @@ const realToken = (await cli('jwt', 'mint', '--spiffe-id', WORKER, '--audience',
 const [realHeader, realPayload] = realToken.split('.') as [string, string]
 const kid = JSON.parse(Buffer.from(realHeader, 'base64url').toString()).kid as string
 
-function serverCliAs(id: number, args: string[]): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE_COMMAND, nodeArgs(SERVER_BIN, ...args), {
-      cwd: '/',
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      uid: id,
-      gid: id,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const serverCliAs = (id: number, args: string[]) =>
+  runBin(SERVER_BIN, args, { cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, uid: id })
 
 t.test(
   'a held workload cannot approve its own hold: not on the admin socket, not on the agent socket',
