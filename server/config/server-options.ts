@@ -128,6 +128,18 @@ export function serverOptions(env: Record<string, string | undefined>) {
         description: 'PEM CA certificates that x509pop agent certificates must chain to (unset: x509pop off)',
       },
       'join-token-ttl': { hint: 'duration', default: '10m', description: 'Default join token lifetime' },
+      // federation (issue 16 item 3)
+      'federation-web-ca': {
+        hint: 'file',
+        description:
+          'PEM CA certificates trusted for https_web foreign bundle endpoints besides the system roots (e.g. a private web PKI)',
+      },
+      'federation-min-refresh': {
+        hint: 'duration',
+        default: '30s',
+        description:
+          'Shortest pause between two fetches of a foreign bundle, whatever its refresh hint (the longest is 1h; no hint: 5m)',
+      },
       'log-level': {
         hint: 'level',
         default: 'info',

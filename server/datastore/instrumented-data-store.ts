@@ -62,6 +62,13 @@ const METHODS: Record<keyof DataStore, boolean> = {
   decideApproval: true,
   findCoveringApproval: true,
   expireApprovals: true,
+  createFederationRelationship: true,
+  getFederationRelationship: true,
+  listFederationRelationships: true,
+  updateFederationRelationship: true,
+  deleteFederationRelationship: true,
+  recordFederationRefresh: true,
+  storeFederatedBundle: true,
   integrityCheck: true,
   close: false,
 }

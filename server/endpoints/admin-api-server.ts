@@ -49,6 +49,8 @@ export interface AdminApiServerConfig {
   readonly approvals?: AdminApiDeps['approvals']
   /** Describes the admin caller for `decided_by`. */
   readonly adminCaller?: AdminApiDeps['adminCaller']
+  /** Federation: `federation refresh` and the fetch after create/update. */
+  readonly federation?: AdminApiDeps['federation']
 }
 
 /** A running admin API server. */

@@ -234,7 +234,13 @@ export interface SigilNode {
 /** Starts a server and an agent (joined with a fresh token); both stop and the dir goes at teardown. */
 export async function startSigilNode(
   t: { teardown(fn: () => unknown): void },
-  opts: { serverArgs?: readonly string[]; agentArgs?: readonly string[]; agentWrapper?: AgentWrapper } = {},
+  opts: {
+    serverArgs?: readonly string[]
+    agentArgs?: readonly string[]
+    agentWrapper?: AgentWrapper
+    /** The server's trust domain (default example.org). */
+    trustDomain?: string
+  } = {},
 ): Promise<SigilNode> {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-'))
   chmodSync(dir, 0o755)
@@ -243,9 +249,13 @@ export async function startSigilNode(
     for (const stop of stoppers.reverse()) await stop()
     rmSync(dir, { recursive: true, force: true })
   })
-  const server = await startServerProcess(join(dir, 's'), [...(opts.serverArgs ?? [])])
+  const td = opts.trustDomain ?? 'example.org'
+  const server = await startServerProcess(join(dir, 's'), [
+    ...(opts.trustDomain ? ['--trust-domain', td] : []),
+    ...(opts.serverArgs ?? []),
+  ])
   stoppers.push(() => server.stop())
-  const agentId = 'spiffe://example.org/node1'
+  const agentId = `spiffe://${td}/node1`
   const token = await server.cli('token', 'generate', '--spiffe-id', agentId)
   const bundle = await server.cli('bundle', 'show')
   if (token.code !== 0 || bundle.code !== 0)
@@ -258,7 +268,7 @@ export async function startSigilNode(
     socketPath: join(dir, 'api', 'agent.sock'),
     joinToken: token.stdout.trim(),
     trustBundle: bundlePath,
-    extraArgs: opts.agentArgs ?? [],
+    extraArgs: [...(opts.trustDomain ? ['--trust-domain', td] : []), ...(opts.agentArgs ?? [])],
     ...(opts.agentWrapper ? { wrapper: opts.agentWrapper } : {}),
   })
   stoppers.push(() => agent.stop())

@@ -57,6 +57,16 @@ const ADMIN_METHODS = [
   'ListApprovals',
   'ApproveApproval',
   'DenyApproval',
+  'CreateFederationRelationship',
+  'UpdateFederationRelationship',
+  'ListFederationRelationships',
+  'GetFederationRelationship',
+  'DeleteFederationRelationship',
+  'RefreshFederatedBundle',
+  'ListFederatedBundles',
+  'SetFederatedBundle',
+  'DeleteFederatedBundle',
+  'CountFederatedBundles',
 ]
 
 const C = 'sigil.common.v1'

@@ -13,6 +13,7 @@ import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js
 import type { Log } from '../../../common/logging/logger.js'
 import type { ApprovalService } from '../../approval/approval-service.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
+import type { FederationRefresher } from '../../federation/federation-refresher.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
 
@@ -55,6 +56,16 @@ export type AdminDataStore = Pick<
   | 'listTaskCredentials'
   | 'listTaskEvents'
   | 'listApprovals'
+  // federation (issue 16 item 3)
+  | 'createFederationRelationship'
+  | 'updateFederationRelationship'
+  | 'getFederationRelationship'
+  | 'listFederationRelationships'
+  | 'deleteFederationRelationship'
+  | 'getBundle'
+  | 'setBundle'
+  | 'listBundles'
+  | 'deleteBundle'
 >
 
 /** The revocation operations the admin API uses (a subset of `RevocationList`). */
@@ -94,4 +105,6 @@ export interface AdminApiDeps {
   readonly approvals?: ApprovalService
   /** Describes the admin caller of a call (uid/pid/exe) for `decided_by`; absent: `admin`. */
   readonly adminCaller?: (call: ServerUnaryCall<unknown, unknown>) => string
+  /** Federation (issue 16 item 3): fetches a foreign bundle now; absent: `federation refresh` is UNAVAILABLE. */
+  readonly federation?: Pick<FederationRefresher, 'refresh'>
 }

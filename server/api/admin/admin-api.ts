@@ -16,6 +16,7 @@ import { agentHandlers } from './agents.js'
 import { approvalHandlers } from './approvals.js'
 import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
+import { federationHandlers } from './federation.js'
 import { healthHandlers } from './health.js'
 import { mintHandlers } from './mint.js'
 import { revocationHandlers } from './revocations.js'
@@ -46,6 +47,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...healthHandlers(deps),
     ...taskHandlers(deps),
     ...approvalHandlers(deps),
+    ...federationHandlers(deps),
   }
 }
 

@@ -25,6 +25,10 @@ import type {
   BundleRecord,
   EntryFilter,
   EntryPatch,
+  FederatedBundleOutcome,
+  FederationRefreshRecord,
+  FederationRelationship,
+  FederationRelationshipInput,
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
@@ -51,6 +55,7 @@ import {
 } from './approval-table.js'
 import { BundleTable } from './bundle-table.js'
 import { EntryTable } from './entry-table.js'
+import { FederationTable } from './federation-table.js'
 import { integrityProblems } from './integrity-problems.js'
 import { IssuedSvidTable } from './issued-svid-table.js'
 import { JoinTokenTable } from './join-token-table.js'
@@ -92,6 +97,7 @@ export class SqliteDataStore implements DataStore {
   readonly #tasks: TaskTable
   readonly #revocations: RevocationTable
   readonly #approvals: ApprovalTable
+  readonly #federation: FederationTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -108,6 +114,7 @@ export class SqliteDataStore implements DataStore {
     this.#tasks = new TaskTable(this.#sql)
     this.#revocations = new RevocationTable(this.#sql)
     this.#approvals = new ApprovalTable(this.#sql)
+    this.#federation = new FederationTable(this.#sql, this.#bundles)
   }
 
   /**
@@ -449,6 +456,62 @@ export class SqliteDataStore implements DataStore {
   async expireApprovals(now: Date): Promise<ApprovalRecord[]> {
     check.checkDate(now, 'now')
     return this.#write('expire approvals', () => this.#approvals.expire(now, 'the hold timed out'))
+  }
+
+  // ----- federation relationships and federated bundles (migration 7) -----
+
+  async createFederationRelationship(
+    input: FederationRelationshipInput,
+    nextRefreshAt: Date,
+  ): Promise<FederationRelationship> {
+    const r = check.checkFederationRelationshipInput(input)
+    check.checkDate(nextRefreshAt, 'nextRefreshAt')
+    return this.#write('create federation relationship', () =>
+      this.#federation.create(r, nextRefreshAt, this.#clock()),
+    )
+  }
+
+  async getFederationRelationship(trustDomain: string): Promise<FederationRelationship | undefined> {
+    check.checkString(trustDomain, 'trustDomain')
+    return this.#read('get federation relationship', () => this.#federation.get(trustDomain))
+  }
+
+  async listFederationRelationships(): Promise<FederationRelationship[]> {
+    return this.#read('list federation relationships', () => this.#federation.list())
+  }
+
+  async updateFederationRelationship(
+    input: FederationRelationshipInput,
+    nextRefreshAt: Date,
+  ): Promise<FederationRelationship> {
+    const r = check.checkFederationRelationshipInput(input)
+    check.checkDate(nextRefreshAt, 'nextRefreshAt')
+    return this.#write('update federation relationship', () => this.#federation.update(r, nextRefreshAt))
+  }
+
+  async deleteFederationRelationship(trustDomain: string): Promise<void> {
+    check.checkString(trustDomain, 'trustDomain')
+    this.#write('delete federation relationship', () => this.#federation.delete(trustDomain))
+  }
+
+  async recordFederationRefresh(trustDomain: string, refresh: FederationRefreshRecord): Promise<void> {
+    check.checkString(trustDomain, 'trustDomain')
+    check.checkDate(refresh?.at, 'at')
+    check.checkDate(refresh.nextRefreshAt, 'nextRefreshAt')
+    const error = check.checkString(refresh.error, 'error')
+    this.#write('record federation refresh', () =>
+      this.#federation.recordRefresh(trustDomain, { ...refresh, error }),
+    )
+  }
+
+  async storeFederatedBundle(
+    trustDomain: string,
+    bundle: BundleInput,
+  ): Promise<{ readonly outcome: FederatedBundleOutcome; readonly record: BundleRecord }> {
+    const b = check.checkBundleInput(trustDomain, bundle)
+    return this.#write('store federated bundle', () =>
+      this.#federation.storeBundle(trustDomain, b, this.#clock()),
+    )
   }
 
   // ----- lifecycle -----

@@ -10,6 +10,7 @@ import { approvalTests } from './conformance/approvals.js'
 import { authorizationTests } from './conformance/authorization.js'
 import { bundleTests } from './conformance/bundles.js'
 import { entryTests } from './conformance/entries.js'
+import { federationTests } from './conformance/federation.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
@@ -29,6 +30,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
   approvalTests(t, makeStore)
+  federationTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()
