@@ -18,6 +18,8 @@ import { isSigilError, SigilError } from '../certs/errors.js'
 import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
 import { startMetricsListener } from '../common/metrics/metrics-listener.js'
+import { KnownEntries } from './authz/known-entries.js'
+import { loadPolicyFile } from './authz/policy-source.js'
 import { RevocationSet } from './cache/revocation-set.js'
 import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
 import type { AgentConfig } from './config/load-agent-config.js'
@@ -137,8 +139,22 @@ export async function startAgent(
       stopExits()
       exitReporter.close()
     })
+    // Authorize: the policy set (--policy-file for development; the pushed policy is wired at merge)
+    const policies = config.policyFile
+      ? await loadPolicyFile(config.policyFile)
+      : { current: () => undefined }
+    const knownEntries = new KnownEntries()
     const workloadApi = await startWorkloadApiServer({
       tasks,
+      authorize: {
+        identities: cache,
+        policies,
+        entries: knownEntries,
+        agentId: () => client.identity?.spiffeId.toString(),
+        revocations,
+        approvals: () => client,
+        approvalTimeoutSeconds: config.approvalTimeoutSeconds,
+      },
       socketPath: config.socketPath,
       cache,
       attestor: new WorkloadAttestor({ pidfdIsAlive: (fd) => pidfdIsAlive(fd) }),
@@ -170,6 +186,7 @@ export async function startAgent(
       onSynced: (seconds, ok) => metrics.synced(seconds, ok),
       onState: async (state) => {
         cache.update(state)
+        knownEntries.update(state.entries)
         if (!savedBundle?.equals(state.bundle)) {
           try {
             await store.saveBundle(state.bundle)

@@ -24,6 +24,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   revocation: () => import('./bench/revocation.js'),
   policy: () => import('./bench/policy.js'),
   audit: () => import('./bench/audit.js'),
+  authorize: () => import('./bench/authorize.js'),
 }
 
 const RESULTS_DIR = resolve('bench-results')

@@ -27,6 +27,13 @@ export { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
 export { TrustDomain } from '../certs/spiffeid/trust-domain.js'
 export { TXN_TOKEN_HEADER } from '../certs/txntoken/sign-txn-token.js'
 export {
+  type AuthorizationDecision,
+  type AuthorizeRequestOptions,
+  type AuthorizeResource,
+  authorizeRequest,
+  withAuthorization,
+} from './authorize-request.js'
+export {
   type Authorizer,
   authorizeAny,
   authorizeId,

@@ -17,6 +17,7 @@ import type { Logger } from '../common/logging/logger.js'
 import { runEvery } from '../common/loop/run-every.js'
 import { startMetricsListener } from '../common/metrics/metrics-listener.js'
 import { AuditTrail } from './audit/audit-trail.js'
+import { ApprovalService } from './approval/approval-service.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
@@ -201,9 +202,15 @@ export async function startServer(
       }),
     )
 
+    // human approvals: holds left pending by an earlier run have expired
+    const approvals = new ApprovalService({ datastore, logger, clock })
+    await approvals.expireStale()
+    life.onClose('approvals', () => approvals.close())
+
     const agentApi = await startAgentApiServer({
       policies,
       tasks,
+      approvals,
       address: config.agentApiAddress,
       trustDomain: config.trustDomain,
       ca,
@@ -241,6 +248,7 @@ export async function startServer(
       policies,
       federation,
       tasks,
+      approvals,
       socketPath: config.adminSocket,
       trustDomain: config.trustDomain,
       datastore,

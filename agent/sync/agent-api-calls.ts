@@ -13,6 +13,8 @@ import type { FetchTaskJwtSvidRequest } from '../../proto/generated/sigil/agent/
 import type { FetchTaskJwtSvidResponse__Output } from '../../proto/generated/sigil/agent/v1/FetchTaskJwtSvidResponse.js'
 import type { GetBundleRequest } from '../../proto/generated/sigil/agent/v1/GetBundleRequest.js'
 import type { GetBundleResponse__Output } from '../../proto/generated/sigil/agent/v1/GetBundleResponse.js'
+import type { HoldForApprovalRequest } from '../../proto/generated/sigil/agent/v1/HoldForApprovalRequest.js'
+import type { HoldForApprovalResponse__Output } from '../../proto/generated/sigil/agent/v1/HoldForApprovalResponse.js'
 import type { NewJwtSvidRequest } from '../../proto/generated/sigil/agent/v1/NewJwtSvidRequest.js'
 import type { NewJwtSvidResponse__Output } from '../../proto/generated/sigil/agent/v1/NewJwtSvidResponse.js'
 import type { RenewAgentRequest } from '../../proto/generated/sigil/agent/v1/RenewAgentRequest.js'
@@ -35,6 +37,7 @@ export interface UnaryMethods {
   FetchTaskJwtSvid: [FetchTaskJwtSvidRequest, FetchTaskJwtSvidResponse__Output]
   EndTask: [EndTaskRequest, EndTaskResponse__Output]
   RevokeExitedSvids: [RevokeExitedSvidsRequest, RevokeExitedSvidsResponse__Output]
+  HoldForApproval: [HoldForApprovalRequest, HoldForApprovalResponse__Output]
 }
 
 /**

@@ -322,6 +322,34 @@ export class ServerClient implements SvidIssuer {
   }
 
   /**
+   * Waits for a human approval of a held Authorize call (HoldForApproval): the call lasts up to
+   * the hold's timeout plus a margin; `signal` cancels it (the workload went away).
+   */
+  holdForApproval(
+    req: UnaryMethods['HoldForApproval'][0],
+    signal?: AbortSignal,
+  ): Promise<UnaryMethods['HoldForApproval'][1]> {
+    const seconds = Number(req.timeout_seconds ?? 0)
+    const deadline = new Date(Date.now() + seconds * 1000 + this.#timeoutMs)
+    return new Promise((resolve, reject) => {
+      let client: AgentAPIClient
+      try {
+        client = this.#mutualClient()
+      } catch (e) {
+        reject(e)
+        return
+      }
+      const call = client.HoldForApproval(req, { deadline }, (err, res) => {
+        signal?.removeEventListener('abort', cancel)
+        if (err || !res) reject(fromGrpcError(err ?? new Error('empty answer'), 'HoldForApproval'))
+        else resolve(res)
+      })
+      const cancel = (): void => call.cancel()
+      signal?.addEventListener('abort', cancel, { once: true })
+    })
+  }
+
+  /**
    * Opens the server's push stream (WatchAgentUpdates) from the revocation sequence held and
    * hands each revocation piece and CRL set to `target`; resolves when the stream ends cleanly or `signal`
    * aborts, rejects with the translated error otherwise. A new channel (new agent SVID or

@@ -24,7 +24,8 @@ import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { errorText } from '../../common/errors/error-text.js'
 import { LogRateLimiter } from '../../common/logging/log-rate-limiter.js'
 import type { Log } from '../../common/logging/logger.js'
-import { loadTaskApi, loadWorkloadApi } from '../../proto/loader.js'
+import { loadAuthzApi, loadTaskApi, loadWorkloadApi } from '../../proto/loader.js'
+import { type AuthorizeHandlerDeps, createAuthorizeHandlers } from '../authz/authorize-handlers.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { loadPeercredAddon } from '../peercred/native-addon.js'
 import {
@@ -86,6 +87,8 @@ export interface WorkloadApiServerConfig {
   readonly jwtLeewaySeconds?: number
   /** Serve the Task API (`sigil.task.v1.Tasks`) on the same socket, callers attested the same way. */
   readonly tasks?: TaskApiHandlerDeps['tasks']
+  /** Serve the Authorize API (`sigil.authz.v1.Authorizer`) on the same socket, callers attested the same way. */
+  readonly authorize?: Omit<AuthorizeHandlerDeps, 'callers' | 'logger' | 'clock'>
   /** Revoked credentials ValidateJWTSVID refuses (absent: none). */
   readonly revocations?: RevocationLookup
   /** Told when a Workload API call ends: RPC name and gRPC status (metrics). */
@@ -185,6 +188,18 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
         tasks: cfg.tasks,
         callers: { identify: (key): Promise<WorkloadProcess> => registry.identify(key) },
         logger,
+      }),
+    )
+  }
+  if (cfg.authorize !== undefined) {
+    grpcServer.addService(
+      loadAuthzApi().service,
+      createAuthorizeHandlers({
+        ...cfg.authorize,
+        callers: { identify: (key): Promise<WorkloadProcess> => registry.identify(key) },
+        logger,
+        clock: cfg.clock ?? (() => new Date()),
+        ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
       }),
     )
   }

@@ -4,6 +4,9 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AdminAPIClient as _sigil_admin_v1_AdminAPIClient, AdminAPIDefinition as _sigil_admin_v1_AdminAPIDefinition } from './sigil/admin/v1/AdminAPI.js';
 import type { Agent as _sigil_admin_v1_Agent, Agent__Output as _sigil_admin_v1_Agent__Output } from './sigil/admin/v1/Agent.js';
+import type { Approval as _sigil_admin_v1_Approval, Approval__Output as _sigil_admin_v1_Approval__Output } from './sigil/admin/v1/Approval.js';
+import type { ApproveApprovalRequest as _sigil_admin_v1_ApproveApprovalRequest, ApproveApprovalRequest__Output as _sigil_admin_v1_ApproveApprovalRequest__Output } from './sigil/admin/v1/ApproveApprovalRequest.js';
+import type { ApproveApprovalResponse as _sigil_admin_v1_ApproveApprovalResponse, ApproveApprovalResponse__Output as _sigil_admin_v1_ApproveApprovalResponse__Output } from './sigil/admin/v1/ApproveApprovalResponse.js';
 import type { AuditChainProblem as _sigil_admin_v1_AuditChainProblem, AuditChainProblem__Output as _sigil_admin_v1_AuditChainProblem__Output } from './sigil/admin/v1/AuditChainProblem.js';
 import type { AuditRecord as _sigil_admin_v1_AuditRecord, AuditRecord__Output as _sigil_admin_v1_AuditRecord__Output } from './sigil/admin/v1/AuditRecord.js';
 import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentRequest__Output as _sigil_admin_v1_BanAgentRequest__Output } from './sigil/admin/v1/BanAgentRequest.js';
@@ -20,6 +23,8 @@ import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEn
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from './sigil/admin/v1/DeleteEntryResponse.js';
 import type { DeleteFederatedBundleResponse as _sigil_admin_v1_DeleteFederatedBundleResponse, DeleteFederatedBundleResponse__Output as _sigil_admin_v1_DeleteFederatedBundleResponse__Output } from './sigil/admin/v1/DeleteFederatedBundleResponse.js';
 import type { DeleteFederationRelationshipResponse as _sigil_admin_v1_DeleteFederationRelationshipResponse, DeleteFederationRelationshipResponse__Output as _sigil_admin_v1_DeleteFederationRelationshipResponse__Output } from './sigil/admin/v1/DeleteFederationRelationshipResponse.js';
+import type { DenyApprovalRequest as _sigil_admin_v1_DenyApprovalRequest, DenyApprovalRequest__Output as _sigil_admin_v1_DenyApprovalRequest__Output } from './sigil/admin/v1/DenyApprovalRequest.js';
+import type { DenyApprovalResponse as _sigil_admin_v1_DenyApprovalResponse, DenyApprovalResponse__Output as _sigil_admin_v1_DenyApprovalResponse__Output } from './sigil/admin/v1/DenyApprovalResponse.js';
 import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from './sigil/admin/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from './sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from './sigil/admin/v1/EvictAgentRequest.js';
@@ -41,6 +46,8 @@ import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Out
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from './sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from './sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from './sigil/admin/v1/ListAgentsResponse.js';
+import type { ListApprovalsRequest as _sigil_admin_v1_ListApprovalsRequest, ListApprovalsRequest__Output as _sigil_admin_v1_ListApprovalsRequest__Output } from './sigil/admin/v1/ListApprovalsRequest.js';
+import type { ListApprovalsResponse as _sigil_admin_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _sigil_admin_v1_ListApprovalsResponse__Output } from './sigil/admin/v1/ListApprovalsResponse.js';
 import type { ListAuditRecordsRequest as _sigil_admin_v1_ListAuditRecordsRequest, ListAuditRecordsRequest__Output as _sigil_admin_v1_ListAuditRecordsRequest__Output } from './sigil/admin/v1/ListAuditRecordsRequest.js';
 import type { ListAuditRecordsResponse as _sigil_admin_v1_ListAuditRecordsResponse, ListAuditRecordsResponse__Output as _sigil_admin_v1_ListAuditRecordsResponse__Output } from './sigil/admin/v1/ListAuditRecordsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from './sigil/admin/v1/ListEntriesRequest.js';
@@ -96,6 +103,9 @@ export interface ProtoGrpcType {
       v1: {
         AdminAPI: SubtypeConstructor<typeof grpc.Client, _sigil_admin_v1_AdminAPIClient> & { service: _sigil_admin_v1_AdminAPIDefinition }
         Agent: MessageTypeDefinition<_sigil_admin_v1_Agent, _sigil_admin_v1_Agent__Output>
+        Approval: MessageTypeDefinition<_sigil_admin_v1_Approval, _sigil_admin_v1_Approval__Output>
+        ApproveApprovalRequest: MessageTypeDefinition<_sigil_admin_v1_ApproveApprovalRequest, _sigil_admin_v1_ApproveApprovalRequest__Output>
+        ApproveApprovalResponse: MessageTypeDefinition<_sigil_admin_v1_ApproveApprovalResponse, _sigil_admin_v1_ApproveApprovalResponse__Output>
         AuditChainProblem: MessageTypeDefinition<_sigil_admin_v1_AuditChainProblem, _sigil_admin_v1_AuditChainProblem__Output>
         AuditRecord: MessageTypeDefinition<_sigil_admin_v1_AuditRecord, _sigil_admin_v1_AuditRecord__Output>
         BanAgentRequest: MessageTypeDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentRequest__Output>
@@ -112,6 +122,8 @@ export interface ProtoGrpcType {
         DeleteEntryResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryResponse__Output>
         DeleteFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteFederatedBundleResponse, _sigil_admin_v1_DeleteFederatedBundleResponse__Output>
         DeleteFederationRelationshipResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteFederationRelationshipResponse, _sigil_admin_v1_DeleteFederationRelationshipResponse__Output>
+        DenyApprovalRequest: MessageTypeDefinition<_sigil_admin_v1_DenyApprovalRequest, _sigil_admin_v1_DenyApprovalRequest__Output>
+        DenyApprovalResponse: MessageTypeDefinition<_sigil_admin_v1_DenyApprovalResponse, _sigil_admin_v1_DenyApprovalResponse__Output>
         EndTaskRequest: MessageTypeDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskRequest__Output>
         EndTaskResponse: MessageTypeDefinition<_sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskResponse__Output>
         EvictAgentRequest: MessageTypeDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentRequest__Output>
@@ -133,6 +145,8 @@ export interface ProtoGrpcType {
         HealthResponse: MessageTypeDefinition<_sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthResponse__Output>
         ListAgentsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsRequest__Output>
         ListAgentsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsResponse__Output>
+        ListApprovalsRequest: MessageTypeDefinition<_sigil_admin_v1_ListApprovalsRequest, _sigil_admin_v1_ListApprovalsRequest__Output>
+        ListApprovalsResponse: MessageTypeDefinition<_sigil_admin_v1_ListApprovalsResponse, _sigil_admin_v1_ListApprovalsResponse__Output>
         ListAuditRecordsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAuditRecordsRequest, _sigil_admin_v1_ListAuditRecordsRequest__Output>
         ListAuditRecordsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAuditRecordsResponse, _sigil_admin_v1_ListAuditRecordsResponse__Output>
         ListEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesRequest__Output>

@@ -19,6 +19,8 @@ import type { FetchTaskJwtSvidRequest as _sigil_agent_v1_FetchTaskJwtSvidRequest
 import type { FetchTaskJwtSvidResponse as _sigil_agent_v1_FetchTaskJwtSvidResponse, FetchTaskJwtSvidResponse__Output as _sigil_agent_v1_FetchTaskJwtSvidResponse__Output } from './sigil/agent/v1/FetchTaskJwtSvidResponse.js';
 import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_agent_v1_GetBundleRequest__Output } from './sigil/agent/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_agent_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_agent_v1_GetBundleResponse__Output } from './sigil/agent/v1/GetBundleResponse.js';
+import type { HoldForApprovalRequest as _sigil_agent_v1_HoldForApprovalRequest, HoldForApprovalRequest__Output as _sigil_agent_v1_HoldForApprovalRequest__Output } from './sigil/agent/v1/HoldForApprovalRequest.js';
+import type { HoldForApprovalResponse as _sigil_agent_v1_HoldForApprovalResponse, HoldForApprovalResponse__Output as _sigil_agent_v1_HoldForApprovalResponse__Output } from './sigil/agent/v1/HoldForApprovalResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from './sigil/agent/v1/NewJwtSvidRequest.js';
 import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSvidResponse__Output as _sigil_agent_v1_NewJwtSvidResponse__Output } from './sigil/agent/v1/NewJwtSvidResponse.js';
 import type { PolicyUpdate as _sigil_agent_v1_PolicyUpdate, PolicyUpdate__Output as _sigil_agent_v1_PolicyUpdate__Output } from './sigil/agent/v1/PolicyUpdate.js';
@@ -63,6 +65,8 @@ export interface ProtoGrpcType {
         FetchTaskJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_FetchTaskJwtSvidResponse, _sigil_agent_v1_FetchTaskJwtSvidResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_agent_v1_GetBundleRequest, _sigil_agent_v1_GetBundleRequest__Output>
         GetBundleResponse: MessageTypeDefinition<_sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleResponse__Output>
+        HoldForApprovalRequest: MessageTypeDefinition<_sigil_agent_v1_HoldForApprovalRequest, _sigil_agent_v1_HoldForApprovalRequest__Output>
+        HoldForApprovalResponse: MessageTypeDefinition<_sigil_agent_v1_HoldForApprovalResponse, _sigil_agent_v1_HoldForApprovalResponse__Output>
         NewJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidRequest__Output>
         NewJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidResponse__Output>
         PolicyUpdate: MessageTypeDefinition<_sigil_agent_v1_PolicyUpdate, _sigil_agent_v1_PolicyUpdate__Output>

@@ -54,6 +54,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
   ERR_TASK_ENDED: status.FAILED_PRECONDITION,
   ERR_RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
   ERR_DATASTORE_FULL: status.RESOURCE_EXHAUSTED,
+  ERR_APPROVAL_DECIDED: status.FAILED_PRECONDITION,
 }
 
 /** gRPC status for an error code. */

@@ -55,6 +55,10 @@ export const runCli = createCli({
       summary: 'audit list|verify: the hash-chained audit trail',
       load: () => import('./commands/audit.js'),
     },
+    approval: {
+      summary: 'approval list|approve|deny: human approval of held requests',
+      load: () => import('./commands/approval.js'),
+    },
     healthcheck: {
       summary: 'Check that the server is healthy',
       load: () => import('./commands/healthcheck.js'),

@@ -26,6 +26,13 @@
 import type { Selector } from '../../certs/selector/selector.js'
 import type { AuditFilter, AuditHead, AuditRecord } from './audit-records.js'
 import type {
+  ApprovalDecision,
+  ApprovalFilter,
+  ApprovalInput,
+  ApprovalKey,
+  ApprovalRecord,
+} from './approval-record.js'
+import type {
   AttestedAgent,
   AttestedAgentFilter,
   AttestedAgentInput,
@@ -56,6 +63,7 @@ import type {
 } from './records.js'
 
 export type * from './audit-records.js'
+export type * from './approval-record.js'
 export type * from './records.js'
 
 /** The storage contract every backend implements (see the module comment for shared rules). */
@@ -240,6 +248,29 @@ export interface DataStore {
 
   /** Deletes revocations whose `expiresAt <= now` (the credential is dead anyway); resolves how many. */
   pruneRevocations(now: Date): Promise<number>
+
+  // ----- approvals (issue 14 item 5; see approval-record.ts) -----
+
+  /** Records a new pending approval (a held request). Rejects `ERR_INVALID_ARGUMENT` if the id is taken. */
+  createApproval(input: ApprovalInput): Promise<ApprovalRecord>
+
+  /** The approval with this id, or `undefined`. */
+  getApproval(id: string): Promise<ApprovalRecord | undefined>
+
+  /** Approvals matching every filter field, newest first. */
+  listApprovals(filter?: ApprovalFilter): Promise<ApprovalRecord[]>
+
+  /**
+   * Decides a pending approval (approved, denied or expired). Rejects `ERR_NOT_FOUND`, or
+   * `ERR_APPROVAL_DECIDED` when it is no longer pending (nothing changes).
+   */
+  decideApproval(id: string, decision: ApprovalDecision): Promise<ApprovalRecord>
+
+  /** The approved approval that covers exactly `key` at `now`, or `undefined`. */
+  findCoveringApproval(key: ApprovalKey, now: Date): Promise<ApprovalRecord | undefined>
+
+  /** Marks every pending approval whose hold ended at or before `now` expired; resolves them. */
+  expireApprovals(now: Date): Promise<ApprovalRecord[]>
 
   // ----- federation relationships and federated bundles (migration 7, issue 16 item 3) -----
 

@@ -59,6 +59,10 @@ export interface AdminApiServerConfig {
   readonly revocations: AdminRevocations
   /** `svid revoke --task-id` (set by the task service). */
   readonly revokeTask?: AdminApiDeps['revokeTask']
+  /** Human approvals (`approval approve|deny`). */
+  readonly approvals?: AdminApiDeps['approvals']
+  /** Describes the admin caller for `decided_by`. */
+  readonly adminCaller?: AdminApiDeps['adminCaller']
   /** Federation: `federation refresh` and the fetch after create/update. */
   readonly federation?: AdminApiDeps['federation']
   /** The audit trail: every admin call is recorded with its caller; `audit` and `svid explain` read it. */

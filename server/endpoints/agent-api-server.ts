@@ -23,6 +23,7 @@ import {
 } from '../api/agent/agent-api-handlers.js'
 import type { AgentCrlSource, AgentRevocationSource } from '../api/agent/revocation-updates.js'
 import type { AuditSink } from '../audit/audit-trail.js'
+import type { ApprovalService } from '../approval/approval-service.js'
 import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../nodeattestation/node-attestor.js'
 import { X509popAttestor } from '../nodeattestation/x509pop-attestor.js'
@@ -68,6 +69,8 @@ export interface AgentApiServerConfig {
   readonly tasks?: TaskService
   /** The audit trail (issuance and signing refusals). */
   readonly audit?: AuditSink
+  /** Human approvals (HoldForApproval); absent: that fails UNAVAILABLE. */
+  readonly approvals?: ApprovalService
 }
 
 /** A running agent API endpoint. */
@@ -130,6 +133,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     defaultJwtSvidTtlSeconds: cfg.defaultJwtSvidTtlSeconds,
     attestTimeoutMs: cfg.attestTimeoutMs ?? DEFAULT_ATTEST_TIMEOUT_MS,
     ...(cfg.tasks ? { tasks: cfg.tasks } : {}),
+    ...(cfg.approvals ? { approvals: cfg.approvals } : {}),
     revocations: cfg.revocations,
     crls: cfg.crls,
     ...(cfg.policies ? { policies: cfg.policies } : {}),

@@ -30,6 +30,7 @@ const AGENT_METHODS: Record<string, Shape> = {
   EndTask: 'unary',
   WatchAgentUpdates: 'server-stream',
   RevokeExitedSvids: 'unary',
+  HoldForApproval: 'unary',
 }
 
 const ADMIN_METHODS = [
@@ -70,6 +71,19 @@ const ADMIN_METHODS = [
   'GetPolicy',
   'ListPolicies',
   'TestPolicy',
+  'ListApprovals',
+  'ApproveApproval',
+  'DenyApproval',
+  'CreateFederationRelationship',
+  'UpdateFederationRelationship',
+  'ListFederationRelationships',
+  'GetFederationRelationship',
+  'DeleteFederationRelationship',
+  'RefreshFederatedBundle',
+  'ListFederatedBundles',
+  'SetFederatedBundle',
+  'DeleteFederatedBundle',
+  'CountFederatedBundles',
 ]
 
 const C = 'sigil.common.v1'
@@ -304,6 +318,7 @@ t.test('AttestAgent runs a challenge round trip over a real bidirectional stream
     EndTask: unimplemented,
     WatchAgentUpdates: (call) => call.emit('error', { code: status.UNIMPLEMENTED }),
     RevokeExitedSvids: unimplemented,
+    HoldForApproval: unimplemented,
   }
   const server = new Server()
   server.addService(api.service, handlers)

@@ -4,6 +4,7 @@
  * The real CaManager and SqliteDataStore satisfy these; tests may pass the real ones too.
  */
 import type { KeyObject } from 'node:crypto'
+import type { ServerUnaryCall } from '@grpc/grpc-js'
 import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
 import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
@@ -11,6 +12,7 @@ import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
 import type { AuditTrail } from '../../audit/audit-trail.js'
+import type { ApprovalService } from '../../approval/approval-service.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
 import type { FederationRefresher } from '../../federation/federation-refresher.js'
 import type { PolicyStore } from '../../policy/policy-store.js'
@@ -55,6 +57,7 @@ export type AdminDataStore = Pick<
   | 'getTask'
   | 'listTaskCredentials'
   | 'listTaskEvents'
+  | 'listApprovals'
   // federation (issue 16 item 3)
   | 'createFederationRelationship'
   | 'updateFederationRelationship'
@@ -100,6 +103,10 @@ export interface AdminApiDeps {
     taskId: string,
     reason: string,
   ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
+  /** Human approvals (`approval approve|deny`); without it those fail UNAVAILABLE. */
+  readonly approvals?: ApprovalService
+  /** Describes the admin caller of a call (uid/pid/exe) for `decided_by`; absent: `admin`. */
+  readonly adminCaller?: (call: ServerUnaryCall<unknown, unknown>) => string
   /** Federation (issue 16 item 3): fetches a foreign bundle now; absent: `federation refresh` is UNAVAILABLE. */
   readonly federation?: Pick<FederationRefresher, 'refresh'>
   /** The audit trail read by `audit list|verify` and `svid explain`; absent: those fail UNAVAILABLE. */

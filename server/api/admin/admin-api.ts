@@ -14,6 +14,7 @@ import type { AdminAPIHandlers } from '../../../proto/loader.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { agentHandlers } from './agents.js'
 import { auditHandlers } from './audit.js'
+import { approvalHandlers } from './approvals.js'
 import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
 import { federationHandlers } from './federation.js'
@@ -47,6 +48,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...revocationHandlers(deps),
     ...healthHandlers(deps),
     ...taskHandlers(deps),
+    ...approvalHandlers(deps),
     ...federationHandlers(deps),
     ...auditHandlers(deps),
     ...policyHandlers(deps),

@@ -11,6 +11,7 @@ import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
 import type { AuditSink } from '../../audit/audit-trail.js'
+import type { ApprovalService } from '../../approval/approval-service.js'
 import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
 import type { PolicyStore } from '../../policy/policy-store.js'
@@ -84,6 +85,8 @@ export interface AgentApiDeps {
   readonly policies?: Pick<PolicyStore, 'point' | 'inForce' | 'onChange'>
   /** The audit trail: every SVID signed is recorded (durably, before release) and every signing refusal. */
   readonly audit?: AuditSink
+  /** Human approvals (HoldForApproval); without it HoldForApproval fails UNAVAILABLE. */
+  readonly approvals?: ApprovalService
 }
 
 /** The deps plus what the handlers share, built once by `createAgentApiHandlers`. */

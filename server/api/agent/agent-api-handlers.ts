@@ -20,6 +20,7 @@ import { toWireBundle } from './agent-wire.js'
 import { attestAgentHandler } from './attest-agent.js'
 import { AuthorizedEntryCache } from './authorized-entries.js'
 import { batchNewX509Svid } from './batch-new-x509-svid.js'
+import { holdForApprovalHandler } from './hold-for-approval.js'
 import { newJwtSvid } from './new-jwt-svid.js'
 import { renewAgent } from './renew-agent.js'
 import { revokeExitedSvids } from './revoke-exited-svids.js'
@@ -117,6 +118,7 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
     RevokeExitedSvids: authenticated('RevokeExitedSvids', (caller, req) =>
       revokeExitedSvids(deps, caller, req),
     ),
+    HoldForApproval: holdForApprovalHandler(deps, authenticator),
   }
   return { handlers, authenticator, updates }
 }

@@ -278,4 +278,23 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tasks_spiffe_id ON tasks (spiffe_id, created_at);
   CREATE INDEX task_events_task_id ON task_events (task_id, id);
   `,
+  // 6: approvals (human approval of requests held by an @approval("required") policy)
+  `
+  CREATE TABLE approvals (
+    id           TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    principal    TEXT    NOT NULL CHECK (principal <> ''),
+    action       TEXT    NOT NULL CHECK (action <> ''),
+    resource     TEXT    NOT NULL CHECK (resource <> ''),
+    task_id      TEXT    NOT NULL DEFAULT '',
+    status       TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+    reason       TEXT    NOT NULL DEFAULT '',
+    requested_at INTEGER NOT NULL,
+    decided_at   INTEGER,
+    decided_by   TEXT    NOT NULL DEFAULT '',
+    valid_until  INTEGER NOT NULL,
+    CHECK ((status = 'pending') = (decided_at IS NULL))
+  ) STRICT;
+  CREATE INDEX approvals_key ON approvals (principal, action, resource, task_id, status, valid_until);
+  CREATE INDEX approvals_status ON approvals (status, requested_at);
+  `,
 ]

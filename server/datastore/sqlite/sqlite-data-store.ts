@@ -10,6 +10,13 @@
 import { type ErrorCode, SigilError } from '../../../certs/errors.js'
 import type { Selector } from '../../../certs/selector/selector.js'
 import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
+import type {
+  ApprovalDecision,
+  ApprovalFilter,
+  ApprovalInput,
+  ApprovalKey,
+  ApprovalRecord,
+} from '../approval-record.js'
 import type { DataStore } from '../datastore.js'
 import type {
   AttestedAgent,
@@ -44,6 +51,13 @@ import { checkAuditFilter, checkAuditHead, checkAuditRecord } from '../validate-
 import * as check from '../validate-records.js'
 import { AgentTable } from './agent-table.js'
 import { AuditTable } from './audit-table.js'
+import {
+  ApprovalTable,
+  checkApprovalDecision,
+  checkApprovalFilter,
+  checkApprovalInput,
+  checkApprovalKey,
+} from './approval-table.js'
 import { BundleTable } from './bundle-table.js'
 import { EntryTable } from './entry-table.js'
 import { FederationTable } from './federation-table.js'
@@ -88,6 +102,7 @@ export class SqliteDataStore implements DataStore {
   readonly #svids: IssuedSvidTable
   readonly #tasks: TaskTable
   readonly #revocations: RevocationTable
+  readonly #approvals: ApprovalTable
   readonly #federation: FederationTable
   readonly #audit: AuditTable
   readonly #policies: PolicyTable
@@ -106,6 +121,7 @@ export class SqliteDataStore implements DataStore {
     this.#svids = new IssuedSvidTable(this.#sql)
     this.#tasks = new TaskTable(this.#sql)
     this.#revocations = new RevocationTable(this.#sql)
+    this.#approvals = new ApprovalTable(this.#sql)
     this.#federation = new FederationTable(this.#sql, this.#bundles)
     this.#audit = new AuditTable(this.#sql)
     this.#policies = new PolicyTable(this.#sql)
@@ -411,6 +427,45 @@ export class SqliteDataStore implements DataStore {
   async pruneRevocations(now: Date): Promise<number> {
     check.checkDate(now, 'now')
     return this.#write('prune revocations', () => this.#revocations.prune(now))
+  }
+
+  // ----- approvals -----
+
+  async createApproval(input: ApprovalInput): Promise<ApprovalRecord> {
+    const a = checkApprovalInput(input)
+    return this.#write(
+      'create approval',
+      () => this.#approvals.create(a),
+      'ERR_INVALID_ARGUMENT',
+      'an approval with this id already exists',
+    )
+  }
+
+  async getApproval(id: string): Promise<ApprovalRecord | undefined> {
+    check.checkString(id, 'id')
+    return this.#read('get approval', () => this.#approvals.get(id))
+  }
+
+  async listApprovals(filter?: ApprovalFilter): Promise<ApprovalRecord[]> {
+    const f = checkApprovalFilter(filter)
+    return this.#read('list approvals', () => this.#approvals.list(f))
+  }
+
+  async decideApproval(id: string, decision: ApprovalDecision): Promise<ApprovalRecord> {
+    check.checkString(id, 'id')
+    const d = checkApprovalDecision(decision)
+    return this.#write('decide approval', () => this.#approvals.decide(id, d))
+  }
+
+  async findCoveringApproval(key: ApprovalKey, now: Date): Promise<ApprovalRecord | undefined> {
+    const k = checkApprovalKey(key)
+    check.checkDate(now, 'now')
+    return this.#read('find covering approval', () => this.#approvals.covering(k, now))
+  }
+
+  async expireApprovals(now: Date): Promise<ApprovalRecord[]> {
+    check.checkDate(now, 'now')
+    return this.#write('expire approvals', () => this.#approvals.expire(now, 'the hold timed out'))
   }
 
   // ----- federation relationships and federated bundles (migration 7) -----

@@ -7,6 +7,7 @@
 import type { Test } from 'tap'
 import { agentTests } from './conformance/agents.js'
 import { auditTests } from './conformance/audit.js'
+import { approvalTests } from './conformance/approvals.js'
 import { authorizationTests } from './conformance/authorization.js'
 import { bundleTests } from './conformance/bundles.js'
 import { entryTests } from './conformance/entries.js'
@@ -30,6 +31,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
+  approvalTests(t, makeStore)
   federationTests(t, makeStore)
   auditTests(t, makeStore)
   policyTests(t, makeStore)

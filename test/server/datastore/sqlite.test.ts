@@ -104,6 +104,7 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
   const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all()
   t.same(tables, [
     'agent_selectors',
+    'approvals',
     'attested_agents',
     'audit_records',
     'bundles',

@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ApproveApprovalRequest as _sigil_admin_v1_ApproveApprovalRequest, ApproveApprovalRequest__Output as _sigil_admin_v1_ApproveApprovalRequest__Output } from '../../../sigil/admin/v1/ApproveApprovalRequest.js';
+import type { ApproveApprovalResponse as _sigil_admin_v1_ApproveApprovalResponse, ApproveApprovalResponse__Output as _sigil_admin_v1_ApproveApprovalResponse__Output } from '../../../sigil/admin/v1/ApproveApprovalResponse.js';
 import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentRequest__Output as _sigil_admin_v1_BanAgentRequest__Output } from '../../../sigil/admin/v1/BanAgentRequest.js';
 import type { BanAgentResponse as _sigil_admin_v1_BanAgentResponse, BanAgentResponse__Output as _sigil_admin_v1_BanAgentResponse__Output } from '../../../sigil/admin/v1/BanAgentResponse.js';
 import type { CountEntriesRequest as _sigil_admin_v1_CountEntriesRequest, CountEntriesRequest__Output as _sigil_admin_v1_CountEntriesRequest__Output } from '../../../sigil/admin/v1/CountEntriesRequest.js';
@@ -17,6 +19,8 @@ import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEn
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from '../../../sigil/admin/v1/DeleteEntryResponse.js';
 import type { DeleteFederatedBundleResponse as _sigil_admin_v1_DeleteFederatedBundleResponse, DeleteFederatedBundleResponse__Output as _sigil_admin_v1_DeleteFederatedBundleResponse__Output } from '../../../sigil/admin/v1/DeleteFederatedBundleResponse.js';
 import type { DeleteFederationRelationshipResponse as _sigil_admin_v1_DeleteFederationRelationshipResponse, DeleteFederationRelationshipResponse__Output as _sigil_admin_v1_DeleteFederationRelationshipResponse__Output } from '../../../sigil/admin/v1/DeleteFederationRelationshipResponse.js';
+import type { DenyApprovalRequest as _sigil_admin_v1_DenyApprovalRequest, DenyApprovalRequest__Output as _sigil_admin_v1_DenyApprovalRequest__Output } from '../../../sigil/admin/v1/DenyApprovalRequest.js';
+import type { DenyApprovalResponse as _sigil_admin_v1_DenyApprovalResponse, DenyApprovalResponse__Output as _sigil_admin_v1_DenyApprovalResponse__Output } from '../../../sigil/admin/v1/DenyApprovalResponse.js';
 import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from '../../../sigil/admin/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from '../../../sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from '../../../sigil/admin/v1/EvictAgentRequest.js';
@@ -37,6 +41,8 @@ import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Out
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from '../../../sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from '../../../sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from '../../../sigil/admin/v1/ListAgentsResponse.js';
+import type { ListApprovalsRequest as _sigil_admin_v1_ListApprovalsRequest, ListApprovalsRequest__Output as _sigil_admin_v1_ListApprovalsRequest__Output } from '../../../sigil/admin/v1/ListApprovalsRequest.js';
+import type { ListApprovalsResponse as _sigil_admin_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _sigil_admin_v1_ListApprovalsResponse__Output } from '../../../sigil/admin/v1/ListApprovalsResponse.js';
 import type { ListAuditRecordsRequest as _sigil_admin_v1_ListAuditRecordsRequest, ListAuditRecordsRequest__Output as _sigil_admin_v1_ListAuditRecordsRequest__Output } from '../../../sigil/admin/v1/ListAuditRecordsRequest.js';
 import type { ListAuditRecordsResponse as _sigil_admin_v1_ListAuditRecordsResponse, ListAuditRecordsResponse__Output as _sigil_admin_v1_ListAuditRecordsResponse__Output } from '../../../sigil/admin/v1/ListAuditRecordsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from '../../../sigil/admin/v1/ListEntriesRequest.js';
@@ -73,6 +79,27 @@ import type { VerifyAuditTrailRequest as _sigil_admin_v1_VerifyAuditTrailRequest
 import type { VerifyAuditTrailResponse as _sigil_admin_v1_VerifyAuditTrailResponse, VerifyAuditTrailResponse__Output as _sigil_admin_v1_VerifyAuditTrailResponse__Output } from '../../../sigil/admin/v1/VerifyAuditTrailResponse.js';
 
 export interface AdminAPIClient extends grpc.Client {
+  /**
+   * `approval approve --id ID [--for D]`: releases a held call; identical
+   * requests (principal + action + resource + task) are allowed without a new
+   * hold until `for_seconds` pass. NOT_FOUND: unknown id.
+   * FAILED_PRECONDITION: already decided, or the hold has expired.
+   */
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `approval approve --id ID [--for D]`: releases a held call; identical
+   * requests (principal + action + resource + task) are allowed without a new
+   * hold until `for_seconds` pass. NOT_FOUND: unknown id.
+   * FAILED_PRECONDITION: already decided, or the hold has expired.
+   */
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * `agent ban --spiffe-id ID`: refuses the agent from now on, including
    * re-attestation, until an operator evicts it.
@@ -229,6 +256,23 @@ export interface AdminAPIClient extends grpc.Client {
   deleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   deleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   deleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `approval deny --id ID --reason R`: refuses a held call. NOT_FOUND:
+   * unknown id. FAILED_PRECONDITION: already decided, or expired.
+   */
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `approval deny --id ID --reason R`: refuses a held call. NOT_FOUND:
+   * unknown id. FAILED_PRECONDITION: already decided, or expired.
+   */
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
@@ -389,6 +433,23 @@ export interface AdminAPIClient extends grpc.Client {
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `approval list [--status pending|approved|denied|expired]`: approvals,
+   * newest first.
+   */
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `approval list [--status pending|approved|denied|expired]`: approvals,
+   * newest first.
+   */
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Audit records matching every given filter, in chain order (`sigil-server audit list`).
@@ -698,6 +759,14 @@ export interface AdminAPIClient extends grpc.Client {
 
 export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * `approval approve --id ID [--for D]`: releases a held call; identical
+   * requests (principal + action + resource + task) are allowed without a new
+   * hold until `for_seconds` pass. NOT_FOUND: unknown id.
+   * FAILED_PRECONDITION: already decided, or the hold has expired.
+   */
+  ApproveApproval: grpc.handleUnaryCall<_sigil_admin_v1_ApproveApprovalRequest__Output, _sigil_admin_v1_ApproveApprovalResponse>;
+  
+  /**
    * `agent ban --spiffe-id ID`: refuses the agent from now on, including
    * re-attestation, until an operator evicts it.
    */
@@ -754,6 +823,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   DeleteFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederationRelationshipResponse>;
   
   /**
+   * `approval deny --id ID --reason R`: refuses a held call. NOT_FOUND:
+   * unknown id. FAILED_PRECONDITION: already decided, or expired.
+   */
+  DenyApproval: grpc.handleUnaryCall<_sigil_admin_v1_DenyApprovalRequest__Output, _sigil_admin_v1_DenyApprovalResponse>;
+  
+  /**
    * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
    * cancelled). NOT_FOUND: unknown task. FAILED_PRECONDITION: already ended.
    */
@@ -807,6 +882,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `agent list`.
    */
   ListAgents: grpc.handleUnaryCall<_sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse>;
+  
+  /**
+   * `approval list [--status pending|approved|denied|expired]`: approvals,
+   * newest first.
+   */
+  ListApprovals: grpc.handleUnaryCall<_sigil_admin_v1_ListApprovalsRequest__Output, _sigil_admin_v1_ListApprovalsResponse>;
   
   /**
    * Audit records matching every given filter, in chain order (`sigil-server audit list`).
@@ -918,6 +999,7 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface AdminAPIDefinition extends grpc.ServiceDefinition {
+  ApproveApproval: MethodDefinition<_sigil_admin_v1_ApproveApprovalRequest, _sigil_admin_v1_ApproveApprovalResponse, _sigil_admin_v1_ApproveApprovalRequest__Output, _sigil_admin_v1_ApproveApprovalResponse__Output>
   BanAgent: MethodDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentRequest__Output, _sigil_admin_v1_BanAgentResponse__Output>
   CountEntries: MethodDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesResponse, _sigil_admin_v1_CountEntriesRequest__Output, _sigil_admin_v1_CountEntriesResponse__Output>
   CountFederatedBundles: MethodDefinition<_sigil_admin_v1_CountFederatedBundlesRequest, _sigil_admin_v1_CountFederatedBundlesResponse, _sigil_admin_v1_CountFederatedBundlesRequest__Output, _sigil_admin_v1_CountFederatedBundlesResponse__Output>
@@ -927,6 +1009,7 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   DeleteEntry: MethodDefinition<_sigil_admin_v1_DeleteEntryRequest, _sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryRequest__Output, _sigil_admin_v1_DeleteEntryResponse__Output>
   DeleteFederatedBundle: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_DeleteFederatedBundleResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederatedBundleResponse__Output>
   DeleteFederationRelationship: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_DeleteFederationRelationshipResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederationRelationshipResponse__Output>
+  DenyApproval: MethodDefinition<_sigil_admin_v1_DenyApprovalRequest, _sigil_admin_v1_DenyApprovalResponse, _sigil_admin_v1_DenyApprovalRequest__Output, _sigil_admin_v1_DenyApprovalResponse__Output>
   EndTask: MethodDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskRequest__Output, _sigil_admin_v1_EndTaskResponse__Output>
   EvictAgent: MethodDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse__Output>
   ExplainSvid: MethodDefinition<_sigil_admin_v1_ExplainSvidRequest, _sigil_admin_v1_ExplainSvidResponse, _sigil_admin_v1_ExplainSvidRequest__Output, _sigil_admin_v1_ExplainSvidResponse__Output>
@@ -937,6 +1020,7 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
+  ListApprovals: MethodDefinition<_sigil_admin_v1_ListApprovalsRequest, _sigil_admin_v1_ListApprovalsResponse, _sigil_admin_v1_ListApprovalsRequest__Output, _sigil_admin_v1_ListApprovalsResponse__Output>
   ListAuditRecords: MethodDefinition<_sigil_admin_v1_ListAuditRecordsRequest, _sigil_admin_v1_ListAuditRecordsResponse, _sigil_admin_v1_ListAuditRecordsRequest__Output, _sigil_admin_v1_ListAuditRecordsResponse__Output>
   ListEntries: MethodDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse__Output>
   ListFederatedBundles: MethodDefinition<_sigil_admin_v1_ListFederatedBundlesRequest, _sigil_admin_v1_ListFederatedBundlesResponse, _sigil_admin_v1_ListFederatedBundlesRequest__Output, _sigil_admin_v1_ListFederatedBundlesResponse__Output>

@@ -16,6 +16,8 @@ import type { FetchTaskJwtSvidRequest as _sigil_agent_v1_FetchTaskJwtSvidRequest
 import type { FetchTaskJwtSvidResponse as _sigil_agent_v1_FetchTaskJwtSvidResponse, FetchTaskJwtSvidResponse__Output as _sigil_agent_v1_FetchTaskJwtSvidResponse__Output } from '../../../sigil/agent/v1/FetchTaskJwtSvidResponse.js';
 import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_agent_v1_GetBundleRequest__Output } from '../../../sigil/agent/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_agent_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_agent_v1_GetBundleResponse__Output } from '../../../sigil/agent/v1/GetBundleResponse.js';
+import type { HoldForApprovalRequest as _sigil_agent_v1_HoldForApprovalRequest, HoldForApprovalRequest__Output as _sigil_agent_v1_HoldForApprovalRequest__Output } from '../../../sigil/agent/v1/HoldForApprovalRequest.js';
+import type { HoldForApprovalResponse as _sigil_agent_v1_HoldForApprovalResponse, HoldForApprovalResponse__Output as _sigil_agent_v1_HoldForApprovalResponse__Output } from '../../../sigil/agent/v1/HoldForApprovalResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from '../../../sigil/agent/v1/NewJwtSvidRequest.js';
 import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSvidResponse__Output as _sigil_agent_v1_NewJwtSvidResponse__Output } from '../../../sigil/agent/v1/NewJwtSvidResponse.js';
 import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgentRequest__Output as _sigil_agent_v1_RenewAgentRequest__Output } from '../../../sigil/agent/v1/RenewAgentRequest.js';
@@ -176,6 +178,35 @@ export interface AgentAPIClient extends grpc.Client {
   getBundle(argument: _sigil_agent_v1_GetBundleRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_GetBundleResponse__Output>): grpc.ClientUnaryCall;
   getBundle(argument: _sigil_agent_v1_GetBundleRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_GetBundleResponse__Output>): grpc.ClientUnaryCall;
   getBundle(argument: _sigil_agent_v1_GetBundleRequest, callback: grpc.requestCallback<_sigil_agent_v1_GetBundleResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * A policy asked for a human approval (a permit annotated
+   * `@approval("required")` matched an Authorize call): the server returns at
+   * once when an operator's approval still covers exactly this principal +
+   * action + resource (+ task); otherwise it records a pending approval and
+   * answers when an operator approves or denies it, or when `timeout_seconds`
+   * pass (status `expired`; the approval is marked expired). Mutual TLS.
+   * INVALID_ARGUMENT: malformed input. PERMISSION_DENIED: banned or evicted
+   * agent.
+   */
+  HoldForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  HoldForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  HoldForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  HoldForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * A policy asked for a human approval (a permit annotated
+   * `@approval("required")` matched an Authorize call): the server returns at
+   * once when an operator's approval still covers exactly this principal +
+   * action + resource (+ task); otherwise it records a pending approval and
+   * answers when an operator approves or denies it, or when `timeout_seconds`
+   * pass (status `expired`; the approval is marked expired). Mutual TLS.
+   * INVALID_ARGUMENT: malformed input. PERMISSION_DENIED: banned or evicted
+   * agent.
+   */
+  holdForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  holdForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  holdForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  holdForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Mints a JWT-SVID for one workload entry. Mutual TLS. PERMISSION_DENIED:
@@ -358,6 +389,18 @@ export interface AgentAPIHandlers extends grpc.UntypedServiceImplementation {
   GetBundle: grpc.handleUnaryCall<_sigil_agent_v1_GetBundleRequest__Output, _sigil_agent_v1_GetBundleResponse>;
   
   /**
+   * A policy asked for a human approval (a permit annotated
+   * `@approval("required")` matched an Authorize call): the server returns at
+   * once when an operator's approval still covers exactly this principal +
+   * action + resource (+ task); otherwise it records a pending approval and
+   * answers when an operator approves or denies it, or when `timeout_seconds`
+   * pass (status `expired`; the approval is marked expired). Mutual TLS.
+   * INVALID_ARGUMENT: malformed input. PERMISSION_DENIED: banned or evicted
+   * agent.
+   */
+  HoldForApproval: grpc.handleUnaryCall<_sigil_agent_v1_HoldForApprovalRequest__Output, _sigil_agent_v1_HoldForApprovalResponse>;
+  
+  /**
    * Mints a JWT-SVID for one workload entry. Mutual TLS. PERMISSION_DENIED:
    * entry not authorized for the calling agent, banned or evicted agent.
    * INVALID_ARGUMENT: empty audience or entry ID. UNAUTHENTICATED: no client
@@ -413,6 +456,7 @@ export interface AgentAPIDefinition extends grpc.ServiceDefinition {
   EndTask: MethodDefinition<_sigil_agent_v1_EndTaskRequest, _sigil_agent_v1_EndTaskResponse, _sigil_agent_v1_EndTaskRequest__Output, _sigil_agent_v1_EndTaskResponse__Output>
   FetchTaskJwtSvid: MethodDefinition<_sigil_agent_v1_FetchTaskJwtSvidRequest, _sigil_agent_v1_FetchTaskJwtSvidResponse, _sigil_agent_v1_FetchTaskJwtSvidRequest__Output, _sigil_agent_v1_FetchTaskJwtSvidResponse__Output>
   GetBundle: MethodDefinition<_sigil_agent_v1_GetBundleRequest, _sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleRequest__Output, _sigil_agent_v1_GetBundleResponse__Output>
+  HoldForApproval: MethodDefinition<_sigil_agent_v1_HoldForApprovalRequest, _sigil_agent_v1_HoldForApprovalResponse, _sigil_agent_v1_HoldForApprovalRequest__Output, _sigil_agent_v1_HoldForApprovalResponse__Output>
   NewJwtSvid: MethodDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidRequest__Output, _sigil_agent_v1_NewJwtSvidResponse__Output>
   RenewAgent: MethodDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentRequest__Output, _sigil_agent_v1_RenewAgentResponse__Output>
   RevokeExitedSvids: MethodDefinition<_sigil_agent_v1_RevokeExitedSvidsRequest, _sigil_agent_v1_RevokeExitedSvidsResponse, _sigil_agent_v1_RevokeExitedSvidsRequest__Output, _sigil_agent_v1_RevokeExitedSvidsResponse__Output>
