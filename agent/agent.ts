@@ -139,10 +139,11 @@ export async function startAgent(
       stopExits()
       exitReporter.close()
     })
-    // Authorize: the policy set (--policy-file for development; the pushed policy is wired at merge)
+    // Authorize: the policy set pushed by the server (the one the Workload and Task APIs use);
+    // --policy-file (development and tests only) replaces it
     const policies = config.policyFile
       ? await loadPolicyFile(config.policyFile)
-      : { current: () => undefined }
+      : { current: () => policy.point.current }
     const knownEntries = new KnownEntries()
     const workloadApi = await startWorkloadApiServer({
       tasks,
