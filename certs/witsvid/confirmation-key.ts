@@ -119,3 +119,30 @@ export function privateKeyFromJwkString(json: string): { privateKey: KeyObject; 
   if (!algorithmFitsKey(alg, privateKey)) return fail(`"alg" ${alg} does not fit the key`)
   return { privateKey, alg }
 }
+
+/** Longest public JWK string accepted (an RSA-4096 JWK is under 1 KiB). */
+export const MAX_PUBLIC_JWK_BYTES = 8 * 1024
+
+/**
+ * Reads a public JWK sent as a string (the agent's `public_key_jwk`): JSON, at most
+ * {@link MAX_PUBLIC_JWK_BYTES}, an EC/RSA public key whose `alg` is allowed and fits.
+ * Throws `ERR_KEY_INVALID`.
+ */
+export function parsePublicJwkString(json: string): { publicKey: KeyObject; alg: WitSvidAlgorithm } {
+  if (typeof json !== 'string') throw new TypeError('the public key must be a JWK string')
+  if (json === '' || Buffer.byteLength(json) > MAX_PUBLIC_JWK_BYTES) {
+    throw new SigilError('ERR_KEY_INVALID', `public_key_jwk must be 1..${MAX_PUBLIC_JWK_BYTES} bytes`)
+  }
+  let jwk: unknown
+  try {
+    jwk = JSON.parse(json)
+  } catch (cause) {
+    throw new SigilError('ERR_KEY_INVALID', 'public_key_jwk is not JSON', { cause })
+  }
+  try {
+    return readConfirmationJwk(jwk, 'public_key_jwk')
+  } catch (cause) {
+    if (isSigilError(cause)) throw new SigilError('ERR_KEY_INVALID', cause.message, { cause })
+    throw cause
+  }
+}

@@ -21,6 +21,8 @@ import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleReq
 import type { GetBundleResponse as _sigil_agent_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_agent_v1_GetBundleResponse__Output } from './sigil/agent/v1/GetBundleResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from './sigil/agent/v1/NewJwtSvidRequest.js';
 import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSvidResponse__Output as _sigil_agent_v1_NewJwtSvidResponse__Output } from './sigil/agent/v1/NewJwtSvidResponse.js';
+import type { NewWitSvidRequest as _sigil_agent_v1_NewWitSvidRequest, NewWitSvidRequest__Output as _sigil_agent_v1_NewWitSvidRequest__Output } from './sigil/agent/v1/NewWitSvidRequest.js';
+import type { NewWitSvidResponse as _sigil_agent_v1_NewWitSvidResponse, NewWitSvidResponse__Output as _sigil_agent_v1_NewWitSvidResponse__Output } from './sigil/agent/v1/NewWitSvidResponse.js';
 import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgentRequest__Output as _sigil_agent_v1_RenewAgentRequest__Output } from './sigil/agent/v1/RenewAgentRequest.js';
 import type { RenewAgentResponse as _sigil_agent_v1_RenewAgentResponse, RenewAgentResponse__Output as _sigil_agent_v1_RenewAgentResponse__Output } from './sigil/agent/v1/RenewAgentResponse.js';
 import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUpdate__Output as _sigil_agent_v1_RevocationUpdate__Output } from './sigil/agent/v1/RevocationUpdate.js';
@@ -64,6 +66,8 @@ export interface ProtoGrpcType {
         GetBundleResponse: MessageTypeDefinition<_sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleResponse__Output>
         NewJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidRequest__Output>
         NewJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidResponse__Output>
+        NewWitSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewWitSvidRequest, _sigil_agent_v1_NewWitSvidRequest__Output>
+        NewWitSvidResponse: MessageTypeDefinition<_sigil_agent_v1_NewWitSvidResponse, _sigil_agent_v1_NewWitSvidResponse__Output>
         RenewAgentRequest: MessageTypeDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentRequest__Output>
         RenewAgentResponse: MessageTypeDefinition<_sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentResponse__Output>
         RevocationUpdate: MessageTypeDefinition<_sigil_agent_v1_RevocationUpdate, _sigil_agent_v1_RevocationUpdate__Output>

@@ -20,6 +20,7 @@ import { attestAgentHandler } from './attest-agent.js'
 import { AuthorizedEntryCache } from './authorized-entries.js'
 import { batchNewX509Svid } from './batch-new-x509-svid.js'
 import { newJwtSvid } from './new-jwt-svid.js'
+import { newWitSvid } from './new-wit-svid.js'
 import { renewAgent } from './renew-agent.js'
 import { revokeExitedSvids } from './revoke-exited-svids.js'
 import { syncAuthorizedEntries } from './sync-authorized-entries.js'
@@ -69,6 +70,7 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
     ),
     BatchNewX509Svid: authenticated('BatchNewX509Svid', (caller, req) => batchNewX509Svid(deps, caller, req)),
     NewJwtSvid: authenticated('NewJwtSvid', (caller, req) => newJwtSvid(deps, caller, req)),
+    NewWitSvid: authenticated('NewWitSvid', (caller, req) => newWitSvid(deps, caller, req)),
     GetBundle: authenticated('GetBundle', async () => ({ bundle: toWireBundle(deps.ca.currentBundle()) })),
     BeginTask: authenticated('BeginTask', (caller, req) => beginTask(deps, caller, req)),
     FetchTaskJwtSvid: authenticated('FetchTaskJwtSvid', (caller, req) => fetchTaskJwtSvid(deps, caller, req)),
