@@ -19,6 +19,7 @@ import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
 import { startMetricsListener } from '../common/metrics/metrics-listener.js'
 import { RevocationSet } from './cache/revocation-set.js'
+import { WitSvidSource } from './cache/wit-svid-source.js'
 import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
 import type { AgentConfig } from './config/load-agent-config.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
@@ -121,10 +122,18 @@ export async function startAgent(
       stopExits()
       exitReporter.close()
     })
+    const wits = new WitSvidSource({
+      issuer: client,
+      identities: cache,
+      clock,
+      logger,
+      rotationFraction: config.rotationFraction,
+    })
     const workloadApi = await startWorkloadApiServer({
       tasks,
       socketPath: config.socketPath,
       cache,
+      wits,
       attestor: new WorkloadAttestor({ pidfdIsAlive: (fd) => pidfdIsAlive(fd) }),
       trustDomain: config.trustDomain,
       logger,
