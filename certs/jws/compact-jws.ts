@@ -89,9 +89,10 @@ export function signWithEncodedHeader(
 
 /**
  * Splits a compact JWS and decodes its header and payload (each a JSON object). Authenticates
- * nothing. Throws `ERR_JWT_INVALID` (prefixed with `what`) for anything malformed: too long,
- * JSON serialization, JWE, not three parts, non-canonical base64url, not JSON objects, an
- * empty signature.
+ * nothing. Throws `ERR_JWT_ALG_NOT_ALLOWED` for `alg: none` (an unsecured JWS is never
+ * accepted), `ERR_JWT_INVALID` (prefixed with `what`) for anything malformed: too long, JSON
+ * serialization, JWE, not three parts, non-canonical base64url, not JSON objects, an empty
+ * signature.
  */
 export function decodeCompactJws(token: string, what = 'JWT'): DecodedCompactJws {
   if (typeof token !== 'string') throw new TypeError('token must be a string')
@@ -104,11 +105,15 @@ export function decodeCompactJws(token: string, what = 'JWT'): DecodedCompactJws
   if (parts.length === 5) invalid('JWE tokens are not allowed')
   if (parts.length !== 3) invalid('compact JWS must have exactly 3 parts')
   const [h, p, s] = parts as [string, string, string]
+  const header = decodeJsonObject(h, 'header', invalid)
+  if (typeof header.alg === 'string' && header.alg.toLowerCase() === 'none') {
+    throw new SigilError('ERR_JWT_ALG_NOT_ALLOWED', `${what} algorithm "none" is never allowed`)
+  }
   if (s === '') invalid('the signature is empty')
   const signature = decodeB64Url(s)
   if (signature === undefined) invalid('the signature is not base64url')
   return {
-    header: decodeJsonObject(h, 'header', invalid),
+    header,
     payload: decodeJsonObject(p, 'payload', invalid),
     signingInput: `${h}.${p}`,
     signature: signature as Buffer,
