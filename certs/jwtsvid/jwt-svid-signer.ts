@@ -13,6 +13,7 @@ import { type KeyObject, randomUUID } from 'node:crypto'
 import { SigilError } from '../errors.js'
 import { encodeJsonPart, signWithEncodedHeader } from '../jws/compact-jws.js'
 import { keyTypeOf } from '../keys/keys.js'
+import { tokenLifetime } from '../lib/token-lifetime.js'
 import { SpiffeId } from '../spiffeid/spiffe-id.js'
 import { type ActClaim, buildActClaim } from '../txntoken/act-chain.js'
 import { algorithmFitsKey } from './jwt-svid-algorithms.js'
@@ -111,22 +112,7 @@ export class JwtSvidSigner {
     const { spiffeId, ttlSeconds, notAfterCap } = opts
     if (!(spiffeId instanceof SpiffeId)) throw new TypeError('spiffeId must be a SpiffeId')
     const audience = checkAudience(opts.audience)
-    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-      throw new TypeError('ttlSeconds must be a positive whole number')
-    }
-    const now = opts.now ?? new Date()
-    if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('now must be a valid Date')
-    const iat = Math.floor(now.getTime() / 1000)
-    let exp = iat + ttlSeconds
-    if (notAfterCap !== undefined) {
-      if (!(notAfterCap instanceof Date) || Number.isNaN(notAfterCap.getTime())) {
-        throw new TypeError('notAfterCap must be a valid Date')
-      }
-      exp = Math.min(exp, Math.floor(notAfterCap.getTime() / 1000))
-      if (exp <= iat) {
-        throw new SigilError('ERR_INVALID_ARGUMENT', 'notAfterCap leaves the JWT-SVID no lifetime')
-      }
-    }
+    const { iat, exp } = tokenLifetime({ ttlSeconds, now: opts.now, notAfterCap }, 'JWT-SVID')
     const jti = randomUUID()
     const claims: Record<string, unknown> = { sub: spiffeId.toString(), aud: audience, exp, iat }
     if (this.issuer !== undefined) claims.iss = this.issuer

@@ -10,9 +10,9 @@
  * caller's job.
  */
 import { type KeyObject, randomBytes } from 'node:crypto'
-import { SigilError } from '../errors.js'
 import { encodeJsonPart, signWithEncodedHeader } from '../jws/compact-jws.js'
 import { algorithmFitsKey, isJwtSvidAlgorithm } from '../jwtsvid/jwt-svid-algorithms.js'
+import { tokenLifetime } from '../lib/token-lifetime.js'
 import { SpiffeId } from '../spiffeid/spiffe-id.js'
 import {
   type ConfirmationJwk,
@@ -108,21 +108,7 @@ export class WitSvidSigner {
     if (typeof workloadKey !== 'object' || workloadKey === null || typeof workloadKey.export !== 'function') {
       throw new TypeError('workloadKey must be a KeyObject')
     }
-    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-      throw new TypeError('ttlSeconds must be a positive whole number')
-    }
-    const now = opts.now ?? new Date()
-    if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('now must be a valid Date')
-    const iat = Math.floor(now.getTime() / 1000)
-    let exp = iat + ttlSeconds
-    if (notAfterCap !== undefined) {
-      if (!(notAfterCap instanceof Date) || Number.isNaN(notAfterCap.getTime())) {
-        throw new TypeError('notAfterCap must be a valid Date')
-      }
-      exp = Math.min(exp, Math.floor(notAfterCap.getTime() / 1000))
-      if (exp <= iat)
-        throw new SigilError('ERR_INVALID_ARGUMENT', 'notAfterCap leaves the WIT-SVID no lifetime')
-    }
+    const { iat, exp } = tokenLifetime({ ttlSeconds, now: opts.now, notAfterCap }, 'WIT-SVID')
     const confirmation = confirmationJwk(workloadKey, opts.workloadAlgorithm)
     const jti = randomBytes(16).toString('base64url')
     const claims: Record<string, unknown> = {

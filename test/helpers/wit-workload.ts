@@ -3,11 +3,7 @@
 // line ({ id, ok: true, ... } or { id, ok: false, code, message }). Ops: headers { audience,
 // nowMs?, witForWth? } (the request headers from workloadRequestHeaders, or with the wth of
 // another WIT), wit (the current WIT-SVID token and when it expires; its key never leaves).
-import { spawn } from 'node:child_process'
-import { chmodSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { JsonLines } from './agent-process.js'
-import { ROOT } from './server-process.js'
+import { type ScriptWorkload, startScriptWorkload } from './script-workload.js'
 
 const SCRIPT = `import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
@@ -40,54 +36,13 @@ createInterface({ input: process.stdin })
   .on('close', () => { wits.close(); process.exit(0) })
 `
 
-/** One answer of the WIT workload. */
-export interface WitAnswer {
-  readonly ok: boolean
-  readonly code?: string | number
-  readonly message?: string
-  readonly [k: string]: unknown
-}
-
 /** A running WIT workload. */
-export interface WitWorkload {
-  readonly pid: number
-  readonly script: string
-  request(op: string, args?: Record<string, unknown>): Promise<WitAnswer>
-}
+export type WitWorkload = ScriptWorkload
 
 /** Writes the script (0644) into `dir` as `name` and starts it; killed at teardown. */
-export async function startWitWorkload(
+export function startWitWorkload(
   t: { teardown(fn: () => unknown): void },
   opts: { dir: string; socketPath: string; name?: string },
 ): Promise<WitWorkload> {
-  const script = join(opts.dir, opts.name ?? 'wit-workload.mjs')
-  writeFileSync(script, SCRIPT, { mode: 0o644 })
-  chmodSync(script, 0o644)
-  // env -u NODE_OPTIONS: tap's preloaded hooks would otherwise run inside the workload.
-  const child = spawn(
-    '/usr/bin/env',
-    ['-u', 'NODE_OPTIONS', process.execPath, script, ROOT, opts.socketPath],
-    {
-      cwd: '/',
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  )
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  const output = new JsonLines(child.stdout)
-  await output.waitFor((l) => l.ready === true, 'the WIT workload to start')
-  let n = 0
-  return {
-    pid: child.pid ?? -1,
-    script,
-    async request(op, args = {}) {
-      const id = ++n
-      child.stdin?.write(`${JSON.stringify({ id, op, ...args })}\n`)
-      return (await output.waitFor((l) => l.id === id, `answer ${id} (${op})`)) as unknown as WitAnswer
-    },
-  }
+  return startScriptWorkload(t, { ...opts, name: opts.name ?? 'wit-workload.mjs', source: SCRIPT })
 }
