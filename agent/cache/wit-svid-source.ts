@@ -61,6 +61,9 @@ export interface WitSvidSourceOptions {
   readonly random?: () => number
 }
 
+/** After a failed renewal, the next attempt waits this long (the current WIT is served meanwhile). */
+export const RENEWAL_RETRY_MS = 1_000
+
 interface Held {
   readonly wit: WorkloadWitSvid
   readonly renewAt: Date
@@ -183,6 +186,8 @@ export class WitSvidSource {
             { entry_id: svid.entry.id, err: errorText(err) },
             'WIT-SVID renewal failed; serving the current one until it expires',
           )
+          // retry in a while, not on every timer tick
+          byEntry.set(svid.entry.id, { wit: held.wit, renewAt: new Date(now.getTime() + RENEWAL_RETRY_MS) })
           wits.push(held.wit)
           continue
         }
