@@ -109,8 +109,16 @@ export async function startAgent(
     life.onClose('cache', () => cache.close())
     const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock })
     life.onClose('tasks', () => tasks.close())
+    const wits = new WitSvidSource({
+      issuer: client,
+      identities: cache,
+      clock,
+      logger,
+      rotationFraction: config.rotationFraction,
+    })
     const stopDropping = revocations.onChange(() => {
       cache.dropRevokedJwtSvids((jti) => revocations.isRevoked('jwt_jti', jti))
+      wits.dropRevoked((jti) => revocations.isRevoked('jwt_jti', jti))
       cache.dropRevokedX509Svids((serial) => revocations.isRevoked('x509_serial', serial))
     })
     const stopCrls = revocations.onCrls((crls) => cache.setCrls(crls))
@@ -121,13 +129,6 @@ export async function startAgent(
       stopCrls()
       stopExits()
       exitReporter.close()
-    })
-    const wits = new WitSvidSource({
-      issuer: client,
-      identities: cache,
-      clock,
-      logger,
-      rotationFraction: config.rotationFraction,
     })
     const workloadApi = await startWorkloadApiServer({
       tasks,

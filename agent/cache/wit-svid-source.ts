@@ -12,6 +12,7 @@
  */
 import type { KeyObject } from 'node:crypto'
 import { SigilError } from '../../certs/errors.js'
+import { decodeCompactJws } from '../../certs/jws/compact-jws.js'
 import { generateKeyPair } from '../../certs/keys/keys.js'
 import { confirmationJwk, privateKeyToJwkString } from '../../certs/witsvid/confirmation-key.js'
 import { errorText } from '../../common/errors/error-text.js'
@@ -66,6 +67,7 @@ export const RENEWAL_RETRY_MS = 1_000
 
 interface Held {
   readonly wit: WorkloadWitSvid
+  readonly jti: string | undefined
   readonly renewAt: Date
 }
 
@@ -80,6 +82,8 @@ export class WitSvidSource {
   readonly #held = new Map<string, Map<string, Held>>()
   readonly #streams = new Map<string, number>()
   readonly #inflight = new Map<string, Promise<Held>>()
+  /** processKey → wake functions of its open streams (to push a re-minted WIT at once). */
+  readonly #wakers = new Map<string, Set<() => void>>()
 
   constructor(opts: WitSvidSourceOptions) {
     if (typeof opts?.issuer?.newWitSvid !== 'function') throw new TypeError('issuer.newWitSvid is required')
@@ -93,6 +97,31 @@ export class WitSvidSource {
     return this.#held.size
   }
 
+  /** When the process's next WIT-SVID renewal (or retry) is due; undefined when it holds none. */
+  renewalDue(process: WorkloadProcess): Date | undefined {
+    return this.#nextRenewal(processKey(process))
+  }
+
+  /**
+   * Drops every held WIT-SVID whose `jti` is revoked and wakes its process's streams, which then
+   * get a new one (new key) from the server. Returns how many were dropped.
+   */
+  dropRevoked(isRevokedJti: (jti: string) => boolean): number {
+    let dropped = 0
+    for (const [key, byEntry] of this.#held) {
+      let hit = false
+      for (const [id, h] of byEntry) {
+        if (h.jti !== undefined && isRevokedJti(h.jti)) {
+          byEntry.delete(id)
+          hit = true
+          dropped++
+        }
+      }
+      if (hit) for (const wake of this.#wakers.get(key) ?? []) wake()
+    }
+    return dropped
+  }
+
   /** One FetchWITSVID stream of `process`. */
   subscribe(process: WorkloadProcess): WitUpdates {
     const key = processKey(process)
@@ -104,9 +133,19 @@ export class WitSvidSource {
     let closed = false
     let wake: (() => void) | undefined
     let timer: NodeJS.Timeout | undefined
+    const wakeMe = () => wake?.()
+    let wakers = this.#wakers.get(key)
+    if (wakers === undefined) {
+      wakers = new Set()
+      this.#wakers.set(key, wakers)
+    }
+    wakers.add(wakeMe)
     const close = () => {
       if (closed) return
       closed = true
+      const set = this.#wakers.get(key)
+      set?.delete(wakeMe)
+      if (set?.size === 0) this.#wakers.delete(key)
       x509.close()
       if (timer !== undefined) clearTimeout(timer)
       wake?.()
@@ -187,7 +226,7 @@ export class WitSvidSource {
             'WIT-SVID renewal failed; serving the current one until it expires',
           )
           // retry in a while, not on every timer tick
-          byEntry.set(svid.entry.id, { wit: held.wit, renewAt: new Date(now.getTime() + RENEWAL_RETRY_MS) })
+          byEntry.set(svid.entry.id, { ...held, renewAt: new Date(now.getTime() + RENEWAL_RETRY_MS) })
           wits.push(held.wit)
           continue
         }
@@ -216,7 +255,15 @@ export class WitSvidSource {
       throw new SigilError('ERR_UNAVAILABLE', 'the server returned an expired WIT-SVID')
     }
     const random = this.#o.random ?? Math.random
+    let jti: string | undefined
+    try {
+      const v = decodeCompactJws(issued.token, 'WIT-SVID').payload.jti
+      jti = typeof v === 'string' ? v : undefined
+    } catch {
+      throw new SigilError('ERR_UNAVAILABLE', 'the server returned a malformed WIT-SVID')
+    }
     return {
+      jti,
       wit: {
         entryId,
         spiffeId: issued.spiffeId,

@@ -109,4 +109,9 @@ t.test('a WIT revoked with svid revoke --jti is refused with its fresh WPT', asy
     timeoutMs: 5_000,
   })
   t.equal(present(headers), 'ERR_SVID_REVOKED')
+  await waitUntil('the agent to give the victim a new WIT-SVID', async () => {
+    const now = await victim.request('wit')
+    return now.token !== headers['Workload-Identity-Token']
+  })
+  t.equal(present(await victimHeaders()), VICTIM, 'the victim gets in with its new WIT-SVID')
 })

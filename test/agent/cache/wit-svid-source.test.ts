@@ -6,6 +6,7 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto'
 import t from 'tap'
 import type { IdentitySnapshot, IdentityUpdate } from '../../../agent/cache/identity-subscription.js'
 import {
+  RENEWAL_RETRY_MS,
   type WitIdentitySnapshot,
   WitSvidSource,
   type WitUpdates,
@@ -18,6 +19,7 @@ import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { parsePublicJwkString, privateKeyFromJwkString } from '../../../certs/witsvid/confirmation-key.js'
 import { validateWitSvid } from '../../../certs/witsvid/validate-wit-svid.js'
 import { WitSvidSigner } from '../../../certs/witsvid/wit-svid-signer.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 import { collectingLogger, entry, manualClock } from './fake-server.js'
 
 const td = TrustDomain.parse('example.org')
@@ -197,13 +199,41 @@ t.test('no-identity passes through and drops the process WITs', async (t) => {
 t.test('a failed renewal is retried after a pause, not on every tick', async (t) => {
   const { source, feeds, mc, setDown, calls } = setup()
   const s = source.subscribe(proc)
+  t.teardown(() => s.close())
   feeds[0]!.push({ kind: 'identity', snapshot: snapshot(web) })
   await wits(s.next())
   setDown(true)
   mc.advance(31_000)
   const pending = s.next()
-  await new Promise((resolve) => setTimeout(resolve, 80))
-  t.equal(calls.length, 2, 'the first mint and one retry in 80 ms')
+  await waitUntil('the renewal attempt', () => calls.length === 2)
+  await waitUntil(
+    'the retry to be scheduled',
+    () => source.renewalDue(proc)?.getTime() === mc.clock().getTime() + RENEWAL_RETRY_MS,
+  )
+  t.pass(`next attempt ${RENEWAL_RETRY_MS} ms later`)
   s.close()
   t.equal(await pending, undefined)
+})
+
+t.test('a revoked WIT is dropped and the stream gets a new one at once', async (t) => {
+  const { source, feeds, calls } = setup()
+  const s = source.subscribe(proc)
+  t.teardown(() => s.close())
+  feeds[0]!.push({ kind: 'identity', snapshot: snapshot(web) })
+  const [first] = await wits(s.next())
+  const jti = String(JSON.parse(Buffer.from(first!.token.split('.')[1]!, 'base64url').toString()).jti)
+  const pending = s.next()
+  t.equal(
+    source.dropRevoked((j) => j === 'someone-else'),
+    0,
+    'nothing else dropped',
+  )
+  t.equal(
+    source.dropRevoked((j) => j === jti),
+    1,
+  )
+  const [fresh] = await wits(pending)
+  t.not(fresh!.token, first!.token)
+  t.not(fresh!.privateKeyJwk, first!.privateKeyJwk)
+  t.equal(calls.length, 2)
 })
