@@ -17,33 +17,17 @@ export interface BenchOptions {
 
 export type Benchmark = (opts?: BenchOptions) => Promise<BenchResult>
 
-/** Runs `fn` repeatedly for about `seconds` and returns operations per second. */
-export async function opsPerSecond(fn: () => unknown, seconds: number, batch = 64): Promise<number> {
-  const call = async () => {
-    const r = fn()
-    if (r instanceof Promise) await r
-  }
-  for (let i = 0; i < batch; i++) await call()
-  const start = process.hrtime.bigint()
-  const limit = BigInt(Math.round(seconds * 1e9))
-  let ops = 0
-  for (;;) {
-    for (let i = 0; i < batch; i++) {
-      const r = fn()
-      if (r instanceof Promise) await r
-    }
-    ops += batch
-    const elapsed = process.hrtime.bigint() - start
-    if (elapsed >= limit) return (ops * 1e9) / Number(elapsed)
-  }
-}
-
 /**
- * {@link opsPerSecond} per second of this process's CPU time (user + system, every thread)
- * instead of wall time: what `openssl speed` counts by default, so the two compare on a
- * machine that other work keeps busy. Runs for about `seconds` of wall time.
+ * Runs `fn` repeatedly for about `seconds` (wall time) and returns operations per second: of
+ * wall time, or with `per: 'cpu'` of this process's CPU time (user + system, every thread),
+ * which is what `openssl speed` counts by default, so the two compare on a busy machine.
  */
-export async function opsPerCpuSecond(fn: () => unknown, seconds: number, batch = 64): Promise<number> {
+export async function opsPerSecond(
+  fn: () => unknown,
+  seconds: number,
+  batch = 64,
+  per: 'wall' | 'cpu' = 'wall',
+): Promise<number> {
   for (let i = 0; i < batch; i++) {
     const r = fn()
     if (r instanceof Promise) await r
@@ -58,11 +42,18 @@ export async function opsPerCpuSecond(fn: () => unknown, seconds: number, batch 
       if (r instanceof Promise) await r
     }
     ops += batch
-    if (process.hrtime.bigint() - start >= limit) {
+    const elapsed = process.hrtime.bigint() - start
+    if (elapsed >= limit) {
+      if (per === 'wall') return (ops * 1e9) / Number(elapsed)
       const used = process.cpuUsage(cpu0)
       return (ops * 1e6) / (used.user + used.system)
     }
   }
+}
+
+/** {@link opsPerSecond} per second of CPU time. */
+export function opsPerCpuSecond(fn: () => unknown, seconds: number): Promise<number> {
+  return opsPerSecond(fn, seconds, 64, 'cpu')
 }
 
 /** `openssl speed ecdsap256` on one core: P-256 signs and verifies per second. */
