@@ -21,6 +21,7 @@ import { startMetricsListener } from '../common/metrics/metrics-listener.js'
 import { KnownEntries } from './authz/known-entries.js'
 import { loadPolicyFile } from './authz/policy-source.js'
 import { RevocationSet } from './cache/revocation-set.js'
+import { WitSvidSource } from './cache/wit-svid-source.js'
 import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
 import type { AgentConfig } from './config/load-agent-config.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
@@ -126,8 +127,16 @@ export async function startAgent(
     const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock, policy })
     tasksRef = tasks
     life.onClose('tasks', () => tasks.close())
+    const wits = new WitSvidSource({
+      issuer: client,
+      identities: cache,
+      clock,
+      logger,
+      rotationFraction: config.rotationFraction,
+    })
     const stopDropping = revocations.onChange(() => {
       cache.dropRevokedJwtSvids((jti) => revocations.isRevoked('jwt_jti', jti))
+      wits.dropRevoked((jti) => revocations.isRevoked('jwt_jti', jti))
       cache.dropRevokedX509Svids((serial) => revocations.isRevoked('x509_serial', serial))
     })
     const stopCrls = revocations.onCrls((crls) => cache.setCrls(crls))
@@ -158,6 +167,7 @@ export async function startAgent(
       },
       socketPath: config.socketPath,
       cache,
+      wits,
       attestor: new WorkloadAttestor({ pidfdIsAlive: (fd) => pidfdIsAlive(fd) }),
       trustDomain: config.trustDomain,
       logger,

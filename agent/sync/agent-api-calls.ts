@@ -17,6 +17,8 @@ import type { HoldForApprovalRequest } from '../../proto/generated/sigil/agent/v
 import type { HoldForApprovalResponse__Output } from '../../proto/generated/sigil/agent/v1/HoldForApprovalResponse.js'
 import type { NewJwtSvidRequest } from '../../proto/generated/sigil/agent/v1/NewJwtSvidRequest.js'
 import type { NewJwtSvidResponse__Output } from '../../proto/generated/sigil/agent/v1/NewJwtSvidResponse.js'
+import type { NewWitSvidRequest } from '../../proto/generated/sigil/agent/v1/NewWitSvidRequest.js'
+import type { NewWitSvidResponse__Output } from '../../proto/generated/sigil/agent/v1/NewWitSvidResponse.js'
 import type { RenewAgentRequest } from '../../proto/generated/sigil/agent/v1/RenewAgentRequest.js'
 import type { RenewAgentResponse__Output } from '../../proto/generated/sigil/agent/v1/RenewAgentResponse.js'
 import type { RevokeExitedSvidsRequest } from '../../proto/generated/sigil/agent/v1/RevokeExitedSvidsRequest.js'
@@ -33,6 +35,7 @@ export interface UnaryMethods {
   GetBundle: [GetBundleRequest, GetBundleResponse__Output]
   BatchNewX509Svid: [BatchNewX509SvidRequest, BatchNewX509SvidResponse__Output]
   NewJwtSvid: [NewJwtSvidRequest, NewJwtSvidResponse__Output]
+  NewWitSvid: [NewWitSvidRequest, NewWitSvidResponse__Output]
   BeginTask: [BeginTaskRequest, BeginTaskResponse__Output]
   FetchTaskJwtSvid: [FetchTaskJwtSvidRequest, FetchTaskJwtSvidResponse__Output]
   EndTask: [EndTaskRequest, EndTaskResponse__Output]

@@ -299,6 +299,23 @@ export class ServerClient implements SvidIssuer {
     }
   }
 
+  /** A WIT-SVID for one entry, bound to the workload key whose public JWK (with `alg`) is given. */
+  async newWitSvid(entryId: string, publicKeyJwk: string): Promise<IssuedJwtSvid> {
+    const res = await this.#unary(
+      'NewWitSvid',
+      { entry_id: entryId, public_key_jwk: publicKeyJwk },
+      'WIT-SVID signing',
+    )
+    if (!res.token || !res.spiffe_id)
+      throw new SigilError('ERR_JWT_INVALID', 'the server returned no WIT-SVID')
+    return {
+      token: res.token,
+      spiffeId: res.spiffe_id,
+      issuedAt: new Date(res.issued_at * 1000),
+      expiresAt: new Date(res.expires_at * 1000),
+    }
+  }
+
   /** BeginTask for one of this agent's processes (the server decides). */
   beginTask(req: UnaryMethods['BeginTask'][0]): Promise<UnaryMethods['BeginTask'][1]> {
     return this.#unary('BeginTask', req, 'BeginTask')

@@ -25,6 +25,7 @@ import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import type { SpiffeWorkloadAPIHandlers } from '../../proto/generated/SpiffeWorkloadAPI.js'
 import type { IdentitySnapshot, IdentityUpdate } from '../cache/identity-subscription.js'
+import type { WitIdentitySnapshot } from '../cache/wit-svid-source.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { toStruct } from './claims-struct.js'
 import { type RevocationLookup, refuseRevokedClaims } from './revoked-claims.js'
@@ -37,6 +38,8 @@ import {
 import {
   bundleMapKey,
   jwtBundlesResponse,
+  witBundlesResponse,
+  witSvidResponse,
   x509BundlesResponse,
   x509SvidResponse,
 } from './workload-api-messages.js'
@@ -73,6 +76,11 @@ export interface IdentitySource {
   bundlesFor(
     process: WorkloadProcess,
   ): { readonly bundle: TrustBundle; readonly federatedBundles: ReadonlyMap<string, TrustBundle> } | undefined
+  /**
+   * FetchWITSVID: the process's snapshots with its WIT-SVIDs (`WitIdentitySnapshot`). Without it
+   * the WIT-SVID profile answers UNIMPLEMENTED.
+   */
+  subscribeWit?(process: WorkloadProcess): IdentityUpdates
 }
 
 /**
@@ -341,14 +349,44 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
     }),
 
     FetchWITSVID: (call) => {
-      call.emit('error', serviceError({ code: status.UNIMPLEMENTED, details: 'WIT-SVIDs are not supported' }))
+      const subscribeWit = source.subscribeWit?.bind(source)
+      if (subscribeWit === undefined) {
+        call.emit(
+          'error',
+          serviceError({ code: status.UNIMPLEMENTED, details: 'WIT-SVIDs are not supported' }),
+        )
+        return
+      }
+      const requested = call.request?.spiffe_id ?? ''
+      if (requested !== '') {
+        try {
+          SpiffeId.parse(requested)
+        } catch {
+          call.emit(
+            'error',
+            serviceError({ code: status.INVALID_ARGUMENT, details: 'spiffe_id is not a valid SPIFFE ID' }),
+          )
+          return
+        }
+      }
+      stream({
+        method: 'FetchWITSVID',
+        subscribe: subscribeWit,
+        toMessage: (s) => witSvidResponse(s as WitIdentitySnapshot, requested),
+        requireSvids: true,
+        logSentSvids: 'WIT-SVIDs sent',
+      })(call)
     },
 
     FetchWITBundles: (call) => {
-      call.emit(
-        'error',
-        serviceError({ code: status.UNIMPLEMENTED, details: 'WIT bundles are not supported' }),
-      )
+      if (source.subscribeWit === undefined) {
+        call.emit(
+          'error',
+          serviceError({ code: status.UNIMPLEMENTED, details: 'WIT bundles are not supported' }),
+        )
+        return
+      }
+      bundleStream('FetchWITBundles', witBundlesResponse)(call)
     },
   }
 }

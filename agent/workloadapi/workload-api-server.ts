@@ -44,6 +44,7 @@ import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
 import {
   createWorkloadApiHandlers,
   type IdentitySource,
+  type IdentityUpdates,
   type WorkloadPolicy,
 } from './workload-api-handlers.js'
 
@@ -62,6 +63,8 @@ export interface WorkloadApiServerConfig {
   /** Absolute path of the Unix socket; its parent directory is created (0755) if missing. */
   readonly socketPath: string
   readonly cache: WorkloadApiCache
+  /** FetchWITSVID's source (agent/cache's `WitSvidSource` fits); without it the WIT-SVID profile is UNIMPLEMENTED. */
+  readonly wits?: { subscribe(process: WorkloadProcess): IdentityUpdates }
   /** Workload attestation (agent/workloadattestation's `WorkloadAttestor` fits). */
   readonly attestor: CallerAttestor
   /** Seam; default `readPeerCredentials` (native SO_PEERCRED / SO_PEERPIDFD). */
@@ -163,7 +166,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
   grpcServer.addService(
     loadWorkloadApi().service,
     createWorkloadApiHandlers({
-      source: cfg.cache,
+      source: withWitSvids(cfg.cache, cfg.wits),
       callers: { identify: (key): Promise<WorkloadProcess> => registry.identify(key) },
       trustDomain,
       logger,
@@ -311,5 +314,17 @@ async function removeOwnSocket(socketPath: string, ino: number): Promise<void> {
     if (st.isSocket() && st.ino === ino) await unlink(socketPath)
   } catch {
     // Already gone.
+  }
+}
+
+/** The cache as the handlers' source, with FetchWITSVID's subscriptions when `wits` is given. */
+function withWitSvids(cache: WorkloadApiCache, wits: WorkloadApiServerConfig['wits']): IdentitySource {
+  if (wits === undefined) return cache
+  return {
+    subscribe: (p) => cache.subscribe(p),
+    subscribeBundles: (p) => cache.subscribeBundles(p),
+    fetchJwtSvids: (p, audience, spiffeId) => cache.fetchJwtSvids(p, audience, spiffeId),
+    bundlesFor: (p) => cache.bundlesFor(p),
+    subscribeWit: (p) => wits.subscribe(p),
   }
 }

@@ -66,6 +66,8 @@ import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksReq
 import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from './sigil/admin/v1/ListTasksResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from './sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from './sigil/admin/v1/MintJwtSvidResponse.js';
+import type { MintWitSvidRequest as _sigil_admin_v1_MintWitSvidRequest, MintWitSvidRequest__Output as _sigil_admin_v1_MintWitSvidRequest__Output } from './sigil/admin/v1/MintWitSvidRequest.js';
+import type { MintWitSvidResponse as _sigil_admin_v1_MintWitSvidResponse, MintWitSvidResponse__Output as _sigil_admin_v1_MintWitSvidResponse__Output } from './sigil/admin/v1/MintWitSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from './sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from './sigil/admin/v1/MintX509SvidResponse.js';
 import type { PolicyVersion as _sigil_admin_v1_PolicyVersion, PolicyVersion__Output as _sigil_admin_v1_PolicyVersion__Output } from './sigil/admin/v1/PolicyVersion.js';
@@ -165,6 +167,8 @@ export interface ProtoGrpcType {
         ListTasksResponse: MessageTypeDefinition<_sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksResponse__Output>
         MintJwtSvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidRequest__Output>
         MintJwtSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidResponse__Output>
+        MintWitSvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintWitSvidRequest, _sigil_admin_v1_MintWitSvidRequest__Output>
+        MintWitSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintWitSvidResponse, _sigil_admin_v1_MintWitSvidResponse__Output>
         MintX509SvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidRequest__Output>
         MintX509SvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidResponse__Output>
         PolicyVersion: MessageTypeDefinition<_sigil_admin_v1_PolicyVersion, _sigil_admin_v1_PolicyVersion__Output>

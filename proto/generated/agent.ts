@@ -23,6 +23,8 @@ import type { HoldForApprovalRequest as _sigil_agent_v1_HoldForApprovalRequest, 
 import type { HoldForApprovalResponse as _sigil_agent_v1_HoldForApprovalResponse, HoldForApprovalResponse__Output as _sigil_agent_v1_HoldForApprovalResponse__Output } from './sigil/agent/v1/HoldForApprovalResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from './sigil/agent/v1/NewJwtSvidRequest.js';
 import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSvidResponse__Output as _sigil_agent_v1_NewJwtSvidResponse__Output } from './sigil/agent/v1/NewJwtSvidResponse.js';
+import type { NewWitSvidRequest as _sigil_agent_v1_NewWitSvidRequest, NewWitSvidRequest__Output as _sigil_agent_v1_NewWitSvidRequest__Output } from './sigil/agent/v1/NewWitSvidRequest.js';
+import type { NewWitSvidResponse as _sigil_agent_v1_NewWitSvidResponse, NewWitSvidResponse__Output as _sigil_agent_v1_NewWitSvidResponse__Output } from './sigil/agent/v1/NewWitSvidResponse.js';
 import type { PolicyUpdate as _sigil_agent_v1_PolicyUpdate, PolicyUpdate__Output as _sigil_agent_v1_PolicyUpdate__Output } from './sigil/agent/v1/PolicyUpdate.js';
 import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgentRequest__Output as _sigil_agent_v1_RenewAgentRequest__Output } from './sigil/agent/v1/RenewAgentRequest.js';
 import type { RenewAgentResponse as _sigil_agent_v1_RenewAgentResponse, RenewAgentResponse__Output as _sigil_agent_v1_RenewAgentResponse__Output } from './sigil/agent/v1/RenewAgentResponse.js';
@@ -69,6 +71,8 @@ export interface ProtoGrpcType {
         HoldForApprovalResponse: MessageTypeDefinition<_sigil_agent_v1_HoldForApprovalResponse, _sigil_agent_v1_HoldForApprovalResponse__Output>
         NewJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidRequest__Output>
         NewJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidResponse__Output>
+        NewWitSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewWitSvidRequest, _sigil_agent_v1_NewWitSvidRequest__Output>
+        NewWitSvidResponse: MessageTypeDefinition<_sigil_agent_v1_NewWitSvidResponse, _sigil_agent_v1_NewWitSvidResponse__Output>
         PolicyUpdate: MessageTypeDefinition<_sigil_agent_v1_PolicyUpdate, _sigil_agent_v1_PolicyUpdate__Output>
         RenewAgentRequest: MessageTypeDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentRequest__Output>
         RenewAgentResponse: MessageTypeDefinition<_sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentResponse__Output>

@@ -1,5 +1,5 @@
 /**
- * The CA manager's state machine: the X.509 CAs and JWT keys it holds (prepared,
+ * The CA manager's state machine: the X.509 CAs, JWT keys and WIT keys it holds (prepared,
  * active, retired), the signer built once per activation, and one rotation step that
  * acts on the pure decisions of rotation.ts. Every change is saved to the key store
  * before the bundle is published, and a prepared authority is activated only once the
@@ -11,6 +11,7 @@ import { SigilError } from '../../certs/errors.js'
 import { JwtSvidSigner } from '../../certs/jwtsvid/jwt-svid-signer.js'
 import type { KeyType } from '../../certs/keys/keys.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { WitSvidSigner } from '../../certs/witsvid/wit-svid-signer.js'
 import { X509SvidMinter } from '../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../common/logging/logger.js'
 import {
@@ -38,6 +39,8 @@ export interface AuthoritySlotsOptions {
   readonly caKeyType: KeyType
   readonly jwtKeyType: KeyType
   readonly jwtIssuer?: string
+  /** Key type of the WIT-SVID authority; default the JWT key type. */
+  readonly witKeyType?: KeyType
   readonly upstream?: UpstreamAuthority
   readonly refreshHintSeconds: number
   readonly logger: Log
@@ -60,6 +63,9 @@ export class AuthoritySlots {
   jwt: JwtAuthority[] = []
   activeX509: { readonly authority: X509Authority; readonly minter: X509SvidMinter } | undefined
   activeJwt: { readonly authority: JwtAuthority; readonly signer: JwtSvidSigner } | undefined
+  /** WIT-SVID signing keys: rotated exactly like the JWT keys, published with `use: "wit-svid"`. */
+  wit: JwtAuthority[] = []
+  activeWit: { readonly authority: JwtAuthority; readonly signer: WitSvidSigner } | undefined
   readonly #o: AuthoritySlotsOptions
   readonly #keyStore: KeyStore
   #dirty = false
@@ -90,9 +96,11 @@ export class AuthoritySlots {
       return false
     })
     this.jwt = journal.jwt.map(jwtFromStored)
+    this.wit = (journal.wit ?? []).map(jwtFromStored)
     for (const [kind, list] of [
       ['x509', this.x509],
       ['jwt', this.jwt],
+      ['wit', this.wit],
     ] as const) {
       for (const status of ['active', 'prepared'] as const) {
         if (list.filter((a) => a.status === status).length > 1) {
@@ -101,7 +109,11 @@ export class AuthoritySlots {
       }
     }
     this.#o.logger.info(
-      { x509_authorities: this.x509.length, jwt_authorities: this.jwt.length },
+      {
+        x509_authorities: this.x509.length,
+        jwt_authorities: this.jwt.length,
+        wit_authorities: this.wit.length,
+      },
       'CA keys loaded from the data dir',
     )
   }
@@ -112,6 +124,7 @@ export class AuthoritySlots {
     // 1. Prepare successors (or a first authority) and publish them before they sign anything.
     this.x509 = this.#pruneExpiredPrepared(this.x509, now, 'X.509 CA')
     this.jwt = this.#pruneExpiredPrepared(this.jwt, now, 'JWT key')
+    this.wit = this.#pruneExpiredPrepared(this.wit, now, 'WIT key')
     if (needsNext(this.x509, now)) {
       const a = await createX509Authority({
         trustDomain: o.trustDomain,
@@ -127,6 +140,12 @@ export class AuthoritySlots {
       const a = await createJwtAuthority({ keyType: o.jwtKeyType, ttlSeconds: o.caTtlSeconds, now })
       this.jwt.push(a)
       this.#changed('JWT key prepared', a, { kid: a.kid })
+    }
+    if (needsNext(this.wit, now)) {
+      const keyType = o.witKeyType ?? o.jwtKeyType
+      const a = await createJwtAuthority({ keyType, ttlSeconds: o.caTtlSeconds, now })
+      this.wit.push(a)
+      this.#changed('WIT key prepared', a, { kid: a.kid })
     }
     await this.#saveIfDirty()
     const { bundle } = await o.publisher.publish(this.#desiredBundle())
@@ -148,6 +167,12 @@ export class AuthoritySlots {
       this.#activate(this.jwt, nextJwt, now, 'JWT key')
       this.activeJwt = { authority: nextJwt, signer }
     }
+    const nextWit = dueForActivation(this.wit, now, (a) => bundle.findWitAuthority(a.kid) !== undefined)
+    if (nextWit) {
+      const signer = this.#witSignerFor(nextWit)
+      this.#activate(this.wit, nextWit, now, 'WIT key')
+      this.activeWit = { authority: nextWit, signer }
+    }
     // After a restart the active authorities come from disk: build their signers once.
     const activeX509 = this.x509.find((a) => a.status === 'active')
     if (activeX509 && this.activeX509?.authority !== activeX509) {
@@ -157,11 +182,16 @@ export class AuthoritySlots {
     if (activeJwt && this.activeJwt?.authority !== activeJwt) {
       this.activeJwt = { authority: activeJwt, signer: this.#signerFor(activeJwt) }
     }
+    const activeWit = this.wit.find((a) => a.status === 'active')
+    if (activeWit && this.activeWit?.authority !== activeWit) {
+      this.activeWit = { authority: activeWit, signer: this.#witSignerFor(activeWit) }
+    }
     await this.#saveIfDirty()
 
     // 3. Drop retired authorities once everything they signed has expired.
     this.x509 = this.#dropRetired(this.x509, now, 'X.509 CA')
     this.jwt = this.#dropRetired(this.jwt, now, 'JWT key')
+    this.wit = this.#dropRetired(this.wit, now, 'WIT key')
     if (this.#dirty) {
       await this.#saveIfDirty()
       await o.publisher.publish(this.#desiredBundle())
@@ -174,6 +204,7 @@ export class AuthoritySlots {
       trustDomain: this.#o.trustDomain,
       x509Authorities: root ? [root] : this.x509.map((a) => a.certDer),
       jwtAuthorities: this.jwt.map((a) => ({ kid: a.kid, publicKey: a.publicKey })),
+      witAuthorities: this.wit.map((a) => ({ kid: a.kid, publicKey: a.publicKey })),
       refreshHintSeconds: this.#o.refreshHintSeconds,
     })
   }
@@ -194,6 +225,11 @@ export class AuthoritySlots {
       kid: a.kid,
       ...(this.#o.jwtIssuer ? { issuer: this.#o.jwtIssuer } : {}),
     })
+  }
+
+  #witSignerFor(a: JwtAuthority): WitSvidSigner {
+    if (!a.privateKey) throw new Error(`internal: WIT key ${a.id} has no private key`)
+    return new WitSvidSigner({ privateKey: a.privateKey, kid: a.kid })
   }
 
   #activate<A extends Authority>(list: A[], next: A, now: Date, what: string): void {
@@ -239,7 +275,11 @@ export class AuthoritySlots {
 
   async #saveIfDirty(): Promise<void> {
     if (!this.#dirty) return
-    await this.#keyStore.save({ x509: this.x509.map(x509ToStored), jwt: this.jwt.map(jwtToStored) })
+    await this.#keyStore.save({
+      x509: this.x509.map(x509ToStored),
+      jwt: this.jwt.map(jwtToStored),
+      wit: this.wit.map(jwtToStored),
+    })
     this.#dirty = false
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Persists the CA manager's authorities in `<dataDir>/keys/authorities.json`: for every
- * X.509 CA and JWT key still in use, its PKCS#8 private key (PEM; dropped once retired),
+ * X.509 CA, JWT key and WIT key still in use, its PKCS#8 private key (PEM; dropped once retired),
  * its CA certificate (PEM) or kid and public key, validity, status (prepared, active,
  * retired) and the latest expiry of anything it signed. The directory is 0700 and the
  * file 0600, replaced atomically (temp file, fsync, rename), so a crash leaves either
@@ -49,6 +49,8 @@ export interface StoredJwtAuthority extends StoredAuthority {
 export interface KeyJournal {
   readonly x509: readonly StoredX509Authority[]
   readonly jwt: readonly StoredJwtAuthority[]
+  /** WIT-SVID signing keys (same record shape as JWT keys); absent in journals written before WIT-SVIDs. */
+  readonly wit?: readonly StoredJwtAuthority[]
 }
 
 const FILE_NAME = 'authorities.json'
@@ -112,15 +114,8 @@ export class KeyStore {
           certificatePem: str(r, 'certificatePem', `x509[${i}]`, this.path),
         }
       }),
-      jwt: asArray(doc.jwt, 'jwt', this.path).map((v, i) => {
-        const r = asRecord(v, `jwt[${i}]`, this.path)
-        const where = `jwt[${i}]`
-        return {
-          ...this.common(r, where),
-          kid: str(r, 'kid', where, this.path),
-          publicKeyPem: str(r, 'publicKeyPem', where, this.path),
-        }
-      }),
+      jwt: this.keyRecords(doc.jwt, 'jwt'),
+      ...(doc.wit === undefined ? {} : { wit: this.keyRecords(doc.wit, 'wit') }),
     }
   }
 
@@ -148,6 +143,9 @@ export class KeyStore {
       version: FORMAT_VERSION,
       x509: journal.x509.map((a) => ({ ...commonJson(a), certificatePem: a.certificatePem })),
       jwt: journal.jwt.map((a) => ({ ...commonJson(a), kid: a.kid, publicKeyPem: a.publicKeyPem })),
+      ...(journal.wit === undefined
+        ? {}
+        : { wit: journal.wit.map((a) => ({ ...commonJson(a), kid: a.kid, publicKeyPem: a.publicKeyPem })) }),
     }
     const tmp = join(this.dir, `.${FILE_NAME}.${randomBytes(6).toString('hex')}.tmp`)
     const fh = await open(tmp, 'wx', FILE_MODE)
@@ -187,6 +185,18 @@ export class KeyStore {
         await unlink(join(this.dir, name)).catch(() => {})
       }
     }
+  }
+
+  private keyRecords(list: unknown, name: 'jwt' | 'wit'): StoredJwtAuthority[] {
+    return asArray(list, name, this.path).map((v, i) => {
+      const where = `${name}[${i}]`
+      const r = asRecord(v, where, this.path)
+      return {
+        ...this.common(r, where),
+        kid: str(r, 'kid', where, this.path),
+        publicKeyPem: str(r, 'publicKeyPem', where, this.path),
+      }
+    })
   }
 
   private common(r: Record<string, unknown>, where: string): StoredAuthority {

@@ -35,6 +35,7 @@ export const runCli = createCli({
     },
     x509: { summary: 'x509 mint: mint an X509-SVID', load: () => import('./commands/x509.js') },
     jwt: { summary: 'jwt mint: mint a JWT-SVID', load: () => import('./commands/jwt.js') },
+    wit: { summary: 'wit mint: mint a WIT-SVID and its key', load: () => import('./commands/wit.js') },
     svid: {
       summary: 'svid list|revoke|explain: show the issuance record, revoke SVIDs, explain one',
       load: () => import('./commands/svid.js'),

@@ -9,6 +9,7 @@ import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
 import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import type { MintedWitSvid, WitSvidSignOptions } from '../../../certs/witsvid/wit-svid-signer.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
 import type { AuditTrail } from '../../audit/audit-trail.js'
@@ -32,6 +33,7 @@ export interface AdminCa {
     audience: readonly string[]
     ttlSeconds: number
   }): Promise<MintedJwtSvid>
+  signWitSvid(req: Omit<WitSvidSignOptions, 'now' | 'notAfterCap'>): MintedWitSvid
   currentBundle(): TrustBundle
   health(): { readonly ok: boolean; readonly consecutiveFailures: number; readonly lastError?: string }
 }

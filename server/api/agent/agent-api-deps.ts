@@ -8,6 +8,7 @@ import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
 import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import type { MintedWitSvid, WitSvidSignOptions } from '../../../certs/witsvid/wit-svid-signer.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
 import type { AuditSink } from '../../audit/audit-trail.js'
@@ -34,6 +35,7 @@ export interface AgentApiCa {
     audience: readonly string[]
     ttlSeconds: number
   }): Promise<MintedJwtSvid>
+  signWitSvid(req: Omit<WitSvidSignOptions, 'now' | 'notAfterCap'>): MintedWitSvid
   /** The trust domain's current bundle (own trust domain). */
   currentBundle(): TrustBundle
   /** The active CA certificate followed by its issuers (without a self-signed root's duplicate). */

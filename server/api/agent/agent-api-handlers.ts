@@ -22,6 +22,7 @@ import { AuthorizedEntryCache } from './authorized-entries.js'
 import { batchNewX509Svid } from './batch-new-x509-svid.js'
 import { holdForApprovalHandler } from './hold-for-approval.js'
 import { newJwtSvid } from './new-jwt-svid.js'
+import { newWitSvid } from './new-wit-svid.js'
 import { renewAgent } from './renew-agent.js'
 import { revokeExitedSvids } from './revoke-exited-svids.js'
 import { syncAuthorizedEntries } from './sync-authorized-entries.js'
@@ -110,6 +111,7 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
     ),
     BatchNewX509Svid: authenticated('BatchNewX509Svid', (caller, req) => batchNewX509Svid(deps, caller, req)),
     NewJwtSvid: authenticated('NewJwtSvid', (caller, req) => newJwtSvid(deps, caller, req)),
+    NewWitSvid: authenticated('NewWitSvid', (caller, req) => newWitSvid(deps, caller, req)),
     GetBundle: authenticated('GetBundle', async () => ({ bundle: toWireBundle(deps.ca.currentBundle()) })),
     BeginTask: authenticated('BeginTask', (caller, req) => beginTask(deps, caller, req)),
     FetchTaskJwtSvid: authenticated('FetchTaskJwtSvid', (caller, req) => fetchTaskJwtSvid(deps, caller, req)),

@@ -61,6 +61,8 @@ import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksReq
 import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from '../../../sigil/admin/v1/ListTasksResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from '../../../sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from '../../../sigil/admin/v1/MintJwtSvidResponse.js';
+import type { MintWitSvidRequest as _sigil_admin_v1_MintWitSvidRequest, MintWitSvidRequest__Output as _sigil_admin_v1_MintWitSvidRequest__Output } from '../../../sigil/admin/v1/MintWitSvidRequest.js';
+import type { MintWitSvidResponse as _sigil_admin_v1_MintWitSvidResponse, MintWitSvidResponse__Output as _sigil_admin_v1_MintWitSvidResponse__Output } from '../../../sigil/admin/v1/MintWitSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from '../../../sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from '../../../sigil/admin/v1/MintX509SvidResponse.js';
 import type { RefreshFederatedBundleResponse as _sigil_admin_v1_RefreshFederatedBundleResponse, RefreshFederatedBundleResponse__Output as _sigil_admin_v1_RefreshFederatedBundleResponse__Output } from '../../../sigil/admin/v1/RefreshFederatedBundleResponse.js';
@@ -589,6 +591,23 @@ export interface AdminAPIClient extends grpc.Client {
   mintJwtSvid(argument: _sigil_admin_v1_MintJwtSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintJwtSvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Mints a WIT-SVID for spiffe_id bound to the given public key (the CLI
+   * keeps the private key). INVALID_ARGUMENT: bad SPIFFE ID, TTL or key.
+   */
+  MintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  MintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  MintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  MintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Mints a WIT-SVID for spiffe_id bound to the given public key (the CLI
+   * keeps the private key). INVALID_ARGUMENT: bad SPIFFE ID, TTL or key.
+   */
+  mintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  mintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  mintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  mintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `x509 mint --spiffe-id ID [--ttl S] [--dns-name N...]`: signs the CLI's
    * CSR directly, without a registration entry.
    */
@@ -936,6 +955,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   MintJwtSvid: grpc.handleUnaryCall<_sigil_admin_v1_MintJwtSvidRequest__Output, _sigil_admin_v1_MintJwtSvidResponse>;
   
   /**
+   * Mints a WIT-SVID for spiffe_id bound to the given public key (the CLI
+   * keeps the private key). INVALID_ARGUMENT: bad SPIFFE ID, TTL or key.
+   */
+  MintWitSvid: grpc.handleUnaryCall<_sigil_admin_v1_MintWitSvidRequest__Output, _sigil_admin_v1_MintWitSvidResponse>;
+  
+  /**
    * `x509 mint --spiffe-id ID [--ttl S] [--dns-name N...]`: signs the CLI's
    * CSR directly, without a registration entry.
    */
@@ -1030,6 +1055,7 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   ListSvids: MethodDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsRequest__Output, _sigil_admin_v1_ListSvidsResponse__Output>
   ListTasks: MethodDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksRequest__Output, _sigil_admin_v1_ListTasksResponse__Output>
   MintJwtSvid: MethodDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidRequest__Output, _sigil_admin_v1_MintJwtSvidResponse__Output>
+  MintWitSvid: MethodDefinition<_sigil_admin_v1_MintWitSvidRequest, _sigil_admin_v1_MintWitSvidResponse, _sigil_admin_v1_MintWitSvidRequest__Output, _sigil_admin_v1_MintWitSvidResponse__Output>
   MintX509Svid: MethodDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse__Output>
   RefreshFederatedBundle: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_RefreshFederatedBundleResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_RefreshFederatedBundleResponse__Output>
   RevokeSvid: MethodDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse__Output>
