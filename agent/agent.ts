@@ -19,6 +19,7 @@ import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
 import { startMetricsListener } from '../common/metrics/metrics-listener.js'
 import { RevocationSet } from './cache/revocation-set.js'
+import { TaintedAuthorities } from './cache/tainted-authorities.js'
 import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
 import type { AgentConfig } from './config/load-agent-config.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
@@ -113,11 +114,21 @@ export async function startAgent(
       cache.dropRevokedX509Svids((serial) => revocations.isRevoked('x509_serial', serial))
     })
     const stopCrls = revocations.onCrls((crls) => cache.setCrls(crls))
+    // `localauthority taint`: re-issue at once what a tainted authority signed
+    const tainted = new TaintedAuthorities()
+    const stopTaint = tainted.onChange(() => {
+      const renewed = cache.renewTainted(tainted)
+      logger.info(
+        { x509_svids: renewed.x509, jwt_svids: renewed.jwt, tainted_authorities: tainted.size },
+        'authorities tainted: re-issuing the SVIDs they signed',
+      )
+    })
     const exitReporter = new ExitedSvidReporter({ server: () => client, logger, clock })
     const stopExits = cache.onExitedSvids((svids) => exitReporter.report(svids))
     life.onClose('revocations', () => {
       stopDropping()
       stopCrls()
+      stopTaint()
       stopExits()
       exitReporter.close()
     })
@@ -151,6 +162,7 @@ export async function startAgent(
       logger,
       clock,
       onSynced: (seconds, ok) => metrics.synced(seconds, ok),
+      isTainted: (identity) => tainted.signedLeaf(identity.chainDer[0]),
       onState: async (state) => {
         cache.update(state)
         if (!savedBundle?.equals(state.bundle)) {
@@ -194,7 +206,7 @@ export async function startAgent(
       'the agent cannot obtain its identity; stopping',
     )
     // the push stream: revocations reach this agent within a round trip; the sync loop is the fallback
-    const updates = new AgentUpdateWatch({ connection: client, revocations, logger })
+    const updates = new AgentUpdateWatch({ connection: client, revocations, tainted, logger })
     life.background('agent-updates', updates.run(life.signal))
     void loop.firstSync.then(() =>
       logger.info(

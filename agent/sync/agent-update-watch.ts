@@ -10,18 +10,26 @@ import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import { retryDelayMs } from '../../common/loop/backoff.js'
 import type { RevocationSet } from '../cache/revocation-set.js'
+import type { TaintedAuthorities } from '../cache/tainted-authorities.js'
 import type { AgentIdentity } from './agent-identity.js'
 
 /** The part of the server client the watch uses. */
 export interface UpdateConnection {
   readonly identity: AgentIdentity | undefined
-  watchUpdates(target: Pick<RevocationSet, 'apply' | 'setCrls'>, signal: AbortSignal): Promise<void>
+  watchUpdates(
+    target: Pick<RevocationSet, 'apply' | 'setCrls'> & {
+      setTainted?(x509: readonly string[], jwt: readonly string[]): void
+    },
+    signal: AbortSignal,
+  ): Promise<void>
 }
 
 /** How to build an {@link AgentUpdateWatch}. */
 export interface AgentUpdateWatchOptions {
   readonly connection: UpdateConnection
   readonly revocations: RevocationSet
+  /** Where pushed taint updates go (`localauthority taint`); ignored without it. */
+  readonly tainted?: TaintedAuthorities
   readonly logger: Log
   /** First pause after a broken stream (default 250 ms). */
   readonly initialBackoffMs?: number
@@ -91,6 +99,10 @@ export class AgentUpdateWatch {
             setCrls: (crls, digest) => {
               delivered()
               revocations.setCrls(crls, digest)
+            },
+            setTainted: (x509, jwt) => {
+              delivered()
+              this.#opts.tainted?.set(x509, jwt)
             },
           },
           signal,

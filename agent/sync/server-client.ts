@@ -48,7 +48,10 @@ import {
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000
 
 /** Where pushed updates go (the agent's `RevocationSet`). */
-export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'>
+export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'> & {
+  /** The complete set of tainted authorities (`TaintedAuthorities.set`). */
+  setTainted?(x509: readonly string[], jwt: readonly string[]): void
+}
 
 /** What {@link ServerClient} is built from. */
 export interface ServerClientOptions {
@@ -345,6 +348,12 @@ export class ServerClient implements SvidIssuer {
       call.on('data', (u: AgentUpdate__Output) => {
         if (u.revocations) target.apply(revocationPieceFromWire(u.revocations))
         else if (u.crls) target.setCrls(u.crls.crls, u.crls.digest)
+        else if (u.tainted_authorities) {
+          target.setTainted?.(
+            u.tainted_authorities.x509_authority_ids,
+            u.tainted_authorities.jwt_authority_ids,
+          )
+        }
       })
       call.on('error', (err) => done(err))
       call.on('end', () => done())

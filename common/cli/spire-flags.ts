@@ -63,7 +63,9 @@ export const SPIRE_FLAGS: Readonly<Record<string, SpireFlag>> = {
   bindAddress: none('use --agent-api-address HOST:PORT'),
   data: same('data'),
   file: same('file'),
-  entryExpiry: none('Sigil entries do not expire'),
+  entryExpiry: same('entry-expiry'),
+  authorityID: same('authority-id'),
+  level: same('level'),
   downstream: none('Sigil has no downstream servers'),
   storeSVID: none('Sigil has no SVIDStore plugins'),
   matchFederatesWithOn: none(

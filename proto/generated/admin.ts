@@ -22,6 +22,9 @@ import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentReques
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from './sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from './sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from './sigil/admin/v1/GetBundleResponse.js';
+import type { GetLocalAuthoritiesRequest as _sigil_admin_v1_GetLocalAuthoritiesRequest, GetLocalAuthoritiesRequest__Output as _sigil_admin_v1_GetLocalAuthoritiesRequest__Output } from './sigil/admin/v1/GetLocalAuthoritiesRequest.js';
+import type { GetLocalAuthoritiesResponse as _sigil_admin_v1_GetLocalAuthoritiesResponse, GetLocalAuthoritiesResponse__Output as _sigil_admin_v1_GetLocalAuthoritiesResponse__Output } from './sigil/admin/v1/GetLocalAuthoritiesResponse.js';
+import type { GetLoggerRequest as _sigil_admin_v1_GetLoggerRequest, GetLoggerRequest__Output as _sigil_admin_v1_GetLoggerRequest__Output } from './sigil/admin/v1/GetLoggerRequest.js';
 import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from './sigil/admin/v1/GetTaskRequest.js';
 import type { GetTaskResponse as _sigil_admin_v1_GetTaskResponse, GetTaskResponse__Output as _sigil_admin_v1_GetTaskResponse__Output } from './sigil/admin/v1/GetTaskResponse.js';
 import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Output as _sigil_admin_v1_HealthRequest__Output } from './sigil/admin/v1/HealthRequest.js';
@@ -36,13 +39,20 @@ import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsReq
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from './sigil/admin/v1/ListSvidsResponse.js';
 import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from './sigil/admin/v1/ListTasksRequest.js';
 import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from './sigil/admin/v1/ListTasksResponse.js';
+import type { LocalAuthority as _sigil_admin_v1_LocalAuthority, LocalAuthority__Output as _sigil_admin_v1_LocalAuthority__Output } from './sigil/admin/v1/LocalAuthority.js';
+import type { LocalAuthorityRequest as _sigil_admin_v1_LocalAuthorityRequest, LocalAuthorityRequest__Output as _sigil_admin_v1_LocalAuthorityRequest__Output } from './sigil/admin/v1/LocalAuthorityRequest.js';
+import type { LocalAuthorityResponse as _sigil_admin_v1_LocalAuthorityResponse, LocalAuthorityResponse__Output as _sigil_admin_v1_LocalAuthorityResponse__Output } from './sigil/admin/v1/LocalAuthorityResponse.js';
+import type { LoggerResponse as _sigil_admin_v1_LoggerResponse, LoggerResponse__Output as _sigil_admin_v1_LoggerResponse__Output } from './sigil/admin/v1/LoggerResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from './sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from './sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from './sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from './sigil/admin/v1/MintX509SvidResponse.js';
+import type { PrepareLocalAuthorityRequest as _sigil_admin_v1_PrepareLocalAuthorityRequest, PrepareLocalAuthorityRequest__Output as _sigil_admin_v1_PrepareLocalAuthorityRequest__Output } from './sigil/admin/v1/PrepareLocalAuthorityRequest.js';
+import type { ResetLogLevelRequest as _sigil_admin_v1_ResetLogLevelRequest, ResetLogLevelRequest__Output as _sigil_admin_v1_ResetLogLevelRequest__Output } from './sigil/admin/v1/ResetLogLevelRequest.js';
 import type { Revocation as _sigil_admin_v1_Revocation, Revocation__Output as _sigil_admin_v1_Revocation__Output } from './sigil/admin/v1/Revocation.js';
 import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from './sigil/admin/v1/RevokeSvidRequest.js';
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from './sigil/admin/v1/RevokeSvidResponse.js';
+import type { SetLogLevelRequest as _sigil_admin_v1_SetLogLevelRequest, SetLogLevelRequest__Output as _sigil_admin_v1_SetLogLevelRequest__Output } from './sigil/admin/v1/SetLogLevelRequest.js';
 import type { SvidRecord as _sigil_admin_v1_SvidRecord, SvidRecord__Output as _sigil_admin_v1_SvidRecord__Output } from './sigil/admin/v1/SvidRecord.js';
 import type { Task as _sigil_admin_v1_Task, Task__Output as _sigil_admin_v1_Task__Output } from './sigil/admin/v1/Task.js';
 import type { TaskCredential as _sigil_admin_v1_TaskCredential, TaskCredential__Output as _sigil_admin_v1_TaskCredential__Output } from './sigil/admin/v1/TaskCredential.js';
@@ -82,6 +92,9 @@ export interface ProtoGrpcType {
         GetAgentResponse: MessageTypeDefinition<_sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleRequest__Output>
         GetBundleResponse: MessageTypeDefinition<_sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleResponse__Output>
+        GetLocalAuthoritiesRequest: MessageTypeDefinition<_sigil_admin_v1_GetLocalAuthoritiesRequest, _sigil_admin_v1_GetLocalAuthoritiesRequest__Output>
+        GetLocalAuthoritiesResponse: MessageTypeDefinition<_sigil_admin_v1_GetLocalAuthoritiesResponse, _sigil_admin_v1_GetLocalAuthoritiesResponse__Output>
+        GetLoggerRequest: MessageTypeDefinition<_sigil_admin_v1_GetLoggerRequest, _sigil_admin_v1_GetLoggerRequest__Output>
         GetTaskRequest: MessageTypeDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskRequest__Output>
         GetTaskResponse: MessageTypeDefinition<_sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskResponse__Output>
         HealthRequest: MessageTypeDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthRequest__Output>
@@ -96,13 +109,20 @@ export interface ProtoGrpcType {
         ListSvidsResponse: MessageTypeDefinition<_sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsResponse__Output>
         ListTasksRequest: MessageTypeDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksRequest__Output>
         ListTasksResponse: MessageTypeDefinition<_sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksResponse__Output>
+        LocalAuthority: MessageTypeDefinition<_sigil_admin_v1_LocalAuthority, _sigil_admin_v1_LocalAuthority__Output>
+        LocalAuthorityRequest: MessageTypeDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityRequest__Output>
+        LocalAuthorityResponse: MessageTypeDefinition<_sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityResponse__Output>
+        LoggerResponse: MessageTypeDefinition<_sigil_admin_v1_LoggerResponse, _sigil_admin_v1_LoggerResponse__Output>
         MintJwtSvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidRequest__Output>
         MintJwtSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidResponse__Output>
         MintX509SvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidRequest__Output>
         MintX509SvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidResponse__Output>
+        PrepareLocalAuthorityRequest: MessageTypeDefinition<_sigil_admin_v1_PrepareLocalAuthorityRequest, _sigil_admin_v1_PrepareLocalAuthorityRequest__Output>
+        ResetLogLevelRequest: MessageTypeDefinition<_sigil_admin_v1_ResetLogLevelRequest, _sigil_admin_v1_ResetLogLevelRequest__Output>
         Revocation: MessageTypeDefinition<_sigil_admin_v1_Revocation, _sigil_admin_v1_Revocation__Output>
         RevokeSvidRequest: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidRequest__Output>
         RevokeSvidResponse: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidResponse__Output>
+        SetLogLevelRequest: MessageTypeDefinition<_sigil_admin_v1_SetLogLevelRequest, _sigil_admin_v1_SetLogLevelRequest__Output>
         SvidRecord: MessageTypeDefinition<_sigil_admin_v1_SvidRecord, _sigil_admin_v1_SvidRecord__Output>
         Task: MessageTypeDefinition<_sigil_admin_v1_Task, _sigil_admin_v1_Task__Output>
         TaskCredential: MessageTypeDefinition<_sigil_admin_v1_TaskCredential, _sigil_admin_v1_TaskCredential__Output>

@@ -50,6 +50,7 @@ export function formatEntry(e: Entry): string {
     ...lines('Task scope', e.task_scopes),
     ...(e.task_scopes.length > 0 ? [line('Max task TTL', ttl(e.max_task_ttl))] : []),
     ...(e.revoke_on_exit ? [line('Revoke on exit', 'true')] : []),
+    ...(Number(e.expires_at) > 0 ? [line('Entry expiry', isoTime(Number(e.expires_at)))] : []),
     line('Created at', isoTime(e.created_at)),
   ].join('\n')
 }

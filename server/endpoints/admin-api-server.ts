@@ -45,6 +45,8 @@ export interface AdminApiServerConfig {
   readonly revocations: AdminRevocations
   /** `svid revoke --task-id` (set by the task service). */
   readonly revokeTask?: AdminApiDeps['revokeTask']
+  /** `logger get|set|reset`. */
+  readonly logLevel?: AdminApiDeps['logLevel']
 }
 
 /** A running admin API server. */

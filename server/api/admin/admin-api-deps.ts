@@ -10,9 +10,11 @@ import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
+import type { CaManager } from '../../ca/ca-manager.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
+import type { LogLevelControl } from './logger-level.js'
 
 /** The CA operations the admin API uses (a subset of `CaManager`). */
 export interface AdminCa {
@@ -28,6 +30,10 @@ export interface AdminCa {
     ttlSeconds: number
   }): Promise<MintedJwtSvid>
   currentBundle(): TrustBundle
+  /** `localauthority ... show` */
+  localAuthorities: CaManager['localAuthorities']
+  /** `localauthority ... prepare|activate|taint|revoke` */
+  changeLocalAuthority: CaManager['changeLocalAuthority']
   health(): { readonly ok: boolean; readonly consecutiveFailures: number; readonly lastError?: string }
 }
 
@@ -87,4 +93,6 @@ export interface AdminApiDeps {
     taskId: string,
     reason: string,
   ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
+  /** `logger get|set|reset`: the running logger's level; absent: those calls answer UNAVAILABLE. */
+  readonly logLevel?: LogLevelControl
 }

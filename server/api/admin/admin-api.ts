@@ -16,6 +16,8 @@ import { agentHandlers } from './agents.js'
 import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
 import { healthHandlers } from './health.js'
+import { localAuthorityHandlers } from './local-authorities.js'
+import { loggerHandlers } from './logger-level.js'
 import { mintHandlers } from './mint.js'
 import { revocationHandlers } from './revocations.js'
 import { svidHandlers } from './svids.js'
@@ -44,6 +46,8 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...revocationHandlers(deps),
     ...healthHandlers(deps),
     ...taskHandlers(deps),
+    ...localAuthorityHandlers(deps),
+    ...loggerHandlers(deps),
   }
 }
 

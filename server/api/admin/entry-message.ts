@@ -19,6 +19,7 @@ import { namesCaller } from '../../../certs/selector/selector-rules.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { RegistrationEntry__Output as EntryMessage } from '../../../proto/generated/sigil/common/v1/RegistrationEntry.js'
 import type { RegistrationEntry, RegistrationEntryInput } from '../../datastore/records.js'
+import { MAX_ENTRY_EXPIRY } from '../../datastore/validate-records.js'
 import {
   checkDnsNames,
   checkFederatesWith,
@@ -45,6 +46,7 @@ export const MUTABLE_ENTRY_FIELDS = [
   'task_scopes',
   'max_task_ttl',
   'revoke_on_exit',
+  'expires_at',
 ] as const
 
 /** One of {@link MUTABLE_ENTRY_FIELDS}. */
@@ -113,7 +115,17 @@ export function entryInputFromMessage(
     taskScopes: checkTaskScopes(msg.task_scopes),
     maxTaskTtl: checkTtl(msg.max_task_ttl, 'max_task_ttl'),
     revokeOnExit: msg.revoke_on_exit,
+    entryExpiry: checkEntryExpiry(msg.expires_at),
   }
+}
+
+/** `expires_at`: unix seconds, 0 = never; at most {@link MAX_ENTRY_EXPIRY}. */
+function checkEntryExpiry(value: number | undefined): number {
+  const n = Number(value ?? 0)
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ENTRY_EXPIRY) {
+    entryInvalid('expires_at must be unix seconds (0: never), at most 9999-12-31')
+  }
+  return n
 }
 
 /** Task audiences: printable, no whitespace (the Txn-Token `scope` is space-separated), de-duplicated. */
@@ -145,5 +157,6 @@ export function entryToMessage(e: RegistrationEntry): EntryMessage {
     task_scopes: [...e.taskScopes],
     max_task_ttl: e.maxTaskTtl,
     revoke_on_exit: e.revokeOnExit,
+    expires_at: e.entryExpiry ?? 0,
   }
 }

@@ -169,4 +169,9 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX revocations_expires_at ON revocations (expires_at);
   `,
+  // 8: entry expiry (SPIRE's -entryExpiry): unix seconds, 0 = never; expired entries are pruned
+  `
+  ALTER TABLE registration_entries ADD COLUMN entry_expiry INTEGER NOT NULL DEFAULT 0 CHECK (entry_expiry >= 0);
+  CREATE INDEX registration_entries_entry_expiry ON registration_entries (entry_expiry) WHERE entry_expiry > 0;
+  `,
 ]

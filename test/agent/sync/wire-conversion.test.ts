@@ -27,6 +27,7 @@ function wireEntry(id: string, over: Partial<RegistrationEntry__Output> = {}): R
     task_scopes: [],
     max_task_ttl: 0,
     revoke_on_exit: false,
+    expires_at: 0,
     ...over,
   }
 }

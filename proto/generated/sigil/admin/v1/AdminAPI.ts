@@ -21,6 +21,9 @@ import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentReques
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from '../../../sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from '../../../sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from '../../../sigil/admin/v1/GetBundleResponse.js';
+import type { GetLocalAuthoritiesRequest as _sigil_admin_v1_GetLocalAuthoritiesRequest, GetLocalAuthoritiesRequest__Output as _sigil_admin_v1_GetLocalAuthoritiesRequest__Output } from '../../../sigil/admin/v1/GetLocalAuthoritiesRequest.js';
+import type { GetLocalAuthoritiesResponse as _sigil_admin_v1_GetLocalAuthoritiesResponse, GetLocalAuthoritiesResponse__Output as _sigil_admin_v1_GetLocalAuthoritiesResponse__Output } from '../../../sigil/admin/v1/GetLocalAuthoritiesResponse.js';
+import type { GetLoggerRequest as _sigil_admin_v1_GetLoggerRequest, GetLoggerRequest__Output as _sigil_admin_v1_GetLoggerRequest__Output } from '../../../sigil/admin/v1/GetLoggerRequest.js';
 import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from '../../../sigil/admin/v1/GetTaskRequest.js';
 import type { GetTaskResponse as _sigil_admin_v1_GetTaskResponse, GetTaskResponse__Output as _sigil_admin_v1_GetTaskResponse__Output } from '../../../sigil/admin/v1/GetTaskResponse.js';
 import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Output as _sigil_admin_v1_HealthRequest__Output } from '../../../sigil/admin/v1/HealthRequest.js';
@@ -35,16 +38,43 @@ import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsReq
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from '../../../sigil/admin/v1/ListSvidsResponse.js';
 import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from '../../../sigil/admin/v1/ListTasksRequest.js';
 import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from '../../../sigil/admin/v1/ListTasksResponse.js';
+import type { LocalAuthorityRequest as _sigil_admin_v1_LocalAuthorityRequest, LocalAuthorityRequest__Output as _sigil_admin_v1_LocalAuthorityRequest__Output } from '../../../sigil/admin/v1/LocalAuthorityRequest.js';
+import type { LocalAuthorityResponse as _sigil_admin_v1_LocalAuthorityResponse, LocalAuthorityResponse__Output as _sigil_admin_v1_LocalAuthorityResponse__Output } from '../../../sigil/admin/v1/LocalAuthorityResponse.js';
+import type { LoggerResponse as _sigil_admin_v1_LoggerResponse, LoggerResponse__Output as _sigil_admin_v1_LoggerResponse__Output } from '../../../sigil/admin/v1/LoggerResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from '../../../sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from '../../../sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from '../../../sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from '../../../sigil/admin/v1/MintX509SvidResponse.js';
+import type { PrepareLocalAuthorityRequest as _sigil_admin_v1_PrepareLocalAuthorityRequest, PrepareLocalAuthorityRequest__Output as _sigil_admin_v1_PrepareLocalAuthorityRequest__Output } from '../../../sigil/admin/v1/PrepareLocalAuthorityRequest.js';
+import type { ResetLogLevelRequest as _sigil_admin_v1_ResetLogLevelRequest, ResetLogLevelRequest__Output as _sigil_admin_v1_ResetLogLevelRequest__Output } from '../../../sigil/admin/v1/ResetLogLevelRequest.js';
 import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from '../../../sigil/admin/v1/RevokeSvidRequest.js';
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from '../../../sigil/admin/v1/RevokeSvidResponse.js';
+import type { SetLogLevelRequest as _sigil_admin_v1_SetLogLevelRequest, SetLogLevelRequest__Output as _sigil_admin_v1_SetLogLevelRequest__Output } from '../../../sigil/admin/v1/SetLogLevelRequest.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from '../../../sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from '../../../sigil/admin/v1/UpdateEntryResponse.js';
 
 export interface AdminAPIClient extends grpc.Client {
+  /**
+   * `localauthority x509|jwt activate --authority-id ID`: the prepared
+   * authority ID takes over signing; the active one becomes old.
+   * NOT_FOUND: no authority with that ID. FAILED_PRECONDITION: it is not the
+   * prepared one.
+   */
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt activate --authority-id ID`: the prepared
+   * authority ID takes over signing; the active one becomes old.
+   * NOT_FOUND: no authority with that ID. FAILED_PRECONDITION: it is not the
+   * prepared one.
+   */
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * `agent ban --spiffe-id ID`: refuses the agent from now on, including
    * re-attestation, until an operator evicts it.
@@ -189,6 +219,38 @@ export interface AdminAPIClient extends grpc.Client {
   getBundle(argument: _sigil_admin_v1_GetBundleRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetBundleResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `localauthority x509|jwt show`: the active, prepared and old authorities
+   * of one kind. INVALID_ARGUMENT: kind other than `x509` or `jwt`.
+   */
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt show`: the active, prepared and old authorities
+   * of one kind. INVALID_ARGUMENT: kind other than `x509` or `jwt`.
+   */
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `logger get`: the running server's log level and the configured one.
+   */
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `logger get`: the running server's log level and the configured one.
+   */
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `task show --task-id ID`: one task, its credentials and its decisions.
    */
   GetTask(argument: _sigil_admin_v1_GetTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
@@ -328,6 +390,63 @@ export interface AdminAPIClient extends grpc.Client {
   mintX509Svid(argument: _sigil_admin_v1_MintX509SvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintX509SvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `localauthority x509|jwt prepare`: creates a new prepared authority (it
+   * replaces a prepared one that has not signed anything) and publishes it in
+   * the bundle; it signs nothing until activated.
+   */
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt prepare`: creates a new prepared authority (it
+   * replaces a prepared one that has not signed anything) and publishes it in
+   * the bundle; it signs nothing until activated.
+   */
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `logger reset`: back to the configured log level.
+   */
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `logger reset`: back to the configured log level.
+   */
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `localauthority x509|jwt revoke --authority-id ID`: removes a tainted
+   * authority from the bundle; what it signed stops verifying.
+   * FAILED_PRECONDITION: not tainted (taint it first), active or prepared, or
+   * an X.509 authority under an upstream CA (the bundle holds the upstream
+   * root). NOT_FOUND: no authority with that ID.
+   */
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt revoke --authority-id ID`: removes a tainted
+   * authority from the bundle; what it signed stops verifying.
+   * FAILED_PRECONDITION: not tainted (taint it first), active or prepared, or
+   * an X.509 authority under an upstream CA (the bundle holds the upstream
+   * root). NOT_FOUND: no authority with that ID.
+   */
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
    * [--reason R]`: revokes credentials until they expire. A serial or jti
    * nobody issued is accepted (and harmless).
@@ -347,6 +466,44 @@ export interface AdminAPIClient extends grpc.Client {
   revokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `logger set --level L`: changes the running server's log level (not
+   * saved). INVALID_ARGUMENT: not one of debug, info, warn, error.
+   */
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `logger set --level L`: changes the running server's log level (not
+   * saved). INVALID_ARGUMENT: not one of debug, info, warn, error.
+   */
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `localauthority x509|jwt taint --authority-id ID`: marks an old authority
+   * tainted; every agent re-issues at once each SVID it signed (pushed on
+   * WatchAgentUpdates). FAILED_PRECONDITION: the authority is active or
+   * prepared, or already tainted. NOT_FOUND: no authority with that ID.
+   */
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt taint --authority-id ID`: marks an old authority
+   * tainted; every agent re-issues at once each SVID it signed (pushed on
+   * WatchAgentUpdates). FAILED_PRECONDITION: the authority is active or
+   * prepared, or already tainted. NOT_FOUND: no authority with that ID.
+   */
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `entry update --entry-id ID ...`: changes an existing entry.
    */
   UpdateEntry(argument: _sigil_admin_v1_UpdateEntryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_UpdateEntryResponse__Output>): grpc.ClientUnaryCall;
@@ -364,6 +521,14 @@ export interface AdminAPIClient extends grpc.Client {
 }
 
 export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * `localauthority x509|jwt activate --authority-id ID`: the prepared
+   * authority ID takes over signing; the active one becomes old.
+   * NOT_FOUND: no authority with that ID. FAILED_PRECONDITION: it is not the
+   * prepared one.
+   */
+  ActivateLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
+  
   /**
    * `agent ban --spiffe-id ID`: refuses the agent from now on, including
    * re-attestation, until an operator evicts it.
@@ -414,6 +579,17 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   GetBundle: grpc.handleUnaryCall<_sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse>;
   
   /**
+   * `localauthority x509|jwt show`: the active, prepared and old authorities
+   * of one kind. INVALID_ARGUMENT: kind other than `x509` or `jwt`.
+   */
+  GetLocalAuthorities: grpc.handleUnaryCall<_sigil_admin_v1_GetLocalAuthoritiesRequest__Output, _sigil_admin_v1_GetLocalAuthoritiesResponse>;
+  
+  /**
+   * `logger get`: the running server's log level and the configured one.
+   */
+  GetLogger: grpc.handleUnaryCall<_sigil_admin_v1_GetLoggerRequest__Output, _sigil_admin_v1_LoggerResponse>;
+  
+  /**
    * `task show --task-id ID`: one task, its credentials and its decisions.
    */
   GetTask: grpc.handleUnaryCall<_sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse>;
@@ -461,11 +637,46 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   MintX509Svid: grpc.handleUnaryCall<_sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse>;
   
   /**
+   * `localauthority x509|jwt prepare`: creates a new prepared authority (it
+   * replaces a prepared one that has not signed anything) and publishes it in
+   * the bundle; it signs nothing until activated.
+   */
+  PrepareLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_PrepareLocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
+  
+  /**
+   * `logger reset`: back to the configured log level.
+   */
+  ResetLogLevel: grpc.handleUnaryCall<_sigil_admin_v1_ResetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse>;
+  
+  /**
+   * `localauthority x509|jwt revoke --authority-id ID`: removes a tainted
+   * authority from the bundle; what it signed stops verifying.
+   * FAILED_PRECONDITION: not tainted (taint it first), active or prepared, or
+   * an X.509 authority under an upstream CA (the bundle holds the upstream
+   * root). NOT_FOUND: no authority with that ID.
+   */
+  RevokeLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
+  
+  /**
    * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
    * [--reason R]`: revokes credentials until they expire. A serial or jti
    * nobody issued is accepted (and harmless).
    */
   RevokeSvid: grpc.handleUnaryCall<_sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse>;
+  
+  /**
+   * `logger set --level L`: changes the running server's log level (not
+   * saved). INVALID_ARGUMENT: not one of debug, info, warn, error.
+   */
+  SetLogLevel: grpc.handleUnaryCall<_sigil_admin_v1_SetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse>;
+  
+  /**
+   * `localauthority x509|jwt taint --authority-id ID`: marks an old authority
+   * tainted; every agent re-issues at once each SVID it signed (pushed on
+   * WatchAgentUpdates). FAILED_PRECONDITION: the authority is active or
+   * prepared, or already tainted. NOT_FOUND: no authority with that ID.
+   */
+  TaintLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
   
   /**
    * `entry update --entry-id ID ...`: changes an existing entry.
@@ -475,6 +686,7 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface AdminAPIDefinition extends grpc.ServiceDefinition {
+  ActivateLocalAuthority: MethodDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
   BanAgent: MethodDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentRequest__Output, _sigil_admin_v1_BanAgentResponse__Output>
   CountEntries: MethodDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesResponse, _sigil_admin_v1_CountEntriesRequest__Output, _sigil_admin_v1_CountEntriesResponse__Output>
   CreateEntry: MethodDefinition<_sigil_admin_v1_CreateEntryRequest, _sigil_admin_v1_CreateEntryResponse, _sigil_admin_v1_CreateEntryRequest__Output, _sigil_admin_v1_CreateEntryResponse__Output>
@@ -484,6 +696,8 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   EvictAgent: MethodDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse__Output>
   GetAgent: MethodDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse__Output>
   GetBundle: MethodDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse__Output>
+  GetLocalAuthorities: MethodDefinition<_sigil_admin_v1_GetLocalAuthoritiesRequest, _sigil_admin_v1_GetLocalAuthoritiesResponse, _sigil_admin_v1_GetLocalAuthoritiesRequest__Output, _sigil_admin_v1_GetLocalAuthoritiesResponse__Output>
+  GetLogger: MethodDefinition<_sigil_admin_v1_GetLoggerRequest, _sigil_admin_v1_LoggerResponse, _sigil_admin_v1_GetLoggerRequest__Output, _sigil_admin_v1_LoggerResponse__Output>
   GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
@@ -493,6 +707,11 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   ListTasks: MethodDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksRequest__Output, _sigil_admin_v1_ListTasksResponse__Output>
   MintJwtSvid: MethodDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidRequest__Output, _sigil_admin_v1_MintJwtSvidResponse__Output>
   MintX509Svid: MethodDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse__Output>
+  PrepareLocalAuthority: MethodDefinition<_sigil_admin_v1_PrepareLocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_PrepareLocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
+  ResetLogLevel: MethodDefinition<_sigil_admin_v1_ResetLogLevelRequest, _sigil_admin_v1_LoggerResponse, _sigil_admin_v1_ResetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse__Output>
+  RevokeLocalAuthority: MethodDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
   RevokeSvid: MethodDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse__Output>
+  SetLogLevel: MethodDefinition<_sigil_admin_v1_SetLogLevelRequest, _sigil_admin_v1_LoggerResponse, _sigil_admin_v1_SetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse__Output>
+  TaintLocalAuthority: MethodDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
   UpdateEntry: MethodDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse__Output>
 }

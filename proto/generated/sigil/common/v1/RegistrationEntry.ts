@@ -78,6 +78,13 @@ export interface RegistrationEntry {
    * Revoke a process's X509-SVIDs of this entry when the process exits.
    */
   'revoke_on_exit'?: (boolean);
+  /**
+   * When the entry expires, unix seconds; 0 = never (SPIRE's `expires_at`,
+   * `-entryExpiry`). An expired entry no longer matches or authorizes
+   * anything and is pruned. (Issue 16 item 4; number chosen high to stay
+   * clear of other branches' new fields.)
+   */
+  'expires_at'?: (number | string | Long);
 }
 
 /**
@@ -154,4 +161,11 @@ export interface RegistrationEntry__Output {
    * Revoke a process's X509-SVIDs of this entry when the process exits.
    */
   'revoke_on_exit': (boolean);
+  /**
+   * When the entry expires, unix seconds; 0 = never (SPIRE's `expires_at`,
+   * `-entryExpiry`). An expired entry no longer matches or authorizes
+   * anything and is pruned. (Issue 16 item 4; number chosen high to stay
+   * clear of other branches' new fields.)
+   */
+  'expires_at': (number);
 }
