@@ -130,6 +130,7 @@ t.test(
     const from = w.output.lines.length
     const taintedAt = Date.now()
     const tainted = await change(node, 'x509', 'taint', oldId)
+    const taintReturned = Date.now()
     t.equal(tainted.code, 0, tainted.stderr)
     const renewed = await w.output.waitFor(
       (l) => l.kind === 'update' && printedSvids(l)[0]?.serial !== oldSvid.serial,

@@ -9,6 +9,7 @@ import { agentTests } from './conformance/agents.js'
 import { authorizationTests } from './conformance/authorization.js'
 import { bundleTests } from './conformance/bundles.js'
 import { entryTests } from './conformance/entries.js'
+import { entryExpiryTests } from './conformance/entry-expiry.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
@@ -27,6 +28,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
+  entryExpiryTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()
