@@ -37,6 +37,8 @@ export interface AdminFixture {
   logger: RecordingLogger
   server: AdminApiServer
   tasks: TaskService
+  /** The log level `logger get|set|reset` changes (launched at info). */
+  logLevel: { level: string; readonly launchLevel: string }
   /** Runs `sigil-server <argv>` in-process against this server (SIGIL_ADMIN_SOCKET set). */
   cli(argv: string[], env?: Record<string, string | undefined>): Promise<CliResult>
   close(): Promise<void>
@@ -101,7 +103,9 @@ export async function startAdminFixture(
     clock: now,
     defaultJwtSvidTtlSeconds: 300,
   })
+  const logLevel = { level: 'info', launchLevel: 'info' }
   const server = await startAdminApiServer({
+    logLevel,
     tasks,
     socketPath,
     trustDomain: TD,
@@ -124,6 +128,7 @@ export async function startAdminFixture(
     logger,
     server,
     tasks,
+    logLevel,
     cli: (argv, env = {}) => runCaptured(argv, { SIGIL_ADMIN_SOCKET: socketPath, ...env }),
     async close() {
       await server.close()
