@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto'
 import { SigilError } from '../../certs/errors.js'
+import { echo } from '../../certs/lib/echo.js'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import type { Authority, JwtAuthority, X509Authority } from './authority.js'
 import type { AuthoritySlots } from './authority-slots.js'
@@ -111,7 +112,7 @@ export async function applyLocalAuthorityChange(
     throw new SigilError('ERR_INVALID_ARGUMENT', `${action}: an authority ID is required`)
   const list: readonly Authority[] = slots[kind]
   const a = list.find((x) => authorityIdOf(kind, x) === authorityId)
-  if (!a) throw new SigilError('ERR_NOT_FOUND', `no ${what} with ID ${authorityId.slice(0, 100)}`)
+  if (!a) throw new SigilError('ERR_NOT_FOUND', `no ${what} with ID ${echo(authorityId)}`)
   const refuse = (why: string) => new SigilError('ERR_FAILED_PRECONDITION', `${what} ${authorityId}: ${why}`)
   switch (action) {
     case 'activate':

@@ -31,9 +31,14 @@ function kindOf(kind: string): AuthorityKind {
   throw new SigilError('ERR_INVALID_ARGUMENT', 'kind must be x509 or jwt')
 }
 
+/** An X.509 subject key ID (hex) or a JWT kid: letters, digits, `-` and `_`, at most 256. */
 function authorityIdOf(id: string): string {
-  if (id.length > 256)
-    throw new SigilError('ERR_INVALID_ARGUMENT', 'authority_id is longer than 256 characters')
+  if (!/^[A-Za-z0-9_-]{0,256}$/.test(id)) {
+    throw new SigilError(
+      'ERR_INVALID_ARGUMENT',
+      'authority_id must be at most 256 letters, digits, - or _ (as localauthority show prints it)',
+    )
+  }
   return id
 }
 

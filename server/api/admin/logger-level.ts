@@ -27,10 +27,16 @@ export function loggerHandlers(
     return deps.logLevel
   }
   const answer = (c: LogLevelControl) => ({ current_level: c.level, launch_level: c.launchLevel })
+  // logged (warn) while the more verbose of the two levels applies, so that raising the level to
+  // `error` (hiding what follows) still leaves its trace in the log
   const set = (c: LogLevelControl, level: string) => {
     const before = c.level
+    const rank = (l: string) => (LOG_LEVELS as readonly string[]).indexOf(l)
+    const log = () =>
+      deps.logger.warn({ new_level: level, previous_level: before }, 'log level changed by an operator')
+    if (rank(level) >= rank(before)) log()
     c.level = level
-    deps.logger.warn({ level, previous_level: before }, 'log level changed by an operator')
+    if (rank(level) < rank(before)) log()
   }
   return {
     GetLogger: unary('GetLogger', deps.logger, async () => answer(control())),

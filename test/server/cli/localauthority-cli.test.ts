@@ -88,7 +88,7 @@ t.test('logger get, set (SPIRE -level), reset', async (t) => {
   t.same(JSON.parse(set.stdout), { current_level: 'debug', launch_level: 'info' })
   t.equal(f.logLevel.level, 'debug', 'the running logger changed')
   t.ok(
-    f.logger.entries.some((e) => e.msg === 'log level changed by an operator' && e.obj.level === 'debug'),
+    f.logger.entries.some((e) => e.msg === 'log level changed by an operator' && e.obj.new_level === 'debug'),
     'the change is logged',
   )
   const bad = await f.cli(['logger', 'set', '--level', 'trace'])
