@@ -6,8 +6,6 @@
 // re-minted under the new kid; `revoke` → the old kid leaves the JWKS. Tainting or revoking the
 // active authority is refused.
 import { X509Certificate } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { decodeProtectedHeader } from 'jose'
 import t from 'tap'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
@@ -17,30 +15,11 @@ import {
   printedSvids,
   startSigilNode,
   startWorkload,
+  writeWorkloadScript,
 } from '../helpers/agent-process.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
 const TD = 'spiffe://example.org'
-
-/** A workload that streams FetchX509SVID (`update` lines) and, on a stdin line "jwt", fetches a JWT-SVID for `db` (`jwt` lines). */
-const SCRIPT = `import { createRequire } from 'node:module'
-import { createInterface } from 'node:readline'
-import { pathToFileURL } from 'node:url'
-const [root, socket] = process.argv.slice(2)
-const grpc = createRequire(root + '/package.json')('@grpc/grpc-js')
-const { loadWorkloadApi } = await import(pathToFileURL(root + '/dist/proto/loader.js').href)
-const client = new (loadWorkloadApi().Client)('unix:' + socket, grpc.credentials.createInsecure())
-const print = (o) => process.stdout.write(JSON.stringify({ ...o, received_at: Date.now() }) + '\\n')
-const b64 = (b) => Buffer.from(b).toString('base64')
-const md = () => { const m = new grpc.Metadata(); m.set('workload.spiffe.io', 'true'); return m }
-const call = client.FetchX509SVID({}, md())
-call.on('data', (msg) => print({ kind: 'update', svids: msg.svids.map((s) => ({ spiffe_id: s.spiffe_id, x509_svid: b64(s.x509_svid), x509_svid_key: b64(s.x509_svid_key), bundle: b64(s.bundle) })) }))
-call.on('error', (err) => print({ kind: 'error', code: err.code, details: err.details }))
-createInterface({ input: process.stdin })
-  .on('line', (line) => line === 'jwt' && client.FetchJWTSVID({ audience: ['db'] }, md(), (err, res) =>
-    err ? print({ kind: 'error', of: 'jwt', code: err.code, details: err.details }) : print({ kind: 'jwt', token: res.svids[0].svid })))
-  .on('close', () => { client.close(); process.exit(0) })
-`
 
 interface Shown {
   active: { authority_id: string } | null
@@ -77,8 +56,7 @@ t.test(
   'x509: prepare, activate, taint (agent re-issues at once), revoke (old CA leaves the bundle)',
   async (t) => {
     const node = await startSigilNode(t)
-    const script = join(node.dir, 'la-workload.mjs')
-    writeFileSync(script, SCRIPT, { mode: 0o644 })
+    const script = writeWorkloadScript(node.dir, 'la-workload.mjs')
     const id = `${TD}/la`
     await node.createEntry(id, ['unix:uid:0', `proc:script:${script}`], ['--x509-svid-ttl', '1h'])
     const w = startWorkload(t, { script, socketPath: node.agent.socketPath })
@@ -205,8 +183,7 @@ t.test(
   'jwt: taint re-mints the cached JWT-SVID under the new key; revoke removes the kid from the JWKS',
   async (t) => {
     const node = await startSigilNode(t)
-    const script = join(node.dir, 'la-jwt.mjs')
-    writeFileSync(script, SCRIPT, { mode: 0o644 })
+    const script = writeWorkloadScript(node.dir, 'la-jwt.mjs')
     await node.createEntry(`${TD}/la-jwt`, ['unix:uid:0', `proc:script:${script}`], ['--jwt-svid-ttl', '1h'])
     const w = startWorkload(t, { script, socketPath: node.agent.socketPath })
     await w.next('update')

@@ -6,22 +6,11 @@
 // malformed kind or authority ID (a megabyte, control characters) is INVALID_ARGUMENT and the
 // server answers the next call; `logger set` takes only debug|info|warn|error (never pino's
 // `silent`, which would switch the audit trail off), and raising the level leaves its trace.
-import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js'
+import { status } from '@grpc/grpc-js'
 import t from 'tap'
-import { type AdminAPIDefinition, loadAdminApi } from '../../proto/loader.js'
 import { type ServerProcess, shortTempDir, startServerProcess } from '../helpers/server-process.js'
 import { waitUntil } from '../helpers/wait-until.js'
-
-let server: ServerProcess
-let client: Client
-t.before(async () => {
-  server = await startServerProcess(shortTempDir(t))
-  client = new Client(`unix:${server.adminSocket}`, credentials.createInsecure())
-})
-t.teardown(async () => {
-  client?.close()
-  await server?.stop()
-})
+import { rawAdminClient } from './harness.js'
 
 /** The fields of the answers this test reads. */
 interface Answer {
@@ -31,25 +20,18 @@ interface Answer {
   readonly launch_level?: string
 }
 
-function call(
-  method: keyof AdminAPIDefinition & string,
-  request: object,
-): Promise<{ err?: ServiceError; res?: Answer }> {
-  const def = loadAdminApi().service[method] as NonNullable<
-    ReturnType<typeof loadAdminApi>['service'][typeof method]
-  >
-  return new Promise((done) =>
-    client.makeUnaryRequest(
-      def.path,
-      def.requestSerialize as (r: object) => Buffer,
-      def.responseDeserialize,
-      request,
-      new Metadata(),
-      { deadline: Date.now() + 20_000 },
-      (err, res) => done(err ? { err } : { res }),
-    ),
-  )
-}
+let server: ServerProcess
+let admin: ReturnType<typeof rawAdminClient<Answer>>
+t.before(async () => {
+  server = await startServerProcess(shortTempDir(t))
+  admin = rawAdminClient<Answer>(server.adminSocket)
+})
+t.teardown(async () => {
+  admin?.close()
+  await server?.stop()
+})
+
+const call = (method: Parameters<typeof admin.call>[0], request: object) => admin.call(method, request)
 
 async function bundleText(): Promise<string> {
   const r = await server.cli('bundle', 'show', '--format', 'spiffe')
