@@ -3,9 +3,12 @@
 // workload's X509-SVID (and its own SVID) at once, the time from taint to the new serial is
 // measured; `revoke` → the old CA leaves `bundle show` and the old SVID no longer verifies with
 // openssl against the new bundle. The same for JWT: `taint` → the workload's cached JWT-SVID is
-// re-minted under the new kid; `revoke` → the old kid leaves the JWKS. Tainting or revoking the
+// re-minted under the new kid; `revoke` → the old kid leaves the JWKS and the agent's
+// ValidateJWTSVID refuses the old token. Tainting or revoking the
 // active authority is refused.
 import { X509Certificate } from 'node:crypto'
+import { realpathSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { decodeProtectedHeader } from 'jose'
 import t from 'tap'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
@@ -17,6 +20,7 @@ import {
   startWorkload,
   writeWorkloadScript,
 } from '../helpers/agent-process.js'
+import { AGENT_BIN } from '../helpers/server-process.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
 const TD = 'spiffe://example.org'
@@ -185,6 +189,14 @@ t.test(
     const node = await startSigilNode(t)
     const script = writeWorkloadScript(node.dir, 'la-jwt.mjs')
     await node.createEntry(`${TD}/la-jwt`, ['unix:uid:0', `proc:script:${script}`], ['--jwt-svid-ttl', '1h'])
+    // the agent CLI validates tokens through the Workload API, as a registered workload
+    await node.createEntry(`${TD}/cli`, ['unix:uid:0', `proc:script:${realpathSync(AGENT_BIN)}`])
+    const tokenFile = join(node.dir, 'old-token')
+    const validates = async (token: string) => {
+      writeFileSync(tokenFile, token, { mode: 0o600 })
+      return (await node.agent.api('api', 'validate', 'jwt', '--audience', 'db', '--svid-file', tokenFile))
+        .code
+    }
     const w = startWorkload(t, { script, socketPath: node.agent.socketPath })
     await w.next('update')
     const jwt = async () => {
@@ -226,7 +238,17 @@ t.test(
     t.comment(`taint → re-minted JWT-SVID within ${Date.now() - taintedAt} ms`)
     t.equal(decodeProtectedHeader(fresh).kid, newKid, 'the new token is signed by the new key')
 
+    t.equal(await validates(first), 0, 'the old token still validates while its key is only tainted')
     t.equal((await change(node, 'jwt', 'revoke', oldKid)).code, 0)
+    await waitUntil(
+      'the agent refuses the token of the revoked key',
+      async () => (await validates(first)) !== 0,
+      {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+      },
+    )
+    t.equal(await validates(fresh), 0, 'the new token validates')
     const spiffe = await node.server.cli('bundle', 'show', '--format', 'spiffe', '--output', 'json')
     const kids = (JSON.parse(spiffe.stdout).bundle.keys as { use: string; kid?: string }[])
       .filter((k) => k.use === 'jwt-svid')
