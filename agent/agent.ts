@@ -22,6 +22,7 @@ import { KnownEntries } from './authz/known-entries.js'
 import { loadPolicyFile } from './authz/policy-source.js'
 import { RevocationSet } from './cache/revocation-set.js'
 import { WitSvidSource } from './cache/wit-svid-source.js'
+import { TaintedAuthorities } from './cache/tainted-authorities.js'
 import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
 import type { AgentConfig } from './config/load-agent-config.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
@@ -140,11 +141,21 @@ export async function startAgent(
       cache.dropRevokedX509Svids((serial) => revocations.isRevoked('x509_serial', serial))
     })
     const stopCrls = revocations.onCrls((crls) => cache.setCrls(crls))
+    // `localauthority taint`: re-issue at once what a tainted authority signed
+    const tainted = new TaintedAuthorities()
+    const stopTaint = tainted.onChange(() => {
+      const renewed = cache.renewTainted(tainted)
+      logger.info(
+        { x509_svids: renewed.x509, jwt_svids: renewed.jwt, tainted_authorities: tainted.size },
+        'authorities tainted: re-issuing the SVIDs they signed',
+      )
+    })
     const exitReporter = new ExitedSvidReporter({ server: () => client, logger, clock })
     const stopExits = cache.onExitedSvids((svids) => exitReporter.report(svids))
     life.onClose('revocations', () => {
       stopDropping()
       stopCrls()
+      stopTaint()
       stopExits()
       exitReporter.close()
     })
@@ -195,6 +206,7 @@ export async function startAgent(
       logger,
       clock,
       onSynced: (seconds, ok) => metrics.synced(seconds, ok),
+      isTainted: (identity) => tainted.signedLeaf(identity.chainDer[0]),
       onState: async (state) => {
         cache.update(state)
         knownEntries.update(state.entries)
@@ -242,6 +254,7 @@ export async function startAgent(
     const updates = new AgentUpdateWatch({
       connection: client,
       revocations,
+      tainted,
       logger,
       onPolicy: (p) => policy.apply(p),
     })

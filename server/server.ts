@@ -18,6 +18,7 @@ import { runEvery } from '../common/loop/run-every.js'
 import { startMetricsListener } from '../common/metrics/metrics-listener.js'
 import { AuditTrail } from './audit/audit-trail.js'
 import { ApprovalService } from './approval/approval-service.js'
+import type { LogLevelControl } from './api/admin/logger-level.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
@@ -207,6 +208,25 @@ export async function startServer(
     await approvals.expireStale()
     life.onClose('approvals', () => approvals.close())
 
+    // entry expiry (`--entry-expiry`): expired entries already authorize nothing; this deletes them
+    life.background(
+      'entry-prune',
+      runEvery(
+        life.signal,
+        async () => {
+          const pruned = await datastore.pruneExpiredEntries(clock())
+          for (const e of pruned) {
+            logger.info({ entry_id: e.id, spiffe_id: e.spiffeId }, 'expired registration entry pruned')
+          }
+        },
+        {
+          intervalMs: ENTRY_PRUNE_INTERVAL_MS,
+          maxBackoffMs: 60_000,
+          onError: (e) => logger.warn({ err: errorText(e) }, 'expired entry prune failed'),
+        },
+      ),
+    )
+
     const agentApi = await startAgentApiServer({
       policies,
       tasks,
@@ -262,6 +282,7 @@ export async function startServer(
       revocations,
       revokeTask,
       audit,
+      logLevel: logLevelControl(logger),
     })
     life.onClose('admin-api', () => adminApi.close())
 
@@ -366,6 +387,23 @@ export async function startServer(
   } catch (err) {
     await life.close()
     throw err
+  }
+}
+
+/** How often expired registration entries are deleted. */
+export const ENTRY_PRUNE_INTERVAL_MS = 10_000
+
+/** `logger get|set|reset` on the running pino logger (its level at start is the launch level). */
+function logLevelControl(logger: Logger): LogLevelControl {
+  const launchLevel = logger.level
+  return {
+    get level() {
+      return logger.level
+    },
+    set level(level: string) {
+      logger.level = level
+    },
+    launchLevel,
   }
 }
 

@@ -10,6 +10,7 @@ import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import { retryDelayMs } from '../../common/loop/backoff.js'
 import type { RevocationSet } from '../cache/revocation-set.js'
+import type { TaintedAuthorities } from '../cache/tainted-authorities.js'
 import type { AgentIdentity } from './agent-identity.js'
 
 /** A pushed policy (issue 14). */
@@ -23,7 +24,10 @@ export interface PushedPolicy {
 export interface UpdateConnection {
   readonly identity: AgentIdentity | undefined
   watchUpdates(
-    target: Pick<RevocationSet, 'apply' | 'setCrls'> & { setPolicy?: (p: PushedPolicy) => void },
+    target: Pick<RevocationSet, 'apply' | 'setCrls'> & {
+      setPolicy?: (p: PushedPolicy) => void
+      setTainted?(x509: readonly string[], jwt: readonly string[]): void
+    },
     signal: AbortSignal,
   ): Promise<void>
 }
@@ -34,6 +38,8 @@ export interface AgentUpdateWatchOptions {
   readonly revocations: RevocationSet
   /** Where pushed policies go (agent/policy's `AgentPolicy.apply`); absent: ignored. */
   readonly onPolicy?: (p: PushedPolicy) => void
+  /** Where pushed taint updates go (`localauthority taint`); ignored without it. */
+  readonly tainted?: TaintedAuthorities
   readonly logger: Log
   /** First pause after a broken stream (default 250 ms). */
   readonly initialBackoffMs?: number
@@ -107,6 +113,10 @@ export class AgentUpdateWatch {
             setPolicy: (p) => {
               delivered()
               this.#opts.onPolicy?.(p)
+            },
+            setTainted: (x509, jwt) => {
+              delivered()
+              this.#opts.tainted?.set(x509, jwt)
             },
           },
           signal,

@@ -51,6 +51,8 @@ export const DEFAULT_CALL_TIMEOUT_MS = 15_000
 export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'> & {
   /** The policy in force (issue 14); absent: policy updates are ignored. */
   readonly setPolicy?: (update: { version: number; text: string; sha256: string }) => void
+  /** The complete set of tainted authorities (`TaintedAuthorities.set`). */
+  setTainted?(x509: readonly string[], jwt: readonly string[]): void
 }
 
 /** What {@link ServerClient} is built from. */
@@ -399,6 +401,12 @@ export class ServerClient implements SvidIssuer {
             text: u.policy.text,
             sha256: u.policy.sha256,
           })
+        else if (u.tainted_authorities) {
+          target.setTainted?.(
+            u.tainted_authorities.x509_authority_ids,
+            u.tainted_authorities.jwt_authority_ids,
+          )
+        }
       })
       call.on('error', (err) => done(err))
       call.on('end', () => done())

@@ -38,6 +38,9 @@ import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentReques
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from './sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from './sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from './sigil/admin/v1/GetBundleResponse.js';
+import type { GetLocalAuthoritiesRequest as _sigil_admin_v1_GetLocalAuthoritiesRequest, GetLocalAuthoritiesRequest__Output as _sigil_admin_v1_GetLocalAuthoritiesRequest__Output } from './sigil/admin/v1/GetLocalAuthoritiesRequest.js';
+import type { GetLocalAuthoritiesResponse as _sigil_admin_v1_GetLocalAuthoritiesResponse, GetLocalAuthoritiesResponse__Output as _sigil_admin_v1_GetLocalAuthoritiesResponse__Output } from './sigil/admin/v1/GetLocalAuthoritiesResponse.js';
+import type { GetLoggerRequest as _sigil_admin_v1_GetLoggerRequest, GetLoggerRequest__Output as _sigil_admin_v1_GetLoggerRequest__Output } from './sigil/admin/v1/GetLoggerRequest.js';
 import type { GetPolicyRequest as _sigil_admin_v1_GetPolicyRequest, GetPolicyRequest__Output as _sigil_admin_v1_GetPolicyRequest__Output } from './sigil/admin/v1/GetPolicyRequest.js';
 import type { GetPolicyResponse as _sigil_admin_v1_GetPolicyResponse, GetPolicyResponse__Output as _sigil_admin_v1_GetPolicyResponse__Output } from './sigil/admin/v1/GetPolicyResponse.js';
 import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from './sigil/admin/v1/GetTaskRequest.js';
@@ -64,6 +67,10 @@ import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsReq
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from './sigil/admin/v1/ListSvidsResponse.js';
 import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from './sigil/admin/v1/ListTasksRequest.js';
 import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from './sigil/admin/v1/ListTasksResponse.js';
+import type { LocalAuthority as _sigil_admin_v1_LocalAuthority, LocalAuthority__Output as _sigil_admin_v1_LocalAuthority__Output } from './sigil/admin/v1/LocalAuthority.js';
+import type { LocalAuthorityRequest as _sigil_admin_v1_LocalAuthorityRequest, LocalAuthorityRequest__Output as _sigil_admin_v1_LocalAuthorityRequest__Output } from './sigil/admin/v1/LocalAuthorityRequest.js';
+import type { LocalAuthorityResponse as _sigil_admin_v1_LocalAuthorityResponse, LocalAuthorityResponse__Output as _sigil_admin_v1_LocalAuthorityResponse__Output } from './sigil/admin/v1/LocalAuthorityResponse.js';
+import type { LoggerResponse as _sigil_admin_v1_LoggerResponse, LoggerResponse__Output as _sigil_admin_v1_LoggerResponse__Output } from './sigil/admin/v1/LoggerResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from './sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from './sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintWitSvidRequest as _sigil_admin_v1_MintWitSvidRequest, MintWitSvidRequest__Output as _sigil_admin_v1_MintWitSvidRequest__Output } from './sigil/admin/v1/MintWitSvidRequest.js';
@@ -71,12 +78,15 @@ import type { MintWitSvidResponse as _sigil_admin_v1_MintWitSvidResponse, MintWi
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from './sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from './sigil/admin/v1/MintX509SvidResponse.js';
 import type { PolicyVersion as _sigil_admin_v1_PolicyVersion, PolicyVersion__Output as _sigil_admin_v1_PolicyVersion__Output } from './sigil/admin/v1/PolicyVersion.js';
+import type { PrepareLocalAuthorityRequest as _sigil_admin_v1_PrepareLocalAuthorityRequest, PrepareLocalAuthorityRequest__Output as _sigil_admin_v1_PrepareLocalAuthorityRequest__Output } from './sigil/admin/v1/PrepareLocalAuthorityRequest.js';
 import type { RefreshFederatedBundleResponse as _sigil_admin_v1_RefreshFederatedBundleResponse, RefreshFederatedBundleResponse__Output as _sigil_admin_v1_RefreshFederatedBundleResponse__Output } from './sigil/admin/v1/RefreshFederatedBundleResponse.js';
+import type { ResetLogLevelRequest as _sigil_admin_v1_ResetLogLevelRequest, ResetLogLevelRequest__Output as _sigil_admin_v1_ResetLogLevelRequest__Output } from './sigil/admin/v1/ResetLogLevelRequest.js';
 import type { Revocation as _sigil_admin_v1_Revocation, Revocation__Output as _sigil_admin_v1_Revocation__Output } from './sigil/admin/v1/Revocation.js';
 import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from './sigil/admin/v1/RevokeSvidRequest.js';
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from './sigil/admin/v1/RevokeSvidResponse.js';
 import type { SetFederatedBundleRequest as _sigil_admin_v1_SetFederatedBundleRequest, SetFederatedBundleRequest__Output as _sigil_admin_v1_SetFederatedBundleRequest__Output } from './sigil/admin/v1/SetFederatedBundleRequest.js';
 import type { SetFederatedBundleResponse as _sigil_admin_v1_SetFederatedBundleResponse, SetFederatedBundleResponse__Output as _sigil_admin_v1_SetFederatedBundleResponse__Output } from './sigil/admin/v1/SetFederatedBundleResponse.js';
+import type { SetLogLevelRequest as _sigil_admin_v1_SetLogLevelRequest, SetLogLevelRequest__Output as _sigil_admin_v1_SetLogLevelRequest__Output } from './sigil/admin/v1/SetLogLevelRequest.js';
 import type { SetPolicyRequest as _sigil_admin_v1_SetPolicyRequest, SetPolicyRequest__Output as _sigil_admin_v1_SetPolicyRequest__Output } from './sigil/admin/v1/SetPolicyRequest.js';
 import type { SetPolicyResponse as _sigil_admin_v1_SetPolicyResponse, SetPolicyResponse__Output as _sigil_admin_v1_SetPolicyResponse__Output } from './sigil/admin/v1/SetPolicyResponse.js';
 import type { SvidRecord as _sigil_admin_v1_SvidRecord, SvidRecord__Output as _sigil_admin_v1_SvidRecord__Output } from './sigil/admin/v1/SvidRecord.js';
@@ -139,6 +149,9 @@ export interface ProtoGrpcType {
         GetAgentResponse: MessageTypeDefinition<_sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleRequest__Output>
         GetBundleResponse: MessageTypeDefinition<_sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleResponse__Output>
+        GetLocalAuthoritiesRequest: MessageTypeDefinition<_sigil_admin_v1_GetLocalAuthoritiesRequest, _sigil_admin_v1_GetLocalAuthoritiesRequest__Output>
+        GetLocalAuthoritiesResponse: MessageTypeDefinition<_sigil_admin_v1_GetLocalAuthoritiesResponse, _sigil_admin_v1_GetLocalAuthoritiesResponse__Output>
+        GetLoggerRequest: MessageTypeDefinition<_sigil_admin_v1_GetLoggerRequest, _sigil_admin_v1_GetLoggerRequest__Output>
         GetPolicyRequest: MessageTypeDefinition<_sigil_admin_v1_GetPolicyRequest, _sigil_admin_v1_GetPolicyRequest__Output>
         GetPolicyResponse: MessageTypeDefinition<_sigil_admin_v1_GetPolicyResponse, _sigil_admin_v1_GetPolicyResponse__Output>
         GetTaskRequest: MessageTypeDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskRequest__Output>
@@ -165,6 +178,10 @@ export interface ProtoGrpcType {
         ListSvidsResponse: MessageTypeDefinition<_sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsResponse__Output>
         ListTasksRequest: MessageTypeDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksRequest__Output>
         ListTasksResponse: MessageTypeDefinition<_sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksResponse__Output>
+        LocalAuthority: MessageTypeDefinition<_sigil_admin_v1_LocalAuthority, _sigil_admin_v1_LocalAuthority__Output>
+        LocalAuthorityRequest: MessageTypeDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityRequest__Output>
+        LocalAuthorityResponse: MessageTypeDefinition<_sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityResponse__Output>
+        LoggerResponse: MessageTypeDefinition<_sigil_admin_v1_LoggerResponse, _sigil_admin_v1_LoggerResponse__Output>
         MintJwtSvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidRequest__Output>
         MintJwtSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidResponse__Output>
         MintWitSvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintWitSvidRequest, _sigil_admin_v1_MintWitSvidRequest__Output>
@@ -172,12 +189,15 @@ export interface ProtoGrpcType {
         MintX509SvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidRequest__Output>
         MintX509SvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidResponse__Output>
         PolicyVersion: MessageTypeDefinition<_sigil_admin_v1_PolicyVersion, _sigil_admin_v1_PolicyVersion__Output>
+        PrepareLocalAuthorityRequest: MessageTypeDefinition<_sigil_admin_v1_PrepareLocalAuthorityRequest, _sigil_admin_v1_PrepareLocalAuthorityRequest__Output>
         RefreshFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_RefreshFederatedBundleResponse, _sigil_admin_v1_RefreshFederatedBundleResponse__Output>
+        ResetLogLevelRequest: MessageTypeDefinition<_sigil_admin_v1_ResetLogLevelRequest, _sigil_admin_v1_ResetLogLevelRequest__Output>
         Revocation: MessageTypeDefinition<_sigil_admin_v1_Revocation, _sigil_admin_v1_Revocation__Output>
         RevokeSvidRequest: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidRequest__Output>
         RevokeSvidResponse: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidResponse__Output>
         SetFederatedBundleRequest: MessageTypeDefinition<_sigil_admin_v1_SetFederatedBundleRequest, _sigil_admin_v1_SetFederatedBundleRequest__Output>
         SetFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_SetFederatedBundleResponse, _sigil_admin_v1_SetFederatedBundleResponse__Output>
+        SetLogLevelRequest: MessageTypeDefinition<_sigil_admin_v1_SetLogLevelRequest, _sigil_admin_v1_SetLogLevelRequest__Output>
         SetPolicyRequest: MessageTypeDefinition<_sigil_admin_v1_SetPolicyRequest, _sigil_admin_v1_SetPolicyRequest__Output>
         SetPolicyResponse: MessageTypeDefinition<_sigil_admin_v1_SetPolicyResponse, _sigil_admin_v1_SetPolicyResponse__Output>
         SvidRecord: MessageTypeDefinition<_sigil_admin_v1_SvidRecord, _sigil_admin_v1_SvidRecord__Output>

@@ -8,6 +8,7 @@ import type { AgentUpdate as _sigil_agent_v1_AgentUpdate, AgentUpdate__Output as
 import type { AttestAgentRequest as _sigil_agent_v1_AttestAgentRequest, AttestAgentRequest__Output as _sigil_agent_v1_AttestAgentRequest__Output } from './sigil/agent/v1/AttestAgentRequest.js';
 import type { AttestAgentResponse as _sigil_agent_v1_AttestAgentResponse, AttestAgentResponse__Output as _sigil_agent_v1_AttestAgentResponse__Output } from './sigil/agent/v1/AttestAgentResponse.js';
 import type { AttestationParams as _sigil_agent_v1_AttestationParams, AttestationParams__Output as _sigil_agent_v1_AttestationParams__Output } from './sigil/agent/v1/AttestationParams.js';
+import type { AuthorityTaintUpdate as _sigil_agent_v1_AuthorityTaintUpdate, AuthorityTaintUpdate__Output as _sigil_agent_v1_AuthorityTaintUpdate__Output } from './sigil/agent/v1/AuthorityTaintUpdate.js';
 import type { BatchNewX509SvidRequest as _sigil_agent_v1_BatchNewX509SvidRequest, BatchNewX509SvidRequest__Output as _sigil_agent_v1_BatchNewX509SvidRequest__Output } from './sigil/agent/v1/BatchNewX509SvidRequest.js';
 import type { BatchNewX509SvidResponse as _sigil_agent_v1_BatchNewX509SvidResponse, BatchNewX509SvidResponse__Output as _sigil_agent_v1_BatchNewX509SvidResponse__Output } from './sigil/agent/v1/BatchNewX509SvidResponse.js';
 import type { BeginTaskRequest as _sigil_agent_v1_BeginTaskRequest, BeginTaskRequest__Output as _sigil_agent_v1_BeginTaskRequest__Output } from './sigil/agent/v1/BeginTaskRequest.js';
@@ -56,6 +57,7 @@ export interface ProtoGrpcType {
         AttestAgentRequest: MessageTypeDefinition<_sigil_agent_v1_AttestAgentRequest, _sigil_agent_v1_AttestAgentRequest__Output>
         AttestAgentResponse: MessageTypeDefinition<_sigil_agent_v1_AttestAgentResponse, _sigil_agent_v1_AttestAgentResponse__Output>
         AttestationParams: MessageTypeDefinition<_sigil_agent_v1_AttestationParams, _sigil_agent_v1_AttestationParams__Output>
+        AuthorityTaintUpdate: MessageTypeDefinition<_sigil_agent_v1_AuthorityTaintUpdate, _sigil_agent_v1_AuthorityTaintUpdate__Output>
         BatchNewX509SvidRequest: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidRequest, _sigil_agent_v1_BatchNewX509SvidRequest__Output>
         BatchNewX509SvidResponse: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidResponse, _sigil_agent_v1_BatchNewX509SvidResponse__Output>
         BeginTaskRequest: MessageTypeDefinition<_sigil_agent_v1_BeginTaskRequest, _sigil_agent_v1_BeginTaskRequest__Output>

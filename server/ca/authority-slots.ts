@@ -125,22 +125,8 @@ export class AuthoritySlots {
     this.x509 = this.#pruneExpiredPrepared(this.x509, now, 'X.509 CA')
     this.jwt = this.#pruneExpiredPrepared(this.jwt, now, 'JWT key')
     this.wit = this.#pruneExpiredPrepared(this.wit, now, 'WIT key')
-    if (needsNext(this.x509, now)) {
-      const a = await createX509Authority({
-        trustDomain: o.trustDomain,
-        keyType: o.caKeyType,
-        ttlSeconds: o.caTtlSeconds,
-        now,
-        upstream: o.upstream,
-      })
-      this.x509.push(a)
-      this.#changed('X.509 CA prepared', a)
-    }
-    if (needsNext(this.jwt, now)) {
-      const a = await createJwtAuthority({ keyType: o.jwtKeyType, ttlSeconds: o.caTtlSeconds, now })
-      this.jwt.push(a)
-      this.#changed('JWT key prepared', a, { kid: a.kid })
-    }
+    if (needsNext(this.x509, now)) await this.prepare('x509', now)
+    if (needsNext(this.jwt, now)) await this.prepare('jwt', now)
     if (needsNext(this.wit, now)) {
       const keyType = o.witKeyType ?? o.jwtKeyType
       const a = await createJwtAuthority({ keyType, ttlSeconds: o.caTtlSeconds, now })
@@ -156,17 +142,9 @@ export class AuthoritySlots {
       now,
       (a) => !!o.upstream || bundle.hasX509Authority(a.certDer),
     )
-    if (nextX509) {
-      const minter = this.#minterFor(nextX509)
-      this.#activate(this.x509, nextX509, now, 'X.509 CA')
-      this.activeX509 = { authority: nextX509, minter }
-    }
+    if (nextX509) this.activate('x509', nextX509, now)
     const nextJwt = dueForActivation(this.jwt, now, (a) => bundle.findJwtAuthority(a.kid) !== undefined)
-    if (nextJwt) {
-      const signer = this.#signerFor(nextJwt)
-      this.#activate(this.jwt, nextJwt, now, 'JWT key')
-      this.activeJwt = { authority: nextJwt, signer }
-    }
+    if (nextJwt) this.activate('jwt', nextJwt, now)
     const nextWit = dueForActivation(this.wit, now, (a) => bundle.findWitAuthority(a.kid) !== undefined)
     if (nextWit) {
       const signer = this.#witSignerFor(nextWit)
@@ -196,6 +174,69 @@ export class AuthoritySlots {
       await this.#saveIfDirty()
       await o.publisher.publish(this.#desiredBundle())
     }
+  }
+
+  // ----- forced rotation (`localauthority`, local-authority.ts); each change is saved and
+  // published by the next step(), which the CaManager runs right after -----
+
+  /** True with an upstream CA: the bundle holds its root, not the X.509 CAs. */
+  get hasUpstream(): boolean {
+    return this.#o.upstream !== undefined
+  }
+
+  /** Creates a prepared authority of `kind` at `now`, replacing a prepared one (which never signed). */
+  async prepare(kind: 'x509' | 'jwt', now: Date): Promise<X509Authority | JwtAuthority> {
+    const o = this.#o
+    if (kind === 'x509') {
+      const a = await createX509Authority({
+        trustDomain: o.trustDomain,
+        keyType: o.caKeyType,
+        ttlSeconds: o.caTtlSeconds,
+        now,
+        upstream: o.upstream,
+      })
+      this.x509 = [...this.#withoutPrepared(this.x509, 'X.509 CA'), a]
+      this.#changed('X.509 CA prepared', a)
+      return a
+    }
+    const a = await createJwtAuthority({ keyType: o.jwtKeyType, ttlSeconds: o.caTtlSeconds, now })
+    this.jwt = [...this.#withoutPrepared(this.jwt, 'JWT key'), a]
+    this.#changed('JWT key prepared', a, { kid: a.kid })
+    return a
+  }
+
+  /** Makes the prepared `next` the signer; the active one retires (stays published). */
+  activate(kind: 'x509' | 'jwt', next: X509Authority | JwtAuthority, now: Date): void {
+    if (kind === 'x509') {
+      const minter = this.#minterFor(next as X509Authority)
+      this.#activate(this.x509, next as X509Authority, now, 'X.509 CA')
+      this.activeX509 = { authority: next as X509Authority, minter }
+    } else {
+      const signer = this.#signerFor(next as JwtAuthority)
+      this.#activate(this.jwt, next as JwtAuthority, now, 'JWT key')
+      this.activeJwt = { authority: next as JwtAuthority, signer }
+    }
+  }
+
+  /** Marks a retired authority tainted. */
+  taint(a: Authority): void {
+    a.tainted = true
+    this.#changed('authority tainted: agents re-issue what it signed', a)
+  }
+
+  /** Removes a retired authority from the slots, hence from the bundle. */
+  revoke(kind: 'x509' | 'jwt', a: Authority): void {
+    if (kind === 'x509') this.x509 = this.x509.filter((x) => x !== a)
+    else this.jwt = this.jwt.filter((x) => x !== a)
+    this.#changed('authority revoked: removed from the bundle', a)
+  }
+
+  #withoutPrepared<A extends Authority>(list: A[], what: string): A[] {
+    return list.filter((a) => {
+      if (a.status !== 'prepared') return true
+      this.#changed(`${what} prepared earlier replaced`, a)
+      return false
+    })
   }
 
   #desiredBundle(): TrustBundle {

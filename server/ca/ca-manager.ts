@@ -36,6 +36,15 @@ import type { JwtAuthority, UpstreamAuthority, X509Authority } from './authority
 import { AuthoritySlots } from './authority-slots.js'
 import { BundlePublisher, type BundleStore } from './bundle-publisher.js'
 import type { AuthorityStatus } from './key-store.js'
+import {
+  type AuthorityKind,
+  applyLocalAuthorityChange,
+  type LocalAuthorities,
+  type LocalAuthorityView,
+  listLocalAuthorities,
+  taintedAuthorityIds,
+  viewOf,
+} from './local-authority.js'
 import { isUsable, publicationLeadMs, rotationIntervalMs } from './rotation.js'
 
 /** Health turns bad after this many rotation failures in a row. */
@@ -106,6 +115,7 @@ export class CaManager {
   #initialized = false
   #failures = 0
   #lastError: string | undefined
+  readonly #taintListeners = new Set<(tainted: { x509: string[]; jwt: string[] }) => void>()
 
   constructor(config: CaManagerConfig) {
     checkConfig(config)
@@ -349,6 +359,48 @@ export class CaManager {
       x509: this.#rotator.activeX509?.authority.notAfter,
       jwt: this.#rotator.activeJwt?.authority.notAfter,
     }
+  }
+
+  // ----- forced rotation (`localauthority`; rules in local-authority.ts) -----
+
+  /** The authorities of `kind` by slot (`localauthority show`). */
+  localAuthorities(kind: AuthorityKind): LocalAuthorities {
+    return listLocalAuthorities(this.#rotator, kind)
+  }
+
+  /** The IDs of the tainted authorities (X.509 subject key IDs, JWT kids), for the agents. */
+  taintedAuthorities(): { x509: string[]; jwt: string[] } {
+    return taintedAuthorityIds(this.#rotator)
+  }
+
+  /** Calls `listener` with {@link taintedAuthorities} after each taint or revoke; returns the unsubscribe function. */
+  onTaintChange(listener: (tainted: { x509: string[]; jwt: string[] }) => void): () => void {
+    this.#taintListeners.add(listener)
+    return () => this.#taintListeners.delete(listener)
+  }
+
+  /**
+   * `localauthority x509|jwt prepare|activate|taint|revoke`: applies the change, then one
+   * rotation step saves it and publishes the bundle. Throws `ERR_NOT_FOUND`,
+   * `ERR_FAILED_PRECONDITION` (SPIRE's rules) or `ERR_INVALID_ARGUMENT`.
+   */
+  changeLocalAuthority(
+    kind: AuthorityKind,
+    action: 'prepare' | 'activate' | 'taint' | 'revoke',
+    authorityId = '',
+  ): Promise<LocalAuthorityView> {
+    return this.#serialize(async () => {
+      if (!this.#initialized) throw new SigilError('ERR_UNAVAILABLE', 'CA manager is not initialized')
+      const now = this.#cfg.clock()
+      const a = await applyLocalAuthorityChange(this.#rotator, kind, action, authorityId, now)
+      const view = viewOf(kind, a)
+      await this.#rotator.step(now)
+      if (action === 'taint' || action === 'revoke') {
+        const tainted = this.taintedAuthorities()
+        for (const listener of [...this.#taintListeners]) listener(tainted)
+      }
+      return view
+    })
   }
 
   #signed(kind: 'x509' | 'jwt', start: bigint): void {

@@ -31,6 +31,8 @@ export interface StoredAuthority {
   readonly notAfter: Date
   /** Latest notAfter of an SVID it signed; absent when unknown (treated as notAfter). */
   readonly signedUntil?: Date
+  /** `localauthority taint`: agents re-issue what it signed (retired authorities only). */
+  readonly tainted?: boolean
 }
 
 /** A stored X.509 CA. */
@@ -217,6 +219,7 @@ export class KeyStore {
       notBefore: date(r, 'notBefore', where, this.path),
       notAfter: date(r, 'notAfter', where, this.path),
       ...(signedUntil === undefined ? {} : { signedUntil }),
+      ...(tainted(r, where, this.path) ? { tainted: true } : {}),
     }
   }
 }
@@ -244,6 +247,13 @@ function damaged(path: string, why: string, cause?: unknown): SigilError {
   return new SigilError('ERR_DATASTORE', `key store ${path} ${why}`, { cause })
 }
 
+function tainted(r: Record<string, unknown>, where: string, path: string): boolean {
+  if (r.tainted === undefined) return false
+  if (typeof r.tainted !== 'boolean') throw damaged(path, `${where}.tainted is not a boolean`)
+  if (r.tainted && r.status !== 'retired') throw damaged(path, `${where} is ${String(r.status)} and tainted`)
+  return r.tainted
+}
+
 function commonJson(a: StoredAuthority): Record<string, unknown> {
   return {
     id: a.id,
@@ -252,6 +262,7 @@ function commonJson(a: StoredAuthority): Record<string, unknown> {
     notBefore: a.notBefore.toISOString(),
     notAfter: a.notAfter.toISOString(),
     ...(a.signedUntil === undefined ? {} : { signedUntil: a.signedUntil.toISOString() }),
+    ...(a.tainted ? { tainted: true } : {}),
   }
 }
 

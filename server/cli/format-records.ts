@@ -55,6 +55,7 @@ export function formatEntry(e: Entry): string {
     ...(e.owner ? [line('Owner', e.owner)] : []),
     ...(e.purpose ? [line('Purpose', e.purpose)] : []),
     ...(e.risk ? [line('Risk', e.risk)] : []),
+    ...(Number(e.expires_at) > 0 ? [line('Entry expiry', isoTime(Number(e.expires_at)))] : []),
     line('Created at', isoTime(e.created_at)),
   ].join('\n')
 }

@@ -60,6 +60,14 @@ export const runCli = createCli({
       summary: 'approval list|approve|deny: human approval of held requests',
       load: () => import('./commands/approval.js'),
     },
+    localauthority: {
+      summary: 'localauthority x509|jwt show|prepare|activate|taint|revoke: forced rotation',
+      load: () => import('./commands/localauthority.js'),
+    },
+    logger: {
+      summary: "logger get|set|reset: the running server's log level",
+      load: () => import('./commands/logger.js'),
+    },
     healthcheck: {
       summary: 'Check that the server is healthy',
       load: () => import('./commands/healthcheck.js'),

@@ -110,6 +110,15 @@ export interface DataStore {
    */
   listAuthorizedEntries(agentId: string, agentSelectors: readonly Selector[]): Promise<RegistrationEntry[]>
 
+  // ----- entry expiry (issue 16 item 4, migration #8) -----
+
+  /**
+   * Deletes every entry whose `entryExpiry` is set and ≤ `now` (SPIRE's entry pruning);
+   * resolves the deleted entries. Expired entries not pruned yet are already left out of
+   * {@link DataStore.listAuthorizedEntries}.
+   */
+  pruneExpiredEntries(now: Date): Promise<RegistrationEntry[]>
+
   /**
    * A token that changes whenever a registration entry is created, updated or deleted
    * through this store, and whenever the backend can tell that another process changed

@@ -27,6 +27,7 @@ const METHODS: Record<keyof DataStore, boolean> = {
   listEntriesByParentIds: true,
   listAuthorizedEntries: true,
   entriesVersion: true,
+  pruneExpiredEntries: true,
   createOrUpdateAttestedAgent: true,
   getAttestedAgent: true,
   listAttestedAgents: true,

@@ -40,6 +40,11 @@ export interface RegistrationEntry {
   readonly purpose: string
   /** The operator's risk rating, `''` when unset. */
   readonly risk: EntryRisk
+  /**
+   * When the entry expires, unix seconds; 0 (or absent on input) = never (SPIRE's
+   * `-entryExpiry`). Once past, the entry matches and authorizes nothing and is pruned.
+   */
+  readonly entryExpiry?: number
 }
 
 /** An entry's risk rating (`''`: not rated). */
@@ -57,10 +62,16 @@ export type RegistrationEntryInput = Omit<
   RegistrationEntry,
   'id' | 'revisionNumber' | 'createdAt' | EntryTaskFields | EntryMetadataFields
 > &
-  Partial<Pick<RegistrationEntry, EntryTaskFields | EntryMetadataFields>>
+  Partial<Pick<RegistrationEntry, EntryTaskFields | EntryMetadataFields>> & {
+    /** A caller-chosen ID (`entry create --entry-id`, checked by {@link ENTRY_ID_PATTERN}); absent: a random UUID. */
+    readonly id?: string
+  }
+
+/** What a caller-chosen entry ID may be: 1 to 255 of `A-Z a-z 0-9 . _ : -`. */
+export const ENTRY_ID_PATTERN = /^[A-Za-z0-9._:-]{1,255}$/
 
 /** Fields to change on an entry; absent fields keep their value. */
-export type EntryPatch = Partial<RegistrationEntryInput>
+export type EntryPatch = Partial<Omit<RegistrationEntryInput, 'id'>>
 
 /** How an entry's selector set must relate to the filter's selectors. */
 export type SelectorMatch =

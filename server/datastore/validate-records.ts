@@ -18,6 +18,7 @@ import {
   type AttestedAgentInput,
   type BundleInput,
   ENTRY_RISKS,
+  ENTRY_ID_PATTERN,
   type EntryFilter,
   type EntryPatch,
   type EntryRisk,
@@ -95,6 +96,9 @@ function unique(values: readonly string[]): string[] {
   return [...new Set(values)]
 }
 
+/** The latest entry expiry accepted (9999-12-31T23:59:59Z), unix seconds. */
+export const MAX_ENTRY_EXPIRY = 253_402_300_799
+
 /** A checked, normalized copy of an entry input; throws `TypeError` or `ERR_ENTRY_INVALID`. */
 export function checkEntryInput(input: RegistrationEntryInput): RegistrationEntryInput {
   if (typeof input !== 'object' || input === null) throw new TypeError('entry must be an object')
@@ -147,7 +151,17 @@ export function checkEntryInput(input: RegistrationEntryInput): RegistrationEntr
       invalid(`${name} must be at most ${MAX_METADATA_BYTES} bytes of printable text`)
   }
   if (risk !== '' && !ENTRY_RISKS.includes(risk as EntryRisk)) invalid('risk must be low, medium or high')
+  const entryExpiry = input.entryExpiry ?? 0
+  if (typeof entryExpiry !== 'number') throw new TypeError('entryExpiry must be a number')
+  if (!Number.isSafeInteger(entryExpiry) || entryExpiry < 0 || entryExpiry > MAX_ENTRY_EXPIRY) {
+    invalid('entryExpiry must be unix seconds (0: never), at most 9999-12-31')
+  }
+  if (input.id !== undefined && (typeof input.id !== 'string' || !ENTRY_ID_PATTERN.test(input.id))) {
+    invalid('an entry ID must be 1 to 255 characters of A-Z a-z 0-9 . _ : -')
+  }
   return {
+    ...(input.id !== undefined ? { id: input.id } : {}),
+    entryExpiry,
     taskScopes,
     maxTaskTtl,
     revokeOnExit,

@@ -71,6 +71,8 @@ export interface AdminApiServerConfig {
   readonly readPeer?: (socket: Socket) => PeerCredentials
   /** `policy set|show|history|test`. */
   readonly policies?: AdminApiDeps['policies']
+  /** `logger get|set|reset`. */
+  readonly logLevel?: AdminApiDeps['logLevel']
 }
 
 /** A running admin API server. */

@@ -86,6 +86,15 @@ const ADMIN_METHODS = [
   'SetFederatedBundle',
   'DeleteFederatedBundle',
   'CountFederatedBundles',
+  // issue 16 item 4: localauthority and logger
+  'GetLocalAuthorities',
+  'PrepareLocalAuthority',
+  'ActivateLocalAuthority',
+  'TaintLocalAuthority',
+  'RevokeLocalAuthority',
+  'GetLogger',
+  'SetLogLevel',
+  'ResetLogLevel',
 ]
 
 const C = 'sigil.common.v1'
@@ -113,6 +122,7 @@ const COMMON: Record<string, Record<string, string>> = {
     owner: '20 string',
     purpose: '21 string',
     risk: '22 string',
+    expires_at: '30 int64',
   },
   Bundle: { trust_domain: '1 string', spiffe_bundle: '2 bytes', sequence_number: '3 int64' },
   X509Svid: {
@@ -194,8 +204,10 @@ const AGENT: Record<string, Record<string, string>> = {
     revocations: `1 ${A}.RevocationUpdate`,
     crls: `2 ${A}.CrlUpdate`,
     policy: `3 ${A}.PolicyUpdate`,
+    tainted_authorities: `5 ${A}.AuthorityTaintUpdate`,
   },
   PolicyUpdate: { version: '1 int64', text: '2 string', sha256: '3 string' },
+  AuthorityTaintUpdate: { x509_authority_ids: '1 repeated string', jwt_authority_ids: '2 repeated string' },
   CrlUpdate: { crls: '1 repeated bytes', digest: '2 string' },
   RevocationUpdate: {
     snapshot: '1 bool',
@@ -263,6 +275,19 @@ t.test('AdminAPI has one unary method per CLI command, with an Agent record', as
     csr: '2 bytes',
     ttl: '3 int32',
     dns_names: '4 repeated string',
+  })
+  t.same(describeMessage(def, 'sigil.admin.v1.LocalAuthority'), {
+    authority_id: '1 string',
+    status: '2 string',
+    not_before: '3 int64',
+    expires_at: '4 int64',
+    tainted: '5 bool',
+    certificate: '6 bytes',
+    signed_until: '7 int64',
+  })
+  t.same(describeMessage(def, 'sigil.admin.v1.LocalAuthorityRequest'), {
+    kind: '1 string',
+    authority_id: '2 string',
   })
   t.match(describeMessage(def, 'sigil.admin.v1.SvidRecord'), {
     kind: '1 string',

@@ -14,11 +14,13 @@ import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js
 import type { Log } from '../../../common/logging/logger.js'
 import type { AuditTrail } from '../../audit/audit-trail.js'
 import type { ApprovalService } from '../../approval/approval-service.js'
+import type { CaManager } from '../../ca/ca-manager.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
 import type { FederationRefresher } from '../../federation/federation-refresher.js'
 import type { PolicyStore } from '../../policy/policy-store.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
+import type { LogLevelControl } from './logger-level.js'
 
 /** The CA operations the admin API uses (a subset of `CaManager`). */
 export interface AdminCa {
@@ -35,6 +37,10 @@ export interface AdminCa {
   }): Promise<MintedJwtSvid>
   signWitSvid(req: Omit<WitSvidSignOptions, 'now' | 'notAfterCap'>): MintedWitSvid
   currentBundle(): TrustBundle
+  /** `localauthority ... show` */
+  localAuthorities: CaManager['localAuthorities']
+  /** `localauthority ... prepare|activate|taint|revoke` */
+  changeLocalAuthority: CaManager['changeLocalAuthority']
   health(): { readonly ok: boolean; readonly consecutiveFailures: number; readonly lastError?: string }
 }
 
@@ -115,4 +121,6 @@ export interface AdminApiDeps {
   readonly audit?: Pick<AuditTrail, 'list' | 'verify'>
   /** The policy store (`policy set|show|history|test`); absent: those calls fail UNAVAILABLE. */
   readonly policies?: PolicyStore
+  /** `logger get|set|reset`: the running logger's level; absent: those calls answer UNAVAILABLE. */
+  readonly logLevel?: LogLevelControl
 }

@@ -19,6 +19,8 @@ import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
 import { federationHandlers } from './federation.js'
 import { healthHandlers } from './health.js'
+import { localAuthorityHandlers } from './local-authorities.js'
+import { loggerHandlers } from './logger-level.js'
 import { mintHandlers } from './mint.js'
 import { policyHandlers } from './policies.js'
 import { revocationHandlers } from './revocations.js'
@@ -52,6 +54,8 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...federationHandlers(deps),
     ...auditHandlers(deps),
     ...policyHandlers(deps),
+    ...localAuthorityHandlers(deps),
+    ...loggerHandlers(deps),
   }
 }
 

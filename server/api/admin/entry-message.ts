@@ -24,7 +24,7 @@ import {
   type RegistrationEntry,
   type RegistrationEntryInput,
 } from '../../datastore/records.js'
-import { MAX_METADATA_BYTES } from '../../datastore/validate-records.js'
+import { MAX_ENTRY_EXPIRY, MAX_METADATA_BYTES } from '../../datastore/validate-records.js'
 import {
   checkDnsNames,
   checkFederatesWith,
@@ -54,6 +54,7 @@ export const MUTABLE_ENTRY_FIELDS = [
   'owner',
   'purpose',
   'risk',
+  'expires_at',
 ] as const
 
 /** One of {@link MUTABLE_ENTRY_FIELDS}. */
@@ -125,6 +126,7 @@ export function entryInputFromMessage(
     owner: checkMetadata(msg.owner, 'owner'),
     purpose: checkMetadata(msg.purpose, 'purpose'),
     risk: checkRisk(msg.risk),
+    entryExpiry: checkEntryExpiry(msg.expires_at),
   }
 }
 
@@ -140,6 +142,15 @@ function checkMetadata(value: string, field: string): string {
 function checkRisk(value: string): EntryRisk {
   if (value === '' || ENTRY_RISKS.includes(value as EntryRisk)) return value as EntryRisk
   return entryInvalid('risk must be low, medium or high')
+}
+
+/** `expires_at`: unix seconds, 0 = never; at most {@link MAX_ENTRY_EXPIRY}. */
+function checkEntryExpiry(value: number | undefined): number {
+  const n = Number(value ?? 0)
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ENTRY_EXPIRY) {
+    entryInvalid('expires_at must be unix seconds (0: never), at most 9999-12-31')
+  }
+  return n
 }
 
 /** Task audiences: printable, no whitespace (the Txn-Token `scope` is space-separated), de-duplicated. */
@@ -174,5 +185,6 @@ export function entryToMessage(e: RegistrationEntry): EntryMessage {
     owner: e.owner,
     purpose: e.purpose,
     risk: e.risk,
+    expires_at: e.entryExpiry ?? 0,
   }
 }

@@ -42,6 +42,10 @@ export interface AgentApiCa {
   caCertificateChain(): Buffer[]
   /** Every CA the server holds; their certificates may sit between an SVID and a bundle root. */
   authorities(): { readonly x509: readonly { readonly certDer?: Buffer }[] }
+  /** `localauthority taint`: the tainted authorities, pushed to agents (optional: none without it). */
+  taintedAuthorities?(): { x509: string[]; jwt: string[] }
+  /** Calls `listener` after each taint or revoke; returns the unsubscribe function. */
+  onTaintChange?(listener: (tainted: { x509: string[]; jwt: string[] }) => void): () => void
 }
 
 /** The datastore calls the agent API makes. */

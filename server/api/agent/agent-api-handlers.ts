@@ -81,7 +81,7 @@ export interface AgentApi {
 export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
   const deps: AgentApiContext = {
     ...agentApiDeps,
-    authorized: new AuthorizedEntryCache(agentApiDeps.datastore),
+    authorized: new AuthorizedEntryCache(agentApiDeps.datastore, undefined, agentApiDeps.clock),
   }
   const authenticator = new AgentAuthenticator(deps)
   const authenticated =

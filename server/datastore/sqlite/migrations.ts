@@ -297,4 +297,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX approvals_key ON approvals (principal, action, resource, task_id, status, valid_until);
   CREATE INDEX approvals_status ON approvals (status, requested_at);
   `,
+  // 8: entry expiry (SPIRE's -entryExpiry): unix seconds, 0 = never; expired entries are pruned
+  `
+  ALTER TABLE registration_entries ADD COLUMN entry_expiry INTEGER NOT NULL DEFAULT 0 CHECK (entry_expiry >= 0);
+  CREATE INDEX registration_entries_entry_expiry ON registration_entries (entry_expiry) WHERE entry_expiry > 0;
+  `,
 ]

@@ -209,6 +209,11 @@ export class SqliteDataStore implements DataStore {
     return this.#entryWrite('delete entry', () => this.#entries.delete(id))
   }
 
+  async pruneExpiredEntries(now: Date): Promise<RegistrationEntry[]> {
+    check.checkDate(now, 'now')
+    return this.#entryWrite('prune expired entries', () => this.#entries.pruneExpired(now))
+  }
+
   async listEntriesByParentIds(parentIds: readonly string[]): Promise<RegistrationEntry[]> {
     if (!Array.isArray(parentIds)) throw new TypeError('parentIds must be an array of strings')
     for (const p of parentIds) check.checkString(p, 'each parentId')
@@ -222,7 +227,7 @@ export class SqliteDataStore implements DataStore {
     check.checkString(agentId, 'agentId')
     const selectors = check.checkSelectors(agentSelectors, 'agentSelectors')
     return this.#read('list authorized entries', () =>
-      this.#sql.read(() => this.#entries.listAuthorized(agentId, selectors)),
+      this.#sql.read(() => this.#entries.listAuthorized(agentId, selectors, this.#clock())),
     )
   }
 

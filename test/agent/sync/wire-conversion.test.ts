@@ -30,6 +30,7 @@ function wireEntry(id: string, over: Partial<RegistrationEntry__Output> = {}): R
     owner: '',
     purpose: '',
     risk: '',
+    expires_at: 0,
     ...over,
   }
 }

@@ -39,6 +39,8 @@ export interface AdminFixture {
   server: AdminApiServer
   tasks: TaskService
   policies: PolicyStore
+  /** The log level `logger get|set|reset` changes (launched at info). */
+  logLevel: { level: string; readonly launchLevel: string }
   /** Runs `sigil-server <argv>` in-process against this server (SIGIL_ADMIN_SOCKET set). */
   cli(argv: string[], env?: Record<string, string | undefined>): Promise<CliResult>
   close(): Promise<void>
@@ -104,8 +106,10 @@ export async function startAdminFixture(
     defaultJwtSvidTtlSeconds: 300,
   })
   const policies = await PolicyStore.open({ datastore, logger })
+  const logLevel = { level: 'info', launchLevel: 'info' }
   const server = await startAdminApiServer({
     policies,
+    logLevel,
     tasks,
     socketPath,
     trustDomain: TD,
@@ -129,6 +133,7 @@ export async function startAdminFixture(
     server,
     tasks,
     policies,
+    logLevel,
     cli: (argv, env = {}) => runCaptured(argv, { SIGIL_ADMIN_SOCKET: socketPath, ...env }),
     async close() {
       await server.close()

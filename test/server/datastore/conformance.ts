@@ -12,6 +12,7 @@ import { authorizationTests } from './conformance/authorization.js'
 import { bundleTests } from './conformance/bundles.js'
 import { entryTests } from './conformance/entries.js'
 import { federationTests } from './conformance/federation.js'
+import { entryExpiryTests } from './conformance/entry-expiry.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
@@ -35,6 +36,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   federationTests(t, makeStore)
   auditTests(t, makeStore)
   policyTests(t, makeStore)
+  entryExpiryTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()

@@ -24,6 +24,11 @@ export const ENTRY_VALUE_OPTIONS = {
   owner: { hint: 'text', description: 'Who answers for this identity (seen by policy and audit)' },
   purpose: { hint: 'text', description: 'What this identity is for (seen by policy and audit)' },
   risk: { hint: 'level', description: 'Risk rating: low, medium or high ("" clears it; seen by policy)' },
+  'entry-expiry': {
+    hint: 'unix-seconds',
+    description:
+      'When the entry expires, unix seconds (0: never); an expired entry matches nothing and is pruned',
+  },
 } as const
 
 /** Repeatable entry flags. */
@@ -73,6 +78,7 @@ export interface EntryFlagValues {
   readonly owner?: string | undefined
   readonly purpose?: string | undefined
   readonly risk?: string | undefined
+  readonly 'entry-expiry'?: string | undefined
 }
 
 /**
@@ -147,6 +153,10 @@ export function entryFromFlags(v: EntryFlagValues): { entry: RegistrationEntry; 
     entry.risk = riskFlag(v.risk, '--risk')
     mask.push('risk')
   }
+  if (v['entry-expiry'] !== undefined) {
+    entry.expires_at = entryExpiryFlag(v['entry-expiry'])
+    mask.push('expires_at')
+  }
   return { entry, mask }
 }
 
@@ -154,6 +164,18 @@ export function entryFromFlags(v: EntryFlagValues): { entry: RegistrationEntry; 
 export function riskFlag(value: string, flag: string): string {
   if (value === '' || value === 'low' || value === 'medium' || value === 'high') return value
   throw new SigilError('ERR_INVALID_ARGUMENT', `${flag}: expected low, medium or high`)
+}
+
+/** `--entry-expiry`: unix seconds, 0 = never. */
+function entryExpiryFlag(value: string): number {
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN
+  if (!Number.isSafeInteger(n) || n > 253_402_300_799) {
+    throw new SigilError(
+      'ERR_INVALID_ARGUMENT',
+      '--entry-expiry: unix seconds (0: never), at most 9999-12-31',
+    )
+  }
+  return n
 }
 
 /** `--task-scope` values: non-empty, no whitespace (a Txn-Token's scope is space-separated). */

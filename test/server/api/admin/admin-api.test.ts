@@ -58,7 +58,7 @@ async function refused(
 
 t.test('CreateEntry refuses malformed entries with INVALID_ARGUMENT', async (t) => {
   const cases: [string, Record<string, unknown>, string][] = [
-    ['server-assigned id', { id: 'x' }, 'ERR_INVALID_ARGUMENT'],
+    ['malformed caller-chosen id', { id: 'has space' }, 'ERR_INVALID_ARGUMENT'],
     ['server-assigned revision', { revision_number: 3 }, 'ERR_INVALID_ARGUMENT'],
     ['empty spiffe_id', { spiffe_id: '' }, 'ERR_INVALID_ARGUMENT'],
     ['trust domain ID', { spiffe_id: 'spiffe://example.org' }, 'ERR_SPIFFE_ID_INVALID'],

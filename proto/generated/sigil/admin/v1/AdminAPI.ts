@@ -33,6 +33,9 @@ import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentReques
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from '../../../sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from '../../../sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from '../../../sigil/admin/v1/GetBundleResponse.js';
+import type { GetLocalAuthoritiesRequest as _sigil_admin_v1_GetLocalAuthoritiesRequest, GetLocalAuthoritiesRequest__Output as _sigil_admin_v1_GetLocalAuthoritiesRequest__Output } from '../../../sigil/admin/v1/GetLocalAuthoritiesRequest.js';
+import type { GetLocalAuthoritiesResponse as _sigil_admin_v1_GetLocalAuthoritiesResponse, GetLocalAuthoritiesResponse__Output as _sigil_admin_v1_GetLocalAuthoritiesResponse__Output } from '../../../sigil/admin/v1/GetLocalAuthoritiesResponse.js';
+import type { GetLoggerRequest as _sigil_admin_v1_GetLoggerRequest, GetLoggerRequest__Output as _sigil_admin_v1_GetLoggerRequest__Output } from '../../../sigil/admin/v1/GetLoggerRequest.js';
 import type { GetPolicyRequest as _sigil_admin_v1_GetPolicyRequest, GetPolicyRequest__Output as _sigil_admin_v1_GetPolicyRequest__Output } from '../../../sigil/admin/v1/GetPolicyRequest.js';
 import type { GetPolicyResponse as _sigil_admin_v1_GetPolicyResponse, GetPolicyResponse__Output as _sigil_admin_v1_GetPolicyResponse__Output } from '../../../sigil/admin/v1/GetPolicyResponse.js';
 import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from '../../../sigil/admin/v1/GetTaskRequest.js';
@@ -59,17 +62,23 @@ import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsReq
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from '../../../sigil/admin/v1/ListSvidsResponse.js';
 import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from '../../../sigil/admin/v1/ListTasksRequest.js';
 import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from '../../../sigil/admin/v1/ListTasksResponse.js';
+import type { LocalAuthorityRequest as _sigil_admin_v1_LocalAuthorityRequest, LocalAuthorityRequest__Output as _sigil_admin_v1_LocalAuthorityRequest__Output } from '../../../sigil/admin/v1/LocalAuthorityRequest.js';
+import type { LocalAuthorityResponse as _sigil_admin_v1_LocalAuthorityResponse, LocalAuthorityResponse__Output as _sigil_admin_v1_LocalAuthorityResponse__Output } from '../../../sigil/admin/v1/LocalAuthorityResponse.js';
+import type { LoggerResponse as _sigil_admin_v1_LoggerResponse, LoggerResponse__Output as _sigil_admin_v1_LoggerResponse__Output } from '../../../sigil/admin/v1/LoggerResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from '../../../sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from '../../../sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintWitSvidRequest as _sigil_admin_v1_MintWitSvidRequest, MintWitSvidRequest__Output as _sigil_admin_v1_MintWitSvidRequest__Output } from '../../../sigil/admin/v1/MintWitSvidRequest.js';
 import type { MintWitSvidResponse as _sigil_admin_v1_MintWitSvidResponse, MintWitSvidResponse__Output as _sigil_admin_v1_MintWitSvidResponse__Output } from '../../../sigil/admin/v1/MintWitSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from '../../../sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from '../../../sigil/admin/v1/MintX509SvidResponse.js';
+import type { PrepareLocalAuthorityRequest as _sigil_admin_v1_PrepareLocalAuthorityRequest, PrepareLocalAuthorityRequest__Output as _sigil_admin_v1_PrepareLocalAuthorityRequest__Output } from '../../../sigil/admin/v1/PrepareLocalAuthorityRequest.js';
 import type { RefreshFederatedBundleResponse as _sigil_admin_v1_RefreshFederatedBundleResponse, RefreshFederatedBundleResponse__Output as _sigil_admin_v1_RefreshFederatedBundleResponse__Output } from '../../../sigil/admin/v1/RefreshFederatedBundleResponse.js';
+import type { ResetLogLevelRequest as _sigil_admin_v1_ResetLogLevelRequest, ResetLogLevelRequest__Output as _sigil_admin_v1_ResetLogLevelRequest__Output } from '../../../sigil/admin/v1/ResetLogLevelRequest.js';
 import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from '../../../sigil/admin/v1/RevokeSvidRequest.js';
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from '../../../sigil/admin/v1/RevokeSvidResponse.js';
 import type { SetFederatedBundleRequest as _sigil_admin_v1_SetFederatedBundleRequest, SetFederatedBundleRequest__Output as _sigil_admin_v1_SetFederatedBundleRequest__Output } from '../../../sigil/admin/v1/SetFederatedBundleRequest.js';
 import type { SetFederatedBundleResponse as _sigil_admin_v1_SetFederatedBundleResponse, SetFederatedBundleResponse__Output as _sigil_admin_v1_SetFederatedBundleResponse__Output } from '../../../sigil/admin/v1/SetFederatedBundleResponse.js';
+import type { SetLogLevelRequest as _sigil_admin_v1_SetLogLevelRequest, SetLogLevelRequest__Output as _sigil_admin_v1_SetLogLevelRequest__Output } from '../../../sigil/admin/v1/SetLogLevelRequest.js';
 import type { SetPolicyRequest as _sigil_admin_v1_SetPolicyRequest, SetPolicyRequest__Output as _sigil_admin_v1_SetPolicyRequest__Output } from '../../../sigil/admin/v1/SetPolicyRequest.js';
 import type { SetPolicyResponse as _sigil_admin_v1_SetPolicyResponse, SetPolicyResponse__Output as _sigil_admin_v1_SetPolicyResponse__Output } from '../../../sigil/admin/v1/SetPolicyResponse.js';
 import type { TestPolicyRequest as _sigil_admin_v1_TestPolicyRequest, TestPolicyRequest__Output as _sigil_admin_v1_TestPolicyRequest__Output } from '../../../sigil/admin/v1/TestPolicyRequest.js';
@@ -81,6 +90,27 @@ import type { VerifyAuditTrailRequest as _sigil_admin_v1_VerifyAuditTrailRequest
 import type { VerifyAuditTrailResponse as _sigil_admin_v1_VerifyAuditTrailResponse, VerifyAuditTrailResponse__Output as _sigil_admin_v1_VerifyAuditTrailResponse__Output } from '../../../sigil/admin/v1/VerifyAuditTrailResponse.js';
 
 export interface AdminAPIClient extends grpc.Client {
+  /**
+   * `localauthority x509|jwt activate --authority-id ID`: the prepared
+   * authority ID takes over signing; the active one becomes old.
+   * NOT_FOUND: no authority with that ID. FAILED_PRECONDITION: it is not the
+   * prepared one.
+   */
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt activate --authority-id ID`: the prepared
+   * authority ID takes over signing; the active one becomes old.
+   * NOT_FOUND: no authority with that ID. FAILED_PRECONDITION: it is not the
+   * prepared one.
+   */
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * `approval approve --id ID [--for D]`: releases a held call; identical
    * requests (principal + action + resource + task) are allowed without a new
@@ -375,6 +405,38 @@ export interface AdminAPIClient extends grpc.Client {
   getFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `localauthority x509|jwt show`: the active, prepared and old authorities
+   * of one kind. INVALID_ARGUMENT: kind other than `x509` or `jwt`.
+   */
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt show`: the active, prepared and old authorities
+   * of one kind. INVALID_ARGUMENT: kind other than `x509` or `jwt`.
+   */
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `logger get`: the running server's log level and the configured one.
+   */
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `logger get`: the running server's log level and the configured one.
+   */
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * One stored version (the one in force when `version` is 0). NOT_FOUND when
    * there is none.
    */
@@ -625,6 +687,25 @@ export interface AdminAPIClient extends grpc.Client {
   mintX509Svid(argument: _sigil_admin_v1_MintX509SvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintX509SvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `localauthority x509|jwt prepare`: creates a new prepared authority (it
+   * replaces a prepared one that has not signed anything) and publishes it in
+   * the bundle; it signs nothing until activated.
+   */
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt prepare`: creates a new prepared authority (it
+   * replaces a prepared one that has not signed anything) and publishes it in
+   * the bundle; it signs nothing until activated.
+   */
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `federation refresh --trust-domain TD`: fetches the bundle now. A failed
    * fetch is a result (`error`), not a status; NOT_FOUND for no relationship.
    */
@@ -640,6 +721,44 @@ export interface AdminAPIClient extends grpc.Client {
   refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
   refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
   refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `logger reset`: back to the configured log level.
+   */
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `logger reset`: back to the configured log level.
+   */
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `localauthority x509|jwt revoke --authority-id ID`: removes a tainted
+   * authority from the bundle; what it signed stops verifying.
+   * FAILED_PRECONDITION: not tainted (taint it first), active or prepared, or
+   * an X.509 authority under an upstream CA (the bundle holds the upstream
+   * root). NOT_FOUND: no authority with that ID.
+   */
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt revoke --authority-id ID`: removes a tainted
+   * authority from the bundle; what it signed stops verifying.
+   * FAILED_PRECONDITION: not tainted (taint it first), active or prepared, or
+   * an X.509 authority under an upstream CA (the bundle holds the upstream
+   * root). NOT_FOUND: no authority with that ID.
+   */
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
@@ -684,6 +803,23 @@ export interface AdminAPIClient extends grpc.Client {
   setFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `logger set --level L`: changes the running server's log level (not
+   * saved). INVALID_ARGUMENT: not one of debug, info, warn, error.
+   */
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `logger set --level L`: changes the running server's log level (not
+   * saved). INVALID_ARGUMENT: not one of debug, info, warn, error.
+   */
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Policy (issue 14). Stores a new version of the Cedar policy set after
    * validating it against the Sigil schema; it takes effect at once on the
    * server and is pushed to every agent. INVALID_ARGUMENT (with line and
@@ -707,6 +843,27 @@ export interface AdminAPIClient extends grpc.Client {
   setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
   setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
   setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `localauthority x509|jwt taint --authority-id ID`: marks an old authority
+   * tainted; every agent re-issues at once each SVID it signed (pushed on
+   * WatchAgentUpdates). FAILED_PRECONDITION: the authority is active or
+   * prepared, or already tainted. NOT_FOUND: no authority with that ID.
+   */
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt taint --authority-id ID`: marks an old authority
+   * tainted; every agent re-issues at once each SVID it signed (pushed on
+   * WatchAgentUpdates). FAILED_PRECONDITION: the authority is active or
+   * prepared, or already tainted. NOT_FOUND: no authority with that ID.
+   */
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Evaluates one request against the policy in force (or against `text`, to
@@ -777,6 +934,14 @@ export interface AdminAPIClient extends grpc.Client {
 }
 
 export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * `localauthority x509|jwt activate --authority-id ID`: the prepared
+   * authority ID takes over signing; the active one becomes old.
+   * NOT_FOUND: no authority with that ID. FAILED_PRECONDITION: it is not the
+   * prepared one.
+   */
+  ActivateLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
+  
   /**
    * `approval approve --id ID [--for D]`: releases a held call; identical
    * requests (principal + action + resource + task) are allowed without a new
@@ -882,6 +1047,17 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   GetFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_FederationRelationshipResponse>;
   
   /**
+   * `localauthority x509|jwt show`: the active, prepared and old authorities
+   * of one kind. INVALID_ARGUMENT: kind other than `x509` or `jwt`.
+   */
+  GetLocalAuthorities: grpc.handleUnaryCall<_sigil_admin_v1_GetLocalAuthoritiesRequest__Output, _sigil_admin_v1_GetLocalAuthoritiesResponse>;
+  
+  /**
+   * `logger get`: the running server's log level and the configured one.
+   */
+  GetLogger: grpc.handleUnaryCall<_sigil_admin_v1_GetLoggerRequest__Output, _sigil_admin_v1_LoggerResponse>;
+  
+  /**
    * One stored version (the one in force when `version` is 0). NOT_FOUND when
    * there is none.
    */
@@ -967,10 +1143,31 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   MintX509Svid: grpc.handleUnaryCall<_sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse>;
   
   /**
+   * `localauthority x509|jwt prepare`: creates a new prepared authority (it
+   * replaces a prepared one that has not signed anything) and publishes it in
+   * the bundle; it signs nothing until activated.
+   */
+  PrepareLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_PrepareLocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
+  
+  /**
    * `federation refresh --trust-domain TD`: fetches the bundle now. A failed
    * fetch is a result (`error`), not a status; NOT_FOUND for no relationship.
    */
   RefreshFederatedBundle: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_RefreshFederatedBundleResponse>;
+  
+  /**
+   * `logger reset`: back to the configured log level.
+   */
+  ResetLogLevel: grpc.handleUnaryCall<_sigil_admin_v1_ResetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse>;
+  
+  /**
+   * `localauthority x509|jwt revoke --authority-id ID`: removes a tainted
+   * authority from the bundle; what it signed stops verifying.
+   * FAILED_PRECONDITION: not tainted (taint it first), active or prepared, or
+   * an X.509 authority under an upstream CA (the bundle holds the upstream
+   * root). NOT_FOUND: no authority with that ID.
+   */
+  RevokeLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
   
   /**
    * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
@@ -989,6 +1186,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   SetFederatedBundle: grpc.handleUnaryCall<_sigil_admin_v1_SetFederatedBundleRequest__Output, _sigil_admin_v1_SetFederatedBundleResponse>;
   
   /**
+   * `logger set --level L`: changes the running server's log level (not
+   * saved). INVALID_ARGUMENT: not one of debug, info, warn, error.
+   */
+  SetLogLevel: grpc.handleUnaryCall<_sigil_admin_v1_SetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse>;
+  
+  /**
    * Policy (issue 14). Stores a new version of the Cedar policy set after
    * validating it against the Sigil schema; it takes effect at once on the
    * server and is pushed to every agent. INVALID_ARGUMENT (with line and
@@ -997,6 +1200,14 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * policy" (entries alone decide).
    */
   SetPolicy: grpc.handleUnaryCall<_sigil_admin_v1_SetPolicyRequest__Output, _sigil_admin_v1_SetPolicyResponse>;
+  
+  /**
+   * `localauthority x509|jwt taint --authority-id ID`: marks an old authority
+   * tainted; every agent re-issues at once each SVID it signed (pushed on
+   * WatchAgentUpdates). FAILED_PRECONDITION: the authority is active or
+   * prepared, or already tainted. NOT_FOUND: no authority with that ID.
+   */
+  TaintLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
   
   /**
    * Evaluates one request against the policy in force (or against `text`, to
@@ -1024,6 +1235,7 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface AdminAPIDefinition extends grpc.ServiceDefinition {
+  ActivateLocalAuthority: MethodDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
   ApproveApproval: MethodDefinition<_sigil_admin_v1_ApproveApprovalRequest, _sigil_admin_v1_ApproveApprovalResponse, _sigil_admin_v1_ApproveApprovalRequest__Output, _sigil_admin_v1_ApproveApprovalResponse__Output>
   BanAgent: MethodDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentRequest__Output, _sigil_admin_v1_BanAgentResponse__Output>
   CountEntries: MethodDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesResponse, _sigil_admin_v1_CountEntriesRequest__Output, _sigil_admin_v1_CountEntriesResponse__Output>
@@ -1041,6 +1253,8 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   GetAgent: MethodDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse__Output>
   GetBundle: MethodDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse__Output>
   GetFederationRelationship: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
+  GetLocalAuthorities: MethodDefinition<_sigil_admin_v1_GetLocalAuthoritiesRequest, _sigil_admin_v1_GetLocalAuthoritiesResponse, _sigil_admin_v1_GetLocalAuthoritiesRequest__Output, _sigil_admin_v1_GetLocalAuthoritiesResponse__Output>
+  GetLogger: MethodDefinition<_sigil_admin_v1_GetLoggerRequest, _sigil_admin_v1_LoggerResponse, _sigil_admin_v1_GetLoggerRequest__Output, _sigil_admin_v1_LoggerResponse__Output>
   GetPolicy: MethodDefinition<_sigil_admin_v1_GetPolicyRequest, _sigil_admin_v1_GetPolicyResponse, _sigil_admin_v1_GetPolicyRequest__Output, _sigil_admin_v1_GetPolicyResponse__Output>
   GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
@@ -1057,10 +1271,15 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   MintJwtSvid: MethodDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidRequest__Output, _sigil_admin_v1_MintJwtSvidResponse__Output>
   MintWitSvid: MethodDefinition<_sigil_admin_v1_MintWitSvidRequest, _sigil_admin_v1_MintWitSvidResponse, _sigil_admin_v1_MintWitSvidRequest__Output, _sigil_admin_v1_MintWitSvidResponse__Output>
   MintX509Svid: MethodDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse__Output>
+  PrepareLocalAuthority: MethodDefinition<_sigil_admin_v1_PrepareLocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_PrepareLocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
   RefreshFederatedBundle: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_RefreshFederatedBundleResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_RefreshFederatedBundleResponse__Output>
+  ResetLogLevel: MethodDefinition<_sigil_admin_v1_ResetLogLevelRequest, _sigil_admin_v1_LoggerResponse, _sigil_admin_v1_ResetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse__Output>
+  RevokeLocalAuthority: MethodDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
   RevokeSvid: MethodDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse__Output>
   SetFederatedBundle: MethodDefinition<_sigil_admin_v1_SetFederatedBundleRequest, _sigil_admin_v1_SetFederatedBundleResponse, _sigil_admin_v1_SetFederatedBundleRequest__Output, _sigil_admin_v1_SetFederatedBundleResponse__Output>
+  SetLogLevel: MethodDefinition<_sigil_admin_v1_SetLogLevelRequest, _sigil_admin_v1_LoggerResponse, _sigil_admin_v1_SetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse__Output>
   SetPolicy: MethodDefinition<_sigil_admin_v1_SetPolicyRequest, _sigil_admin_v1_SetPolicyResponse, _sigil_admin_v1_SetPolicyRequest__Output, _sigil_admin_v1_SetPolicyResponse__Output>
+  TaintLocalAuthority: MethodDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
   TestPolicy: MethodDefinition<_sigil_admin_v1_TestPolicyRequest, _sigil_admin_v1_TestPolicyResponse, _sigil_admin_v1_TestPolicyRequest__Output, _sigil_admin_v1_TestPolicyResponse__Output>
   UpdateEntry: MethodDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse__Output>
   UpdateFederationRelationship: MethodDefinition<_sigil_admin_v1_FederationRelationshipRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>

@@ -92,6 +92,13 @@ export interface RegistrationEntry {
    * The operator's risk rating: "low", "medium", "high" or "" (not rated).
    */
   'risk'?: (string);
+  /**
+   * When the entry expires, unix seconds; 0 = never (SPIRE's `expires_at`,
+   * `-entryExpiry`). An expired entry no longer matches or authorizes
+   * anything and is pruned. (Issue 16 item 4; number chosen high to stay
+   * clear of other branches' new fields.)
+   */
+  'expires_at'?: (number | string | Long);
 }
 
 /**
@@ -182,4 +189,11 @@ export interface RegistrationEntry__Output {
    * The operator's risk rating: "low", "medium", "high" or "" (not rated).
    */
   'risk': (string);
+  /**
+   * When the entry expires, unix seconds; 0 = never (SPIRE's `expires_at`,
+   * `-entryExpiry`). An expired entry no longer matches or authorizes
+   * anything and is pruned. (Issue 16 item 4; number chosen high to stay
+   * clear of other branches' new fields.)
+   */
+  'expires_at': (number);
 }
