@@ -24,7 +24,6 @@
  * const entry = await ds.createEntry({ spiffeId, parentId, selectors, ...defaults })
  */
 import type { Selector } from '../../certs/selector/selector.js'
-import type { AuditFilter, AuditHead, AuditRecord } from './audit-records.js'
 import type {
   ApprovalDecision,
   ApprovalFilter,
@@ -32,6 +31,7 @@ import type {
   ApprovalKey,
   ApprovalRecord,
 } from './approval-record.js'
+import type { AuditFilter, AuditHead, AuditRecord } from './audit-records.js'
 import type {
   AttestedAgent,
   AttestedAgentFilter,
@@ -62,8 +62,8 @@ import type {
   TaskRecord,
 } from './records.js'
 
-export type * from './audit-records.js'
 export type * from './approval-record.js'
+export type * from './audit-records.js'
 export type * from './records.js'
 
 /** The storage contract every backend implements (see the module comment for shared rules). */

@@ -17,8 +17,8 @@ import { checkSelectorRule } from '../../certs/selector/selector-rules.js'
 import {
   type AttestedAgentInput,
   type BundleInput,
-  ENTRY_RISKS,
   ENTRY_ID_PATTERN,
+  ENTRY_RISKS,
   type EntryFilter,
   type EntryPatch,
   type EntryRisk,

@@ -22,8 +22,8 @@ import {
   createAgentApiHandlers,
 } from '../api/agent/agent-api-handlers.js'
 import type { AgentCrlSource, AgentRevocationSource } from '../api/agent/revocation-updates.js'
-import type { AuditSink } from '../audit/audit-trail.js'
 import type { ApprovalService } from '../approval/approval-service.js'
+import type { AuditSink } from '../audit/audit-trail.js'
 import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../nodeattestation/node-attestor.js'
 import { X509popAttestor } from '../nodeattestation/x509pop-attestor.js'

@@ -6,6 +6,7 @@
 
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { decodeJwt } from 'jose'
 import t from 'tap'
 import { WorkloadApiClient } from '../../sdk/workload-api-client.js'
 import { freePort, startSigilNode } from '../helpers/agent-process.js'
@@ -115,6 +116,13 @@ when { context.hourUtc == ${hour} || context.hourUtc == ${next} };
     WORKER,
     'another audience is not in the window',
   )
+
+  // the audit record of the issued token names the policy that permitted it (`svid explain`)
+  const issued = await client.fetchJwtSvid({ audience: ['dashboards-explained'] })
+  const jti = String(decodeJwt(issued.token).jti)
+  const x = await node.server.cli('svid', 'explain', '--jti', jti, '--output', 'json')
+  t.equal(x.code, 0, x.stderr)
+  t.same(JSON.parse(x.stdout).policies, ['allow-all'], 'svid explain names the permitting policy')
 })
 
 t.test(

@@ -53,14 +53,17 @@ export async function batchNewX509Svid(
   const entries = await authorizedEntries(deps, caller)
   const wanted = params.map((p) => requireAuthorizedEntry(deps, entries, caller, p.entry_id, METHOD))
   const policyNow = deps.clock()
+  // the policies that permitted each SVID go into its audit record (`svid explain`)
+  const permittedBy: string[][] = []
   for (const entry of wanted) {
-    await enforceSigning(deps.policies?.point, {
+    const decision = await enforceSigning(deps.policies?.point, {
       action: 'FetchX509SVID',
       entry,
       agent: caller.agent,
       resource: entry.spiffeId,
       now: policyNow,
     })
+    permittedBy.push(decision?.policyIds ?? [])
   }
   const keys = await Promise.all(
     params.map(async (p, i) => {
@@ -92,7 +95,15 @@ export async function batchNewX509Svid(
   const audit = deps.audit
   if (audit) {
     await Promise.all(
-      records.map((r, i) => audit.record(issuanceEvent(r, { entry: wanted[i]!, agent: caller.agent }))),
+      records.map((r, i) =>
+        audit.record(
+          issuanceEvent(r, {
+            entry: wanted[i]!,
+            agent: caller.agent,
+            ...(permittedBy[i]?.length ? { details: { policies: permittedBy[i] } } : {}),
+          }),
+        ),
+      ),
     )
   }
   deps.logger.debug({ method: METHOD, agent_id: agentId, count: results.length }, 'X509-SVIDs signed')

@@ -7,8 +7,8 @@ import { SigilError } from '../../../certs/errors.js'
 import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { NewJwtSvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidRequest.js'
 import type { NewJwtSvidResponse } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidResponse.js'
-import { enforceSigning } from '../../policy/signing-policy.js'
 import { issuanceEvent } from '../../audit/issuance-event.js'
+import { enforceSigning } from '../../policy/signing-policy.js'
 import { type AgentApiContext, MAX_JWT_AUDIENCES } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { unixSeconds } from './agent-wire.js'
@@ -48,8 +48,9 @@ export async function newJwtSvid(
   const entry = requireAuthorizedEntry(deps, entries, caller, req.entry_id, METHOD)
   const now = deps.clock()
   // policy: each audience is a resource of its own; one denied refuses the token
+  const permittedBy = new Set<string>()
   for (const aud of audience) {
-    await enforceSigning(deps.policies?.point, {
+    const decision = await enforceSigning(deps.policies?.point, {
       action: 'FetchJWTSVID',
       entry,
       agent: caller.agent,
@@ -57,6 +58,7 @@ export async function newJwtSvid(
       audiences: audience,
       now,
     })
+    for (const id of decision?.policyIds ?? []) permittedBy.add(id)
   }
   const jwt = await deps.ca.signJwtSvid({
     spiffeId: SpiffeId.parse(entry.spiffeId),
@@ -66,7 +68,14 @@ export async function newJwtSvid(
   const agentId = caller.agentId.toString()
   const record = jwtIssuanceRecord(jwt, { entryId: entry.id, agentId }, now)
   await deps.datastore.recordIssuedSvids([record])
-  await deps.audit?.record(issuanceEvent(record, { entry, agent: caller.agent }))
+  await deps.audit?.record(
+    issuanceEvent(record, {
+      entry,
+      agent: caller.agent,
+      // the policies that permitted it (`svid explain`)
+      ...(permittedBy.size > 0 ? { details: { policies: [...permittedBy].sort() } } : {}),
+    }),
+  )
   deps.logger.debug({ method: METHOD, agent_id: agentId, entry_id: entry.id }, 'JWT-SVID signed')
   return {
     token: jwt.token,

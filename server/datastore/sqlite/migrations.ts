@@ -169,7 +169,7 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX revocations_expires_at ON revocations (expires_at);
   `,
-  // 7: federation relationships (issue 16 item 3): where each foreign trust domain's bundle is
+  // 4: federation relationships (issue 16 item 3): where each foreign trust domain's bundle is
   // fetched from and how, and the state of the refreshes; the bundles stay in `bundles`
   `
   CREATE TABLE federation_relationships (
@@ -210,7 +210,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
   `,
-  // 4: policies (issue 14): versioned Cedar policy sets; operator metadata on entries; the
+  // 6: policies (issue 14): versioned Cedar policy sets; operator metadata on entries; the
   // 'drifted' task outcome (SQLite cannot change a CHECK in place: the three task tables are
   // rebuilt, children first so no ON DELETE CASCADE fires, and renamed back)
   `
@@ -278,7 +278,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tasks_spiffe_id ON tasks (spiffe_id, created_at);
   CREATE INDEX task_events_task_id ON task_events (task_id, id);
   `,
-  // 6: approvals (human approval of requests held by an @approval("required") policy)
+  // 7: approvals (human approval of requests held by an @approval("required") policy)
   `
   CREATE TABLE approvals (
     id           TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),

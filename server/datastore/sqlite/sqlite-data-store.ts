@@ -9,7 +9,6 @@
  */
 import { type ErrorCode, SigilError } from '../../../certs/errors.js'
 import type { Selector } from '../../../certs/selector/selector.js'
-import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
 import type {
   ApprovalDecision,
   ApprovalFilter,
@@ -17,6 +16,7 @@ import type {
   ApprovalKey,
   ApprovalRecord,
 } from '../approval-record.js'
+import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
 import type { DataStore } from '../datastore.js'
 import type {
   AttestedAgent,
@@ -50,7 +50,6 @@ import type {
 import { checkAuditFilter, checkAuditHead, checkAuditRecord } from '../validate-audit-records.js'
 import * as check from '../validate-records.js'
 import { AgentTable } from './agent-table.js'
-import { AuditTable } from './audit-table.js'
 import {
   ApprovalTable,
   checkApprovalDecision,
@@ -58,6 +57,7 @@ import {
   checkApprovalInput,
   checkApprovalKey,
 } from './approval-table.js'
+import { AuditTable } from './audit-table.js'
 import { BundleTable } from './bundle-table.js'
 import { EntryTable } from './entry-table.js'
 import { FederationTable } from './federation-table.js'
