@@ -31,7 +31,7 @@ const AGENT_SAMPLES = Number(process.env.SIGIL_BENCH_POLICY_AGENT_SAMPLES ?? 150
 const PROBE = 'probe-denied'
 
 /** The parts `--only` may pick. */
-export const parts = ['local', 'agents'] as const
+export const parts = ['local', 'agents', 'authorize', 'audit'] as const
 
 /**
  * A policy set of `n` policies shaped like an operator's: one permit for everything, then
@@ -71,9 +71,23 @@ export function policySet(n: number): string {
 export const benchmark: Benchmark = async (opts = {}) => {
   const say = (line: string) => process.stdout.write(`${line}\n`)
   const results: BenchResult[] = []
-  if (opts.only !== 'agents') results.push(localPart(say))
-  if (opts.only !== 'local') results.push(await agentsPart(say))
+  const want = (part: (typeof parts)[number]) => opts.only === undefined || opts.only === part
+  if (want('local')) results.push(localPart(say))
+  if (want('agents')) results.push(await agentsPart(say))
+  // the decision point for tools and the audit trail behind every decision (issue 14's bench):
+  // their own benchmarks, run here too so one `bench -- policy` has every row of the issue
+  if (want('authorize'))
+    results.push(prefixed('authorize', await (await import('./authorize.js')).benchmark()))
+  if (want('audit')) results.push(prefixed('audit', await (await import('./audit.js')).benchmark()))
   return combineResults(results)
+}
+
+/** `result` with its JSON keys prefixed (`audit_…`), so parts never overwrite each other's keys. */
+function prefixed(prefix: string, result: BenchResult): BenchResult {
+  return {
+    ...result,
+    json: Object.fromEntries(Object.entries(result.json).map(([k, v]) => [`${prefix}_${k}`, v])),
+  }
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000
