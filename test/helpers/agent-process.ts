@@ -234,7 +234,13 @@ export interface SigilNode {
 /** Starts a server and an agent (joined with a fresh token); both stop and the dir goes at teardown. */
 export async function startSigilNode(
   t: { teardown(fn: () => unknown): void },
-  opts: { serverArgs?: readonly string[]; agentArgs?: readonly string[]; agentWrapper?: AgentWrapper } = {},
+  opts: {
+    serverArgs?: readonly string[]
+    /** Extra environment variables for the server (e.g. SIGIL_DATASTORE, which may hold a password). */
+    serverEnv?: Readonly<Record<string, string>>
+    agentArgs?: readonly string[]
+    agentWrapper?: AgentWrapper
+  } = {},
 ): Promise<SigilNode> {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-'))
   chmodSync(dir, 0o755)
@@ -243,7 +249,7 @@ export async function startSigilNode(
     for (const stop of stoppers.reverse()) await stop()
     rmSync(dir, { recursive: true, force: true })
   })
-  const server = await startServerProcess(join(dir, 's'), [...(opts.serverArgs ?? [])])
+  const server = await startServerProcess(join(dir, 's'), [...(opts.serverArgs ?? [])], { ...opts.serverEnv })
   stoppers.push(() => server.stop())
   const agentId = 'spiffe://example.org/node1'
   const token = await server.cli('token', 'generate', '--spiffe-id', agentId)

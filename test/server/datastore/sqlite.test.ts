@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { MIGRATIONS } from '../../../server/datastore/sqlite/migrations.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
-import { AGENT_A, after, entryInput, sel, TD, tokenHash } from './conformance/fixtures.js'
+import { AGENT_A, after, entryInput, sel, tokenHash } from './conformance/fixtures.js'
 import { svidBatch } from './conformance/issued-svids.js'
 import { runDataStoreConformance } from './conformance.js'
 
