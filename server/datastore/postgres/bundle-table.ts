@@ -3,26 +3,11 @@
  * text. Runs inside the error translation of `PostgresDataStore`.
  */
 import { SigilError } from '../../../certs/errors.js'
+import { type BundleRow, bundleFromRow } from '../record-rows.js'
 import type { BundleInput, BundleRecord } from '../records.js'
 import type { Queryable } from './pg-sql.js'
 
-interface BundleRow {
-  trust_domain: string
-  spiffe_bundle_json: string
-  sequence_number: number
-  updated_at: number
-}
-
 const SELECT_BUNDLE = 'SELECT trust_domain, spiffe_bundle_json, sequence_number, updated_at FROM bundles'
-
-function toBundle(row: BundleRow): BundleRecord {
-  return {
-    trustDomain: row.trust_domain,
-    spiffeBundleJson: row.spiffe_bundle_json,
-    sequenceNumber: row.sequence_number,
-    updatedAt: new Date(row.updated_at),
-  }
-}
 
 /** Bundle queries; callers provide error translation. */
 export const bundleTable = {
@@ -38,11 +23,11 @@ export const bundleTable = {
 
   async get(q: Queryable, trustDomain: string): Promise<BundleRecord | undefined> {
     const row = await q.one<BundleRow>(`${SELECT_BUNDLE} WHERE trust_domain = $1`, [trustDomain])
-    return row === undefined ? undefined : toBundle(row)
+    return row === undefined ? undefined : bundleFromRow(row)
   },
 
   async list(q: Queryable): Promise<BundleRecord[]> {
-    return (await q.rows<BundleRow>(`${SELECT_BUNDLE} ORDER BY trust_domain`)).map(toBundle)
+    return (await q.rows<BundleRow>(`${SELECT_BUNDLE} ORDER BY trust_domain`)).map(bundleFromRow)
   },
 
   async delete(q: Queryable, trustDomain: string): Promise<void> {

@@ -2,20 +2,9 @@
  * The issuance record on PostgreSQL: one `issued_svids` row per signed SVID, a batch appended
  * by one INSERT over `unnest` of column arrays (one round trip for thousands of records).
  */
+import { type IssuedSvidRow, issuedSvidFromRow } from '../record-rows.js'
 import type { IssuedSvidFilter, IssuedSvidRecord } from '../records.js'
 import type { Queryable } from './pg-sql.js'
-
-interface SvidRow {
-  kind: 'x509' | 'jwt'
-  serial_or_jti: string
-  spiffe_id: string
-  entry_id: string
-  agent_id: string
-  not_before: number
-  not_after: number
-  audience: string[]
-  issued_at: number
-}
 
 const INSERT_BATCH = `INSERT INTO issued_svids
   (kind, serial_or_jti, spiffe_id, entry_id, agent_id, not_before, not_after, audience, issued_at)
@@ -24,20 +13,6 @@ const INSERT_BATCH = `INSERT INTO issued_svids
     $8::jsonb[], $9::bigint[]) WITH ORDINALITY
     AS r(kind, serial_or_jti, spiffe_id, entry_id, agent_id, not_before, not_after, audience, issued_at, n)
   ORDER BY n`
-
-function toRecord(row: SvidRow): IssuedSvidRecord {
-  return {
-    kind: row.kind,
-    serialOrJti: row.serial_or_jti,
-    spiffeId: row.spiffe_id,
-    entryId: row.entry_id,
-    agentId: row.agent_id,
-    notBefore: new Date(row.not_before),
-    notAfter: new Date(row.not_after),
-    audience: row.audience,
-    issuedAt: new Date(row.issued_at),
-  }
-}
 
 /** Issuance record queries; callers provide transactions and error translation. */
 export const issuedSvidTable = {
@@ -70,12 +45,12 @@ export const issuedSvidTable = {
     if (filter.since !== undefined) add('issued_at', '>=', filter.since.getTime())
     params.push(filter.limit ?? null)
     const clause = parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`
-    const rows = await q.rows<SvidRow>(
+    const rows = await q.rows<IssuedSvidRow>(
       `SELECT kind, serial_or_jti, spiffe_id, entry_id, agent_id, not_before, not_after, audience, issued_at
        FROM issued_svids ${clause} ORDER BY issued_at DESC, id DESC LIMIT $${params.length}`,
       params,
     )
-    return rows.map(toRecord)
+    return rows.map(issuedSvidFromRow)
   },
 
   async prune(q: Queryable, before: Date): Promise<number> {

@@ -4,30 +4,11 @@
  * sequence numbers are never reused after pruning and become visible in order (a follower
  * reading "everything after N" cannot miss a number committed later by another server).
  */
-import type { RevocationFilter, RevocationInput, RevocationKind, RevocationRecord } from '../records.js'
+import { type RevocationRow, revocationFromRow } from '../record-rows.js'
+import type { RevocationFilter, RevocationInput, RevocationRecord } from '../records.js'
 import type { Queryable } from './pg-sql.js'
 
-interface RevocationRow {
-  sequence: number
-  kind: RevocationKind
-  value: string
-  reason: string
-  revoked_at: number
-  expires_at: number
-}
-
 const COLUMNS = 'sequence, kind, value, reason, revoked_at, expires_at'
-
-function toRecord(row: RevocationRow): RevocationRecord {
-  return {
-    sequence: row.sequence,
-    kind: row.kind,
-    value: row.value,
-    reason: row.reason,
-    revokedAt: new Date(row.revoked_at),
-    expiresAt: new Date(row.expires_at),
-  }
-}
 
 /** Revocation queries; callers provide transactions and error translation. */
 export const revocationTable = {
@@ -47,7 +28,7 @@ export const revocationTable = {
         [r.kind, r.value],
       )
       if (existing !== undefined && existing.expires_at >= r.expiresAt.getTime()) {
-        out.push(toRecord(existing))
+        out.push(revocationFromRow(existing))
         continue
       }
       if (existing !== undefined)
@@ -58,7 +39,7 @@ export const revocationTable = {
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
         [sequence, r.kind, r.value, r.reason, existing?.revoked_at ?? now.getTime(), r.expiresAt.getTime()],
       )
-      out.push(toRecord(row!))
+      out.push(revocationFromRow(row!))
     }
     await q.run("UPDATE sigil_counters SET value = $1 WHERE name = 'revocations'", [sequence])
     return out
@@ -78,7 +59,7 @@ export const revocationTable = {
     const clause = parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`
     return (
       await q.rows<RevocationRow>(`SELECT ${COLUMNS} FROM revocations ${clause} ORDER BY sequence`, params)
-    ).map(toRecord)
+    ).map(revocationFromRow)
   },
 
   /** The highest sequence number ever given (0 when none), pruned rows included. */

@@ -4,56 +4,17 @@
  * `PostgresDataStore`; a write that depends on the task's state locks its row first.
  */
 import { SigilError } from '../../../certs/errors.js'
+import { type TaskRow, taskFromRow } from '../record-rows.js'
 import type { TaskCredential, TaskEvent, TaskFilter, TaskInput, TaskOutcome, TaskRecord } from '../records.js'
 import { MAX_TASK_EVENTS } from '../sqlite/task-table.js'
 import type { Queryable } from './pg-sql.js'
 
-interface TaskRow {
-  id: string
-  state: 'active' | 'ended'
-  outcome: TaskOutcome | ''
-  end_reason: string
-  spiffe_id: string
-  entry_id: string
-  agent_id: string
-  process_key: string
-  subject: string
-  purpose: string
-  scope: string[]
-  act_chain: string[]
-  parent_txn: string
-  created_at: number
-  deadline: number
-  ended_at: number | null
-}
-
 const SELECT_TASK = `SELECT id, state, outcome, end_reason, spiffe_id, entry_id, agent_id, process_key, subject,
   purpose, scope, act_chain, parent_txn, created_at, deadline, ended_at FROM tasks`
 
-function toTask(row: TaskRow): TaskRecord {
-  const task: TaskRecord = {
-    id: row.id,
-    state: row.state,
-    outcome: row.outcome,
-    endReason: row.end_reason,
-    spiffeId: row.spiffe_id,
-    entryId: row.entry_id,
-    agentId: row.agent_id,
-    processKey: row.process_key,
-    subject: row.subject,
-    purpose: row.purpose,
-    scope: row.scope,
-    actChain: row.act_chain,
-    parentTxn: row.parent_txn,
-    createdAt: new Date(row.created_at),
-    deadline: new Date(row.deadline),
-  }
-  return row.ended_at === null ? task : { ...task, endedAt: new Date(row.ended_at) }
-}
-
 async function getTask(q: Queryable, id: string, lock = false): Promise<TaskRecord | undefined> {
   const row = await q.one<TaskRow>(`${SELECT_TASK} WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])
-  return row === undefined ? undefined : toTask(row)
+  return row === undefined ? undefined : taskFromRow(row)
 }
 
 async function lockExisting(q: Queryable, id: string): Promise<TaskRecord> {
@@ -104,7 +65,7 @@ export const taskTable = {
       `${SELECT_TASK} ${clause} ORDER BY created_at DESC, seq DESC LIMIT $${params.length}`,
       params,
     )
-    return rows.map(toTask)
+    return rows.map(taskFromRow)
   },
 
   /** Ends an active task (inside a write transaction). */

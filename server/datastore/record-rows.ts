@@ -1,0 +1,123 @@
+/**
+ * Rows → records for the tables whose columns every backend stores alike (times as epoch
+ * milliseconds, lists decoded to arrays by the backend first), so SQLite and PostgreSQL turn
+ * a row into the same record by the same code.
+ */
+import type {
+  BundleRecord,
+  IssuedSvidRecord,
+  RevocationKind,
+  RevocationRecord,
+  TaskOutcome,
+  TaskRecord,
+} from './records.js'
+
+/** A `bundles` row. */
+export interface BundleRow {
+  trust_domain: string
+  spiffe_bundle_json: string
+  sequence_number: number
+  updated_at: number
+}
+
+/** A `revocations` row. */
+export interface RevocationRow {
+  sequence: number
+  kind: RevocationKind
+  value: string
+  reason: string
+  revoked_at: number
+  expires_at: number
+}
+
+/** An `issued_svids` row, its audience decoded. */
+export interface IssuedSvidRow {
+  kind: 'x509' | 'jwt'
+  serial_or_jti: string
+  spiffe_id: string
+  entry_id: string
+  agent_id: string
+  not_before: number
+  not_after: number
+  audience: string[]
+  issued_at: number
+}
+
+/** A `tasks` row, its lists decoded. */
+export interface TaskRow {
+  id: string
+  state: 'active' | 'ended'
+  outcome: TaskOutcome | ''
+  end_reason: string
+  spiffe_id: string
+  entry_id: string
+  agent_id: string
+  process_key: string
+  subject: string
+  purpose: string
+  scope: string[]
+  act_chain: string[]
+  parent_txn: string
+  created_at: number
+  deadline: number
+  ended_at: number | null
+}
+
+/** The record of a `bundles` row. */
+export function bundleFromRow(row: BundleRow): BundleRecord {
+  return {
+    trustDomain: row.trust_domain,
+    spiffeBundleJson: row.spiffe_bundle_json,
+    sequenceNumber: row.sequence_number,
+    updatedAt: new Date(row.updated_at),
+  }
+}
+
+/** The record of a `revocations` row. */
+export function revocationFromRow(row: RevocationRow): RevocationRecord {
+  return {
+    sequence: row.sequence,
+    kind: row.kind,
+    value: row.value,
+    reason: row.reason,
+    revokedAt: new Date(row.revoked_at),
+    expiresAt: new Date(row.expires_at),
+  }
+}
+
+/** The record of an `issued_svids` row. */
+export function issuedSvidFromRow(row: IssuedSvidRow): IssuedSvidRecord {
+  return {
+    kind: row.kind,
+    serialOrJti: row.serial_or_jti,
+    spiffeId: row.spiffe_id,
+    entryId: row.entry_id,
+    agentId: row.agent_id,
+    notBefore: new Date(row.not_before),
+    notAfter: new Date(row.not_after),
+    audience: row.audience,
+    issuedAt: new Date(row.issued_at),
+  }
+}
+
+/** The record of a `tasks` row (`endedAt` only once ended). */
+export function taskFromRow(row: TaskRow): TaskRecord {
+  const task: TaskRecord = {
+    id: row.id,
+    state: row.state,
+    outcome: row.outcome,
+    endReason: row.end_reason,
+    spiffeId: row.spiffe_id,
+    entryId: row.entry_id,
+    agentId: row.agent_id,
+    processKey: row.process_key,
+    subject: row.subject,
+    purpose: row.purpose,
+    scope: row.scope,
+    actChain: row.act_chain,
+    parentTxn: row.parent_txn,
+    createdAt: new Date(row.created_at),
+    deadline: new Date(row.deadline),
+  }
+  return row.ended_at === null ? task : { ...task, endedAt: new Date(row.ended_at) }
+}
