@@ -1,7 +1,7 @@
 // A real sigil-server process on a real PostgreSQL (SIGIL_DATASTORE, password in the environment,
 // never on argv) with a real agent: a workload gets its SVID; the registry lives in PostgreSQL (no
 // SQLite file); while the database is down admin calls fail at once with Unavailable and the agent
-// keeps serving the workload; once the database is back the server answers again by itself.
+// keeps serving the workload and /ready is 503; once the database is back the server answers again by itself.
 import { existsSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -12,7 +12,13 @@ import { waitUntil } from '../helpers/wait-until.js'
 const TD = 'spiffe://example.org'
 const pgsrv = await startPostgres(t)
 const database = await pgsrv.createDatabase()
-const node = await startSigilNode(t, { serverEnv: { SIGIL_DATASTORE: pgsrv.url(database) } })
+const node = await startSigilNode(t, {
+  serverArgs: ['--metrics-address', '127.0.0.1:0'],
+  serverEnv: { SIGIL_DATASTORE: pgsrv.url(database) },
+})
+const metricsUrl = String(node.server.logs.find((l) => l.msg === 'sigil-server started')?.metrics)
+/** The status of GET /ready on the metrics listener. */
+const ready = async () => (await fetch(new URL('/ready', metricsUrl))).status
 const script = writeWorkloadScript(node.dir, 'workload.mjs')
 
 t.test('a workload gets its SVID from a server on PostgreSQL', async (t) => {
@@ -44,7 +50,9 @@ t.test(
   async (t) => {
     const w = startWorkload(t, { script, socketPath: node.agent.socketPath })
     await w.next('update')
+    t.equal(await ready(), 200)
     await pgsrv.stop()
+    t.equal(await ready(), 503, '/ready is 503 while the database is down')
     const down = await node.server.cli('entry', 'show')
     t.equal(down.code, 1)
     t.match(down.stderr, /datastore unavailable/, 'the server says what is unavailable')
@@ -62,6 +70,7 @@ t.test(
       async () => (await node.server.cli('entry', 'show')).code === 0,
       { timeoutMs: 20_000, intervalMs: 200 },
     )
+    t.equal(await ready(), 200, '/ready is 200 again')
     await node.createEntry(`${TD}/after-outage`, ['unix:uid:1234'])
     const shown = await node.server.cli('entry', 'show', '--spiffe-id', `${TD}/after-outage`)
     t.equal(shown.code, 0, shown.stderr)

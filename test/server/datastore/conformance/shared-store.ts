@@ -96,6 +96,24 @@ export function sharedStoreTests(t: Test, makeLocation: MakeLocation): void {
     }
   })
 
+  t.test('two handles racing: one duplicate entry wins, concurrent updates each count', async (t) => {
+    const open = await makeLocation()
+    const one = await handle(t, open)
+    const two = await handle(t, open)
+    const input = entryInput({ spiffeId: `${TD}/raced` })
+    const created = await Promise.allSettled([one.createEntry(input), two.createEntry(input)])
+    t.equal(created.filter((r) => r.status === 'fulfilled').length, 1, 'one creation wins')
+    t.match(
+      created.find((r) => r.status === 'rejected'),
+      { reason: { code: 'ERR_ENTRY_EXISTS' } },
+    )
+    const e = await one.createEntry(entryInput({ spiffeId: `${TD}/updated` }))
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? one : two).updateEntry(e.id, { hint: `h${i}` })),
+    )
+    t.equal((await two.getEntry(e.id))?.revisionNumber, 10, 'no update was lost')
+  })
+
   t.test('two handles adding revocations get distinct, increasing sequence numbers', async (t) => {
     const open = await makeLocation()
     const one = await handle(t, open)
