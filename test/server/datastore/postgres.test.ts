@@ -6,6 +6,7 @@ import t from 'tap'
 import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { PG_MIGRATIONS } from '../../../server/datastore/postgres/migrations.js'
 import { PostgresDataStore } from '../../../server/datastore/postgres/postgres-data-store.js'
+import { hasPassword, redactPostgresUrl } from '../../../server/datastore/postgres/postgres-url.js'
 import { startPostgres } from '../../helpers/postgres-server.js'
 import { waitUntil } from '../../helpers/wait-until.js'
 import { entryInput, tokenHash } from './conformance/fixtures.js'
@@ -129,6 +130,28 @@ t.test('start-up errors name the database but never the password', async (t) => 
     message: /cannot reach PostgreSQL at postgres:\/\/sigil@127.0.0.1:1\//,
   })
   t.notMatch((unreachable as Error).message, server.password)
+})
+
+t.test('connects over the Unix socket (host= in the URL)', async (t) => {
+  const name = await server.createDatabase()
+  const url = `postgres://sigil:${server.password}@/${name}?host=${server.socketDir}&port=${server.port}`
+  const ds = await open(url)
+  t.teardown(() => ds.close())
+  await ds.createEntry(entryInput())
+  t.equal(await ds.countEntries(), 1)
+})
+
+t.test('URLs reach messages only without their password', async (t) => {
+  t.equal(
+    redactPostgresUrl('postgres://sigil:s3cret@db:5432/sigil?sslmode=require'),
+    'postgres://sigil@db:5432/sigil',
+  )
+  t.equal(redactPostgresUrl('postgresql://db/sigil?password=s3cret'), 'postgres://db/sigil')
+  t.equal(redactPostgresUrl('postgres:///sigil?host=/run/postgresql'), 'postgres://[/run/postgresql]/sigil')
+  t.equal(redactPostgresUrl('postgres://u:p@[bad'), 'postgres://(unparsable URL)')
+  t.ok(hasPassword('postgres://u:p@db/x'))
+  t.ok(hasPassword('postgres://u@db/x?password=p'))
+  t.notOk(hasPassword('postgres://u@db/x?sslmode=require'))
 })
 
 t.test('a write that fails half-way leaves nothing half-written', async (t) => {
