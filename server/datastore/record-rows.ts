@@ -1,11 +1,13 @@
 /**
  * Rows → records for the tables whose columns every backend stores alike (times as epoch
  * milliseconds, lists decoded to arrays by the backend first), so SQLite and PostgreSQL turn
- * a row into the same record by the same code.
+ * a row into the same record by the same code; and the entry a write returns.
  */
 import type {
   BundleRecord,
   IssuedSvidRecord,
+  RegistrationEntry,
+  RegistrationEntryInput,
   RevocationKind,
   RevocationRecord,
   TaskOutcome,
@@ -120,4 +122,21 @@ export function taskFromRow(row: TaskRow): TaskRecord {
     deadline: new Date(row.deadline),
   }
   return row.ended_at === null ? task : { ...task, endedAt: new Date(row.ended_at) }
+}
+
+/**
+ * The fields a written entry is stored with, from its checked input (the task fields, optional
+ * in the input, filled in; lists copied): what a backend returns after a create or an update.
+ */
+export function entryFields(
+  e: RegistrationEntryInput,
+): Omit<RegistrationEntry, 'id' | 'revisionNumber' | 'createdAt'> {
+  return {
+    ...e,
+    dnsNames: [...e.dnsNames],
+    federatesWith: [...e.federatesWith],
+    taskScopes: [...(e.taskScopes ?? [])],
+    maxTaskTtl: e.maxTaskTtl ?? 0,
+    revokeOnExit: e.revokeOnExit ?? false,
+  }
 }

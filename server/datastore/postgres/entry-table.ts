@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { SigilError } from '../../../certs/errors.js'
 import { normalizeSelectors, type Selector } from '../../../certs/selector/selector.js'
+import { entryFields } from '../record-rows.js'
 import type { EntryFilter, EntryPatch, RegistrationEntry, RegistrationEntryInput } from '../records.js'
 import { applyEntryPatch, selectorSetKey } from '../validate-records.js'
 import type { Queryable } from './pg-sql.js'
@@ -145,7 +146,7 @@ export const entryTable = {
     await q.run(INSERT_ENTRY, [...rowParams(id, input, 0), now.getTime()])
     await insertSelectors(q, id, input.selectors)
     await q.run(BUMP_VERSION)
-    return (await getEntry(q, id))!
+    return { ...entryFields(input), id, revisionNumber: 0, createdAt: new Date(now.getTime()) }
   },
 
   get: getEntry,
@@ -166,11 +167,12 @@ export const entryTable = {
     const current = await getEntry(q, id, true)
     if (current === undefined) throw new SigilError('ERR_NOT_FOUND', `registration entry ${id} not found`)
     const next = applyEntryPatch(current, patch)
-    await q.run(UPDATE_ENTRY, rowParams(id, next, current.revisionNumber + 1))
+    const revisionNumber = current.revisionNumber + 1
+    await q.run(UPDATE_ENTRY, rowParams(id, next, revisionNumber))
     await q.run('DELETE FROM entry_selectors WHERE entry_id = $1', [id])
     await insertSelectors(q, id, next.selectors)
     await q.run(BUMP_VERSION)
-    return (await getEntry(q, id))!
+    return { ...entryFields(next), id, revisionNumber, createdAt: current.createdAt }
   },
 
   /** Deletes an entry; its selectors go with it (inside a write transaction). */

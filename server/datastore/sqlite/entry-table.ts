@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { SigilError } from '../../../certs/errors.js'
 import { normalizeSelectors, type Selector } from '../../../certs/selector/selector.js'
+import { entryFields } from '../record-rows.js'
 import type { EntryFilter, EntryPatch, RegistrationEntry, RegistrationEntryInput } from '../records.js'
 import { applyEntryPatch, selectorSetKey } from '../validate-records.js'
 import type { Params, Sql } from './sql.js'
@@ -79,18 +80,6 @@ function toEntry(row: EntryRow): RegistrationEntry {
     taskScopes: JSON.parse(row.task_scopes) as string[],
     maxTaskTtl: row.max_task_ttl,
     revokeOnExit: row.revoke_on_exit === 1,
-  }
-}
-
-/** A checked input with its task fields filled in (checkEntryInput always sets them). */
-function withTaskFields(
-  e: RegistrationEntryInput,
-): Omit<RegistrationEntry, 'id' | 'revisionNumber' | 'createdAt'> {
-  return {
-    ...e,
-    taskScopes: [...(e.taskScopes ?? [])],
-    maxTaskTtl: e.maxTaskTtl ?? 0,
-    revokeOnExit: e.revokeOnExit ?? false,
   }
 }
 
@@ -169,7 +158,7 @@ export class EntryTable {
     const id = randomUUID()
     this.#sql.run(INSERT_ENTRY, { ...rowParams(id, input, 0), createdAt: now.getTime() })
     this.#insertSelectors(id, input.selectors)
-    return { ...withTaskFields(input), id, revisionNumber: 0, createdAt: new Date(now.getTime()) }
+    return { ...entryFields(input), id, revisionNumber: 0, createdAt: new Date(now.getTime()) }
   }
 
   get(id: string): RegistrationEntry | undefined {
@@ -197,7 +186,7 @@ export class EntryTable {
     this.#sql.run(UPDATE_ENTRY, rowParams(id, next, revisionNumber))
     this.#sql.run('DELETE FROM entry_selectors WHERE entry_id = @id', { id })
     this.#insertSelectors(id, next.selectors)
-    return { ...withTaskFields(next), id, revisionNumber, createdAt: current.createdAt }
+    return { ...entryFields(next), id, revisionNumber, createdAt: current.createdAt }
   }
 
   /** Deletes an entry; its selectors go with it (call inside a write transaction). */
