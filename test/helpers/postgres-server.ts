@@ -3,7 +3,8 @@
  * /usr/lib/postgresql/<version>/bin, or `SIGIL_TEST_PG_BIN`) on a mkdtemp directory, a free port
  * on 127.0.0.1 plus a Unix socket in that directory, password (SCRAM) authentication so wrong
  * credentials can be tested, fsync off (the data is thrown away). initdb and postgres refuse to
- * run as root, so as root they run as `nobody` through `setpriv`, the directory chowned to it.
+ * run as root, so as root they run as `nobody` through `setpriv`, the directory chowned to it;
+ * setpriv's parent-death signal stops the server even when the test process is killed outright.
  * The server is stopped and its directory removed when the test ends. Missing binaries fail the
  * test with what to install — CI installs them (scripts/install-test-prerequisites.sh).
  */
@@ -71,12 +72,21 @@ export function postgresBinDir(): string {
   return join(base, versions[0]!, 'bin')
 }
 
-/** The command prefix that runs a binary as an unprivileged user when we are root. */
-function asUnprivileged(): { prefix: string[]; uid: number; gid: number } | undefined {
+/** The user the server runs as when we are root (initdb and postgres refuse root). */
+function unprivilegedUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined
   const uid = Number(execFileSync('id', ['-u', 'nobody']).toString().trim())
   const gid = Number(execFileSync('id', ['-g', 'nobody']).toString().trim())
-  return { prefix: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'], uid, gid }
+  return { uid, gid }
+}
+
+/**
+ * The command prefix for initdb and postgres: as `nobody` when we are root, and with a parent-death
+ * signal, so a test process killed outright (tap's timeout) takes its PostgreSQL with it.
+ */
+function commandPrefix(user: { uid: number; gid: number } | undefined): string[] {
+  const ids = user ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups'] : []
+  return ['setpriv', ...ids, '--pdeathsig', 'SIGQUIT', '--']
 }
 
 /**
@@ -88,7 +98,8 @@ function asUnprivileged(): { prefix: string[]; uid: number; gid: number } | unde
  */
 export async function startPostgres(t: { teardown(fn: () => unknown): void }): Promise<TestPostgres> {
   const bin = postgresBinDir()
-  const user = asUnprivileged()
+  const user = unprivilegedUser()
+  const prefix = commandPrefix(user)
   const dir = mkdtempSync(join(tmpdir(), 'sigil-pg-'))
   const dataDir = join(dir, 'data')
   const socketDir = join(dir, 'sock')
@@ -109,7 +120,7 @@ export async function startPostgres(t: { teardown(fn: () => unknown): void }): P
   })
 
   const run = (cmd: string, args: string[]) => {
-    const argv = [...(user?.prefix ?? []), join(bin, cmd), ...args]
+    const argv = [...prefix, join(bin, cmd), ...args]
     return execFileSync(argv[0]!, argv.slice(1), { cwd: dir, stdio: 'pipe', timeout: 60_000 })
   }
   try {
@@ -135,7 +146,7 @@ export async function startPostgres(t: { teardown(fn: () => unknown): void }): P
 
   async function start(): Promise<void> {
     const argv = [
-      ...(user?.prefix ?? []),
+      ...prefix,
       join(bin, 'postgres'),
       '-D',
       dataDir,
@@ -167,7 +178,14 @@ export async function startPostgres(t: { teardown(fn: () => unknown): void }): P
       async () => {
         if (c.exitCode !== null)
           throw new Error(`postgres exited with ${c.exitCode}: ${logText.slice(-2000)}`)
-        const client = new pg.Client({ host, port, user: 'postgres', password, database: 'postgres' })
+        const client = new pg.Client({
+          host,
+          port,
+          user: 'postgres',
+          password,
+          database: 'postgres',
+          connectionTimeoutMillis: 2_000,
+        })
         client.on('error', () => {})
         try {
           await client.connect()
@@ -195,7 +213,15 @@ export async function startPostgres(t: { teardown(fn: () => unknown): void }): P
   }
 
   async function adminQuery(sql: string, database = 'postgres'): Promise<pg.QueryResult> {
-    const client = new pg.Client({ host, port, user: 'postgres', password, database })
+    const client = new pg.Client({
+      host,
+      port,
+      user: 'postgres',
+      password,
+      database,
+      connectionTimeoutMillis: 10_000,
+      statement_timeout: 30_000,
+    })
     client.on('error', () => {})
     await client.connect()
     try {
