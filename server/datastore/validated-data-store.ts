@@ -5,15 +5,17 @@
  * before the backend sees them. Backends may then assume well-typed, normalized input
  * (selectors sorted and de-duplicated, dates valid). `openDataStore` always applies it.
  *
- * The check list is a total map over the interface: a new DataStore method does not compile
- * until it says how its arguments are checked (`pass` when there is nothing to check).
+ * The check list is a total map over the interface: a new DataStore method (optional ones
+ * too) does not compile until it says how its arguments are checked (`pass` when there is
+ * nothing to check). An optional method the backend lacks stays absent from the wrapper.
  */
 import type { DataStore } from './datastore.js'
 import type { EntryPatch } from './records.js'
 import * as check from './validate-records.js'
 
-type Args<M extends keyof DataStore> = Parameters<DataStore[M]>
-type Checks = { readonly [M in keyof DataStore]: (...args: Args<M>) => Args<M> }
+type Args<M extends keyof DataStore> = Parameters<NonNullable<DataStore[M]>>
+// `-?`: an optional DataStore method (a capability some backends lack) needs its entry too
+type Checks = { readonly [M in keyof DataStore]-?: (...args: Args<M>) => Args<M> }
 
 function checkArray<T>(value: readonly T[], what: string): readonly T[] {
   if (!Array.isArray(value)) throw new TypeError(`${what} must be an array`)
@@ -111,8 +113,10 @@ export function validateDataStore(inner: DataStore): DataStore {
     keyof DataStore,
     (...args: unknown[]) => unknown[],
   ][]) {
+    if (typeof inner[method] !== 'function') continue // an optional capability this backend lacks
     const call = (inner[method] as (...args: unknown[]) => Promise<unknown>).bind(inner)
-    wrapped[method] = async (...args: unknown[]) => call(...checkArgs(...args))
+    // nothing to check: the backend's method as it is (a synchronous one stays synchronous)
+    wrapped[method] = checkArgs === pass ? call : async (...args: unknown[]) => call(...checkArgs(...args))
   }
   return wrapped as unknown as DataStore
 }
