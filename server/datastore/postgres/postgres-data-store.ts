@@ -413,11 +413,18 @@ function openError(e: unknown, where: string): unknown {
       { cause: e },
     )
   }
-  const translated = translatePgError(e, { what: `open PostgreSQL at ${where}` })
+  const translated = translatePgError(e, { what: 'open' })
   if (translated instanceof SigilError && translated.code === 'ERR_UNAVAILABLE') {
+    const code = (e as { code?: unknown }).code
+    const why = sqlState(e) ? `SQLSTATE ${sqlState(e)}` : typeof code === 'string' ? code : 'connection lost'
+    return new SigilError('ERR_UNAVAILABLE', `datastore: cannot reach PostgreSQL at ${where} (${why})`, {
+      cause: e,
+    })
+  }
+  if (translated instanceof SigilError && translated.code === 'ERR_DATASTORE') {
     return new SigilError(
-      'ERR_UNAVAILABLE',
-      `datastore: cannot reach PostgreSQL at ${where} (${translated.message})`,
+      'ERR_DATASTORE',
+      `datastore: cannot use PostgreSQL at ${where} (${translated.message})`,
       {
         cause: e,
       },
