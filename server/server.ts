@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs'
 import { isSigilError, SigilError } from '../certs/errors.js'
 import { importPrivateKey } from '../certs/keys/keys.js'
-import { pemToCertificates } from '../certs/x509svid/pem.js'
+import { certificatesToPem, pemToCertificates } from '../certs/x509svid/pem.js'
 import { errorText } from '../common/errors/error-text.js'
 import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
@@ -28,6 +28,7 @@ import { startBundleEndpoint } from './endpoints/bundle-endpoint.js'
 import { formatHost } from './endpoints/https-listener.js'
 import type { OidcDiscoveryConfig } from './endpoints/oidc-discovery.js'
 import { startOidcDiscoveryEndpoint } from './endpoints/oidc-discovery-endpoint.js'
+import { FederationRefresher } from './federation/federation-refresher.js'
 import { ServerMetrics } from './metrics/server-metrics.js'
 import { CrlPublisher } from './revocation/crl-publisher.js'
 import { RevocationList } from './revocation/revocation-list.js'
@@ -187,7 +188,24 @@ export async function startServer(
     })
     life.onClose('agent-api', () => agentApi.close())
 
+    // federation (issue 16 item 3): foreign bundles fetched by their relationships; agents get
+    // them with their next sync, for the entries that federate with those domains
+    const federation = new FederationRefresher({
+      datastore,
+      trustDomain: config.trustDomain,
+      ownBundle: () => ca.currentBundle(),
+      logger,
+      clock,
+      limits: { minIntervalMs: config.federationMinRefreshSeconds * 1000 },
+      onRefreshed: (outcome) => metrics.federationRefreshes.labels(outcome).inc(),
+      ...(config.federationWebCa
+        ? { webCaPem: [certificatesToPem(readPemCertificates(config.federationWebCa, 'federation-web-ca'))] }
+        : {}),
+    })
+    life.background('federation', federation.run(life.signal))
+
     const adminApi = await startAdminApiServer({
+      federation,
       tasks,
       socketPath: config.adminSocket,
       trustDomain: config.trustDomain,

@@ -188,7 +188,7 @@ function parseCrl(crl: Buffer): {
   let i = fields[0]?.tag === 0x02 ? 1 : 0 // version
   i++ // signature AlgorithmIdentifier
   const issuer = fields[i++]
-  if (!issuer || issuer.tag !== 0x30) throw new SigilError(code, 'CRL without an issuer')
+  if (issuer?.tag !== 0x30) throw new SigilError(code, 'CRL without an issuer')
   i++ // thisUpdate
   let nextUpdate: Date | undefined
   const maybeNext = fields[i]
@@ -201,7 +201,7 @@ function parseCrl(crl: Buffer): {
   if (list && list.tag === 0x30) {
     for (const entry of readChildren(crl, list, code)) {
       const serial = readChildren(crl, entry, code)[0]
-      if (!serial || serial.tag !== 0x02) continue
+      if (serial?.tag !== 0x02) continue
       serials.push(normalizeSerial(contentOf(crl, serial).toString('hex')))
     }
   }

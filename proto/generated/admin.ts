@@ -8,16 +8,23 @@ import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentReques
 import type { BanAgentResponse as _sigil_admin_v1_BanAgentResponse, BanAgentResponse__Output as _sigil_admin_v1_BanAgentResponse__Output } from './sigil/admin/v1/BanAgentResponse.js';
 import type { CountEntriesRequest as _sigil_admin_v1_CountEntriesRequest, CountEntriesRequest__Output as _sigil_admin_v1_CountEntriesRequest__Output } from './sigil/admin/v1/CountEntriesRequest.js';
 import type { CountEntriesResponse as _sigil_admin_v1_CountEntriesResponse, CountEntriesResponse__Output as _sigil_admin_v1_CountEntriesResponse__Output } from './sigil/admin/v1/CountEntriesResponse.js';
+import type { CountFederatedBundlesRequest as _sigil_admin_v1_CountFederatedBundlesRequest, CountFederatedBundlesRequest__Output as _sigil_admin_v1_CountFederatedBundlesRequest__Output } from './sigil/admin/v1/CountFederatedBundlesRequest.js';
+import type { CountFederatedBundlesResponse as _sigil_admin_v1_CountFederatedBundlesResponse, CountFederatedBundlesResponse__Output as _sigil_admin_v1_CountFederatedBundlesResponse__Output } from './sigil/admin/v1/CountFederatedBundlesResponse.js';
 import type { CreateEntryRequest as _sigil_admin_v1_CreateEntryRequest, CreateEntryRequest__Output as _sigil_admin_v1_CreateEntryRequest__Output } from './sigil/admin/v1/CreateEntryRequest.js';
 import type { CreateEntryResponse as _sigil_admin_v1_CreateEntryResponse, CreateEntryResponse__Output as _sigil_admin_v1_CreateEntryResponse__Output } from './sigil/admin/v1/CreateEntryResponse.js';
 import type { CreateJoinTokenRequest as _sigil_admin_v1_CreateJoinTokenRequest, CreateJoinTokenRequest__Output as _sigil_admin_v1_CreateJoinTokenRequest__Output } from './sigil/admin/v1/CreateJoinTokenRequest.js';
 import type { CreateJoinTokenResponse as _sigil_admin_v1_CreateJoinTokenResponse, CreateJoinTokenResponse__Output as _sigil_admin_v1_CreateJoinTokenResponse__Output } from './sigil/admin/v1/CreateJoinTokenResponse.js';
 import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEntryRequest__Output as _sigil_admin_v1_DeleteEntryRequest__Output } from './sigil/admin/v1/DeleteEntryRequest.js';
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from './sigil/admin/v1/DeleteEntryResponse.js';
+import type { DeleteFederatedBundleResponse as _sigil_admin_v1_DeleteFederatedBundleResponse, DeleteFederatedBundleResponse__Output as _sigil_admin_v1_DeleteFederatedBundleResponse__Output } from './sigil/admin/v1/DeleteFederatedBundleResponse.js';
+import type { DeleteFederationRelationshipResponse as _sigil_admin_v1_DeleteFederationRelationshipResponse, DeleteFederationRelationshipResponse__Output as _sigil_admin_v1_DeleteFederationRelationshipResponse__Output } from './sigil/admin/v1/DeleteFederationRelationshipResponse.js';
 import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from './sigil/admin/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from './sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from './sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from './sigil/admin/v1/EvictAgentResponse.js';
+import type { FederationRelationship as _sigil_admin_v1_FederationRelationship, FederationRelationship__Output as _sigil_admin_v1_FederationRelationship__Output } from './sigil/admin/v1/FederationRelationship.js';
+import type { FederationRelationshipRequest as _sigil_admin_v1_FederationRelationshipRequest, FederationRelationshipRequest__Output as _sigil_admin_v1_FederationRelationshipRequest__Output } from './sigil/admin/v1/FederationRelationshipRequest.js';
+import type { FederationRelationshipResponse as _sigil_admin_v1_FederationRelationshipResponse, FederationRelationshipResponse__Output as _sigil_admin_v1_FederationRelationshipResponse__Output } from './sigil/admin/v1/FederationRelationshipResponse.js';
 import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentRequest__Output as _sigil_admin_v1_GetAgentRequest__Output } from './sigil/admin/v1/GetAgentRequest.js';
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from './sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from './sigil/admin/v1/GetBundleRequest.js';
@@ -30,6 +37,10 @@ import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgents
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from './sigil/admin/v1/ListAgentsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from './sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from './sigil/admin/v1/ListEntriesResponse.js';
+import type { ListFederatedBundlesRequest as _sigil_admin_v1_ListFederatedBundlesRequest, ListFederatedBundlesRequest__Output as _sigil_admin_v1_ListFederatedBundlesRequest__Output } from './sigil/admin/v1/ListFederatedBundlesRequest.js';
+import type { ListFederatedBundlesResponse as _sigil_admin_v1_ListFederatedBundlesResponse, ListFederatedBundlesResponse__Output as _sigil_admin_v1_ListFederatedBundlesResponse__Output } from './sigil/admin/v1/ListFederatedBundlesResponse.js';
+import type { ListFederationRelationshipsRequest as _sigil_admin_v1_ListFederationRelationshipsRequest, ListFederationRelationshipsRequest__Output as _sigil_admin_v1_ListFederationRelationshipsRequest__Output } from './sigil/admin/v1/ListFederationRelationshipsRequest.js';
+import type { ListFederationRelationshipsResponse as _sigil_admin_v1_ListFederationRelationshipsResponse, ListFederationRelationshipsResponse__Output as _sigil_admin_v1_ListFederationRelationshipsResponse__Output } from './sigil/admin/v1/ListFederationRelationshipsResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from './sigil/admin/v1/ListRevocationsRequest.js';
 import type { ListRevocationsResponse as _sigil_admin_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _sigil_admin_v1_ListRevocationsResponse__Output } from './sigil/admin/v1/ListRevocationsResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from './sigil/admin/v1/ListSvidsRequest.js';
@@ -40,13 +51,17 @@ import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtS
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from './sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from './sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from './sigil/admin/v1/MintX509SvidResponse.js';
+import type { RefreshFederatedBundleResponse as _sigil_admin_v1_RefreshFederatedBundleResponse, RefreshFederatedBundleResponse__Output as _sigil_admin_v1_RefreshFederatedBundleResponse__Output } from './sigil/admin/v1/RefreshFederatedBundleResponse.js';
 import type { Revocation as _sigil_admin_v1_Revocation, Revocation__Output as _sigil_admin_v1_Revocation__Output } from './sigil/admin/v1/Revocation.js';
 import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from './sigil/admin/v1/RevokeSvidRequest.js';
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from './sigil/admin/v1/RevokeSvidResponse.js';
+import type { SetFederatedBundleRequest as _sigil_admin_v1_SetFederatedBundleRequest, SetFederatedBundleRequest__Output as _sigil_admin_v1_SetFederatedBundleRequest__Output } from './sigil/admin/v1/SetFederatedBundleRequest.js';
+import type { SetFederatedBundleResponse as _sigil_admin_v1_SetFederatedBundleResponse, SetFederatedBundleResponse__Output as _sigil_admin_v1_SetFederatedBundleResponse__Output } from './sigil/admin/v1/SetFederatedBundleResponse.js';
 import type { SvidRecord as _sigil_admin_v1_SvidRecord, SvidRecord__Output as _sigil_admin_v1_SvidRecord__Output } from './sigil/admin/v1/SvidRecord.js';
 import type { Task as _sigil_admin_v1_Task, Task__Output as _sigil_admin_v1_Task__Output } from './sigil/admin/v1/Task.js';
 import type { TaskCredential as _sigil_admin_v1_TaskCredential, TaskCredential__Output as _sigil_admin_v1_TaskCredential__Output } from './sigil/admin/v1/TaskCredential.js';
 import type { TaskEvent as _sigil_admin_v1_TaskEvent, TaskEvent__Output as _sigil_admin_v1_TaskEvent__Output } from './sigil/admin/v1/TaskEvent.js';
+import type { TrustDomainRequest as _sigil_admin_v1_TrustDomainRequest, TrustDomainRequest__Output as _sigil_admin_v1_TrustDomainRequest__Output } from './sigil/admin/v1/TrustDomainRequest.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from './sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from './sigil/admin/v1/UpdateEntryResponse.js';
 import type { Bundle as _sigil_common_v1_Bundle, Bundle__Output as _sigil_common_v1_Bundle__Output } from './sigil/common/v1/Bundle.js';
@@ -68,16 +83,23 @@ export interface ProtoGrpcType {
         BanAgentResponse: MessageTypeDefinition<_sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentResponse__Output>
         CountEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesRequest__Output>
         CountEntriesResponse: MessageTypeDefinition<_sigil_admin_v1_CountEntriesResponse, _sigil_admin_v1_CountEntriesResponse__Output>
+        CountFederatedBundlesRequest: MessageTypeDefinition<_sigil_admin_v1_CountFederatedBundlesRequest, _sigil_admin_v1_CountFederatedBundlesRequest__Output>
+        CountFederatedBundlesResponse: MessageTypeDefinition<_sigil_admin_v1_CountFederatedBundlesResponse, _sigil_admin_v1_CountFederatedBundlesResponse__Output>
         CreateEntryRequest: MessageTypeDefinition<_sigil_admin_v1_CreateEntryRequest, _sigil_admin_v1_CreateEntryRequest__Output>
         CreateEntryResponse: MessageTypeDefinition<_sigil_admin_v1_CreateEntryResponse, _sigil_admin_v1_CreateEntryResponse__Output>
         CreateJoinTokenRequest: MessageTypeDefinition<_sigil_admin_v1_CreateJoinTokenRequest, _sigil_admin_v1_CreateJoinTokenRequest__Output>
         CreateJoinTokenResponse: MessageTypeDefinition<_sigil_admin_v1_CreateJoinTokenResponse, _sigil_admin_v1_CreateJoinTokenResponse__Output>
         DeleteEntryRequest: MessageTypeDefinition<_sigil_admin_v1_DeleteEntryRequest, _sigil_admin_v1_DeleteEntryRequest__Output>
         DeleteEntryResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryResponse__Output>
+        DeleteFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteFederatedBundleResponse, _sigil_admin_v1_DeleteFederatedBundleResponse__Output>
+        DeleteFederationRelationshipResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteFederationRelationshipResponse, _sigil_admin_v1_DeleteFederationRelationshipResponse__Output>
         EndTaskRequest: MessageTypeDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskRequest__Output>
         EndTaskResponse: MessageTypeDefinition<_sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskResponse__Output>
         EvictAgentRequest: MessageTypeDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentRequest__Output>
         EvictAgentResponse: MessageTypeDefinition<_sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentResponse__Output>
+        FederationRelationship: MessageTypeDefinition<_sigil_admin_v1_FederationRelationship, _sigil_admin_v1_FederationRelationship__Output>
+        FederationRelationshipRequest: MessageTypeDefinition<_sigil_admin_v1_FederationRelationshipRequest, _sigil_admin_v1_FederationRelationshipRequest__Output>
+        FederationRelationshipResponse: MessageTypeDefinition<_sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_FederationRelationshipResponse__Output>
         GetAgentRequest: MessageTypeDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentRequest__Output>
         GetAgentResponse: MessageTypeDefinition<_sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleRequest__Output>
@@ -90,6 +112,10 @@ export interface ProtoGrpcType {
         ListAgentsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsResponse__Output>
         ListEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesRequest__Output>
         ListEntriesResponse: MessageTypeDefinition<_sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesResponse__Output>
+        ListFederatedBundlesRequest: MessageTypeDefinition<_sigil_admin_v1_ListFederatedBundlesRequest, _sigil_admin_v1_ListFederatedBundlesRequest__Output>
+        ListFederatedBundlesResponse: MessageTypeDefinition<_sigil_admin_v1_ListFederatedBundlesResponse, _sigil_admin_v1_ListFederatedBundlesResponse__Output>
+        ListFederationRelationshipsRequest: MessageTypeDefinition<_sigil_admin_v1_ListFederationRelationshipsRequest, _sigil_admin_v1_ListFederationRelationshipsRequest__Output>
+        ListFederationRelationshipsResponse: MessageTypeDefinition<_sigil_admin_v1_ListFederationRelationshipsResponse, _sigil_admin_v1_ListFederationRelationshipsResponse__Output>
         ListRevocationsRequest: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsRequest__Output>
         ListRevocationsResponse: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsResponse__Output>
         ListSvidsRequest: MessageTypeDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsRequest__Output>
@@ -100,13 +126,17 @@ export interface ProtoGrpcType {
         MintJwtSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidResponse__Output>
         MintX509SvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidRequest__Output>
         MintX509SvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidResponse__Output>
+        RefreshFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_RefreshFederatedBundleResponse, _sigil_admin_v1_RefreshFederatedBundleResponse__Output>
         Revocation: MessageTypeDefinition<_sigil_admin_v1_Revocation, _sigil_admin_v1_Revocation__Output>
         RevokeSvidRequest: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidRequest__Output>
         RevokeSvidResponse: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidResponse__Output>
+        SetFederatedBundleRequest: MessageTypeDefinition<_sigil_admin_v1_SetFederatedBundleRequest, _sigil_admin_v1_SetFederatedBundleRequest__Output>
+        SetFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_SetFederatedBundleResponse, _sigil_admin_v1_SetFederatedBundleResponse__Output>
         SvidRecord: MessageTypeDefinition<_sigil_admin_v1_SvidRecord, _sigil_admin_v1_SvidRecord__Output>
         Task: MessageTypeDefinition<_sigil_admin_v1_Task, _sigil_admin_v1_Task__Output>
         TaskCredential: MessageTypeDefinition<_sigil_admin_v1_TaskCredential, _sigil_admin_v1_TaskCredential__Output>
         TaskEvent: MessageTypeDefinition<_sigil_admin_v1_TaskEvent, _sigil_admin_v1_TaskEvent__Output>
+        TrustDomainRequest: MessageTypeDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_TrustDomainRequest__Output>
         UpdateEntryRequest: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryRequest__Output>
         UpdateEntryResponse: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryResponse__Output>
       }

@@ -25,7 +25,14 @@ export const runCli = createCli({
       summary: 'agent list|show|count|evict|ban: manage attested agents',
       load: () => import('./commands/agent.js'),
     },
-    bundle: { summary: 'bundle show: print the trust bundle', load: () => import('./commands/bundle.js') },
+    bundle: {
+      summary: 'bundle show|list|set|delete|count: our trust bundle and federated bundles',
+      load: () => import('./commands/bundle.js'),
+    },
+    federation: {
+      summary: 'federation create|list|show|update|delete|refresh: federate with other trust domains',
+      load: () => import('./commands/federation.js'),
+    },
     x509: { summary: 'x509 mint: mint an X509-SVID', load: () => import('./commands/x509.js') },
     jwt: { summary: 'jwt mint: mint a JWT-SVID', load: () => import('./commands/jwt.js') },
     svid: {

@@ -51,6 +51,10 @@ export interface ServerConfig {
   readonly upstreamCrl: string | undefined
   readonly x509popCa: string | undefined
   readonly joinTokenTtlSeconds: number
+  /** Federation: extra CAs for https_web bundle endpoints (a PEM file); undefined → system roots only. */
+  readonly federationWebCa: string | undefined
+  /** Federation: the shortest pause between two fetches of one foreign bundle. */
+  readonly federationMinRefreshSeconds: number
   /** Start a new CA although the datastore was built on another (see server/ca/ca-state-check.ts). */
   readonly allowNewCa: boolean
   /** Start on an empty datastore although CA keys exist. */
@@ -125,6 +129,11 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
     upstreamCrl: optionalPath(v['upstream-crl']),
     x509popCa: optionalPath(v['x509pop-ca']),
     joinTokenTtlSeconds: parseDurationSeconds(v['join-token-ttl'] as string, 'join-token-ttl'),
+    federationWebCa: optionalPath(v['federation-web-ca']),
+    federationMinRefreshSeconds: parseDurationSeconds(
+      v['federation-min-refresh'] as string,
+      'federation-min-refresh',
+    ),
     allowNewCa: v['allow-new-ca'] === true,
     allowEmptyDatastore: v['allow-empty-datastore'] === true,
     logLevel: v['log-level'] as ServerConfig['logLevel'],

@@ -147,6 +147,18 @@ export function serverOptions(env: Record<string, string | undefined>) {
         description:
           'PostgreSQL: a statement running longer is cancelled and the call fails with Unavailable (e.g. 500ms, 10s)',
       },
+      // federation (issue 16 item 3)
+      'federation-web-ca': {
+        hint: 'file',
+        description:
+          'PEM CA certificates trusted for https_web foreign bundle endpoints besides the system roots (e.g. a private web PKI)',
+      },
+      'federation-min-refresh': {
+        hint: 'duration',
+        default: '30s',
+        description:
+          'Shortest pause between two fetches of a foreign bundle, whatever its refresh hint (the longest is 1h; no hint: 5m)',
+      },
       'log-level': {
         hint: 'level',
         default: 'info',

@@ -32,6 +32,10 @@ import type {
   BundleRecord,
   EntryFilter,
   EntryPatch,
+  FederatedBundleOutcome,
+  FederationRefreshRecord,
+  FederationRelationship,
+  FederationRelationshipInput,
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
@@ -232,6 +236,49 @@ export interface DataStore {
 
   /** Deletes revocations whose `expiresAt <= now` (the credential is dead anyway); resolves how many. */
   pruneRevocations(now: Date): Promise<number>
+
+  // ----- federation relationships and federated bundles (migration 7, issue 16 item 3) -----
+
+  /**
+   * Stores a new relationship due for its first refresh at `nextRefreshAt`. Rejects
+   * `ERR_INVALID_ARGUMENT` when one exists for the trust domain.
+   */
+  createFederationRelationship(
+    input: FederationRelationshipInput,
+    nextRefreshAt: Date,
+  ): Promise<FederationRelationship>
+
+  /** The relationship with this trust domain, or `undefined`. */
+  getFederationRelationship(trustDomain: string): Promise<FederationRelationship | undefined>
+
+  /** Every relationship, ordered by trust domain name. */
+  listFederationRelationships(): Promise<FederationRelationship[]>
+
+  /**
+   * Replaces the endpoint fields of a relationship (its trust domain stays) and makes it due at
+   * `nextRefreshAt`, keeping the refresh history. Rejects `ERR_NOT_FOUND`.
+   */
+  updateFederationRelationship(
+    input: FederationRelationshipInput,
+    nextRefreshAt: Date,
+  ): Promise<FederationRelationship>
+
+  /** Deletes a relationship (its last fetched bundle stays). Rejects `ERR_NOT_FOUND`. */
+  deleteFederationRelationship(trustDomain: string): Promise<void>
+
+  /** Records one refresh attempt. Rejects `ERR_NOT_FOUND` (the relationship was deleted meanwhile). */
+  recordFederationRefresh(trustDomain: string, refresh: FederationRefreshRecord): Promise<void>
+
+  /**
+   * Stores a fetched bundle unless it is older, in one transaction: `stored` when there was none
+   * or `sequenceNumber` is higher than the stored one; `unchanged` for the same sequence and the
+   * same JSON; `stale` (nothing written) for a lower sequence, or the same sequence with other
+   * content. Resolves what was done and the bundle now stored.
+   */
+  storeFederatedBundle(
+    trustDomain: string,
+    bundle: BundleInput,
+  ): Promise<{ readonly outcome: FederatedBundleOutcome; readonly record: BundleRecord }>
 
   // ----- lifecycle -----
 

@@ -56,6 +56,13 @@ const METHODS: Record<keyof DataStore, boolean> = {
   listRevocations: true,
   revocationSequence: true,
   pruneRevocations: true,
+  createFederationRelationship: true,
+  getFederationRelationship: true,
+  listFederationRelationships: true,
+  updateFederationRelationship: true,
+  deleteFederationRelationship: true,
+  recordFederationRefresh: true,
+  storeFederatedBundle: true,
   integrityCheck: true,
   close: false,
 }

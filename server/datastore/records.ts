@@ -246,3 +246,41 @@ export interface RevocationFilter {
   readonly since?: number
   readonly kind?: RevocationKind
 }
+
+// ----- federation relationships (migration 7, issue 16 item 3) -----
+
+/** How a foreign bundle endpoint is authenticated (SPIFFE Federation §5). */
+export type BundleEndpointProfileName = 'https_web' | 'https_spiffe'
+
+/** What a caller supplies to store a federation relationship. */
+export interface FederationRelationshipInput {
+  /** The foreign trust domain's name (`other.org`). */
+  readonly trustDomain: string
+  /** The foreign bundle endpoint (`https://…`). */
+  readonly bundleEndpointUrl: string
+  readonly bundleEndpointProfile: BundleEndpointProfileName
+  /** https_spiffe: the SPIFFE ID the endpoint's X509-SVID must carry; `''` for https_web. */
+  readonly endpointSpiffeId: string
+}
+
+/** A stored federation relationship with the state of its refreshes. */
+export interface FederationRelationship extends FederationRelationshipInput {
+  readonly createdAt: Date
+  /** The last fetch attempt, undefined before the first. */
+  readonly lastRefreshAt: Date | undefined
+  /** When the refresher fetches the bundle next. */
+  readonly nextRefreshAt: Date
+  /** Why the last attempt failed; `''` when it succeeded or none was made yet. */
+  readonly lastError: string
+}
+
+/** The outcome of one refresh attempt, recorded on the relationship. */
+export interface FederationRefreshRecord {
+  readonly at: Date
+  readonly nextRefreshAt: Date
+  /** `''` for a success. */
+  readonly error: string
+}
+
+/** What {@link DataStore.storeFederatedBundle} did: stored it, already had it, or kept a newer one. */
+export type FederatedBundleOutcome = 'stored' | 'unchanged' | 'stale'

@@ -19,6 +19,7 @@ import {
   type BundleInput,
   type EntryFilter,
   type EntryPatch,
+  type FederationRelationshipInput,
   type IssuedSvidFilter,
   type IssuedSvidRecord,
   type JoinTokenInput,
@@ -388,4 +389,28 @@ export function checkRevocationFilter(filter: RevocationFilter | undefined): Rev
     out.kind = filter.kind
   }
   return out
+}
+
+/** A checked federation relationship input; throws `TypeError` (the caller validated the values). */
+export function checkFederationRelationshipInput(
+  r: FederationRelationshipInput,
+): FederationRelationshipInput {
+  if (typeof r !== 'object' || r === null) throw new TypeError('relationship must be an object')
+  for (const name of ['trustDomain', 'bundleEndpointUrl'] as const) {
+    if (checkString(r[name], name) === '') throw new TypeError(`${name} must not be empty`)
+  }
+  const profile = r.bundleEndpointProfile
+  if (profile !== 'https_web' && profile !== 'https_spiffe') {
+    throw new TypeError('bundleEndpointProfile must be "https_web" or "https_spiffe"')
+  }
+  const endpointSpiffeId = checkString(r.endpointSpiffeId, 'endpointSpiffeId')
+  if ((profile === 'https_spiffe') !== (endpointSpiffeId !== '')) {
+    throw new TypeError('endpointSpiffeId is required for https_spiffe and must be empty for https_web')
+  }
+  return {
+    trustDomain: r.trustDomain,
+    bundleEndpointUrl: r.bundleEndpointUrl,
+    bundleEndpointProfile: profile,
+    endpointSpiffeId,
+  }
 }

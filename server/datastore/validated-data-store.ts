@@ -95,6 +95,29 @@ const CHECKS: Checks = {
   listRevocations: (filter) => [check.checkRevocationFilter(filter)],
   revocationSequence: pass,
   pruneRevocations: (now) => [check.checkDate(now, 'now')],
+  createFederationRelationship: (input, nextRefreshAt) => [
+    check.checkFederationRelationshipInput(input),
+    check.checkDate(nextRefreshAt, 'nextRefreshAt'),
+  ],
+  getFederationRelationship: (trustDomain) => [check.checkString(trustDomain, 'trustDomain')],
+  listFederationRelationships: pass,
+  updateFederationRelationship: (input, nextRefreshAt) => [
+    check.checkFederationRelationshipInput(input),
+    check.checkDate(nextRefreshAt, 'nextRefreshAt'),
+  ],
+  deleteFederationRelationship: (trustDomain) => [check.checkString(trustDomain, 'trustDomain')],
+  recordFederationRefresh: (trustDomain, refresh) => {
+    check.checkDate(refresh?.at, 'at')
+    return [
+      check.checkString(trustDomain, 'trustDomain'),
+      {
+        at: refresh.at,
+        nextRefreshAt: check.checkDate(refresh.nextRefreshAt, 'nextRefreshAt'),
+        error: check.checkString(refresh.error, 'error'),
+      },
+    ]
+  },
+  storeFederatedBundle: (trustDomain, bundle) => [trustDomain, check.checkBundleInput(trustDomain, bundle)],
   integrityCheck: pass,
   close: pass,
 }

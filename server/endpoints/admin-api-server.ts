@@ -45,6 +45,8 @@ export interface AdminApiServerConfig {
   readonly revocations: AdminRevocations
   /** `svid revoke --task-id` (set by the task service). */
   readonly revokeTask?: AdminApiDeps['revokeTask']
+  /** Federation: `federation refresh` and the fetch after create/update. */
+  readonly federation?: AdminApiDeps['federation']
 }
 
 /** A running admin API server. */

@@ -38,6 +38,8 @@ export class ServerMetrics {
   readonly tasksBegun: Counter
   readonly tasksEnded: Counter<'outcome'>
   readonly revocationsAdded: Counter
+  /** Federation (issue 16 item 3): refreshes of foreign bundles, by outcome. */
+  readonly federationRefreshes: Counter<'outcome'>
   #sources: ServerMetricsSources | undefined
 
   constructor() {
@@ -92,6 +94,13 @@ export class ServerMetrics {
       help: 'Revocations recorded (credentials, task tokens)',
       registers,
     })
+    this.federationRefreshes = new Counter({
+      name: 'sigil_server_federation_refreshes_total',
+      help: 'Fetches of foreign trust bundles, by outcome (stored: a newer bundle; unchanged; failed: refused, the last good bundle kept)',
+      labelNames: ['outcome'],
+      registers,
+    })
+    for (const outcome of ['stored', 'unchanged', 'failed']) this.federationRefreshes.labels(outcome).inc(0)
     const sources = (): ServerMetricsSources | undefined => this.#sources
     new Gauge({
       name: 'sigil_server_ca_expiry_timestamp_seconds',

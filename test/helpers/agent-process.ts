@@ -240,6 +240,8 @@ export async function startSigilNode(
     serverEnv?: Readonly<Record<string, string>>
     agentArgs?: readonly string[]
     agentWrapper?: AgentWrapper
+    /** The server's trust domain (default example.org). */
+    trustDomain?: string
   } = {},
 ): Promise<SigilNode> {
   const dir = mkdtempSync(join(tmpdir(), 'sigil-'))
@@ -249,9 +251,14 @@ export async function startSigilNode(
     for (const stop of stoppers.reverse()) await stop()
     rmSync(dir, { recursive: true, force: true })
   })
-  const server = await startServerProcess(join(dir, 's'), [...(opts.serverArgs ?? [])], { ...opts.serverEnv })
+  const td = opts.trustDomain ?? 'example.org'
+  const server = await startServerProcess(
+    join(dir, 's'),
+    [...(opts.trustDomain ? ['--trust-domain', td] : []), ...(opts.serverArgs ?? [])],
+    { ...opts.serverEnv },
+  )
   stoppers.push(() => server.stop())
-  const agentId = 'spiffe://example.org/node1'
+  const agentId = `spiffe://${td}/node1`
   const token = await server.cli('token', 'generate', '--spiffe-id', agentId)
   const bundle = await server.cli('bundle', 'show')
   if (token.code !== 0 || bundle.code !== 0)
@@ -264,7 +271,7 @@ export async function startSigilNode(
     socketPath: join(dir, 'api', 'agent.sock'),
     joinToken: token.stdout.trim(),
     trustBundle: bundlePath,
-    extraArgs: opts.agentArgs ?? [],
+    extraArgs: [...(opts.trustDomain ? ['--trust-domain', td] : []), ...(opts.agentArgs ?? [])],
     ...(opts.agentWrapper ? { wrapper: opts.agentWrapper } : {}),
   })
   stoppers.push(() => agent.stop())

@@ -2,9 +2,8 @@
 // (a rotated JWT key, a higher sequence, a 1 s refresh hint) on a small https_web server made
 // here with a test CA from openssl; keeps its bundle through failures and rollbacks; and fetches
 // from the real sigil-server's bundle endpoint in both profiles.
-import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -23,53 +22,10 @@ import { BundleSource } from '../../sdk/bundle-source.js'
 import { shortTempDir, startServerProcess } from '../helpers/server-process.js'
 import { createTestCa } from '../helpers/testca.js'
 import { waitUntil } from '../helpers/wait-until.js'
+import { makeWebPki } from '../helpers/web-pki.js'
 
 const td = TrustDomain.parse('other.org')
 const web = SpiffeId.parse('spiffe://other.org/web')
-
-/** A web CA and a server certificate for localhost and 127.0.0.1, made by openssl. */
-function makeWebPki(dir: string): { ca: string; key: string; cert: string } {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-  openssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-subj',
-    '/CN=test web CA',
-    '-days',
-    '1',
-  )
-  openssl('req', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost')
-  writeFileSync(
-    join(dir, 'ext.cnf'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
-  )
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'srv.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-set_serial',
-    '2',
-    '-days',
-    '1',
-    '-extfile',
-    'ext.cnf',
-    '-out',
-    'srv.pem',
-  )
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8')
-  return { ca: read('ca.pem'), key: read('srv.key'), cert: read('srv.pem') }
-}
 
 t.test('a BundleSource picks up a rotated JWT key by the refresh hint', async (t) => {
   const pki = makeWebPki(t.testdir())

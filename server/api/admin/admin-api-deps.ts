@@ -11,6 +11,7 @@ import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
+import type { FederationRefresher } from '../../federation/federation-refresher.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
 
@@ -52,6 +53,16 @@ export type AdminDataStore = Pick<
   | 'getTask'
   | 'listTaskCredentials'
   | 'listTaskEvents'
+  // federation (issue 16 item 3)
+  | 'createFederationRelationship'
+  | 'updateFederationRelationship'
+  | 'getFederationRelationship'
+  | 'listFederationRelationships'
+  | 'deleteFederationRelationship'
+  | 'getBundle'
+  | 'setBundle'
+  | 'listBundles'
+  | 'deleteBundle'
 >
 
 /** The revocation operations the admin API uses (a subset of `RevocationList`). */
@@ -87,4 +98,6 @@ export interface AdminApiDeps {
     taskId: string,
     reason: string,
   ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
+  /** Federation (issue 16 item 3): fetches a foreign bundle now; absent: `federation refresh` is UNAVAILABLE. */
+  readonly federation?: Pick<FederationRefresher, 'refresh'>
 }

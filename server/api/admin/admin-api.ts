@@ -15,6 +15,7 @@ import type { AdminApiDeps } from './admin-api-deps.js'
 import { agentHandlers } from './agents.js'
 import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
+import { federationHandlers } from './federation.js'
 import { healthHandlers } from './health.js'
 import { mintHandlers } from './mint.js'
 import { revocationHandlers } from './revocations.js'
@@ -44,6 +45,7 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...revocationHandlers(deps),
     ...healthHandlers(deps),
     ...taskHandlers(deps),
+    ...federationHandlers(deps),
   }
 }
 

@@ -186,6 +186,21 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX revocations_expires_at ON revocations (expires_at);
   `,
-  // Not yet ported from SQLite (append one entry each, in this session's merge order):
-  // policies (#4), audit_records (#5), approvals (#6), federation (#7), entry expiry (#8).
+  // 4: federation relationships (SQLite 7, issue 16 item 3): where each foreign trust domain's
+  // bundle is fetched from and how, and the state of the refreshes; the bundles stay in `bundles`
+  `
+  CREATE TABLE federation_relationships (
+    trust_domain            TEXT   NOT NULL PRIMARY KEY CHECK (trust_domain <> ''),
+    bundle_endpoint_url     TEXT   NOT NULL CHECK (bundle_endpoint_url <> ''),
+    bundle_endpoint_profile TEXT   NOT NULL CHECK (bundle_endpoint_profile IN ('https_web', 'https_spiffe')),
+    endpoint_spiffe_id      TEXT   NOT NULL DEFAULT '',
+    created_at              BIGINT NOT NULL,
+    last_refresh_at         BIGINT,
+    next_refresh_at         BIGINT NOT NULL,
+    last_error              TEXT   NOT NULL DEFAULT '',
+    CHECK ((bundle_endpoint_profile = 'https_spiffe') = (endpoint_spiffe_id <> ''))
+  );
+  `,
+  // Not yet ported from SQLite (append one entry each, in merge order): policies (SQLite #4),
+  // audit_records (#5), approvals (#6), entry expiry (#8), several servers (#9).
 ]

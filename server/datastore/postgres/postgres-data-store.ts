@@ -27,6 +27,10 @@ import type {
   BundleRecord,
   EntryFilter,
   EntryPatch,
+  FederatedBundleOutcome,
+  FederationRefreshRecord,
+  FederationRelationship,
+  FederationRelationshipInput,
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
@@ -45,6 +49,7 @@ import type {
 import { agentTable } from './agent-table.js'
 import { bundleTable } from './bundle-table.js'
 import { entryTable } from './entry-table.js'
+import { federationTable } from './federation-table.js'
 import { issuedSvidTable } from './issued-svid-table.js'
 import { joinTokenTable } from './join-token-table.js'
 import { migratePostgres, pgSchemaVersion } from './migrate.js'
@@ -360,6 +365,53 @@ export class PostgresDataStore implements DataStore {
 
   pruneRevocations(now: Date): Promise<number> {
     return this.#direct('prune revocations', (q) => revocationTable.prune(q, now))
+  }
+
+  // ----- federation relationships and federated bundles (PG migration 4) -----
+
+  createFederationRelationship(
+    input: FederationRelationshipInput,
+    nextRefreshAt: Date,
+  ): Promise<FederationRelationship> {
+    return this.#write('create federation relationship', (q) =>
+      federationTable.create(q, input, nextRefreshAt, this.#clock()),
+    )
+  }
+
+  getFederationRelationship(trustDomain: string): Promise<FederationRelationship | undefined> {
+    return this.#direct('get federation relationship', (q) => federationTable.get(q, trustDomain))
+  }
+
+  listFederationRelationships(): Promise<FederationRelationship[]> {
+    return this.#direct('list federation relationships', (q) => federationTable.list(q))
+  }
+
+  updateFederationRelationship(
+    input: FederationRelationshipInput,
+    nextRefreshAt: Date,
+  ): Promise<FederationRelationship> {
+    return this.#write('update federation relationship', (q) =>
+      federationTable.update(q, input, nextRefreshAt),
+    )
+  }
+
+  async deleteFederationRelationship(trustDomain: string): Promise<void> {
+    await this.#direct('delete federation relationship', (q) => federationTable.delete(q, trustDomain))
+  }
+
+  async recordFederationRefresh(trustDomain: string, refresh: FederationRefreshRecord): Promise<void> {
+    await this.#direct('record federation refresh', (q) =>
+      federationTable.recordRefresh(q, trustDomain, refresh),
+    )
+  }
+
+  storeFederatedBundle(
+    trustDomain: string,
+    bundle: BundleInput,
+  ): Promise<{ readonly outcome: FederatedBundleOutcome; readonly record: BundleRecord }> {
+    return this.#write('store federated bundle', (q) =>
+      federationTable.storeBundle(q, trustDomain, bundle, this.#clock()),
+    )
   }
 
   // ----- lifecycle -----

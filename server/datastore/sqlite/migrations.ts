@@ -169,4 +169,19 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX revocations_expires_at ON revocations (expires_at);
   `,
+  // 7: federation relationships (issue 16 item 3): where each foreign trust domain's bundle is
+  // fetched from and how, and the state of the refreshes; the bundles stay in `bundles`
+  `
+  CREATE TABLE federation_relationships (
+    trust_domain            TEXT    NOT NULL PRIMARY KEY CHECK (trust_domain <> ''),
+    bundle_endpoint_url     TEXT    NOT NULL CHECK (bundle_endpoint_url <> ''),
+    bundle_endpoint_profile TEXT    NOT NULL CHECK (bundle_endpoint_profile IN ('https_web', 'https_spiffe')),
+    endpoint_spiffe_id      TEXT    NOT NULL DEFAULT '',
+    created_at              INTEGER NOT NULL,
+    last_refresh_at         INTEGER,
+    next_refresh_at         INTEGER NOT NULL,
+    last_error              TEXT    NOT NULL DEFAULT '',
+    CHECK ((bundle_endpoint_profile = 'https_spiffe') = (endpoint_spiffe_id <> ''))
+  ) STRICT;
+  `,
 ]

@@ -20,6 +20,10 @@ import type {
   BundleRecord,
   EntryFilter,
   EntryPatch,
+  FederatedBundleOutcome,
+  FederationRefreshRecord,
+  FederationRelationship,
+  FederationRelationshipInput,
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
@@ -38,6 +42,7 @@ import type {
 import { AgentTable } from './agent-table.js'
 import { BundleTable } from './bundle-table.js'
 import { EntryTable } from './entry-table.js'
+import { FederationTable } from './federation-table.js'
 import { integrityProblems } from './integrity-problems.js'
 import { IssuedSvidTable } from './issued-svid-table.js'
 import { JoinTokenTable } from './join-token-table.js'
@@ -78,6 +83,7 @@ export class SqliteDataStore implements DataStore {
   readonly #svids: IssuedSvidTable
   readonly #tasks: TaskTable
   readonly #revocations: RevocationTable
+  readonly #federation: FederationTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -93,6 +99,7 @@ export class SqliteDataStore implements DataStore {
     this.#svids = new IssuedSvidTable(this.#sql)
     this.#tasks = new TaskTable(this.#sql)
     this.#revocations = new RevocationTable(this.#sql)
+    this.#federation = new FederationTable(this.#sql, this.#bundles)
   }
 
   /**
@@ -335,6 +342,49 @@ export class SqliteDataStore implements DataStore {
 
   async pruneRevocations(now: Date): Promise<number> {
     return this.#write('prune revocations', () => this.#revocations.prune(now))
+  }
+
+  // ----- federation relationships and federated bundles (migration 7) -----
+
+  async createFederationRelationship(
+    input: FederationRelationshipInput,
+    nextRefreshAt: Date,
+  ): Promise<FederationRelationship> {
+    return this.#write('create federation relationship', () =>
+      this.#federation.create(input, nextRefreshAt, this.#clock()),
+    )
+  }
+
+  async getFederationRelationship(trustDomain: string): Promise<FederationRelationship | undefined> {
+    return this.#read('get federation relationship', () => this.#federation.get(trustDomain))
+  }
+
+  async listFederationRelationships(): Promise<FederationRelationship[]> {
+    return this.#read('list federation relationships', () => this.#federation.list())
+  }
+
+  async updateFederationRelationship(
+    input: FederationRelationshipInput,
+    nextRefreshAt: Date,
+  ): Promise<FederationRelationship> {
+    return this.#write('update federation relationship', () => this.#federation.update(input, nextRefreshAt))
+  }
+
+  async deleteFederationRelationship(trustDomain: string): Promise<void> {
+    this.#write('delete federation relationship', () => this.#federation.delete(trustDomain))
+  }
+
+  async recordFederationRefresh(trustDomain: string, refresh: FederationRefreshRecord): Promise<void> {
+    this.#write('record federation refresh', () => this.#federation.recordRefresh(trustDomain, refresh))
+  }
+
+  async storeFederatedBundle(
+    trustDomain: string,
+    bundle: BundleInput,
+  ): Promise<{ readonly outcome: FederatedBundleOutcome; readonly record: BundleRecord }> {
+    return this.#write('store federated bundle', () =>
+      this.#federation.storeBundle(trustDomain, bundle, this.#clock()),
+    )
   }
 
   // ----- lifecycle -----

@@ -11,6 +11,7 @@ import { agentTests } from './conformance/agents.js'
 import { authorizationTests } from './conformance/authorization.js'
 import { bundleTests } from './conformance/bundles.js'
 import { entryTests } from './conformance/entries.js'
+import { federationTests } from './conformance/federation.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
@@ -31,6 +32,7 @@ export function runDataStoreConformance(t: Test, makeLocation: MakeLocation): vo
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
+  federationTests(t, makeStore)
   sharedStoreTests(t, makeLocation)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {

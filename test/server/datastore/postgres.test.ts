@@ -66,6 +66,7 @@ t.test('the schema is in place and versioned', async (t) => {
       'attested_agents',
       'bundles',
       'entry_selectors',
+      'federation_relationships',
       'issued_svids',
       'join_tokens',
       'registration_entries',

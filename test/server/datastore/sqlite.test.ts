@@ -67,6 +67,7 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
     'attested_agents',
     'bundles',
     'entry_selectors',
+    'federation_relationships',
     'issued_svids',
     'join_tokens',
     'registration_entries',

@@ -7,16 +7,22 @@ import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentReques
 import type { BanAgentResponse as _sigil_admin_v1_BanAgentResponse, BanAgentResponse__Output as _sigil_admin_v1_BanAgentResponse__Output } from '../../../sigil/admin/v1/BanAgentResponse.js';
 import type { CountEntriesRequest as _sigil_admin_v1_CountEntriesRequest, CountEntriesRequest__Output as _sigil_admin_v1_CountEntriesRequest__Output } from '../../../sigil/admin/v1/CountEntriesRequest.js';
 import type { CountEntriesResponse as _sigil_admin_v1_CountEntriesResponse, CountEntriesResponse__Output as _sigil_admin_v1_CountEntriesResponse__Output } from '../../../sigil/admin/v1/CountEntriesResponse.js';
+import type { CountFederatedBundlesRequest as _sigil_admin_v1_CountFederatedBundlesRequest, CountFederatedBundlesRequest__Output as _sigil_admin_v1_CountFederatedBundlesRequest__Output } from '../../../sigil/admin/v1/CountFederatedBundlesRequest.js';
+import type { CountFederatedBundlesResponse as _sigil_admin_v1_CountFederatedBundlesResponse, CountFederatedBundlesResponse__Output as _sigil_admin_v1_CountFederatedBundlesResponse__Output } from '../../../sigil/admin/v1/CountFederatedBundlesResponse.js';
 import type { CreateEntryRequest as _sigil_admin_v1_CreateEntryRequest, CreateEntryRequest__Output as _sigil_admin_v1_CreateEntryRequest__Output } from '../../../sigil/admin/v1/CreateEntryRequest.js';
 import type { CreateEntryResponse as _sigil_admin_v1_CreateEntryResponse, CreateEntryResponse__Output as _sigil_admin_v1_CreateEntryResponse__Output } from '../../../sigil/admin/v1/CreateEntryResponse.js';
 import type { CreateJoinTokenRequest as _sigil_admin_v1_CreateJoinTokenRequest, CreateJoinTokenRequest__Output as _sigil_admin_v1_CreateJoinTokenRequest__Output } from '../../../sigil/admin/v1/CreateJoinTokenRequest.js';
 import type { CreateJoinTokenResponse as _sigil_admin_v1_CreateJoinTokenResponse, CreateJoinTokenResponse__Output as _sigil_admin_v1_CreateJoinTokenResponse__Output } from '../../../sigil/admin/v1/CreateJoinTokenResponse.js';
 import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEntryRequest__Output as _sigil_admin_v1_DeleteEntryRequest__Output } from '../../../sigil/admin/v1/DeleteEntryRequest.js';
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from '../../../sigil/admin/v1/DeleteEntryResponse.js';
+import type { DeleteFederatedBundleResponse as _sigil_admin_v1_DeleteFederatedBundleResponse, DeleteFederatedBundleResponse__Output as _sigil_admin_v1_DeleteFederatedBundleResponse__Output } from '../../../sigil/admin/v1/DeleteFederatedBundleResponse.js';
+import type { DeleteFederationRelationshipResponse as _sigil_admin_v1_DeleteFederationRelationshipResponse, DeleteFederationRelationshipResponse__Output as _sigil_admin_v1_DeleteFederationRelationshipResponse__Output } from '../../../sigil/admin/v1/DeleteFederationRelationshipResponse.js';
 import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from '../../../sigil/admin/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from '../../../sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from '../../../sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from '../../../sigil/admin/v1/EvictAgentResponse.js';
+import type { FederationRelationshipRequest as _sigil_admin_v1_FederationRelationshipRequest, FederationRelationshipRequest__Output as _sigil_admin_v1_FederationRelationshipRequest__Output } from '../../../sigil/admin/v1/FederationRelationshipRequest.js';
+import type { FederationRelationshipResponse as _sigil_admin_v1_FederationRelationshipResponse, FederationRelationshipResponse__Output as _sigil_admin_v1_FederationRelationshipResponse__Output } from '../../../sigil/admin/v1/FederationRelationshipResponse.js';
 import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentRequest__Output as _sigil_admin_v1_GetAgentRequest__Output } from '../../../sigil/admin/v1/GetAgentRequest.js';
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from '../../../sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from '../../../sigil/admin/v1/GetBundleRequest.js';
@@ -29,6 +35,10 @@ import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgents
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from '../../../sigil/admin/v1/ListAgentsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from '../../../sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from '../../../sigil/admin/v1/ListEntriesResponse.js';
+import type { ListFederatedBundlesRequest as _sigil_admin_v1_ListFederatedBundlesRequest, ListFederatedBundlesRequest__Output as _sigil_admin_v1_ListFederatedBundlesRequest__Output } from '../../../sigil/admin/v1/ListFederatedBundlesRequest.js';
+import type { ListFederatedBundlesResponse as _sigil_admin_v1_ListFederatedBundlesResponse, ListFederatedBundlesResponse__Output as _sigil_admin_v1_ListFederatedBundlesResponse__Output } from '../../../sigil/admin/v1/ListFederatedBundlesResponse.js';
+import type { ListFederationRelationshipsRequest as _sigil_admin_v1_ListFederationRelationshipsRequest, ListFederationRelationshipsRequest__Output as _sigil_admin_v1_ListFederationRelationshipsRequest__Output } from '../../../sigil/admin/v1/ListFederationRelationshipsRequest.js';
+import type { ListFederationRelationshipsResponse as _sigil_admin_v1_ListFederationRelationshipsResponse, ListFederationRelationshipsResponse__Output as _sigil_admin_v1_ListFederationRelationshipsResponse__Output } from '../../../sigil/admin/v1/ListFederationRelationshipsResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from '../../../sigil/admin/v1/ListRevocationsRequest.js';
 import type { ListRevocationsResponse as _sigil_admin_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _sigil_admin_v1_ListRevocationsResponse__Output } from '../../../sigil/admin/v1/ListRevocationsResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from '../../../sigil/admin/v1/ListSvidsRequest.js';
@@ -39,8 +49,12 @@ import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtS
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from '../../../sigil/admin/v1/MintJwtSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from '../../../sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from '../../../sigil/admin/v1/MintX509SvidResponse.js';
+import type { RefreshFederatedBundleResponse as _sigil_admin_v1_RefreshFederatedBundleResponse, RefreshFederatedBundleResponse__Output as _sigil_admin_v1_RefreshFederatedBundleResponse__Output } from '../../../sigil/admin/v1/RefreshFederatedBundleResponse.js';
 import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from '../../../sigil/admin/v1/RevokeSvidRequest.js';
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from '../../../sigil/admin/v1/RevokeSvidResponse.js';
+import type { SetFederatedBundleRequest as _sigil_admin_v1_SetFederatedBundleRequest, SetFederatedBundleRequest__Output as _sigil_admin_v1_SetFederatedBundleRequest__Output } from '../../../sigil/admin/v1/SetFederatedBundleRequest.js';
+import type { SetFederatedBundleResponse as _sigil_admin_v1_SetFederatedBundleResponse, SetFederatedBundleResponse__Output as _sigil_admin_v1_SetFederatedBundleResponse__Output } from '../../../sigil/admin/v1/SetFederatedBundleResponse.js';
+import type { TrustDomainRequest as _sigil_admin_v1_TrustDomainRequest, TrustDomainRequest__Output as _sigil_admin_v1_TrustDomainRequest__Output } from '../../../sigil/admin/v1/TrustDomainRequest.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from '../../../sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from '../../../sigil/admin/v1/UpdateEntryResponse.js';
 
@@ -78,6 +92,21 @@ export interface AdminAPIClient extends grpc.Client {
   countEntries(argument: _sigil_admin_v1_CountEntriesRequest, callback: grpc.requestCallback<_sigil_admin_v1_CountEntriesResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `bundle count`: how many federated bundles are stored.
+   */
+  CountFederatedBundles(argument: _sigil_admin_v1_CountFederatedBundlesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_CountFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  CountFederatedBundles(argument: _sigil_admin_v1_CountFederatedBundlesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_CountFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  CountFederatedBundles(argument: _sigil_admin_v1_CountFederatedBundlesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_CountFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  CountFederatedBundles(argument: _sigil_admin_v1_CountFederatedBundlesRequest, callback: grpc.requestCallback<_sigil_admin_v1_CountFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `bundle count`: how many federated bundles are stored.
+   */
+  countFederatedBundles(argument: _sigil_admin_v1_CountFederatedBundlesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_CountFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  countFederatedBundles(argument: _sigil_admin_v1_CountFederatedBundlesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_CountFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  countFederatedBundles(argument: _sigil_admin_v1_CountFederatedBundlesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_CountFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  countFederatedBundles(argument: _sigil_admin_v1_CountFederatedBundlesRequest, callback: grpc.requestCallback<_sigil_admin_v1_CountFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `entry create ...`: registers a new entry.
    */
   CreateEntry(argument: _sigil_admin_v1_CreateEntryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_CreateEntryResponse__Output>): grpc.ClientUnaryCall;
@@ -91,6 +120,33 @@ export interface AdminAPIClient extends grpc.Client {
   createEntry(argument: _sigil_admin_v1_CreateEntryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_CreateEntryResponse__Output>): grpc.ClientUnaryCall;
   createEntry(argument: _sigil_admin_v1_CreateEntryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_CreateEntryResponse__Output>): grpc.ClientUnaryCall;
   createEntry(argument: _sigil_admin_v1_CreateEntryRequest, callback: grpc.requestCallback<_sigil_admin_v1_CreateEntryResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `federation create --trust-domain TD --bundle-endpoint-url URL
+   * --bundle-endpoint-profile https_web|https_spiffe [--endpoint-spiffe-id ID]
+   * [--trust-domain-bundle FILE]`: a federation relationship with a foreign
+   * trust domain; the server fetches its bundle at once and then by the
+   * bundle's refresh hint. INVALID_ARGUMENT: malformed fields, our own trust
+   * domain, a relationship that already exists, a bootstrap bundle that does
+   * not decode.
+   */
+  CreateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  CreateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  CreateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  CreateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `federation create --trust-domain TD --bundle-endpoint-url URL
+   * --bundle-endpoint-profile https_web|https_spiffe [--endpoint-spiffe-id ID]
+   * [--trust-domain-bundle FILE]`: a federation relationship with a foreign
+   * trust domain; the server fetches its bundle at once and then by the
+   * bundle's refresh hint. INVALID_ARGUMENT: malformed fields, our own trust
+   * domain, a relationship that already exists, a bootstrap bundle that does
+   * not decode.
+   */
+  createFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  createFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  createFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  createFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `token generate --spiffe-id ID [--ttl S]`: a one-time join token for
@@ -123,6 +179,42 @@ export interface AdminAPIClient extends grpc.Client {
   deleteEntry(argument: _sigil_admin_v1_DeleteEntryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DeleteEntryResponse__Output>): grpc.ClientUnaryCall;
   deleteEntry(argument: _sigil_admin_v1_DeleteEntryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteEntryResponse__Output>): grpc.ClientUnaryCall;
   deleteEntry(argument: _sigil_admin_v1_DeleteEntryRequest, callback: grpc.requestCallback<_sigil_admin_v1_DeleteEntryResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `bundle delete --id spiffe://TD`: SPIRE's `restrict` mode: refused
+   * (INVALID_ARGUMENT) while entries federate with the domain or a
+   * federation relationship keeps fetching it. NOT_FOUND.
+   */
+  DeleteFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `bundle delete --id spiffe://TD`: SPIRE's `restrict` mode: refused
+   * (INVALID_ARGUMENT) while entries federate with the domain or a
+   * federation relationship keeps fetching it. NOT_FOUND.
+   */
+  deleteFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `federation delete --trust-domain TD`: stops refreshing; the last
+   * fetched bundle stays until `bundle delete`. NOT_FOUND.
+   */
+  DeleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `federation delete --trust-domain TD`: stops refreshing; the last
+   * fetched bundle stays until `bundle delete`. NOT_FOUND.
+   */
+  deleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
@@ -189,6 +281,21 @@ export interface AdminAPIClient extends grpc.Client {
   getBundle(argument: _sigil_admin_v1_GetBundleRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetBundleResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `federation show --trust-domain TD`. NOT_FOUND.
+   */
+  GetFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  GetFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  GetFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  GetFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `federation show --trust-domain TD`. NOT_FOUND.
+   */
+  getFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  getFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  getFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  getFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `task show --task-id ID`: one task, its credentials and its decisions.
    */
   GetTask(argument: _sigil_admin_v1_GetTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
@@ -247,6 +354,36 @@ export interface AdminAPIClient extends grpc.Client {
   listEntries(argument: _sigil_admin_v1_ListEntriesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListEntriesResponse__Output>): grpc.ClientUnaryCall;
   listEntries(argument: _sigil_admin_v1_ListEntriesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListEntriesResponse__Output>): grpc.ClientUnaryCall;
   listEntries(argument: _sigil_admin_v1_ListEntriesRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListEntriesResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `bundle list [--id spiffe://TD]`: federated bundles (never our own).
+   */
+  ListFederatedBundles(argument: _sigil_admin_v1_ListFederatedBundlesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  ListFederatedBundles(argument: _sigil_admin_v1_ListFederatedBundlesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  ListFederatedBundles(argument: _sigil_admin_v1_ListFederatedBundlesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  ListFederatedBundles(argument: _sigil_admin_v1_ListFederatedBundlesRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `bundle list [--id spiffe://TD]`: federated bundles (never our own).
+   */
+  listFederatedBundles(argument: _sigil_admin_v1_ListFederatedBundlesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  listFederatedBundles(argument: _sigil_admin_v1_ListFederatedBundlesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  listFederatedBundles(argument: _sigil_admin_v1_ListFederatedBundlesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  listFederatedBundles(argument: _sigil_admin_v1_ListFederatedBundlesRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListFederatedBundlesResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `federation list`.
+   */
+  ListFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
+  ListFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
+  ListFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
+  ListFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `federation list`.
+   */
+  listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
+  listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
+  listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
+  listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `revocation list`: every revocation still held, by ascending sequence.
@@ -328,6 +465,23 @@ export interface AdminAPIClient extends grpc.Client {
   mintX509Svid(argument: _sigil_admin_v1_MintX509SvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintX509SvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `federation refresh --trust-domain TD`: fetches the bundle now. A failed
+   * fetch is a result (`error`), not a status; NOT_FOUND for no relationship.
+   */
+  RefreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  RefreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  RefreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  RefreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `federation refresh --trust-domain TD`: fetches the bundle now. A failed
+   * fetch is a result (`error`), not a status; NOT_FOUND for no relationship.
+   */
+  refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
    * [--reason R]`: revokes credentials until they expire. A serial or jti
    * nobody issued is accepted (and harmless).
@@ -347,6 +501,29 @@ export interface AdminAPIClient extends grpc.Client {
   revokeSvid(argument: _sigil_admin_v1_RevokeSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_RevokeSvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `bundle set --id spiffe://TD --path F [--format spiffe|pem]`: stores a
+   * foreign trust domain's bundle as given (an operator override; a
+   * relationship's next fetch replaces it only with a higher sequence).
+   * INVALID_ARGUMENT: our own trust domain, a bundle that does not decode,
+   * has no key, or whose CAs name another trust domain.
+   */
+  SetFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  SetFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  SetFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  SetFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `bundle set --id spiffe://TD --path F [--format spiffe|pem]`: stores a
+   * foreign trust domain's bundle as given (an operator override; a
+   * relationship's next fetch replaces it only with a higher sequence).
+   * INVALID_ARGUMENT: our own trust domain, a bundle that does not decode,
+   * has no key, or whose CAs name another trust domain.
+   */
+  setFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  setFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  setFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  setFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `entry update --entry-id ID ...`: changes an existing entry.
    */
   UpdateEntry(argument: _sigil_admin_v1_UpdateEntryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_UpdateEntryResponse__Output>): grpc.ClientUnaryCall;
@@ -360,6 +537,23 @@ export interface AdminAPIClient extends grpc.Client {
   updateEntry(argument: _sigil_admin_v1_UpdateEntryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_UpdateEntryResponse__Output>): grpc.ClientUnaryCall;
   updateEntry(argument: _sigil_admin_v1_UpdateEntryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_UpdateEntryResponse__Output>): grpc.ClientUnaryCall;
   updateEntry(argument: _sigil_admin_v1_UpdateEntryRequest, callback: grpc.requestCallback<_sigil_admin_v1_UpdateEntryResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `federation update ...`: replaces a relationship's endpoint fields (and
+   * the stored bundle when one is given); fetches at once. NOT_FOUND.
+   */
+  UpdateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  UpdateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  UpdateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  UpdateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `federation update ...`: replaces a relationship's endpoint fields (and
+   * the stored bundle when one is given); fetches at once. NOT_FOUND.
+   */
+  updateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  updateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  updateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
+  updateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   
 }
 
@@ -376,9 +570,25 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   CountEntries: grpc.handleUnaryCall<_sigil_admin_v1_CountEntriesRequest__Output, _sigil_admin_v1_CountEntriesResponse>;
   
   /**
+   * `bundle count`: how many federated bundles are stored.
+   */
+  CountFederatedBundles: grpc.handleUnaryCall<_sigil_admin_v1_CountFederatedBundlesRequest__Output, _sigil_admin_v1_CountFederatedBundlesResponse>;
+  
+  /**
    * `entry create ...`: registers a new entry.
    */
   CreateEntry: grpc.handleUnaryCall<_sigil_admin_v1_CreateEntryRequest__Output, _sigil_admin_v1_CreateEntryResponse>;
+  
+  /**
+   * `federation create --trust-domain TD --bundle-endpoint-url URL
+   * --bundle-endpoint-profile https_web|https_spiffe [--endpoint-spiffe-id ID]
+   * [--trust-domain-bundle FILE]`: a federation relationship with a foreign
+   * trust domain; the server fetches its bundle at once and then by the
+   * bundle's refresh hint. INVALID_ARGUMENT: malformed fields, our own trust
+   * domain, a relationship that already exists, a bootstrap bundle that does
+   * not decode.
+   */
+  CreateFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse>;
   
   /**
    * `token generate --spiffe-id ID [--ttl S]`: a one-time join token for
@@ -390,6 +600,19 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `entry delete --entry-id ID`.
    */
   DeleteEntry: grpc.handleUnaryCall<_sigil_admin_v1_DeleteEntryRequest__Output, _sigil_admin_v1_DeleteEntryResponse>;
+  
+  /**
+   * `bundle delete --id spiffe://TD`: SPIRE's `restrict` mode: refused
+   * (INVALID_ARGUMENT) while entries federate with the domain or a
+   * federation relationship keeps fetching it. NOT_FOUND.
+   */
+  DeleteFederatedBundle: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederatedBundleResponse>;
+  
+  /**
+   * `federation delete --trust-domain TD`: stops refreshing; the last
+   * fetched bundle stays until `bundle delete`. NOT_FOUND.
+   */
+  DeleteFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederationRelationshipResponse>;
   
   /**
    * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
@@ -414,6 +637,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   GetBundle: grpc.handleUnaryCall<_sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse>;
   
   /**
+   * `federation show --trust-domain TD`. NOT_FOUND.
+   */
+  GetFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_FederationRelationshipResponse>;
+  
+  /**
    * `task show --task-id ID`: one task, its credentials and its decisions.
    */
   GetTask: grpc.handleUnaryCall<_sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse>;
@@ -432,6 +660,16 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `entry show [--entry-id|--spiffe-id|--parent-id|--selector]`.
    */
   ListEntries: grpc.handleUnaryCall<_sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse>;
+  
+  /**
+   * `bundle list [--id spiffe://TD]`: federated bundles (never our own).
+   */
+  ListFederatedBundles: grpc.handleUnaryCall<_sigil_admin_v1_ListFederatedBundlesRequest__Output, _sigil_admin_v1_ListFederatedBundlesResponse>;
+  
+  /**
+   * `federation list`.
+   */
+  ListFederationRelationships: grpc.handleUnaryCall<_sigil_admin_v1_ListFederationRelationshipsRequest__Output, _sigil_admin_v1_ListFederationRelationshipsResponse>;
   
   /**
    * `revocation list`: every revocation still held, by ascending sequence.
@@ -461,6 +699,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   MintX509Svid: grpc.handleUnaryCall<_sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse>;
   
   /**
+   * `federation refresh --trust-domain TD`: fetches the bundle now. A failed
+   * fetch is a result (`error`), not a status; NOT_FOUND for no relationship.
+   */
+  RefreshFederatedBundle: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_RefreshFederatedBundleResponse>;
+  
+  /**
    * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
    * [--reason R]`: revokes credentials until they expire. A serial or jti
    * nobody issued is accepted (and harmless).
@@ -468,31 +712,56 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   RevokeSvid: grpc.handleUnaryCall<_sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse>;
   
   /**
+   * `bundle set --id spiffe://TD --path F [--format spiffe|pem]`: stores a
+   * foreign trust domain's bundle as given (an operator override; a
+   * relationship's next fetch replaces it only with a higher sequence).
+   * INVALID_ARGUMENT: our own trust domain, a bundle that does not decode,
+   * has no key, or whose CAs name another trust domain.
+   */
+  SetFederatedBundle: grpc.handleUnaryCall<_sigil_admin_v1_SetFederatedBundleRequest__Output, _sigil_admin_v1_SetFederatedBundleResponse>;
+  
+  /**
    * `entry update --entry-id ID ...`: changes an existing entry.
    */
   UpdateEntry: grpc.handleUnaryCall<_sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse>;
+  
+  /**
+   * `federation update ...`: replaces a relationship's endpoint fields (and
+   * the stored bundle when one is given); fetches at once. NOT_FOUND.
+   */
+  UpdateFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse>;
   
 }
 
 export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   BanAgent: MethodDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentRequest__Output, _sigil_admin_v1_BanAgentResponse__Output>
   CountEntries: MethodDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesResponse, _sigil_admin_v1_CountEntriesRequest__Output, _sigil_admin_v1_CountEntriesResponse__Output>
+  CountFederatedBundles: MethodDefinition<_sigil_admin_v1_CountFederatedBundlesRequest, _sigil_admin_v1_CountFederatedBundlesResponse, _sigil_admin_v1_CountFederatedBundlesRequest__Output, _sigil_admin_v1_CountFederatedBundlesResponse__Output>
   CreateEntry: MethodDefinition<_sigil_admin_v1_CreateEntryRequest, _sigil_admin_v1_CreateEntryResponse, _sigil_admin_v1_CreateEntryRequest__Output, _sigil_admin_v1_CreateEntryResponse__Output>
+  CreateFederationRelationship: MethodDefinition<_sigil_admin_v1_FederationRelationshipRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
   CreateJoinToken: MethodDefinition<_sigil_admin_v1_CreateJoinTokenRequest, _sigil_admin_v1_CreateJoinTokenResponse, _sigil_admin_v1_CreateJoinTokenRequest__Output, _sigil_admin_v1_CreateJoinTokenResponse__Output>
   DeleteEntry: MethodDefinition<_sigil_admin_v1_DeleteEntryRequest, _sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryRequest__Output, _sigil_admin_v1_DeleteEntryResponse__Output>
+  DeleteFederatedBundle: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_DeleteFederatedBundleResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederatedBundleResponse__Output>
+  DeleteFederationRelationship: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_DeleteFederationRelationshipResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederationRelationshipResponse__Output>
   EndTask: MethodDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskRequest__Output, _sigil_admin_v1_EndTaskResponse__Output>
   EvictAgent: MethodDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse__Output>
   GetAgent: MethodDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse__Output>
   GetBundle: MethodDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse__Output>
+  GetFederationRelationship: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
   GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
   ListEntries: MethodDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse__Output>
+  ListFederatedBundles: MethodDefinition<_sigil_admin_v1_ListFederatedBundlesRequest, _sigil_admin_v1_ListFederatedBundlesResponse, _sigil_admin_v1_ListFederatedBundlesRequest__Output, _sigil_admin_v1_ListFederatedBundlesResponse__Output>
+  ListFederationRelationships: MethodDefinition<_sigil_admin_v1_ListFederationRelationshipsRequest, _sigil_admin_v1_ListFederationRelationshipsResponse, _sigil_admin_v1_ListFederationRelationshipsRequest__Output, _sigil_admin_v1_ListFederationRelationshipsResponse__Output>
   ListRevocations: MethodDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsRequest__Output, _sigil_admin_v1_ListRevocationsResponse__Output>
   ListSvids: MethodDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsRequest__Output, _sigil_admin_v1_ListSvidsResponse__Output>
   ListTasks: MethodDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksRequest__Output, _sigil_admin_v1_ListTasksResponse__Output>
   MintJwtSvid: MethodDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidRequest__Output, _sigil_admin_v1_MintJwtSvidResponse__Output>
   MintX509Svid: MethodDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse__Output>
+  RefreshFederatedBundle: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_RefreshFederatedBundleResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_RefreshFederatedBundleResponse__Output>
   RevokeSvid: MethodDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse__Output>
+  SetFederatedBundle: MethodDefinition<_sigil_admin_v1_SetFederatedBundleRequest, _sigil_admin_v1_SetFederatedBundleResponse, _sigil_admin_v1_SetFederatedBundleRequest__Output, _sigil_admin_v1_SetFederatedBundleResponse__Output>
   UpdateEntry: MethodDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse__Output>
+  UpdateFederationRelationship: MethodDefinition<_sigil_admin_v1_FederationRelationshipRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
 }

@@ -1,0 +1,5 @@
+/** `sigil-server federation create`: see ../federation.ts and relationship-flags.ts. */
+import { relationshipVerb } from './relationship-flags.js'
+
+/** Runs the verb. */
+export const run = relationshipVerb('create')
