@@ -5,6 +5,7 @@
  */
 import type {
   BundleRecord,
+  FederationRelationship,
   IssuedSvidRecord,
   RegistrationEntry,
   RegistrationEntryInput,
@@ -138,5 +139,31 @@ export function entryFields(
     taskScopes: [...(e.taskScopes ?? [])],
     maxTaskTtl: e.maxTaskTtl ?? 0,
     revokeOnExit: e.revokeOnExit ?? false,
+  }
+}
+
+/** A `federation_relationships` row. */
+export interface RelationshipRow {
+  trust_domain: string
+  bundle_endpoint_url: string
+  bundle_endpoint_profile: 'https_web' | 'https_spiffe'
+  endpoint_spiffe_id: string
+  created_at: number
+  last_refresh_at: number | null
+  next_refresh_at: number
+  last_error: string
+}
+
+/** The record of a `federation_relationships` row (`lastRefreshAt` only after a refresh). */
+export function relationshipFromRow(row: RelationshipRow): FederationRelationship {
+  return {
+    trustDomain: row.trust_domain,
+    bundleEndpointUrl: row.bundle_endpoint_url,
+    bundleEndpointProfile: row.bundle_endpoint_profile,
+    endpointSpiffeId: row.endpoint_spiffe_id,
+    createdAt: new Date(row.created_at),
+    lastRefreshAt: row.last_refresh_at === null ? undefined : new Date(row.last_refresh_at),
+    nextRefreshAt: new Date(row.next_refresh_at),
+    lastError: row.last_error,
   }
 }

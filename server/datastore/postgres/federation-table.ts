@@ -5,6 +5,7 @@
  * storing the same trust domain's bundle decide one after the other).
  */
 import { SigilError } from '../../../certs/errors.js'
+import { type RelationshipRow, relationshipFromRow } from '../record-rows.js'
 import type {
   BundleInput,
   BundleRecord,
@@ -16,32 +17,8 @@ import type {
 import { bundleTable } from './bundle-table.js'
 import type { Queryable } from './pg-sql.js'
 
-interface RelationshipRow {
-  trust_domain: string
-  bundle_endpoint_url: string
-  bundle_endpoint_profile: 'https_web' | 'https_spiffe'
-  endpoint_spiffe_id: string
-  created_at: number
-  last_refresh_at: number | null
-  next_refresh_at: number
-  last_error: string
-}
-
 const SELECT = `SELECT trust_domain, bundle_endpoint_url, bundle_endpoint_profile, endpoint_spiffe_id, created_at,
   last_refresh_at, next_refresh_at, last_error FROM federation_relationships`
-
-function toRelationship(row: RelationshipRow): FederationRelationship {
-  return {
-    trustDomain: row.trust_domain,
-    bundleEndpointUrl: row.bundle_endpoint_url,
-    bundleEndpointProfile: row.bundle_endpoint_profile,
-    endpointSpiffeId: row.endpoint_spiffe_id,
-    createdAt: new Date(row.created_at),
-    lastRefreshAt: row.last_refresh_at === null ? undefined : new Date(row.last_refresh_at),
-    nextRefreshAt: new Date(row.next_refresh_at),
-    lastError: row.last_error,
-  }
-}
 
 const notFound = (trustDomain: string): SigilError =>
   new SigilError('ERR_NOT_FOUND', `no federation relationship with trust domain ${trustDomain}`)
@@ -51,7 +28,7 @@ async function getRelationship(
   trustDomain: string,
 ): Promise<FederationRelationship | undefined> {
   const row = await q.one<RelationshipRow>(`${SELECT} WHERE trust_domain = $1`, [trustDomain])
-  return row === undefined ? undefined : toRelationship(row)
+  return row === undefined ? undefined : relationshipFromRow(row)
 }
 
 /** Relationship queries; callers provide error translation and transactions. */
@@ -87,7 +64,7 @@ export const federationTable = {
   get: getRelationship,
 
   async list(q: Queryable): Promise<FederationRelationship[]> {
-    return (await q.rows<RelationshipRow>(`${SELECT} ORDER BY trust_domain`)).map(toRelationship)
+    return (await q.rows<RelationshipRow>(`${SELECT} ORDER BY trust_domain`)).map(relationshipFromRow)
   },
 
   async update(
