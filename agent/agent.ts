@@ -18,11 +18,16 @@ import { isSigilError, SigilError } from '../certs/errors.js'
 import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
 import { startMetricsListener } from '../common/metrics/metrics-listener.js'
+import { KnownEntries } from './authz/known-entries.js'
+import { loadPolicyFile } from './authz/policy-source.js'
 import { RevocationSet } from './cache/revocation-set.js'
+import { TaintedAuthorities } from './cache/tainted-authorities.js'
+import { WitSvidSource } from './cache/wit-svid-source.js'
 import { type CacheStats, WorkloadIdentityCache } from './cache/workload-identity-cache.js'
 import type { AgentConfig } from './config/load-agent-config.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
 import { pidfdIsAlive } from './peercred/peer-credentials.js'
+import { AgentPolicy } from './policy/agent-policy.js'
 import { AgentEnrollment } from './sync/agent-enrollment.js'
 import { AgentIdentityStore } from './sync/agent-identity-store.js'
 import { AgentUpdateWatch, type UpdateWatchHealth } from './sync/agent-update-watch.js'
@@ -106,25 +111,74 @@ export async function startAgent(
       clock,
     })
     life.onClose('cache', () => cache.close())
-    const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock })
+    // policy (issue 14): pushed by the server, evaluated here on every Workload API and Task API call;
+    // a refused caller's open tasks drift (ended, their credentials revoked)
+    let tasksRef: TaskManager | undefined
+    const policy = new AgentPolicy({
+      entriesFor: (p) => cache.entriesFor(p),
+      // the agent's node selectors are the server's to know; its attestation type when this run has a credential
+      agent: () =>
+        client.identity
+          ? { spiffeId: client.identity.spiffeId.toString(), attestationType: credential?.type ?? '' }
+          : undefined,
+      logger,
+      clock,
+      onDenied: (key, reason) => void tasksRef?.driftProcess(key, reason),
+    })
+    const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock, policy })
+    tasksRef = tasks
     life.onClose('tasks', () => tasks.close())
+    const wits = new WitSvidSource({
+      issuer: client,
+      identities: cache,
+      clock,
+      logger,
+      rotationFraction: config.rotationFraction,
+    })
     const stopDropping = revocations.onChange(() => {
       cache.dropRevokedJwtSvids((jti) => revocations.isRevoked('jwt_jti', jti))
+      wits.dropRevoked((jti) => revocations.isRevoked('jwt_jti', jti))
       cache.dropRevokedX509Svids((serial) => revocations.isRevoked('x509_serial', serial))
     })
     const stopCrls = revocations.onCrls((crls) => cache.setCrls(crls))
+    // `localauthority taint`: re-issue at once what a tainted authority signed
+    const tainted = new TaintedAuthorities()
+    const stopTaint = tainted.onChange(() => {
+      const renewed = cache.renewTainted(tainted)
+      logger.info(
+        { x509_svids: renewed.x509, jwt_svids: renewed.jwt, tainted_authorities: tainted.size },
+        'authorities tainted: re-issuing the SVIDs they signed',
+      )
+    })
     const exitReporter = new ExitedSvidReporter({ server: () => client, logger, clock })
     const stopExits = cache.onExitedSvids((svids) => exitReporter.report(svids))
     life.onClose('revocations', () => {
       stopDropping()
       stopCrls()
+      stopTaint()
       stopExits()
       exitReporter.close()
     })
+    // Authorize: the policy set pushed by the server (the one the Workload and Task APIs use);
+    // --policy-file (development and tests only) replaces it
+    const policies = config.policyFile
+      ? await loadPolicyFile(config.policyFile)
+      : { current: () => policy.point.current }
+    const knownEntries = new KnownEntries()
     const workloadApi = await startWorkloadApiServer({
       tasks,
+      authorize: {
+        identities: cache,
+        policies,
+        entries: knownEntries,
+        agentId: () => client.identity?.spiffeId.toString(),
+        revocations,
+        approvals: () => client,
+        approvalTimeoutSeconds: config.approvalTimeoutSeconds,
+      },
       socketPath: config.socketPath,
       cache,
+      wits,
       attestor: new WorkloadAttestor({ pidfdIsAlive: (fd) => pidfdIsAlive(fd) }),
       trustDomain: config.trustDomain,
       logger,
@@ -139,6 +193,7 @@ export async function startAgent(
       maxStreamBacklogBytes: config.maxStreamBacklogBytes,
       jwtLeewaySeconds: config.jwtLeewaySeconds,
       revocations,
+      policy,
       onCallEnded: (method, code) => metrics.workloadApiCall(method, code),
     })
     life.onClose('workload-api', () => workloadApi.close())
@@ -151,8 +206,10 @@ export async function startAgent(
       logger,
       clock,
       onSynced: (seconds, ok) => metrics.synced(seconds, ok),
+      isTainted: (identity) => tainted.signedLeaf(identity.chainDer[0]),
       onState: async (state) => {
         cache.update(state)
+        knownEntries.update(state.entries)
         if (!savedBundle?.equals(state.bundle)) {
           try {
             await store.saveBundle(state.bundle)
@@ -194,7 +251,13 @@ export async function startAgent(
       'the agent cannot obtain its identity; stopping',
     )
     // the push stream: revocations reach this agent within a round trip; the sync loop is the fallback
-    const updates = new AgentUpdateWatch({ connection: client, revocations, logger })
+    const updates = new AgentUpdateWatch({
+      connection: client,
+      revocations,
+      tainted,
+      logger,
+      onPolicy: (p) => policy.apply(p),
+    })
     life.background('agent-updates', updates.run(life.signal))
     void loop.firstSync.then(() =>
       logger.info(

@@ -61,6 +61,11 @@ export const ERROR_CODES = [
   'ERR_TASK_ENDED',
   /** A bounded resource (e.g. a process's open tasks) is used up. */
   'ERR_RESOURCE_EXHAUSTED',
+  // approvals
+  /** The approval has already been decided, or its hold has expired: it cannot be decided again. */
+  'ERR_APPROVAL_DECIDED',
+  /** A valid request the current state refuses (e.g. revoking the active signing authority). */
+  'ERR_FAILED_PRECONDITION',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

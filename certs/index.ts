@@ -10,6 +10,14 @@ export { decodePemBundle, encodePemBundle } from './bundle/pem-bundle.js'
 export { decodeSpiffeBundle, encodeSpiffeBundle } from './bundle/spiffe-bundle-json.js'
 export { type JwtAuthority, TrustBundle, type TrustBundleInit } from './bundle/trust-bundle.js'
 export { ERROR_CODES, type ErrorCode, isSigilError, SigilError } from './errors.js'
+export {
+  type DecodedCompactJws,
+  decodeCompactJws,
+  JWS_ALGORITHMS,
+  type JwsAlgorithm,
+  signCompactJws,
+  verifyCompactJws,
+} from './jws/compact-jws.js'
 export { JWT_SVID_ALGORITHMS, type JwtSvidAlgorithm } from './jwtsvid/jwt-svid-algorithms.js'
 export { JwtSvidSigner, type JwtSvidSignerOptions, type MintedJwtSvid } from './jwtsvid/jwt-svid-signer.js'
 export { parseJwtSvidInsecure } from './jwtsvid/parse-jwt-svid-insecure.js'
@@ -58,6 +66,45 @@ export {
   type VerifyTxnTokenOptions,
   verifyTxnToken,
 } from './txntoken/verify-txn-token.js'
+export {
+  type ConfirmationJwk,
+  confirmationJwk,
+  defaultWitAlgorithm,
+  privateKeyFromJwkString,
+  privateKeyToJwkString,
+  readConfirmationJwk,
+  type WitSvidAlgorithm,
+} from './witsvid/confirmation-key.js'
+export {
+  parseWitSvidInsecure,
+  type UnverifiedWitSvid,
+  type ValidatedWitSvid,
+  type ValidateWitSvidOptions,
+  validateWitSvid,
+} from './witsvid/validate-wit-svid.js'
+export {
+  type MintedWitSvid,
+  WIT_HEADER,
+  WIT_SVID_TYPE,
+  WitSvidSigner,
+  type WitSvidSignerOptions,
+  type WitSvidSignOptions,
+} from './witsvid/wit-svid-signer.js'
+export {
+  type CreateWorkloadProofTokenOptions,
+  createWorkloadProofToken,
+  DEFAULT_WPT_TTL_SECONDS,
+  MAX_WPT_TTL_SECONDS,
+  tokenHash,
+  WPT_HEADER,
+  WPT_TYPE,
+} from './wpt/create-workload-proof-token.js'
+export { DEFAULT_REPLAY_CACHE_ENTRIES, JtiReplayCache } from './wpt/jti-replay-cache.js'
+export {
+  type VerifiedWorkloadProofToken,
+  type VerifyWorkloadProofTokenOptions,
+  verifyWorkloadProofToken,
+} from './wpt/verify-workload-proof-token.js'
 export { buildCaCertificate, type CaCertificateOptions } from './x509svid/ca-certificate.js'
 export { createCsr, parseCsr } from './x509svid/csr.js'
 export { type ParsedX509Svid, parseX509Svid, splitConcatenatedDer } from './x509svid/parse-x509-svid.js'

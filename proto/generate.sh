@@ -14,6 +14,7 @@ protos=(
   sigil/agent/v1/agent.proto
   sigil/admin/v1/admin.proto
   sigil/task/v1/task.proto
+  sigil/authz/v1/authz.proto
 )
 
 rm -rf "$out"

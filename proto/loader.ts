@@ -18,6 +18,7 @@ import { type GrpcObject, loadPackageDefinition, type ServiceDefinition } from '
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader'
 import type { ProtoGrpcType as AdminProto } from './generated/admin.js'
 import type { ProtoGrpcType as AgentProto } from './generated/agent.js'
+import type { ProtoGrpcType as AuthzProto } from './generated/authz.js'
 import type { ProtoGrpcType as TaskProto } from './generated/task.js'
 import type { ProtoGrpcType as WorkloadProto } from './generated/workload.js'
 
@@ -36,6 +37,11 @@ export type {
   AgentAPIDefinition,
   AgentAPIHandlers,
 } from './generated/sigil/agent/v1/AgentAPI.js'
+export type {
+  AuthorizerClient,
+  AuthorizerDefinition,
+  AuthorizerHandlers,
+} from './generated/sigil/authz/v1/Authorizer.js'
 export type { TasksClient, TasksDefinition, TasksHandlers } from './generated/sigil/task/v1/Tasks.js'
 
 /** The `.proto` files Sigil ships, relative to the `proto/` folder. */
@@ -45,6 +51,7 @@ export const PROTO_FILES = [
   'sigil/agent/v1/agent.proto',
   'sigil/admin/v1/admin.proto',
   'sigil/task/v1/task.proto',
+  'sigil/authz/v1/authz.proto',
 ] as const
 
 /** One of {@link PROTO_FILES}. */
@@ -121,6 +128,8 @@ export type AgentApi = ServiceApi<AgentProto['sigil']['agent']['v1']['AgentAPI']
 export type AdminApi = ServiceApi<AdminProto['sigil']['admin']['v1']['AdminAPI']>
 /** Sigil's Task API on the agent socket (`sigil.task.v1.Tasks`). */
 export type TaskApi = ServiceApi<TaskProto['sigil']['task']['v1']['Tasks']>
+/** Sigil's Authorize API on the agent socket (`sigil.authz.v1.Authorizer`). */
+export type AuthzApi = ServiceApi<AuthzProto['sigil']['authz']['v1']['Authorizer']>
 
 function loadService<C extends ServiceConstructor>(
   file: ProtoFile,
@@ -183,4 +192,16 @@ export function loadAdminApi(root: string = protoRoot()): AdminApi {
  */
 export function loadTaskApi(root: string = protoRoot()): TaskApi {
   return loadService('sigil/task/v1/task.proto', ['sigil', 'task', 'v1', 'Tasks'], root)
+}
+
+/**
+ * Loads Sigil's Authorize API (the decision point for tools, served by the agent beside the
+ * Workload API).
+ *
+ * @example
+ * const { Client } = loadAuthzApi()
+ * const authz = new Client('unix:///run/sigil/agent.sock', credentials.createInsecure())
+ */
+export function loadAuthzApi(root: string = protoRoot()): AuthzApi {
+  return loadService('sigil/authz/v1/authz.proto', ['sigil', 'authz', 'v1', 'Authorizer'], root)
 }

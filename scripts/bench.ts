@@ -22,6 +22,9 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   'cold-start': () => import('./bench/cold-start.js'),
   scale: () => import('./bench/scale.js'),
   revocation: () => import('./bench/revocation.js'),
+  policy: () => import('./bench/policy.js'),
+  audit: () => import('./bench/audit.js'),
+  authorize: () => import('./bench/authorize.js'),
 }
 
 const RESULTS_DIR = resolve('bench-results')

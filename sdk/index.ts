@@ -26,6 +26,21 @@ export {
 export { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
 export { TrustDomain } from '../certs/spiffeid/trust-domain.js'
 export { TXN_TOKEN_HEADER } from '../certs/txntoken/sign-txn-token.js'
+export { type ValidatedWitSvid, validateWitSvid } from '../certs/witsvid/validate-wit-svid.js'
+export { WIT_HEADER } from '../certs/witsvid/wit-svid-signer.js'
+export {
+  type CreateWorkloadProofTokenOptions,
+  createWorkloadProofToken,
+  WPT_HEADER,
+} from '../certs/wpt/create-workload-proof-token.js'
+export { JtiReplayCache } from '../certs/wpt/jti-replay-cache.js'
+export {
+  type AuthorizationDecision,
+  type AuthorizeRequestOptions,
+  type AuthorizeResource,
+  authorizeRequest,
+  withAuthorization,
+} from './authorize-request.js'
 export {
   type Authorizer,
   authorizeAny,
@@ -66,7 +81,16 @@ export {
   type VerifyTaskRequestOptions,
   verifyTaskRequest,
 } from './verify-task-request.js'
+export {
+  type VerifiedWorkloadRequest,
+  type VerifyWorkloadRequestOptions,
+  verifyWorkloadRequest,
+  type WitBundleSource,
+  workloadRequestStatus,
+} from './verify-workload-request.js'
 export type { WatchErrorListener } from './watch-stream.js'
+export { WITSource, type WITSourceOptions } from './wit-source.js'
+export type { WitSvid } from './wit-svid.js'
 export {
   type CancelWatch,
   type JwtSvidParams,
@@ -74,5 +98,6 @@ export {
   WorkloadApiClient,
   type WorkloadApiClientOptions,
 } from './workload-api-client.js'
+export { type WorkloadRequestHeadersOptions, workloadRequestHeaders } from './workload-request-headers.js'
 export type { X509Context, X509Svid } from './x509-context.js'
 export { X509Source, type X509SourceOptions, type X509SvidPicker } from './x509-source.js'

@@ -58,7 +58,8 @@ export interface VerifiedTaskRequest {
   readonly scope: readonly string[]
 }
 
-function header(headers: TaskRequestHeaders, name: string): string | undefined {
+/** One header of a request (lowercase `name`); `ERR_NOT_AUTHORIZED` when it is sent more than once. */
+export function header(headers: TaskRequestHeaders, name: string): string | undefined {
   if (typeof (headers as { get?: unknown }).get === 'function') {
     return (headers as { get(n: string): string | null }).get(name) ?? undefined
   }

@@ -13,6 +13,8 @@ import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
 import { SigilError } from '../certs/errors.js'
 import { SpiffeId } from '../certs/spiffeid/spiffe-id.js'
 import type { JWTBundlesResponse__Output as JwtBundlesMsg } from '../proto/generated/JWTBundlesResponse.js'
+import type { WITBundlesResponse__Output as WitBundlesMsg } from '../proto/generated/WITBundlesResponse.js'
+import type { WITSVIDResponse__Output as WitSvidMsg } from '../proto/generated/WITSVIDResponse.js'
 import type { X509BundlesResponse__Output as X509BundlesMsg } from '../proto/generated/X509BundlesResponse.js'
 import type { X509SVIDResponse__Output as X509SvidMsg } from '../proto/generated/X509SVIDResponse.js'
 import { loadWorkloadApi, type SpiffeWorkloadAPIClient } from '../proto/loader.js'
@@ -22,8 +24,9 @@ import { type EndpointAddress, grpcTarget, resolveEndpointAddress } from './endp
 import { firstMessage } from './first-message.js'
 import { type JwtSvid, jwtSvidFromMessage } from './jwt-svid.js'
 import { type WatchableCall, type WatchErrorListener, watchStream } from './watch-stream.js'
+import { type WitSvid, witSvidsFromResponse } from './wit-svid.js'
 import { workloadApiError } from './workload-api-error.js'
-import { decodeJwtBundleMap, decodeX509BundleMap } from './workload-bundles.js'
+import { decodeJwtBundleMap, decodeWitBundleMap, decodeX509BundleMap } from './workload-bundles.js'
 import { type X509Context, x509ContextFromResponse } from './x509-context.js'
 
 /** How to reach the Workload API. */
@@ -159,6 +162,58 @@ export class WorkloadApiClient {
       (md) => this.#client.FetchJWTBundles({}, md),
       (m) => {
         onUpdate(decodeJwtBundleMap(m.bundles))
+      },
+      onError,
+    )
+  }
+
+  /**
+   * The caller's WIT-SVIDs with their keys (the first message of FetchWITSVID); only the one for
+   * `spiffeId` when given. Rejects `ERR_UNAVAILABLE`-style `SigilError`s like the other fetches
+   * (an agent without the WIT-SVID profile answers UNIMPLEMENTED).
+   *
+   * @example
+   * const [wit] = await client.fetchWitSvids()
+   */
+  fetchWitSvids(spiffeId?: string): Promise<WitSvid[]> {
+    return this.#first<WitSvidMsg, WitSvid[]>(
+      'FetchWITSVID',
+      (md, o) => this.#client.FetchWITSVID({ spiffe_id: spiffeId ?? '' }, md, o),
+      witSvidsFromResponse,
+    )
+  }
+
+  /** Watches the caller's WIT-SVIDs (new ones arrive at each rotation; see {@link watchX509Context} for the retry rules). */
+  watchWitSvids(onUpdate: (svids: WitSvid[]) => void, onError?: WatchErrorListener): CancelWatch {
+    return this.#watch<WitSvidMsg>(
+      'FetchWITSVID',
+      (md) => this.#client.FetchWITSVID({}, md),
+      (m) => {
+        onUpdate(witSvidsFromResponse(m))
+      },
+      onError,
+    )
+  }
+
+  /** Every WIT bundle the caller may use (the first message of FetchWITBundles), by trust-domain name. */
+  fetchWitBundles(): Promise<Map<string, TrustBundle>> {
+    return this.#first<WitBundlesMsg, Map<string, TrustBundle>>(
+      'FetchWITBundles',
+      (md, o) => this.#client.FetchWITBundles({}, md, o),
+      (m) => decodeWitBundleMap(m.bundles),
+    )
+  }
+
+  /** Watches the WIT bundles (see {@link watchX509Context} for the retry rules). */
+  watchWitBundles(
+    onUpdate: (bundles: Map<string, TrustBundle>) => void,
+    onError?: WatchErrorListener,
+  ): CancelWatch {
+    return this.#watch<WitBundlesMsg>(
+      'FetchWITBundles',
+      (md) => this.#client.FetchWITBundles({}, md),
+      (m) => {
+        onUpdate(decodeWitBundleMap(m.bundles))
       },
       onError,
     )

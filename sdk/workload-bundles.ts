@@ -6,7 +6,7 @@
  * bundles; this module only checks they are well formed, and never merges trust domains.
  */
 import { decodeDerBundle } from '../certs/bundle/der-bundle.js'
-import { decodeJwtBundle } from '../certs/bundle/jwt-bundle-json.js'
+import { decodeJwtBundle, decodeWitBundle } from '../certs/bundle/jwt-bundle-json.js'
 import type { TrustBundle } from '../certs/bundle/trust-bundle.js'
 import { SigilError } from '../certs/errors.js'
 import { TrustDomain } from '../certs/spiffeid/trust-domain.js'
@@ -35,10 +35,20 @@ export function decodeJwtBundleMap(map: Readonly<Record<string, Buffer>>): Map<s
   return decodeMap(map, 'JWT', (td, value) => decodeJwtBundle(td, value))
 }
 
-function decodeMap(
-  map: Readonly<Record<string, Buffer>>,
+/**
+ * Decodes a map of trust-domain ID → JWKS string of WIT authorities (FetchWITBundles).
+ *
+ * @example
+ * decodeWitBundleMap(resp.bundles).get('example.org')?.findWitAuthority(kid)
+ */
+export function decodeWitBundleMap(map: Readonly<Record<string, string>>): Map<string, TrustBundle> {
+  return decodeMap(map, 'WIT', (td, value) => decodeWitBundle(td, value))
+}
+
+function decodeMap<V extends Buffer | string>(
+  map: Readonly<Record<string, V>>,
   kind: string,
-  decode: (td: TrustDomain, value: Buffer) => TrustBundle,
+  decode: (td: TrustDomain, value: V) => TrustBundle,
 ): Map<string, TrustBundle> {
   const out = new Map<string, TrustBundle>()
   for (const [key, value] of Object.entries(map ?? {})) {

@@ -15,6 +15,9 @@ import { Lifecycle } from '../common/lifecycle/lifecycle.js'
 import type { Logger } from '../common/logging/logger.js'
 import { runEvery } from '../common/loop/run-every.js'
 import { startMetricsListener } from '../common/metrics/metrics-listener.js'
+import type { LogLevelControl } from './api/admin/logger-level.js'
+import { ApprovalService } from './approval/approval-service.js'
+import { AuditTrail } from './audit/audit-trail.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
@@ -30,6 +33,7 @@ import type { OidcDiscoveryConfig } from './endpoints/oidc-discovery.js'
 import { startOidcDiscoveryEndpoint } from './endpoints/oidc-discovery-endpoint.js'
 import { FederationRefresher } from './federation/federation-refresher.js'
 import { ServerMetrics } from './metrics/server-metrics.js'
+import { PolicyStore } from './policy/policy-store.js'
 import { CrlPublisher } from './revocation/crl-publisher.js'
 import { RevocationList } from './revocation/revocation-list.js'
 import { ServerIdentity } from './svid/server-identity.js'
@@ -38,6 +42,8 @@ import { TaskService } from './task/task-service.js'
 
 /** How often the server ends overdue tasks itself (the agent normally does it at the deadline). */
 const TASK_EXPIRY_SWEEP_MS = 5_000
+/** How often a policy version set through another server on the same datastore is picked up. */
+const POLICY_REFRESH_MS = 5_000
 
 /** What a started server exposes to its caller (the `run` command, tests). */
 export interface RunningServer {
@@ -81,6 +87,9 @@ export async function startServer(
       metrics,
     )
     life.onClose('datastore', () => datastore.close())
+    // the audit trail: hash-chained records of every decision, durable, plus one log line each
+    const audit = new AuditTrail({ datastore, logger, clock })
+    life.onClose('audit', () => audit.drain())
 
     // the key store and the datastore must belong together before the CA may create anything
     const keyStore = new KeyStore(config.dataDir)
@@ -122,6 +131,22 @@ export async function startServer(
       unknownCredentialTtlMs: config.caTtlSeconds * 1000,
     })
     life.background('revocation-prune', revocations.run(life.signal))
+    revocations.subscribe(({ added }) => {
+      for (const r of added) {
+        audit.note({
+          kind: 'revocation',
+          decision: 'info',
+          ...(r.kind === 'txn' ? { taskId: r.value } : { serialOrJti: r.value }),
+          details: {
+            kind: r.kind,
+            value: r.value,
+            reason: r.reason,
+            sequence: r.sequence,
+            expires_at: r.expiresAt,
+          },
+        })
+      }
+    })
     const crls = new CrlPublisher({
       ca,
       revocations,
@@ -157,6 +182,7 @@ export async function startServer(
       clock,
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       isRevoked: revokedIn(revocations),
+      audit,
     })
     // no credential survives its task: ending one revokes its Txn-Token and all issued for it
     const revokeTask = connectTaskRevocation(tasks, revocations, datastore)
@@ -170,8 +196,46 @@ export async function startServer(
       }),
     )
 
+    // policy (issue 14): the set in force, checked on every signing request and pushed to agents;
+    // another server on the same datastore may set a new version: picked up within a few seconds
+    const policies = await PolicyStore.open({ datastore, logger })
+    life.background(
+      'policy-refresh',
+      runEvery(life.signal, () => policies.refresh(), {
+        intervalMs: POLICY_REFRESH_MS,
+        maxBackoffMs: 60_000,
+        onError: (e) => logger.warn({ err: errorText(e) }, 'policy refresh failed'),
+      }),
+    )
+
+    // human approvals: holds left pending by an earlier run have expired
+    const approvals = new ApprovalService({ datastore, logger, clock })
+    await approvals.expireStale()
+    life.onClose('approvals', () => approvals.close())
+
+    // entry expiry (`--entry-expiry`): expired entries already authorize nothing; this deletes them
+    life.background(
+      'entry-prune',
+      runEvery(
+        life.signal,
+        async () => {
+          const pruned = await datastore.pruneExpiredEntries(clock())
+          for (const e of pruned) {
+            logger.info({ entry_id: e.id, spiffe_id: e.spiffeId }, 'expired registration entry pruned')
+          }
+        },
+        {
+          intervalMs: ENTRY_PRUNE_INTERVAL_MS,
+          maxBackoffMs: 60_000,
+          onError: (e) => logger.warn({ err: errorText(e) }, 'expired entry prune failed'),
+        },
+      ),
+    )
+
     const agentApi = await startAgentApiServer({
+      policies,
       tasks,
+      approvals,
       address: config.agentApiAddress,
       trustDomain: config.trustDomain,
       ca,
@@ -184,6 +248,7 @@ export async function startServer(
       defaultJwtSvidTtlSeconds: config.jwtSvidTtlSeconds,
       revocations,
       crls,
+      audit,
       ...(config.x509popCa ? { x509popCaCerts: readPemCertificates(config.x509popCa, 'x509pop-ca') } : {}),
     })
     life.onClose('agent-api', () => agentApi.close())
@@ -205,8 +270,10 @@ export async function startServer(
     life.background('federation', federation.run(life.signal))
 
     const adminApi = await startAdminApiServer({
+      policies,
       federation,
       tasks,
+      approvals,
       socketPath: config.adminSocket,
       trustDomain: config.trustDomain,
       datastore,
@@ -219,6 +286,8 @@ export async function startServer(
       storageProbe: () => probeStorage(config.dataDir),
       revocations,
       revokeTask,
+      audit,
+      logLevel: logLevelControl(logger),
     })
     life.onClose('admin-api', () => adminApi.close())
 
@@ -324,6 +393,23 @@ export async function startServer(
   } catch (err) {
     await life.close()
     throw err
+  }
+}
+
+/** How often expired registration entries are deleted. */
+export const ENTRY_PRUNE_INTERVAL_MS = 10_000
+
+/** `logger get|set|reset` on the running pino logger (its level at start is the launch level). */
+function logLevelControl(logger: Logger): LogLevelControl {
+  const launchLevel = logger.level
+  return {
+    get level() {
+      return logger.level
+    },
+    set level(level: string) {
+      logger.level = level
+    },
+    launchLevel,
   }
 }
 

@@ -23,6 +23,10 @@ export interface AuthorizedEntry {
   readonly createdAt: Date
   /** Revoke the X509-SVIDs given to a process when it exits (entry option `--revoke-on-exit`). */
   readonly revokeOnExit?: boolean
+  /** Operator metadata (entry `--owner`, `--purpose`, `--risk`), seen by agent-side policy; `''` when unset. */
+  readonly owner?: string
+  readonly purpose?: string
+  readonly risk?: string
 }
 
 /** The complete state after one successful sync. */

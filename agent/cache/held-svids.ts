@@ -114,14 +114,34 @@ export class HeldSvids {
 
   /** Forgets the SVIDs whose serial is revoked (they are signed again); resolves whether any was held. */
   dropRevoked(isRevoked: (serial: string) => boolean): boolean {
+    return this.dropWhere((held) => isRevoked(held.serial))
+  }
+
+  /** Forgets the SVIDs `pick` selects; resolves whether any was held. */
+  dropWhere(pick: (held: HeldSvid) => boolean): boolean {
     let changed = false
     for (const [id, held] of this.#svids) {
-      if (isRevoked(held.serial)) {
+      if (pick(held)) {
         this.#svids.delete(id)
         changed = true
       }
     }
     return changed
+  }
+
+  /**
+   * Makes the SVIDs `pick` selects due now (`localauthority taint`): they keep being served
+   * until their successors are installed. Resolves how many were picked.
+   */
+  expedite(pick: (held: HeldSvid) => boolean): number {
+    let n = 0
+    for (const [id, held] of this.#svids) {
+      if (held.renewAt.getTime() > 0 && pick(held)) {
+        this.#svids.set(id, { ...held, renewAt: new Date(0) })
+        n++
+      }
+    }
+    return n
   }
 
   /** The entries of `matched` with no SVID for their current revision and none being signed. */

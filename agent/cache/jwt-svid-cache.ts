@@ -87,9 +87,14 @@ export class JwtSvidCache {
 
   /** Drops tokens whose `jti` is revoked; resolves how many. */
   deleteRevoked(isRevoked: (jti: string) => boolean): number {
+    return this.deleteWhere((item) => item.jti !== '' && isRevoked(item.jti))
+  }
+
+  /** Drops the tokens `pick` selects (e.g. signed by a tainted key); resolves how many. */
+  deleteWhere(pick: (item: CachedJwtSvid) => boolean): number {
     let n = 0
     for (const [key, item] of this.#items) {
-      if (item.jti !== '' && isRevoked(item.jti)) {
+      if (pick(item)) {
         this.#items.delete(key)
         n++
       }

@@ -119,6 +119,11 @@ export class ProcessRecord implements SvidHolder {
     return had
   }
 
+  /** See {@link HeldSvids.expedite}. */
+  expedite(pick: (held: HeldSvid) => boolean): number {
+    return this.#held.expedite(pick)
+  }
+
   /** See {@link HeldSvids.dropRevoked}. */
   dropRevoked(isRevoked: (serial: string) => boolean): boolean {
     return this.#held.dropRevoked(isRevoked)

@@ -133,6 +133,11 @@ export class SparePool implements SvidHolder {
     if (this.#spares.dropRevoked(isRevoked)) this.#rematch()
   }
 
+  /** Forgets the spares `pick` selects (signed by a tainted authority: made again). */
+  dropWhere(pick: (held: HeldSvid) => boolean): void {
+    if (this.#spares.dropWhere(pick)) this.#rematch()
+  }
+
   /** Forgets every spare (on close). */
   clear(): void {
     this.#demand.clear()

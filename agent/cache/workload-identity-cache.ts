@@ -34,6 +34,7 @@ import {
   selectorWants,
 } from './entry-matching.js'
 import { type ExitedSvid, ExitWatch } from './exit-watch.js'
+import type { HeldSvid } from './held-svids.js'
 import { IdentitySubscription } from './identity-subscription.js'
 import { type IssuanceConfig, IssuanceLoop } from './issuance-loop.js'
 import { JwtSvidCache } from './jwt-svid-cache.js'
@@ -41,6 +42,7 @@ import { checkAudience, fetchJwtSvids, type JwtFetchContext, type WorkloadJwtSvi
 import { ProcessRecord } from './process-record.js'
 import { snapshotFor, type VisibleBundles, visibleBundles } from './snapshot.js'
 import { SparePool } from './spare-svids.js'
+import type { TaintedAuthorities } from './tainted-authorities.js'
 import { processKey, sameStartTime, type WorkloadProcess } from './workload-process.js'
 
 export type { CacheStats, WorkloadIdentityCacheOptions } from './cache-options.js'
@@ -326,6 +328,25 @@ export class WorkloadIdentityCache {
       }
     }
     if (changed) this.#loop.kick()
+  }
+
+  /**
+   * `localauthority taint`: every held X509-SVID signed by a tainted CA becomes due now (served
+   * until its successor is installed), spares signed by one are dropped, and cached JWT-SVIDs
+   * signed by a tainted key are forgotten so the next fetch mints a fresh one. Resolves how many
+   * X509-SVIDs and JWT-SVIDs were affected.
+   */
+  renewTainted(tainted: Pick<TaintedAuthorities, 'signedLeaf' | 'signedToken'>): {
+    x509: number
+    jwt: number
+  } {
+    const pick = (held: HeldSvid) => tainted.signedLeaf(held.chainDer[0])
+    this.#spares.dropWhere(pick)
+    let x509 = 0
+    for (const rec of this.#records.values()) x509 += rec.expedite(pick)
+    const jwt = this.#jwt.deleteWhere((item) => tainted.signedToken(item.token))
+    this.#loop.kick()
+    return { x509, jwt }
   }
 
   /** Replaces the CRLs sent in the Workload API's `crl` fields and pushes them to every stream. */

@@ -12,134 +12,150 @@ export const ARGV_REFUSED_OPTIONS: ReadonlySet<string> = new Set(['join-token'])
 
 /** Builds the option table; `env` is read for `SIGIL_*` values (a copy, never written back). */
 export function agentOptions(env: Record<string, string | undefined>) {
-  return jack({
-    envPrefix: 'SIGIL',
-    env: { ...env },
-    allowPositionals: false,
-    usage: 'sigil-agent run [options]',
-  })
-    .heading('sigil-agent run')
-    .description(
-      'Runs the Sigil agent: attests this node to the server, then serves per-process SVIDs over the SPIFFE Workload API on a Unix socket.',
-    )
-    .opt({
-      config: {
-        hint: 'file',
-        description: 'Configuration file (JSON or TOML) with any of the options below',
-      },
-      'server-address': {
-        hint: 'host:port',
-        default: '127.0.0.1:8081',
-        description: "The server's agent API",
-      },
-      'trust-domain': { hint: 'name', default: 'example.org', description: 'Trust domain of the server' },
-      'join-token': {
-        hint: 'token',
-        description:
-          'Join token for join_token node attestation (single use). Never a flag: any local user can read a command line, so the agent refuses it there (exit 2); set SIGIL_JOIN_TOKEN, or join_token in a config file only its owner can read (0600), or use --join-token-file',
-      },
-      'join-token-file': {
-        hint: 'file',
-        description:
-          'File holding the join token, read once at start (surrounding whitespace ignored); a warning is printed unless only its owner can read it (0600)',
-      },
-      'x509pop-cert': { hint: 'file', description: 'PEM certificate chain for x509pop node attestation' },
-      'x509pop-key': { hint: 'file', description: 'PEM private key for x509pop node attestation' },
-      'trust-bundle': {
-        hint: 'file',
-        description:
-          "PEM bundle used to authenticate the server on first contact (e.g. from 'sigil-server bundle show')",
-      },
-      'socket-path': {
-        hint: 'path',
-        default: '/tmp/sigil-agent/public/api.sock',
-        description: 'Workload API Unix socket',
-      },
-      'data-dir': {
-        hint: 'dir',
-        default: './.sigil/agent',
-        description: 'Directory for the agent SVID, its key (0600) and the cached bundle',
-      },
-      'sync-interval': {
-        hint: 'duration',
-        default: '5s',
-        description: 'How often to sync entries with the server',
-      },
-      'jwt-leeway': {
-        hint: 'duration',
-        default: '30s',
-        description:
-          'Clock skew allowed on exp, nbf and iat when ValidateJWTSVID checks a JWT-SVID (0s to 5m); 0s leaves no replay window past exp',
-      },
-      'rotation-fraction': {
-        hint: 'fraction',
-        default: '0.5',
-        description: 'Renew an SVID when this fraction of its lifetime remains (±10% jitter)',
-      },
-      'spare-svids': {
-        hint: 'count',
-        default: '64',
-        description:
-          'How many entries keep one spare X509-SVID, signed ahead with a fresh key for the next new process that matches them, so it does not wait for the server (0: off)',
-      },
-      'max-streams-per-connection': {
-        hint: 'count',
-        default: '100',
-        description:
-          'Concurrent HTTP/2 streams one Workload API connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)',
-      },
-      'max-streams-per-process': {
-        hint: 'count',
-        default: '256',
-        description:
-          'Open Workload API streams (FetchX509SVID, FetchX509Bundles, FetchJWTBundles) one process may have across its connections; more end with RESOURCE_EXHAUSTED, and after 100 such refusals its connections are held back at HTTP/2 until it holds at most half',
-      },
-      'max-streams-per-uid': {
-        hint: 'count',
-        default: '4096',
-        description:
-          'Open Workload API streams the processes of one uid may have together (a held stream that is never read costs the agent about 28 KB); more end with RESOURCE_EXHAUSTED and count toward their process being held back',
-      },
-      'max-connections-per-process': {
-        hint: 'count',
-        default: '128',
-        description: 'Open Workload API connections one process may have; more are closed at once',
-      },
-      'max-connections-per-uid': {
-        hint: 'count',
-        default: '1024',
-        description:
-          'Open Workload API connections the processes of one uid may have; more are closed at once',
-      },
-      'max-stream-backlog-bytes': {
-        hint: 'bytes',
-        default: '262144',
-        description:
-          'Unsent bytes one Workload API stream may hold for a client that does not read; past it the stream is reset (RESOURCE_EXHAUSTED)',
-      },
-      'workload-key-type': {
-        hint: 'type',
-        default: 'ec-p256',
-        validOptions: ['ec-p256', 'ec-p384', 'rsa-2048'],
-        description: 'Key type of workload X509-SVIDs',
-      },
-      'metrics-address': {
-        hint: 'host:port',
-        description:
-          'Plain-HTTP listener for operators: GET /metrics (Prometheus), /live and /ready (attested, holding an unexpired agent SVID). Any host is allowed (nothing served is secret; a non-loopback one is logged as a warning). Unset: off',
-      },
-      'log-level': {
-        hint: 'level',
-        default: 'info',
-        validOptions: ['debug', 'info', 'warn', 'error'],
-        description: 'Log level (JSON lines on stdout)',
-      },
+  return (
+    jack({
+      envPrefix: 'SIGIL',
+      env: { ...env },
+      allowPositionals: false,
+      usage: 'sigil-agent run [options]',
     })
-    .flag({
-      'insecure-bootstrap': {
-        description:
-          'Trust the server on first contact without a bundle (INSECURE: for local development only)',
-      },
-      help: { short: 'h', description: 'Print this help' },
-    })
+      .heading('sigil-agent run')
+      .description(
+        'Runs the Sigil agent: attests this node to the server, then serves per-process SVIDs over the SPIFFE Workload API on a Unix socket.',
+      )
+      .opt({
+        config: {
+          hint: 'file',
+          description: 'Configuration file (JSON or TOML) with any of the options below',
+        },
+        'server-address': {
+          hint: 'host:port',
+          default: '127.0.0.1:8081',
+          description: "The server's agent API",
+        },
+        'trust-domain': { hint: 'name', default: 'example.org', description: 'Trust domain of the server' },
+        'join-token': {
+          hint: 'token',
+          description:
+            'Join token for join_token node attestation (single use). Never a flag: any local user can read a command line, so the agent refuses it there (exit 2); set SIGIL_JOIN_TOKEN, or join_token in a config file only its owner can read (0600), or use --join-token-file',
+        },
+        'join-token-file': {
+          hint: 'file',
+          description:
+            'File holding the join token, read once at start (surrounding whitespace ignored); a warning is printed unless only its owner can read it (0600)',
+        },
+        'x509pop-cert': { hint: 'file', description: 'PEM certificate chain for x509pop node attestation' },
+        'x509pop-key': { hint: 'file', description: 'PEM private key for x509pop node attestation' },
+        'trust-bundle': {
+          hint: 'file',
+          description:
+            "PEM bundle used to authenticate the server on first contact (e.g. from 'sigil-server bundle show')",
+        },
+        'socket-path': {
+          hint: 'path',
+          default: '/tmp/sigil-agent/public/api.sock',
+          description: 'Workload API Unix socket',
+        },
+        'data-dir': {
+          hint: 'dir',
+          default: './.sigil/agent',
+          description: 'Directory for the agent SVID, its key (0600) and the cached bundle',
+        },
+        'sync-interval': {
+          hint: 'duration',
+          default: '5s',
+          description: 'How often to sync entries with the server',
+        },
+        'jwt-leeway': {
+          hint: 'duration',
+          default: '30s',
+          description:
+            'Clock skew allowed on exp, nbf and iat when ValidateJWTSVID checks a JWT-SVID (0s to 5m); 0s leaves no replay window past exp',
+        },
+        'rotation-fraction': {
+          hint: 'fraction',
+          default: '0.5',
+          description: 'Renew an SVID when this fraction of its lifetime remains (±10% jitter)',
+        },
+        'spare-svids': {
+          hint: 'count',
+          default: '64',
+          description:
+            'How many entries keep one spare X509-SVID, signed ahead with a fresh key for the next new process that matches them, so it does not wait for the server (0: off)',
+        },
+        'max-streams-per-connection': {
+          hint: 'count',
+          default: '100',
+          description:
+            'Concurrent HTTP/2 streams one Workload API connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)',
+        },
+        'max-streams-per-process': {
+          hint: 'count',
+          default: '256',
+          description:
+            'Open Workload API streams (FetchX509SVID, FetchX509Bundles, FetchJWTBundles) one process may have across its connections; more end with RESOURCE_EXHAUSTED, and after 100 such refusals its connections are held back at HTTP/2 until it holds at most half',
+        },
+        'max-streams-per-uid': {
+          hint: 'count',
+          default: '4096',
+          description:
+            'Open Workload API streams the processes of one uid may have together (a held stream that is never read costs the agent about 28 KB); more end with RESOURCE_EXHAUSTED and count toward their process being held back',
+        },
+        'max-connections-per-process': {
+          hint: 'count',
+          default: '128',
+          description: 'Open Workload API connections one process may have; more are closed at once',
+        },
+        'max-connections-per-uid': {
+          hint: 'count',
+          default: '1024',
+          description:
+            'Open Workload API connections the processes of one uid may have; more are closed at once',
+        },
+        'max-stream-backlog-bytes': {
+          hint: 'bytes',
+          default: '262144',
+          description:
+            'Unsent bytes one Workload API stream may hold for a client that does not read; past it the stream is reset (RESOURCE_EXHAUSTED)',
+        },
+        'workload-key-type': {
+          hint: 'type',
+          default: 'ec-p256',
+          validOptions: ['ec-p256', 'ec-p384', 'rsa-2048'],
+          description: 'Key type of workload X509-SVIDs',
+        },
+        'metrics-address': {
+          hint: 'host:port',
+          description:
+            'Plain-HTTP listener for operators: GET /metrics (Prometheus), /live and /ready (attested, holding an unexpired agent SVID). Any host is allowed (nothing served is secret; a non-loopback one is logged as a warning). Unset: off',
+        },
+        'log-level': {
+          hint: 'level',
+          default: 'info',
+          validOptions: ['debug', 'info', 'warn', 'error'],
+          description: 'Log level (JSON lines on stdout)',
+        },
+      })
+      // Authorize and approvals (issue 14 items 4, 5)
+      .opt({
+        'approval-timeout': {
+          hint: 'duration',
+          default: '5m',
+          description:
+            'How long an Authorize call held by an @approval("required") policy waits for an operator (sigil-server approval approve|deny) before it fails PERMISSION_DENIED (1s to 60m)',
+        },
+        'policy-file': {
+          hint: 'file',
+          description:
+            'DEVELOPMENT AND TESTS ONLY: a Cedar policy set read once at start for Authorize, instead of the policy pushed by the server',
+        },
+      })
+      .flag({
+        'insecure-bootstrap': {
+          description:
+            'Trust the server on first contact without a bundle (INSECURE: for local development only)',
+        },
+        help: { short: 'h', description: 'Print this help' },
+      })
+  )
 }

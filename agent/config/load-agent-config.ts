@@ -42,6 +42,10 @@ export interface AgentConfig {
   /** The operators' listener (/metrics, /live, /ready); undefined → off. */
   readonly metricsAddress: HostPort | undefined
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
+  /** How long a held Authorize call waits for an operator, in seconds (1..3600). */
+  readonly approvalTimeoutSeconds: number
+  /** Development and tests only: a Cedar policy set for Authorize, read once at start. */
+  readonly policyFile: string | undefined
 }
 
 export type AgentLoadResult =
@@ -76,7 +80,7 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   const serverAddress = v['server-address'] as string
   if (!/^(?:\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):\d{1,5}$/.test(serverAddress))
     fail('server-address', 'expected host:port')
-  const durationMs = (option: 'sync-interval' | 'jwt-leeway'): number => {
+  const durationMs = (option: 'sync-interval' | 'jwt-leeway' | 'approval-timeout'): number => {
     const d = /^(\d{1,9})(ms|s|m)?$/.exec(v[option] as string)
     if (!d) return fail(option, 'expected a duration such as 500ms, 5s or 1m')
     return Number(d[1]) * { ms: 1, s: 1000, m: 60000 }[(d[2] ?? 's') as 'ms' | 's' | 'm']
@@ -85,6 +89,15 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   if (!(syncIntervalMs >= 100)) fail('sync-interval', 'must be at least 100ms')
   const jwtLeewaySeconds = durationMs('jwt-leeway') / 1000
   if (jwtLeewaySeconds > MAX_JWT_LEEWAY_SECONDS) fail('jwt-leeway', `at most ${MAX_JWT_LEEWAY_SECONDS}s`)
+  const approvalTimeoutSeconds = durationMs('approval-timeout') / 1000
+  if (
+    !(
+      approvalTimeoutSeconds >= 1 &&
+      approvalTimeoutSeconds <= 3600 &&
+      Number.isInteger(approvalTimeoutSeconds)
+    )
+  )
+    fail('approval-timeout', 'whole seconds from 1s to 60m')
   const rotationFraction = Number(v['rotation-fraction'])
   if (!(rotationFraction > 0 && rotationFraction < 1)) fail('rotation-fraction', 'must be between 0 and 1')
   const spareSvids = /^\d{1,6}$/.test(v['spare-svids'] as string) ? Number(v['spare-svids']) : Number.NaN
@@ -139,6 +152,8 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
     workloadKeyType: parseKeyType(v['workload-key-type'] as string),
     metricsAddress: v['metrics-address'] ? parseHostPort(v['metrics-address'], 'metrics-address') : undefined,
     logLevel: v['log-level'] as AgentConfig['logLevel'],
+    approvalTimeoutSeconds,
+    policyFile: v['policy-file'] ? resolve(v['policy-file']) : undefined,
   }
   if (Boolean(config.x509popCert) !== Boolean(config.x509popKey)) {
     fail('x509pop-cert', 'x509pop-cert and x509pop-key must be set together')

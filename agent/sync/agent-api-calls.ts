@@ -13,8 +13,12 @@ import type { FetchTaskJwtSvidRequest } from '../../proto/generated/sigil/agent/
 import type { FetchTaskJwtSvidResponse__Output } from '../../proto/generated/sigil/agent/v1/FetchTaskJwtSvidResponse.js'
 import type { GetBundleRequest } from '../../proto/generated/sigil/agent/v1/GetBundleRequest.js'
 import type { GetBundleResponse__Output } from '../../proto/generated/sigil/agent/v1/GetBundleResponse.js'
+import type { HoldForApprovalRequest } from '../../proto/generated/sigil/agent/v1/HoldForApprovalRequest.js'
+import type { HoldForApprovalResponse__Output } from '../../proto/generated/sigil/agent/v1/HoldForApprovalResponse.js'
 import type { NewJwtSvidRequest } from '../../proto/generated/sigil/agent/v1/NewJwtSvidRequest.js'
 import type { NewJwtSvidResponse__Output } from '../../proto/generated/sigil/agent/v1/NewJwtSvidResponse.js'
+import type { NewWitSvidRequest } from '../../proto/generated/sigil/agent/v1/NewWitSvidRequest.js'
+import type { NewWitSvidResponse__Output } from '../../proto/generated/sigil/agent/v1/NewWitSvidResponse.js'
 import type { RenewAgentRequest } from '../../proto/generated/sigil/agent/v1/RenewAgentRequest.js'
 import type { RenewAgentResponse__Output } from '../../proto/generated/sigil/agent/v1/RenewAgentResponse.js'
 import type { RevokeExitedSvidsRequest } from '../../proto/generated/sigil/agent/v1/RevokeExitedSvidsRequest.js'
@@ -31,10 +35,12 @@ export interface UnaryMethods {
   GetBundle: [GetBundleRequest, GetBundleResponse__Output]
   BatchNewX509Svid: [BatchNewX509SvidRequest, BatchNewX509SvidResponse__Output]
   NewJwtSvid: [NewJwtSvidRequest, NewJwtSvidResponse__Output]
+  NewWitSvid: [NewWitSvidRequest, NewWitSvidResponse__Output]
   BeginTask: [BeginTaskRequest, BeginTaskResponse__Output]
   FetchTaskJwtSvid: [FetchTaskJwtSvidRequest, FetchTaskJwtSvidResponse__Output]
   EndTask: [EndTaskRequest, EndTaskResponse__Output]
   RevokeExitedSvids: [RevokeExitedSvidsRequest, RevokeExitedSvidsResponse__Output]
+  HoldForApproval: [HoldForApprovalRequest, HoldForApprovalResponse__Output]
 }
 
 /**

@@ -10,18 +10,36 @@ import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import { retryDelayMs } from '../../common/loop/backoff.js'
 import type { RevocationSet } from '../cache/revocation-set.js'
+import type { TaintedAuthorities } from '../cache/tainted-authorities.js'
 import type { AgentIdentity } from './agent-identity.js'
+
+/** A pushed policy (issue 14). */
+export interface PushedPolicy {
+  readonly version: number
+  readonly text: string
+  readonly sha256: string
+}
 
 /** The part of the server client the watch uses. */
 export interface UpdateConnection {
   readonly identity: AgentIdentity | undefined
-  watchUpdates(target: Pick<RevocationSet, 'apply' | 'setCrls'>, signal: AbortSignal): Promise<void>
+  watchUpdates(
+    target: Pick<RevocationSet, 'apply' | 'setCrls'> & {
+      setPolicy?: (p: PushedPolicy) => void
+      setTainted?(x509: readonly string[], jwt: readonly string[]): void
+    },
+    signal: AbortSignal,
+  ): Promise<void>
 }
 
 /** How to build an {@link AgentUpdateWatch}. */
 export interface AgentUpdateWatchOptions {
   readonly connection: UpdateConnection
   readonly revocations: RevocationSet
+  /** Where pushed policies go (agent/policy's `AgentPolicy.apply`); absent: ignored. */
+  readonly onPolicy?: (p: PushedPolicy) => void
+  /** Where pushed taint updates go (`localauthority taint`); ignored without it. */
+  readonly tainted?: TaintedAuthorities
   readonly logger: Log
   /** First pause after a broken stream (default 250 ms). */
   readonly initialBackoffMs?: number
@@ -91,6 +109,14 @@ export class AgentUpdateWatch {
             setCrls: (crls, digest) => {
               delivered()
               revocations.setCrls(crls, digest)
+            },
+            setPolicy: (p) => {
+              delivered()
+              this.#opts.onPolicy?.(p)
+            },
+            setTainted: (x509, jwt) => {
+              delivered()
+              this.#opts.tainted?.set(x509, jwt)
             },
           },
           signal,

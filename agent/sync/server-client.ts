@@ -48,7 +48,12 @@ import {
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000
 
 /** Where pushed updates go (the agent's `RevocationSet`). */
-export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'>
+export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'> & {
+  /** The policy in force (issue 14); absent: policy updates are ignored. */
+  readonly setPolicy?: (update: { version: number; text: string; sha256: string }) => void
+  /** The complete set of tainted authorities (`TaintedAuthorities.set`). */
+  setTainted?(x509: readonly string[], jwt: readonly string[]): void
+}
 
 /** What {@link ServerClient} is built from. */
 export interface ServerClientOptions {
@@ -296,6 +301,23 @@ export class ServerClient implements SvidIssuer {
     }
   }
 
+  /** A WIT-SVID for one entry, bound to the workload key whose public JWK (with `alg`) is given. */
+  async newWitSvid(entryId: string, publicKeyJwk: string): Promise<IssuedJwtSvid> {
+    const res = await this.#unary(
+      'NewWitSvid',
+      { entry_id: entryId, public_key_jwk: publicKeyJwk },
+      'WIT-SVID signing',
+    )
+    if (!res.token || !res.spiffe_id)
+      throw new SigilError('ERR_JWT_INVALID', 'the server returned no WIT-SVID')
+    return {
+      token: res.token,
+      spiffeId: res.spiffe_id,
+      issuedAt: new Date(res.issued_at * 1000),
+      expiresAt: new Date(res.expires_at * 1000),
+    }
+  }
+
   /** BeginTask for one of this agent's processes (the server decides). */
   beginTask(req: UnaryMethods['BeginTask'][0]): Promise<UnaryMethods['BeginTask'][1]> {
     return this.#unary('BeginTask', req, 'BeginTask')
@@ -316,6 +338,34 @@ export class ServerClient implements SvidIssuer {
     req: UnaryMethods['RevokeExitedSvids'][0],
   ): Promise<UnaryMethods['RevokeExitedSvids'][1]> {
     return this.#unary('RevokeExitedSvids', req, 'RevokeExitedSvids')
+  }
+
+  /**
+   * Waits for a human approval of a held Authorize call (HoldForApproval): the call lasts up to
+   * the hold's timeout plus a margin; `signal` cancels it (the workload went away).
+   */
+  holdForApproval(
+    req: UnaryMethods['HoldForApproval'][0],
+    signal?: AbortSignal,
+  ): Promise<UnaryMethods['HoldForApproval'][1]> {
+    const seconds = Number(req.timeout_seconds ?? 0)
+    const deadline = new Date(Date.now() + seconds * 1000 + this.#timeoutMs)
+    return new Promise((resolve, reject) => {
+      let client: AgentAPIClient
+      try {
+        client = this.#mutualClient()
+      } catch (e) {
+        reject(e)
+        return
+      }
+      const call = client.HoldForApproval(req, { deadline }, (err, res) => {
+        signal?.removeEventListener('abort', cancel)
+        if (err || !res) reject(fromGrpcError(err ?? new Error('empty answer'), 'HoldForApproval'))
+        else resolve(res)
+      })
+      const cancel = (): void => call.cancel()
+      signal?.addEventListener('abort', cancel, { once: true })
+    })
   }
 
   /**
@@ -345,6 +395,18 @@ export class ServerClient implements SvidIssuer {
       call.on('data', (u: AgentUpdate__Output) => {
         if (u.revocations) target.apply(revocationPieceFromWire(u.revocations))
         else if (u.crls) target.setCrls(u.crls.crls, u.crls.digest)
+        else if (u.policy)
+          target.setPolicy?.({
+            version: Number(u.policy.version),
+            text: u.policy.text,
+            sha256: u.policy.sha256,
+          })
+        else if (u.tainted_authorities) {
+          target.setTainted?.(
+            u.tainted_authorities.x509_authority_ids,
+            u.tainted_authorities.jwt_authority_ids,
+          )
+        }
       })
       call.on('error', (err) => done(err))
       call.on('end', () => done())

@@ -40,6 +40,8 @@ export interface SyncLoopOptions {
   readonly connection: SyncConnection
   /** Receives every successfully synced state (the cache's `update`). */
   readonly onState: (state: AuthorizedState) => void | Promise<void>
+  /** True when the agent SVID was signed by a tainted authority: it is renewed at once. */
+  readonly isTainted?: (identity: AgentIdentity) => boolean
   /** Called after each renewal (to persist the new SVID). */
   readonly onRenewed?: (identity: AgentIdentity) => void | Promise<void>
   /** Called when the server refuses the agent; re-attest (resolve) or give up (throw). */
@@ -163,13 +165,15 @@ export class SyncLoop {
         at: renewalTime(identity.notBefore, identity.notAfter, this.#fraction, this.#random()),
       }
     }
-    if (!shouldRenew(this.#clock(), this.#renewAt.at)) return
+    const tainted = this.#opts.isTainted?.(identity) ?? false
+    if (!tainted && !shouldRenew(this.#clock(), this.#renewAt.at)) return
     const renewed = await this.#opts.connection.renew()
     this.#opts.logger.info(
       {
         spiffe_id: renewed.spiffeId.toString(),
         serial: renewed.serial,
         expires_at: renewed.notAfter.toISOString(),
+        ...(tainted ? { reason: 'signed by a tainted authority' } : {}),
       },
       'agent SVID renewed',
     )

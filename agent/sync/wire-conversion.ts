@@ -72,6 +72,9 @@ export function entryFromWire(e: RegistrationEntry__Output): AuthorizedEntry {
     revisionNumber: e.revision_number,
     createdAt: new Date(e.created_at * 1000),
     revokeOnExit: e.revoke_on_exit === true,
+    owner: e.owner ?? '',
+    purpose: e.purpose ?? '',
+    risk: e.risk ?? '',
   }
 }
 
@@ -118,6 +121,9 @@ function sameEntry(known: AuthorizedEntry, e: RegistrationEntry__Output): boolea
     known.revisionNumber === e.revision_number &&
     known.createdAt.getTime() === e.created_at * 1000 &&
     (known.revokeOnExit === true) === (e.revoke_on_exit === true) &&
+    (known.owner ?? '') === (e.owner ?? '') &&
+    (known.purpose ?? '') === (e.purpose ?? '') &&
+    (known.risk ?? '') === (e.risk ?? '') &&
     sameStrings(known.dnsNames, e.dns_names) &&
     sameStrings(known.federatesWith, e.federates_with) &&
     known.selectors.length === e.selectors.length &&

@@ -13,6 +13,7 @@
 import { SigilError } from '../../certs/errors.js'
 import { codedErrorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
+import type { TaskFacts } from '../../common/policy/policy-entities.js'
 import type { BeginTaskRequest } from '../../proto/generated/sigil/agent/v1/BeginTaskRequest.js'
 import type { BeginTaskResponse__Output } from '../../proto/generated/sigil/agent/v1/BeginTaskResponse.js'
 import type { EndTaskRequest } from '../../proto/generated/sigil/agent/v1/EndTaskRequest.js'
@@ -43,6 +44,17 @@ export interface TaskProcesses {
   onProcessExit(listener: (processKey: string) => void): () => void
 }
 
+/** Agent-side policy on Task API calls (agent/policy/agent-policy.ts fits); each throws to refuse. */
+export interface TaskPolicy {
+  checkBeginTask(process: WorkloadProcess, entry: AuthorizedEntry, task: TaskFacts): Promise<void>
+  checkTaskJwt(
+    process: WorkloadProcess,
+    entry: AuthorizedEntry,
+    task: TaskFacts,
+    audience: string,
+  ): Promise<void>
+}
+
 /** How to build a {@link TaskManager}. */
 export interface TaskManagerOptions {
   readonly server: () => TaskServer
@@ -50,6 +62,8 @@ export interface TaskManagerOptions {
   readonly logger: Log
   readonly clock?: () => Date
   readonly maxOpenTasksPerProcess?: number
+  /** Policy (issue 14): a refused FetchTaskJWTSVID ends the task as drifted. */
+  readonly policy?: TaskPolicy
 }
 
 /** What a process asks for. */
@@ -68,6 +82,9 @@ interface OpenTask {
   readonly processKey: string
   readonly release: () => void
   timer: NodeJS.Timeout | undefined
+  /** The entry it was begun under and what policy sees of it. */
+  readonly entry: AuthorizedEntry
+  readonly facts: TaskFacts
 }
 
 /**
@@ -123,6 +140,13 @@ export class TaskManager {
     this.#perProcess.set(key, open + 1)
     let res: BeginTaskResponse__Output
     try {
+      await this.#o.policy?.checkBeginTask(process, entry, {
+        id: '',
+        purpose: p.purpose,
+        scope: p.scope,
+        // 0: the entry's max task TTL, which the agent does not know; the server checks the real one
+        deadline: new Date(this.#clock().getTime() + (p.ttlSeconds || 3600) * 1000),
+      })
       res = await this.#o.server().beginTask({
         entry_id: entry.id,
         process_key: key,
@@ -141,6 +165,13 @@ export class TaskManager {
       processKey: key,
       release: this.#o.processes.retain(process),
       timer: undefined,
+      entry,
+      facts: {
+        id: res.task_id,
+        purpose: p.purpose,
+        scope: [...p.scope],
+        deadline: new Date(Number(res.expires_at) * 1000),
+      },
     }
     this.#tasks.set(task.id, task)
     this.#arm(task, res.expires_at * 1000)
@@ -158,6 +189,18 @@ export class TaskManager {
     if (!audience) throw new SigilError('ERR_INVALID_ARGUMENT', 'audience is empty')
     // The entries the process holds now: one that exec'd since keeps its pid and start time, not its identity.
     const entryIds = this.#o.processes.entriesFor(process).map((e) => e.id)
+    const open = this.#tasks.get(taskId)
+    if (open !== undefined && open.processKey === processKey(process) && this.#o.policy !== undefined) {
+      try {
+        await this.#o.policy.checkTaskJwt(process, open.entry, open.facts, audience)
+      } catch (e) {
+        if (!(e instanceof SigilError) || e.code !== 'ERR_NOT_AUTHORIZED') throw e
+        await this.#drift(open, `aud=${audience.slice(0, 256)}: ${e.message}`)
+        throw new SigilError('ERR_NOT_AUTHORIZED', `${e.message}; the task has drifted and was ended`, {
+          cause: e,
+        })
+      }
+    }
     return this.#o.server().fetchTaskJwtSvid({
       task_id: taskId,
       audience,
@@ -175,6 +218,29 @@ export class TaskManager {
     const res = await this.#o.server().endTask({ task_id: taskId, outcome, process_key: processKey(process) })
     this.#forget(taskId)
     return res.outcome
+  }
+
+  /**
+   * Drift of every open task of a process (its call was refused by policy): each ends `drifted`
+   * with `reason`, and the server revokes its credentials.
+   */
+  async driftProcess(key: string, reason: string): Promise<void> {
+    for (const task of [...this.#tasks.values()]) if (task.processKey === key) await this.#drift(task, reason)
+  }
+
+  async #drift(task: OpenTask, reason: string): Promise<void> {
+    if (!this.#tasks.has(task.id)) return
+    this.#forget(task.id)
+    const why = Buffer.from(reason)
+      .subarray(0, 500)
+      .toString('utf8')
+      .replace(/\uFFFD$/, '')
+    try {
+      await this.#o.server().endTask({ task_id: task.id, outcome: 'drifted', process_key: '', reason: why })
+      this.#o.logger.warn({ task_id: task.id, reason: why }, 'task drifted; ended by the agent')
+    } catch (e) {
+      this.#o.logger.warn({ task_id: task.id, err: codedErrorText(e) }, 'could not end drifted task')
+    }
   }
 
   /** Stops the timers and the exit watch (open tasks stay open on the server until their deadline). */

@@ -25,6 +25,7 @@ import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import type { SpiffeWorkloadAPIHandlers } from '../../proto/generated/SpiffeWorkloadAPI.js'
 import type { IdentitySnapshot, IdentityUpdate } from '../cache/identity-subscription.js'
+import type { WitIdentitySnapshot } from '../cache/wit-svid-source.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { toStruct } from './claims-struct.js'
 import { type RevocationLookup, refuseRevokedClaims } from './revoked-claims.js'
@@ -37,6 +38,8 @@ import {
 import {
   bundleMapKey,
   jwtBundlesResponse,
+  witBundlesResponse,
+  witSvidResponse,
   x509BundlesResponse,
   x509SvidResponse,
 } from './workload-api-messages.js'
@@ -73,6 +76,22 @@ export interface IdentitySource {
   bundlesFor(
     process: WorkloadProcess,
   ): { readonly bundle: TrustBundle; readonly federatedBundles: ReadonlyMap<string, TrustBundle> } | undefined
+  /**
+   * FetchWITSVID: the process's snapshots with its WIT-SVIDs (`WitIdentitySnapshot`). Without it
+   * the WIT-SVID profile answers UNIMPLEMENTED.
+   */
+  subscribeWit?(process: WorkloadProcess): IdentityUpdates
+}
+
+/**
+ * Agent-side policy (issue 14; agent/policy/agent-policy.ts fits): absent, or with no policy in
+ * force, every call is decided by the entries alone.
+ */
+export interface WorkloadPolicy {
+  /** The snapshot with only the SVIDs policy allows; throws (PERMISSION_DENIED) when it allows none. */
+  filterX509(process: WorkloadProcess, snapshot: IdentitySnapshot): IdentitySnapshot
+  /** Throws (PERMISSION_DENIED naming the policies) unless every identity and audience is allowed. */
+  checkJwt(process: WorkloadProcess, audience: readonly string[], spiffeId: string | undefined): Promise<void>
 }
 
 /** Finds the attested caller of a call from its connection key (`call.getPeer()`). */
@@ -117,6 +136,8 @@ export interface WorkloadApiHandlerDeps {
   readonly revocations?: RevocationLookup
   /** Told when a call ends (metrics): the RPC name and its gRPC status (CANCELLED when the caller left). */
   readonly onCallEnded?: (method: string, code: status) => void
+  /** Policy evaluated on every call (issue 14). */
+  readonly policy?: WorkloadPolicy
 }
 
 /** How one server stream behaves. */
@@ -129,6 +150,8 @@ interface StreamOptions<Res> {
   readonly toMessage: (s: IdentitySnapshot) => Res | undefined
   /** End PERMISSION_DENIED also when a snapshot holds no X509-SVID (not only when the caller has no identity). */
   readonly requireSvids?: boolean
+  /** Narrows each snapshot before `toMessage` (policy); may throw to end the stream. */
+  readonly filter?: (process: WorkloadProcess, s: IdentitySnapshot) => IdentitySnapshot
   /** Debug line after each message: the SPIFFE IDs of the SVIDs it carried. */
   readonly logSentSvids?: string
 }
@@ -208,7 +231,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
               repeated.warn(`pid:${process.pid}`, { pid: process.pid, method }, NO_IDENTITY)
               throw new WorkloadApiStatus(status.PERMISSION_DENIED, NO_IDENTITY)
             }
-            const msg = toMessage(u.snapshot)
+            const msg = toMessage(opts.filter === undefined ? u.snapshot : opts.filter(process, u.snapshot))
             if (msg === undefined) continue
             if (opts.logSentSvids !== undefined) {
               logger.debug(
@@ -269,6 +292,9 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
       method: 'FetchX509SVID',
       subscribe: (p) => source.subscribe(p),
       toMessage: (s) => x509SvidResponse(s),
+      ...(deps.policy === undefined
+        ? {}
+        : { filter: (p: WorkloadProcess, s: IdentitySnapshot) => deps.policy!.filterX509(p, s) }),
       requireSvids: true,
       logSentSvids: 'X509-SVIDs sent',
     }),
@@ -292,6 +318,7 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
         }
       }
       const process = await deps.callers.identify(call.getPeer())
+      await deps.policy?.checkJwt(process, audience, spiffeId)
       const svids = await source.fetchJwtSvids(process, audience, spiffeId)
       logger.debug({ pid: process.pid, spiffe_id: svids.map((s) => s.spiffeId) }, 'JWT-SVIDs sent')
       return { svids: svids.map((s) => ({ spiffe_id: s.spiffeId, svid: s.token, hint: s.hint })) }
@@ -322,14 +349,44 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
     }),
 
     FetchWITSVID: (call) => {
-      call.emit('error', serviceError({ code: status.UNIMPLEMENTED, details: 'WIT-SVIDs are not supported' }))
+      const subscribeWit = source.subscribeWit?.bind(source)
+      if (subscribeWit === undefined) {
+        call.emit(
+          'error',
+          serviceError({ code: status.UNIMPLEMENTED, details: 'WIT-SVIDs are not supported' }),
+        )
+        return
+      }
+      const requested = call.request?.spiffe_id ?? ''
+      if (requested !== '') {
+        try {
+          SpiffeId.parse(requested)
+        } catch {
+          call.emit(
+            'error',
+            serviceError({ code: status.INVALID_ARGUMENT, details: 'spiffe_id is not a valid SPIFFE ID' }),
+          )
+          return
+        }
+      }
+      stream({
+        method: 'FetchWITSVID',
+        subscribe: subscribeWit,
+        toMessage: (s) => witSvidResponse(s as WitIdentitySnapshot, requested),
+        requireSvids: true,
+        logSentSvids: 'WIT-SVIDs sent',
+      })(call)
     },
 
     FetchWITBundles: (call) => {
-      call.emit(
-        'error',
-        serviceError({ code: status.UNIMPLEMENTED, details: 'WIT bundles are not supported' }),
-      )
+      if (source.subscribeWit === undefined) {
+        call.emit(
+          'error',
+          serviceError({ code: status.UNIMPLEMENTED, details: 'WIT bundles are not supported' }),
+        )
+        return
+      }
+      bundleStream('FetchWITBundles', witBundlesResponse)(call)
     },
   }
 }

@@ -4,12 +4,15 @@
  * trust domain is always in the bundle maps; a federated trust domain with no keys of the kind
  * a message carries is left out of that message.
  */
-import { encodeJwtBundle } from '../../certs/bundle/jwt-bundle-json.js'
+import { encodeJwtBundle, encodeWitBundle } from '../../certs/bundle/jwt-bundle-json.js'
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
 import type { JWTBundlesResponse } from '../../proto/generated/JWTBundlesResponse.js'
+import type { WITBundlesResponse } from '../../proto/generated/WITBundlesResponse.js'
+import type { WITSVIDResponse } from '../../proto/generated/WITSVIDResponse.js'
 import type { X509BundlesResponse } from '../../proto/generated/X509BundlesResponse.js'
 import type { X509SVIDResponse } from '../../proto/generated/X509SVIDResponse.js'
 import type { IdentitySnapshot } from '../cache/identity-subscription.js'
+import type { WitIdentitySnapshot } from '../cache/wit-svid-source.js'
 
 /**
  * The FetchX509SVID message for a snapshot (the caller checks `svids` is not empty).
@@ -68,6 +71,32 @@ export function jwtBundlesResponse(s: IdentitySnapshot): JWTBundlesResponse {
   const bundles: Record<string, Buffer> = { [s.bundle.trustDomain.idString()]: jwks(s.bundle) }
   for (const b of s.federatedBundles.values()) {
     if (b.jwtAuthorities.length > 0) bundles[b.trustDomain.idString()] = jwks(b)
+  }
+  return { bundles }
+}
+
+/**
+ * The FetchWITSVID message: the process's WIT-SVIDs with their private keys (JWK strings),
+ * only those for `spiffeId` when the request names one; undefined when none is left.
+ */
+export function witSvidResponse(s: WitIdentitySnapshot, spiffeId = ''): WITSVIDResponse | undefined {
+  const wits = spiffeId === '' ? s.wits : s.wits.filter((w) => w.spiffeId === spiffeId)
+  if (wits.length === 0) return undefined
+  return {
+    svids: wits.map((w) => ({
+      spiffe_id: w.spiffeId,
+      wit_svid: w.token,
+      wit_svid_key: w.privateKeyJwk,
+      hint: w.hint,
+    })),
+  }
+}
+
+/** The FetchWITBundles message: our WIT keys plus the federated domains' that have any, as plain JWKS strings. */
+export function witBundlesResponse(s: IdentitySnapshot): WITBundlesResponse {
+  const bundles: Record<string, string> = { [s.bundle.trustDomain.idString()]: encodeWitBundle(s.bundle) }
+  for (const b of s.federatedBundles.values()) {
+    if (b.witAuthorities.length > 0) bundles[b.trustDomain.idString()] = encodeWitBundle(b)
   }
   return { bundles }
 }

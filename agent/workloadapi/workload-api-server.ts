@@ -24,7 +24,8 @@ import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { errorText } from '../../common/errors/error-text.js'
 import { LogRateLimiter } from '../../common/logging/log-rate-limiter.js'
 import type { Log } from '../../common/logging/logger.js'
-import { loadTaskApi, loadWorkloadApi } from '../../proto/loader.js'
+import { loadAuthzApi, loadTaskApi, loadWorkloadApi } from '../../proto/loader.js'
+import { type AuthorizeHandlerDeps, createAuthorizeHandlers } from '../authz/authorize-handlers.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
 import { loadPeercredAddon } from '../peercred/native-addon.js'
 import {
@@ -40,7 +41,12 @@ import type { RevocationLookup } from './revoked-claims.js'
 import { requireSecurityHeader } from './security-header.js'
 import { StreamAdmission } from './stream-admission.js'
 import { DEFAULT_MAX_STREAM_BACKLOG_BYTES } from './stream-backlog.js'
-import { createWorkloadApiHandlers, type IdentitySource } from './workload-api-handlers.js'
+import {
+  createWorkloadApiHandlers,
+  type IdentitySource,
+  type IdentityUpdates,
+  type WorkloadPolicy,
+} from './workload-api-handlers.js'
 
 /** Largest request accepted (a JWT-SVID to validate is at most 64 KiB). */
 const MAX_REQUEST_BYTES = 256 * 1024
@@ -57,6 +63,8 @@ export interface WorkloadApiServerConfig {
   /** Absolute path of the Unix socket; its parent directory is created (0755) if missing. */
   readonly socketPath: string
   readonly cache: WorkloadApiCache
+  /** FetchWITSVID's source (agent/cache's `WitSvidSource` fits); without it the WIT-SVID profile is UNIMPLEMENTED. */
+  readonly wits?: { subscribe(process: WorkloadProcess): IdentityUpdates }
   /** Workload attestation (agent/workloadattestation's `WorkloadAttestor` fits). */
   readonly attestor: CallerAttestor
   /** Seam; default `readPeerCredentials` (native SO_PEERCRED / SO_PEERPIDFD). */
@@ -82,10 +90,14 @@ export interface WorkloadApiServerConfig {
   readonly jwtLeewaySeconds?: number
   /** Serve the Task API (`sigil.task.v1.Tasks`) on the same socket, callers attested the same way. */
   readonly tasks?: TaskApiHandlerDeps['tasks']
+  /** Serve the Authorize API (`sigil.authz.v1.Authorizer`) on the same socket, callers attested the same way. */
+  readonly authorize?: Omit<AuthorizeHandlerDeps, 'callers' | 'logger' | 'clock'>
   /** Revoked credentials ValidateJWTSVID refuses (absent: none). */
   readonly revocations?: RevocationLookup
   /** Told when a Workload API call ends: RPC name and gRPC status (metrics). */
   readonly onCallEnded?: (method: string, code: number) => void
+  /** Policy on every Workload API and Task API call (issue 14). */
+  readonly policy?: WorkloadPolicy
 }
 
 /** A running Workload API endpoint. */
@@ -154,7 +166,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
   grpcServer.addService(
     loadWorkloadApi().service,
     createWorkloadApiHandlers({
-      source: cfg.cache,
+      source: withWitSvids(cfg.cache, cfg.wits),
       callers: { identify: (key): Promise<WorkloadProcess> => registry.identify(key) },
       trustDomain,
       logger,
@@ -169,6 +181,7 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
       ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
       ...(cfg.revocations ? { revocations: cfg.revocations } : {}),
       ...(cfg.onCallEnded ? { onCallEnded: cfg.onCallEnded } : {}),
+      ...(cfg.policy ? { policy: cfg.policy } : {}),
     }),
   )
   if (cfg.tasks !== undefined) {
@@ -178,6 +191,18 @@ export async function startWorkloadApiServer(cfg: WorkloadApiServerConfig): Prom
         tasks: cfg.tasks,
         callers: { identify: (key): Promise<WorkloadProcess> => registry.identify(key) },
         logger,
+      }),
+    )
+  }
+  if (cfg.authorize !== undefined) {
+    grpcServer.addService(
+      loadAuthzApi().service,
+      createAuthorizeHandlers({
+        ...cfg.authorize,
+        callers: { identify: (key): Promise<WorkloadProcess> => registry.identify(key) },
+        logger,
+        clock: cfg.clock ?? (() => new Date()),
+        ...(jwtLeeway !== undefined ? { jwtLeewaySeconds: jwtLeeway } : {}),
       }),
     )
   }
@@ -289,5 +314,17 @@ async function removeOwnSocket(socketPath: string, ino: number): Promise<void> {
     if (st.isSocket() && st.ino === ino) await unlink(socketPath)
   } catch {
     // Already gone.
+  }
+}
+
+/** The cache as the handlers' source, with FetchWITSVID's subscriptions when `wits` is given. */
+function withWitSvids(cache: WorkloadApiCache, wits: WorkloadApiServerConfig['wits']): IdentitySource {
+  if (wits === undefined) return cache
+  return {
+    subscribe: (p) => cache.subscribe(p),
+    subscribeBundles: (p) => cache.subscribeBundles(p),
+    fetchJwtSvids: (p, audience, spiffeId) => cache.fetchJwtSvids(p, audience, spiffeId),
+    bundlesFor: (p) => cache.bundlesFor(p),
+    subscribeWit: (p) => wits.subscribe(p),
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The plain JWKS of JWT authorities that FetchJWTBundles carries (SPIFFE.md §5.3, §6,
- * §7.14): JWT keys only, each with its `kid`, no `use`, no `spiffe_*` members. go-spiffe's
+ * §7.14): JWT keys only, each with its `kid`, no `use`, no `spiffe_*` members. FetchWITBundles
+ * carries the WIT authorities the same way (`encodeWitBundle` / `decodeWitBundle`). go-spiffe's
  * `jwtbundle.Parse` fails on a key without `kid`, so we never write one and never accept one.
  */
 import { SigilError } from '../errors.js'
@@ -42,21 +43,44 @@ export function encodeJwtBundle(bundle: TrustBundle): string {
  * const jwtBundle = decodeJwtBundle(TrustDomain.parse('example.org'), resp.bundles['spiffe://example.org'])
  */
 export function decodeJwtBundle(trustDomain: TrustDomain, json: string | Uint8Array): TrustBundle {
-  const doc = parseStrictJsonObject(json, 'JWT bundle')
+  return TrustBundle.create({ trustDomain, jwtAuthorities: decodeKeySet(json, 'JWT bundle', 'jwt-svid') })
+}
+
+/**
+ * Encodes a bundle's WIT authorities as a plain JWKS (FetchWITBundles), each key with its `kid`.
+ *
+ * @example
+ * bundles[td.idString()] = encodeWitBundle(bundle)
+ */
+export function encodeWitBundle(bundle: TrustBundle): string {
+  if (!(bundle instanceof TrustBundle)) throw new TypeError('bundle must be a TrustBundle')
+  return JSON.stringify({ keys: bundle.witAuthorities.map(jwtAuthorityToJwk) })
+}
+
+/**
+ * Decodes a JWKS of WIT authorities (FetchWITBundles) into a bundle with WIT authorities only.
+ * Keys whose `use` is present but neither `wit-svid` nor `sig` are ignored; a key without
+ * `kid` throws `ERR_BUNDLE_INVALID`.
+ */
+export function decodeWitBundle(trustDomain: TrustDomain, json: string | Uint8Array): TrustBundle {
+  return TrustBundle.create({ trustDomain, witAuthorities: decodeKeySet(json, 'WIT bundle', 'wit-svid') })
+}
+
+function decodeKeySet(json: string | Uint8Array, what: string, use: 'jwt-svid' | 'wit-svid'): JwtAuthority[] {
+  const doc = parseStrictJsonObject(json, what)
   const keys = member(doc, 'keys')
-  if (!Array.isArray(keys)) throw new SigilError('ERR_BUNDLE_INVALID', 'JWT bundle: "keys" must be an array')
-  const jwtAuthorities: JwtAuthority[] = []
+  if (!Array.isArray(keys)) throw new SigilError('ERR_BUNDLE_INVALID', `${what}: "keys" must be an array`)
+  const authorities: JwtAuthority[] = []
   for (const [i, key] of (keys as unknown[]).entries()) {
-    if (!isObject(key))
-      throw new SigilError('ERR_BUNDLE_INVALID', `JWT bundle: key ${i} is not a JSON object`)
-    const use = member(key, 'use')
-    if (use !== undefined && use !== 'jwt-svid' && use !== 'sig') continue
+    if (!isObject(key)) throw new SigilError('ERR_BUNDLE_INVALID', `${what}: key ${i} is not a JSON object`)
+    const keyUse = member(key, 'use')
+    if (keyUse !== undefined && keyUse !== use && keyUse !== 'sig') continue
     const kid = member(key, 'kid')
     if (typeof kid !== 'string' || kid === '') {
-      throw new SigilError('ERR_BUNDLE_INVALID', `JWT bundle: key ${i} has no "kid"`)
+      throw new SigilError('ERR_BUNDLE_INVALID', `${what}: key ${i} has no "kid"`)
     }
-    const publicKey = jwkToPublicKey(key, `JWT bundle key ${i}`)
-    if (publicKey !== undefined) jwtAuthorities.push({ kid, publicKey })
+    const publicKey = jwkToPublicKey(key, `${what} key ${i}`)
+    if (publicKey !== undefined) authorities.push({ kid, publicKey })
   }
-  return TrustBundle.create({ trustDomain, jwtAuthorities })
+  return authorities
 }

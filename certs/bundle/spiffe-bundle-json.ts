@@ -1,7 +1,8 @@
 /**
  * The SPIFFE bundle document (SPIFFE.md §4.1): a JWK Set with `use` = `x509-svid` entries
  * (no `kid`, one std-base64 `x5c` CA certificate, key fields matching it) and `use` =
- * `jwt-svid` entries (`kid`, key fields only), plus `spiffe_sequence` and
+ * `jwt-svid` entries (`kid`, key fields only), `wit-svid` entries (WIT-SVID.md §6: the same
+ * shape as `jwt-svid`; go-spiffe's parser skips a `use` it does not know), plus `spiffe_sequence` and
  * `spiffe_refresh_hint`. We write what go-spiffe's strict parser accepts (§7.13) and read
  * per the spec: unknown `use` or `kty` is ignored, an `x509-svid` key without `x5c` is
  * skipped, only `x5c[0]` is used.
@@ -16,7 +17,7 @@ import { type JwtAuthority, TrustBundle } from './trust-bundle.js'
 
 /** The document {@link spiffeBundleDocument} builds. */
 export interface SpiffeBundleDocument {
-  keys: (PublicJwk & { use: 'x509-svid' | 'jwt-svid'; kid?: string; x5c?: [string] })[]
+  keys: (PublicJwk & { use: 'x509-svid' | 'jwt-svid' | 'wit-svid'; kid?: string; x5c?: [string] })[]
   spiffe_sequence: number
   spiffe_refresh_hint?: number
 }
@@ -34,6 +35,8 @@ export function spiffeBundleDocument(
   }
   for (const a of bundle.jwtAuthorities)
     keys.push({ ...publicKeyToJwk(a.publicKey), use: 'jwt-svid', kid: a.kid })
+  for (const a of bundle.witAuthorities)
+    keys.push({ ...publicKeyToJwk(a.publicKey), use: 'wit-svid', kid: a.kid })
   const doc: SpiffeBundleDocument = { keys, spiffe_sequence: bundle.sequenceNumber }
   if (opts.refreshHint !== false && bundle.refreshHintSeconds !== undefined) {
     doc.spiffe_refresh_hint = bundle.refreshHintSeconds
@@ -81,12 +84,13 @@ export function spiffeBundleFromDocument(
   const refreshHintSeconds = readCount(member(obj, 'spiffe_refresh_hint'), 'spiffe_refresh_hint', fail, 1)
   const x509Authorities: Buffer[] = []
   const jwtAuthorities: JwtAuthority[] = []
+  const witAuthorities: JwtAuthority[] = []
   for (const [i, key] of (keys as unknown[]).entries()) {
     const at = `${where} key ${i}`
     if (!isObject(key)) fail(`key ${i} is not a JSON object`)
     const jwk = key as Record<string, unknown>
     const use = member(jwk, 'use')
-    if (use !== 'x509-svid' && use !== 'jwt-svid') continue // no, or an unknown, use: ignored per spec
+    if (use !== 'x509-svid' && use !== 'jwt-svid' && use !== 'wit-svid') continue // no, or an unknown, use: ignored per spec
     if (use === 'x509-svid') {
       const x5c = member(jwk, 'x5c')
       if (x5c === undefined || (Array.isArray(x5c) && x5c.length === 0)) continue // skipped per spec
@@ -100,15 +104,17 @@ export function spiffeBundleFromDocument(
       x509Authorities.push(der as Buffer)
     } else {
       const kid = member(jwk, 'kid')
-      if (typeof kid !== 'string' || kid === '') fail(`key ${i}: a jwt-svid key needs a non-empty "kid"`)
+      if (typeof kid !== 'string' || kid === '') fail(`key ${i}: a ${use} key needs a non-empty "kid"`)
       const publicKey = jwkToPublicKey(jwk, at)
-      if (publicKey !== undefined) jwtAuthorities.push({ kid: kid as string, publicKey })
+      const list = use === 'jwt-svid' ? jwtAuthorities : witAuthorities
+      if (publicKey !== undefined) list.push({ kid: kid as string, publicKey })
     }
   }
   return TrustBundle.create({
     trustDomain,
     x509Authorities,
     jwtAuthorities,
+    witAuthorities,
     sequenceNumber,
     refreshHintSeconds,
   })

@@ -1,7 +1,9 @@
 /**
  * Trust bundles: the keys one trust domain's SVIDs are checked against (SPIFFE.md §4).
  * A {@link TrustBundle} holds the X.509 authorities (CA certificates, DER), the JWT
- * authorities (public keys by `kid`), a sequence number and a refresh hint.
+ * authorities (public keys by `kid`), the WIT authorities (WIT-SVID signing keys by `kid`,
+ * published with `use: "wit-svid"`; a `kid` is unique across both lists), a sequence number
+ * and a refresh hint.
  *
  * Trust: a bundle is exactly as trustworthy as the channel it arrived on. This module
  * checks only that its contents are well formed (parseable certificates, supported
@@ -30,6 +32,8 @@ export interface TrustBundleInit {
   /** DER CA certificates; exact duplicates are dropped (first kept). */
   x509Authorities?: readonly Uint8Array[]
   jwtAuthorities?: readonly JwtAuthority[]
+  /** WIT-SVID signing keys (same shape as JWT authorities); a kid may not repeat a JWT authority's. */
+  witAuthorities?: readonly JwtAuthority[]
   /** Non-negative safe integer; 0 when unset. */
   sequenceNumber?: number
   /** Suggested polling interval in whole seconds (> 0). */
@@ -48,10 +52,12 @@ export class TrustBundle {
   readonly trustDomain: TrustDomain
   readonly x509Authorities: readonly Buffer[]
   readonly jwtAuthorities: readonly JwtAuthority[]
+  readonly witAuthorities: readonly JwtAuthority[]
   readonly sequenceNumber: number
   readonly refreshHintSeconds: number | undefined
   readonly #certificates: readonly X509Certificate[]
   readonly #byKid: ReadonlyMap<string, JwtAuthority>
+  readonly #witByKid: ReadonlyMap<string, JwtAuthority>
 
   private constructor(init: Required<Omit<TrustBundleInit, 'refreshHintSeconds'>> & TrustBundleInit) {
     const certs: Buffer[] = []
@@ -72,13 +78,26 @@ export class TrustBundle {
       }
       byKid.set(authority.kid, authority)
     }
+    const witByKid = new Map<string, JwtAuthority>()
+    for (const [i, a] of init.witAuthorities.entries()) {
+      const authority = checkJwtAuthority(a, i, 'witAuthorities')
+      if (byKid.has(authority.kid) || witByKid.has(authority.kid)) {
+        throw new SigilError(
+          'ERR_BUNDLE_INVALID',
+          `WIT authority kid "${authority.kid}" appears twice in the bundle`,
+        )
+      }
+      witByKid.set(authority.kid, authority)
+    }
     this.trustDomain = init.trustDomain
     this.x509Authorities = Object.freeze(certs)
     this.jwtAuthorities = Object.freeze([...byKid.values()])
+    this.witAuthorities = Object.freeze([...witByKid.values()])
     this.sequenceNumber = init.sequenceNumber
     this.refreshHintSeconds = init.refreshHintSeconds
     this.#certificates = Object.freeze(parsed)
     this.#byKid = byKid
+    this.#witByKid = witByKid
     Object.freeze(this)
   }
 
@@ -91,8 +110,10 @@ export class TrustBundle {
     if (!(init?.trustDomain instanceof TrustDomain)) throw new TypeError('trustDomain must be a TrustDomain')
     const x509Authorities = init.x509Authorities ?? []
     const jwtAuthorities = init.jwtAuthorities ?? []
+    const witAuthorities = init.witAuthorities ?? []
     if (!Array.isArray(x509Authorities)) throw new TypeError('x509Authorities must be an array')
     if (!Array.isArray(jwtAuthorities)) throw new TypeError('jwtAuthorities must be an array')
+    if (!Array.isArray(witAuthorities)) throw new TypeError('witAuthorities must be an array')
     const sequenceNumber = init.sequenceNumber ?? 0
     if (!Number.isSafeInteger(sequenceNumber) || sequenceNumber < 0) {
       throw new SigilError('ERR_BUNDLE_INVALID', 'sequence number must be a non-negative safe integer')
@@ -101,12 +122,17 @@ export class TrustBundle {
     if (hint !== undefined && (!Number.isSafeInteger(hint) || hint <= 0)) {
       throw new SigilError('ERR_BUNDLE_INVALID', 'refresh hint must be a positive whole number of seconds')
     }
-    return new TrustBundle({ ...init, x509Authorities, jwtAuthorities, sequenceNumber })
+    return new TrustBundle({ ...init, x509Authorities, jwtAuthorities, witAuthorities, sequenceNumber })
   }
 
   /** The JWT authority with this `kid`, if any. */
   findJwtAuthority(kid: string): JwtAuthority | undefined {
     return this.#byKid.get(kid)
+  }
+
+  /** The WIT authority (WIT-SVID signing key) with this `kid`, if any. */
+  findWitAuthority(kid: string): JwtAuthority | undefined {
+    return this.#witByKid.get(kid)
   }
 
   /** The X.509 authorities parsed (same order as {@link x509Authorities}). */
@@ -144,9 +170,14 @@ export class TrustBundle {
     return TrustBundle.create({ ...this.#init(), jwtAuthorities })
   }
 
+  /** A copy with these WIT authorities instead (sequence number unchanged). */
+  withWitAuthorities(witAuthorities: readonly JwtAuthority[]): TrustBundle {
+    return TrustBundle.create({ ...this.#init(), witAuthorities })
+  }
+
   /**
    * True when both bundles publish the same thing: trust domain, sequence number, refresh
-   * hint, X.509 authorities and JWT authorities (kid and key), in any order. A JWT
+   * hint, X.509 authorities, JWT and WIT authorities (kid and key), in any order. A JWT
    * authority's local `expiresAt` is ignored, since no encoded form carries it.
    */
   equals(other: TrustBundle): boolean {
@@ -157,10 +188,13 @@ export class TrustBundle {
     if (this.x509Authorities.length !== other.x509Authorities.length) return false
     if (!this.x509Authorities.every((c) => other.hasX509Authority(c))) return false
     if (this.jwtAuthorities.length !== other.jwtAuthorities.length) return false
-    return this.jwtAuthorities.every((a) => {
-      const b = other.findJwtAuthority(a.kid)
-      return b !== undefined && a.publicKey.equals(b.publicKey)
-    })
+    if (this.witAuthorities.length !== other.witAuthorities.length) return false
+    const same = (a: JwtAuthority, b: JwtAuthority | undefined) =>
+      b !== undefined && a.publicKey.equals(b.publicKey)
+    return (
+      this.jwtAuthorities.every((a) => same(a, other.findJwtAuthority(a.kid))) &&
+      this.witAuthorities.every((a) => same(a, other.findWitAuthority(a.kid)))
+    )
   }
 
   #init(): TrustBundleInit {
@@ -168,6 +202,7 @@ export class TrustBundle {
       trustDomain: this.trustDomain,
       x509Authorities: this.x509Authorities,
       jwtAuthorities: this.jwtAuthorities,
+      witAuthorities: this.witAuthorities,
       sequenceNumber: this.sequenceNumber,
       refreshHintSeconds: this.refreshHintSeconds,
     }
@@ -195,19 +230,20 @@ function parseAuthority(der: Buffer, i: number): X509Certificate {
   return cert
 }
 
-function checkJwtAuthority(a: JwtAuthority, i: number): JwtAuthority {
-  if (typeof a !== 'object' || a === null) throw new TypeError(`jwtAuthorities[${i}] must be an object`)
+function checkJwtAuthority(a: JwtAuthority, i: number, list = 'jwtAuthorities'): JwtAuthority {
+  const what = list === 'jwtAuthorities' ? 'JWT authority' : 'WIT authority'
+  if (typeof a !== 'object' || a === null) throw new TypeError(`${list}[${i}] must be an object`)
   const { kid, publicKey, expiresAt } = a
-  if (typeof kid !== 'string') throw new TypeError(`jwtAuthorities[${i}].kid must be a string`)
-  if (kid.length === 0) throw new SigilError('ERR_BUNDLE_INVALID', `JWT authority ${i} has an empty kid`)
+  if (typeof kid !== 'string') throw new TypeError(`${list}[${i}].kid must be a string`)
+  if (kid.length === 0) throw new SigilError('ERR_BUNDLE_INVALID', `${what} ${i} has an empty kid`)
   if (typeof publicKey !== 'object' || publicKey === null || typeof publicKey.equals !== 'function') {
-    throw new TypeError(`jwtAuthorities[${i}].publicKey must be a KeyObject`)
+    throw new TypeError(`${list}[${i}].publicKey must be a KeyObject`)
   }
-  if (publicKey.type !== 'public') throw new TypeError(`jwtAuthorities[${i}].publicKey must be a public key`)
+  if (publicKey.type !== 'public') throw new TypeError(`${list}[${i}].publicKey must be a public key`)
   const why = unsupportedKeyReason(publicKey)
-  if (why) throw new SigilError('ERR_BUNDLE_INVALID', `JWT authority "${kid}": ${why}`)
+  if (why) throw new SigilError('ERR_BUNDLE_INVALID', `${what} "${kid}": ${why}`)
   if (expiresAt !== undefined && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {
-    throw new TypeError(`jwtAuthorities[${i}].expiresAt must be a valid Date`)
+    throw new TypeError(`${list}[${i}].expiresAt must be a valid Date`)
   }
   return Object.freeze(expiresAt === undefined ? { kid, publicKey } : { kid, publicKey, expiresAt })
 }

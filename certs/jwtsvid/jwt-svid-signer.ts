@@ -1,6 +1,7 @@
 /**
- * JWT-SVID minting and validation (SPIFFE.md §3). This file mints: compact JWS through
- * jose's `SignJWT`, header exactly `{alg, kid, typ: "JWT"}`, claims `sub`, `aud` (always an
+ * JWT-SVID minting and validation (SPIFFE.md §3). This file mints: compact JWS signed with
+ * `node:crypto` (`../jws/compact-jws.ts`, synchronous; jose stays the independent verifier in
+ * the tests), header exactly `{alg, kid, typ: "JWT"}`, claims `sub`, `aud` (always an
  * array, request order kept), `exp`, `iat`, a random `jti`, and `iss` when configured.
  * `validate-jwt-svid.ts` checks tokens against trust bundles; `parse-jwt-svid-insecure.ts`
  * decodes without verifying, for display only.
@@ -9,9 +10,10 @@
  * it is given; authorizing the caller for that identity is the caller's job.
  */
 import { type KeyObject, randomUUID } from 'node:crypto'
-import { type CryptoKey, importJWK, SignJWT } from 'jose'
 import { SigilError } from '../errors.js'
+import { encodeJsonPart, signWithEncodedHeader } from '../jws/compact-jws.js'
 import { keyTypeOf } from '../keys/keys.js'
+import { tokenLifetime } from '../lib/token-lifetime.js'
 import { SpiffeId } from '../spiffeid/spiffe-id.js'
 import { type ActClaim, buildActClaim } from '../txntoken/act-chain.js'
 import { algorithmFitsKey } from './jwt-svid-algorithms.js'
@@ -64,7 +66,7 @@ export interface MintedJwtSvid {
 }
 
 /**
- * Signs JWT-SVIDs with one key. Cheap to keep; the key is imported once, on first use.
+ * Signs JWT-SVIDs with one key. Cheap to keep; each header is encoded once.
  *
  * @example
  * const signer = new JwtSvidSigner({ privateKey, kid: 'k1', issuer: 'https://oidc.example.org' })
@@ -75,7 +77,7 @@ export class JwtSvidSigner {
   readonly algorithm: JwtSvidSigningAlgorithm
   readonly issuer: string | undefined
   readonly #privateKey: KeyObject
-  #cryptoKey: Promise<CryptoKey | Uint8Array> | undefined
+  readonly #encodedHeaders: Record<SignedJwtType, string>
 
   constructor(opts: JwtSvidSignerOptions) {
     const { privateKey, kid, issuer } = opts ?? {}
@@ -95,6 +97,10 @@ export class JwtSvidSigner {
     this.algorithm = algorithm
     this.issuer = issuer
     this.#privateKey = privateKey
+    this.#encodedHeaders = {
+      JWT: encodeJsonPart({ alg: algorithm, kid, typ: 'JWT' }),
+      'txntoken+jwt': encodeJsonPart({ alg: algorithm, kid, typ: 'txntoken+jwt' }),
+    }
   }
 
   /**
@@ -106,22 +112,7 @@ export class JwtSvidSigner {
     const { spiffeId, ttlSeconds, notAfterCap } = opts
     if (!(spiffeId instanceof SpiffeId)) throw new TypeError('spiffeId must be a SpiffeId')
     const audience = checkAudience(opts.audience)
-    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-      throw new TypeError('ttlSeconds must be a positive whole number')
-    }
-    const now = opts.now ?? new Date()
-    if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('now must be a valid Date')
-    const iat = Math.floor(now.getTime() / 1000)
-    let exp = iat + ttlSeconds
-    if (notAfterCap !== undefined) {
-      if (!(notAfterCap instanceof Date) || Number.isNaN(notAfterCap.getTime())) {
-        throw new TypeError('notAfterCap must be a valid Date')
-      }
-      exp = Math.min(exp, Math.floor(notAfterCap.getTime() / 1000))
-      if (exp <= iat) {
-        throw new SigilError('ERR_INVALID_ARGUMENT', 'notAfterCap leaves the JWT-SVID no lifetime')
-      }
-    }
+    const { iat, exp } = tokenLifetime({ ttlSeconds, now: opts.now, notAfterCap }, 'JWT-SVID')
     const jti = randomUUID()
     const claims: Record<string, unknown> = { sub: spiffeId.toString(), aud: audience, exp, iat }
     if (this.issuer !== undefined) claims.iss = this.issuer
@@ -133,7 +124,7 @@ export class JwtSvidSigner {
     }
     const act: ActClaim | undefined = opts.actors === undefined ? undefined : buildActClaim(opts.actors)
     if (act !== undefined) claims.act = act
-    const token = await this.signJws('JWT', claims)
+    const token = this.signJwsSync('JWT', claims)
     return { token, spiffeId, audience, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000), jti }
   }
 
@@ -142,18 +133,13 @@ export class JwtSvidSigner {
    * of {@link JwtSvidSigner.sign} and of `signTxnToken`; the caller owns the claims.
    */
   async signJws(typ: SignedJwtType, claims: Record<string, unknown>): Promise<string> {
-    if (typ !== 'JWT' && typ !== 'txntoken+jwt') throw new TypeError(`unsupported typ "${String(typ)}"`)
-    const header = { alg: this.algorithm, kid: this.kid, typ }
-    return new SignJWT(claims).setProtectedHeader(header).sign(await this.#key())
+    return this.signJwsSync(typ, claims)
   }
 
-  #key(): Promise<CryptoKey | Uint8Array> {
-    // jose would convert the KeyObject on every call (with a cache lookup); import once instead.
-    this.#cryptoKey ??= importJWK(this.#privateKey.export({ format: 'jwk' }), this.algorithm).catch((e) => {
-      this.#cryptoKey = undefined
-      throw e
-    })
-    return this.#cryptoKey
+  /** {@link JwtSvidSigner.signJws} without the promise (signing is synchronous). */
+  signJwsSync(typ: SignedJwtType, claims: Record<string, unknown>): string {
+    if (typ !== 'JWT' && typ !== 'txntoken+jwt') throw new TypeError(`unsupported typ "${String(typ)}"`)
+    return signWithEncodedHeader(this.#encodedHeaders[typ], this.algorithm, claims, this.#privateKey)
   }
 }
 

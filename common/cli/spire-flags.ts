@@ -72,7 +72,9 @@ export const SPIRE_FLAGS: Readonly<Record<string, SpireFlag>> = {
   trustDomainBundlePath: same('trust-domain-bundle'),
   trustDomainBundleFormat: same('trust-domain-bundle-format'),
   file: same('file'),
-  entryExpiry: none('Sigil entries do not expire'),
+  entryExpiry: same('entry-expiry'),
+  authorityID: same('authority-id'),
+  level: same('level'),
   downstream: none('Sigil has no downstream servers'),
   storeSVID: none('Sigil has no SVIDStore plugins'),
   matchFederatesWithOn: none(

@@ -4,6 +4,11 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AdminAPIClient as _sigil_admin_v1_AdminAPIClient, AdminAPIDefinition as _sigil_admin_v1_AdminAPIDefinition } from './sigil/admin/v1/AdminAPI.js';
 import type { Agent as _sigil_admin_v1_Agent, Agent__Output as _sigil_admin_v1_Agent__Output } from './sigil/admin/v1/Agent.js';
+import type { Approval as _sigil_admin_v1_Approval, Approval__Output as _sigil_admin_v1_Approval__Output } from './sigil/admin/v1/Approval.js';
+import type { ApproveApprovalRequest as _sigil_admin_v1_ApproveApprovalRequest, ApproveApprovalRequest__Output as _sigil_admin_v1_ApproveApprovalRequest__Output } from './sigil/admin/v1/ApproveApprovalRequest.js';
+import type { ApproveApprovalResponse as _sigil_admin_v1_ApproveApprovalResponse, ApproveApprovalResponse__Output as _sigil_admin_v1_ApproveApprovalResponse__Output } from './sigil/admin/v1/ApproveApprovalResponse.js';
+import type { AuditChainProblem as _sigil_admin_v1_AuditChainProblem, AuditChainProblem__Output as _sigil_admin_v1_AuditChainProblem__Output } from './sigil/admin/v1/AuditChainProblem.js';
+import type { AuditRecord as _sigil_admin_v1_AuditRecord, AuditRecord__Output as _sigil_admin_v1_AuditRecord__Output } from './sigil/admin/v1/AuditRecord.js';
 import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentRequest__Output as _sigil_admin_v1_BanAgentRequest__Output } from './sigil/admin/v1/BanAgentRequest.js';
 import type { BanAgentResponse as _sigil_admin_v1_BanAgentResponse, BanAgentResponse__Output as _sigil_admin_v1_BanAgentResponse__Output } from './sigil/admin/v1/BanAgentResponse.js';
 import type { CountEntriesRequest as _sigil_admin_v1_CountEntriesRequest, CountEntriesRequest__Output as _sigil_admin_v1_CountEntriesRequest__Output } from './sigil/admin/v1/CountEntriesRequest.js';
@@ -18,10 +23,14 @@ import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEn
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from './sigil/admin/v1/DeleteEntryResponse.js';
 import type { DeleteFederatedBundleResponse as _sigil_admin_v1_DeleteFederatedBundleResponse, DeleteFederatedBundleResponse__Output as _sigil_admin_v1_DeleteFederatedBundleResponse__Output } from './sigil/admin/v1/DeleteFederatedBundleResponse.js';
 import type { DeleteFederationRelationshipResponse as _sigil_admin_v1_DeleteFederationRelationshipResponse, DeleteFederationRelationshipResponse__Output as _sigil_admin_v1_DeleteFederationRelationshipResponse__Output } from './sigil/admin/v1/DeleteFederationRelationshipResponse.js';
+import type { DenyApprovalRequest as _sigil_admin_v1_DenyApprovalRequest, DenyApprovalRequest__Output as _sigil_admin_v1_DenyApprovalRequest__Output } from './sigil/admin/v1/DenyApprovalRequest.js';
+import type { DenyApprovalResponse as _sigil_admin_v1_DenyApprovalResponse, DenyApprovalResponse__Output as _sigil_admin_v1_DenyApprovalResponse__Output } from './sigil/admin/v1/DenyApprovalResponse.js';
 import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from './sigil/admin/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from './sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from './sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from './sigil/admin/v1/EvictAgentResponse.js';
+import type { ExplainSvidRequest as _sigil_admin_v1_ExplainSvidRequest, ExplainSvidRequest__Output as _sigil_admin_v1_ExplainSvidRequest__Output } from './sigil/admin/v1/ExplainSvidRequest.js';
+import type { ExplainSvidResponse as _sigil_admin_v1_ExplainSvidResponse, ExplainSvidResponse__Output as _sigil_admin_v1_ExplainSvidResponse__Output } from './sigil/admin/v1/ExplainSvidResponse.js';
 import type { FederationRelationship as _sigil_admin_v1_FederationRelationship, FederationRelationship__Output as _sigil_admin_v1_FederationRelationship__Output } from './sigil/admin/v1/FederationRelationship.js';
 import type { FederationRelationshipRequest as _sigil_admin_v1_FederationRelationshipRequest, FederationRelationshipRequest__Output as _sigil_admin_v1_FederationRelationshipRequest__Output } from './sigil/admin/v1/FederationRelationshipRequest.js';
 import type { FederationRelationshipResponse as _sigil_admin_v1_FederationRelationshipResponse, FederationRelationshipResponse__Output as _sigil_admin_v1_FederationRelationshipResponse__Output } from './sigil/admin/v1/FederationRelationshipResponse.js';
@@ -29,41 +38,68 @@ import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentReques
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from './sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from './sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from './sigil/admin/v1/GetBundleResponse.js';
+import type { GetLocalAuthoritiesRequest as _sigil_admin_v1_GetLocalAuthoritiesRequest, GetLocalAuthoritiesRequest__Output as _sigil_admin_v1_GetLocalAuthoritiesRequest__Output } from './sigil/admin/v1/GetLocalAuthoritiesRequest.js';
+import type { GetLocalAuthoritiesResponse as _sigil_admin_v1_GetLocalAuthoritiesResponse, GetLocalAuthoritiesResponse__Output as _sigil_admin_v1_GetLocalAuthoritiesResponse__Output } from './sigil/admin/v1/GetLocalAuthoritiesResponse.js';
+import type { GetLoggerRequest as _sigil_admin_v1_GetLoggerRequest, GetLoggerRequest__Output as _sigil_admin_v1_GetLoggerRequest__Output } from './sigil/admin/v1/GetLoggerRequest.js';
+import type { GetPolicyRequest as _sigil_admin_v1_GetPolicyRequest, GetPolicyRequest__Output as _sigil_admin_v1_GetPolicyRequest__Output } from './sigil/admin/v1/GetPolicyRequest.js';
+import type { GetPolicyResponse as _sigil_admin_v1_GetPolicyResponse, GetPolicyResponse__Output as _sigil_admin_v1_GetPolicyResponse__Output } from './sigil/admin/v1/GetPolicyResponse.js';
 import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from './sigil/admin/v1/GetTaskRequest.js';
 import type { GetTaskResponse as _sigil_admin_v1_GetTaskResponse, GetTaskResponse__Output as _sigil_admin_v1_GetTaskResponse__Output } from './sigil/admin/v1/GetTaskResponse.js';
 import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Output as _sigil_admin_v1_HealthRequest__Output } from './sigil/admin/v1/HealthRequest.js';
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from './sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from './sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from './sigil/admin/v1/ListAgentsResponse.js';
+import type { ListApprovalsRequest as _sigil_admin_v1_ListApprovalsRequest, ListApprovalsRequest__Output as _sigil_admin_v1_ListApprovalsRequest__Output } from './sigil/admin/v1/ListApprovalsRequest.js';
+import type { ListApprovalsResponse as _sigil_admin_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _sigil_admin_v1_ListApprovalsResponse__Output } from './sigil/admin/v1/ListApprovalsResponse.js';
+import type { ListAuditRecordsRequest as _sigil_admin_v1_ListAuditRecordsRequest, ListAuditRecordsRequest__Output as _sigil_admin_v1_ListAuditRecordsRequest__Output } from './sigil/admin/v1/ListAuditRecordsRequest.js';
+import type { ListAuditRecordsResponse as _sigil_admin_v1_ListAuditRecordsResponse, ListAuditRecordsResponse__Output as _sigil_admin_v1_ListAuditRecordsResponse__Output } from './sigil/admin/v1/ListAuditRecordsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from './sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from './sigil/admin/v1/ListEntriesResponse.js';
 import type { ListFederatedBundlesRequest as _sigil_admin_v1_ListFederatedBundlesRequest, ListFederatedBundlesRequest__Output as _sigil_admin_v1_ListFederatedBundlesRequest__Output } from './sigil/admin/v1/ListFederatedBundlesRequest.js';
 import type { ListFederatedBundlesResponse as _sigil_admin_v1_ListFederatedBundlesResponse, ListFederatedBundlesResponse__Output as _sigil_admin_v1_ListFederatedBundlesResponse__Output } from './sigil/admin/v1/ListFederatedBundlesResponse.js';
 import type { ListFederationRelationshipsRequest as _sigil_admin_v1_ListFederationRelationshipsRequest, ListFederationRelationshipsRequest__Output as _sigil_admin_v1_ListFederationRelationshipsRequest__Output } from './sigil/admin/v1/ListFederationRelationshipsRequest.js';
 import type { ListFederationRelationshipsResponse as _sigil_admin_v1_ListFederationRelationshipsResponse, ListFederationRelationshipsResponse__Output as _sigil_admin_v1_ListFederationRelationshipsResponse__Output } from './sigil/admin/v1/ListFederationRelationshipsResponse.js';
+import type { ListPoliciesRequest as _sigil_admin_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _sigil_admin_v1_ListPoliciesRequest__Output } from './sigil/admin/v1/ListPoliciesRequest.js';
+import type { ListPoliciesResponse as _sigil_admin_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _sigil_admin_v1_ListPoliciesResponse__Output } from './sigil/admin/v1/ListPoliciesResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from './sigil/admin/v1/ListRevocationsRequest.js';
 import type { ListRevocationsResponse as _sigil_admin_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _sigil_admin_v1_ListRevocationsResponse__Output } from './sigil/admin/v1/ListRevocationsResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from './sigil/admin/v1/ListSvidsRequest.js';
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from './sigil/admin/v1/ListSvidsResponse.js';
 import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from './sigil/admin/v1/ListTasksRequest.js';
 import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from './sigil/admin/v1/ListTasksResponse.js';
+import type { LocalAuthority as _sigil_admin_v1_LocalAuthority, LocalAuthority__Output as _sigil_admin_v1_LocalAuthority__Output } from './sigil/admin/v1/LocalAuthority.js';
+import type { LocalAuthorityRequest as _sigil_admin_v1_LocalAuthorityRequest, LocalAuthorityRequest__Output as _sigil_admin_v1_LocalAuthorityRequest__Output } from './sigil/admin/v1/LocalAuthorityRequest.js';
+import type { LocalAuthorityResponse as _sigil_admin_v1_LocalAuthorityResponse, LocalAuthorityResponse__Output as _sigil_admin_v1_LocalAuthorityResponse__Output } from './sigil/admin/v1/LocalAuthorityResponse.js';
+import type { LoggerResponse as _sigil_admin_v1_LoggerResponse, LoggerResponse__Output as _sigil_admin_v1_LoggerResponse__Output } from './sigil/admin/v1/LoggerResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from './sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from './sigil/admin/v1/MintJwtSvidResponse.js';
+import type { MintWitSvidRequest as _sigil_admin_v1_MintWitSvidRequest, MintWitSvidRequest__Output as _sigil_admin_v1_MintWitSvidRequest__Output } from './sigil/admin/v1/MintWitSvidRequest.js';
+import type { MintWitSvidResponse as _sigil_admin_v1_MintWitSvidResponse, MintWitSvidResponse__Output as _sigil_admin_v1_MintWitSvidResponse__Output } from './sigil/admin/v1/MintWitSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from './sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from './sigil/admin/v1/MintX509SvidResponse.js';
+import type { PolicyVersion as _sigil_admin_v1_PolicyVersion, PolicyVersion__Output as _sigil_admin_v1_PolicyVersion__Output } from './sigil/admin/v1/PolicyVersion.js';
+import type { PrepareLocalAuthorityRequest as _sigil_admin_v1_PrepareLocalAuthorityRequest, PrepareLocalAuthorityRequest__Output as _sigil_admin_v1_PrepareLocalAuthorityRequest__Output } from './sigil/admin/v1/PrepareLocalAuthorityRequest.js';
 import type { RefreshFederatedBundleResponse as _sigil_admin_v1_RefreshFederatedBundleResponse, RefreshFederatedBundleResponse__Output as _sigil_admin_v1_RefreshFederatedBundleResponse__Output } from './sigil/admin/v1/RefreshFederatedBundleResponse.js';
+import type { ResetLogLevelRequest as _sigil_admin_v1_ResetLogLevelRequest, ResetLogLevelRequest__Output as _sigil_admin_v1_ResetLogLevelRequest__Output } from './sigil/admin/v1/ResetLogLevelRequest.js';
 import type { Revocation as _sigil_admin_v1_Revocation, Revocation__Output as _sigil_admin_v1_Revocation__Output } from './sigil/admin/v1/Revocation.js';
 import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from './sigil/admin/v1/RevokeSvidRequest.js';
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from './sigil/admin/v1/RevokeSvidResponse.js';
 import type { SetFederatedBundleRequest as _sigil_admin_v1_SetFederatedBundleRequest, SetFederatedBundleRequest__Output as _sigil_admin_v1_SetFederatedBundleRequest__Output } from './sigil/admin/v1/SetFederatedBundleRequest.js';
 import type { SetFederatedBundleResponse as _sigil_admin_v1_SetFederatedBundleResponse, SetFederatedBundleResponse__Output as _sigil_admin_v1_SetFederatedBundleResponse__Output } from './sigil/admin/v1/SetFederatedBundleResponse.js';
+import type { SetLogLevelRequest as _sigil_admin_v1_SetLogLevelRequest, SetLogLevelRequest__Output as _sigil_admin_v1_SetLogLevelRequest__Output } from './sigil/admin/v1/SetLogLevelRequest.js';
+import type { SetPolicyRequest as _sigil_admin_v1_SetPolicyRequest, SetPolicyRequest__Output as _sigil_admin_v1_SetPolicyRequest__Output } from './sigil/admin/v1/SetPolicyRequest.js';
+import type { SetPolicyResponse as _sigil_admin_v1_SetPolicyResponse, SetPolicyResponse__Output as _sigil_admin_v1_SetPolicyResponse__Output } from './sigil/admin/v1/SetPolicyResponse.js';
 import type { SvidRecord as _sigil_admin_v1_SvidRecord, SvidRecord__Output as _sigil_admin_v1_SvidRecord__Output } from './sigil/admin/v1/SvidRecord.js';
 import type { Task as _sigil_admin_v1_Task, Task__Output as _sigil_admin_v1_Task__Output } from './sigil/admin/v1/Task.js';
 import type { TaskCredential as _sigil_admin_v1_TaskCredential, TaskCredential__Output as _sigil_admin_v1_TaskCredential__Output } from './sigil/admin/v1/TaskCredential.js';
 import type { TaskEvent as _sigil_admin_v1_TaskEvent, TaskEvent__Output as _sigil_admin_v1_TaskEvent__Output } from './sigil/admin/v1/TaskEvent.js';
+import type { TestPolicyRequest as _sigil_admin_v1_TestPolicyRequest, TestPolicyRequest__Output as _sigil_admin_v1_TestPolicyRequest__Output } from './sigil/admin/v1/TestPolicyRequest.js';
+import type { TestPolicyResponse as _sigil_admin_v1_TestPolicyResponse, TestPolicyResponse__Output as _sigil_admin_v1_TestPolicyResponse__Output } from './sigil/admin/v1/TestPolicyResponse.js';
 import type { TrustDomainRequest as _sigil_admin_v1_TrustDomainRequest, TrustDomainRequest__Output as _sigil_admin_v1_TrustDomainRequest__Output } from './sigil/admin/v1/TrustDomainRequest.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from './sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from './sigil/admin/v1/UpdateEntryResponse.js';
+import type { VerifyAuditTrailRequest as _sigil_admin_v1_VerifyAuditTrailRequest, VerifyAuditTrailRequest__Output as _sigil_admin_v1_VerifyAuditTrailRequest__Output } from './sigil/admin/v1/VerifyAuditTrailRequest.js';
+import type { VerifyAuditTrailResponse as _sigil_admin_v1_VerifyAuditTrailResponse, VerifyAuditTrailResponse__Output as _sigil_admin_v1_VerifyAuditTrailResponse__Output } from './sigil/admin/v1/VerifyAuditTrailResponse.js';
 import type { Bundle as _sigil_common_v1_Bundle, Bundle__Output as _sigil_common_v1_Bundle__Output } from './sigil/common/v1/Bundle.js';
 import type { RegistrationEntry as _sigil_common_v1_RegistrationEntry, RegistrationEntry__Output as _sigil_common_v1_RegistrationEntry__Output } from './sigil/common/v1/RegistrationEntry.js';
 import type { Selector as _sigil_common_v1_Selector, Selector__Output as _sigil_common_v1_Selector__Output } from './sigil/common/v1/Selector.js';
@@ -79,6 +115,11 @@ export interface ProtoGrpcType {
       v1: {
         AdminAPI: SubtypeConstructor<typeof grpc.Client, _sigil_admin_v1_AdminAPIClient> & { service: _sigil_admin_v1_AdminAPIDefinition }
         Agent: MessageTypeDefinition<_sigil_admin_v1_Agent, _sigil_admin_v1_Agent__Output>
+        Approval: MessageTypeDefinition<_sigil_admin_v1_Approval, _sigil_admin_v1_Approval__Output>
+        ApproveApprovalRequest: MessageTypeDefinition<_sigil_admin_v1_ApproveApprovalRequest, _sigil_admin_v1_ApproveApprovalRequest__Output>
+        ApproveApprovalResponse: MessageTypeDefinition<_sigil_admin_v1_ApproveApprovalResponse, _sigil_admin_v1_ApproveApprovalResponse__Output>
+        AuditChainProblem: MessageTypeDefinition<_sigil_admin_v1_AuditChainProblem, _sigil_admin_v1_AuditChainProblem__Output>
+        AuditRecord: MessageTypeDefinition<_sigil_admin_v1_AuditRecord, _sigil_admin_v1_AuditRecord__Output>
         BanAgentRequest: MessageTypeDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentRequest__Output>
         BanAgentResponse: MessageTypeDefinition<_sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentResponse__Output>
         CountEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesRequest__Output>
@@ -93,10 +134,14 @@ export interface ProtoGrpcType {
         DeleteEntryResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryResponse__Output>
         DeleteFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteFederatedBundleResponse, _sigil_admin_v1_DeleteFederatedBundleResponse__Output>
         DeleteFederationRelationshipResponse: MessageTypeDefinition<_sigil_admin_v1_DeleteFederationRelationshipResponse, _sigil_admin_v1_DeleteFederationRelationshipResponse__Output>
+        DenyApprovalRequest: MessageTypeDefinition<_sigil_admin_v1_DenyApprovalRequest, _sigil_admin_v1_DenyApprovalRequest__Output>
+        DenyApprovalResponse: MessageTypeDefinition<_sigil_admin_v1_DenyApprovalResponse, _sigil_admin_v1_DenyApprovalResponse__Output>
         EndTaskRequest: MessageTypeDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskRequest__Output>
         EndTaskResponse: MessageTypeDefinition<_sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskResponse__Output>
         EvictAgentRequest: MessageTypeDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentRequest__Output>
         EvictAgentResponse: MessageTypeDefinition<_sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentResponse__Output>
+        ExplainSvidRequest: MessageTypeDefinition<_sigil_admin_v1_ExplainSvidRequest, _sigil_admin_v1_ExplainSvidRequest__Output>
+        ExplainSvidResponse: MessageTypeDefinition<_sigil_admin_v1_ExplainSvidResponse, _sigil_admin_v1_ExplainSvidResponse__Output>
         FederationRelationship: MessageTypeDefinition<_sigil_admin_v1_FederationRelationship, _sigil_admin_v1_FederationRelationship__Output>
         FederationRelationshipRequest: MessageTypeDefinition<_sigil_admin_v1_FederationRelationshipRequest, _sigil_admin_v1_FederationRelationshipRequest__Output>
         FederationRelationshipResponse: MessageTypeDefinition<_sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_FederationRelationshipResponse__Output>
@@ -104,41 +149,68 @@ export interface ProtoGrpcType {
         GetAgentResponse: MessageTypeDefinition<_sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleRequest__Output>
         GetBundleResponse: MessageTypeDefinition<_sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleResponse__Output>
+        GetLocalAuthoritiesRequest: MessageTypeDefinition<_sigil_admin_v1_GetLocalAuthoritiesRequest, _sigil_admin_v1_GetLocalAuthoritiesRequest__Output>
+        GetLocalAuthoritiesResponse: MessageTypeDefinition<_sigil_admin_v1_GetLocalAuthoritiesResponse, _sigil_admin_v1_GetLocalAuthoritiesResponse__Output>
+        GetLoggerRequest: MessageTypeDefinition<_sigil_admin_v1_GetLoggerRequest, _sigil_admin_v1_GetLoggerRequest__Output>
+        GetPolicyRequest: MessageTypeDefinition<_sigil_admin_v1_GetPolicyRequest, _sigil_admin_v1_GetPolicyRequest__Output>
+        GetPolicyResponse: MessageTypeDefinition<_sigil_admin_v1_GetPolicyResponse, _sigil_admin_v1_GetPolicyResponse__Output>
         GetTaskRequest: MessageTypeDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskRequest__Output>
         GetTaskResponse: MessageTypeDefinition<_sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskResponse__Output>
         HealthRequest: MessageTypeDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthRequest__Output>
         HealthResponse: MessageTypeDefinition<_sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthResponse__Output>
         ListAgentsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsRequest__Output>
         ListAgentsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsResponse__Output>
+        ListApprovalsRequest: MessageTypeDefinition<_sigil_admin_v1_ListApprovalsRequest, _sigil_admin_v1_ListApprovalsRequest__Output>
+        ListApprovalsResponse: MessageTypeDefinition<_sigil_admin_v1_ListApprovalsResponse, _sigil_admin_v1_ListApprovalsResponse__Output>
+        ListAuditRecordsRequest: MessageTypeDefinition<_sigil_admin_v1_ListAuditRecordsRequest, _sigil_admin_v1_ListAuditRecordsRequest__Output>
+        ListAuditRecordsResponse: MessageTypeDefinition<_sigil_admin_v1_ListAuditRecordsResponse, _sigil_admin_v1_ListAuditRecordsResponse__Output>
         ListEntriesRequest: MessageTypeDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesRequest__Output>
         ListEntriesResponse: MessageTypeDefinition<_sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesResponse__Output>
         ListFederatedBundlesRequest: MessageTypeDefinition<_sigil_admin_v1_ListFederatedBundlesRequest, _sigil_admin_v1_ListFederatedBundlesRequest__Output>
         ListFederatedBundlesResponse: MessageTypeDefinition<_sigil_admin_v1_ListFederatedBundlesResponse, _sigil_admin_v1_ListFederatedBundlesResponse__Output>
         ListFederationRelationshipsRequest: MessageTypeDefinition<_sigil_admin_v1_ListFederationRelationshipsRequest, _sigil_admin_v1_ListFederationRelationshipsRequest__Output>
         ListFederationRelationshipsResponse: MessageTypeDefinition<_sigil_admin_v1_ListFederationRelationshipsResponse, _sigil_admin_v1_ListFederationRelationshipsResponse__Output>
+        ListPoliciesRequest: MessageTypeDefinition<_sigil_admin_v1_ListPoliciesRequest, _sigil_admin_v1_ListPoliciesRequest__Output>
+        ListPoliciesResponse: MessageTypeDefinition<_sigil_admin_v1_ListPoliciesResponse, _sigil_admin_v1_ListPoliciesResponse__Output>
         ListRevocationsRequest: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsRequest__Output>
         ListRevocationsResponse: MessageTypeDefinition<_sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsResponse__Output>
         ListSvidsRequest: MessageTypeDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsRequest__Output>
         ListSvidsResponse: MessageTypeDefinition<_sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsResponse__Output>
         ListTasksRequest: MessageTypeDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksRequest__Output>
         ListTasksResponse: MessageTypeDefinition<_sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksResponse__Output>
+        LocalAuthority: MessageTypeDefinition<_sigil_admin_v1_LocalAuthority, _sigil_admin_v1_LocalAuthority__Output>
+        LocalAuthorityRequest: MessageTypeDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityRequest__Output>
+        LocalAuthorityResponse: MessageTypeDefinition<_sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityResponse__Output>
+        LoggerResponse: MessageTypeDefinition<_sigil_admin_v1_LoggerResponse, _sigil_admin_v1_LoggerResponse__Output>
         MintJwtSvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidRequest__Output>
         MintJwtSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidResponse__Output>
+        MintWitSvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintWitSvidRequest, _sigil_admin_v1_MintWitSvidRequest__Output>
+        MintWitSvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintWitSvidResponse, _sigil_admin_v1_MintWitSvidResponse__Output>
         MintX509SvidRequest: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidRequest__Output>
         MintX509SvidResponse: MessageTypeDefinition<_sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidResponse__Output>
+        PolicyVersion: MessageTypeDefinition<_sigil_admin_v1_PolicyVersion, _sigil_admin_v1_PolicyVersion__Output>
+        PrepareLocalAuthorityRequest: MessageTypeDefinition<_sigil_admin_v1_PrepareLocalAuthorityRequest, _sigil_admin_v1_PrepareLocalAuthorityRequest__Output>
         RefreshFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_RefreshFederatedBundleResponse, _sigil_admin_v1_RefreshFederatedBundleResponse__Output>
+        ResetLogLevelRequest: MessageTypeDefinition<_sigil_admin_v1_ResetLogLevelRequest, _sigil_admin_v1_ResetLogLevelRequest__Output>
         Revocation: MessageTypeDefinition<_sigil_admin_v1_Revocation, _sigil_admin_v1_Revocation__Output>
         RevokeSvidRequest: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidRequest__Output>
         RevokeSvidResponse: MessageTypeDefinition<_sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidResponse__Output>
         SetFederatedBundleRequest: MessageTypeDefinition<_sigil_admin_v1_SetFederatedBundleRequest, _sigil_admin_v1_SetFederatedBundleRequest__Output>
         SetFederatedBundleResponse: MessageTypeDefinition<_sigil_admin_v1_SetFederatedBundleResponse, _sigil_admin_v1_SetFederatedBundleResponse__Output>
+        SetLogLevelRequest: MessageTypeDefinition<_sigil_admin_v1_SetLogLevelRequest, _sigil_admin_v1_SetLogLevelRequest__Output>
+        SetPolicyRequest: MessageTypeDefinition<_sigil_admin_v1_SetPolicyRequest, _sigil_admin_v1_SetPolicyRequest__Output>
+        SetPolicyResponse: MessageTypeDefinition<_sigil_admin_v1_SetPolicyResponse, _sigil_admin_v1_SetPolicyResponse__Output>
         SvidRecord: MessageTypeDefinition<_sigil_admin_v1_SvidRecord, _sigil_admin_v1_SvidRecord__Output>
         Task: MessageTypeDefinition<_sigil_admin_v1_Task, _sigil_admin_v1_Task__Output>
         TaskCredential: MessageTypeDefinition<_sigil_admin_v1_TaskCredential, _sigil_admin_v1_TaskCredential__Output>
         TaskEvent: MessageTypeDefinition<_sigil_admin_v1_TaskEvent, _sigil_admin_v1_TaskEvent__Output>
+        TestPolicyRequest: MessageTypeDefinition<_sigil_admin_v1_TestPolicyRequest, _sigil_admin_v1_TestPolicyRequest__Output>
+        TestPolicyResponse: MessageTypeDefinition<_sigil_admin_v1_TestPolicyResponse, _sigil_admin_v1_TestPolicyResponse__Output>
         TrustDomainRequest: MessageTypeDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_TrustDomainRequest__Output>
         UpdateEntryRequest: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryRequest__Output>
         UpdateEntryResponse: MessageTypeDefinition<_sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryResponse__Output>
+        VerifyAuditTrailRequest: MessageTypeDefinition<_sigil_admin_v1_VerifyAuditTrailRequest, _sigil_admin_v1_VerifyAuditTrailRequest__Output>
+        VerifyAuditTrailResponse: MessageTypeDefinition<_sigil_admin_v1_VerifyAuditTrailResponse, _sigil_admin_v1_VerifyAuditTrailResponse__Output>
       }
     }
     common: {

@@ -8,6 +8,7 @@ import type { AgentUpdate as _sigil_agent_v1_AgentUpdate, AgentUpdate__Output as
 import type { AttestAgentRequest as _sigil_agent_v1_AttestAgentRequest, AttestAgentRequest__Output as _sigil_agent_v1_AttestAgentRequest__Output } from './sigil/agent/v1/AttestAgentRequest.js';
 import type { AttestAgentResponse as _sigil_agent_v1_AttestAgentResponse, AttestAgentResponse__Output as _sigil_agent_v1_AttestAgentResponse__Output } from './sigil/agent/v1/AttestAgentResponse.js';
 import type { AttestationParams as _sigil_agent_v1_AttestationParams, AttestationParams__Output as _sigil_agent_v1_AttestationParams__Output } from './sigil/agent/v1/AttestationParams.js';
+import type { AuthorityTaintUpdate as _sigil_agent_v1_AuthorityTaintUpdate, AuthorityTaintUpdate__Output as _sigil_agent_v1_AuthorityTaintUpdate__Output } from './sigil/agent/v1/AuthorityTaintUpdate.js';
 import type { BatchNewX509SvidRequest as _sigil_agent_v1_BatchNewX509SvidRequest, BatchNewX509SvidRequest__Output as _sigil_agent_v1_BatchNewX509SvidRequest__Output } from './sigil/agent/v1/BatchNewX509SvidRequest.js';
 import type { BatchNewX509SvidResponse as _sigil_agent_v1_BatchNewX509SvidResponse, BatchNewX509SvidResponse__Output as _sigil_agent_v1_BatchNewX509SvidResponse__Output } from './sigil/agent/v1/BatchNewX509SvidResponse.js';
 import type { BeginTaskRequest as _sigil_agent_v1_BeginTaskRequest, BeginTaskRequest__Output as _sigil_agent_v1_BeginTaskRequest__Output } from './sigil/agent/v1/BeginTaskRequest.js';
@@ -19,8 +20,13 @@ import type { FetchTaskJwtSvidRequest as _sigil_agent_v1_FetchTaskJwtSvidRequest
 import type { FetchTaskJwtSvidResponse as _sigil_agent_v1_FetchTaskJwtSvidResponse, FetchTaskJwtSvidResponse__Output as _sigil_agent_v1_FetchTaskJwtSvidResponse__Output } from './sigil/agent/v1/FetchTaskJwtSvidResponse.js';
 import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_agent_v1_GetBundleRequest__Output } from './sigil/agent/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_agent_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_agent_v1_GetBundleResponse__Output } from './sigil/agent/v1/GetBundleResponse.js';
+import type { HoldForApprovalRequest as _sigil_agent_v1_HoldForApprovalRequest, HoldForApprovalRequest__Output as _sigil_agent_v1_HoldForApprovalRequest__Output } from './sigil/agent/v1/HoldForApprovalRequest.js';
+import type { HoldForApprovalResponse as _sigil_agent_v1_HoldForApprovalResponse, HoldForApprovalResponse__Output as _sigil_agent_v1_HoldForApprovalResponse__Output } from './sigil/agent/v1/HoldForApprovalResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from './sigil/agent/v1/NewJwtSvidRequest.js';
 import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSvidResponse__Output as _sigil_agent_v1_NewJwtSvidResponse__Output } from './sigil/agent/v1/NewJwtSvidResponse.js';
+import type { NewWitSvidRequest as _sigil_agent_v1_NewWitSvidRequest, NewWitSvidRequest__Output as _sigil_agent_v1_NewWitSvidRequest__Output } from './sigil/agent/v1/NewWitSvidRequest.js';
+import type { NewWitSvidResponse as _sigil_agent_v1_NewWitSvidResponse, NewWitSvidResponse__Output as _sigil_agent_v1_NewWitSvidResponse__Output } from './sigil/agent/v1/NewWitSvidResponse.js';
+import type { PolicyUpdate as _sigil_agent_v1_PolicyUpdate, PolicyUpdate__Output as _sigil_agent_v1_PolicyUpdate__Output } from './sigil/agent/v1/PolicyUpdate.js';
 import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgentRequest__Output as _sigil_agent_v1_RenewAgentRequest__Output } from './sigil/agent/v1/RenewAgentRequest.js';
 import type { RenewAgentResponse as _sigil_agent_v1_RenewAgentResponse, RenewAgentResponse__Output as _sigil_agent_v1_RenewAgentResponse__Output } from './sigil/agent/v1/RenewAgentResponse.js';
 import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUpdate__Output as _sigil_agent_v1_RevocationUpdate__Output } from './sigil/agent/v1/RevocationUpdate.js';
@@ -51,6 +57,7 @@ export interface ProtoGrpcType {
         AttestAgentRequest: MessageTypeDefinition<_sigil_agent_v1_AttestAgentRequest, _sigil_agent_v1_AttestAgentRequest__Output>
         AttestAgentResponse: MessageTypeDefinition<_sigil_agent_v1_AttestAgentResponse, _sigil_agent_v1_AttestAgentResponse__Output>
         AttestationParams: MessageTypeDefinition<_sigil_agent_v1_AttestationParams, _sigil_agent_v1_AttestationParams__Output>
+        AuthorityTaintUpdate: MessageTypeDefinition<_sigil_agent_v1_AuthorityTaintUpdate, _sigil_agent_v1_AuthorityTaintUpdate__Output>
         BatchNewX509SvidRequest: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidRequest, _sigil_agent_v1_BatchNewX509SvidRequest__Output>
         BatchNewX509SvidResponse: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidResponse, _sigil_agent_v1_BatchNewX509SvidResponse__Output>
         BeginTaskRequest: MessageTypeDefinition<_sigil_agent_v1_BeginTaskRequest, _sigil_agent_v1_BeginTaskRequest__Output>
@@ -62,8 +69,13 @@ export interface ProtoGrpcType {
         FetchTaskJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_FetchTaskJwtSvidResponse, _sigil_agent_v1_FetchTaskJwtSvidResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_agent_v1_GetBundleRequest, _sigil_agent_v1_GetBundleRequest__Output>
         GetBundleResponse: MessageTypeDefinition<_sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleResponse__Output>
+        HoldForApprovalRequest: MessageTypeDefinition<_sigil_agent_v1_HoldForApprovalRequest, _sigil_agent_v1_HoldForApprovalRequest__Output>
+        HoldForApprovalResponse: MessageTypeDefinition<_sigil_agent_v1_HoldForApprovalResponse, _sigil_agent_v1_HoldForApprovalResponse__Output>
         NewJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidRequest__Output>
         NewJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidResponse__Output>
+        NewWitSvidRequest: MessageTypeDefinition<_sigil_agent_v1_NewWitSvidRequest, _sigil_agent_v1_NewWitSvidRequest__Output>
+        NewWitSvidResponse: MessageTypeDefinition<_sigil_agent_v1_NewWitSvidResponse, _sigil_agent_v1_NewWitSvidResponse__Output>
+        PolicyUpdate: MessageTypeDefinition<_sigil_agent_v1_PolicyUpdate, _sigil_agent_v1_PolicyUpdate__Output>
         RenewAgentRequest: MessageTypeDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentRequest__Output>
         RenewAgentResponse: MessageTypeDefinition<_sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentResponse__Output>
         RevocationUpdate: MessageTypeDefinition<_sigil_agent_v1_RevocationUpdate, _sigil_agent_v1_RevocationUpdate__Output>

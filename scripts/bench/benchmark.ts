@@ -17,14 +17,35 @@ export interface BenchOptions {
 
 export type Benchmark = (opts?: BenchOptions) => Promise<BenchResult>
 
-/** Runs `fn` repeatedly for about `seconds` and returns operations per second. */
-export async function opsPerSecond(fn: () => unknown, seconds: number, batch = 64): Promise<number> {
-  const call = async () => {
+/** One result of a benchmark's parts: JSON merged, rows in order, notes joined. */
+export function combineResults(results: readonly BenchResult[]): BenchResult {
+  return {
+    json: Object.assign({}, ...results.map((r) => r.json)),
+    rows: results.flatMap((r) => r.rows),
+    note: results
+      .map((r) => r.note)
+      .filter(Boolean)
+      .join('; '),
+  }
+}
+
+/**
+ * Runs `fn` repeatedly for about `seconds` (wall time) and returns operations per second: of
+ * wall time, or with `per: 'cpu'` of this process's CPU time (user + system, every thread),
+ * which is what `openssl speed` counts by default, so the two compare on a busy machine.
+ */
+export async function opsPerSecond(
+  fn: () => unknown,
+  seconds: number,
+  batch = 64,
+  per: 'wall' | 'cpu' = 'wall',
+): Promise<number> {
+  for (let i = 0; i < batch; i++) {
     const r = fn()
     if (r instanceof Promise) await r
   }
-  for (let i = 0; i < batch; i++) await call()
   const start = process.hrtime.bigint()
+  const cpu0 = process.cpuUsage()
   const limit = BigInt(Math.round(seconds * 1e9))
   let ops = 0
   for (;;) {
@@ -34,8 +55,17 @@ export async function opsPerSecond(fn: () => unknown, seconds: number, batch = 6
     }
     ops += batch
     const elapsed = process.hrtime.bigint() - start
-    if (elapsed >= limit) return (ops * 1e9) / Number(elapsed)
+    if (elapsed >= limit) {
+      if (per === 'wall') return (ops * 1e9) / Number(elapsed)
+      const used = process.cpuUsage(cpu0)
+      return (ops * 1e6) / (used.user + used.system)
+    }
   }
+}
+
+/** {@link opsPerSecond} per second of CPU time. */
+export function opsPerCpuSecond(fn: () => unknown, seconds: number): Promise<number> {
+  return opsPerSecond(fn, seconds, 64, 'cpu')
 }
 
 /** `openssl speed ecdsap256` on one core: P-256 signs and verifies per second. */

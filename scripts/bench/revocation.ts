@@ -19,7 +19,7 @@ import { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { buildCaCertificate } from '../../certs/x509svid/ca-certificate.js'
 import { createCrl } from '../../certs/x509svid/crl.js'
-import { type Benchmark, type BenchResult, opsPerSecond, rate } from './benchmark.js'
+import { type Benchmark, type BenchResult, combineResults, opsPerSecond, rate } from './benchmark.js'
 import { agentsPart } from './revocation-agents.js'
 
 const SECONDS = Number(process.env.SIGIL_BENCH_SECONDS ?? 3)
@@ -34,14 +34,7 @@ export const benchmark: Benchmark = async (opts = {}) => {
   const results: BenchResult[] = []
   if (opts.only !== 'agents') results.push(await localPart())
   if (opts.only !== 'local') results.push(await agentsBench(say))
-  return {
-    json: Object.assign({}, ...results.map((r) => r.json)),
-    rows: results.flatMap((r) => r.rows),
-    note: results
-      .map((r) => r.note)
-      .filter(Boolean)
-      .join('; '),
-  }
+  return combineResults(results)
 }
 
 async function agentsBench(say: (line: string) => void): Promise<BenchResult> {

@@ -1,5 +1,5 @@
 /**
- * The CA manager's state machine: the X.509 CAs and JWT keys it holds (prepared,
+ * The CA manager's state machine: the X.509 CAs, JWT keys and WIT keys it holds (prepared,
  * active, retired), the signer built once per activation, and one rotation step that
  * acts on the pure decisions of rotation.ts. Every change is saved to the key store
  * before the bundle is published, and a prepared authority is activated only once the
@@ -11,6 +11,7 @@ import { SigilError } from '../../certs/errors.js'
 import { JwtSvidSigner } from '../../certs/jwtsvid/jwt-svid-signer.js'
 import type { KeyType } from '../../certs/keys/keys.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
+import { WitSvidSigner } from '../../certs/witsvid/wit-svid-signer.js'
 import { X509SvidMinter } from '../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../common/logging/logger.js'
 import {
@@ -38,6 +39,8 @@ export interface AuthoritySlotsOptions {
   readonly caKeyType: KeyType
   readonly jwtKeyType: KeyType
   readonly jwtIssuer?: string
+  /** Key type of the WIT-SVID authority; default the JWT key type. */
+  readonly witKeyType?: KeyType
   readonly upstream?: UpstreamAuthority
   readonly refreshHintSeconds: number
   readonly logger: Log
@@ -60,6 +63,9 @@ export class AuthoritySlots {
   jwt: JwtAuthority[] = []
   activeX509: { readonly authority: X509Authority; readonly minter: X509SvidMinter } | undefined
   activeJwt: { readonly authority: JwtAuthority; readonly signer: JwtSvidSigner } | undefined
+  /** WIT-SVID signing keys: rotated exactly like the JWT keys, published with `use: "wit-svid"`. */
+  wit: JwtAuthority[] = []
+  activeWit: { readonly authority: JwtAuthority; readonly signer: WitSvidSigner } | undefined
   readonly #o: AuthoritySlotsOptions
   readonly #keyStore: KeyStore
   #dirty = false
@@ -90,9 +96,11 @@ export class AuthoritySlots {
       return false
     })
     this.jwt = journal.jwt.map(jwtFromStored)
+    this.wit = (journal.wit ?? []).map(jwtFromStored)
     for (const [kind, list] of [
       ['x509', this.x509],
       ['jwt', this.jwt],
+      ['wit', this.wit],
     ] as const) {
       for (const status of ['active', 'prepared'] as const) {
         if (list.filter((a) => a.status === status).length > 1) {
@@ -101,7 +109,11 @@ export class AuthoritySlots {
       }
     }
     this.#o.logger.info(
-      { x509_authorities: this.x509.length, jwt_authorities: this.jwt.length },
+      {
+        x509_authorities: this.x509.length,
+        jwt_authorities: this.jwt.length,
+        wit_authorities: this.wit.length,
+      },
       'CA keys loaded from the data dir',
     )
   }
@@ -112,21 +124,14 @@ export class AuthoritySlots {
     // 1. Prepare successors (or a first authority) and publish them before they sign anything.
     this.x509 = this.#pruneExpiredPrepared(this.x509, now, 'X.509 CA')
     this.jwt = this.#pruneExpiredPrepared(this.jwt, now, 'JWT key')
-    if (needsNext(this.x509, now)) {
-      const a = await createX509Authority({
-        trustDomain: o.trustDomain,
-        keyType: o.caKeyType,
-        ttlSeconds: o.caTtlSeconds,
-        now,
-        upstream: o.upstream,
-      })
-      this.x509.push(a)
-      this.#changed('X.509 CA prepared', a)
-    }
-    if (needsNext(this.jwt, now)) {
-      const a = await createJwtAuthority({ keyType: o.jwtKeyType, ttlSeconds: o.caTtlSeconds, now })
-      this.jwt.push(a)
-      this.#changed('JWT key prepared', a, { kid: a.kid })
+    this.wit = this.#pruneExpiredPrepared(this.wit, now, 'WIT key')
+    if (needsNext(this.x509, now)) await this.prepare('x509', now)
+    if (needsNext(this.jwt, now)) await this.prepare('jwt', now)
+    if (needsNext(this.wit, now)) {
+      const keyType = o.witKeyType ?? o.jwtKeyType
+      const a = await createJwtAuthority({ keyType, ttlSeconds: o.caTtlSeconds, now })
+      this.wit.push(a)
+      this.#changed('WIT key prepared', a, { kid: a.kid })
     }
     await this.#saveIfDirty()
     const { bundle } = await o.publisher.publish(this.#desiredBundle())
@@ -137,16 +142,14 @@ export class AuthoritySlots {
       now,
       (a) => !!o.upstream || bundle.hasX509Authority(a.certDer),
     )
-    if (nextX509) {
-      const minter = this.#minterFor(nextX509)
-      this.#activate(this.x509, nextX509, now, 'X.509 CA')
-      this.activeX509 = { authority: nextX509, minter }
-    }
+    if (nextX509) this.activate('x509', nextX509, now)
     const nextJwt = dueForActivation(this.jwt, now, (a) => bundle.findJwtAuthority(a.kid) !== undefined)
-    if (nextJwt) {
-      const signer = this.#signerFor(nextJwt)
-      this.#activate(this.jwt, nextJwt, now, 'JWT key')
-      this.activeJwt = { authority: nextJwt, signer }
+    if (nextJwt) this.activate('jwt', nextJwt, now)
+    const nextWit = dueForActivation(this.wit, now, (a) => bundle.findWitAuthority(a.kid) !== undefined)
+    if (nextWit) {
+      const signer = this.#witSignerFor(nextWit)
+      this.#activate(this.wit, nextWit, now, 'WIT key')
+      this.activeWit = { authority: nextWit, signer }
     }
     // After a restart the active authorities come from disk: build their signers once.
     const activeX509 = this.x509.find((a) => a.status === 'active')
@@ -157,15 +160,83 @@ export class AuthoritySlots {
     if (activeJwt && this.activeJwt?.authority !== activeJwt) {
       this.activeJwt = { authority: activeJwt, signer: this.#signerFor(activeJwt) }
     }
+    const activeWit = this.wit.find((a) => a.status === 'active')
+    if (activeWit && this.activeWit?.authority !== activeWit) {
+      this.activeWit = { authority: activeWit, signer: this.#witSignerFor(activeWit) }
+    }
     await this.#saveIfDirty()
 
     // 3. Drop retired authorities once everything they signed has expired.
     this.x509 = this.#dropRetired(this.x509, now, 'X.509 CA')
     this.jwt = this.#dropRetired(this.jwt, now, 'JWT key')
+    this.wit = this.#dropRetired(this.wit, now, 'WIT key')
     if (this.#dirty) {
       await this.#saveIfDirty()
       await o.publisher.publish(this.#desiredBundle())
     }
+  }
+
+  // ----- forced rotation (`localauthority`, local-authority.ts); each change is saved and
+  // published by the next step(), which the CaManager runs right after -----
+
+  /** True with an upstream CA: the bundle holds its root, not the X.509 CAs. */
+  get hasUpstream(): boolean {
+    return this.#o.upstream !== undefined
+  }
+
+  /** Creates a prepared authority of `kind` at `now`, replacing a prepared one (which never signed). */
+  async prepare(kind: 'x509' | 'jwt', now: Date): Promise<X509Authority | JwtAuthority> {
+    const o = this.#o
+    if (kind === 'x509') {
+      const a = await createX509Authority({
+        trustDomain: o.trustDomain,
+        keyType: o.caKeyType,
+        ttlSeconds: o.caTtlSeconds,
+        now,
+        upstream: o.upstream,
+      })
+      this.x509 = [...this.#withoutPrepared(this.x509, 'X.509 CA'), a]
+      this.#changed('X.509 CA prepared', a)
+      return a
+    }
+    const a = await createJwtAuthority({ keyType: o.jwtKeyType, ttlSeconds: o.caTtlSeconds, now })
+    this.jwt = [...this.#withoutPrepared(this.jwt, 'JWT key'), a]
+    this.#changed('JWT key prepared', a, { kid: a.kid })
+    return a
+  }
+
+  /** Makes the prepared `next` the signer; the active one retires (stays published). */
+  activate(kind: 'x509' | 'jwt', next: X509Authority | JwtAuthority, now: Date): void {
+    if (kind === 'x509') {
+      const minter = this.#minterFor(next as X509Authority)
+      this.#activate(this.x509, next as X509Authority, now, 'X.509 CA')
+      this.activeX509 = { authority: next as X509Authority, minter }
+    } else {
+      const signer = this.#signerFor(next as JwtAuthority)
+      this.#activate(this.jwt, next as JwtAuthority, now, 'JWT key')
+      this.activeJwt = { authority: next as JwtAuthority, signer }
+    }
+  }
+
+  /** Marks a retired authority tainted. */
+  taint(a: Authority): void {
+    a.tainted = true
+    this.#changed('authority tainted: agents re-issue what it signed', a)
+  }
+
+  /** Removes a retired authority from the slots, hence from the bundle. */
+  revoke(kind: 'x509' | 'jwt', a: Authority): void {
+    if (kind === 'x509') this.x509 = this.x509.filter((x) => x !== a)
+    else this.jwt = this.jwt.filter((x) => x !== a)
+    this.#changed('authority revoked: removed from the bundle', a)
+  }
+
+  #withoutPrepared<A extends Authority>(list: A[], what: string): A[] {
+    return list.filter((a) => {
+      if (a.status !== 'prepared') return true
+      this.#changed(`${what} prepared earlier replaced`, a)
+      return false
+    })
   }
 
   #desiredBundle(): TrustBundle {
@@ -174,6 +245,7 @@ export class AuthoritySlots {
       trustDomain: this.#o.trustDomain,
       x509Authorities: root ? [root] : this.x509.map((a) => a.certDer),
       jwtAuthorities: this.jwt.map((a) => ({ kid: a.kid, publicKey: a.publicKey })),
+      witAuthorities: this.wit.map((a) => ({ kid: a.kid, publicKey: a.publicKey })),
       refreshHintSeconds: this.#o.refreshHintSeconds,
     })
   }
@@ -194,6 +266,11 @@ export class AuthoritySlots {
       kid: a.kid,
       ...(this.#o.jwtIssuer ? { issuer: this.#o.jwtIssuer } : {}),
     })
+  }
+
+  #witSignerFor(a: JwtAuthority): WitSvidSigner {
+    if (!a.privateKey) throw new Error(`internal: WIT key ${a.id} has no private key`)
+    return new WitSvidSigner({ privateKey: a.privateKey, kid: a.kid })
   }
 
   #activate<A extends Authority>(list: A[], next: A, now: Date, what: string): void {
@@ -239,7 +316,11 @@ export class AuthoritySlots {
 
   async #saveIfDirty(): Promise<void> {
     if (!this.#dirty) return
-    await this.#keyStore.save({ x509: this.x509.map(x509ToStored), jwt: this.jwt.map(jwtToStored) })
+    await this.#keyStore.save({
+      x509: this.x509.map(x509ToStored),
+      jwt: this.jwt.map(jwtToStored),
+      wit: this.wit.map(jwtToStored),
+    })
     this.#dirty = false
   }
 }

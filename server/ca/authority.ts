@@ -43,6 +43,8 @@ export interface Authority extends Validity {
   privateKey: KeyObject | undefined
   /** Latest notAfter of anything it signed (notAfter itself when unknown, e.g. after a restart). */
   signedUntil: Date | undefined
+  /** Set by `localauthority taint` (retired authorities only): agents re-issue what it signed. */
+  tainted?: boolean
 }
 
 /** An X.509 signing CA (self-signed root, or intermediate under an upstream CA). */
@@ -211,6 +213,7 @@ function commonToStored(a: Authority): StoredAuthority {
     notAfter: a.notAfter,
     // Only a retired authority's record is final; an active one may still sign after a save.
     ...(a.status === 'retired' && a.signedUntil ? { signedUntil: a.signedUntil } : {}),
+    ...(a.tainted ? { tainted: true } : {}),
   }
 }
 
@@ -223,6 +226,7 @@ function commonFromStored(s: StoredAuthority, privateKey: KeyObject | undefined)
     notAfter: s.notAfter,
     // An active authority loaded from disk may have signed up to its notAfter before the restart.
     signedUntil: s.status === 'active' ? s.notAfter : s.signedUntil,
+    ...(s.tainted ? { tainted: true } : {}),
   }
 }
 

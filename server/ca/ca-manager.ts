@@ -24,6 +24,7 @@ import {
   type SignTxnTokenOptions,
   signTxnToken,
 } from '../../certs/txntoken/sign-txn-token.js'
+import type { MintedWitSvid, WitSvidSignOptions } from '../../certs/witsvid/wit-svid-signer.js'
 import { readCertificateFacts } from '../../certs/x509svid/certificate-facts.js'
 import { createCrl, type RevokedSerial } from '../../certs/x509svid/crl.js'
 import { verifyX509Svid } from '../../certs/x509svid/verify-x509-svid.js'
@@ -35,6 +36,15 @@ import type { JwtAuthority, UpstreamAuthority, X509Authority } from './authority
 import { AuthoritySlots } from './authority-slots.js'
 import { BundlePublisher, type BundleStore } from './bundle-publisher.js'
 import type { AuthorityStatus } from './key-store.js'
+import {
+  type AuthorityKind,
+  applyLocalAuthorityChange,
+  type LocalAuthorities,
+  type LocalAuthorityView,
+  listLocalAuthorities,
+  taintedAuthorityIds,
+  viewOf,
+} from './local-authority.js'
 import { isUsable, publicationLeadMs, rotationIntervalMs } from './rotation.js'
 
 /** Health turns bad after this many rotation failures in a row. */
@@ -51,6 +61,8 @@ export interface CaManagerConfig {
   readonly caTtlSeconds: number
   readonly caKeyType: KeyType
   readonly jwtKeyType: KeyType
+  /** Key type of the WIT-SVID signing key; default {@link jwtKeyType}. */
+  readonly witKeyType?: KeyType
   /** `iss` claim for JWT-SVIDs, if any. */
   readonly jwtIssuer?: string
   /** With an upstream CA, the server CA is an intermediate it signs. */
@@ -103,6 +115,7 @@ export class CaManager {
   #initialized = false
   #failures = 0
   #lastError: string | undefined
+  readonly #taintListeners = new Set<(tainted: { x509: string[]; jwt: string[] }) => void>()
 
   constructor(config: CaManagerConfig) {
     checkConfig(config)
@@ -159,12 +172,19 @@ export class CaManager {
     return runEvery(signal, () => this.rotate(), { intervalMs: interval, maxBackoffMs: maxBackoff })
   }
 
-  /** ok while both signers are usable and rotation has not failed {@link HEALTH_FAILURE_THRESHOLD} times in a row. */
+  /** ok while the X.509, JWT and WIT signers are usable and rotation has not failed {@link HEALTH_FAILURE_THRESHOLD} times in a row. */
   health(): CaHealth {
     const now = this.#cfg.clock()
     const x509 = this.#rotator.activeX509
     const jwt = this.#rotator.activeJwt
-    const usable = !!x509 && isUsable(now, x509.authority) && !!jwt && isUsable(now, jwt.authority)
+    const wit = this.#rotator.activeWit
+    const usable =
+      !!x509 &&
+      isUsable(now, x509.authority) &&
+      !!jwt &&
+      isUsable(now, jwt.authority) &&
+      !!wit &&
+      isUsable(now, wit.authority)
     return {
       ok: this.#initialized && usable && this.#failures < HEALTH_FAILURE_THRESHOLD,
       consecutiveFailures: this.#failures,
@@ -235,6 +255,19 @@ export class CaManager {
     this.#signed('jwt', start)
     raiseSignedUntil(active.authority, signed.expiresAt)
     return signed
+  }
+
+  /**
+   * Signs a WIT-SVID binding `spiffeId` to `workloadKey` with the active WIT key; `exp` is clamped
+   * to the key's notAfter. Throws `ERR_UNAVAILABLE`, or `ERR_KEY_UNSUPPORTED` for a workload key
+   * a WIT cannot carry.
+   */
+  signWitSvid(req: Omit<WitSvidSignOptions, 'now' | 'notAfterCap'>): MintedWitSvid {
+    const now = this.#cfg.clock()
+    const active = this.#usable(this.#rotator.activeWit, now, 'WIT key')
+    const minted = active.signer.sign({ ...req, now, notAfterCap: active.authority.notAfter })
+    raiseSignedUntil(active.authority, minted.expiresAt)
+    return minted
   }
 
   /** Signs a Txn-Token with the active JWT key (the kid the bundle publishes); `exp` ≤ deadline and key notAfter. */
@@ -311,11 +344,12 @@ export class CaManager {
       )
   }
 
-  /** Every X.509 CA and JWT key the manager holds (prepared, active, retired); no private keys. */
-  authorities(): { x509: AuthorityInfo[]; jwt: AuthorityInfo[] } {
+  /** Every X.509 CA, JWT key and WIT key the manager holds (prepared, active, retired); no private keys. */
+  authorities(): { x509: AuthorityInfo[]; jwt: AuthorityInfo[]; wit: AuthorityInfo[] } {
     return {
       x509: this.#rotator.x509.map((a) => ({ ...info(a), certDer: a.certDer })),
       jwt: this.#rotator.jwt.map((a) => ({ ...info(a), kid: a.kid })),
+      wit: this.#rotator.wit.map((a) => ({ ...info(a), kid: a.kid })),
     }
   }
 
@@ -325,6 +359,48 @@ export class CaManager {
       x509: this.#rotator.activeX509?.authority.notAfter,
       jwt: this.#rotator.activeJwt?.authority.notAfter,
     }
+  }
+
+  // ----- forced rotation (`localauthority`; rules in local-authority.ts) -----
+
+  /** The authorities of `kind` by slot (`localauthority show`). */
+  localAuthorities(kind: AuthorityKind): LocalAuthorities {
+    return listLocalAuthorities(this.#rotator, kind)
+  }
+
+  /** The IDs of the tainted authorities (X.509 subject key IDs, JWT kids), for the agents. */
+  taintedAuthorities(): { x509: string[]; jwt: string[] } {
+    return taintedAuthorityIds(this.#rotator)
+  }
+
+  /** Calls `listener` with {@link taintedAuthorities} after each taint or revoke; returns the unsubscribe function. */
+  onTaintChange(listener: (tainted: { x509: string[]; jwt: string[] }) => void): () => void {
+    this.#taintListeners.add(listener)
+    return () => this.#taintListeners.delete(listener)
+  }
+
+  /**
+   * `localauthority x509|jwt prepare|activate|taint|revoke`: applies the change, then one
+   * rotation step saves it and publishes the bundle. Throws `ERR_NOT_FOUND`,
+   * `ERR_FAILED_PRECONDITION` (SPIRE's rules) or `ERR_INVALID_ARGUMENT`.
+   */
+  changeLocalAuthority(
+    kind: AuthorityKind,
+    action: 'prepare' | 'activate' | 'taint' | 'revoke',
+    authorityId = '',
+  ): Promise<LocalAuthorityView> {
+    return this.#serialize(async () => {
+      if (!this.#initialized) throw new SigilError('ERR_UNAVAILABLE', 'CA manager is not initialized')
+      const now = this.#cfg.clock()
+      const a = await applyLocalAuthorityChange(this.#rotator, kind, action, authorityId, now)
+      const view = viewOf(kind, a)
+      await this.#rotator.step(now)
+      if (action === 'taint' || action === 'revoke') {
+        const tainted = this.taintedAuthorities()
+        for (const listener of [...this.#taintListeners]) listener(tainted)
+      }
+      return view
+    })
   }
 
   #signed(kind: 'x509' | 'jwt', start: bigint): void {

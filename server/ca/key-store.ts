@@ -1,6 +1,6 @@
 /**
  * Persists the CA manager's authorities in `<dataDir>/keys/authorities.json`: for every
- * X.509 CA and JWT key still in use, its PKCS#8 private key (PEM; dropped once retired),
+ * X.509 CA, JWT key and WIT key still in use, its PKCS#8 private key (PEM; dropped once retired),
  * its CA certificate (PEM) or kid and public key, validity, status (prepared, active,
  * retired) and the latest expiry of anything it signed. The directory is 0700 and the
  * file 0600, replaced atomically (temp file, fsync, rename), so a crash leaves either
@@ -31,6 +31,8 @@ export interface StoredAuthority {
   readonly notAfter: Date
   /** Latest notAfter of an SVID it signed; absent when unknown (treated as notAfter). */
   readonly signedUntil?: Date
+  /** `localauthority taint`: agents re-issue what it signed (retired authorities only). */
+  readonly tainted?: boolean
 }
 
 /** A stored X.509 CA. */
@@ -49,6 +51,8 @@ export interface StoredJwtAuthority extends StoredAuthority {
 export interface KeyJournal {
   readonly x509: readonly StoredX509Authority[]
   readonly jwt: readonly StoredJwtAuthority[]
+  /** WIT-SVID signing keys (same record shape as JWT keys); absent in journals written before WIT-SVIDs. */
+  readonly wit?: readonly StoredJwtAuthority[]
 }
 
 const FILE_NAME = 'authorities.json'
@@ -112,15 +116,8 @@ export class KeyStore {
           certificatePem: str(r, 'certificatePem', `x509[${i}]`, this.path),
         }
       }),
-      jwt: asArray(doc.jwt, 'jwt', this.path).map((v, i) => {
-        const r = asRecord(v, `jwt[${i}]`, this.path)
-        const where = `jwt[${i}]`
-        return {
-          ...this.common(r, where),
-          kid: str(r, 'kid', where, this.path),
-          publicKeyPem: str(r, 'publicKeyPem', where, this.path),
-        }
-      }),
+      jwt: this.keyRecords(doc.jwt, 'jwt'),
+      ...(doc.wit === undefined ? {} : { wit: this.keyRecords(doc.wit, 'wit') }),
     }
   }
 
@@ -148,6 +145,9 @@ export class KeyStore {
       version: FORMAT_VERSION,
       x509: journal.x509.map((a) => ({ ...commonJson(a), certificatePem: a.certificatePem })),
       jwt: journal.jwt.map((a) => ({ ...commonJson(a), kid: a.kid, publicKeyPem: a.publicKeyPem })),
+      ...(journal.wit === undefined
+        ? {}
+        : { wit: journal.wit.map((a) => ({ ...commonJson(a), kid: a.kid, publicKeyPem: a.publicKeyPem })) }),
     }
     const tmp = join(this.dir, `.${FILE_NAME}.${randomBytes(6).toString('hex')}.tmp`)
     const fh = await open(tmp, 'wx', FILE_MODE)
@@ -189,6 +189,18 @@ export class KeyStore {
     }
   }
 
+  private keyRecords(list: unknown, name: 'jwt' | 'wit'): StoredJwtAuthority[] {
+    return asArray(list, name, this.path).map((v, i) => {
+      const where = `${name}[${i}]`
+      const r = asRecord(v, where, this.path)
+      return {
+        ...this.common(r, where),
+        kid: str(r, 'kid', where, this.path),
+        publicKeyPem: str(r, 'publicKeyPem', where, this.path),
+      }
+    })
+  }
+
   private common(r: Record<string, unknown>, where: string): StoredAuthority {
     const status = r.status
     if (typeof status !== 'string' || !(STATUSES as readonly string[]).includes(status)) {
@@ -207,6 +219,7 @@ export class KeyStore {
       notBefore: date(r, 'notBefore', where, this.path),
       notAfter: date(r, 'notAfter', where, this.path),
       ...(signedUntil === undefined ? {} : { signedUntil }),
+      ...(tainted(r, where, this.path) ? { tainted: true } : {}),
     }
   }
 }
@@ -234,6 +247,13 @@ function damaged(path: string, why: string, cause?: unknown): SigilError {
   return new SigilError('ERR_DATASTORE', `key store ${path} ${why}`, { cause })
 }
 
+function tainted(r: Record<string, unknown>, where: string, path: string): boolean {
+  if (r.tainted === undefined) return false
+  if (typeof r.tainted !== 'boolean') throw damaged(path, `${where}.tainted is not a boolean`)
+  if (r.tainted && r.status !== 'retired') throw damaged(path, `${where} is ${String(r.status)} and tainted`)
+  return r.tainted
+}
+
 function commonJson(a: StoredAuthority): Record<string, unknown> {
   return {
     id: a.id,
@@ -242,6 +262,7 @@ function commonJson(a: StoredAuthority): Record<string, unknown> {
     notBefore: a.notBefore.toISOString(),
     notAfter: a.notAfter.toISOString(),
     ...(a.signedUntil === undefined ? {} : { signedUntil: a.signedUntil.toISOString() }),
+    ...(a.tainted ? { tainted: true } : {}),
   }
 }
 

@@ -2,7 +2,9 @@
  * Pretty (human-readable) output of admin API records: one `Label : value` line per
  * field, fixed labels and order so the output is stable; lists repeat the label.
  */
+
 import type { Agent__Output as Agent } from '../../proto/generated/sigil/admin/v1/Agent.js'
+import type { Approval__Output as Approval } from '../../proto/generated/sigil/admin/v1/Approval.js'
 import type { Revocation__Output as Revocation } from '../../proto/generated/sigil/admin/v1/Revocation.js'
 import type { SvidRecord__Output as SvidRecord } from '../../proto/generated/sigil/admin/v1/SvidRecord.js'
 import type { Task__Output as Task } from '../../proto/generated/sigil/admin/v1/Task.js'
@@ -50,6 +52,10 @@ export function formatEntry(e: Entry): string {
     ...lines('Task scope', e.task_scopes),
     ...(e.task_scopes.length > 0 ? [line('Max task TTL', ttl(e.max_task_ttl))] : []),
     ...(e.revoke_on_exit ? [line('Revoke on exit', 'true')] : []),
+    ...(e.owner ? [line('Owner', e.owner)] : []),
+    ...(e.purpose ? [line('Purpose', e.purpose)] : []),
+    ...(e.risk ? [line('Risk', e.risk)] : []),
+    ...(Number(e.expires_at) > 0 ? [line('Entry expiry', isoTime(Number(e.expires_at)))] : []),
     line('Created at', isoTime(e.created_at)),
   ].join('\n')
 }
@@ -146,4 +152,21 @@ export function formatList<T>(
 ): string {
   const head = `Found ${items.length} ${items.length === 1 ? one : many}`
   return items.length === 0 ? head : `${head}\n\n${items.map(format).join('\n\n')}`
+}
+
+/** An approval (human approval of a held request). */
+export function formatApproval(a: Approval): string {
+  return [
+    line('Approval ID', a.id),
+    line('Status', a.status),
+    line('Principal', a.principal),
+    line('Action', a.action),
+    line('Resource', a.resource),
+    ...(a.task_id ? [line('Task ID', a.task_id)] : []),
+    ...(a.reason ? [line('Reason', a.reason)] : []),
+    line('Requested at', isoTime(a.requested_at)),
+    ...(a.decided_at ? [line('Decided at', isoTime(a.decided_at))] : []),
+    ...(a.decided_by ? [line('Decided by', a.decided_by)] : []),
+    line(a.status === 'pending' ? 'Hold ends at' : 'Valid until', isoTime(a.valid_until)),
+  ].join('\n')
 }

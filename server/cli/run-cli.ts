@@ -35,8 +35,9 @@ export const runCli = createCli({
     },
     x509: { summary: 'x509 mint: mint an X509-SVID', load: () => import('./commands/x509.js') },
     jwt: { summary: 'jwt mint: mint a JWT-SVID', load: () => import('./commands/jwt.js') },
+    wit: { summary: 'wit mint: mint a WIT-SVID and its key', load: () => import('./commands/wit.js') },
     svid: {
-      summary: 'svid list|revoke: show the issuance record, revoke SVIDs',
+      summary: 'svid list|revoke|explain: show the issuance record, revoke SVIDs, explain one',
       load: () => import('./commands/svid.js'),
     },
     revocation: {
@@ -46,6 +47,26 @@ export const runCli = createCli({
     task: {
       summary: 'task list|show|end: tasks and their credentials',
       load: () => import('./commands/task.js'),
+    },
+    policy: {
+      summary: 'policy set|show|history|test: the Cedar policy set',
+      load: () => import('./commands/policy.js'),
+    },
+    audit: {
+      summary: 'audit list|verify: the hash-chained audit trail',
+      load: () => import('./commands/audit.js'),
+    },
+    approval: {
+      summary: 'approval list|approve|deny: human approval of held requests',
+      load: () => import('./commands/approval.js'),
+    },
+    localauthority: {
+      summary: 'localauthority x509|jwt show|prepare|activate|taint|revoke: forced rotation',
+      load: () => import('./commands/localauthority.js'),
+    },
+    logger: {
+      summary: "logger get|set|reset: the running server's log level",
+      load: () => import('./commands/logger.js'),
     },
     healthcheck: {
       summary: 'Check that the server is healthy',

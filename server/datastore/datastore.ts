@@ -1,6 +1,6 @@
 /**
  * The server's datastore contract: everything the server persists — registration entries,
- * attested agents, join tokens, trust bundles, the issuance record, tasks and revocations — behind one async
+ * attested agents, join tokens, trust bundles, the issuance record, tasks, revocations and the audit trail — behind one async
  * interface, so that a second backend (PostgreSQL) can follow without touching callers.
  * The embedded default is `sqlite/sqlite-data-store.ts`; every backend must pass the one
  * conformance suite in `test/server/datastore/conformance.ts`.
@@ -25,6 +25,14 @@
  */
 import type { Selector } from '../../certs/selector/selector.js'
 import type {
+  ApprovalDecision,
+  ApprovalFilter,
+  ApprovalInput,
+  ApprovalKey,
+  ApprovalRecord,
+} from './approval-record.js'
+import type { AuditFilter, AuditHead, AuditRecord } from './audit-records.js'
+import type {
   AttestedAgent,
   AttestedAgentFilter,
   AttestedAgentInput,
@@ -39,6 +47,8 @@ import type {
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
+  PolicyVersionInput,
+  PolicyVersionRecord,
   RegistrationEntry,
   RegistrationEntryInput,
   RevocationFilter,
@@ -52,6 +62,8 @@ import type {
   TaskRecord,
 } from './records.js'
 
+export type * from './approval-record.js'
+export type * from './audit-records.js'
 export type * from './records.js'
 
 /** The storage contract every backend implements (see the module comment for shared rules). */
@@ -97,6 +109,15 @@ export interface DataStore {
    * returned: they name the agent, not its workloads. Oldest first, each entry once.
    */
   listAuthorizedEntries(agentId: string, agentSelectors: readonly Selector[]): Promise<RegistrationEntry[]>
+
+  // ----- entry expiry (issue 16 item 4, migration #8) -----
+
+  /**
+   * Deletes every entry whose `entryExpiry` is set and ≤ `now` (SPIRE's entry pruning);
+   * resolves the deleted entries. Expired entries not pruned yet are already left out of
+   * {@link DataStore.listAuthorizedEntries}.
+   */
+  pruneExpiredEntries(now: Date): Promise<RegistrationEntry[]>
 
   /**
    * A token that changes whenever a registration entry is created, updated or deleted
@@ -237,6 +258,29 @@ export interface DataStore {
   /** Deletes revocations whose `expiresAt <= now` (the credential is dead anyway); resolves how many. */
   pruneRevocations(now: Date): Promise<number>
 
+  // ----- approvals (issue 14 item 5; see approval-record.ts) -----
+
+  /** Records a new pending approval (a held request). Rejects `ERR_INVALID_ARGUMENT` if the id is taken. */
+  createApproval(input: ApprovalInput): Promise<ApprovalRecord>
+
+  /** The approval with this id, or `undefined`. */
+  getApproval(id: string): Promise<ApprovalRecord | undefined>
+
+  /** Approvals matching every filter field, newest first. */
+  listApprovals(filter?: ApprovalFilter): Promise<ApprovalRecord[]>
+
+  /**
+   * Decides a pending approval (approved, denied or expired). Rejects `ERR_NOT_FOUND`, or
+   * `ERR_APPROVAL_DECIDED` when it is no longer pending (nothing changes).
+   */
+  decideApproval(id: string, decision: ApprovalDecision): Promise<ApprovalRecord>
+
+  /** The approved approval that covers exactly `key` at `now`, or `undefined`. */
+  findCoveringApproval(key: ApprovalKey, now: Date): Promise<ApprovalRecord | undefined>
+
+  /** Marks every pending approval whose hold ended at or before `now` expired; resolves them. */
+  expireApprovals(now: Date): Promise<ApprovalRecord[]>
+
   // ----- federation relationships and federated bundles (migration 7, issue 16 item 3) -----
 
   /**
@@ -279,6 +323,40 @@ export interface DataStore {
     trustDomain: string,
     bundle: BundleInput,
   ): Promise<{ readonly outcome: FederatedBundleOutcome; readonly record: BundleRecord }>
+
+  // ----- audit trail (issue 14 item 7; sealed by server/audit/audit-chain.ts) -----
+
+  /**
+   * Compare-and-append: stores `records` (sealed, numbered from `expected.seq + 1`, or 1 when
+   * `expected` is undefined) in one durable transaction — committed to stable storage before it
+   * resolves, unlike other writes — if the chain's last record is still `expected`; resolves
+   * false and stores nothing when another writer moved the head. Stores every field as given.
+   */
+  appendAuditRecords(records: readonly AuditRecord[], expected: AuditHead | undefined): Promise<boolean>
+
+  /** The chain's last record (seq and hash), or `undefined` when the trail is empty. */
+  auditHead(): Promise<AuditHead | undefined>
+
+  /** Records matching every filter field, in chain order; with `limit`, the newest that many. */
+  listAuditRecords(filter?: AuditFilter): Promise<AuditRecord[]>
+
+  /** Up to `limit` records with `seq > afterSeq`, in chain order (pages for `audit verify`). */
+  readAuditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]>
+
+  // ----- policy versions (issue 14: Cedar policy sets, append-only) -----
+
+  /**
+   * Stores `input` as the next policy version (1 for the first) with `createdAt` now, and
+   * resolves it. Versions are never changed or deleted. The caller validated the text; the
+   * store checks only the shape (`sha256` 64 lowercase hex characters).
+   */
+  addPolicyVersion(input: PolicyVersionInput): Promise<PolicyVersionRecord>
+
+  /** The policy version `version`, or the latest when omitted; `undefined` when there is none. */
+  getPolicyVersion(version?: number): Promise<PolicyVersionRecord | undefined>
+
+  /** Every policy version, newest first. */
+  listPolicyVersions(): Promise<PolicyVersionRecord[]>
 
   // ----- lifecycle -----
 

@@ -3,10 +3,13 @@
  * milliseconds, lists decoded to arrays by the backend first), so SQLite and PostgreSQL turn
  * a row into the same record by the same code; and the entry a write returns.
  */
+import type { ApprovalRecord, ApprovalStatus } from './approval-record.js'
+import type { AuditRecord } from './audit-records.js'
 import type {
   BundleRecord,
   FederationRelationship,
   IssuedSvidRecord,
+  PolicyVersionRecord,
   RegistrationEntry,
   RegistrationEntryInput,
   RevocationKind,
@@ -132,13 +135,18 @@ export function taskFromRow(row: TaskRow): TaskRecord {
 export function entryFields(
   e: RegistrationEntryInput,
 ): Omit<RegistrationEntry, 'id' | 'revisionNumber' | 'createdAt'> {
+  const { id: _id, ...rest } = e
   return {
-    ...e,
+    ...rest,
     dnsNames: [...e.dnsNames],
     federatesWith: [...e.federatesWith],
+    entryExpiry: e.entryExpiry ?? 0,
     taskScopes: [...(e.taskScopes ?? [])],
     maxTaskTtl: e.maxTaskTtl ?? 0,
     revokeOnExit: e.revokeOnExit ?? false,
+    owner: e.owner ?? '',
+    purpose: e.purpose ?? '',
+    risk: e.risk ?? '',
   }
 }
 
@@ -165,5 +173,95 @@ export function relationshipFromRow(row: RelationshipRow): FederationRelationshi
     lastRefreshAt: row.last_refresh_at === null ? undefined : new Date(row.last_refresh_at),
     nextRefreshAt: new Date(row.next_refresh_at),
     lastError: row.last_error,
+  }
+}
+
+/** An `approvals` row. */
+export interface ApprovalRow {
+  id: string
+  principal: string
+  action: string
+  resource: string
+  task_id: string
+  status: ApprovalStatus
+  reason: string
+  requested_at: number
+  decided_at: number | null
+  decided_by: string
+  valid_until: number
+}
+
+/** An `approvals` row as a record. */
+export function approvalFromRow(row: ApprovalRow): ApprovalRecord {
+  const a: ApprovalRecord = {
+    id: row.id,
+    principal: row.principal,
+    action: row.action,
+    resource: row.resource,
+    taskId: row.task_id,
+    status: row.status,
+    reason: row.reason,
+    requestedAt: new Date(row.requested_at),
+    decidedBy: row.decided_by,
+    validUntil: new Date(row.valid_until),
+  }
+  return row.decided_at === null ? a : { ...a, decidedAt: new Date(row.decided_at) }
+}
+
+/** An `audit_records` row. */
+export interface AuditRow {
+  seq: number
+  at: number
+  kind: string
+  decision: AuditRecord['decision']
+  spiffe_id: string
+  task_id: string
+  serial_or_jti: string
+  actor: string
+  details: string
+  prev_hash: string
+  hash: string
+}
+
+/** The `audit_records` columns, in order. */
+export const AUDIT_COLUMNS =
+  'seq, at, kind, decision, spiffe_id, task_id, serial_or_jti, actor, details, prev_hash, hash'
+
+/** An `audit_records` row as a record. */
+export function auditFromRow(row: AuditRow): AuditRecord {
+  return {
+    seq: row.seq,
+    at: row.at,
+    kind: row.kind,
+    decision: row.decision,
+    spiffeId: row.spiffe_id,
+    taskId: row.task_id,
+    serialOrJti: row.serial_or_jti,
+    actor: row.actor,
+    details: row.details,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  }
+}
+
+/** A `policy_versions` row, its policy ids decoded. */
+export interface PolicyVersionRow {
+  version: number
+  text: string
+  sha256: string
+  created_at: number
+  admin_caller: string
+  policy_ids: string[]
+}
+
+/** A `policy_versions` row as a record. */
+export function policyVersionFromRow(row: PolicyVersionRow): PolicyVersionRecord {
+  return {
+    version: row.version,
+    text: row.text,
+    sha256: row.sha256,
+    createdAt: new Date(row.created_at),
+    adminCaller: row.admin_caller,
+    policyIds: row.policy_ids,
   }
 }

@@ -34,20 +34,44 @@ export interface RegistrationEntry {
   readonly maxTaskTtl: number
   /** Revoke a process's X509-SVIDs when it exits (enforced by revocation). */
   readonly revokeOnExit: boolean
+  /** Operator metadata (issue 14), visible to policy and audit: who answers for this identity, `''` when unset. */
+  readonly owner: string
+  /** What the identity is for, `''` when unset. */
+  readonly purpose: string
+  /** The operator's risk rating, `''` when unset. */
+  readonly risk: EntryRisk
+  /**
+   * When the entry expires, unix seconds; 0 (or absent on input) = never (SPIRE's
+   * `-entryExpiry`). Once past, the entry matches and authorizes nothing and is pruned.
+   */
+  readonly entryExpiry?: number
 }
+
+/** An entry's risk rating (`''`: not rated). */
+export type EntryRisk = '' | 'low' | 'medium' | 'high'
+/** Every rated {@link EntryRisk}. */
+export const ENTRY_RISKS: readonly EntryRisk[] = ['low', 'medium', 'high']
 
 /** The task fields of an entry, optional on input (default: no tasks, server default TTL, off). */
 export type EntryTaskFields = 'taskScopes' | 'maxTaskTtl' | 'revokeOnExit'
+/** The operator metadata of an entry, optional on input (default `''`). */
+export type EntryMetadataFields = 'owner' | 'purpose' | 'risk'
 
 /** What a caller supplies to create an entry. */
 export type RegistrationEntryInput = Omit<
   RegistrationEntry,
-  'id' | 'revisionNumber' | 'createdAt' | EntryTaskFields
+  'id' | 'revisionNumber' | 'createdAt' | EntryTaskFields | EntryMetadataFields
 > &
-  Partial<Pick<RegistrationEntry, EntryTaskFields>>
+  Partial<Pick<RegistrationEntry, EntryTaskFields | EntryMetadataFields>> & {
+    /** A caller-chosen ID (`entry create --entry-id`, checked by {@link ENTRY_ID_PATTERN}); absent: a random UUID. */
+    readonly id?: string
+  }
+
+/** What a caller-chosen entry ID may be: 1 to 255 of `A-Z a-z 0-9 . _ : -`. */
+export const ENTRY_ID_PATTERN = /^[A-Za-z0-9._:-]{1,255}$/
 
 /** Fields to change on an entry; absent fields keep their value. */
-export type EntryPatch = Partial<RegistrationEntryInput>
+export type EntryPatch = Partial<Omit<RegistrationEntryInput, 'id'>>
 
 /** How an entry's selector set must relate to the filter's selectors. */
 export type SelectorMatch =
@@ -147,7 +171,7 @@ export interface IssuedSvidFilter {
 }
 
 /** How a task ended. */
-export type TaskOutcome = 'completed' | 'failed' | 'cancelled' | 'expired' | 'process_exited'
+export type TaskOutcome = 'completed' | 'failed' | 'cancelled' | 'expired' | 'process_exited' | 'drifted'
 /** Every {@link TaskOutcome}. */
 export const TASK_OUTCOMES: readonly TaskOutcome[] = [
   'completed',
@@ -155,6 +179,7 @@ export const TASK_OUTCOMES: readonly TaskOutcome[] = [
   'cancelled',
   'expired',
   'process_exited',
+  'drifted',
 ]
 
 /** A task: one unit of work a workload began, with credentials bound to it. */
@@ -284,3 +309,20 @@ export interface FederationRefreshRecord {
 
 /** What {@link DataStore.storeFederatedBundle} did: stored it, already had it, or kept a newer one. */
 export type FederatedBundleOutcome = 'stored' | 'unchanged' | 'stale'
+
+/** One stored version of the Cedar policy set (issue 14); versions are 1, 2, 3 … and never change. */
+export interface PolicyVersionRecord {
+  readonly version: number
+  /** The policy set as the operator gave it; `''` means "no policy" (entries alone decide). */
+  readonly text: string
+  /** Lowercase hex SHA-256 of `text` (UTF-8). */
+  readonly sha256: string
+  readonly createdAt: Date
+  /** Who set it, as the admin API saw the caller (`uid=… pid=… exe=…` or a SPIFFE ID); `''` when unknown. */
+  readonly adminCaller: string
+  /** The `@id` of every policy in `text`, in order (`[]` for "no policy"). */
+  readonly policyIds: string[]
+}
+
+/** What a caller supplies to store a new policy version (the store assigns `version`). */
+export type PolicyVersionInput = Omit<PolicyVersionRecord, 'version' | 'createdAt'>

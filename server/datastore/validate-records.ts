@@ -17,12 +17,16 @@ import { checkSelectorRule } from '../../certs/selector/selector-rules.js'
 import {
   type AttestedAgentInput,
   type BundleInput,
+  ENTRY_ID_PATTERN,
+  ENTRY_RISKS,
   type EntryFilter,
   type EntryPatch,
+  type EntryRisk,
   type FederationRelationshipInput,
   type IssuedSvidFilter,
   type IssuedSvidRecord,
   type JoinTokenInput,
+  type PolicyVersionInput,
   type RegistrationEntry,
   type RegistrationEntryInput,
   type RevocationFilter,
@@ -38,6 +42,8 @@ import {
 const TOKEN_HASH = /^[0-9a-f]{64}$/
 const ATTESTATION_TYPES = new Set(['join_token', 'x509pop'])
 const SVID_KINDS = new Set(['x509', 'jwt'])
+/** Longest entry `owner` / `purpose` (bytes). */
+export const MAX_METADATA_BYTES = 256
 
 /** Throws `TypeError` unless `value` is a string. */
 export function checkString(value: unknown, what: string): string {
@@ -90,6 +96,9 @@ function unique(values: readonly string[]): string[] {
   return [...new Set(values)]
 }
 
+/** The latest entry expiry accepted (9999-12-31T23:59:59Z), unix seconds. */
+export const MAX_ENTRY_EXPIRY = 253_402_300_799
+
 /** A checked, normalized copy of an entry input; throws `TypeError` or `ERR_ENTRY_INVALID`. */
 export function checkEntryInput(input: RegistrationEntryInput): RegistrationEntryInput {
   if (typeof input !== 'object' || input === null) throw new TypeError('entry must be an object')
@@ -130,10 +139,35 @@ export function checkEntryInput(input: RegistrationEntryInput): RegistrationEntr
     invalid('maxTaskTtl must be a whole number of seconds >= 0')
   const revokeOnExit = input.revokeOnExit ?? false
   if (typeof revokeOnExit !== 'boolean') throw new TypeError('revokeOnExit must be a boolean')
+  const owner = checkString(input.owner ?? '', 'owner')
+  const purpose = checkString(input.purpose ?? '', 'purpose')
+  const risk = checkString(input.risk ?? '', 'risk')
+  for (const [name, v] of [
+    ['owner', owner],
+    ['purpose', purpose],
+  ] as const) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+    if (Buffer.byteLength(v) > MAX_METADATA_BYTES || /[\u0000-\u001f\u007f]/.test(v))
+      invalid(`${name} must be at most ${MAX_METADATA_BYTES} bytes of printable text`)
+  }
+  if (risk !== '' && !ENTRY_RISKS.includes(risk as EntryRisk)) invalid('risk must be low, medium or high')
+  const entryExpiry = input.entryExpiry ?? 0
+  if (typeof entryExpiry !== 'number') throw new TypeError('entryExpiry must be a number')
+  if (!Number.isSafeInteger(entryExpiry) || entryExpiry < 0 || entryExpiry > MAX_ENTRY_EXPIRY) {
+    invalid('entryExpiry must be unix seconds (0: never), at most 9999-12-31')
+  }
+  if (input.id !== undefined && (typeof input.id !== 'string' || !ENTRY_ID_PATTERN.test(input.id))) {
+    invalid('an entry ID must be 1 to 255 characters of A-Z a-z 0-9 . _ : -')
+  }
   return {
+    ...(input.id !== undefined ? { id: input.id } : {}),
+    entryExpiry,
     taskScopes,
     maxTaskTtl,
     revokeOnExit,
+    owner,
+    purpose,
+    risk: risk as EntryRisk,
     spiffeId,
     parentId,
     selectors,
@@ -412,5 +446,19 @@ export function checkFederationRelationshipInput(
     bundleEndpointUrl: r.bundleEndpointUrl,
     bundleEndpointProfile: profile,
     endpointSpiffeId,
+  }
+}
+
+/** A checked copy of a policy version input; throws `TypeError`. */
+export function checkPolicyVersionInput(input: PolicyVersionInput): PolicyVersionInput {
+  if (typeof input !== 'object' || input === null) throw new TypeError('policy version must be an object')
+  const text = checkString(input.text, 'text')
+  const sha256 = checkString(input.sha256, 'sha256')
+  if (!TOKEN_HASH.test(sha256)) throw new TypeError('sha256 must be 64 lowercase hex characters')
+  return {
+    text,
+    sha256,
+    adminCaller: checkString(input.adminCaller, 'adminCaller'),
+    policyIds: checkStringList(input.policyIds, 'policyIds'),
   }
 }

@@ -11,6 +11,13 @@
  */
 import type { DataStore } from './datastore.js'
 import type { EntryPatch } from './records.js'
+import {
+  checkApprovalDecision,
+  checkApprovalFilter,
+  checkApprovalInput,
+  checkApprovalKey,
+} from './validate-approval-records.js'
+import { checkAuditFilter, checkAuditHead, checkAuditRecord } from './validate-audit-records.js'
 import * as check from './validate-records.js'
 
 type Args<M extends keyof DataStore> = Parameters<NonNullable<DataStore[M]>>
@@ -118,6 +125,40 @@ const CHECKS: Checks = {
     ]
   },
   storeFederatedBundle: (trustDomain, bundle) => [trustDomain, check.checkBundleInput(trustDomain, bundle)],
+  pruneExpiredEntries: (now) => [check.checkDate(now, 'now')],
+  createApproval: (input) => [checkApprovalInput(input)],
+  getApproval: id,
+  listApprovals: (filter) => [checkApprovalFilter(filter)],
+  decideApproval: (approvalId, decision) => [
+    check.checkString(approvalId, 'id'),
+    checkApprovalDecision(decision),
+  ],
+  findCoveringApproval: (key, now) => [checkApprovalKey(key), check.checkDate(now, 'now')],
+  expireApprovals: (now) => [check.checkDate(now, 'now')],
+  appendAuditRecords: (records, expected) => {
+    const checked = checkArray(records, 'records').map(checkAuditRecord)
+    const head = checkAuditHead(expected)
+    let next = (head?.seq ?? 0) + 1
+    for (const r of checked) {
+      if (r.seq !== next++) throw new TypeError('records must be numbered on from the expected head')
+    }
+    return [checked, head]
+  },
+  auditHead: pass,
+  listAuditRecords: (filter) => [checkAuditFilter(filter)],
+  readAuditRecords: (afterSeq, limit) => {
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0)
+      throw new TypeError('afterSeq must be a non-negative integer')
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError('limit must be a positive integer')
+    return [afterSeq, limit]
+  },
+  addPolicyVersion: (input) => [check.checkPolicyVersionInput(input)],
+  getPolicyVersion: (version) => {
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1))
+      throw new TypeError('version must be a whole number >= 1')
+    return [version]
+  },
+  listPolicyVersions: pass,
   integrityCheck: pass,
   close: pass,
 }

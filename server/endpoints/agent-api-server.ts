@@ -15,12 +15,15 @@ import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
 import { loadAgentApi } from '../../proto/loader.js'
+import type { AgentApiDeps } from '../api/agent/agent-api-deps.js'
 import {
   type AgentApiCa,
   type AgentApiDataStore,
   createAgentApiHandlers,
 } from '../api/agent/agent-api-handlers.js'
 import type { AgentCrlSource, AgentRevocationSource } from '../api/agent/revocation-updates.js'
+import type { ApprovalService } from '../approval/approval-service.js'
+import type { AuditSink } from '../audit/audit-trail.js'
 import { JoinTokenAttestor } from '../nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../nodeattestation/node-attestor.js'
 import { X509popAttestor } from '../nodeattestation/x509pop-attestor.js'
@@ -56,12 +59,18 @@ export interface AgentApiServerConfig {
   readonly revocations: AgentRevocationSource
   /** The CRLs pushed to agents. */
   readonly crls: AgentCrlSource
+  /** Policy: checked on every signing request, pushed to agents (issue 14). */
+  readonly policies?: AgentApiDeps['policies']
   readonly maxMessageBytes?: number
   readonly shutdownGraceMs?: number
   readonly tlsRefreshMs?: number
   readonly attestTimeoutMs?: number
   /** Task decisions (BeginTask, FetchTaskJwtSvid, EndTask); absent: those fail UNAVAILABLE. */
   readonly tasks?: TaskService
+  /** The audit trail (issuance and signing refusals). */
+  readonly audit?: AuditSink
+  /** Human approvals (HoldForApproval); absent: that fails UNAVAILABLE. */
+  readonly approvals?: ApprovalService
 }
 
 /** A running agent API endpoint. */
@@ -124,8 +133,11 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     defaultJwtSvidTtlSeconds: cfg.defaultJwtSvidTtlSeconds,
     attestTimeoutMs: cfg.attestTimeoutMs ?? DEFAULT_ATTEST_TIMEOUT_MS,
     ...(cfg.tasks ? { tasks: cfg.tasks } : {}),
+    ...(cfg.approvals ? { approvals: cfg.approvals } : {}),
     revocations: cfg.revocations,
     crls: cfg.crls,
+    ...(cfg.policies ? { policies: cfg.policies } : {}),
+    ...(cfg.audit ? { audit: cfg.audit } : {}),
   })
 
   await cfg.identity.init()

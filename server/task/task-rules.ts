@@ -17,8 +17,10 @@ export const MAX_TASK_SCOPE = 32
 
 /** Outcomes a task's own process may report. */
 export const PROCESS_OUTCOMES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled'])
-/** Outcomes only the agent reports. */
-export const AGENT_OUTCOMES: ReadonlySet<string> = new Set(['expired', 'process_exited'])
+/** Outcomes only the agent reports (drifted: agent-side policy denied a caller inside the task). */
+export const AGENT_OUTCOMES: ReadonlySet<string> = new Set(['expired', 'process_exited', 'drifted'])
+/** Longest reason the agent may give when it ends a task (bytes). */
+export const MAX_END_REASON_BYTES = 512
 
 /**
  * The checked scope and TTL (seconds) of a BeginTask request under `entry`.

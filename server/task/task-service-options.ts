@@ -8,6 +8,7 @@ import type { SpiffeId } from '../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import type { MintedTxnToken, SignTxnTokenOptions } from '../../certs/txntoken/sign-txn-token.js'
 import type { Log } from '../../common/logging/logger.js'
+import type { AuditSink } from '../audit/audit-trail.js'
 import type { DataStore, RegistrationEntry, TaskCredential, TaskRecord } from '../datastore/datastore.js'
 import type { IsRevoked } from './delegation.js'
 
@@ -48,6 +49,8 @@ export interface TaskServiceOptions {
   readonly defaultJwtSvidTtlSeconds: number
   /** Revocation lookup for delegation tokens (default: nothing is revoked). */
   readonly isRevoked?: IsRevoked
+  /** The audit trail: every task decision (its event trail) is also an audit record. */
+  readonly audit?: AuditSink
 }
 
 /** Who asks: an agent on behalf of one of its processes. */

@@ -20,13 +20,28 @@ import type { MintedTxnToken } from '../../certs/txntoken/sign-txn-token.js'
 import { errorText } from '../../common/errors/error-text.js'
 import type { IssuedSvidRecord, RegistrationEntry, TaskOutcome, TaskRecord } from '../datastore/datastore.js'
 import { type Delegation, resolveDelegation } from './delegation.js'
-import { AGENT_OUTCOMES, checkBeginRequest, invalid, notAuthorized, PROCESS_OUTCOMES } from './task-rules.js'
+import {
+  AGENT_OUTCOMES,
+  checkBeginRequest,
+  invalid,
+  MAX_END_REASON_BYTES,
+  notAuthorized,
+  PROCESS_OUTCOMES,
+} from './task-rules.js'
 import type {
   BeginTaskInput,
   TaskCaller,
   TaskEndedListener,
   TaskServiceOptions,
 } from './task-service-options.js'
+
+/** What a task event's audit record says besides the task (see `#event`). */
+interface TaskEventAbout {
+  readonly spiffeId?: string
+  readonly serialOrJti?: string
+  readonly agentId?: string
+  readonly details?: Record<string, unknown>
+}
 
 export { DEFAULT_MAX_TASK_TTL_SECONDS, MAX_PURPOSE_BYTES, MAX_TASK_SCOPE } from './task-rules.js'
 export type * from './task-service-options.js'
@@ -66,6 +81,13 @@ export class TaskService {
       return await this.#begin(caller, req)
     } catch (e) {
       this.#o.logger.warn({ ...log, method: 'BeginTask', reason: errorText(e) }, 'task refused')
+      this.#o.audit?.note({
+        kind: 'task_refused',
+        decision: 'deny',
+        spiffeId: entry.spiffeId,
+        actor: { agentId: caller.agentId },
+        details: { entry_id: entry.id, purpose: req.purpose, scope: req.scope, reason: errorText(e) },
+      })
       throw e
     }
   }
@@ -132,7 +154,19 @@ export class TaskService {
       issuedAt: txnToken.issuedAt,
       expiresAt: txnToken.expiresAt,
     })
-    await this.#event(id, 'begun', `scope=${scope.join(' ')} deadline=${task.deadline.toISOString()}`)
+    await this.#event(id, 'begun', `scope=${scope.join(' ')} deadline=${task.deadline.toISOString()}`, {
+      spiffeId: task.spiffeId,
+      agentId: caller.agentId,
+      details: {
+        entry_id: entry.id,
+        subject: task.subject,
+        purpose: task.purpose,
+        scope,
+        act_chain: task.actChain,
+        parent_txn: task.parentTxn,
+        deadline: task.deadline,
+      },
+    })
     this.#o.logger.info(
       {
         task_id: id,
@@ -149,7 +183,9 @@ export class TaskService {
   /**
    * A JWT-SVID for an active task of this agent and process, for one audience in its scope.
    * `callerEntryIds` are the entries the process is attested for now (the task's must be one);
-   * `entryFor` resolves the task's entry if the agent may still serve it.
+   * `entryFor` resolves the task's entry if the agent may still serve it; `authorize` (policy)
+   * may refuse before anything is signed. An audience outside the task's scope, or a refusal by
+   * `authorize`, is drift: the task ends `drifted` and its credentials are revoked.
    */
   async fetchJwtSvid(
     caller: TaskCaller,
@@ -157,6 +193,7 @@ export class TaskService {
     audience: string,
     callerEntryIds: readonly string[],
     entryFor: (entryId: string) => Promise<RegistrationEntry>,
+    authorize?: (task: TaskRecord, entry: RegistrationEntry) => Promise<void>,
   ): Promise<MintedJwtSvid> {
     const task = await this.#owned(caller, taskId, 'jwt_refused')
     const now = this.#o.clock()
@@ -171,14 +208,9 @@ export class TaskService {
       throw new SigilError('ERR_TASK_ENDED', `task ${task.id} has passed its deadline`)
     }
     if (!task.scope.includes(audience)) {
-      await this.#refuse(
-        task.id,
-        'jwt_refused',
-        new SigilError(
-          'ERR_NOT_AUTHORIZED',
-          `audience "${audience.slice(0, 256)}" is outside the task's scope`,
-        ),
-      )
+      const why = `audience "${audience.slice(0, 256)}" is outside the task's scope`
+      await this.#drift(task, why)
+      throw new SigilError('ERR_NOT_AUTHORIZED', `${why}; the task has drifted and was ended`)
     }
     if (!callerEntryIds.includes(task.entryId)) {
       await this.#refuse(
@@ -188,6 +220,17 @@ export class TaskService {
       )
     }
     const entry = await entryFor(task.entryId)
+    if (authorize !== undefined) {
+      try {
+        await authorize(task, entry)
+      } catch (e) {
+        if (!(e instanceof SigilError) || e.code !== 'ERR_NOT_AUTHORIZED') throw e
+        await this.#drift(task, `aud=${audience.slice(0, 256)}: ${e.message}`)
+        throw new SigilError('ERR_NOT_AUTHORIZED', `${e.message}; the task has drifted and was ended`, {
+          cause: e,
+        })
+      }
+    }
     const jwt = await this.#o.ca.signJwtSvid({
       spiffeId: SpiffeId.parse(task.spiffeId),
       audience: [audience],
@@ -227,7 +270,18 @@ export class TaskService {
         new SigilError('ERR_TASK_ENDED', `task ${task.id} ended while its JWT-SVID was being issued`),
       )
     }
-    await this.#event(task.id, 'jwt_issued', `aud=${audience.slice(0, 256)} jti=${jwt.jti}`)
+    await this.#event(task.id, 'jwt_issued', `aud=${audience.slice(0, 256)} jti=${jwt.jti}`, {
+      spiffeId: task.spiffeId,
+      serialOrJti: jwt.jti,
+      agentId: caller.agentId,
+      details: {
+        entry_id: task.entryId,
+        audience: [audience],
+        subject: task.subject,
+        act_chain: task.actChain,
+        not_after: jwt.expiresAt,
+      },
+    })
     return jwt
   }
 
@@ -243,8 +297,10 @@ export class TaskService {
     reason: string,
   ): Promise<TaskRecord> {
     if (!PROCESS_OUTCOMES.has(outcome) && !AGENT_OUTCOMES.has(outcome)) {
-      invalid('outcome must be completed, failed, cancelled, expired or process_exited')
+      invalid('outcome must be completed, failed, cancelled, expired, process_exited or drifted')
     }
+    if (Buffer.byteLength(reason) > MAX_END_REASON_BYTES)
+      invalid(`reason is longer than ${MAX_END_REASON_BYTES} bytes`)
     if (caller !== undefined) {
       const task = await this.#owned(caller, taskId, 'end_refused', AGENT_OUTCOMES.has(outcome))
       if (task.state === 'ended') {
@@ -267,6 +323,28 @@ export class TaskService {
     )
     await this.#runListeners(ended)
     return ended
+  }
+
+  /**
+   * Drift: a caller inside the task was refused (outside its scope, or by policy). The task ends
+   * `drifted` with the reason, and the listeners revoke every credential issued for it. A task
+   * that has already ended stays as it is.
+   */
+  async #drift(task: TaskRecord, reason: string): Promise<void> {
+    await this.#event(task.id, 'jwt_refused', reason)
+    let ended: TaskRecord
+    try {
+      ended = await this.#o.datastore.endTask(task.id, 'drifted', reason, this.#o.clock())
+    } catch (e) {
+      if (e instanceof SigilError && e.code === 'ERR_TASK_ENDED') return
+      throw e
+    }
+    await this.#event(task.id, 'ended', `drifted: ${reason}`)
+    this.#o.logger.warn(
+      { task_id: task.id, spiffe_id: task.spiffeId, reason },
+      'task drifted; ended and revoked',
+    )
+    await this.#runListeners(ended)
   }
 
   /** Runs the task-ended listeners with every credential recorded for the task so far. */
@@ -324,7 +402,16 @@ export class TaskService {
     throw e
   }
 
-  async #event(taskId: string, event: string, detail: string): Promise<void> {
+  async #event(taskId: string, event: string, detail: string, about: TaskEventAbout = {}): Promise<void> {
     await this.#o.datastore.recordTaskEvent({ taskId, at: this.#o.clock(), event, detail })
+    await this.#o.audit?.record({
+      kind: `task_${event}`,
+      decision: event.endsWith('_refused') ? 'deny' : event === 'ended' ? 'info' : 'allow',
+      taskId,
+      ...(about.spiffeId ? { spiffeId: about.spiffeId } : {}),
+      ...(about.serialOrJti ? { serialOrJti: about.serialOrJti } : {}),
+      ...(about.agentId ? { actor: { agentId: about.agentId } } : {}),
+      details: { detail, ...about.details },
+    })
   }
 }

@@ -90,6 +90,12 @@ t.test('/keys holds every JWT authority of the bundle as use "sig", and no other
     'and other keys (x509-svid)',
   )
   t.same(keys.keys.map((k) => k.kid).sort(), [...jwtKids].sort(), '/keys = the bundle jwt-svid keys')
+  const witKids = bundle.keys.filter((k) => k.use === 'wit-svid').map((k) => k.kid)
+  t.ok(witKids.length >= 1, 'the bundle has a WIT authority')
+  t.notOk(
+    keys.keys.some((k) => witKids.includes(k.kid)),
+    'no WIT key in /keys: a WIT-SVID must never pass for an OIDC ID token',
+  )
   for (const k of keys.keys) {
     t.equal(k.use, 'sig')
     t.equal(k.alg, 'ES384')

@@ -303,7 +303,7 @@ export async function startSigilNode(
 /**
  * A workload script: opens a FetchX509SVID stream with the security header and prints every
  * message as one JSON line (`kind: 'update'`); on a stdin line "fetch" it makes one more call on a
- * new stream (`kind: 'fetch'`); failures print `kind: 'error'` with the gRPC code. It exits when
+ * new stream (`kind: 'fetch'`), on "jwt" one FetchJWTSVID for audience `db` (`kind: 'jwt'`, `token`); failures print `kind: 'error'` with the gRPC code. It exits when
  * stdin closes, so it stays alive (and keeps its SVIDs) as long as the test wants.
  */
 const WORKLOAD_SCRIPT = `import { createRequire } from 'node:module'
@@ -333,9 +333,15 @@ function open(kind) {
   })
   call.on('end', () => cancelled || print({ kind: 'end', of: kind }))
 }
+function jwt() {
+  const md = new grpc.Metadata()
+  md.set('workload.spiffe.io', 'true')
+  client.FetchJWTSVID({ audience: ['db'] }, md, (err, res) =>
+    err ? print({ kind: 'error', of: 'jwt', code: err.code, details: err.details }) : print({ kind: 'jwt', token: res.svids[0].svid }))
+}
 open('update')
 createInterface({ input: process.stdin })
-  .on('line', (line) => line === 'fetch' && open('fetch'))
+  .on('line', (line) => (line === 'fetch' ? open('fetch') : line === 'jwt' && jwt()))
   .on('close', () => {
     client.close()
     process.exit(0)

@@ -38,11 +38,11 @@ export interface CliRun {
   stderr: string
 }
 
-/** Runs a compiled CLI to completion. */
+/** Runs a compiled CLI to completion (as `uid`/`gid` when given). */
 export function runBin(
   bin: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {},
 ): Promise<CliRun> {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run 'npm run build' first`)
   return new Promise((resolvePromise, reject) => {
@@ -50,6 +50,7 @@ export function runBin(
       env: opts.env ?? process.env,
       cwd: opts.cwd ?? ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
     })
     let stdout = ''
     let stderr = ''

@@ -1,15 +1,12 @@
 // A real workload process that uses tasks through the SDK (dist/sdk) on an agent socket: it
 // reads one JSON request per stdin line ({ id, op, ... }) and prints one JSON answer per line
 // ({ id, ok: true, ... } or { id, ok: false, code, message }). Ops: begin (Task.begin options),
-// jwt { taskId, audience }, end { taskId, outcome } (through the Task it began), endRaw
+// jwt { taskId, audience }, plainJwt { audience } (a Workload API FetchJWTSVID, outside any
+// task), end { taskId, outcome } (through the Task it began), endRaw
 // { taskId, outcome } and jwtRaw { taskId, audience } (bare calls, for tasks of other processes),
 // flood { count, concurrency, request } (many bare BeginTask calls on one connection; answers the
 // count per gRPC status).
-import { spawn } from 'node:child_process'
-import { chmodSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { JsonLines } from './agent-process.js'
-import { ROOT } from './server-process.js'
+import { type ScriptAnswer, type ScriptWorkload, startScriptWorkload } from './script-workload.js'
 
 const SCRIPT = `import { createRequire } from 'node:module'
 import { createInterface } from 'node:readline'
@@ -28,6 +25,14 @@ async function handle(req) {
     return { taskId: task.id, txnToken: task.txnToken, expiresAt: task.expiresAt.getTime(), spiffeId: String(task.spiffeId) }
   }
   if (req.op === 'jwt') return { token: await tasks.get(req.taskId).jwtFor(req.audience) }
+  if (req.op === 'plainJwt') {
+    const client = new sdk.WorkloadApiClient({ socketPath: socket })
+    try {
+      return { token: (await client.fetchJwtSvid({ audience: [req.audience] })).token }
+    } finally {
+      client.close()
+    }
+  }
   if (req.op === 'end') {
     await tasks.get(req.taskId).end(req.outcome)
     return {}
@@ -70,59 +75,15 @@ createInterface({ input: process.stdin })
 `
 
 /** One answer of the task workload. */
-export interface TaskAnswer {
-  readonly ok: boolean
-  readonly code?: string | number
-  readonly message?: string
-  readonly [k: string]: unknown
-}
+export type TaskAnswer = ScriptAnswer
 
 /** A running task workload. */
-export interface TaskWorkload {
-  readonly pid: number
-  request(op: string, args?: Record<string, unknown>): Promise<TaskAnswer>
-  /** SIGKILL and wait for the exit. */
-  kill(): Promise<void>
-}
+export type TaskWorkload = ScriptWorkload
 
 /** Writes the script (0644) into `dir` and starts it (as `uid`/`gid` when given); stopped at teardown. */
-export async function startTaskWorkload(
+export function startTaskWorkload(
   t: { teardown(fn: () => unknown): void },
   opts: { dir: string; socketPath: string; uid?: number; gid?: number },
 ): Promise<TaskWorkload> {
-  const script = join(opts.dir, 'task-workload.mjs')
-  writeFileSync(script, SCRIPT, { mode: 0o644 })
-  chmodSync(script, 0o644)
-  const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid }
-  // env -u NODE_OPTIONS: tap's preloaded hooks would otherwise run inside the workload.
-  const child = spawn(
-    '/usr/bin/env',
-    ['-u', 'NODE_OPTIONS', process.execPath, script, ROOT, opts.socketPath],
-    {
-      cwd: '/',
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdio: ['pipe', 'pipe', 'inherit'],
-      ...ids,
-    },
-  )
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  const output = new JsonLines(child.stdout)
-  await output.waitFor((l) => l.ready === true, 'the task workload to start')
-  let n = 0
-  return {
-    pid: child.pid ?? -1,
-    async request(op, args = {}) {
-      const id = ++n
-      child.stdin?.write(`${JSON.stringify({ id, op, ...args })}\n`)
-      return (await output.waitFor((l) => l.id === id, `answer to ${op}`)) as unknown as TaskAnswer
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    },
-  }
+  return startScriptWorkload(t, { ...opts, name: 'task-workload.mjs', source: SCRIPT })
 }

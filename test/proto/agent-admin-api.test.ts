@@ -24,12 +24,14 @@ const AGENT_METHODS: Record<string, Shape> = {
   SyncAuthorizedEntries: 'unary',
   BatchNewX509Svid: 'unary',
   NewJwtSvid: 'unary',
+  NewWitSvid: 'unary',
   GetBundle: 'unary',
   BeginTask: 'unary',
   FetchTaskJwtSvid: 'unary',
   EndTask: 'unary',
   WatchAgentUpdates: 'server-stream',
   RevokeExitedSvids: 'unary',
+  HoldForApproval: 'unary',
 }
 
 const ADMIN_METHODS = [
@@ -46,6 +48,7 @@ const ADMIN_METHODS = [
   'GetBundle',
   'MintX509Svid',
   'MintJwtSvid',
+  'MintWitSvid',
   'ListSvids',
   'Health',
   'ListTasks',
@@ -53,6 +56,35 @@ const ADMIN_METHODS = [
   'EndTask',
   'RevokeSvid',
   'ListRevocations',
+  'ListAuditRecords',
+  'VerifyAuditTrail',
+  'ExplainSvid',
+  'CreateFederationRelationship',
+  'UpdateFederationRelationship',
+  'ListFederationRelationships',
+  'GetFederationRelationship',
+  'DeleteFederationRelationship',
+  'RefreshFederatedBundle',
+  'ListFederatedBundles',
+  'SetFederatedBundle',
+  'DeleteFederatedBundle',
+  'CountFederatedBundles',
+  'SetPolicy',
+  'GetPolicy',
+  'ListPolicies',
+  'TestPolicy',
+  'ListApprovals',
+  'ApproveApproval',
+  'DenyApproval',
+  // issue 16 item 4: localauthority and logger
+  'GetLocalAuthorities',
+  'PrepareLocalAuthority',
+  'ActivateLocalAuthority',
+  'TaintLocalAuthority',
+  'RevokeLocalAuthority',
+  'GetLogger',
+  'SetLogLevel',
+  'ResetLogLevel',
 ]
 
 const C = 'sigil.common.v1'
@@ -77,6 +109,10 @@ const COMMON: Record<string, Record<string, string>> = {
     task_scopes: '14 repeated string',
     max_task_ttl: '15 int32',
     revoke_on_exit: '16 bool',
+    owner: '20 string',
+    purpose: '21 string',
+    risk: '22 string',
+    expires_at: '30 int64',
   },
   Bundle: { trust_domain: '1 string', spiffe_bundle: '2 bytes', sequence_number: '3 int64' },
   X509Svid: {
@@ -120,6 +156,13 @@ const AGENT: Record<string, Record<string, string>> = {
     expires_at: '3 int64',
     issued_at: '4 int64',
   },
+  NewWitSvidRequest: { entry_id: '1 string', public_key_jwk: '2 string' },
+  NewWitSvidResponse: {
+    token: '1 string',
+    spiffe_id: '2 string',
+    expires_at: '3 int64',
+    issued_at: '4 int64',
+  },
   GetBundleRequest: {},
   GetBundleResponse: { bundle: `1 ${C}.Bundle` },
   BeginTaskRequest: {
@@ -143,11 +186,18 @@ const AGENT: Record<string, Record<string, string>> = {
     process_key: '3 string',
     entry_ids: '4 repeated string',
   },
-  EndTaskRequest: { task_id: '1 string', outcome: '2 string', process_key: '3 string' },
+  EndTaskRequest: { task_id: '1 string', outcome: '2 string', process_key: '3 string', reason: '4 string' },
   WatchAgentUpdatesRequest: { revocation_sequence: '1 int64' },
   RevokeExitedSvidsRequest: { serials: '1 repeated string' },
   RevokeExitedSvidsResponse: { revoked: '1 repeated string', refused: '2 repeated string' },
-  AgentUpdate: { revocations: `1 ${A}.RevocationUpdate`, crls: `2 ${A}.CrlUpdate` },
+  AgentUpdate: {
+    revocations: `1 ${A}.RevocationUpdate`,
+    crls: `2 ${A}.CrlUpdate`,
+    policy: `3 ${A}.PolicyUpdate`,
+    tainted_authorities: `5 ${A}.AuthorityTaintUpdate`,
+  },
+  PolicyUpdate: { version: '1 int64', text: '2 string', sha256: '3 string' },
+  AuthorityTaintUpdate: { x509_authority_ids: '1 repeated string', jwt_authority_ids: '2 repeated string' },
   CrlUpdate: { crls: '1 repeated bytes', digest: '2 string' },
   RevocationUpdate: {
     snapshot: '1 bool',
@@ -216,6 +266,19 @@ t.test('AdminAPI has one unary method per CLI command, with an Agent record', as
     ttl: '3 int32',
     dns_names: '4 repeated string',
   })
+  t.same(describeMessage(def, 'sigil.admin.v1.LocalAuthority'), {
+    authority_id: '1 string',
+    status: '2 string',
+    not_before: '3 int64',
+    expires_at: '4 int64',
+    tainted: '5 bool',
+    certificate: '6 bytes',
+    signed_until: '7 int64',
+  })
+  t.same(describeMessage(def, 'sigil.admin.v1.LocalAuthorityRequest'), {
+    kind: '1 string',
+    authority_id: '2 string',
+  })
   t.match(describeMessage(def, 'sigil.admin.v1.SvidRecord'), {
     kind: '1 string',
     audience: '9 repeated string',
@@ -273,12 +336,14 @@ t.test('AttestAgent runs a challenge round trip over a real bidirectional stream
     SyncAuthorizedEntries: unimplemented,
     BatchNewX509Svid: unimplemented,
     NewJwtSvid: unimplemented,
+    NewWitSvid: unimplemented,
     GetBundle: unimplemented,
     BeginTask: unimplemented,
     FetchTaskJwtSvid: unimplemented,
     EndTask: unimplemented,
     WatchAgentUpdates: (call) => call.emit('error', { code: status.UNIMPLEMENTED }),
     RevokeExitedSvids: unimplemented,
+    HoldForApproval: unimplemented,
   }
   const server = new Server()
   server.addService(api.service, handlers)

@@ -6,10 +6,10 @@
 
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js'
+import { status } from '@grpc/grpc-js'
 import t from 'tap'
-import { type AdminAPIDefinition, loadAdminApi } from '../../proto/loader.js'
 import { type ServerProcess, shortTempDir, startServerProcess } from '../helpers/server-process.js'
+import { rawAdminClient } from './harness.js'
 
 const TD = 'spiffe://example.org'
 const PARENT = `${TD}/agent/node-1`
@@ -22,33 +22,7 @@ t.teardown(async () => {
   await server?.stop()
 })
 
-/** A raw gRPC caller on the admin socket (what a script would use instead of the CLI). */
-function rawAdmin(): {
-  call(
-    method: keyof AdminAPIDefinition & string,
-    request: object,
-  ): Promise<{ err?: ServiceError; res?: unknown }>
-  close(): void
-} {
-  const service = loadAdminApi().service
-  const client = new Client(`unix:${server.adminSocket}`, credentials.createInsecure())
-  return {
-    call: (method, request) =>
-      new Promise((done) => {
-        const def = service[method] as NonNullable<(typeof service)[typeof method]>
-        client.makeUnaryRequest(
-          def.path,
-          def.requestSerialize as (r: object) => Buffer,
-          def.responseDeserialize,
-          request,
-          new Metadata(),
-          { deadline: Date.now() + 20_000 },
-          (err, res) => done(err ? { err } : { res }),
-        )
-      }),
-    close: () => client.close(),
-  }
-}
+const rawAdmin = () => rawAdminClient(server.adminSocket)
 
 const entryArgs = (path: string, ...selectors: string[]) => [
   'entry',

@@ -9,8 +9,8 @@ import { get as httpsGet } from 'node:https'
 import { connect as netConnect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
-import { type ServiceError, status } from '@grpc/grpc-js'
-import type { AgentAPIClient } from '../../proto/loader.js'
+import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js'
+import { type AdminAPIDefinition, type AgentAPIClient, loadAdminApi } from '../../proto/loader.js'
 import {
   type AgentCredential,
   agentApiClient,
@@ -185,5 +185,32 @@ export async function pollUntil<T>(check: () => T | undefined, what: string, tim
     if (value !== undefined) return value
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
     await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** A raw gRPC caller on the admin socket (what a script would use instead of the CLI). */
+export function rawAdminClient<Res = unknown>(
+  socketPath: string,
+): {
+  call(method: keyof AdminAPIDefinition & string, request: object): Promise<{ err?: ServiceError; res?: Res }>
+  close(): void
+} {
+  const service = loadAdminApi().service
+  const client = new Client(`unix:${socketPath}`, credentials.createInsecure())
+  return {
+    call: (method, request) =>
+      new Promise((done) => {
+        const def = service[method] as NonNullable<(typeof service)[typeof method]>
+        client.makeUnaryRequest(
+          def.path,
+          def.requestSerialize as (r: object) => Buffer,
+          def.responseDeserialize as (b: Buffer) => Res,
+          request,
+          new Metadata(),
+          { deadline: Date.now() + 20_000 },
+          (err, res) => done(err ? { err } : { res }),
+        )
+      }),
+    close: () => client.close(),
   }
 }

@@ -1,5 +1,6 @@
 // Attack family: tasks (issue 13). Real sigil-server and sigil-agent processes; the attackers are
 // real workload processes on the agent socket (one of them as uid 65534 when run as root).
+// An out-of-scope request ends the task as drifted (issue 14), so that attack uses a task of its own.
 import { generateKeyPairSync } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
@@ -63,13 +64,16 @@ t.test('another process of the same uid can neither end the task nor fetch its J
 
 // Attack: the task's own process escalates its audience: a JWT-SVID for a service outside the
 // scope, a sub-task that widens the scope, or a parent Txn-Token with an edited scope.
+// An audience outside the scope is drift (issue 14): the task ends `drifted`, its credentials die.
 t.test('audience escalation: outside the scope, a widening sub-task, an edited Txn-Token', async (t) => {
-  t.match(await victim.request('jwt', { taskId: victimTask, audience: `${TD}/admin` }), {
+  const own = await victim.request('begin', { options: { purpose: 'escalate', scope: [TOOL], ttl: 120 } })
+  const escalating = String(own.taskId)
+  t.match(await victim.request('jwt', { taskId: escalating, audience: `${TD}/admin` }), {
     ok: false,
     code: 'ERR_NOT_AUTHORIZED',
   })
   const show = JSON.parse(
-    (await node.server.cli('task', 'show', '--task-id', victimTask, '--output', 'json')).stdout,
+    (await node.server.cli('task', 'show', '--task-id', escalating, '--output', 'json')).stdout,
   )
   t.ok(
     show.events.some(
@@ -77,6 +81,7 @@ t.test('audience escalation: outside the scope, a widening sub-task, an edited T
     ),
     'the refusal is recorded with the task',
   )
+  t.match(show.task, { state: 'ended', outcome: 'drifted' }, 'the task drifted and was ended')
   const widened = await victim.request('begin', {
     options: { purpose: 'sub', scope: [TOOL, `${TD}/admin`], parentTxnToken: victimTxn },
   })

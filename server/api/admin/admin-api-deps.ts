@@ -4,16 +4,23 @@
  * The real CaManager and SqliteDataStore satisfy these; tests may pass the real ones too.
  */
 import type { KeyObject } from 'node:crypto'
+import type { ServerUnaryCall } from '@grpc/grpc-js'
 import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
 import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import type { MintedWitSvid, WitSvidSignOptions } from '../../../certs/witsvid/wit-svid-signer.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
+import type { ApprovalService } from '../../approval/approval-service.js'
+import type { AuditTrail } from '../../audit/audit-trail.js'
+import type { CaManager } from '../../ca/ca-manager.js'
 import type { DataStore, RevocationRecord } from '../../datastore/datastore.js'
 import type { FederationRefresher } from '../../federation/federation-refresher.js'
+import type { PolicyStore } from '../../policy/policy-store.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
+import type { LogLevelControl } from './logger-level.js'
 
 /** The CA operations the admin API uses (a subset of `CaManager`). */
 export interface AdminCa {
@@ -28,7 +35,12 @@ export interface AdminCa {
     audience: readonly string[]
     ttlSeconds: number
   }): Promise<MintedJwtSvid>
+  signWitSvid(req: Omit<WitSvidSignOptions, 'now' | 'notAfterCap'>): MintedWitSvid
   currentBundle(): TrustBundle
+  /** `localauthority ... show` */
+  localAuthorities: CaManager['localAuthorities']
+  /** `localauthority ... prepare|activate|taint|revoke` */
+  changeLocalAuthority: CaManager['changeLocalAuthority']
   health(): { readonly ok: boolean; readonly consecutiveFailures: number; readonly lastError?: string }
 }
 
@@ -53,6 +65,7 @@ export type AdminDataStore = Pick<
   | 'getTask'
   | 'listTaskCredentials'
   | 'listTaskEvents'
+  | 'listApprovals'
   // federation (issue 16 item 3)
   | 'createFederationRelationship'
   | 'updateFederationRelationship'
@@ -98,6 +111,16 @@ export interface AdminApiDeps {
     taskId: string,
     reason: string,
   ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
+  /** Human approvals (`approval approve|deny`); without it those fail UNAVAILABLE. */
+  readonly approvals?: ApprovalService
+  /** Describes the admin caller of a call (uid/pid/exe) for `decided_by`; absent: `admin`. */
+  readonly adminCaller?: (call: ServerUnaryCall<unknown, unknown>) => string
   /** Federation (issue 16 item 3): fetches a foreign bundle now; absent: `federation refresh` is UNAVAILABLE. */
   readonly federation?: Pick<FederationRefresher, 'refresh'>
+  /** The audit trail read by `audit list|verify` and `svid explain`; absent: those fail UNAVAILABLE. */
+  readonly audit?: Pick<AuditTrail, 'list' | 'verify'>
+  /** The policy store (`policy set|show|history|test`); absent: those calls fail UNAVAILABLE. */
+  readonly policies?: PolicyStore
+  /** `logger get|set|reset`: the running logger's level; absent: those calls answer UNAVAILABLE. */
+  readonly logLevel?: LogLevelControl
 }

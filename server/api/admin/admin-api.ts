@@ -13,11 +13,16 @@
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { agentHandlers } from './agents.js'
+import { approvalHandlers } from './approvals.js'
+import { auditHandlers } from './audit.js'
 import { bundleHandlers } from './bundle.js'
 import { entryHandlers } from './entries.js'
 import { federationHandlers } from './federation.js'
 import { healthHandlers } from './health.js'
+import { localAuthorityHandlers } from './local-authorities.js'
+import { loggerHandlers } from './logger-level.js'
 import { mintHandlers } from './mint.js'
+import { policyHandlers } from './policies.js'
 import { revocationHandlers } from './revocations.js'
 import { svidHandlers } from './svids.js'
 import { taskHandlers } from './tasks.js'
@@ -45,7 +50,12 @@ export function createAdminApiHandlers(deps: AdminApiDeps): AdminAPIHandlers {
     ...revocationHandlers(deps),
     ...healthHandlers(deps),
     ...taskHandlers(deps),
+    ...approvalHandlers(deps),
     ...federationHandlers(deps),
+    ...auditHandlers(deps),
+    ...policyHandlers(deps),
+    ...localAuthorityHandlers(deps),
+    ...loggerHandlers(deps),
   }
 }
 

@@ -4,7 +4,7 @@ import { echo } from '../../../certs/lib/echo.js'
 import { formatSelector, selectorSet } from '../../../certs/selector/selector.js'
 import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
-import type { EntryFilter, RegistrationEntry } from '../../datastore/records.js'
+import { ENTRY_ID_PATTERN, type EntryFilter, type RegistrationEntry } from '../../datastore/records.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { checkSelectors, checkText } from './admin-input.js'
 import {
@@ -45,10 +45,19 @@ export function entryHandlers(deps: AdminApiDeps): EntryHandlers {
     CreateEntry: unary('CreateEntry', logger, async (req) => {
       const msg = req.entry
       if (!msg) invalid('entry is required')
-      if (msg.id !== '' || Number(msg.revision_number) !== 0 || Number(msg.created_at) !== 0) {
-        invalid('id, revision_number and created_at are assigned by the server and must be empty')
+      if (Number(msg.revision_number) !== 0 || Number(msg.created_at) !== 0) {
+        invalid('revision_number and created_at are assigned by the server and must be empty')
       }
-      const input = entryInputFromMessage(msg, trustDomain, { requireCaller: !req.allow_script_only })
+      // a caller-chosen ID (`--entry-id`); a taken one is ALREADY_EXISTS
+      if (msg.id !== '' && !ENTRY_ID_PATTERN.test(msg.id)) {
+        invalid(
+          'entry.id must be 1 to 255 characters of A-Z a-z 0-9 . _ : - (or empty: a server-assigned UUID)',
+        )
+      }
+      const input = {
+        ...entryInputFromMessage(msg, trustDomain, { requireCaller: !req.allow_script_only }),
+        ...(msg.id !== '' ? { id: msg.id } : {}),
+      }
       const entry = await datastore.createEntry(input)
       logger.info(
         { entry_id: entry.id, spiffe_id: entry.spiffeId, parent_id: entry.parentId, node: entry.node },

@@ -18,7 +18,13 @@ import { SigilError } from '../../../certs/errors.js'
 import { namesCaller } from '../../../certs/selector/selector-rules.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import type { RegistrationEntry__Output as EntryMessage } from '../../../proto/generated/sigil/common/v1/RegistrationEntry.js'
-import type { RegistrationEntry, RegistrationEntryInput } from '../../datastore/records.js'
+import {
+  ENTRY_RISKS,
+  type EntryRisk,
+  type RegistrationEntry,
+  type RegistrationEntryInput,
+} from '../../datastore/records.js'
+import { MAX_ENTRY_EXPIRY, MAX_METADATA_BYTES } from '../../datastore/validate-records.js'
 import {
   checkDnsNames,
   checkFederatesWith,
@@ -45,6 +51,10 @@ export const MUTABLE_ENTRY_FIELDS = [
   'task_scopes',
   'max_task_ttl',
   'revoke_on_exit',
+  'owner',
+  'purpose',
+  'risk',
+  'expires_at',
 ] as const
 
 /** One of {@link MUTABLE_ENTRY_FIELDS}. */
@@ -113,7 +123,34 @@ export function entryInputFromMessage(
     taskScopes: checkTaskScopes(msg.task_scopes),
     maxTaskTtl: checkTtl(msg.max_task_ttl, 'max_task_ttl'),
     revokeOnExit: msg.revoke_on_exit,
+    owner: checkMetadata(msg.owner, 'owner'),
+    purpose: checkMetadata(msg.purpose, 'purpose'),
+    risk: checkRisk(msg.risk),
+    entryExpiry: checkEntryExpiry(msg.expires_at),
   }
+}
+
+/** Owner/purpose: at most {@link MAX_METADATA_BYTES} bytes of printable text. */
+function checkMetadata(value: string, field: string): string {
+  checkText(value, field)
+  if (Buffer.byteLength(value) > MAX_METADATA_BYTES)
+    entryInvalid(`${field} must be at most ${MAX_METADATA_BYTES} bytes`)
+  return value
+}
+
+/** Risk: low, medium, high or empty. */
+function checkRisk(value: string): EntryRisk {
+  if (value === '' || ENTRY_RISKS.includes(value as EntryRisk)) return value as EntryRisk
+  return entryInvalid('risk must be low, medium or high')
+}
+
+/** `expires_at`: unix seconds, 0 = never; at most {@link MAX_ENTRY_EXPIRY}. */
+function checkEntryExpiry(value: number | undefined): number {
+  const n = Number(value ?? 0)
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ENTRY_EXPIRY) {
+    entryInvalid('expires_at must be unix seconds (0: never), at most 9999-12-31')
+  }
+  return n
 }
 
 /** Task audiences: printable, no whitespace (the Txn-Token `scope` is space-separated), de-duplicated. */
@@ -145,5 +182,9 @@ export function entryToMessage(e: RegistrationEntry): EntryMessage {
     task_scopes: [...e.taskScopes],
     max_task_ttl: e.maxTaskTtl,
     revoke_on_exit: e.revokeOnExit,
+    owner: e.owner,
+    purpose: e.purpose,
+    risk: e.risk,
+    expires_at: e.entryExpiry ?? 0,
   }
 }

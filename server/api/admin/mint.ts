@@ -1,12 +1,14 @@
 /**
- * Admin handlers for `x509 mint` and `jwt mint`: SVIDs signed directly for an operator,
- * without a registration entry. The CLI keeps the private key and sends only a CSR, of
- * which only the public key is used. Every SVID is recorded in the issuance record before
+ * Admin handlers for `x509 mint`, `jwt mint` and `wit mint`: SVIDs signed directly for an
+ * operator, without a registration entry. The CLI keeps the private key and sends only a CSR
+ * (of which only the public key is used) or, for a WIT-SVID, the public JWK. Every SVID is recorded in the issuance record before
  * it is returned; if recording fails, the SVID is not released.
  */
 import { SigilError } from '../../../certs/errors.js'
+import { parsePublicJwkString } from '../../../certs/witsvid/confirmation-key.js'
 import { parseCsr } from '../../../certs/x509svid/csr.js'
 import type { AdminAPIHandlers } from '../../../proto/loader.js'
+import { witIssuanceRecord } from '../agent/issuance-record.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { checkAudience, checkDnsNames, checkTtl, requireWorkloadId } from './admin-input.js'
 import { bundleToMessage } from './bundle.js'
@@ -15,8 +17,10 @@ import { unary } from './unary.js'
 /** Largest CSR accepted (DER bytes); real ones are well under 2 KiB. */
 export const MAX_CSR_BYTES = 16 * 1024
 
-/** The handlers for the `x509 mint` and `jwt mint` commands. */
-export function mintHandlers(deps: AdminApiDeps): Pick<AdminAPIHandlers, 'MintX509Svid' | 'MintJwtSvid'> {
+/** The handlers for the `x509 mint`, `jwt mint` and `wit mint` commands. */
+export function mintHandlers(
+  deps: AdminApiDeps,
+): Pick<AdminAPIHandlers, 'MintX509Svid' | 'MintJwtSvid' | 'MintWitSvid'> {
   const { ca, datastore, logger, trustDomain, clock } = deps
   return {
     MintX509Svid: unary('MintX509Svid', logger, async (req) => {
@@ -84,6 +88,24 @@ export function mintHandlers(deps: AdminApiDeps): Pick<AdminAPIHandlers, 'MintX5
         token: jwt.token,
         expires_at: Math.floor(jwt.expiresAt.getTime() / 1000),
         issued_at: Math.floor(jwt.issuedAt.getTime() / 1000),
+      }
+    }),
+
+    MintWitSvid: unary('MintWitSvid', logger, async (req) => {
+      const spiffeId = requireWorkloadId(req.spiffe_id, trustDomain, 'spiffe_id')
+      const ttlSeconds = checkTtl(req.ttl, 'ttl') || deps.defaultX509SvidTtlSeconds
+      const { publicKey, alg } = parsePublicJwkString(req.public_key_jwk)
+      const wit = ca.signWitSvid({ spiffeId, workloadKey: publicKey, workloadAlgorithm: alg, ttlSeconds })
+      await datastore.recordIssuedSvids([witIssuanceRecord(wit, { entryId: '', agentId: '' }, clock())])
+      logger.info(
+        { spiffe_id: spiffeId.toString(), jti: wit.jti, expires_at: wit.expiresAt.toISOString() },
+        'wit-svid minted by an operator',
+      )
+      return {
+        token: wit.token,
+        expires_at: Math.floor(wit.expiresAt.getTime() / 1000),
+        issued_at: Math.floor(wit.issuedAt.getTime() / 1000),
+        jti: wit.jti,
       }
     }),
   }

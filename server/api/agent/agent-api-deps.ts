@@ -8,10 +8,14 @@ import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
 import type { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import type { MintedWitSvid, WitSvidSignOptions } from '../../../certs/witsvid/wit-svid-signer.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { Log } from '../../../common/logging/logger.js'
+import type { ApprovalService } from '../../approval/approval-service.js'
+import type { AuditSink } from '../../audit/audit-trail.js'
 import type { DataStore } from '../../datastore/datastore.js'
 import type { NodeAttestor } from '../../nodeattestation/node-attestor.js'
+import type { PolicyStore } from '../../policy/policy-store.js'
 import type { TaskService } from '../../task/task-service.js'
 import type { AuthorizedEntryCache } from './authorized-entries.js'
 import type { AgentCrlSource, AgentRevocationSource } from './revocation-updates.js'
@@ -31,12 +35,17 @@ export interface AgentApiCa {
     audience: readonly string[]
     ttlSeconds: number
   }): Promise<MintedJwtSvid>
+  signWitSvid(req: Omit<WitSvidSignOptions, 'now' | 'notAfterCap'>): MintedWitSvid
   /** The trust domain's current bundle (own trust domain). */
   currentBundle(): TrustBundle
   /** The active CA certificate followed by its issuers (without a self-signed root's duplicate). */
   caCertificateChain(): Buffer[]
   /** Every CA the server holds; their certificates may sit between an SVID and a bundle root. */
   authorities(): { readonly x509: readonly { readonly certDer?: Buffer }[] }
+  /** `localauthority taint`: the tainted authorities, pushed to agents (optional: none without it). */
+  taintedAuthorities?(): { x509: string[]; jwt: string[] }
+  /** Calls `listener` after each taint or revoke; returns the unsubscribe function. */
+  onTaintChange?(listener: (tainted: { x509: string[]; jwt: string[] }) => void): () => void
 }
 
 /** The datastore calls the agent API makes. */
@@ -75,6 +84,15 @@ export interface AgentApiDeps {
   readonly revocations: AgentRevocationSource
   /** The CRLs, pushed to agents for the Workload API's `crl` fields and sent with a sync when changed. */
   readonly crls: AgentCrlSource
+  /**
+   * Policy (issue 14): every signing request is checked against the set in force (the authority
+   * has the last word), and the set is pushed to agents on WatchAgentUpdates. Absent: no policy.
+   */
+  readonly policies?: Pick<PolicyStore, 'point' | 'inForce' | 'onChange'>
+  /** The audit trail: every SVID signed is recorded (durably, before release) and every signing refusal. */
+  readonly audit?: AuditSink
+  /** Human approvals (HoldForApproval); without it HoldForApproval fails UNAVAILABLE. */
+  readonly approvals?: ApprovalService
 }
 
 /** The deps plus what the handlers share, built once by `createAgentApiHandlers`. */

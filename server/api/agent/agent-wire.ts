@@ -80,5 +80,8 @@ export function toWireEntry(e: RegistrationEntry): WireEntry {
     task_scopes: [...e.taskScopes],
     max_task_ttl: e.maxTaskTtl,
     revoke_on_exit: e.revokeOnExit,
+    owner: e.owner,
+    purpose: e.purpose,
+    risk: e.risk,
   }
 }

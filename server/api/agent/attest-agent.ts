@@ -7,12 +7,13 @@
  * and simply attests again; a banned one is refused with PERMISSION_DENIED.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js'
-import { SigilError } from '../../../certs/errors.js'
+import { isSigilError, SigilError } from '../../../certs/errors.js'
 import { formatSelector } from '../../../certs/selector/selector.js'
 import { parseCsr } from '../../../certs/x509svid/csr.js'
 import type { AgentSvidResult } from '../../../proto/generated/sigil/agent/v1/AgentSvidResult.js'
 import type { AttestAgentRequest__Output } from '../../../proto/generated/sigil/agent/v1/AttestAgentRequest.js'
 import type { AttestAgentResponse } from '../../../proto/generated/sigil/agent/v1/AttestAgentResponse.js'
+import { issuanceEvent } from '../../audit/issuance-event.js'
 import type { ChallengeExchange } from '../../nodeattestation/node-attestor.js'
 import { toGrpcError } from '../grpc-status.js'
 import type { AgentApiDeps } from './agent-api-deps.js'
@@ -52,6 +53,18 @@ export function attestAgentHandler(
           deps.logger.debug({ method: METHOD }, 'agent left the attestation stream')
           return
         }
+        // a refused attestation is a refused agent SVID: recorded (the join token itself never is)
+        deps.audit?.note({
+          kind: 'signing_refused',
+          decision: 'deny',
+          details: {
+            method: METHOD,
+            error: {
+              code: isSigilError(e) ? e.code : 'ERR_INTERNAL',
+              message: isSigilError(e) ? e.message : 'internal error',
+            },
+          },
+        })
         call.emit('error', toGrpcError(e, deps.logger, METHOD))
       },
     )
@@ -101,7 +114,14 @@ async function attest(
     ttlSeconds: deps.agentSvidTtlSeconds,
     validate: true,
   })
-  await deps.datastore.recordIssuedSvids([x509IssuanceRecord(svid, { entryId: '', agentId: id }, now)])
+  const record = x509IssuanceRecord(svid, { entryId: '', agentId: id }, now)
+  await deps.datastore.recordIssuedSvids([record])
+  await deps.audit?.record(
+    issuanceEvent(record, {
+      agent: { spiffeId: id, attestationType: attestor.type, selectors: [...selectors] },
+      details: { agent_svid: 'attested' },
+    }),
+  )
   await deps.datastore.createOrUpdateAttestedAgent(
     {
       spiffeId: id,

@@ -37,21 +37,27 @@ export class AuthorizedEntryCache {
   readonly #maxAgents: number
   readonly #byAgent = new Map<string, AuthorizedEntries>()
   #version: string | undefined
+  readonly #clock: () => Date
+  /** The earliest entry expiry (unix seconds) among the cached lists: they are dropped then. */
+  #nextExpiry = Number.POSITIVE_INFINITY
 
   constructor(
     datastore: Pick<AgentApiDataStore, 'listAuthorizedEntries' | 'entriesVersion'>,
     maxAgents = AUTHORIZED_CACHE_AGENTS,
+    clock: () => Date = () => new Date(),
   ) {
     this.#datastore = datastore
     this.#maxAgents = maxAgents
+    this.#clock = clock
   }
 
   /** The caller's authorized entries (one cheap version query when cached). */
   async get(caller: AuthenticatedAgent): Promise<AuthorizedEntries> {
     const version = await this.#datastore.entriesVersion()
-    if (version !== this.#version) {
+    if (version !== this.#version || this.#clock().getTime() / 1000 >= this.#nextExpiry) {
       this.#byAgent.clear()
       this.#version = version
+      this.#nextExpiry = Number.POSITIVE_INFINITY
     }
     const agentId = caller.agentId.toString()
     const selectors = caller.agent.selectors
@@ -77,6 +83,7 @@ export class AuthorizedEntryCache {
         if (!oldest.done) this.#byAgent.delete(oldest.value)
       }
       this.#byAgent.set(key, found)
+      for (const e of list) if (e.entryExpiry) this.#nextExpiry = Math.min(this.#nextExpiry, e.entryExpiry)
     }
     return found
   }

@@ -11,7 +11,9 @@ import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import { parseCsr } from '../../../certs/x509svid/csr.js'
 import type { BatchNewX509SvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/BatchNewX509SvidRequest.js'
 import type { BatchNewX509SvidResponse } from '../../../proto/generated/sigil/agent/v1/BatchNewX509SvidResponse.js'
+import { issuanceEvent } from '../../audit/issuance-event.js'
 import type { IssuedSvidRecord } from '../../datastore/datastore.js'
+import { enforceSigning } from '../../policy/signing-policy.js'
 import { type AgentApiContext, MAX_BATCH_SIZE } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { toWireX509Svid } from './agent-wire.js'
@@ -50,6 +52,19 @@ export async function batchNewX509Svid(
 
   const entries = await authorizedEntries(deps, caller)
   const wanted = params.map((p) => requireAuthorizedEntry(deps, entries, caller, p.entry_id, METHOD))
+  const policyNow = deps.clock()
+  // the policies that permitted each SVID go into its audit record (`svid explain`)
+  const permittedBy: string[][] = []
+  for (const entry of wanted) {
+    const decision = await enforceSigning(deps.policies?.point, {
+      action: 'FetchX509SVID',
+      entry,
+      agent: caller.agent,
+      resource: entry.spiffeId,
+      now: policyNow,
+    })
+    permittedBy.push(decision?.policyIds ?? [])
+  }
   const keys = await Promise.all(
     params.map(async (p, i) => {
       try {
@@ -77,6 +92,20 @@ export async function batchNewX509Svid(
     return { entry_id: entry.id, svid: toWireX509Svid(svid) }
   })
   await deps.datastore.recordIssuedSvids(records)
+  const audit = deps.audit
+  if (audit) {
+    await Promise.all(
+      records.map((r, i) =>
+        audit.record(
+          issuanceEvent(r, {
+            entry: wanted[i]!,
+            agent: caller.agent,
+            ...(permittedBy[i]?.length ? { details: { policies: permittedBy[i] } } : {}),
+          }),
+        ),
+      ),
+    )
+  }
   deps.logger.debug({ method: METHOD, agent_id: agentId, count: results.length }, 'X509-SVIDs signed')
   return { results }
 }

@@ -3,6 +3,7 @@
  * signs. Every SVID is recorded before it is released.
  */
 import type { MintedJwtSvid } from '../../../certs/jwtsvid/jwt-svid-signer.js'
+import type { MintedWitSvid } from '../../../certs/witsvid/wit-svid-signer.js'
 import type { MintedX509Svid } from '../../../certs/x509svid/x509-svid-minter.js'
 import type { IssuedSvidRecord } from '../../datastore/datastore.js'
 
@@ -40,6 +41,29 @@ export function jwtIssuanceRecord(
     notBefore: jwt.issuedAt,
     notAfter: jwt.expiresAt,
     audience: [...jwt.audience],
+    issuedAt,
+  }
+}
+
+/**
+ * The record of a WIT-SVID minted for `entryId` (`''` for an operator's) at `agentId`'s request.
+ * Recorded as a JWT-kind credential under its `jti` (no audience), so revoking that jti or the
+ * SPIFFE ID covers it.
+ */
+export function witIssuanceRecord(
+  wit: MintedWitSvid,
+  who: { entryId: string; agentId: string },
+  issuedAt: Date,
+): IssuedSvidRecord {
+  return {
+    kind: 'jwt',
+    serialOrJti: wit.jti,
+    spiffeId: wit.spiffeId.toString(),
+    entryId: who.entryId,
+    agentId: who.agentId,
+    notBefore: wit.issuedAt,
+    notAfter: wit.expiresAt,
+    audience: [],
     issuedAt,
   }
 }

@@ -7,6 +7,8 @@ import { SigilError } from '../../../certs/errors.js'
 import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import type { NewJwtSvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidRequest.js'
 import type { NewJwtSvidResponse } from '../../../proto/generated/sigil/agent/v1/NewJwtSvidResponse.js'
+import { issuanceEvent } from '../../audit/issuance-event.js'
+import { enforceSigning } from '../../policy/signing-policy.js'
 import { type AgentApiContext, MAX_JWT_AUDIENCES } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { unixSeconds } from './agent-wire.js'
@@ -45,13 +47,35 @@ export async function newJwtSvid(
   const entries = await authorizedEntries(deps, caller)
   const entry = requireAuthorizedEntry(deps, entries, caller, req.entry_id, METHOD)
   const now = deps.clock()
+  // policy: each audience is a resource of its own; one denied refuses the token
+  const permittedBy = new Set<string>()
+  for (const aud of audience) {
+    const decision = await enforceSigning(deps.policies?.point, {
+      action: 'FetchJWTSVID',
+      entry,
+      agent: caller.agent,
+      resource: aud,
+      audiences: audience,
+      now,
+    })
+    for (const id of decision?.policyIds ?? []) permittedBy.add(id)
+  }
   const jwt = await deps.ca.signJwtSvid({
     spiffeId: SpiffeId.parse(entry.spiffeId),
     audience,
     ttlSeconds: entry.jwtSvidTtl || deps.defaultJwtSvidTtlSeconds,
   })
   const agentId = caller.agentId.toString()
-  await deps.datastore.recordIssuedSvids([jwtIssuanceRecord(jwt, { entryId: entry.id, agentId }, now)])
+  const record = jwtIssuanceRecord(jwt, { entryId: entry.id, agentId }, now)
+  await deps.datastore.recordIssuedSvids([record])
+  await deps.audit?.record(
+    issuanceEvent(record, {
+      entry,
+      agent: caller.agent,
+      // the policies that permitted it (`svid explain`)
+      ...(permittedBy.size > 0 ? { details: { policies: [...permittedBy].sort() } } : {}),
+    }),
+  )
   deps.logger.debug({ method: METHOD, agent_id: agentId, entry_id: entry.id }, 'JWT-SVID signed')
   return {
     token: jwt.token,

@@ -8,6 +8,7 @@ import { isSigilError, SigilError } from '../../../certs/errors.js'
 import { parseCsr } from '../../../certs/x509svid/csr.js'
 import type { RenewAgentRequest__Output } from '../../../proto/generated/sigil/agent/v1/RenewAgentRequest.js'
 import type { RenewAgentResponse } from '../../../proto/generated/sigil/agent/v1/RenewAgentResponse.js'
+import { issuanceEvent } from '../../audit/issuance-event.js'
 import type { AgentApiDeps } from './agent-api-deps.js'
 import type { AgentAuthenticator, AuthenticatedAgent } from './agent-authenticator.js'
 import { toWireX509Svid } from './agent-wire.js'
@@ -35,7 +36,9 @@ export async function renewAgent(
     ttlSeconds: deps.agentSvidTtlSeconds,
     validate: true,
   })
-  await deps.datastore.recordIssuedSvids([x509IssuanceRecord(svid, { entryId: '', agentId: id }, now)])
+  const record = x509IssuanceRecord(svid, { entryId: '', agentId: id }, now)
+  await deps.datastore.recordIssuedSvids([record])
+  await deps.audit?.record(issuanceEvent(record, { agent: caller.agent, details: { agent_svid: 'renewed' } }))
   try {
     await deps.datastore.updateAgentSvid(id, svid.serialHex, svid.notAfter)
   } catch (e) {

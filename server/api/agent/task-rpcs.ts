@@ -10,7 +10,8 @@ import type { EndTaskRequest__Output } from '../../../proto/generated/sigil/agen
 import type { EndTaskResponse } from '../../../proto/generated/sigil/agent/v1/EndTaskResponse.js'
 import type { FetchTaskJwtSvidRequest__Output } from '../../../proto/generated/sigil/agent/v1/FetchTaskJwtSvidRequest.js'
 import type { FetchTaskJwtSvidResponse } from '../../../proto/generated/sigil/agent/v1/FetchTaskJwtSvidResponse.js'
-import type { TaskService } from '../../task/task-service.js'
+import { enforceSigning } from '../../policy/signing-policy.js'
+import { DEFAULT_MAX_TASK_TTL_SECONDS, type TaskService } from '../../task/task-service.js'
 import type { AgentApiContext } from './agent-api-deps.js'
 import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { unixSeconds } from './agent-wire.js'
@@ -32,6 +33,14 @@ function processKey(value: string, required: boolean): string {
   return value
 }
 
+/** The agent's reason for ending a task (drift): printable text. */
+function checkReason(reason: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(reason))
+    throw new SigilError('ERR_INVALID_ARGUMENT', 'reason contains control characters')
+  return reason
+}
+
 /** BeginTask for the calling agent. */
 export async function beginTask(
   deps: AgentApiContext,
@@ -50,6 +59,26 @@ export async function beginTask(
     req.entry_id,
     'BeginTask',
   )
+  const now = deps.clock()
+  await enforceSigning(deps.policies?.point, {
+    action: 'BeginTask',
+    entry,
+    agent: caller.agent,
+    resource: entry.spiffeId,
+    audiences: req.scope,
+    pendingTask: {
+      id: '',
+      purpose: req.purpose,
+      scope: req.scope,
+      // the TTL the task service will apply (0: the entry's max, else the server default)
+      deadline: new Date(
+        now.getTime() + (Number(req.ttl_seconds) || entry.maxTaskTtl || DEFAULT_MAX_TASK_TTL_SECONDS) * 1000,
+      ),
+      actChain: [],
+      onBehalfOf: '',
+    },
+    now,
+  })
   const { task, txnToken } = await tasks.begin(
     { agentId: caller.agentId.toString(), processKey: processKey(req.process_key, true) },
     {
@@ -80,8 +109,29 @@ export async function fetchTaskJwtSvid(
     throw new SigilError('ERR_INVALID_ARGUMENT', 'audience must be 1-2048 characters')
   }
   const who = { agentId: caller.agentId.toString(), processKey: processKey(req.process_key, true) }
-  const jwt = await tasks.fetchJwtSvid(who, req.task_id, req.audience, req.entry_ids, async (entryId) =>
-    requireAuthorizedEntry(deps, await authorizedEntries(deps, caller), caller, entryId, 'FetchTaskJwtSvid'),
+  const jwt = await tasks.fetchJwtSvid(
+    who,
+    req.task_id,
+    req.audience,
+    req.entry_ids,
+    async (entryId) =>
+      requireAuthorizedEntry(
+        deps,
+        await authorizedEntries(deps, caller),
+        caller,
+        entryId,
+        'FetchTaskJwtSvid',
+      ),
+    async (task, entry) => {
+      await enforceSigning(deps.policies?.point, {
+        action: 'FetchTaskJWTSVID',
+        entry,
+        agent: caller.agent,
+        resource: req.audience,
+        task,
+        now: deps.clock(),
+      })
+    },
   )
   return {
     token: jwt.token,
@@ -99,6 +149,6 @@ export async function endTask(
 ): Promise<EndTaskResponse> {
   const tasks = tasksOf(deps)
   const who = { agentId: caller.agentId.toString(), processKey: processKey(req.process_key, false) }
-  const ended = await tasks.end(who, req.task_id, req.outcome, '')
+  const ended = await tasks.end(who, req.task_id, req.outcome, checkReason(req.reason ?? ''))
   return { outcome: ended.outcome }
 }

@@ -1,7 +1,8 @@
 /**
  * WatchAgentUpdates: the server→agent push stream. After authenticating the agent like every
- * other call, it sends what the agent lacks (`revocation-updates.ts`), then one delta per
- * change of the revocation list, until the agent goes away or the server shuts down (then
+ * other call, it sends what the agent lacks (`revocation-updates.ts`, the CRLs, the tainted
+ * authorities), then one delta per change of the revocation list, the CRLs on every change, and
+ * the complete set of tainted authorities after every `localauthority taint|revoke`, until the agent goes away or the server shuts down (then
  * UNAVAILABLE, so the agent reconnects elsewhere or later). The subscription is taken in the
  * same tick as the first pieces are built, so no change falls between them.
  */
@@ -60,14 +61,30 @@ export function watchAgentUpdates(
         const unsubscribeCrls = deps.crls.onChange((set) => {
           if (!call.cancelled && !call.writableEnded) call.write({ crls: crlUpdate(set) })
         })
+        const unsubscribePolicy =
+          deps.policies?.onChange((p) => {
+            if (!call.cancelled && !call.writableEnded) call.write({ policy: p })
+          }) ?? (() => {})
+        const taint = (t: { x509: string[]; jwt: string[] }) => ({
+          tainted_authorities: { x509_authority_ids: t.x509, jwt_authority_ids: t.jwt },
+        })
+        const unsubscribeTaint = deps.ca.onTaintChange?.((t) => {
+          if (!call.cancelled && !call.writableEnded) call.write(taint(t))
+        })
         open.set(call, () => {
           unsubscribe()
           unsubscribeCrls()
+          unsubscribePolicy()
+          unsubscribeTaint?.()
         })
         call.on('cancelled', () => finish(call))
         call.on('close', () => finish(call))
         for (const piece of pieces) call.write({ revocations: piece })
         call.write({ crls: crlUpdate(deps.crls.current()) })
+        // the policy in force, always (version 0, empty: no policy), so an agent drops a stale one
+        call.write({ policy: deps.policies?.inForce() ?? { version: 0, text: '', sha256: '' } })
+        const tainted = deps.ca.taintedAuthorities?.()
+        if (tainted && tainted.x509.length + tainted.jwt.length > 0) call.write(taint(tainted))
         deps.logger.debug(
           { agent_id: caller.agentId.toString(), sequence: deps.revocations.sequence },
           'agent update stream opened',

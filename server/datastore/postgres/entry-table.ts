@@ -7,7 +7,13 @@ import { randomUUID } from 'node:crypto'
 import { SigilError } from '../../../certs/errors.js'
 import { normalizeSelectors, type Selector } from '../../../certs/selector/selector.js'
 import { entryFields } from '../record-rows.js'
-import type { EntryFilter, EntryPatch, RegistrationEntry, RegistrationEntryInput } from '../records.js'
+import type {
+  EntryFilter,
+  EntryPatch,
+  EntryRisk,
+  RegistrationEntry,
+  RegistrationEntryInput,
+} from '../records.js'
 import { applyEntryPatch, selectorSetKey } from '../validate-records.js'
 import type { Queryable } from './pg-sql.js'
 
@@ -27,12 +33,16 @@ interface EntryRow {
   task_scopes: string[]
   max_task_ttl: number
   revoke_on_exit: boolean
+  owner: string
+  purpose: string
+  risk: string
+  entry_expiry: number
   selectors: [string, string][]
 }
 
 const SELECT_ENTRY = `SELECT e.id, e.spiffe_id, e.parent_id, e.x509_svid_ttl, e.jwt_svid_ttl, e.dns_names,
   e.hint, e.admin, e.node, e.federates_with, e.revision_number, e.created_at, e.task_scopes, e.max_task_ttl,
-  e.revoke_on_exit,
+  e.revoke_on_exit, e.owner, e.purpose, e.risk, e.entry_expiry,
   COALESCE((SELECT json_agg(json_build_array(s.type, s.value)) FROM entry_selectors s WHERE s.entry_id = e.id),
     '[]'::json) AS selectors
   FROM registration_entries e`
@@ -64,6 +74,10 @@ function toEntry(row: EntryRow): RegistrationEntry {
     taskScopes: row.task_scopes,
     maxTaskTtl: row.max_task_ttl,
     revokeOnExit: row.revoke_on_exit,
+    owner: row.owner,
+    purpose: row.purpose,
+    risk: row.risk as EntryRisk,
+    entryExpiry: row.entry_expiry,
   }
 }
 
@@ -115,16 +129,21 @@ function rowParams(id: string, e: RegistrationEntryInput, revisionNumber: number
     [...(e.taskScopes ?? [])],
     e.maxTaskTtl ?? 0,
     e.revokeOnExit ?? false,
+    e.owner ?? '',
+    e.purpose ?? '',
+    e.risk ?? '',
+    e.entryExpiry ?? 0,
   ]
 }
 
 const INSERT_ENTRY = `INSERT INTO registration_entries (id, spiffe_id, parent_id, selector_set, x509_svid_ttl,
   jwt_svid_ttl, dns_names, hint, admin, node, federates_with, revision_number, task_scopes, max_task_ttl,
-  revoke_on_exit, created_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+  revoke_on_exit, owner, purpose, risk, entry_expiry, created_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 const UPDATE_ENTRY = `UPDATE registration_entries SET spiffe_id = $2, parent_id = $3, selector_set = $4,
   x509_svid_ttl = $5, jwt_svid_ttl = $6, dns_names = $7, hint = $8, admin = $9, node = $10, federates_with = $11,
-  revision_number = $12, task_scopes = $13, max_task_ttl = $14, revoke_on_exit = $15 WHERE id = $1`
+  revision_number = $12, task_scopes = $13, max_task_ttl = $14, revoke_on_exit = $15,
+  owner = $16, purpose = $17, risk = $18, entry_expiry = $19 WHERE id = $1`
 
 async function insertSelectors(q: Queryable, entryId: string, selectors: readonly Selector[]): Promise<void> {
   await q.run(
@@ -142,7 +161,13 @@ async function getEntry(q: Queryable, id: string, lock = false): Promise<Registr
 export const entryTable = {
   /** Inserts a checked entry with its selectors (inside a write transaction). */
   async create(q: Queryable, input: RegistrationEntryInput, now: Date): Promise<RegistrationEntry> {
-    const id = randomUUID()
+    const id = input.id ?? randomUUID()
+    if (input.id !== undefined) {
+      // a caller-chosen ID (entry create --entry-id): one already taken is ERR_ENTRY_EXISTS
+      const taken = await q.one('SELECT 1 FROM registration_entries WHERE id = $1', [id])
+      if (taken !== undefined)
+        throw new SigilError('ERR_ENTRY_EXISTS', `an entry with ID ${id} already exists`)
+    }
     await q.run(INSERT_ENTRY, [...rowParams(id, input, 0), now.getTime()])
     await insertSelectors(q, id, input.selectors)
     await q.run(BUMP_VERSION)
@@ -184,6 +209,21 @@ export const entryTable = {
     return current
   },
 
+  /** Deletes the entries expired at `now` (entry expiry ≤ now); resolves them (inside a write transaction). */
+  async pruneExpired(q: Queryable, now: Date): Promise<RegistrationEntry[]> {
+    const nowSeconds = Math.floor(now.getTime() / 1000)
+    const expired = (
+      await q.rows<EntryRow>(
+        `${SELECT_ENTRY} WHERE e.entry_expiry > 0 AND e.entry_expiry <= $1 ${ORDER} FOR UPDATE OF e`,
+        [nowSeconds],
+      )
+    ).map(toEntry)
+    if (expired.length === 0) return []
+    await q.run('DELETE FROM registration_entries WHERE id = ANY($1::text[])', [expired.map((e) => e.id)])
+    await q.run(BUMP_VERSION)
+    return expired
+  },
+
   async listByParentIds(q: Queryable, parentIds: readonly string[]): Promise<RegistrationEntry[]> {
     if (parentIds.length === 0) return []
     const rows = await q.rows<EntryRow>(`${SELECT_ENTRY} WHERE e.parent_id = ANY($1::text[]) ${ORDER}`, [
@@ -201,19 +241,29 @@ export const entryTable = {
     q: Queryable,
     agentId: string,
     agentSelectors: readonly Selector[],
+    now: Date,
   ): Promise<RegistrationEntry[]> {
+    // an expired entry (not pruned yet) matches and authorizes nothing, its children included
     const rows = await q.rows<EntryRow>(
       `WITH RECURSIVE agent_selectors(type, value) AS (SELECT * FROM unnest($2::text[], $3::text[])),
       aliases AS (
-        SELECT a.spiffe_id FROM registration_entries a WHERE a.node AND NOT EXISTS (
+        SELECT a.spiffe_id FROM registration_entries a WHERE a.node AND (a.entry_expiry = 0 OR a.entry_expiry > $4)
+          AND NOT EXISTS (
           SELECT 1 FROM entry_selectors s WHERE s.entry_id = a.id AND NOT EXISTS (
             SELECT 1 FROM agent_selectors g WHERE g.type = s.type AND g.value = s.value))),
       reached(id) AS (
         SELECT $1::text UNION SELECT spiffe_id FROM aliases
         UNION
-        SELECT c.spiffe_id FROM registration_entries c JOIN reached r ON c.parent_id = r.id WHERE NOT c.node)
-      ${SELECT_ENTRY} WHERE NOT e.node AND e.parent_id IN (SELECT id FROM reached) ORDER BY e.created_at, e.id`,
-      [agentId, agentSelectors.map((s) => s.type), agentSelectors.map((s) => s.value)],
+        SELECT c.spiffe_id FROM registration_entries c JOIN reached r ON c.parent_id = r.id
+          WHERE NOT c.node AND (c.entry_expiry = 0 OR c.entry_expiry > $4))
+      ${SELECT_ENTRY} WHERE NOT e.node AND (e.entry_expiry = 0 OR e.entry_expiry > $4)
+        AND e.parent_id IN (SELECT id FROM reached) ORDER BY e.created_at, e.id`,
+      [
+        agentId,
+        agentSelectors.map((s) => s.type),
+        agentSelectors.map((s) => s.value),
+        Math.floor(now.getTime() / 1000),
+      ],
     )
     return rows.map(toEntry)
   },

@@ -1,5 +1,5 @@
 /**
- * Federation relationships on PostgreSQL (PG migration 4 = SQLite 7): one row per foreign trust
+ * Federation relationships on PostgreSQL (PG migration 4 = SQLite 4): one row per foreign trust
  * domain, with its bundle endpoint and the state of the refreshes; and the sequence-checked
  * write of a fetched bundle into `bundles` (the bundle row is locked first, so two servers
  * storing the same trust domain's bundle decide one after the other).

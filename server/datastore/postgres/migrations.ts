@@ -186,7 +186,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX revocations_expires_at ON revocations (expires_at);
   `,
-  // 4: federation relationships (SQLite 7, issue 16 item 3): where each foreign trust domain's
+  // 4: federation relationships (SQLite 4, issue 16 item 3): where each foreign trust domain's
   // bundle is fetched from and how, and the state of the refreshes; the bundles stay in `bundles`
   `
   CREATE TABLE federation_relationships (
@@ -201,6 +201,81 @@ export const PG_MIGRATIONS: readonly string[] = [
     CHECK ((bundle_endpoint_profile = 'https_spiffe') = (endpoint_spiffe_id <> ''))
   );
   `,
-  // Not yet ported from SQLite (append one entry each, in merge order): policies (SQLite #4),
-  // audit_records (#5), approvals (#6), entry expiry (#8), several servers (#9).
+  // 5: the audit trail (SQLite 5, issue 14 item 7): append-only, hash-chained records
+  // (server/audit/); hashes are computed by the server, never by SQL; the triggers refuse
+  // UPDATE, DELETE and TRUNCATE (a hand edit that drops them is what the chain detects)
+  `
+  CREATE TABLE audit_records (
+    seq           BIGINT NOT NULL PRIMARY KEY CHECK (seq >= 1),
+    at            BIGINT NOT NULL,
+    kind          TEXT   NOT NULL CHECK (kind <> ''),
+    decision      TEXT   NOT NULL CHECK (decision IN ('allow', 'deny', 'hold', 'info')),
+    spiffe_id     TEXT   NOT NULL DEFAULT '',
+    task_id       TEXT   NOT NULL DEFAULT '',
+    serial_or_jti TEXT   NOT NULL DEFAULT '',
+    actor         TEXT   NOT NULL DEFAULT '',
+    details       TEXT   NOT NULL DEFAULT '{}',
+    prev_hash     TEXT   NOT NULL CHECK (length(prev_hash) = 64),
+    hash          TEXT   NOT NULL CHECK (length(hash) = 64)
+  );
+  CREATE INDEX audit_records_at ON audit_records (at);
+  CREATE INDEX audit_records_spiffe_id ON audit_records (spiffe_id, seq);
+  CREATE INDEX audit_records_task_id ON audit_records (task_id, seq);
+  CREATE INDEX audit_records_serial_or_jti ON audit_records (serial_or_jti, seq);
+  CREATE FUNCTION audit_records_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$;
+  CREATE TRIGGER audit_records_no_change BEFORE UPDATE OR DELETE ON audit_records
+    FOR EACH ROW EXECUTE FUNCTION audit_records_append_only();
+  CREATE TRIGGER audit_records_no_truncate BEFORE TRUNCATE ON audit_records
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_records_append_only();
+  `,
+  // 6: policies (SQLite 6, issue 14): versioned Cedar policy sets; operator metadata on entries;
+  // the 'drifted' task outcome (PostgreSQL changes the CHECK in place)
+  `
+  CREATE TABLE policy_versions (
+    version      BIGINT NOT NULL PRIMARY KEY CHECK (version > 0),
+    text         TEXT   NOT NULL,
+    sha256       TEXT   NOT NULL CHECK (length(sha256) = 64),
+    created_at   BIGINT NOT NULL,
+    -- who set it: the admin caller as the admin socket saw it (uid/pid/exe or SPIFFE ID)
+    admin_caller TEXT   NOT NULL DEFAULT '',
+    -- the @id of every policy, in order, so listing never recompiles
+    policy_ids   TEXT[] NOT NULL DEFAULT '{}'
+  );
+
+  ALTER TABLE registration_entries ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+  ALTER TABLE registration_entries ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
+  ALTER TABLE registration_entries ADD COLUMN risk TEXT NOT NULL DEFAULT ''
+    CHECK (risk IN ('', 'low', 'medium', 'high'));
+
+  ALTER TABLE tasks DROP CONSTRAINT tasks_outcome_check;
+  ALTER TABLE tasks ADD CONSTRAINT tasks_outcome_check
+    CHECK (outcome IN ('', 'completed', 'failed', 'cancelled', 'expired', 'process_exited', 'drifted'));
+  `,
+  // 7: approvals (SQLite 7): human approval of requests held by an @approval("required") policy
+  `
+  CREATE TABLE approvals (
+    seq          BIGSERIAL NOT NULL UNIQUE,
+    id           TEXT   NOT NULL PRIMARY KEY CHECK (id <> ''),
+    principal    TEXT   NOT NULL CHECK (principal <> ''),
+    action       TEXT   NOT NULL CHECK (action <> ''),
+    resource     TEXT   NOT NULL CHECK (resource <> ''),
+    task_id      TEXT   NOT NULL DEFAULT '',
+    status       TEXT   NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+    reason       TEXT   NOT NULL DEFAULT '',
+    requested_at BIGINT NOT NULL,
+    decided_at   BIGINT,
+    decided_by   TEXT   NOT NULL DEFAULT '',
+    valid_until  BIGINT NOT NULL,
+    CHECK ((status = 'pending') = (decided_at IS NULL))
+  );
+  CREATE INDEX approvals_key ON approvals (principal, action, resource, task_id, status, valid_until);
+  CREATE INDEX approvals_status ON approvals (status, requested_at);
+  `,
+  // 8: entry expiry (SQLite 8, SPIRE's -entryExpiry): unix seconds, 0 = never; expired entries are pruned
+  `
+  ALTER TABLE registration_entries ADD COLUMN entry_expiry BIGINT NOT NULL DEFAULT 0 CHECK (entry_expiry >= 0);
+  CREATE INDEX registration_entries_entry_expiry ON registration_entries (entry_expiry) WHERE entry_expiry > 0;
+  `,
+  // Not yet ported from SQLite (append one entry each, in merge order): several servers (#9).
 ]

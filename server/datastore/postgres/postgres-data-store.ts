@@ -17,6 +17,14 @@
 import pg from 'pg'
 import { type ErrorCode, SigilError } from '../../../certs/errors.js'
 import type { Selector } from '../../../certs/selector/selector.js'
+import type {
+  ApprovalDecision,
+  ApprovalFilter,
+  ApprovalInput,
+  ApprovalKey,
+  ApprovalRecord,
+} from '../approval-record.js'
+import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
 import type { DataStore } from '../datastore.js'
 import { consumeResult } from '../join-token-outcome.js'
 import type {
@@ -34,6 +42,8 @@ import type {
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
+  PolicyVersionInput,
+  PolicyVersionRecord,
   RegistrationEntry,
   RegistrationEntryInput,
   RevocationFilter,
@@ -47,6 +57,8 @@ import type {
   TaskRecord,
 } from '../records.js'
 import { agentTable } from './agent-table.js'
+import { approvalTable } from './approval-table.js'
+import { auditTable } from './audit-table.js'
 import { bundleTable } from './bundle-table.js'
 import { entryTable } from './entry-table.js'
 import { federationTable } from './federation-table.js'
@@ -55,6 +67,7 @@ import { joinTokenTable } from './join-token-table.js'
 import { migratePostgres, pgSchemaVersion } from './migrate.js'
 import { PG_MIGRATIONS } from './migrations.js'
 import { isUnreachable, PG_TYPES, PgSql, type Queryable, sqlState, translatePgError } from './pg-sql.js'
+import { policyTable } from './policy-table.js'
 import { redactPostgresUrl } from './postgres-url.js'
 import { revocationTable } from './revocation-table.js'
 import { taskTable } from './task-table.js'
@@ -174,7 +187,9 @@ export class PostgresDataStore implements DataStore {
       'create entry',
       (q) => entryTable.create(q, input, this.#clock()),
       'ERR_ENTRY_EXISTS',
-      'an entry with this SPIFFE ID, parent ID and selectors already exists',
+      input.id === undefined
+        ? 'an entry with this SPIFFE ID, parent ID and selectors already exists'
+        : `an entry with ID ${input.id} or with this SPIFFE ID, parent ID and selectors already exists`,
     )
   }
 
@@ -203,13 +218,17 @@ export class PostgresDataStore implements DataStore {
     return this.#write('delete entry', (q) => entryTable.delete(q, id))
   }
 
+  pruneExpiredEntries(now: Date): Promise<RegistrationEntry[]> {
+    return this.#write('prune expired entries', (q) => entryTable.pruneExpired(q, now))
+  }
+
   listEntriesByParentIds(parentIds: readonly string[]): Promise<RegistrationEntry[]> {
     return this.#direct('list entries by parent', (q) => entryTable.listByParentIds(q, parentIds))
   }
 
   listAuthorizedEntries(agentId: string, agentSelectors: readonly Selector[]): Promise<RegistrationEntry[]> {
     return this.#direct('list authorized entries', (q) =>
-      entryTable.listAuthorized(q, agentId, agentSelectors),
+      entryTable.listAuthorized(q, agentId, agentSelectors, this.#clock()),
     )
   }
 
@@ -412,6 +431,70 @@ export class PostgresDataStore implements DataStore {
     return this.#write('store federated bundle', (q) =>
       federationTable.storeBundle(q, trustDomain, bundle, this.#clock()),
     )
+  }
+
+  // ----- approvals (PG migration 7) -----
+
+  createApproval(input: ApprovalInput): Promise<ApprovalRecord> {
+    return this.#write(
+      'create approval',
+      (q) => approvalTable.create(q, input),
+      'ERR_INVALID_ARGUMENT',
+      'an approval with this id already exists',
+    )
+  }
+
+  getApproval(id: string): Promise<ApprovalRecord | undefined> {
+    return this.#direct('get approval', (q) => approvalTable.get(q, id))
+  }
+
+  listApprovals(filter?: ApprovalFilter): Promise<ApprovalRecord[]> {
+    return this.#direct('list approvals', (q) => approvalTable.list(q, filter ?? {}))
+  }
+
+  decideApproval(id: string, decision: ApprovalDecision): Promise<ApprovalRecord> {
+    return this.#write('decide approval', (q) => approvalTable.decide(q, id, decision))
+  }
+
+  findCoveringApproval(key: ApprovalKey, now: Date): Promise<ApprovalRecord | undefined> {
+    return this.#direct('find covering approval', (q) => approvalTable.covering(q, key, now))
+  }
+
+  expireApprovals(now: Date): Promise<ApprovalRecord[]> {
+    return this.#write('expire approvals', (q) => approvalTable.expire(q, now, 'the hold timed out'))
+  }
+
+  // ----- audit trail (PG migration 5) -----
+
+  appendAuditRecords(records: readonly AuditRecord[], expected: AuditHead | undefined): Promise<boolean> {
+    if (records.length === 0) return Promise.resolve(true)
+    return this.#write('append audit records', (q) => auditTable.append(q, records, expected))
+  }
+
+  auditHead(): Promise<AuditHead | undefined> {
+    return this.#direct('audit head', (q) => auditTable.head(q))
+  }
+
+  listAuditRecords(filter?: AuditFilter): Promise<AuditRecord[]> {
+    return this.#direct('list audit records', (q) => auditTable.list(q, filter ?? {}))
+  }
+
+  readAuditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]> {
+    return this.#direct('read audit records', (q) => auditTable.read(q, afterSeq, limit))
+  }
+
+  // ----- policy versions (PG migration 6) -----
+
+  addPolicyVersion(input: PolicyVersionInput): Promise<PolicyVersionRecord> {
+    return this.#write('add policy version', (q) => policyTable.add(q, input, this.#clock()))
+  }
+
+  getPolicyVersion(version?: number): Promise<PolicyVersionRecord | undefined> {
+    return this.#direct('get policy version', (q) => policyTable.get(q, version))
+  }
+
+  listPolicyVersions(): Promise<PolicyVersionRecord[]> {
+    return this.#direct('list policy versions', (q) => policyTable.list(q))
   }
 
   // ----- lifecycle -----

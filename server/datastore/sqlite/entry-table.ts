@@ -7,7 +7,13 @@ import { randomUUID } from 'node:crypto'
 import { SigilError } from '../../../certs/errors.js'
 import { normalizeSelectors, type Selector } from '../../../certs/selector/selector.js'
 import { entryFields } from '../record-rows.js'
-import type { EntryFilter, EntryPatch, RegistrationEntry, RegistrationEntryInput } from '../records.js'
+import type {
+  EntryFilter,
+  EntryPatch,
+  EntryRisk,
+  RegistrationEntry,
+  RegistrationEntryInput,
+} from '../records.js'
 import { applyEntryPatch, selectorSetKey } from '../validate-records.js'
 import type { Params, Sql } from './sql.js'
 
@@ -27,12 +33,16 @@ interface EntryRow {
   task_scopes: string
   max_task_ttl: number
   revoke_on_exit: number
+  owner: string
+  purpose: string
+  risk: string
+  entry_expiry: number
   selectors: string
 }
 
 const SELECT_ENTRY = `SELECT e.id, e.spiffe_id, e.parent_id, e.x509_svid_ttl, e.jwt_svid_ttl, e.dns_names,
   e.hint, e.admin, e.node, e.federates_with, e.revision_number, e.created_at, e.task_scopes, e.max_task_ttl,
-  e.revoke_on_exit,
+  e.revoke_on_exit, e.owner, e.purpose, e.risk, e.entry_expiry,
   (SELECT json_group_array(json_array(s.type, s.value)) FROM entry_selectors s WHERE s.entry_id = e.id) AS selectors
   FROM registration_entries e`
 const ORDER = 'ORDER BY e.created_at, e.rowid'
@@ -51,13 +61,15 @@ const SELECTOR_CLAUSES = {
 
 const INSERT_ENTRY = `INSERT INTO registration_entries (id, spiffe_id, parent_id, selector_set, x509_svid_ttl,
   jwt_svid_ttl, dns_names, hint, admin, node, federates_with, revision_number, created_at, task_scopes, max_task_ttl,
-  revoke_on_exit)
+  revoke_on_exit, owner, purpose, risk, entry_expiry)
   VALUES (@id, @spiffeId, @parentId, @selectorSet, @x509SvidTtl, @jwtSvidTtl, @dnsNames, @hint, @admin, @node,
-  @federatesWith, @revisionNumber, @createdAt, @taskScopes, @maxTaskTtl, @revokeOnExit)`
+  @federatesWith, @revisionNumber, @createdAt, @taskScopes, @maxTaskTtl, @revokeOnExit, @owner, @purpose, @risk, @entryExpiry)`
 const UPDATE_ENTRY = `UPDATE registration_entries SET spiffe_id = @spiffeId, parent_id = @parentId,
   selector_set = @selectorSet, x509_svid_ttl = @x509SvidTtl, jwt_svid_ttl = @jwtSvidTtl, dns_names = @dnsNames,
   hint = @hint, admin = @admin, node = @node, federates_with = @federatesWith, revision_number = @revisionNumber,
-  task_scopes = @taskScopes, max_task_ttl = @maxTaskTtl, revoke_on_exit = @revokeOnExit
+  task_scopes = @taskScopes, max_task_ttl = @maxTaskTtl, revoke_on_exit = @revokeOnExit,
+  owner = @owner, purpose = @purpose, risk = @risk,
+  entry_expiry = @entryExpiry
   WHERE id = @id`
 const INSERT_SELECTOR = 'INSERT INTO entry_selectors (entry_id, type, value) VALUES (@entryId, @type, @value)'
 
@@ -80,6 +92,10 @@ function toEntry(row: EntryRow): RegistrationEntry {
     taskScopes: JSON.parse(row.task_scopes) as string[],
     maxTaskTtl: row.max_task_ttl,
     revokeOnExit: row.revoke_on_exit === 1,
+    owner: row.owner,
+    purpose: row.purpose,
+    risk: row.risk as EntryRisk,
+    entryExpiry: row.entry_expiry,
   }
 }
 
@@ -137,6 +153,10 @@ function rowParams(id: string, e: RegistrationEntryInput, revisionNumber: number
     taskScopes: JSON.stringify(e.taskScopes ?? []),
     maxTaskTtl: e.maxTaskTtl ?? 0,
     revokeOnExit: e.revokeOnExit ? 1 : 0,
+    owner: e.owner ?? '',
+    purpose: e.purpose ?? '',
+    risk: e.risk ?? '',
+    entryExpiry: e.entryExpiry ?? 0,
   }
 }
 
@@ -155,7 +175,10 @@ export class EntryTable {
 
   /** Inserts a checked entry with its selectors (call inside a write transaction). */
   create(input: RegistrationEntryInput, now: Date): RegistrationEntry {
-    const id = randomUUID()
+    const id = input.id ?? randomUUID()
+    if (input.id !== undefined && this.get(id) !== undefined) {
+      throw new SigilError('ERR_ENTRY_EXISTS', `an entry with ID ${id} already exists`)
+    }
     this.#sql.run(INSERT_ENTRY, { ...rowParams(id, input, 0), createdAt: now.getTime() })
     this.#insertSelectors(id, input.selectors)
     return { ...entryFields(input), id, revisionNumber: 0, createdAt: new Date(now.getTime()) }
@@ -189,6 +212,20 @@ export class EntryTable {
     return { ...entryFields(next), id, revisionNumber, createdAt: current.createdAt }
   }
 
+  /** Deletes the entries expired at `now` (entry expiry ≤ now); resolves them (call inside a write transaction). */
+  pruneExpired(now: Date): RegistrationEntry[] {
+    const nowSeconds = Math.floor(now.getTime() / 1000)
+    const expired = this.#sql
+      .all<EntryRow>(`${SELECT_ENTRY} WHERE e.entry_expiry > 0 AND e.entry_expiry <= @now ${ORDER}`, {
+        now: nowSeconds,
+      })
+      .map(toEntry)
+    this.#sql.run('DELETE FROM registration_entries WHERE entry_expiry > 0 AND entry_expiry <= @now', {
+      now: nowSeconds,
+    })
+    return expired
+  }
+
   /** Deletes an entry; its selectors go with it (call inside a write transaction). */
   delete(id: string): RegistrationEntry {
     const current = this.get(id)
@@ -210,8 +247,14 @@ export class EntryTable {
   }
 
   /** The authorization crawl (see `DataStore.listAuthorizedEntries`); call inside a read transaction. */
-  listAuthorized(agentId: string, agentSelectors: readonly Selector[]): RegistrationEntry[] {
-    const aliases = this.list({ node: true, selectors: { match: 'subset', selectors: agentSelectors } })
+  listAuthorized(agentId: string, agentSelectors: readonly Selector[], now: Date): RegistrationEntry[] {
+    // an expired entry (not pruned yet) matches and authorizes nothing, its children included
+    const nowSeconds = Math.floor(now.getTime() / 1000)
+    const live = (e: RegistrationEntry) => !e.entryExpiry || e.entryExpiry > nowSeconds
+    const aliases = this.list({
+      node: true,
+      selectors: { match: 'subset', selectors: agentSelectors },
+    }).filter(live)
     const visited = new Set<string>([agentId, ...aliases.map((a) => a.spiffeId)])
     const found = new Map<string, RegistrationEntry>()
     let frontier = [...visited]
@@ -219,7 +262,7 @@ export class EntryTable {
       const next: string[] = []
       for (const entry of this.listByParentIds(frontier)) {
         // node aliases match agents only through their selectors, never as children
-        if (entry.node || found.has(entry.id)) continue
+        if (entry.node || found.has(entry.id) || !live(entry)) continue
         found.set(entry.id, entry)
         if (!visited.has(entry.spiffeId)) {
           visited.add(entry.spiffeId)

@@ -169,7 +169,7 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX revocations_expires_at ON revocations (expires_at);
   `,
-  // 7: federation relationships (issue 16 item 3): where each foreign trust domain's bundle is
+  // 4: federation relationships (issue 16 item 3): where each foreign trust domain's bundle is
   // fetched from and how, and the state of the refreshes; the bundles stay in `bundles`
   `
   CREATE TABLE federation_relationships (
@@ -183,5 +183,123 @@ export const MIGRATIONS: readonly string[] = [
     last_error              TEXT    NOT NULL DEFAULT '',
     CHECK ((bundle_endpoint_profile = 'https_spiffe') = (endpoint_spiffe_id <> ''))
   ) STRICT;
+  `,
+  // 5: the audit trail (issue 14 item 7): append-only, hash-chained records (server/audit/);
+  // hashes are computed by the server, never by SQL; the triggers refuse UPDATE and DELETE
+  // (a hand edit that drops them is what the chain detects)
+  `
+  CREATE TABLE audit_records (
+    seq           INTEGER NOT NULL PRIMARY KEY CHECK (seq >= 1),
+    at            INTEGER NOT NULL,
+    kind          TEXT    NOT NULL CHECK (kind <> ''),
+    decision      TEXT    NOT NULL CHECK (decision IN ('allow', 'deny', 'hold', 'info')),
+    spiffe_id     TEXT    NOT NULL DEFAULT '',
+    task_id       TEXT    NOT NULL DEFAULT '',
+    serial_or_jti TEXT    NOT NULL DEFAULT '',
+    actor         TEXT    NOT NULL DEFAULT '',
+    details       TEXT    NOT NULL DEFAULT '{}',
+    prev_hash     TEXT    NOT NULL CHECK (length(prev_hash) = 64),
+    hash          TEXT    NOT NULL CHECK (length(hash) = 64)
+  ) STRICT;
+  CREATE INDEX audit_records_at ON audit_records (at);
+  CREATE INDEX audit_records_spiffe_id ON audit_records (spiffe_id, seq);
+  CREATE INDEX audit_records_task_id ON audit_records (task_id, seq);
+  CREATE INDEX audit_records_serial_or_jti ON audit_records (serial_or_jti, seq);
+  CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+  CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+  `,
+  // 6: policies (issue 14): versioned Cedar policy sets; operator metadata on entries; the
+  // 'drifted' task outcome (SQLite cannot change a CHECK in place: the three task tables are
+  // rebuilt, children first so no ON DELETE CASCADE fires, and renamed back)
+  `
+  CREATE TABLE policy_versions (
+    version    INTEGER NOT NULL PRIMARY KEY CHECK (version > 0),
+    text       TEXT    NOT NULL,
+    sha256     TEXT    NOT NULL CHECK (length(sha256) = 64),
+    created_at INTEGER NOT NULL,
+    -- who set it: the admin caller as the admin socket saw it (uid/pid/exe or SPIFFE ID)
+    admin_caller TEXT  NOT NULL DEFAULT '',
+    -- the @id of every policy, in order (JSON array), so listing never recompiles
+    policy_ids   TEXT  NOT NULL DEFAULT '[]' CHECK (json_valid(policy_ids))
+  ) STRICT;
+
+  ALTER TABLE registration_entries ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+  ALTER TABLE registration_entries ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
+  ALTER TABLE registration_entries ADD COLUMN risk TEXT NOT NULL DEFAULT '' CHECK (risk IN ('', 'low', 'medium', 'high'));
+
+  CREATE TABLE tasks_v4 (
+    id           TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    state        TEXT    NOT NULL CHECK (state IN ('active', 'ended')),
+    outcome      TEXT    NOT NULL DEFAULT '' CHECK (outcome IN ('', 'completed', 'failed', 'cancelled', 'expired', 'process_exited', 'drifted')),
+    end_reason   TEXT    NOT NULL DEFAULT '',
+    spiffe_id    TEXT    NOT NULL CHECK (spiffe_id <> ''),
+    entry_id     TEXT    NOT NULL,
+    agent_id     TEXT    NOT NULL,
+    process_key  TEXT    NOT NULL,
+    subject      TEXT    NOT NULL CHECK (subject <> ''),
+    purpose      TEXT    NOT NULL,
+    scope        TEXT    NOT NULL CHECK (json_valid(scope)),
+    act_chain    TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(act_chain)),
+    parent_txn   TEXT    NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    deadline     INTEGER NOT NULL,
+    ended_at     INTEGER,
+    CHECK ((state = 'ended') = (ended_at IS NOT NULL AND outcome <> ''))
+  ) STRICT;
+  INSERT INTO tasks_v4 SELECT id, state, outcome, end_reason, spiffe_id, entry_id, agent_id, process_key, subject,
+    purpose, scope, act_chain, parent_txn, created_at, deadline, ended_at FROM tasks;
+  CREATE TABLE task_credentials_v4 (
+    task_id    TEXT    NOT NULL REFERENCES tasks_v4 (id) ON DELETE CASCADE,
+    kind       TEXT    NOT NULL CHECK (kind IN ('txn', 'jwt', 'x509')),
+    credential TEXT    NOT NULL CHECK (credential <> ''),
+    audience   TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(audience)),
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (task_id, kind, credential)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO task_credentials_v4 SELECT task_id, kind, credential, audience, issued_at, expires_at FROM task_credentials;
+  CREATE TABLE task_events_v4 (
+    id      INTEGER NOT NULL PRIMARY KEY,
+    task_id TEXT    NOT NULL REFERENCES tasks_v4 (id) ON DELETE CASCADE,
+    at      INTEGER NOT NULL,
+    event   TEXT    NOT NULL CHECK (event <> ''),
+    detail  TEXT    NOT NULL DEFAULT ''
+  ) STRICT;
+  INSERT INTO task_events_v4 SELECT id, task_id, at, event, detail FROM task_events;
+  DROP TABLE task_events;
+  DROP TABLE task_credentials;
+  DROP TABLE tasks;
+  ALTER TABLE tasks_v4 RENAME TO tasks;
+  ALTER TABLE task_credentials_v4 RENAME TO task_credentials;
+  ALTER TABLE task_events_v4 RENAME TO task_events;
+  CREATE INDEX tasks_state_deadline ON tasks (state, deadline);
+  CREATE INDEX tasks_spiffe_id ON tasks (spiffe_id, created_at);
+  CREATE INDEX task_events_task_id ON task_events (task_id, id);
+  `,
+  // 7: approvals (human approval of requests held by an @approval("required") policy)
+  `
+  CREATE TABLE approvals (
+    id           TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    principal    TEXT    NOT NULL CHECK (principal <> ''),
+    action       TEXT    NOT NULL CHECK (action <> ''),
+    resource     TEXT    NOT NULL CHECK (resource <> ''),
+    task_id      TEXT    NOT NULL DEFAULT '',
+    status       TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+    reason       TEXT    NOT NULL DEFAULT '',
+    requested_at INTEGER NOT NULL,
+    decided_at   INTEGER,
+    decided_by   TEXT    NOT NULL DEFAULT '',
+    valid_until  INTEGER NOT NULL,
+    CHECK ((status = 'pending') = (decided_at IS NULL))
+  ) STRICT;
+  CREATE INDEX approvals_key ON approvals (principal, action, resource, task_id, status, valid_until);
+  CREATE INDEX approvals_status ON approvals (status, requested_at);
+  `,
+  // 8: entry expiry (SPIRE's -entryExpiry): unix seconds, 0 = never; expired entries are pruned
+  `
+  ALTER TABLE registration_entries ADD COLUMN entry_expiry INTEGER NOT NULL DEFAULT 0 CHECK (entry_expiry >= 0);
+  CREATE INDEX registration_entries_entry_expiry ON registration_entries (entry_expiry) WHERE entry_expiry > 0;
   `,
 ]

@@ -10,6 +10,14 @@
  */
 import { type ErrorCode, SigilError } from '../../../certs/errors.js'
 import type { Selector } from '../../../certs/selector/selector.js'
+import type {
+  ApprovalDecision,
+  ApprovalFilter,
+  ApprovalInput,
+  ApprovalKey,
+  ApprovalRecord,
+} from '../approval-record.js'
+import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
 import type { DataStore } from '../datastore.js'
 import { consumeResult } from '../join-token-outcome.js'
 import type {
@@ -27,6 +35,8 @@ import type {
   IssuedSvidFilter,
   IssuedSvidRecord,
   JoinTokenInput,
+  PolicyVersionInput,
+  PolicyVersionRecord,
   RegistrationEntry,
   RegistrationEntryInput,
   RevocationFilter,
@@ -39,7 +49,17 @@ import type {
   TaskOutcome,
   TaskRecord,
 } from '../records.js'
+import {
+  checkApprovalDecision,
+  checkApprovalFilter,
+  checkApprovalInput,
+  checkApprovalKey,
+} from '../validate-approval-records.js'
+import { checkAuditFilter, checkAuditHead, checkAuditRecord } from '../validate-audit-records.js'
+import * as check from '../validate-records.js'
 import { AgentTable } from './agent-table.js'
+import { ApprovalTable } from './approval-table.js'
+import { AuditTable } from './audit-table.js'
 import { BundleTable } from './bundle-table.js'
 import { EntryTable } from './entry-table.js'
 import { FederationTable } from './federation-table.js'
@@ -49,6 +69,7 @@ import { JoinTokenTable } from './join-token-table.js'
 import { migrate } from './migrate.js'
 import { MIGRATIONS } from './migrations.js'
 import { openSqliteFile } from './open-sqlite-file.js'
+import { PolicyTable } from './policy-table.js'
 import { RevocationTable } from './revocation-table.js'
 import { type ErrorContext, Sql, translateSqliteError } from './sql.js'
 import { TaskTable } from './task-table.js'
@@ -83,7 +104,10 @@ export class SqliteDataStore implements DataStore {
   readonly #svids: IssuedSvidTable
   readonly #tasks: TaskTable
   readonly #revocations: RevocationTable
+  readonly #approvals: ApprovalTable
   readonly #federation: FederationTable
+  readonly #audit: AuditTable
+  readonly #policies: PolicyTable
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
@@ -99,7 +123,10 @@ export class SqliteDataStore implements DataStore {
     this.#svids = new IssuedSvidTable(this.#sql)
     this.#tasks = new TaskTable(this.#sql)
     this.#revocations = new RevocationTable(this.#sql)
+    this.#approvals = new ApprovalTable(this.#sql)
     this.#federation = new FederationTable(this.#sql, this.#bundles)
+    this.#audit = new AuditTable(this.#sql)
+    this.#policies = new PolicyTable(this.#sql)
   }
 
   /**
@@ -178,6 +205,11 @@ export class SqliteDataStore implements DataStore {
     return this.#entryWrite('delete entry', () => this.#entries.delete(id))
   }
 
+  async pruneExpiredEntries(now: Date): Promise<RegistrationEntry[]> {
+    check.checkDate(now, 'now')
+    return this.#entryWrite('prune expired entries', () => this.#entries.pruneExpired(now))
+  }
+
   async listEntriesByParentIds(parentIds: readonly string[]): Promise<RegistrationEntry[]> {
     return this.#read('list entries by parent', () => this.#entries.listByParentIds(parentIds))
   }
@@ -187,7 +219,7 @@ export class SqliteDataStore implements DataStore {
     agentSelectors: readonly Selector[],
   ): Promise<RegistrationEntry[]> {
     return this.#read('list authorized entries', () =>
-      this.#sql.read(() => this.#entries.listAuthorized(agentId, agentSelectors)),
+      this.#sql.read(() => this.#entries.listAuthorized(agentId, agentSelectors, this.#clock())),
     )
   }
 
@@ -344,6 +376,45 @@ export class SqliteDataStore implements DataStore {
     return this.#write('prune revocations', () => this.#revocations.prune(now))
   }
 
+  // ----- approvals -----
+
+  async createApproval(input: ApprovalInput): Promise<ApprovalRecord> {
+    const a = checkApprovalInput(input)
+    return this.#write(
+      'create approval',
+      () => this.#approvals.create(a),
+      'ERR_INVALID_ARGUMENT',
+      'an approval with this id already exists',
+    )
+  }
+
+  async getApproval(id: string): Promise<ApprovalRecord | undefined> {
+    check.checkString(id, 'id')
+    return this.#read('get approval', () => this.#approvals.get(id))
+  }
+
+  async listApprovals(filter?: ApprovalFilter): Promise<ApprovalRecord[]> {
+    const f = checkApprovalFilter(filter)
+    return this.#read('list approvals', () => this.#approvals.list(f))
+  }
+
+  async decideApproval(id: string, decision: ApprovalDecision): Promise<ApprovalRecord> {
+    check.checkString(id, 'id')
+    const d = checkApprovalDecision(decision)
+    return this.#write('decide approval', () => this.#approvals.decide(id, d))
+  }
+
+  async findCoveringApproval(key: ApprovalKey, now: Date): Promise<ApprovalRecord | undefined> {
+    const k = checkApprovalKey(key)
+    check.checkDate(now, 'now')
+    return this.#read('find covering approval', () => this.#approvals.covering(k, now))
+  }
+
+  async expireApprovals(now: Date): Promise<ApprovalRecord[]> {
+    check.checkDate(now, 'now')
+    return this.#write('expire approvals', () => this.#approvals.expire(now, 'the hold timed out'))
+  }
+
   // ----- federation relationships and federated bundles (migration 7) -----
 
   async createFederationRelationship(
@@ -385,6 +456,65 @@ export class SqliteDataStore implements DataStore {
     return this.#write('store federated bundle', () =>
       this.#federation.storeBundle(trustDomain, bundle, this.#clock()),
     )
+  }
+
+  // ----- audit trail -----
+
+  async appendAuditRecords(
+    records: readonly AuditRecord[],
+    expected: AuditHead | undefined,
+  ): Promise<boolean> {
+    if (!Array.isArray(records)) throw new TypeError('records must be an array')
+    const checked = records.map(checkAuditRecord)
+    const head = checkAuditHead(expected)
+    let next = (head?.seq ?? 0) + 1
+    for (const r of checked) {
+      if (r.seq !== next++) throw new TypeError('records must be numbered on from the expected head')
+    }
+    if (checked.length === 0) return true
+    return this.#guard({ what: 'append audit records' }, () => {
+      // durable: this connection runs synchronous=NORMAL (WAL synced at checkpoints); an audit
+      // append syncs the WAL at its commit (FULL), which also makes every earlier commit durable
+      this.#db.pragma('synchronous = FULL')
+      try {
+        return this.#sql.write(() => this.#audit.append(checked, head))
+      } finally {
+        this.#db.pragma('synchronous = NORMAL')
+      }
+    })
+  }
+
+  async auditHead(): Promise<AuditHead | undefined> {
+    return this.#read('audit head', () => this.#audit.head())
+  }
+
+  async listAuditRecords(filter?: AuditFilter): Promise<AuditRecord[]> {
+    const f = checkAuditFilter(filter)
+    return this.#read('list audit records', () => this.#audit.list(f))
+  }
+
+  async readAuditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]> {
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0)
+      throw new TypeError('afterSeq must be a non-negative integer')
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError('limit must be a positive integer')
+    return this.#read('read audit records', () => this.#audit.read(afterSeq, limit))
+  }
+
+  // ----- policy versions -----
+
+  async addPolicyVersion(input: PolicyVersionInput): Promise<PolicyVersionRecord> {
+    const checked = check.checkPolicyVersionInput(input)
+    return this.#write('add policy version', () => this.#policies.add(checked, this.#clock()))
+  }
+
+  async getPolicyVersion(version?: number): Promise<PolicyVersionRecord | undefined> {
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1))
+      throw new TypeError('version must be a whole number >= 1')
+    return this.#read('get policy version', () => this.#policies.get(version))
+  }
+
+  async listPolicyVersions(): Promise<PolicyVersionRecord[]> {
+    return this.#read('list policy versions', () => this.#policies.list())
   }
 
   // ----- lifecycle -----

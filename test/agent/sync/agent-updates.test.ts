@@ -3,6 +3,7 @@
 // broken stream reconnects and catches up, and the periodic sync carries revocations too.
 import t from 'tap'
 import { RevocationSet } from '../../../agent/cache/revocation-set.js'
+import { TaintedAuthorities } from '../../../agent/cache/tainted-authorities.js'
 import { AgentUpdateWatch } from '../../../agent/sync/agent-update-watch.js'
 import { ServerClient } from '../../../agent/sync/server-client.js'
 import { waitUntil } from '../../helpers/wait-until.js'
@@ -89,4 +90,65 @@ t.test('an unauthenticated caller gets no stream', async (t) => {
     TypeError,
     'no agent SVID yet: refused before any call',
   )
+})
+
+t.test('a taint is pushed (complete set, on open and on change) and a revoke clears it', async (t) => {
+  const kit = await startServerKit()
+  t.teardown(() => kit.close())
+  await kit.createJoinToken('taint-token')
+  const client = new ServerClient({
+    address: kit.address,
+    trustDomain: kit.trustDomain,
+    bundle: kit.bundle(),
+  })
+  t.teardown(() => client.close())
+  await client.attest({ type: 'join_token', token: 'taint-token' })
+  const tainted = new TaintedAuthorities()
+  const heard: number[] = []
+  tainted.onChange(() => heard.push(tainted.size))
+  const watch = new AgentUpdateWatch({
+    connection: client,
+    revocations: new RevocationSet(),
+    tainted,
+    logger: recordingLogger(),
+    initialBackoffMs: 50,
+  })
+  const ac = new AbortController()
+  const running = watch.run(ac.signal)
+  t.teardown(async () => {
+    ac.abort()
+    await running
+  })
+  await waitUntil('the stream open', () => watch.health().connected, { timeoutMs: 5000 })
+  const oldKid = kit.ca.localAuthorities('jwt').active?.authorityId ?? ''
+  const next = await kit.ca.changeLocalAuthority('jwt', 'prepare')
+  await kit.ca.changeLocalAuthority('jwt', 'activate', next.authorityId)
+  await kit.ca.changeLocalAuthority('jwt', 'taint', oldKid)
+  const token = (kid: string) => `${Buffer.from(JSON.stringify({ kid })).toString('base64url')}.e30.x`
+  await waitUntil('the pushed taint', () => tainted.signedToken(token(oldKid)), { timeoutMs: 5000 })
+  t.notOk(tainted.signedToken(token(next.authorityId)), 'the active key is not tainted')
+
+  // a second agent connecting later gets the set when its stream opens
+  await kit.createJoinToken('late-token')
+  const late = new ServerClient({ address: kit.address, trustDomain: kit.trustDomain, bundle: kit.bundle() })
+  t.teardown(() => late.close())
+  await late.attest({ type: 'join_token', token: 'late-token' })
+  const lateSet = new TaintedAuthorities()
+  const lateWatch = new AgentUpdateWatch({
+    connection: late,
+    revocations: new RevocationSet(),
+    tainted: lateSet,
+    logger: recordingLogger(),
+  })
+  const ac2 = new AbortController()
+  const running2 = lateWatch.run(ac2.signal)
+  t.teardown(async () => {
+    ac2.abort()
+    await running2
+  })
+  await waitUntil('the taint on open', () => lateSet.signedToken(token(oldKid)), { timeoutMs: 5000 })
+
+  await kit.ca.changeLocalAuthority('jwt', 'revoke', oldKid)
+  await waitUntil('the cleared set', () => tainted.size === 0, { timeoutMs: 5000 })
+  t.same(heard, [1, 0])
 })

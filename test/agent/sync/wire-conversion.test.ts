@@ -27,6 +27,10 @@ function wireEntry(id: string, over: Partial<RegistrationEntry__Output> = {}): R
     task_scopes: [],
     max_task_ttl: 0,
     revoke_on_exit: false,
+    owner: '',
+    purpose: '',
+    risk: '',
+    expires_at: 0,
     ...over,
   }
 }
@@ -73,5 +77,15 @@ t.test('unchanged entries are reused from the previous sync; changed ones are co
   const third = answer([wireEntry('a', { revoke_on_exit: true })])
   t.not(third.entries[0], second.entries[0], 'revoke_on_exit turned on: converted again')
   t.equal(third.entries[0]!.revokeOnExit, true, 'revoke_on_exit reaches the cache')
+  previous = new Map(third.entries.map((e) => [e.id, e]))
+  const fourth = answer([
+    wireEntry('a', { revoke_on_exit: true, owner: 'ops', purpose: 'batch', risk: 'high' }),
+  ])
+  t.not(fourth.entries[0], third.entries[0], 'metadata changed: converted again')
+  t.match(
+    fourth.entries[0],
+    { owner: 'ops', purpose: 'batch', risk: 'high' },
+    'entry metadata reaches agent-side policy',
+  )
   t.throws(() => answer([wireEntry('a', { spiffe_id: 'not a SPIFFE ID' })]), { code: 'ERR_ENTRY_INVALID' })
 })

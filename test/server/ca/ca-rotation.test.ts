@@ -3,7 +3,8 @@
 // - retired keys stay in the bundle until every SVID they signed has expired, then leave;
 // - every bundle change bumps the sequence number by exactly one;
 // - no SVID minted during the run ever fails verification against the bundle current at
-//   the time of use (verifyX509Svid, openssl verify, validateJwtSvid);
+//   the time of use (verifyX509Svid, openssl verify, validateJwtSvid, validateWitSvid: the WIT
+//   key rotates like the JWT key);
 // - all of this holds across a restart in the middle.
 import t from 'tap'
 import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
@@ -11,6 +12,7 @@ import { validateJwtSvid } from '../../../certs/jwtsvid/validate-jwt-svid.js'
 import { generateKeyPair } from '../../../certs/keys/keys.js'
 import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
+import { validateWitSvid } from '../../../certs/witsvid/validate-wit-svid.js'
 import { readCertificateFacts } from '../../../certs/x509svid/certificate-facts.js'
 import { verifyX509Svid } from '../../../certs/x509svid/verify-x509-svid.js'
 import { CaManager, type CaManagerConfig } from '../../../server/ca/ca-manager.js'
@@ -65,6 +67,7 @@ t.test('rotation with tiny lifetimes never leaves a verification gap', async (t)
   const firstPublished = new Map<string, number>() // CA hex or kid -> time first seen in the store
   const x509s: X509Record[] = []
   const jwts: JwtRecord[] = []
+  const wits: JwtRecord[] = []
   const caNotAfter = new Map<string, number>()
   const activeAtRestart = new Set<string>()
   let restarted = false
@@ -141,6 +144,15 @@ t.test('rotation with tiny lifetimes never leaves a verification gap', async (t)
         t.fail(`JWT-SVID (kid ${j.kid}) failed at +${clock.ms - start} ms: ${e}`)
       }
     }
+    for (const w of wits) {
+      if (now >= w.expiresAt) continue
+      try {
+        validateWitSvid(w.token, { bundleFor: () => bundle, now })
+      } catch (e) {
+        failures++
+        t.fail(`WIT-SVID (kid ${w.kid}) failed at +${clock.ms - start} ms: ${e}`)
+      }
+    }
 
     // Sign: the signer must already be in the bundle, and have been there for the lead time.
     const ttl = step % 7 === 0 ? 30 : 5 // some SVIDs get clamped to the CA's notAfter
@@ -173,10 +185,18 @@ t.test('rotation with tiny lifetimes never leaves a verification gap', async (t)
     }
     jwts.push({ token: jwt.token, expiresAt: jwt.expiresAt, kid: signerKid })
 
+    const witKid = active.wit.find((a) => a.status === 'active')!.kid!
+    const wit = ca.signWitSvid({ spiffeId, workloadKey: publicKey, ttlSeconds: step % 5 === 0 ? 30 : 4 })
+    t.equal(kidOf(wit.token), witKid)
+    t.ok(bundle.findWitAuthority(witKid), 'the WIT key is in the bundle taken before signing')
+    t.notOk(bundle.findJwtAuthority(witKid), 'and is no JWT key')
+    wits.push({ token: wit.token, expiresAt: wit.expiresAt, kid: witKid })
+
     t.ok(ca.health().ok, 'healthy') || failures++
     clock.advance(TICK)
   }
   t.equal(failures, 0, 'no SVID ever failed verification against the bundle of its time')
+  t.ok(new Set(wits.map((w) => w.kid)).size >= 3, 'the WIT key rotated')
   t.ok(x509Checks > x509s.length * 2, `${x509Checks} verifyX509Svid checks of ${x509s.length} X509-SVIDs`)
   t.ok(opensslChecks > 50, `${opensslChecks} openssl verifications`)
 

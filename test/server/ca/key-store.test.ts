@@ -21,6 +21,7 @@ async function sampleJournal(): Promise<KeyJournal> {
         notBefore: new Date('2030-01-01T00:00:00Z'),
         notAfter: new Date('2030-01-02T00:00:00Z'),
         signedUntil: new Date('2030-01-01T21:00:00Z'),
+        tainted: true,
       },
       {
         id: 'x-active',
@@ -114,6 +115,14 @@ t.test('a damaged store is ERR_DATASTORE, never silently replaced', async (t) =>
     [
       'active without a key',
       '{"version":1,"jwt":[],"x509":[{"id":"a","status":"active","certificatePem":"x","notBefore":"2030-01-01T00:00:00Z","notAfter":"2030-01-02T00:00:00Z"}]}',
+    ],
+    [
+      'tainted not a boolean',
+      '{"version":1,"jwt":[],"x509":[{"id":"a","status":"retired","certificatePem":"x","notBefore":"2030-01-01T00:00:00Z","notAfter":"2030-01-02T00:00:00Z","tainted":"yes"}]}',
+    ],
+    [
+      'a tainted active authority',
+      '{"version":1,"jwt":[],"x509":[{"id":"a","status":"active","privateKeyPem":"k","certificatePem":"x","notBefore":"2030-01-01T00:00:00Z","notAfter":"2030-01-02T00:00:00Z","tainted":true}]}',
     ],
     [
       'bad date',

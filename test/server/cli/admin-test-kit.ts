@@ -13,6 +13,7 @@ import { runCli } from '../../../server/cli/run-cli.js'
 import type { DataStore } from '../../../server/datastore/datastore.js'
 import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { type AdminApiServer, startAdminApiServer } from '../../../server/endpoints/admin-api-server.js'
+import { PolicyStore } from '../../../server/policy/policy-store.js'
 import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { TaskService } from '../../../server/task/task-service.js'
 import { FakeClock, RecordingLogger } from '../ca/ca-test-kit.js'
@@ -38,6 +39,9 @@ export interface AdminFixture {
   logger: RecordingLogger
   server: AdminApiServer
   tasks: TaskService
+  policies: PolicyStore
+  /** The log level `logger get|set|reset` changes (launched at info). */
+  logLevel: { level: string; readonly launchLevel: string }
   /** Runs `sigil-server <argv>` in-process against this server (SIGIL_ADMIN_SOCKET set). */
   cli(argv: string[], env?: Record<string, string | undefined>): Promise<CliResult>
   close(): Promise<void>
@@ -105,7 +109,11 @@ export async function startAdminFixture(
     clock: now,
     defaultJwtSvidTtlSeconds: 300,
   })
+  const policies = await PolicyStore.open({ datastore, logger })
+  const logLevel = { level: 'info', launchLevel: 'info' }
   const server = await startAdminApiServer({
+    policies,
+    logLevel,
     tasks,
     socketPath,
     trustDomain: TD,
@@ -128,6 +136,8 @@ export async function startAdminFixture(
     logger,
     server,
     tasks,
+    policies,
+    logLevel,
     cli: (argv, env = {}) => runCaptured(argv, { SIGIL_ADMIN_SOCKET: socketPath, ...env }),
     async close() {
       await server.close()

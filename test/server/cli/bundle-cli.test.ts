@@ -40,7 +40,7 @@ t.test('bundle show --format spiffe prints the JWKS', async (t) => {
   const doc = JSON.parse(r.stdout)
   t.equal(doc.spiffe_sequence, current.sequenceNumber)
   t.equal(doc.spiffe_refresh_hint, 300)
-  t.same(doc.keys.map((k: { use: string }) => k.use).sort(), ['jwt-svid', 'x509-svid'])
+  t.same(doc.keys.map((k: { use: string }) => k.use).sort(), ['jwt-svid', 'wit-svid', 'x509-svid'])
   const json = JSON.parse((await f.cli(['bundle', 'show', '--format', 'spiffe', '--output', 'json'])).stdout)
   t.match(json, { trust_domain: 'example.org', sequence_number: current.sequenceNumber })
   t.same(json.bundle, doc)

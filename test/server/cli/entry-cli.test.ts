@@ -394,3 +394,53 @@ t.test('entry delete removes the entry; entry count counts', async (t) => {
   )
   t.match(json.entry, { spiffe_id: WEB })
 })
+
+t.test(
+  'entry create --entry-id and --entry-expiry (SPIRE -entryID, -entryExpiry); update changes the expiry',
+  async (t) => {
+    const r = await f.cli(createArgs(['--entry-id', 'web-prod:1', '--entry-expiry', '4000000000']))
+    t.equal(r.code, 0, r.stderr)
+    t.match(r.stdout, /Entry ID\s+: web-prod:1/)
+    t.match(r.stdout, /Entry expiry\s+: 2096-10-02T07:06:40Z/)
+    const stored = await f.datastore.getEntry('web-prod:1')
+    t.equal(stored?.entryExpiry, 4_000_000_000)
+
+    const taken = await f.cli([
+      'entry',
+      'create',
+      '--spiffe-id',
+      `${WEB}/2`,
+      '--parent-id',
+      AGENT,
+      '--selector',
+      'unix:uid:1001',
+      '--entry-id',
+      'web-prod:1',
+    ])
+    t.equal(taken.code, 2, 'a taken entry ID is ALREADY_EXISTS (exit 2)')
+    t.match(taken.stderr, /an entry with ID web-prod:1 already exists/)
+    oneLine(t, taken.stderr)
+    for (const bad of ['has space', '', 'x'.repeat(256), 'a/b']) {
+      const refused = await f.cli(createArgs(['--entry-id', bad]))
+      t.equal(refused.code, 2, `--entry-id ${JSON.stringify(bad.slice(0, 20))}`)
+    }
+    for (const bad of ['-1', 'tomorrow', '1e9', '99999999999999999']) {
+      const refused = await f.cli(createArgs(['--entry-expiry', bad]))
+      t.equal(refused.code, 2, `--entry-expiry ${bad}`)
+      t.match(refused.stderr, /entry-expiry/)
+    }
+    const spire = await f.cli([
+      'entry',
+      'update',
+      '-entryID',
+      'web-prod:1',
+      '-entryExpiry',
+      '0',
+      '--output',
+      'json',
+    ])
+    t.equal(spire.code, 0, spire.stderr)
+    t.equal(Number(JSON.parse(spire.stdout).entry.expires_at), 0, 'SPIRE flags: the expiry cleared')
+    t.equal((await f.datastore.getEntry('web-prod:1'))?.entryExpiry, 0)
+  },
+)

@@ -90,40 +90,55 @@ t.test('an entry the server refuses is reported with its status; the others are 
   t.equal((await f.datastore.listEntries()).length, 2)
 })
 
-t.test('--data - reads stdin; SPIRE-only fields are refused per entry', async (t) => {
-  const doc = {
-    entries: [
-      spireEntry(0),
-      { ...spireEntry(1), downstream: true },
-      { ...spireEntry(2), id: 'chosen-id' },
-      { ...spireEntry(3), expires_at: 1700000000 },
-      { ...spireEntry(4), bogus: 1 },
-      { ...spireEntry(5), spiffe_id: 'spiffe://example.org/as-string' },
-    ],
-  }
-  const out = capture()
-  const err = capture()
-  const code = await runCli(['entry', 'create', '--data', '-', '--output', 'json'], {
-    stdout: out.stream,
-    stderr: err.stream,
-    env: { SIGIL_ADMIN_SOCKET: f.socketPath },
-    stdin: Readable.from([Buffer.from(JSON.stringify(doc))]),
-  })
-  t.equal(code, 2, err.text())
-  const { results } = JSON.parse(out.text()) as { results: { status: { code: number; message: string } }[] }
-  t.same(
-    results.map((x) => x.status.code),
-    [0, 3, 3, 3, 3, 0],
-  )
-  t.match(results[1]?.status.message, /downstream/)
-  t.match(results[2]?.status.message, /server assigns entry IDs/)
-  t.match(results[3]?.status.message, /do not expire/)
-  t.match(results[4]?.status.message, /unknown field "bogus"/)
-  t.same((await f.datastore.listEntries()).map((e) => e.spiffeId).sort(), [
-    'spiffe://example.org/as-string',
-    'spiffe://example.org/svc/0',
-  ])
-})
+t.test(
+  '--data - reads stdin; SPIRE-only fields are refused per entry; id and expires_at are kept',
+  async (t) => {
+    const doc = {
+      entries: [
+        spireEntry(0),
+        { ...spireEntry(1), downstream: true },
+        { ...spireEntry(2), id: 'chosen-id' },
+        { ...spireEntry(3), expires_at: 4_000_000_000 },
+        { ...spireEntry(4), bogus: 1 },
+        { ...spireEntry(5), spiffe_id: 'spiffe://example.org/as-string' },
+        { ...spireEntry(6), id: 'bad id!' },
+        { ...spireEntry(7), id: 'chosen-id' },
+        { ...spireEntry(8), entry_expiry: '4000000001' },
+        { ...spireEntry(9), expires_at: 'soon' },
+      ],
+    }
+    const out = capture()
+    const err = capture()
+    const code = await runCli(['entry', 'create', '--data', '-', '--output', 'json'], {
+      stdout: out.stream,
+      stderr: err.stream,
+      env: { SIGIL_ADMIN_SOCKET: f.socketPath },
+      stdin: Readable.from([Buffer.from(JSON.stringify(doc))]),
+    })
+    t.equal(code, 2, err.text())
+    const { results } = JSON.parse(out.text()) as { results: { status: { code: number; message: string } }[] }
+    t.same(
+      results.map((x) => x.status.code),
+      [0, 3, 0, 0, 3, 0, 3, 6, 0, 3],
+    )
+    t.match(results[1]?.status.message, /downstream/)
+    t.match(results[4]?.status.message, /unknown field "bogus"/)
+    t.match(results[6]?.status.message, /id: 1 to 255 characters/)
+    t.match(results[7]?.status.message, /chosen-id already exists/)
+    t.match(results[9]?.status.message, /expires_at: unix seconds/)
+    const stored = await f.datastore.listEntries()
+    t.same(stored.map((e) => e.spiffeId).sort(), [
+      'spiffe://example.org/as-string',
+      'spiffe://example.org/svc/0',
+      'spiffe://example.org/svc/2',
+      'spiffe://example.org/svc/3',
+      'spiffe://example.org/svc/8',
+    ])
+    t.equal(stored.find((e) => e.spiffeId.endsWith('/svc/2'))?.id, 'chosen-id', 'the caller-chosen ID')
+    t.equal(stored.find((e) => e.spiffeId.endsWith('/svc/3'))?.entryExpiry, 4_000_000_000, 'expires_at')
+    t.equal(stored.find((e) => e.spiffeId.endsWith('/svc/8'))?.entryExpiry, 4_000_000_001, 'entry_expiry')
+  },
+)
 
 t.test(
   'a file that is not {"entries":[...]} is refused whole; entry flags with --data are refused',

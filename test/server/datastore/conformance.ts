@@ -8,13 +8,17 @@
  */
 import type { Test } from 'tap'
 import { agentTests } from './conformance/agents.js'
+import { approvalTests } from './conformance/approvals.js'
+import { auditTests } from './conformance/audit.js'
 import { authorizationTests } from './conformance/authorization.js'
 import { bundleTests } from './conformance/bundles.js'
 import { entryTests } from './conformance/entries.js'
+import { entryExpiryTests } from './conformance/entry-expiry.js'
 import { federationTests } from './conformance/federation.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
+import { policyTests } from './conformance/policies.js'
 import { revocationTests } from './conformance/revocations.js'
 import { type MakeLocation, sharedStoreTests } from './conformance/shared-store.js'
 import { taskTests } from './conformance/tasks.js'
@@ -32,8 +36,12 @@ export function runDataStoreConformance(t: Test, makeLocation: MakeLocation): vo
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
+  approvalTests(t, makeStore)
   federationTests(t, makeStore)
   sharedStoreTests(t, makeLocation)
+  auditTests(t, makeStore)
+  policyTests(t, makeStore)
+  entryExpiryTests(t, makeStore)
 
   t.test('a closed store refuses every call with ERR_DATASTORE', async (t) => {
     const ds = await makeStore()

@@ -3,6 +3,7 @@
 // password, the database going away and coming back, the statement timeout, atomicity.
 import pg from 'pg'
 import t from 'tap'
+import { sealAuditRecords } from '../../../server/audit/audit-chain.js'
 import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { PG_MIGRATIONS } from '../../../server/datastore/postgres/migrations.js'
 import { PostgresDataStore } from '../../../server/datastore/postgres/postgres-data-store.js'
@@ -63,12 +64,15 @@ t.test('the schema is in place and versioned', async (t) => {
     tables.rows.map((r) => r.tablename),
     [
       'agent_selectors',
+      'approvals',
       'attested_agents',
+      'audit_records',
       'bundles',
       'entry_selectors',
       'federation_relationships',
       'issued_svids',
       'join_tokens',
+      'policy_versions',
       'registration_entries',
       'revocations',
       'schema_migrations',
@@ -79,6 +83,41 @@ t.test('the schema is in place and versioned', async (t) => {
       'used_join_tokens',
     ],
   )
+})
+
+t.test('audit records: SQL cannot change them, and two servers racing on one head append once', async (t) => {
+  const url = await freshUrl()
+  const [a, b] = await Promise.all([open(url), open(url)])
+  t.teardown(() => Promise.all([a.close(), b.close()]))
+  const record = (i: number) => ({
+    at: 1_900_000_000_000 + i,
+    kind: 'admin_operation',
+    decision: 'allow' as const,
+    spiffeId: '',
+    taskId: '',
+    serialOrJti: '',
+    actor: `server-${i}`,
+    details: '{}',
+  })
+  const first = sealAuditRecords(undefined, [record(1)])
+  t.equal(await a.appendAuditRecords(first, undefined), true)
+  const head = { seq: 1, hash: first[0]!.hash }
+  // both sealed against the same head: exactly one lands, the other is told to re-read the head
+  const results = await Promise.all([
+    a.appendAuditRecords(sealAuditRecords(head, [record(2)]), head),
+    b.appendAuditRecords(sealAuditRecords(head, [record(3)]), head),
+  ])
+  t.same(
+    results.filter((r) => r),
+    [true],
+    'one winner',
+  )
+  t.equal((await b.readAuditRecords(0, 10)).length, 2, 'the chain did not fork')
+  const db = await raw(t, url)
+  await t.rejects(db.query("UPDATE audit_records SET kind = 'x' WHERE seq = 1"), /append-only/)
+  await t.rejects(db.query('DELETE FROM audit_records'), /append-only/)
+  await t.rejects(db.query('TRUNCATE audit_records'), /append-only/)
+  t.equal((await a.readAuditRecords(0, 10)).length, 2)
 })
 
 t.test('two servers opening a new database at once migrate it once', async (t) => {

@@ -64,12 +64,15 @@ t.test('WAL journal mode and the schema are in place', async (t) => {
   const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all()
   t.same(tables, [
     'agent_selectors',
+    'approvals',
     'attested_agents',
+    'audit_records',
     'bundles',
     'entry_selectors',
     'federation_relationships',
     'issued_svids',
     'join_tokens',
+    'policy_versions',
     'registration_entries',
     'revocations',
     'schema_migrations',

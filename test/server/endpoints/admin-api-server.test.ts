@@ -1,7 +1,9 @@
+import { readlinkSync } from 'node:fs'
 import { chmod, lstat, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { AuditTrail } from '../../../server/audit/audit-trail.js'
 import { AdminClient } from '../../../server/cli/admin-client.js'
 import { type AdminApiServerConfig, startAdminApiServer } from '../../../server/endpoints/admin-api-server.js'
 import { type AdminFixture, makeStaleSocket, startAdminFixture, TD } from '../cli/admin-test-kit.js'
@@ -90,4 +92,32 @@ t.test('close is idempotent and waits for the server', async (t) => {
   await Promise.all([server.close(), server.close()])
   await server.close()
   await t.rejects(lstat(path), { code: 'ENOENT' })
+})
+
+t.test("with an audit trail, each call is recorded with the caller's kernel peer credentials", async (t) => {
+  const audit = new AuditTrail({ datastore: f.datastore, logger: f.logger })
+  const path = join(scratch, 'audited.sock')
+  const server = await startAdminApiServer({ ...config(path), audit })
+  t.teardown(() => server.close())
+  t.equal(await count(path), 0)
+  const [record] = await audit.list({ kindPrefix: 'admin_', limit: 1 })
+  t.same(JSON.parse(record?.actor ?? '{}'), {
+    exe: readlinkSync('/proc/self/exe'),
+    pid: process.pid,
+    uid: process.getuid?.(),
+  })
+  t.match(JSON.parse(record?.details ?? '{}'), { method: 'CountEntries' })
+})
+
+t.test('a connection whose peer credentials cannot be read is closed', async (t) => {
+  const path = join(scratch, 'nopeer.sock')
+  const server = await startAdminApiServer({
+    ...config(path),
+    readPeer: () => {
+      throw new Error('no peer credentials')
+    },
+  })
+  t.teardown(() => server.close())
+  await t.rejects(count(path), { name: 'AdminCallError', message: /cannot reach the admin API/ })
+  t.match(f.logger.text(), /admin connection refused: cannot read its peer credentials/)
 })

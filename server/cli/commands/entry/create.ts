@@ -47,6 +47,11 @@ export const run = adminVerb({
           ...ENTRY_VALUE_OPTIONS['parent-id'],
           description: `${ENTRY_VALUE_OPTIONS['parent-id'].description} (required without --node or --data)`,
         },
+        'entry-id': {
+          hint: 'id',
+          description:
+            "The new entry's ID (1-255 of A-Z a-z 0-9 . _ : -; default: a server-assigned UUID); taken: refused",
+        },
         data: {
           hint: 'file',
           description:
@@ -71,6 +76,7 @@ export const run = adminVerb({
       throw new UsageError('--node entries hang under the server ID; leave out --parent-id')
     }
     const { entry } = entryFromFlags(v)
+    if (v['entry-id'] !== undefined) entry.id = entryIdFlag(v['entry-id'])
     const res = await ctx
       .admin()
       .call('CreateEntry', { entry, allow_script_only: v['allow-script-only'] === true })
@@ -90,13 +96,21 @@ interface BatchResult {
   entry?: RegistrationEntry | RegistrationEntry__Output
 }
 
+/** `--entry-id`: checked here as the server checks it. */
+function entryIdFlag(value: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,255}$/.test(value)) {
+    throw new UsageError('--entry-id: 1 to 255 characters of A-Z a-z 0-9 . _ : -')
+  }
+  return value
+}
+
 async function createFromData(
-  v: EntryFlagValues,
+  v: EntryFlagValues & { readonly 'entry-id'?: string | undefined },
   data: string,
   allowScriptOnly: boolean,
   ctx: AdminVerbContext,
 ): Promise<number> {
-  if (entryFromFlags(v).mask.length > 0)
+  if (entryFromFlags(v).mask.length > 0 || v['entry-id'] !== undefined)
     throw new UsageError('--data takes the entries from the file; leave out the entry flags')
   const parsed = parseSpireEntries(
     await readInput(data, ctx.io.stdin ?? process.stdin, MAX_DATA_BYTES, 'data'),

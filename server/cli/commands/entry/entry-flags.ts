@@ -21,6 +21,14 @@ export const ENTRY_VALUE_OPTIONS = {
     hint: 'duration',
     description: 'Longest task a workload of this entry may begin, e.g. 10m (0: the server default, 1h)',
   },
+  owner: { hint: 'text', description: 'Who answers for this identity (seen by policy and audit)' },
+  purpose: { hint: 'text', description: 'What this identity is for (seen by policy and audit)' },
+  risk: { hint: 'level', description: 'Risk rating: low, medium or high ("" clears it; seen by policy)' },
+  'entry-expiry': {
+    hint: 'unix-seconds',
+    description:
+      'When the entry expires, unix seconds (0: never); an expired entry matches nothing and is pruned',
+  },
 } as const
 
 /** Repeatable entry flags. */
@@ -67,6 +75,10 @@ export interface EntryFlagValues {
   readonly 'task-scope'?: string[] | undefined
   readonly 'max-task-ttl'?: string | undefined
   readonly 'revoke-on-exit'?: boolean | undefined
+  readonly owner?: string | undefined
+  readonly purpose?: string | undefined
+  readonly risk?: string | undefined
+  readonly 'entry-expiry'?: string | undefined
 }
 
 /**
@@ -131,7 +143,39 @@ export function entryFromFlags(v: EntryFlagValues): { entry: RegistrationEntry; 
     entry.revoke_on_exit = v['revoke-on-exit']
     mask.push('revoke_on_exit')
   }
+  for (const field of ['owner', 'purpose'] as const) {
+    const value = v[field]
+    if (value === undefined) continue
+    entry[field] = value
+    mask.push(field)
+  }
+  if (v.risk !== undefined) {
+    entry.risk = riskFlag(v.risk, '--risk')
+    mask.push('risk')
+  }
+  if (v['entry-expiry'] !== undefined) {
+    entry.expires_at = entryExpiryFlag(v['entry-expiry'])
+    mask.push('expires_at')
+  }
   return { entry, mask }
+}
+
+/** A risk rating: low, medium, high, or `''` (not rated). */
+export function riskFlag(value: string, flag: string): string {
+  if (value === '' || value === 'low' || value === 'medium' || value === 'high') return value
+  throw new SigilError('ERR_INVALID_ARGUMENT', `${flag}: expected low, medium or high`)
+}
+
+/** `--entry-expiry`: unix seconds, 0 = never. */
+function entryExpiryFlag(value: string): number {
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN
+  if (!Number.isSafeInteger(n) || n > 253_402_300_799) {
+    throw new SigilError(
+      'ERR_INVALID_ARGUMENT',
+      '--entry-expiry: unix seconds (0: never), at most 9999-12-31',
+    )
+  }
+  return n
 }
 
 /** `--task-scope` values: non-empty, no whitespace (a Txn-Token's scope is space-separated). */

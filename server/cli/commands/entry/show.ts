@@ -45,6 +45,13 @@ export const run = adminVerb({
             'How --selector matches: superset (default: the entry has every one), exact, any (at least one), subset (the entry has only given ones)',
         },
         hint: { hint: 'text', description: 'Only entries with this hint' },
+        owner: { hint: 'text', description: 'Only entries with this owner' },
+        purpose: { hint: 'text', description: 'Only entries with this purpose' },
+        risk: {
+          hint: 'level',
+          validOptions: ['low', 'medium', 'high'],
+          description: 'Only entries with this risk rating',
+        },
       }),
   run: async (v, ctx) => {
     const selectors = selectorFlags(v.selector ?? [])
@@ -71,7 +78,10 @@ export const run = adminVerb({
         (e) =>
           (mode === 'superset' || selectorsMatch(mode, e, wanted)) &&
           federatesWith.every((td) => (e.federates_with ?? []).map(tdName).includes(tdName(td))) &&
-          (v.hint === undefined || e.hint === v.hint),
+          (v.hint === undefined || e.hint === v.hint) &&
+          (v.owner === undefined || e.owner === v.owner) &&
+          (v.purpose === undefined || e.purpose === v.purpose) &&
+          (v.risk === undefined || e.risk === v.risk),
       ),
     }
     printResult(ctx.io, ctx.format, res, () => formatList(res.entries, formatEntry, 'entry', 'entries'))

@@ -4,8 +4,9 @@
  * `spiffe://…` string is accepted too — selectors as `[{"type","value"}]`, TTLs in seconds,
  * dns_names, admin, federates_with, hint). Each entry is checked on its own, the way the flags
  * of one `entry create` are: a bad entry becomes an error for that entry alone, not for the
- * file. Fields Sigil has no meaning for are refused for the entry (`downstream`, `expires_at`,
- * `store_svid`, a caller-chosen `id`), never silently dropped; unknown fields too.
+ * file. `id` (a caller-chosen entry ID) and `expires_at` (unix seconds; `entry_expiry` is accepted
+ * as its alias) are kept. Fields Sigil has no meaning for are refused for the entry
+ * (`downstream`, `store_svid`), never silently dropped; unknown fields too.
  */
 import { SigilError } from '../../../../certs/errors.js'
 import type { RegistrationEntry } from '../../../../proto/generated/sigil/common/v1/RegistrationEntry.js'
@@ -16,6 +17,7 @@ import {
   spiffeIdFlag,
   trustDomainIdFlags,
 } from '../../flag-values.js'
+import { riskFlag } from './entry-flags.js'
 
 /** The largest `--data` input read (a million-entry file is about 300 MB; this allows ~200k). */
 export const MAX_DATA_BYTES = 64 * 1024 * 1024
@@ -36,9 +38,14 @@ const KNOWN = new Set([
   'federates_with',
   'hint',
   'expires_at',
+  'entry_expiry',
   'store_svid',
   'revision_number',
   'created_at',
+  // Sigil's operator metadata (issue 14)
+  'owner',
+  'purpose',
+  'risk',
 ])
 
 /**
@@ -72,18 +79,24 @@ function entryFromSpire(raw: unknown): RegistrationEntry {
   if (!isObject(raw)) throw invalid('an entry must be a JSON object')
   for (const k of Object.keys(raw)) if (!KNOWN.has(k)) throw invalid(`unknown field "${k.slice(0, 64)}"`)
   if (raw.id !== undefined && raw.id !== '') {
-    throw invalid('id: the server assigns entry IDs; leave it out')
+    if (typeof raw.id !== 'string' || !/^[A-Za-z0-9._:-]{1,255}$/.test(raw.id)) {
+      throw invalid('id: 1 to 255 characters of A-Z a-z 0-9 . _ : - (or leave it out)')
+    }
   }
   if (raw.downstream === true) throw invalid('downstream: Sigil has no downstream servers')
   if (raw.store_svid === true) throw invalid('store_svid: Sigil has no SVIDStore plugins')
-  if (raw.expires_at !== undefined && raw.expires_at !== 0 && raw.expires_at !== '0') {
-    throw invalid('expires_at: Sigil entries do not expire')
+  if (raw.expires_at !== undefined && raw.entry_expiry !== undefined) {
+    throw invalid('expires_at and entry_expiry are the same field; give one')
   }
+  const expiry = raw.expires_at ?? raw.entry_expiry
   const entry: RegistrationEntry = {
     spiffe_id: spiffeIdFlag(idText(raw.spiffe_id, 'spiffe_id'), 'spiffe_id'),
     parent_id: spiffeIdFlag(idText(raw.parent_id, 'parent_id'), 'parent_id'),
     selectors: selectorFlags(selectorTexts(raw.selectors), 'selectors'),
   }
+  if (typeof raw.id === 'string' && raw.id !== '') entry.id = raw.id
+  if (expiry !== undefined)
+    entry.expires_at = unixSeconds(expiry, raw.expires_at !== undefined ? 'expires_at' : 'entry_expiry')
   if (raw.x509_svid_ttl !== undefined) entry.x509_svid_ttl = ttl(raw.x509_svid_ttl, 'x509_svid_ttl')
   if (raw.jwt_svid_ttl !== undefined) entry.jwt_svid_ttl = ttl(raw.jwt_svid_ttl, 'jwt_svid_ttl')
   if (raw.dns_names !== undefined)
@@ -99,7 +112,22 @@ function entryFromSpire(raw: unknown): RegistrationEntry {
     if (typeof raw.hint !== 'string') throw invalid('hint: expected a string')
     entry.hint = raw.hint
   }
+  for (const field of ['owner', 'purpose', 'risk'] as const) {
+    const value = raw[field]
+    if (value === undefined) continue
+    if (typeof value !== 'string') throw invalid(`${field}: expected a string`)
+    entry[field] = field === 'risk' ? riskFlag(value, 'risk') : value
+  }
   return entry
+}
+
+/** Unix seconds (a number or a decimal string, as protojson writes int64), 0 = never. */
+function unixSeconds(v: unknown, field: string): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : Number.NaN
+  if (!Number.isSafeInteger(n) || n < 0 || n > 253_402_300_799) {
+    throw invalid(`${field}: unix seconds (0: never)`)
+  }
+  return n
 }
 
 function idText(v: unknown, field: string): string {

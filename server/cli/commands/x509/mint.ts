@@ -3,18 +3,17 @@
  * first, then intermediates), `key.pem` (PKCS#8, mode 0600) and `bundle.pem` (the X.509
  * roots), each through a temporary file and a rename; without it, prints all three.
  */
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { generateKeyPair, privateKeyToPkcs8Pem, publicKeyToSpkiDer } from '../../../../certs/keys/keys.js'
 import { readCertificateFacts } from '../../../../certs/x509svid/certificate-facts.js'
 import { createCsr } from '../../../../certs/x509svid/csr.js'
 import { certificatesToPem } from '../../../../certs/x509svid/pem.js'
 import { EXIT_OK } from '../../../../common/cli/cli-io.js'
-import { errorText } from '../../../../common/errors/error-text.js'
 import { adminVerb, printResult } from '../../admin-verb.js'
 import { decodeBundleMessage } from '../../bundle-message.js'
 import { dnsNameFlags, spiffeIdFlag, ttlFlag } from '../../flag-values.js'
 import { isoTime } from '../../format-records.js'
+import { writeCredentialFiles } from '../../write-credential-files.js'
 
 /** Runs the verb. */
 export const run = adminVerb({
@@ -85,25 +84,10 @@ async function writeSvidFiles(
   dir: string,
   pems: { svid: string; key: string; bundle: string },
 ): Promise<{ svid: string; key: string; bundle: string }> {
-  const files = { svid: join(dir, 'svid.pem'), key: join(dir, 'key.pem'), bundle: join(dir, 'bundle.pem') }
-  const staged: [string, string][] = []
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    for (const [name, mode] of [
-      ['key', 0o600],
-      ['svid', 0o644],
-      ['bundle', 0o644],
-    ] as const) {
-      const tmp = `${files[name]}.${process.pid}.tmp`
-      staged.push([tmp, files[name]])
-      await writeFile(tmp, pems[name], { mode })
-      await chmod(tmp, mode)
-    }
-    for (const [tmp, path] of staged) await rename(tmp, path)
-  } catch (cause) {
-    await Promise.all(staged.map(([tmp]) => rm(tmp, { force: true })))
-    const reason = errorText(cause)
-    throw new Error(`--write: cannot write into ${dir}: ${reason}`, { cause })
-  }
-  return files
+  const [key, svid, bundle] = await writeCredentialFiles(dir, [
+    { name: 'key.pem', content: pems.key, mode: 0o600 },
+    { name: 'svid.pem', content: pems.svid, mode: 0o644 },
+    { name: 'bundle.pem', content: pems.bundle, mode: 0o644 },
+  ])
+  return { svid: svid as string, key: key as string, bundle: bundle as string }
 }

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import { generateKeyPair } from '../../../../certs/keys/keys.js'
 import { createCsr } from '../../../../certs/x509svid/csr.js'
 import { AdminCallError, AdminClient } from '../../../../server/cli/admin-client.js'
+import { ADMIN_MAX_RECEIVE_BYTES } from '../../../../server/endpoints/admin-api-server.js'
 import { type AdminFixture, startAdminFixture } from '../../cli/admin-test-kit.js'
 
 const WEB = 'spiffe://example.org/web'
@@ -57,7 +58,7 @@ async function refused(
 
 t.test('CreateEntry refuses malformed entries with INVALID_ARGUMENT', async (t) => {
   const cases: [string, Record<string, unknown>, string][] = [
-    ['server-assigned id', { id: 'x' }, 'ERR_INVALID_ARGUMENT'],
+    ['malformed caller-chosen id', { id: 'has space' }, 'ERR_INVALID_ARGUMENT'],
     ['server-assigned revision', { revision_number: 3 }, 'ERR_INVALID_ARGUMENT'],
     ['empty spiffe_id', { spiffe_id: '' }, 'ERR_INVALID_ARGUMENT'],
     ['trust domain ID', { spiffe_id: 'spiffe://example.org' }, 'ERR_SPIFFE_ID_INVALID'],
@@ -237,7 +238,7 @@ t.test('MintJwtSvid refuses empty audiences', async (t) => {
 t.test('an oversized request is refused and the server keeps serving', async (t) => {
   await refused(
     t,
-    admin.call('CreateEntry', { entry: entry({ hint: 'x'.repeat(2 * 1024 * 1024) }) }),
+    admin.call('CreateEntry', { entry: entry({ hint: 'x'.repeat(ADMIN_MAX_RECEIVE_BYTES + 1024) }) }),
     status.RESOURCE_EXHAUSTED,
   )
   const { count } = await admin.call('CountEntries', {})

@@ -278,6 +278,7 @@ export function unary<Res>(
     | 'SyncAuthorizedEntries'
     | 'BatchNewX509Svid'
     | 'NewJwtSvid'
+    | 'NewWitSvid'
     | 'GetBundle'
     | 'BeginTask'
     | 'FetchTaskJwtSvid'

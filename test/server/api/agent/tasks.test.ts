@@ -102,7 +102,12 @@ t.test('begin → Txn-Token → task JWT-SVID → end, all recorded; the hook ge
     (e) => e,
   )
   t.equal(refused.code, status.PERMISSION_DENIED, 'audience outside the scope')
-  t.equal((await end({ task_id: res.task_id })).outcome, 'completed')
+  t.match(refused.details, /outside the task's scope; the task has drifted/)
+  t.match(await kit.ds.getTask(res.task_id), {
+    state: 'ended',
+    outcome: 'drifted',
+    endReason: /outside the task's scope/,
+  })
   const again = await end({ task_id: res.task_id }).catch((e) => e)
   t.equal(again.code, status.FAILED_PRECONDITION)
   t.equal(sigilCode(again), 'ERR_TASK_ENDED')
@@ -113,8 +118,8 @@ t.test('begin → Txn-Token → task JWT-SVID → end, all recorded; the hook ge
     ['begun', 'jwt_issued', 'jwt_refused', 'ended', 'end_refused', 'jwt_refused'],
   )
   t.equal(ended.length, 1)
-  t.same(ended[0]![1].map((c) => c.kind).sort(), ['jwt', 'txn'])
-  t.equal(ended[0]![0].outcome, 'completed')
+  t.same(ended[0]![1].map((c) => c.kind).sort(), ['jwt', 'txn'], 'drift revokes every credential')
+  t.equal(ended[0]![0].outcome, 'drifted')
   const missing = await fetch({ task_id: 'nope' }).catch((e) => e)
   t.equal(missing.code, status.NOT_FOUND)
 })

@@ -58,3 +58,26 @@ t.test('the real migrations apply to an empty database with foreign keys on', as
   t.same(db.pragma('foreign_key_check'), [])
   t.same(db.pragma('integrity_check', { simple: true }), 'ok')
 })
+
+t.test("the policy migration keeps every task, credential and event while adding 'drifted'", async (t) => {
+  const db = new Database(`${t.testdir()}/m.db`)
+  t.teardown(() => db.close())
+  db.pragma('foreign_keys = ON')
+  const policyMigration = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE policy_versions'))
+  t.ok(policyMigration > 0)
+  migrate(db, MIGRATIONS.slice(0, policyMigration), NOW)
+  db.exec(`INSERT INTO tasks (id, state, spiffe_id, entry_id, agent_id, process_key, subject, purpose, scope,
+    created_at, deadline) VALUES ('t1', 'active', 'spiffe://td/a', 'e', 'spiffe://td/agent', '1:2', 'spiffe://td/a',
+    'p', '["aud"]', 1, 2);
+    INSERT INTO task_credentials (task_id, kind, credential, issued_at, expires_at) VALUES ('t1', 'txn', 't1', 1, 2);
+    INSERT INTO task_events (task_id, at, event) VALUES ('t1', 1, 'begun');`)
+  t.throws(() => db.exec("UPDATE tasks SET state = 'ended', outcome = 'drifted', ended_at = 3"), /CHECK/)
+  t.equal(migrate(db, MIGRATIONS, NOW), MIGRATIONS.length)
+  t.same(db.prepare('SELECT COUNT(*) FROM task_credentials').pluck().get(), 1)
+  t.same(db.prepare('SELECT event FROM task_events').pluck().all(), ['begun'])
+  db.exec("UPDATE tasks SET state = 'ended', outcome = 'drifted', ended_at = 3")
+  db.exec("DELETE FROM tasks WHERE id = 't1'")
+  t.same(db.prepare('SELECT COUNT(*) FROM task_events').pluck().get(), 0, 'the cascade still points at tasks')
+  t.same(db.pragma('foreign_key_check'), [])
+  t.same(db.pragma('integrity_check', { simple: true }), 'ok')
+})

@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ApproveApprovalRequest as _sigil_admin_v1_ApproveApprovalRequest, ApproveApprovalRequest__Output as _sigil_admin_v1_ApproveApprovalRequest__Output } from '../../../sigil/admin/v1/ApproveApprovalRequest.js';
+import type { ApproveApprovalResponse as _sigil_admin_v1_ApproveApprovalResponse, ApproveApprovalResponse__Output as _sigil_admin_v1_ApproveApprovalResponse__Output } from '../../../sigil/admin/v1/ApproveApprovalResponse.js';
 import type { BanAgentRequest as _sigil_admin_v1_BanAgentRequest, BanAgentRequest__Output as _sigil_admin_v1_BanAgentRequest__Output } from '../../../sigil/admin/v1/BanAgentRequest.js';
 import type { BanAgentResponse as _sigil_admin_v1_BanAgentResponse, BanAgentResponse__Output as _sigil_admin_v1_BanAgentResponse__Output } from '../../../sigil/admin/v1/BanAgentResponse.js';
 import type { CountEntriesRequest as _sigil_admin_v1_CountEntriesRequest, CountEntriesRequest__Output as _sigil_admin_v1_CountEntriesRequest__Output } from '../../../sigil/admin/v1/CountEntriesRequest.js';
@@ -17,48 +19,119 @@ import type { DeleteEntryRequest as _sigil_admin_v1_DeleteEntryRequest, DeleteEn
 import type { DeleteEntryResponse as _sigil_admin_v1_DeleteEntryResponse, DeleteEntryResponse__Output as _sigil_admin_v1_DeleteEntryResponse__Output } from '../../../sigil/admin/v1/DeleteEntryResponse.js';
 import type { DeleteFederatedBundleResponse as _sigil_admin_v1_DeleteFederatedBundleResponse, DeleteFederatedBundleResponse__Output as _sigil_admin_v1_DeleteFederatedBundleResponse__Output } from '../../../sigil/admin/v1/DeleteFederatedBundleResponse.js';
 import type { DeleteFederationRelationshipResponse as _sigil_admin_v1_DeleteFederationRelationshipResponse, DeleteFederationRelationshipResponse__Output as _sigil_admin_v1_DeleteFederationRelationshipResponse__Output } from '../../../sigil/admin/v1/DeleteFederationRelationshipResponse.js';
+import type { DenyApprovalRequest as _sigil_admin_v1_DenyApprovalRequest, DenyApprovalRequest__Output as _sigil_admin_v1_DenyApprovalRequest__Output } from '../../../sigil/admin/v1/DenyApprovalRequest.js';
+import type { DenyApprovalResponse as _sigil_admin_v1_DenyApprovalResponse, DenyApprovalResponse__Output as _sigil_admin_v1_DenyApprovalResponse__Output } from '../../../sigil/admin/v1/DenyApprovalResponse.js';
 import type { EndTaskRequest as _sigil_admin_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_admin_v1_EndTaskRequest__Output } from '../../../sigil/admin/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_admin_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_admin_v1_EndTaskResponse__Output } from '../../../sigil/admin/v1/EndTaskResponse.js';
 import type { EvictAgentRequest as _sigil_admin_v1_EvictAgentRequest, EvictAgentRequest__Output as _sigil_admin_v1_EvictAgentRequest__Output } from '../../../sigil/admin/v1/EvictAgentRequest.js';
 import type { EvictAgentResponse as _sigil_admin_v1_EvictAgentResponse, EvictAgentResponse__Output as _sigil_admin_v1_EvictAgentResponse__Output } from '../../../sigil/admin/v1/EvictAgentResponse.js';
+import type { ExplainSvidRequest as _sigil_admin_v1_ExplainSvidRequest, ExplainSvidRequest__Output as _sigil_admin_v1_ExplainSvidRequest__Output } from '../../../sigil/admin/v1/ExplainSvidRequest.js';
+import type { ExplainSvidResponse as _sigil_admin_v1_ExplainSvidResponse, ExplainSvidResponse__Output as _sigil_admin_v1_ExplainSvidResponse__Output } from '../../../sigil/admin/v1/ExplainSvidResponse.js';
 import type { FederationRelationshipRequest as _sigil_admin_v1_FederationRelationshipRequest, FederationRelationshipRequest__Output as _sigil_admin_v1_FederationRelationshipRequest__Output } from '../../../sigil/admin/v1/FederationRelationshipRequest.js';
 import type { FederationRelationshipResponse as _sigil_admin_v1_FederationRelationshipResponse, FederationRelationshipResponse__Output as _sigil_admin_v1_FederationRelationshipResponse__Output } from '../../../sigil/admin/v1/FederationRelationshipResponse.js';
 import type { GetAgentRequest as _sigil_admin_v1_GetAgentRequest, GetAgentRequest__Output as _sigil_admin_v1_GetAgentRequest__Output } from '../../../sigil/admin/v1/GetAgentRequest.js';
 import type { GetAgentResponse as _sigil_admin_v1_GetAgentResponse, GetAgentResponse__Output as _sigil_admin_v1_GetAgentResponse__Output } from '../../../sigil/admin/v1/GetAgentResponse.js';
 import type { GetBundleRequest as _sigil_admin_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_admin_v1_GetBundleRequest__Output } from '../../../sigil/admin/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_admin_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_admin_v1_GetBundleResponse__Output } from '../../../sigil/admin/v1/GetBundleResponse.js';
+import type { GetLocalAuthoritiesRequest as _sigil_admin_v1_GetLocalAuthoritiesRequest, GetLocalAuthoritiesRequest__Output as _sigil_admin_v1_GetLocalAuthoritiesRequest__Output } from '../../../sigil/admin/v1/GetLocalAuthoritiesRequest.js';
+import type { GetLocalAuthoritiesResponse as _sigil_admin_v1_GetLocalAuthoritiesResponse, GetLocalAuthoritiesResponse__Output as _sigil_admin_v1_GetLocalAuthoritiesResponse__Output } from '../../../sigil/admin/v1/GetLocalAuthoritiesResponse.js';
+import type { GetLoggerRequest as _sigil_admin_v1_GetLoggerRequest, GetLoggerRequest__Output as _sigil_admin_v1_GetLoggerRequest__Output } from '../../../sigil/admin/v1/GetLoggerRequest.js';
+import type { GetPolicyRequest as _sigil_admin_v1_GetPolicyRequest, GetPolicyRequest__Output as _sigil_admin_v1_GetPolicyRequest__Output } from '../../../sigil/admin/v1/GetPolicyRequest.js';
+import type { GetPolicyResponse as _sigil_admin_v1_GetPolicyResponse, GetPolicyResponse__Output as _sigil_admin_v1_GetPolicyResponse__Output } from '../../../sigil/admin/v1/GetPolicyResponse.js';
 import type { GetTaskRequest as _sigil_admin_v1_GetTaskRequest, GetTaskRequest__Output as _sigil_admin_v1_GetTaskRequest__Output } from '../../../sigil/admin/v1/GetTaskRequest.js';
 import type { GetTaskResponse as _sigil_admin_v1_GetTaskResponse, GetTaskResponse__Output as _sigil_admin_v1_GetTaskResponse__Output } from '../../../sigil/admin/v1/GetTaskResponse.js';
 import type { HealthRequest as _sigil_admin_v1_HealthRequest, HealthRequest__Output as _sigil_admin_v1_HealthRequest__Output } from '../../../sigil/admin/v1/HealthRequest.js';
 import type { HealthResponse as _sigil_admin_v1_HealthResponse, HealthResponse__Output as _sigil_admin_v1_HealthResponse__Output } from '../../../sigil/admin/v1/HealthResponse.js';
 import type { ListAgentsRequest as _sigil_admin_v1_ListAgentsRequest, ListAgentsRequest__Output as _sigil_admin_v1_ListAgentsRequest__Output } from '../../../sigil/admin/v1/ListAgentsRequest.js';
 import type { ListAgentsResponse as _sigil_admin_v1_ListAgentsResponse, ListAgentsResponse__Output as _sigil_admin_v1_ListAgentsResponse__Output } from '../../../sigil/admin/v1/ListAgentsResponse.js';
+import type { ListApprovalsRequest as _sigil_admin_v1_ListApprovalsRequest, ListApprovalsRequest__Output as _sigil_admin_v1_ListApprovalsRequest__Output } from '../../../sigil/admin/v1/ListApprovalsRequest.js';
+import type { ListApprovalsResponse as _sigil_admin_v1_ListApprovalsResponse, ListApprovalsResponse__Output as _sigil_admin_v1_ListApprovalsResponse__Output } from '../../../sigil/admin/v1/ListApprovalsResponse.js';
+import type { ListAuditRecordsRequest as _sigil_admin_v1_ListAuditRecordsRequest, ListAuditRecordsRequest__Output as _sigil_admin_v1_ListAuditRecordsRequest__Output } from '../../../sigil/admin/v1/ListAuditRecordsRequest.js';
+import type { ListAuditRecordsResponse as _sigil_admin_v1_ListAuditRecordsResponse, ListAuditRecordsResponse__Output as _sigil_admin_v1_ListAuditRecordsResponse__Output } from '../../../sigil/admin/v1/ListAuditRecordsResponse.js';
 import type { ListEntriesRequest as _sigil_admin_v1_ListEntriesRequest, ListEntriesRequest__Output as _sigil_admin_v1_ListEntriesRequest__Output } from '../../../sigil/admin/v1/ListEntriesRequest.js';
 import type { ListEntriesResponse as _sigil_admin_v1_ListEntriesResponse, ListEntriesResponse__Output as _sigil_admin_v1_ListEntriesResponse__Output } from '../../../sigil/admin/v1/ListEntriesResponse.js';
 import type { ListFederatedBundlesRequest as _sigil_admin_v1_ListFederatedBundlesRequest, ListFederatedBundlesRequest__Output as _sigil_admin_v1_ListFederatedBundlesRequest__Output } from '../../../sigil/admin/v1/ListFederatedBundlesRequest.js';
 import type { ListFederatedBundlesResponse as _sigil_admin_v1_ListFederatedBundlesResponse, ListFederatedBundlesResponse__Output as _sigil_admin_v1_ListFederatedBundlesResponse__Output } from '../../../sigil/admin/v1/ListFederatedBundlesResponse.js';
 import type { ListFederationRelationshipsRequest as _sigil_admin_v1_ListFederationRelationshipsRequest, ListFederationRelationshipsRequest__Output as _sigil_admin_v1_ListFederationRelationshipsRequest__Output } from '../../../sigil/admin/v1/ListFederationRelationshipsRequest.js';
 import type { ListFederationRelationshipsResponse as _sigil_admin_v1_ListFederationRelationshipsResponse, ListFederationRelationshipsResponse__Output as _sigil_admin_v1_ListFederationRelationshipsResponse__Output } from '../../../sigil/admin/v1/ListFederationRelationshipsResponse.js';
+import type { ListPoliciesRequest as _sigil_admin_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _sigil_admin_v1_ListPoliciesRequest__Output } from '../../../sigil/admin/v1/ListPoliciesRequest.js';
+import type { ListPoliciesResponse as _sigil_admin_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _sigil_admin_v1_ListPoliciesResponse__Output } from '../../../sigil/admin/v1/ListPoliciesResponse.js';
 import type { ListRevocationsRequest as _sigil_admin_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _sigil_admin_v1_ListRevocationsRequest__Output } from '../../../sigil/admin/v1/ListRevocationsRequest.js';
 import type { ListRevocationsResponse as _sigil_admin_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _sigil_admin_v1_ListRevocationsResponse__Output } from '../../../sigil/admin/v1/ListRevocationsResponse.js';
 import type { ListSvidsRequest as _sigil_admin_v1_ListSvidsRequest, ListSvidsRequest__Output as _sigil_admin_v1_ListSvidsRequest__Output } from '../../../sigil/admin/v1/ListSvidsRequest.js';
 import type { ListSvidsResponse as _sigil_admin_v1_ListSvidsResponse, ListSvidsResponse__Output as _sigil_admin_v1_ListSvidsResponse__Output } from '../../../sigil/admin/v1/ListSvidsResponse.js';
 import type { ListTasksRequest as _sigil_admin_v1_ListTasksRequest, ListTasksRequest__Output as _sigil_admin_v1_ListTasksRequest__Output } from '../../../sigil/admin/v1/ListTasksRequest.js';
 import type { ListTasksResponse as _sigil_admin_v1_ListTasksResponse, ListTasksResponse__Output as _sigil_admin_v1_ListTasksResponse__Output } from '../../../sigil/admin/v1/ListTasksResponse.js';
+import type { LocalAuthorityRequest as _sigil_admin_v1_LocalAuthorityRequest, LocalAuthorityRequest__Output as _sigil_admin_v1_LocalAuthorityRequest__Output } from '../../../sigil/admin/v1/LocalAuthorityRequest.js';
+import type { LocalAuthorityResponse as _sigil_admin_v1_LocalAuthorityResponse, LocalAuthorityResponse__Output as _sigil_admin_v1_LocalAuthorityResponse__Output } from '../../../sigil/admin/v1/LocalAuthorityResponse.js';
+import type { LoggerResponse as _sigil_admin_v1_LoggerResponse, LoggerResponse__Output as _sigil_admin_v1_LoggerResponse__Output } from '../../../sigil/admin/v1/LoggerResponse.js';
 import type { MintJwtSvidRequest as _sigil_admin_v1_MintJwtSvidRequest, MintJwtSvidRequest__Output as _sigil_admin_v1_MintJwtSvidRequest__Output } from '../../../sigil/admin/v1/MintJwtSvidRequest.js';
 import type { MintJwtSvidResponse as _sigil_admin_v1_MintJwtSvidResponse, MintJwtSvidResponse__Output as _sigil_admin_v1_MintJwtSvidResponse__Output } from '../../../sigil/admin/v1/MintJwtSvidResponse.js';
+import type { MintWitSvidRequest as _sigil_admin_v1_MintWitSvidRequest, MintWitSvidRequest__Output as _sigil_admin_v1_MintWitSvidRequest__Output } from '../../../sigil/admin/v1/MintWitSvidRequest.js';
+import type { MintWitSvidResponse as _sigil_admin_v1_MintWitSvidResponse, MintWitSvidResponse__Output as _sigil_admin_v1_MintWitSvidResponse__Output } from '../../../sigil/admin/v1/MintWitSvidResponse.js';
 import type { MintX509SvidRequest as _sigil_admin_v1_MintX509SvidRequest, MintX509SvidRequest__Output as _sigil_admin_v1_MintX509SvidRequest__Output } from '../../../sigil/admin/v1/MintX509SvidRequest.js';
 import type { MintX509SvidResponse as _sigil_admin_v1_MintX509SvidResponse, MintX509SvidResponse__Output as _sigil_admin_v1_MintX509SvidResponse__Output } from '../../../sigil/admin/v1/MintX509SvidResponse.js';
+import type { PrepareLocalAuthorityRequest as _sigil_admin_v1_PrepareLocalAuthorityRequest, PrepareLocalAuthorityRequest__Output as _sigil_admin_v1_PrepareLocalAuthorityRequest__Output } from '../../../sigil/admin/v1/PrepareLocalAuthorityRequest.js';
 import type { RefreshFederatedBundleResponse as _sigil_admin_v1_RefreshFederatedBundleResponse, RefreshFederatedBundleResponse__Output as _sigil_admin_v1_RefreshFederatedBundleResponse__Output } from '../../../sigil/admin/v1/RefreshFederatedBundleResponse.js';
+import type { ResetLogLevelRequest as _sigil_admin_v1_ResetLogLevelRequest, ResetLogLevelRequest__Output as _sigil_admin_v1_ResetLogLevelRequest__Output } from '../../../sigil/admin/v1/ResetLogLevelRequest.js';
 import type { RevokeSvidRequest as _sigil_admin_v1_RevokeSvidRequest, RevokeSvidRequest__Output as _sigil_admin_v1_RevokeSvidRequest__Output } from '../../../sigil/admin/v1/RevokeSvidRequest.js';
 import type { RevokeSvidResponse as _sigil_admin_v1_RevokeSvidResponse, RevokeSvidResponse__Output as _sigil_admin_v1_RevokeSvidResponse__Output } from '../../../sigil/admin/v1/RevokeSvidResponse.js';
 import type { SetFederatedBundleRequest as _sigil_admin_v1_SetFederatedBundleRequest, SetFederatedBundleRequest__Output as _sigil_admin_v1_SetFederatedBundleRequest__Output } from '../../../sigil/admin/v1/SetFederatedBundleRequest.js';
 import type { SetFederatedBundleResponse as _sigil_admin_v1_SetFederatedBundleResponse, SetFederatedBundleResponse__Output as _sigil_admin_v1_SetFederatedBundleResponse__Output } from '../../../sigil/admin/v1/SetFederatedBundleResponse.js';
+import type { SetLogLevelRequest as _sigil_admin_v1_SetLogLevelRequest, SetLogLevelRequest__Output as _sigil_admin_v1_SetLogLevelRequest__Output } from '../../../sigil/admin/v1/SetLogLevelRequest.js';
+import type { SetPolicyRequest as _sigil_admin_v1_SetPolicyRequest, SetPolicyRequest__Output as _sigil_admin_v1_SetPolicyRequest__Output } from '../../../sigil/admin/v1/SetPolicyRequest.js';
+import type { SetPolicyResponse as _sigil_admin_v1_SetPolicyResponse, SetPolicyResponse__Output as _sigil_admin_v1_SetPolicyResponse__Output } from '../../../sigil/admin/v1/SetPolicyResponse.js';
+import type { TestPolicyRequest as _sigil_admin_v1_TestPolicyRequest, TestPolicyRequest__Output as _sigil_admin_v1_TestPolicyRequest__Output } from '../../../sigil/admin/v1/TestPolicyRequest.js';
+import type { TestPolicyResponse as _sigil_admin_v1_TestPolicyResponse, TestPolicyResponse__Output as _sigil_admin_v1_TestPolicyResponse__Output } from '../../../sigil/admin/v1/TestPolicyResponse.js';
 import type { TrustDomainRequest as _sigil_admin_v1_TrustDomainRequest, TrustDomainRequest__Output as _sigil_admin_v1_TrustDomainRequest__Output } from '../../../sigil/admin/v1/TrustDomainRequest.js';
 import type { UpdateEntryRequest as _sigil_admin_v1_UpdateEntryRequest, UpdateEntryRequest__Output as _sigil_admin_v1_UpdateEntryRequest__Output } from '../../../sigil/admin/v1/UpdateEntryRequest.js';
 import type { UpdateEntryResponse as _sigil_admin_v1_UpdateEntryResponse, UpdateEntryResponse__Output as _sigil_admin_v1_UpdateEntryResponse__Output } from '../../../sigil/admin/v1/UpdateEntryResponse.js';
+import type { VerifyAuditTrailRequest as _sigil_admin_v1_VerifyAuditTrailRequest, VerifyAuditTrailRequest__Output as _sigil_admin_v1_VerifyAuditTrailRequest__Output } from '../../../sigil/admin/v1/VerifyAuditTrailRequest.js';
+import type { VerifyAuditTrailResponse as _sigil_admin_v1_VerifyAuditTrailResponse, VerifyAuditTrailResponse__Output as _sigil_admin_v1_VerifyAuditTrailResponse__Output } from '../../../sigil/admin/v1/VerifyAuditTrailResponse.js';
 
 export interface AdminAPIClient extends grpc.Client {
+  /**
+   * `localauthority x509|jwt activate --authority-id ID`: the prepared
+   * authority ID takes over signing; the active one becomes old.
+   * NOT_FOUND: no authority with that ID. FAILED_PRECONDITION: it is not the
+   * prepared one.
+   */
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  ActivateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt activate --authority-id ID`: the prepared
+   * authority ID takes over signing; the active one becomes old.
+   * NOT_FOUND: no authority with that ID. FAILED_PRECONDITION: it is not the
+   * prepared one.
+   */
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  activateLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `approval approve --id ID [--for D]`: releases a held call; identical
+   * requests (principal + action + resource + task) are allowed without a new
+   * hold until `for_seconds` pass. NOT_FOUND: unknown id.
+   * FAILED_PRECONDITION: already decided, or the hold has expired.
+   */
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  ApproveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `approval approve --id ID [--for D]`: releases a held call; identical
+   * requests (principal + action + resource + task) are allowed without a new
+   * hold until `for_seconds` pass. NOT_FOUND: unknown id.
+   * FAILED_PRECONDITION: already decided, or the hold has expired.
+   */
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  approveApproval(argument: _sigil_admin_v1_ApproveApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_ApproveApprovalResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * `agent ban --spiffe-id ID`: refuses the agent from now on, including
    * re-attestation, until an operator evicts it.
@@ -217,6 +290,23 @@ export interface AdminAPIClient extends grpc.Client {
   deleteFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_DeleteFederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `approval deny --id ID --reason R`: refuses a held call. NOT_FOUND:
+   * unknown id. FAILED_PRECONDITION: already decided, or expired.
+   */
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  DenyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `approval deny --id ID --reason R`: refuses a held call. NOT_FOUND:
+   * unknown id. FAILED_PRECONDITION: already decided, or expired.
+   */
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  denyApproval(argument: _sigil_admin_v1_DenyApprovalRequest, callback: grpc.requestCallback<_sigil_admin_v1_DenyApprovalResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
    * cancelled). NOT_FOUND: unknown task. FAILED_PRECONDITION: already ended.
    */
@@ -249,6 +339,25 @@ export interface AdminAPIClient extends grpc.Client {
   evictAgent(argument: _sigil_admin_v1_EvictAgentRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_EvictAgentResponse__Output>): grpc.ClientUnaryCall;
   evictAgent(argument: _sigil_admin_v1_EvictAgentRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_EvictAgentResponse__Output>): grpc.ClientUnaryCall;
   evictAgent(argument: _sigil_admin_v1_EvictAgentRequest, callback: grpc.requestCallback<_sigil_admin_v1_EvictAgentResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Everything known about one issued SVID: entry, agent, selectors, policies, task,
+   * delegation chain, approvals (`sigil-server svid explain`). NOT_FOUND when the server
+   * has no record of it.
+   */
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  ExplainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Everything known about one issued SVID: entry, agent, selectors, policies, task,
+   * delegation chain, approvals (`sigil-server svid explain`). NOT_FOUND when the server
+   * has no record of it.
+   */
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
+  explainSvid(argument: _sigil_admin_v1_ExplainSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_ExplainSvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `agent show --spiffe-id ID`.
@@ -296,6 +405,55 @@ export interface AdminAPIClient extends grpc.Client {
   getFederationRelationship(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `localauthority x509|jwt show`: the active, prepared and old authorities
+   * of one kind. INVALID_ARGUMENT: kind other than `x509` or `jwt`.
+   */
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  GetLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt show`: the active, prepared and old authorities
+   * of one kind. INVALID_ARGUMENT: kind other than `x509` or `jwt`.
+   */
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  getLocalAuthorities(argument: _sigil_admin_v1_GetLocalAuthoritiesRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetLocalAuthoritiesResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `logger get`: the running server's log level and the configured one.
+   */
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  GetLogger(argument: _sigil_admin_v1_GetLoggerRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `logger get`: the running server's log level and the configured one.
+   */
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  getLogger(argument: _sigil_admin_v1_GetLoggerRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * One stored version (the one in force when `version` is 0). NOT_FOUND when
+   * there is none.
+   */
+  GetPolicy(argument: _sigil_admin_v1_GetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  GetPolicy(argument: _sigil_admin_v1_GetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  GetPolicy(argument: _sigil_admin_v1_GetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  GetPolicy(argument: _sigil_admin_v1_GetPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * One stored version (the one in force when `version` is 0). NOT_FOUND when
+   * there is none.
+   */
+  getPolicy(argument: _sigil_admin_v1_GetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  getPolicy(argument: _sigil_admin_v1_GetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  getPolicy(argument: _sigil_admin_v1_GetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  getPolicy(argument: _sigil_admin_v1_GetPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_GetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `task show --task-id ID`: one task, its credentials and its decisions.
    */
   GetTask(argument: _sigil_admin_v1_GetTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_GetTaskResponse__Output>): grpc.ClientUnaryCall;
@@ -341,6 +499,38 @@ export interface AdminAPIClient extends grpc.Client {
   listAgents(argument: _sigil_admin_v1_ListAgentsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `approval list [--status pending|approved|denied|expired]`: approvals,
+   * newest first.
+   */
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  ListApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `approval list [--status pending|approved|denied|expired]`: approvals,
+   * newest first.
+   */
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  listApprovals(argument: _sigil_admin_v1_ListApprovalsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListApprovalsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Audit records matching every given filter, in chain order (`sigil-server audit list`).
+   */
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  ListAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Audit records matching every given filter, in chain order (`sigil-server audit list`).
+   */
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  listAuditRecords(argument: _sigil_admin_v1_ListAuditRecordsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListAuditRecordsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `entry show [--entry-id|--spiffe-id|--parent-id|--selector]`.
    */
   ListEntries(argument: _sigil_admin_v1_ListEntriesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListEntriesResponse__Output>): grpc.ClientUnaryCall;
@@ -384,6 +574,21 @@ export interface AdminAPIClient extends grpc.Client {
   listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
   listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
   listFederationRelationships(argument: _sigil_admin_v1_ListFederationRelationshipsRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListFederationRelationshipsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Every stored version, newest first (without their text).
+   */
+  ListPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ListPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ListPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  ListPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Every stored version, newest first (without their text).
+   */
+  listPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  listPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  listPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
+  listPolicies(argument: _sigil_admin_v1_ListPoliciesRequest, callback: grpc.requestCallback<_sigil_admin_v1_ListPoliciesResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `revocation list`: every revocation still held, by ascending sequence.
@@ -448,6 +653,23 @@ export interface AdminAPIClient extends grpc.Client {
   mintJwtSvid(argument: _sigil_admin_v1_MintJwtSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintJwtSvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Mints a WIT-SVID for spiffe_id bound to the given public key (the CLI
+   * keeps the private key). INVALID_ARGUMENT: bad SPIFFE ID, TTL or key.
+   */
+  MintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  MintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  MintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  MintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Mints a WIT-SVID for spiffe_id bound to the given public key (the CLI
+   * keeps the private key). INVALID_ARGUMENT: bad SPIFFE ID, TTL or key.
+   */
+  mintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  mintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  mintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  mintWitSvid(argument: _sigil_admin_v1_MintWitSvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `x509 mint --spiffe-id ID [--ttl S] [--dns-name N...]`: signs the CLI's
    * CSR directly, without a registration entry.
    */
@@ -465,6 +687,25 @@ export interface AdminAPIClient extends grpc.Client {
   mintX509Svid(argument: _sigil_admin_v1_MintX509SvidRequest, callback: grpc.requestCallback<_sigil_admin_v1_MintX509SvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `localauthority x509|jwt prepare`: creates a new prepared authority (it
+   * replaces a prepared one that has not signed anything) and publishes it in
+   * the bundle; it signs nothing until activated.
+   */
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  PrepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt prepare`: creates a new prepared authority (it
+   * replaces a prepared one that has not signed anything) and publishes it in
+   * the bundle; it signs nothing until activated.
+   */
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  prepareLocalAuthority(argument: _sigil_admin_v1_PrepareLocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `federation refresh --trust-domain TD`: fetches the bundle now. A failed
    * fetch is a result (`error`), not a status; NOT_FOUND for no relationship.
    */
@@ -480,6 +721,44 @@ export interface AdminAPIClient extends grpc.Client {
   refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
   refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
   refreshFederatedBundle(argument: _sigil_admin_v1_TrustDomainRequest, callback: grpc.requestCallback<_sigil_admin_v1_RefreshFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `logger reset`: back to the configured log level.
+   */
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  ResetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `logger reset`: back to the configured log level.
+   */
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  resetLogLevel(argument: _sigil_admin_v1_ResetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `localauthority x509|jwt revoke --authority-id ID`: removes a tainted
+   * authority from the bundle; what it signed stops verifying.
+   * FAILED_PRECONDITION: not tainted (taint it first), active or prepared, or
+   * an X.509 authority under an upstream CA (the bundle holds the upstream
+   * root). NOT_FOUND: no authority with that ID.
+   */
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  RevokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt revoke --authority-id ID`: removes a tainted
+   * authority from the bundle; what it signed stops verifying.
+   * FAILED_PRECONDITION: not tainted (taint it first), active or prepared, or
+   * an X.509 authority under an upstream CA (the bundle holds the upstream
+   * root). NOT_FOUND: no authority with that ID.
+   */
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  revokeLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
@@ -524,6 +803,88 @@ export interface AdminAPIClient extends grpc.Client {
   setFederatedBundle(argument: _sigil_admin_v1_SetFederatedBundleRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetFederatedBundleResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * `logger set --level L`: changes the running server's log level (not
+   * saved). INVALID_ARGUMENT: not one of debug, info, warn, error.
+   */
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  SetLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `logger set --level L`: changes the running server's log level (not
+   * saved). INVALID_ARGUMENT: not one of debug, info, warn, error.
+   */
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  setLogLevel(argument: _sigil_admin_v1_SetLogLevelRequest, callback: grpc.requestCallback<_sigil_admin_v1_LoggerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Policy (issue 14). Stores a new version of the Cedar policy set after
+   * validating it against the Sigil schema; it takes effect at once on the
+   * server and is pushed to every agent. INVALID_ARGUMENT (with line and
+   * column) for a policy that does not parse or validate: nothing changes and
+   * the version in force stays. Empty text (with `clear`) returns to "no
+   * policy" (entries alone decide).
+   */
+  SetPolicy(argument: _sigil_admin_v1_SetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  SetPolicy(argument: _sigil_admin_v1_SetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  SetPolicy(argument: _sigil_admin_v1_SetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  SetPolicy(argument: _sigil_admin_v1_SetPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Policy (issue 14). Stores a new version of the Cedar policy set after
+   * validating it against the Sigil schema; it takes effect at once on the
+   * server and is pushed to every agent. INVALID_ARGUMENT (with line and
+   * column) for a policy that does not parse or validate: nothing changes and
+   * the version in force stays. Empty text (with `clear`) returns to "no
+   * policy" (entries alone decide).
+   */
+  setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  setPolicy(argument: _sigil_admin_v1_SetPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * `localauthority x509|jwt taint --authority-id ID`: marks an old authority
+   * tainted; every agent re-issues at once each SVID it signed (pushed on
+   * WatchAgentUpdates). FAILED_PRECONDITION: the authority is active or
+   * prepared, or already tainted. NOT_FOUND: no authority with that ID.
+   */
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  TaintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * `localauthority x509|jwt taint --authority-id ID`: marks an old authority
+   * tainted; every agent re-issues at once each SVID it signed (pushed on
+   * WatchAgentUpdates). FAILED_PRECONDITION: the authority is active or
+   * prepared, or already tainted. NOT_FOUND: no authority with that ID.
+   */
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  taintLocalAuthority(argument: _sigil_admin_v1_LocalAuthorityRequest, callback: grpc.requestCallback<_sigil_admin_v1_LocalAuthorityResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Evaluates one request against the policy in force (or against `text`, to
+   * try a policy before setting it): the decision and the deciding policy IDs.
+   * INVALID_ARGUMENT: malformed principal, action, resource or context.
+   */
+  TestPolicy(argument: _sigil_admin_v1_TestPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  TestPolicy(argument: _sigil_admin_v1_TestPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  TestPolicy(argument: _sigil_admin_v1_TestPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  TestPolicy(argument: _sigil_admin_v1_TestPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Evaluates one request against the policy in force (or against `text`, to
+   * try a policy before setting it): the decision and the deciding policy IDs.
+   * INVALID_ARGUMENT: malformed principal, action, resource or context.
+   */
+  testPolicy(argument: _sigil_admin_v1_TestPolicyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  testPolicy(argument: _sigil_admin_v1_TestPolicyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  testPolicy(argument: _sigil_admin_v1_TestPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  testPolicy(argument: _sigil_admin_v1_TestPolicyRequest, callback: grpc.requestCallback<_sigil_admin_v1_TestPolicyResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * `entry update --entry-id ID ...`: changes an existing entry.
    */
   UpdateEntry(argument: _sigil_admin_v1_UpdateEntryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_UpdateEntryResponse__Output>): grpc.ClientUnaryCall;
@@ -555,9 +916,40 @@ export interface AdminAPIClient extends grpc.Client {
   updateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   updateFederationRelationship(argument: _sigil_admin_v1_FederationRelationshipRequest, callback: grpc.requestCallback<_sigil_admin_v1_FederationRelationshipResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Walks the whole hash chain and names the first broken link (`sigil-server audit verify`).
+   */
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  VerifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Walks the whole hash chain and names the first broken link (`sigil-server audit verify`).
+   */
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  verifyAuditTrail(argument: _sigil_admin_v1_VerifyAuditTrailRequest, callback: grpc.requestCallback<_sigil_admin_v1_VerifyAuditTrailResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * `localauthority x509|jwt activate --authority-id ID`: the prepared
+   * authority ID takes over signing; the active one becomes old.
+   * NOT_FOUND: no authority with that ID. FAILED_PRECONDITION: it is not the
+   * prepared one.
+   */
+  ActivateLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
+  
+  /**
+   * `approval approve --id ID [--for D]`: releases a held call; identical
+   * requests (principal + action + resource + task) are allowed without a new
+   * hold until `for_seconds` pass. NOT_FOUND: unknown id.
+   * FAILED_PRECONDITION: already decided, or the hold has expired.
+   */
+  ApproveApproval: grpc.handleUnaryCall<_sigil_admin_v1_ApproveApprovalRequest__Output, _sigil_admin_v1_ApproveApprovalResponse>;
+  
   /**
    * `agent ban --spiffe-id ID`: refuses the agent from now on, including
    * re-attestation, until an operator evicts it.
@@ -615,6 +1007,12 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   DeleteFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederationRelationshipResponse>;
   
   /**
+   * `approval deny --id ID --reason R`: refuses a held call. NOT_FOUND:
+   * unknown id. FAILED_PRECONDITION: already decided, or expired.
+   */
+  DenyApproval: grpc.handleUnaryCall<_sigil_admin_v1_DenyApprovalRequest__Output, _sigil_admin_v1_DenyApprovalResponse>;
+  
+  /**
    * `task end --task-id ID [--reason R]`: an operator ends a task (outcome
    * cancelled). NOT_FOUND: unknown task. FAILED_PRECONDITION: already ended.
    */
@@ -625,6 +1023,13 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * again before the server serves it.
    */
   EvictAgent: grpc.handleUnaryCall<_sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse>;
+  
+  /**
+   * Everything known about one issued SVID: entry, agent, selectors, policies, task,
+   * delegation chain, approvals (`sigil-server svid explain`). NOT_FOUND when the server
+   * has no record of it.
+   */
+  ExplainSvid: grpc.handleUnaryCall<_sigil_admin_v1_ExplainSvidRequest__Output, _sigil_admin_v1_ExplainSvidResponse>;
   
   /**
    * `agent show --spiffe-id ID`.
@@ -642,6 +1047,23 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   GetFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_FederationRelationshipResponse>;
   
   /**
+   * `localauthority x509|jwt show`: the active, prepared and old authorities
+   * of one kind. INVALID_ARGUMENT: kind other than `x509` or `jwt`.
+   */
+  GetLocalAuthorities: grpc.handleUnaryCall<_sigil_admin_v1_GetLocalAuthoritiesRequest__Output, _sigil_admin_v1_GetLocalAuthoritiesResponse>;
+  
+  /**
+   * `logger get`: the running server's log level and the configured one.
+   */
+  GetLogger: grpc.handleUnaryCall<_sigil_admin_v1_GetLoggerRequest__Output, _sigil_admin_v1_LoggerResponse>;
+  
+  /**
+   * One stored version (the one in force when `version` is 0). NOT_FOUND when
+   * there is none.
+   */
+  GetPolicy: grpc.handleUnaryCall<_sigil_admin_v1_GetPolicyRequest__Output, _sigil_admin_v1_GetPolicyResponse>;
+  
+  /**
    * `task show --task-id ID`: one task, its credentials and its decisions.
    */
   GetTask: grpc.handleUnaryCall<_sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse>;
@@ -657,6 +1079,17 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   ListAgents: grpc.handleUnaryCall<_sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse>;
   
   /**
+   * `approval list [--status pending|approved|denied|expired]`: approvals,
+   * newest first.
+   */
+  ListApprovals: grpc.handleUnaryCall<_sigil_admin_v1_ListApprovalsRequest__Output, _sigil_admin_v1_ListApprovalsResponse>;
+  
+  /**
+   * Audit records matching every given filter, in chain order (`sigil-server audit list`).
+   */
+  ListAuditRecords: grpc.handleUnaryCall<_sigil_admin_v1_ListAuditRecordsRequest__Output, _sigil_admin_v1_ListAuditRecordsResponse>;
+  
+  /**
    * `entry show [--entry-id|--spiffe-id|--parent-id|--selector]`.
    */
   ListEntries: grpc.handleUnaryCall<_sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse>;
@@ -670,6 +1103,11 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    * `federation list`.
    */
   ListFederationRelationships: grpc.handleUnaryCall<_sigil_admin_v1_ListFederationRelationshipsRequest__Output, _sigil_admin_v1_ListFederationRelationshipsResponse>;
+  
+  /**
+   * Every stored version, newest first (without their text).
+   */
+  ListPolicies: grpc.handleUnaryCall<_sigil_admin_v1_ListPoliciesRequest__Output, _sigil_admin_v1_ListPoliciesResponse>;
   
   /**
    * `revocation list`: every revocation still held, by ascending sequence.
@@ -693,16 +1131,43 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   MintJwtSvid: grpc.handleUnaryCall<_sigil_admin_v1_MintJwtSvidRequest__Output, _sigil_admin_v1_MintJwtSvidResponse>;
   
   /**
+   * Mints a WIT-SVID for spiffe_id bound to the given public key (the CLI
+   * keeps the private key). INVALID_ARGUMENT: bad SPIFFE ID, TTL or key.
+   */
+  MintWitSvid: grpc.handleUnaryCall<_sigil_admin_v1_MintWitSvidRequest__Output, _sigil_admin_v1_MintWitSvidResponse>;
+  
+  /**
    * `x509 mint --spiffe-id ID [--ttl S] [--dns-name N...]`: signs the CLI's
    * CSR directly, without a registration entry.
    */
   MintX509Svid: grpc.handleUnaryCall<_sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse>;
   
   /**
+   * `localauthority x509|jwt prepare`: creates a new prepared authority (it
+   * replaces a prepared one that has not signed anything) and publishes it in
+   * the bundle; it signs nothing until activated.
+   */
+  PrepareLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_PrepareLocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
+  
+  /**
    * `federation refresh --trust-domain TD`: fetches the bundle now. A failed
    * fetch is a result (`error`), not a status; NOT_FOUND for no relationship.
    */
   RefreshFederatedBundle: grpc.handleUnaryCall<_sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_RefreshFederatedBundleResponse>;
+  
+  /**
+   * `logger reset`: back to the configured log level.
+   */
+  ResetLogLevel: grpc.handleUnaryCall<_sigil_admin_v1_ResetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse>;
+  
+  /**
+   * `localauthority x509|jwt revoke --authority-id ID`: removes a tainted
+   * authority from the bundle; what it signed stops verifying.
+   * FAILED_PRECONDITION: not tainted (taint it first), active or prepared, or
+   * an X.509 authority under an upstream CA (the bundle holds the upstream
+   * root). NOT_FOUND: no authority with that ID.
+   */
+  RevokeLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
   
   /**
    * `svid revoke (--serial S | --jti J | --spiffe-id ID | --task-id T)
@@ -721,6 +1186,37 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
   SetFederatedBundle: grpc.handleUnaryCall<_sigil_admin_v1_SetFederatedBundleRequest__Output, _sigil_admin_v1_SetFederatedBundleResponse>;
   
   /**
+   * `logger set --level L`: changes the running server's log level (not
+   * saved). INVALID_ARGUMENT: not one of debug, info, warn, error.
+   */
+  SetLogLevel: grpc.handleUnaryCall<_sigil_admin_v1_SetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse>;
+  
+  /**
+   * Policy (issue 14). Stores a new version of the Cedar policy set after
+   * validating it against the Sigil schema; it takes effect at once on the
+   * server and is pushed to every agent. INVALID_ARGUMENT (with line and
+   * column) for a policy that does not parse or validate: nothing changes and
+   * the version in force stays. Empty text (with `clear`) returns to "no
+   * policy" (entries alone decide).
+   */
+  SetPolicy: grpc.handleUnaryCall<_sigil_admin_v1_SetPolicyRequest__Output, _sigil_admin_v1_SetPolicyResponse>;
+  
+  /**
+   * `localauthority x509|jwt taint --authority-id ID`: marks an old authority
+   * tainted; every agent re-issues at once each SVID it signed (pushed on
+   * WatchAgentUpdates). FAILED_PRECONDITION: the authority is active or
+   * prepared, or already tainted. NOT_FOUND: no authority with that ID.
+   */
+  TaintLocalAuthority: grpc.handleUnaryCall<_sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse>;
+  
+  /**
+   * Evaluates one request against the policy in force (or against `text`, to
+   * try a policy before setting it): the decision and the deciding policy IDs.
+   * INVALID_ARGUMENT: malformed principal, action, resource or context.
+   */
+  TestPolicy: grpc.handleUnaryCall<_sigil_admin_v1_TestPolicyRequest__Output, _sigil_admin_v1_TestPolicyResponse>;
+  
+  /**
    * `entry update --entry-id ID ...`: changes an existing entry.
    */
   UpdateEntry: grpc.handleUnaryCall<_sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse>;
@@ -731,9 +1227,16 @@ export interface AdminAPIHandlers extends grpc.UntypedServiceImplementation {
    */
   UpdateFederationRelationship: grpc.handleUnaryCall<_sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse>;
   
+  /**
+   * Walks the whole hash chain and names the first broken link (`sigil-server audit verify`).
+   */
+  VerifyAuditTrail: grpc.handleUnaryCall<_sigil_admin_v1_VerifyAuditTrailRequest__Output, _sigil_admin_v1_VerifyAuditTrailResponse>;
+  
 }
 
 export interface AdminAPIDefinition extends grpc.ServiceDefinition {
+  ActivateLocalAuthority: MethodDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
+  ApproveApproval: MethodDefinition<_sigil_admin_v1_ApproveApprovalRequest, _sigil_admin_v1_ApproveApprovalResponse, _sigil_admin_v1_ApproveApprovalRequest__Output, _sigil_admin_v1_ApproveApprovalResponse__Output>
   BanAgent: MethodDefinition<_sigil_admin_v1_BanAgentRequest, _sigil_admin_v1_BanAgentResponse, _sigil_admin_v1_BanAgentRequest__Output, _sigil_admin_v1_BanAgentResponse__Output>
   CountEntries: MethodDefinition<_sigil_admin_v1_CountEntriesRequest, _sigil_admin_v1_CountEntriesResponse, _sigil_admin_v1_CountEntriesRequest__Output, _sigil_admin_v1_CountEntriesResponse__Output>
   CountFederatedBundles: MethodDefinition<_sigil_admin_v1_CountFederatedBundlesRequest, _sigil_admin_v1_CountFederatedBundlesResponse, _sigil_admin_v1_CountFederatedBundlesRequest__Output, _sigil_admin_v1_CountFederatedBundlesResponse__Output>
@@ -743,25 +1246,42 @@ export interface AdminAPIDefinition extends grpc.ServiceDefinition {
   DeleteEntry: MethodDefinition<_sigil_admin_v1_DeleteEntryRequest, _sigil_admin_v1_DeleteEntryResponse, _sigil_admin_v1_DeleteEntryRequest__Output, _sigil_admin_v1_DeleteEntryResponse__Output>
   DeleteFederatedBundle: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_DeleteFederatedBundleResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederatedBundleResponse__Output>
   DeleteFederationRelationship: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_DeleteFederationRelationshipResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_DeleteFederationRelationshipResponse__Output>
+  DenyApproval: MethodDefinition<_sigil_admin_v1_DenyApprovalRequest, _sigil_admin_v1_DenyApprovalResponse, _sigil_admin_v1_DenyApprovalRequest__Output, _sigil_admin_v1_DenyApprovalResponse__Output>
   EndTask: MethodDefinition<_sigil_admin_v1_EndTaskRequest, _sigil_admin_v1_EndTaskResponse, _sigil_admin_v1_EndTaskRequest__Output, _sigil_admin_v1_EndTaskResponse__Output>
   EvictAgent: MethodDefinition<_sigil_admin_v1_EvictAgentRequest, _sigil_admin_v1_EvictAgentResponse, _sigil_admin_v1_EvictAgentRequest__Output, _sigil_admin_v1_EvictAgentResponse__Output>
+  ExplainSvid: MethodDefinition<_sigil_admin_v1_ExplainSvidRequest, _sigil_admin_v1_ExplainSvidResponse, _sigil_admin_v1_ExplainSvidRequest__Output, _sigil_admin_v1_ExplainSvidResponse__Output>
   GetAgent: MethodDefinition<_sigil_admin_v1_GetAgentRequest, _sigil_admin_v1_GetAgentResponse, _sigil_admin_v1_GetAgentRequest__Output, _sigil_admin_v1_GetAgentResponse__Output>
   GetBundle: MethodDefinition<_sigil_admin_v1_GetBundleRequest, _sigil_admin_v1_GetBundleResponse, _sigil_admin_v1_GetBundleRequest__Output, _sigil_admin_v1_GetBundleResponse__Output>
   GetFederationRelationship: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
+  GetLocalAuthorities: MethodDefinition<_sigil_admin_v1_GetLocalAuthoritiesRequest, _sigil_admin_v1_GetLocalAuthoritiesResponse, _sigil_admin_v1_GetLocalAuthoritiesRequest__Output, _sigil_admin_v1_GetLocalAuthoritiesResponse__Output>
+  GetLogger: MethodDefinition<_sigil_admin_v1_GetLoggerRequest, _sigil_admin_v1_LoggerResponse, _sigil_admin_v1_GetLoggerRequest__Output, _sigil_admin_v1_LoggerResponse__Output>
+  GetPolicy: MethodDefinition<_sigil_admin_v1_GetPolicyRequest, _sigil_admin_v1_GetPolicyResponse, _sigil_admin_v1_GetPolicyRequest__Output, _sigil_admin_v1_GetPolicyResponse__Output>
   GetTask: MethodDefinition<_sigil_admin_v1_GetTaskRequest, _sigil_admin_v1_GetTaskResponse, _sigil_admin_v1_GetTaskRequest__Output, _sigil_admin_v1_GetTaskResponse__Output>
   Health: MethodDefinition<_sigil_admin_v1_HealthRequest, _sigil_admin_v1_HealthResponse, _sigil_admin_v1_HealthRequest__Output, _sigil_admin_v1_HealthResponse__Output>
   ListAgents: MethodDefinition<_sigil_admin_v1_ListAgentsRequest, _sigil_admin_v1_ListAgentsResponse, _sigil_admin_v1_ListAgentsRequest__Output, _sigil_admin_v1_ListAgentsResponse__Output>
+  ListApprovals: MethodDefinition<_sigil_admin_v1_ListApprovalsRequest, _sigil_admin_v1_ListApprovalsResponse, _sigil_admin_v1_ListApprovalsRequest__Output, _sigil_admin_v1_ListApprovalsResponse__Output>
+  ListAuditRecords: MethodDefinition<_sigil_admin_v1_ListAuditRecordsRequest, _sigil_admin_v1_ListAuditRecordsResponse, _sigil_admin_v1_ListAuditRecordsRequest__Output, _sigil_admin_v1_ListAuditRecordsResponse__Output>
   ListEntries: MethodDefinition<_sigil_admin_v1_ListEntriesRequest, _sigil_admin_v1_ListEntriesResponse, _sigil_admin_v1_ListEntriesRequest__Output, _sigil_admin_v1_ListEntriesResponse__Output>
   ListFederatedBundles: MethodDefinition<_sigil_admin_v1_ListFederatedBundlesRequest, _sigil_admin_v1_ListFederatedBundlesResponse, _sigil_admin_v1_ListFederatedBundlesRequest__Output, _sigil_admin_v1_ListFederatedBundlesResponse__Output>
   ListFederationRelationships: MethodDefinition<_sigil_admin_v1_ListFederationRelationshipsRequest, _sigil_admin_v1_ListFederationRelationshipsResponse, _sigil_admin_v1_ListFederationRelationshipsRequest__Output, _sigil_admin_v1_ListFederationRelationshipsResponse__Output>
+  ListPolicies: MethodDefinition<_sigil_admin_v1_ListPoliciesRequest, _sigil_admin_v1_ListPoliciesResponse, _sigil_admin_v1_ListPoliciesRequest__Output, _sigil_admin_v1_ListPoliciesResponse__Output>
   ListRevocations: MethodDefinition<_sigil_admin_v1_ListRevocationsRequest, _sigil_admin_v1_ListRevocationsResponse, _sigil_admin_v1_ListRevocationsRequest__Output, _sigil_admin_v1_ListRevocationsResponse__Output>
   ListSvids: MethodDefinition<_sigil_admin_v1_ListSvidsRequest, _sigil_admin_v1_ListSvidsResponse, _sigil_admin_v1_ListSvidsRequest__Output, _sigil_admin_v1_ListSvidsResponse__Output>
   ListTasks: MethodDefinition<_sigil_admin_v1_ListTasksRequest, _sigil_admin_v1_ListTasksResponse, _sigil_admin_v1_ListTasksRequest__Output, _sigil_admin_v1_ListTasksResponse__Output>
   MintJwtSvid: MethodDefinition<_sigil_admin_v1_MintJwtSvidRequest, _sigil_admin_v1_MintJwtSvidResponse, _sigil_admin_v1_MintJwtSvidRequest__Output, _sigil_admin_v1_MintJwtSvidResponse__Output>
+  MintWitSvid: MethodDefinition<_sigil_admin_v1_MintWitSvidRequest, _sigil_admin_v1_MintWitSvidResponse, _sigil_admin_v1_MintWitSvidRequest__Output, _sigil_admin_v1_MintWitSvidResponse__Output>
   MintX509Svid: MethodDefinition<_sigil_admin_v1_MintX509SvidRequest, _sigil_admin_v1_MintX509SvidResponse, _sigil_admin_v1_MintX509SvidRequest__Output, _sigil_admin_v1_MintX509SvidResponse__Output>
+  PrepareLocalAuthority: MethodDefinition<_sigil_admin_v1_PrepareLocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_PrepareLocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
   RefreshFederatedBundle: MethodDefinition<_sigil_admin_v1_TrustDomainRequest, _sigil_admin_v1_RefreshFederatedBundleResponse, _sigil_admin_v1_TrustDomainRequest__Output, _sigil_admin_v1_RefreshFederatedBundleResponse__Output>
+  ResetLogLevel: MethodDefinition<_sigil_admin_v1_ResetLogLevelRequest, _sigil_admin_v1_LoggerResponse, _sigil_admin_v1_ResetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse__Output>
+  RevokeLocalAuthority: MethodDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
   RevokeSvid: MethodDefinition<_sigil_admin_v1_RevokeSvidRequest, _sigil_admin_v1_RevokeSvidResponse, _sigil_admin_v1_RevokeSvidRequest__Output, _sigil_admin_v1_RevokeSvidResponse__Output>
   SetFederatedBundle: MethodDefinition<_sigil_admin_v1_SetFederatedBundleRequest, _sigil_admin_v1_SetFederatedBundleResponse, _sigil_admin_v1_SetFederatedBundleRequest__Output, _sigil_admin_v1_SetFederatedBundleResponse__Output>
+  SetLogLevel: MethodDefinition<_sigil_admin_v1_SetLogLevelRequest, _sigil_admin_v1_LoggerResponse, _sigil_admin_v1_SetLogLevelRequest__Output, _sigil_admin_v1_LoggerResponse__Output>
+  SetPolicy: MethodDefinition<_sigil_admin_v1_SetPolicyRequest, _sigil_admin_v1_SetPolicyResponse, _sigil_admin_v1_SetPolicyRequest__Output, _sigil_admin_v1_SetPolicyResponse__Output>
+  TaintLocalAuthority: MethodDefinition<_sigil_admin_v1_LocalAuthorityRequest, _sigil_admin_v1_LocalAuthorityResponse, _sigil_admin_v1_LocalAuthorityRequest__Output, _sigil_admin_v1_LocalAuthorityResponse__Output>
+  TestPolicy: MethodDefinition<_sigil_admin_v1_TestPolicyRequest, _sigil_admin_v1_TestPolicyResponse, _sigil_admin_v1_TestPolicyRequest__Output, _sigil_admin_v1_TestPolicyResponse__Output>
   UpdateEntry: MethodDefinition<_sigil_admin_v1_UpdateEntryRequest, _sigil_admin_v1_UpdateEntryResponse, _sigil_admin_v1_UpdateEntryRequest__Output, _sigil_admin_v1_UpdateEntryResponse__Output>
   UpdateFederationRelationship: MethodDefinition<_sigil_admin_v1_FederationRelationshipRequest, _sigil_admin_v1_FederationRelationshipResponse, _sigil_admin_v1_FederationRelationshipRequest__Output, _sigil_admin_v1_FederationRelationshipResponse__Output>
+  VerifyAuditTrail: MethodDefinition<_sigil_admin_v1_VerifyAuditTrailRequest, _sigil_admin_v1_VerifyAuditTrailResponse, _sigil_admin_v1_VerifyAuditTrailRequest__Output, _sigil_admin_v1_VerifyAuditTrailResponse__Output>
 }

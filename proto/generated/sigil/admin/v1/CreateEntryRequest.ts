@@ -5,8 +5,10 @@ import type { RegistrationEntry as _sigil_common_v1_RegistrationEntry, Registrat
 
 export interface CreateEntryRequest {
   /**
-   * The entry to create. `id`, `revision_number` and `created_at` are
-   * assigned by the server and must be left empty.
+   * The entry to create. `revision_number` and `created_at` are assigned by
+   * the server and must be left empty. `id` may be chosen by the caller
+   * (`entry create --entry-id`: 1-255 characters of [A-Za-z0-9._:-]; taken:
+   * ALREADY_EXISTS); empty = a server-assigned UUID.
    */
   'entry'?: (_sigil_common_v1_RegistrationEntry | null);
   /**
@@ -21,8 +23,10 @@ export interface CreateEntryRequest {
 
 export interface CreateEntryRequest__Output {
   /**
-   * The entry to create. `id`, `revision_number` and `created_at` are
-   * assigned by the server and must be left empty.
+   * The entry to create. `revision_number` and `created_at` are assigned by
+   * the server and must be left empty. `id` may be chosen by the caller
+   * (`entry create --entry-id`: 1-255 characters of [A-Za-z0-9._:-]; taken:
+   * ALREADY_EXISTS); empty = a server-assigned UUID.
    */
   'entry': (_sigil_common_v1_RegistrationEntry__Output | null);
   /**

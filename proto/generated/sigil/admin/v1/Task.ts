@@ -13,7 +13,8 @@ export interface Task {
    */
   'state'?: (string);
   /**
-   * completed, failed, cancelled, expired or process_exited; empty while active.
+   * completed, failed, cancelled, expired, process_exited or drifted; empty
+   * while active.
    */
   'outcome'?: (string);
   'end_reason'?: (string);
@@ -52,7 +53,8 @@ export interface Task__Output {
    */
   'state': (string);
   /**
-   * completed, failed, cancelled, expired or process_exited; empty while active.
+   * completed, failed, cancelled, expired, process_exited or drifted; empty
+   * while active.
    */
   'outcome': (string);
   'end_reason': (string);

@@ -16,8 +16,12 @@ import type { FetchTaskJwtSvidRequest as _sigil_agent_v1_FetchTaskJwtSvidRequest
 import type { FetchTaskJwtSvidResponse as _sigil_agent_v1_FetchTaskJwtSvidResponse, FetchTaskJwtSvidResponse__Output as _sigil_agent_v1_FetchTaskJwtSvidResponse__Output } from '../../../sigil/agent/v1/FetchTaskJwtSvidResponse.js';
 import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_agent_v1_GetBundleRequest__Output } from '../../../sigil/agent/v1/GetBundleRequest.js';
 import type { GetBundleResponse as _sigil_agent_v1_GetBundleResponse, GetBundleResponse__Output as _sigil_agent_v1_GetBundleResponse__Output } from '../../../sigil/agent/v1/GetBundleResponse.js';
+import type { HoldForApprovalRequest as _sigil_agent_v1_HoldForApprovalRequest, HoldForApprovalRequest__Output as _sigil_agent_v1_HoldForApprovalRequest__Output } from '../../../sigil/agent/v1/HoldForApprovalRequest.js';
+import type { HoldForApprovalResponse as _sigil_agent_v1_HoldForApprovalResponse, HoldForApprovalResponse__Output as _sigil_agent_v1_HoldForApprovalResponse__Output } from '../../../sigil/agent/v1/HoldForApprovalResponse.js';
 import type { NewJwtSvidRequest as _sigil_agent_v1_NewJwtSvidRequest, NewJwtSvidRequest__Output as _sigil_agent_v1_NewJwtSvidRequest__Output } from '../../../sigil/agent/v1/NewJwtSvidRequest.js';
 import type { NewJwtSvidResponse as _sigil_agent_v1_NewJwtSvidResponse, NewJwtSvidResponse__Output as _sigil_agent_v1_NewJwtSvidResponse__Output } from '../../../sigil/agent/v1/NewJwtSvidResponse.js';
+import type { NewWitSvidRequest as _sigil_agent_v1_NewWitSvidRequest, NewWitSvidRequest__Output as _sigil_agent_v1_NewWitSvidRequest__Output } from '../../../sigil/agent/v1/NewWitSvidRequest.js';
+import type { NewWitSvidResponse as _sigil_agent_v1_NewWitSvidResponse, NewWitSvidResponse__Output as _sigil_agent_v1_NewWitSvidResponse__Output } from '../../../sigil/agent/v1/NewWitSvidResponse.js';
 import type { RenewAgentRequest as _sigil_agent_v1_RenewAgentRequest, RenewAgentRequest__Output as _sigil_agent_v1_RenewAgentRequest__Output } from '../../../sigil/agent/v1/RenewAgentRequest.js';
 import type { RenewAgentResponse as _sigil_agent_v1_RenewAgentResponse, RenewAgentResponse__Output as _sigil_agent_v1_RenewAgentResponse__Output } from '../../../sigil/agent/v1/RenewAgentResponse.js';
 import type { RevokeExitedSvidsRequest as _sigil_agent_v1_RevokeExitedSvidsRequest, RevokeExitedSvidsRequest__Output as _sigil_agent_v1_RevokeExitedSvidsRequest__Output } from '../../../sigil/agent/v1/RevokeExitedSvidsRequest.js';
@@ -178,6 +182,35 @@ export interface AgentAPIClient extends grpc.Client {
   getBundle(argument: _sigil_agent_v1_GetBundleRequest, callback: grpc.requestCallback<_sigil_agent_v1_GetBundleResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * A policy asked for a human approval (a permit annotated
+   * `@approval("required")` matched an Authorize call): the server returns at
+   * once when an operator's approval still covers exactly this principal +
+   * action + resource (+ task); otherwise it records a pending approval and
+   * answers when an operator approves or denies it, or when `timeout_seconds`
+   * pass (status `expired`; the approval is marked expired). Mutual TLS.
+   * INVALID_ARGUMENT: malformed input. PERMISSION_DENIED: banned or evicted
+   * agent.
+   */
+  HoldForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  HoldForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  HoldForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  HoldForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * A policy asked for a human approval (a permit annotated
+   * `@approval("required")` matched an Authorize call): the server returns at
+   * once when an operator's approval still covers exactly this principal +
+   * action + resource (+ task); otherwise it records a pending approval and
+   * answers when an operator approves or denies it, or when `timeout_seconds`
+   * pass (status `expired`; the approval is marked expired). Mutual TLS.
+   * INVALID_ARGUMENT: malformed input. PERMISSION_DENIED: banned or evicted
+   * agent.
+   */
+  holdForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  holdForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  holdForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  holdForApproval(argument: _sigil_agent_v1_HoldForApprovalRequest, callback: grpc.requestCallback<_sigil_agent_v1_HoldForApprovalResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Mints a JWT-SVID for one workload entry. Mutual TLS. PERMISSION_DENIED:
    * entry not authorized for the calling agent, banned or evicted agent.
    * INVALID_ARGUMENT: empty audience or entry ID. UNAUTHENTICATED: no client
@@ -197,6 +230,29 @@ export interface AgentAPIClient extends grpc.Client {
   newJwtSvid(argument: _sigil_agent_v1_NewJwtSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_NewJwtSvidResponse__Output>): grpc.ClientUnaryCall;
   newJwtSvid(argument: _sigil_agent_v1_NewJwtSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_NewJwtSvidResponse__Output>): grpc.ClientUnaryCall;
   newJwtSvid(argument: _sigil_agent_v1_NewJwtSvidRequest, callback: grpc.requestCallback<_sigil_agent_v1_NewJwtSvidResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Mints a WIT-SVID for one workload entry, binding the entry's SPIFFE ID to
+   * the workload's public key (sent as a JWK with `alg`; the private key never
+   * leaves the agent). Mutual TLS. PERMISSION_DENIED: entry not authorized for
+   * the calling agent. INVALID_ARGUMENT: empty entry ID, or a key that is not
+   * an EC/RSA public JWK with a fitting WIT-SVID `alg`.
+   */
+  NewWitSvid(argument: _sigil_agent_v1_NewWitSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_NewWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  NewWitSvid(argument: _sigil_agent_v1_NewWitSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_NewWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  NewWitSvid(argument: _sigil_agent_v1_NewWitSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_NewWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  NewWitSvid(argument: _sigil_agent_v1_NewWitSvidRequest, callback: grpc.requestCallback<_sigil_agent_v1_NewWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Mints a WIT-SVID for one workload entry, binding the entry's SPIFFE ID to
+   * the workload's public key (sent as a JWK with `alg`; the private key never
+   * leaves the agent). Mutual TLS. PERMISSION_DENIED: entry not authorized for
+   * the calling agent. INVALID_ARGUMENT: empty entry ID, or a key that is not
+   * an EC/RSA public JWK with a fitting WIT-SVID `alg`.
+   */
+  newWitSvid(argument: _sigil_agent_v1_NewWitSvidRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_NewWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  newWitSvid(argument: _sigil_agent_v1_NewWitSvidRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_sigil_agent_v1_NewWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  newWitSvid(argument: _sigil_agent_v1_NewWitSvidRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_sigil_agent_v1_NewWitSvidResponse__Output>): grpc.ClientUnaryCall;
+  newWitSvid(argument: _sigil_agent_v1_NewWitSvidRequest, callback: grpc.requestCallback<_sigil_agent_v1_NewWitSvidResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Renews the calling agent's own SVID before it expires. Mutual TLS with the
@@ -358,12 +414,33 @@ export interface AgentAPIHandlers extends grpc.UntypedServiceImplementation {
   GetBundle: grpc.handleUnaryCall<_sigil_agent_v1_GetBundleRequest__Output, _sigil_agent_v1_GetBundleResponse>;
   
   /**
+   * A policy asked for a human approval (a permit annotated
+   * `@approval("required")` matched an Authorize call): the server returns at
+   * once when an operator's approval still covers exactly this principal +
+   * action + resource (+ task); otherwise it records a pending approval and
+   * answers when an operator approves or denies it, or when `timeout_seconds`
+   * pass (status `expired`; the approval is marked expired). Mutual TLS.
+   * INVALID_ARGUMENT: malformed input. PERMISSION_DENIED: banned or evicted
+   * agent.
+   */
+  HoldForApproval: grpc.handleUnaryCall<_sigil_agent_v1_HoldForApprovalRequest__Output, _sigil_agent_v1_HoldForApprovalResponse>;
+  
+  /**
    * Mints a JWT-SVID for one workload entry. Mutual TLS. PERMISSION_DENIED:
    * entry not authorized for the calling agent, banned or evicted agent.
    * INVALID_ARGUMENT: empty audience or entry ID. UNAUTHENTICATED: no client
    * certificate.
    */
   NewJwtSvid: grpc.handleUnaryCall<_sigil_agent_v1_NewJwtSvidRequest__Output, _sigil_agent_v1_NewJwtSvidResponse>;
+  
+  /**
+   * Mints a WIT-SVID for one workload entry, binding the entry's SPIFFE ID to
+   * the workload's public key (sent as a JWK with `alg`; the private key never
+   * leaves the agent). Mutual TLS. PERMISSION_DENIED: entry not authorized for
+   * the calling agent. INVALID_ARGUMENT: empty entry ID, or a key that is not
+   * an EC/RSA public JWK with a fitting WIT-SVID `alg`.
+   */
+  NewWitSvid: grpc.handleUnaryCall<_sigil_agent_v1_NewWitSvidRequest__Output, _sigil_agent_v1_NewWitSvidResponse>;
   
   /**
    * Renews the calling agent's own SVID before it expires. Mutual TLS with the
@@ -413,7 +490,9 @@ export interface AgentAPIDefinition extends grpc.ServiceDefinition {
   EndTask: MethodDefinition<_sigil_agent_v1_EndTaskRequest, _sigil_agent_v1_EndTaskResponse, _sigil_agent_v1_EndTaskRequest__Output, _sigil_agent_v1_EndTaskResponse__Output>
   FetchTaskJwtSvid: MethodDefinition<_sigil_agent_v1_FetchTaskJwtSvidRequest, _sigil_agent_v1_FetchTaskJwtSvidResponse, _sigil_agent_v1_FetchTaskJwtSvidRequest__Output, _sigil_agent_v1_FetchTaskJwtSvidResponse__Output>
   GetBundle: MethodDefinition<_sigil_agent_v1_GetBundleRequest, _sigil_agent_v1_GetBundleResponse, _sigil_agent_v1_GetBundleRequest__Output, _sigil_agent_v1_GetBundleResponse__Output>
+  HoldForApproval: MethodDefinition<_sigil_agent_v1_HoldForApprovalRequest, _sigil_agent_v1_HoldForApprovalResponse, _sigil_agent_v1_HoldForApprovalRequest__Output, _sigil_agent_v1_HoldForApprovalResponse__Output>
   NewJwtSvid: MethodDefinition<_sigil_agent_v1_NewJwtSvidRequest, _sigil_agent_v1_NewJwtSvidResponse, _sigil_agent_v1_NewJwtSvidRequest__Output, _sigil_agent_v1_NewJwtSvidResponse__Output>
+  NewWitSvid: MethodDefinition<_sigil_agent_v1_NewWitSvidRequest, _sigil_agent_v1_NewWitSvidResponse, _sigil_agent_v1_NewWitSvidRequest__Output, _sigil_agent_v1_NewWitSvidResponse__Output>
   RenewAgent: MethodDefinition<_sigil_agent_v1_RenewAgentRequest, _sigil_agent_v1_RenewAgentResponse, _sigil_agent_v1_RenewAgentRequest__Output, _sigil_agent_v1_RenewAgentResponse__Output>
   RevokeExitedSvids: MethodDefinition<_sigil_agent_v1_RevokeExitedSvidsRequest, _sigil_agent_v1_RevokeExitedSvidsResponse, _sigil_agent_v1_RevokeExitedSvidsRequest__Output, _sigil_agent_v1_RevokeExitedSvidsResponse__Output>
   SyncAuthorizedEntries: MethodDefinition<_sigil_agent_v1_SyncAuthorizedEntriesRequest, _sigil_agent_v1_SyncAuthorizedEntriesResponse, _sigil_agent_v1_SyncAuthorizedEntriesRequest__Output, _sigil_agent_v1_SyncAuthorizedEntriesResponse__Output>

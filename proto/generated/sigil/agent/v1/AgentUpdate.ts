@@ -3,6 +3,8 @@
 
 import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUpdate__Output as _sigil_agent_v1_RevocationUpdate__Output } from '../../../sigil/agent/v1/RevocationUpdate.js';
 import type { CrlUpdate as _sigil_agent_v1_CrlUpdate, CrlUpdate__Output as _sigil_agent_v1_CrlUpdate__Output } from '../../../sigil/agent/v1/CrlUpdate.js';
+import type { PolicyUpdate as _sigil_agent_v1_PolicyUpdate, PolicyUpdate__Output as _sigil_agent_v1_PolicyUpdate__Output } from '../../../sigil/agent/v1/PolicyUpdate.js';
+import type { AuthorityTaintUpdate as _sigil_agent_v1_AuthorityTaintUpdate, AuthorityTaintUpdate__Output as _sigil_agent_v1_AuthorityTaintUpdate__Output } from '../../../sigil/agent/v1/AuthorityTaintUpdate.js';
 
 /**
  * One pushed update. More fields (other update kinds) may be added; an agent
@@ -11,7 +13,9 @@ import type { CrlUpdate as _sigil_agent_v1_CrlUpdate, CrlUpdate__Output as _sigi
 export interface AgentUpdate {
   'revocations'?: (_sigil_agent_v1_RevocationUpdate | null);
   'crls'?: (_sigil_agent_v1_CrlUpdate | null);
-  'update'?: "revocations"|"crls";
+  'policy'?: (_sigil_agent_v1_PolicyUpdate | null);
+  'tainted_authorities'?: (_sigil_agent_v1_AuthorityTaintUpdate | null);
+  'update'?: "revocations"|"crls"|"policy"|"tainted_authorities";
 }
 
 /**
@@ -21,5 +25,7 @@ export interface AgentUpdate {
 export interface AgentUpdate__Output {
   'revocations'?: (_sigil_agent_v1_RevocationUpdate__Output | null);
   'crls'?: (_sigil_agent_v1_CrlUpdate__Output | null);
-  'update'?: "revocations"|"crls";
+  'policy'?: (_sigil_agent_v1_PolicyUpdate__Output | null);
+  'tainted_authorities'?: (_sigil_agent_v1_AuthorityTaintUpdate__Output | null);
+  'update'?: "revocations"|"crls"|"policy"|"tainted_authorities";
 }

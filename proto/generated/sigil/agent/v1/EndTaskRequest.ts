@@ -5,25 +5,35 @@
 export interface EndTaskRequest {
   'task_id'?: (string);
   /**
-   * completed, failed, cancelled (from the process), expired or
-   * process_exited (from the agent).
+   * completed, failed, cancelled (from the process), expired,
+   * process_exited or drifted (from the agent: a caller inside the task was
+   * denied by agent-side policy or asked outside the task's scope).
    */
   'outcome'?: (string);
   /**
-   * The process asking, `pid:start_time`; empty for expired/process_exited.
+   * The process asking, `pid:start_time`; empty for the agent's outcomes.
    */
   'process_key'?: (string);
+  /**
+   * Why (for drifted: the denial); shown by `task show`. At most 512 bytes.
+   */
+  'reason'?: (string);
 }
 
 export interface EndTaskRequest__Output {
   'task_id': (string);
   /**
-   * completed, failed, cancelled (from the process), expired or
-   * process_exited (from the agent).
+   * completed, failed, cancelled (from the process), expired,
+   * process_exited or drifted (from the agent: a caller inside the task was
+   * denied by agent-side policy or asked outside the task's scope).
    */
   'outcome': (string);
   /**
-   * The process asking, `pid:start_time`; empty for expired/process_exited.
+   * The process asking, `pid:start_time`; empty for the agent's outcomes.
    */
   'process_key': (string);
+  /**
+   * Why (for drifted: the denial); shown by `task show`. At most 512 bytes.
+   */
+  'reason': (string);
 }

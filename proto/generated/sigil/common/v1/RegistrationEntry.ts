@@ -78,6 +78,27 @@ export interface RegistrationEntry {
    * Revoke a process's X509-SVIDs of this entry when the process exits.
    */
   'revoke_on_exit'?: (boolean);
+  /**
+   * Operator metadata (issue 14), visible to policy (the Cedar `Workload`'s
+   * attributes) and audit; empty when unset. (Numbers 17-19 are left to other
+   * entry options.) Who answers for this identity:
+   */
+  'owner'?: (string);
+  /**
+   * What the identity is for.
+   */
+  'purpose'?: (string);
+  /**
+   * The operator's risk rating: "low", "medium", "high" or "" (not rated).
+   */
+  'risk'?: (string);
+  /**
+   * When the entry expires, unix seconds; 0 = never (SPIRE's `expires_at`,
+   * `-entryExpiry`). An expired entry no longer matches or authorizes
+   * anything and is pruned. (Issue 16 item 4; number chosen high to stay
+   * clear of other branches' new fields.)
+   */
+  'expires_at'?: (number | string | Long);
 }
 
 /**
@@ -154,4 +175,25 @@ export interface RegistrationEntry__Output {
    * Revoke a process's X509-SVIDs of this entry when the process exits.
    */
   'revoke_on_exit': (boolean);
+  /**
+   * Operator metadata (issue 14), visible to policy (the Cedar `Workload`'s
+   * attributes) and audit; empty when unset. (Numbers 17-19 are left to other
+   * entry options.) Who answers for this identity:
+   */
+  'owner': (string);
+  /**
+   * What the identity is for.
+   */
+  'purpose': (string);
+  /**
+   * The operator's risk rating: "low", "medium", "high" or "" (not rated).
+   */
+  'risk': (string);
+  /**
+   * When the entry expires, unix seconds; 0 = never (SPIRE's `expires_at`,
+   * `-entryExpiry`). An expired entry no longer matches or authorizes
+   * anything and is pruned. (Issue 16 item 4; number chosen high to stay
+   * clear of other branches' new fields.)
+   */
+  'expires_at': (number);
 }

@@ -1,0 +1,263 @@
+/**
+ * Human approval (README "Approvals"): a permit policy annotated `@approval("required")` holds a
+ * request at the agent; the agent asks this service (agent API `HoldForApproval`), which records
+ * a pending approval and answers when an operator approves or denies it (admin API
+ * `ApproveApproval` / `DenyApproval`, `sigil-server approval ...`) or when the hold times out
+ * (expired). An approval covers exactly its principal + action + resource (+ task): while an
+ * approved one is valid, an identical hold is released at once without a new approval.
+ *
+ * Trust: the agent is authenticated by the agent API (its SVID) and is trusted to have verified
+ * the caller's credentials; operators are whoever can reach the admin socket. Waiters live in
+ * this process; a decision made through another server on the same datastore is seen by polling.
+ */
+import { randomUUID } from 'node:crypto'
+import { SigilError } from '../../certs/errors.js'
+import type { Log } from '../../common/logging/logger.js'
+import type { ApprovalKey, ApprovalRecord } from '../datastore/approval-record.js'
+import type { DataStore } from '../datastore/datastore.js'
+
+/** Longest hold a caller may ask for. */
+export const MAX_HOLD_SECONDS = 3600
+/** Longest `approval approve --for`. */
+export const MAX_APPROVAL_FOR_SECONDS = 30 * 24 * 3600
+/** How often a waiter re-reads its approval (a decision made through another server). */
+const POLL_MS = 1000
+
+/** The datastore calls the service makes. */
+export type ApprovalDataStore = Pick<
+  DataStore,
+  'createApproval' | 'getApproval' | 'decideApproval' | 'findCoveringApproval' | 'expireApprovals'
+>
+
+/** What the service needs. */
+export interface ApprovalServiceConfig {
+  readonly datastore: ApprovalDataStore
+  readonly logger: Log
+  readonly clock: () => Date
+  /** Seam for tests; default `randomUUID`. */
+  readonly newId?: () => string
+}
+
+/** A hold to wait on. */
+export interface HoldRequest extends ApprovalKey {
+  /** Why: the policies that asked for approval. */
+  readonly reason: string
+  readonly timeoutSeconds: number
+}
+
+interface Waiter {
+  readonly resolve: (a: ApprovalRecord) => void
+}
+
+/**
+ * Records holds, wakes their waiters on a decision, expires them on time.
+ *
+ * @example
+ * const approvals = new ApprovalService({ datastore, logger, clock })
+ * const outcome = await approvals.hold({ principal, action: 'CallTool', resource: 'Sigil::Tool::"payments"', taskId: '', reason, timeoutSeconds: 300 })
+ * // elsewhere: await approvals.approve(outcome.id, 600, 'uid 1000')
+ */
+export class ApprovalService {
+  readonly #ds: ApprovalDataStore
+  readonly #logger: Log
+  readonly #clock: () => Date
+  readonly #newId: () => string
+  readonly #waiters = new Map<string, Set<Waiter>>()
+  readonly #timers = new Set<NodeJS.Timeout>()
+  #closed = false
+
+  constructor(cfg: ApprovalServiceConfig) {
+    this.#ds = cfg.datastore
+    this.#logger = cfg.logger
+    this.#clock = cfg.clock
+    this.#newId = cfg.newId ?? randomUUID
+  }
+
+  /** Expires holds left pending by an earlier run (call at start). */
+  async expireStale(): Promise<number> {
+    const expired = await this.#ds.expireApprovals(this.#clock())
+    for (const a of expired) this.#logger.info({ approval_id: a.id }, 'approval expired')
+    return expired.length
+  }
+
+  /**
+   * Resolves the approval that decides this hold: an approved one that already covers it, or a
+   * new pending one once an operator decides or it expires (status `expired`). `signal` aborts
+   * the wait (the agent went away); the pending approval stays until it expires.
+   */
+  async hold(req: HoldRequest, signal?: AbortSignal): Promise<ApprovalRecord> {
+    if (this.#closed) throw new SigilError('ERR_UNAVAILABLE', 'the server is shutting down')
+    const timeout = req.timeoutSeconds
+    if (!Number.isSafeInteger(timeout) || timeout < 1 || timeout > MAX_HOLD_SECONDS)
+      throw new SigilError('ERR_INVALID_ARGUMENT', `timeout_seconds must be 1..${MAX_HOLD_SECONDS}`)
+    const key: ApprovalKey = {
+      principal: req.principal,
+      action: req.action,
+      resource: req.resource,
+      taskId: req.taskId,
+    }
+    const now = this.#clock()
+    const covering = await this.#ds.findCoveringApproval(key, now)
+    if (covering !== undefined) return covering
+    const pending = await this.#ds.createApproval({
+      ...key,
+      id: this.#newId(),
+      reason: req.reason,
+      requestedAt: now,
+      validUntil: new Date(now.getTime() + timeout * 1000),
+    })
+    this.#logger.info(
+      { approval_id: pending.id, spiffe_id: key.principal, action: key.action, resource: key.resource },
+      'request held for approval',
+    )
+    return this.#wait(pending, signal)
+  }
+
+  /** Approves a pending hold; identical requests are covered for `forSeconds` (0: only the held one). */
+  async approve(id: string, forSeconds: number, decidedBy: string): Promise<ApprovalRecord> {
+    if (!Number.isSafeInteger(forSeconds) || forSeconds < 0 || forSeconds > MAX_APPROVAL_FOR_SECONDS)
+      throw new SigilError('ERR_INVALID_ARGUMENT', `for_seconds must be 0..${MAX_APPROVAL_FOR_SECONDS}`)
+    const now = await this.#pendingAt(id)
+    return this.#decided(
+      await this.#ds.decideApproval(id, {
+        status: 'approved',
+        reason: '',
+        decidedBy,
+        decidedAt: now,
+        validUntil: new Date(now.getTime() + forSeconds * 1000),
+      }),
+    )
+  }
+
+  /** Denies a pending hold with a reason the caller sees. */
+  async deny(id: string, reason: string, decidedBy: string): Promise<ApprovalRecord> {
+    if (reason.trim() === '') throw new SigilError('ERR_INVALID_ARGUMENT', 'a reason is required')
+    const now = await this.#pendingAt(id)
+    return this.#decided(
+      await this.#ds.decideApproval(id, { status: 'denied', reason, decidedBy, decidedAt: now }),
+    )
+  }
+
+  /** Ends every wait (each waiter gets its approval as stored) and stops the timers. */
+  close(): void {
+    this.#closed = true
+    for (const t of this.#timers) clearTimeout(t)
+    this.#timers.clear()
+    for (const [id, set] of this.#waiters) {
+      void this.#ds.getApproval(id).then(
+        (a) => {
+          if (a) for (const w of set) w.resolve(a)
+        },
+        () => {},
+      )
+    }
+    this.#waiters.clear()
+  }
+
+  /** `now`, after checking that `id` is pending and its hold has not ended (an ended one is expired here). */
+  async #pendingAt(id: string): Promise<Date> {
+    const now = this.#clock()
+    const current = await this.#ds.getApproval(id)
+    if (current === undefined) throw new SigilError('ERR_NOT_FOUND', `approval ${id.slice(0, 128)} not found`)
+    if (current.status !== 'pending')
+      throw new SigilError('ERR_APPROVAL_DECIDED', `approval ${current.id} is already ${current.status}`)
+    if (current.validUntil.getTime() <= now.getTime()) {
+      await this.#expire(current.id)
+      throw new SigilError(
+        'ERR_APPROVAL_DECIDED',
+        `approval ${current.id} has expired: its hold ended at ${current.validUntil.toISOString()}`,
+      )
+    }
+    return now
+  }
+
+  #decided(a: ApprovalRecord): ApprovalRecord {
+    this.#logger.info(
+      { approval_id: a.id, status: a.status, decided_by: a.decidedBy, spiffe_id: a.principal },
+      `approval ${a.status}`,
+    )
+    const set = this.#waiters.get(a.id)
+    this.#waiters.delete(a.id)
+    for (const w of set ?? []) w.resolve(a)
+    return a
+  }
+
+  async #expire(id: string): Promise<ApprovalRecord | undefined> {
+    try {
+      return this.#decided(
+        await this.#ds.decideApproval(id, {
+          status: 'expired',
+          reason: 'the hold timed out',
+          decidedBy: 'server',
+          decidedAt: this.#clock(),
+        }),
+      )
+    } catch (e) {
+      if (e instanceof SigilError && e.code === 'ERR_APPROVAL_DECIDED') return undefined
+      throw e
+    }
+  }
+
+  /** Expires the approval at the end of its hold, whether or not anyone still waits. */
+  #scheduleExpiry(pending: ApprovalRecord): void {
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer)
+        this.#expire(pending.id).catch((e: unknown) => {
+          this.#logger.error({ approval_id: pending.id, err: String(e) }, 'cannot expire an approval')
+        })
+      },
+      Math.max(0, pending.validUntil.getTime() - this.#clock().getTime()),
+    )
+    this.#timers.add(timer)
+  }
+
+  #wait(pending: ApprovalRecord, signal?: AbortSignal): Promise<ApprovalRecord> {
+    this.#scheduleExpiry(pending)
+    return new Promise<ApprovalRecord>((resolve, reject) => {
+      let poll: NodeJS.Timeout | undefined
+      const done = (): void => {
+        if (poll !== undefined) {
+          clearTimeout(poll)
+          this.#timers.delete(poll)
+        }
+        const set = this.#waiters.get(pending.id)
+        set?.delete(waiter)
+        if (set?.size === 0) this.#waiters.delete(pending.id)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const waiter: Waiter = {
+        resolve: (a) => {
+          done()
+          resolve(a)
+        },
+      }
+      const onAbort = (): void => {
+        done()
+        reject(new SigilError('ERR_UNAVAILABLE', 'the wait was cancelled'))
+      }
+      const set = this.#waiters.get(pending.id) ?? new Set<Waiter>()
+      this.#waiters.set(pending.id, set)
+      set.add(waiter)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      // a decision made through another server on the same datastore
+      const schedule = (): void => {
+        if (this.#closed) return
+        const t = setTimeout(() => {
+          this.#timers.delete(t)
+          this.#ds.getApproval(pending.id).then(
+            (a) => {
+              if (a !== undefined && a.status !== 'pending') waiter.resolve(a)
+              else if (this.#waiters.get(pending.id)?.has(waiter)) schedule()
+            },
+            () => schedule(),
+          )
+        }, POLL_MS)
+        t.unref()
+        poll = t
+        this.#timers.add(t)
+      }
+      schedule()
+    })
+  }
+}
