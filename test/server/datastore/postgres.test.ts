@@ -5,7 +5,9 @@ import pg from 'pg'
 import t from 'tap'
 import { sealAuditRecords } from '../../../server/audit/audit-chain.js'
 import { openDataStore } from '../../../server/datastore/open-data-store.js'
+import { migratePostgres } from '../../../server/datastore/postgres/migrate.js'
 import { PG_MIGRATIONS } from '../../../server/datastore/postgres/migrations.js'
+import { PG_TYPES, PgSql } from '../../../server/datastore/postgres/pg-sql.js'
 import { PostgresDataStore } from '../../../server/datastore/postgres/postgres-data-store.js'
 import { hasPassword, redactPostgresUrl } from '../../../server/datastore/postgres/postgres-url.js'
 import { startPostgres } from '../../helpers/postgres-server.js'
@@ -99,6 +101,28 @@ t.test('audit records: SQL cannot change them, and two servers racing on one hea
   await t.rejects(db.query('DELETE FROM audit_records'), /append-only/)
   await t.rejects(db.query('TRUNCATE audit_records'), /append-only/)
   t.equal((await a.readAuditRecords(0, 10)).length, 2)
+})
+
+t.test("a database at migration 5 upgrades in place: its tasks may then end 'drifted'", async (t) => {
+  const url = await freshUrl()
+  const policyMigration = PG_MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE policy_versions'))
+  t.ok(policyMigration > 0)
+  const pool = new pg.Pool({ connectionString: url, max: 1, types: PG_TYPES })
+  await migratePostgres(new PgSql(pool), PG_MIGRATIONS.slice(0, policyMigration), new Date(1))
+  await pool.end()
+  const db = await raw(t, url)
+  await db.query(`INSERT INTO tasks (id, state, spiffe_id, entry_id, agent_id, process_key, subject, purpose, scope,
+    created_at, deadline) VALUES ('t1', 'active', 'spiffe://td/a', 'e', 'spiffe://td/agent', '1:2', 'spiffe://td/a',
+    'p', '{aud}', 1, 2)`)
+  await t.rejects(
+    db.query("UPDATE tasks SET state = 'ended', outcome = 'drifted', ended_at = 3"),
+    /tasks_outcome_check/,
+  )
+  const ds = await open(url)
+  t.teardown(() => ds.close())
+  const ended = await ds.endTask('t1', 'drifted', 'out of scope', new Date(3))
+  t.equal(ended.outcome, 'drifted')
+  t.same([ended.spiffeId, ended.purpose, ended.scope], ['spiffe://td/a', 'p', ['aud']], 'the task row kept')
 })
 
 t.test('two servers opening a new database at once migrate it once', async (t) => {
