@@ -7,7 +7,6 @@
  * then by their X509-SVIDs; the bundle endpoint is public by design.
  */
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { isSigilError, SigilError } from '../certs/errors.js'
 import { importPrivateKey } from '../certs/keys/keys.js'
 import { certificatesToPem, pemToCertificates } from '../certs/x509svid/pem.js'
@@ -24,7 +23,7 @@ import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
 import type { ServerConfig } from './config/load-server-config.js'
 import { instrumentDataStore } from './datastore/instrumented-data-store.js'
-import { SqliteDataStore } from './datastore/sqlite/sqlite-data-store.js'
+import { describeDatastore, openDataStore } from './datastore/open-data-store.js'
 import { probeStorage } from './datastore/storage-probe.js'
 import { startAdminApiServer } from './endpoints/admin-api-server.js'
 import { startAgentApiServer } from './endpoints/agent-api-server.js'
@@ -78,9 +77,15 @@ export async function startServer(
   const life = new Lifecycle(logger)
 
   try {
-    const datastorePath = join(config.dataDir, 'datastore.sqlite3')
+    const datastorePath = describeDatastore(config.datastore)
     const metrics = new ServerMetrics()
-    const datastore = instrumentDataStore(await SqliteDataStore.open({ path: datastorePath }), metrics)
+    const datastore = instrumentDataStore(
+      await openDataStore(config.datastore, {
+        onConnectionError: (e) =>
+          logger.warn({ err: errorText(e) }, 'datastore connection lost; reconnecting'),
+      }),
+      metrics,
+    )
     life.onClose('datastore', () => datastore.close())
     // the audit trail: hash-chained records of every decision, durable, plus one log line each
     const audit = new AuditTrail({ datastore, logger, clock })
@@ -371,6 +376,7 @@ export async function startServer(
           ? `${config.oidcDiscoveryPlainHttp ? 'http' : 'https'}://${formatHost(config.oidcDiscoveryAddress.host)}:${oidcDiscoveryPort}/`
           : 'off',
         jwt_issuer: config.jwtIssuer ?? 'unset',
+        datastore: datastorePath,
       },
       'sigil-server started',
     )

@@ -105,7 +105,8 @@ export class AdminClient {
     const details = (err.details || err.message || 'call failed').split('\n')[0] ?? ''
     const errno = /\b(E[A-Z]{3,})\b/.exec(details)?.[1]
     const message =
-      code === status.UNAVAILABLE
+      // the server answered UNAVAILABLE itself (its datastore is down): its message says so
+      code === status.UNAVAILABLE && sigilCode === undefined
         ? `cannot reach the admin API at ${this.socketPath} (${errno ?? details}); is sigil-server running?`
         : code === status.DEADLINE_EXCEEDED
           ? `the admin API at ${this.socketPath} did not answer within ${ADMIN_CALL_TIMEOUT_MS / 1000}s`

@@ -11,12 +11,16 @@ import { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { checkArgs } from '../../common/cli/parse-options.js'
 import { readConfigFile } from '../../common/config/config-file.js'
 import { type HostPort, isLoopbackHost, parseHostPort } from '../../common/config/host-port.js'
+import type { DatastoreSpec } from '../datastore/open-data-store.js'
+import { datastoreSpec } from './datastore-option.js'
 import { parseDurationSeconds } from './duration.js'
 import { serverOptions } from './server-options.js'
 
 export interface ServerConfig {
   readonly trustDomain: TrustDomain
   readonly dataDir: string
+  /** The registry's backend; a PostgreSQL URL may hold a password (log only `describeDatastore`). */
+  readonly datastore: DatastoreSpec
   readonly agentApiAddress: HostPort
   readonly adminSocket: string
   /** undefined when the bundle endpoint is off */
@@ -89,6 +93,15 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
   const config: ServerConfig = {
     trustDomain,
     dataDir,
+    datastore: datastoreSpec(
+      {
+        datastore: v.datastore,
+        poolSize: v['datastore-pool-size'],
+        statementTimeout: v['datastore-statement-timeout'],
+      },
+      dataDir,
+      args,
+    ),
     agentApiAddress: parseHostPort(v['agent-api-address'] as string, 'agent-api-address'),
     adminSocket: v['admin-socket'] ? resolve(v['admin-socket']) : join(dataDir, 'private', 'admin.sock'),
     bundleEndpointAddress:

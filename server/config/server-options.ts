@@ -16,7 +16,7 @@ export function serverOptions(env: Record<string, string | undefined>) {
   })
     .heading('sigil-server run')
     .description(
-      'Runs the Sigil server: the certificate authority, the registry (SQLite), the agent API, the admin API on a local Unix socket and the HTTPS bundle endpoint.',
+      'Runs the Sigil server: the certificate authority, the registry (SQLite, or PostgreSQL with --datastore), the agent API, the admin API on a local Unix socket and the HTTPS bundle endpoint.',
     )
     .opt({
       config: {
@@ -31,7 +31,8 @@ export function serverOptions(env: Record<string, string | undefined>) {
       'data-dir': {
         hint: 'dir',
         default: './.sigil/server',
-        description: 'Directory for the datastore, CA keys (0600) and the admin socket',
+        description:
+          'Directory for the datastore (unless --datastore says otherwise), CA keys (0600) and the admin socket',
       },
       'agent-api-address': {
         hint: 'host:port',
@@ -128,6 +129,24 @@ export function serverOptions(env: Record<string, string | undefined>) {
         description: 'PEM CA certificates that x509pop agent certificates must chain to (unset: x509pop off)',
       },
       'join-token-ttl': { hint: 'duration', default: '10m', description: 'Default join token lifetime' },
+    })
+    .opt({
+      datastore: {
+        hint: 'spec',
+        description:
+          'Where the registry lives: sqlite:PATH, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…] (unset: sqlite:<data-dir>/datastore.sqlite3). A password is refused on the command line (every local user can read argv): give it in SIGIL_DATASTORE, the config file, PGPASSWORD or ~/.pgpass. It never appears in logs or messages',
+      },
+      'datastore-pool-size': {
+        hint: 'n',
+        default: '10',
+        description: 'PostgreSQL: connections in the pool (1-1000)',
+      },
+      'datastore-statement-timeout': {
+        hint: 'duration',
+        default: '10s',
+        description:
+          'PostgreSQL: a statement running longer is cancelled and the call fails with Unavailable (e.g. 500ms, 10s)',
+      },
       // federation (issue 16 item 3)
       'federation-web-ca': {
         hint: 'file',

@@ -236,6 +236,8 @@ export async function startSigilNode(
   t: { teardown(fn: () => unknown): void },
   opts: {
     serverArgs?: readonly string[]
+    /** Extra environment variables for the server (e.g. SIGIL_DATASTORE, which may hold a password). */
+    serverEnv?: Readonly<Record<string, string>>
     agentArgs?: readonly string[]
     agentWrapper?: AgentWrapper
     /** The server's trust domain (default example.org). */
@@ -250,10 +252,11 @@ export async function startSigilNode(
     rmSync(dir, { recursive: true, force: true })
   })
   const td = opts.trustDomain ?? 'example.org'
-  const server = await startServerProcess(join(dir, 's'), [
-    ...(opts.trustDomain ? ['--trust-domain', td] : []),
-    ...(opts.serverArgs ?? []),
-  ])
+  const server = await startServerProcess(
+    join(dir, 's'),
+    [...(opts.trustDomain ? ['--trust-domain', td] : []), ...(opts.serverArgs ?? [])],
+    { ...opts.serverEnv },
+  )
   stoppers.push(() => server.stop())
   const agentId = `spiffe://${td}/node1`
   const token = await server.cli('token', 'generate', '--spiffe-id', agentId)

@@ -1,107 +1,17 @@
 /**
  * Approvals on SQLite: one `approvals` row per hold. Runs inside the transactions and error
- * translation of `SqliteDataStore`; inputs arrive checked by {@link checkApprovalInput} and
- * friends below.
+ * translation of `SqliteDataStore`; inputs arrive checked by `validate-approval-records.ts`.
  */
 import { SigilError } from '../../../certs/errors.js'
-import {
-  APPROVAL_STATUSES,
-  type ApprovalDecision,
-  type ApprovalFilter,
-  type ApprovalInput,
-  type ApprovalKey,
-  type ApprovalRecord,
-  type ApprovalStatus,
+import type {
+  ApprovalDecision,
+  ApprovalFilter,
+  ApprovalInput,
+  ApprovalKey,
+  ApprovalRecord,
 } from '../approval-record.js'
-import { checkDate, checkString } from '../validate-records.js'
+import { type ApprovalRow, approvalFromRow } from '../record-rows.js'
 import type { Params, Sql } from './sql.js'
-
-interface ApprovalRow {
-  id: string
-  principal: string
-  action: string
-  resource: string
-  task_id: string
-  status: ApprovalStatus
-  reason: string
-  requested_at: number
-  decided_at: number | null
-  decided_by: string
-  valid_until: number
-}
-
-/** Longest reason kept (characters). */
-const MAX_REASON_CHARS = 1024
-
-function toApproval(row: ApprovalRow): ApprovalRecord {
-  const a: ApprovalRecord = {
-    id: row.id,
-    principal: row.principal,
-    action: row.action,
-    resource: row.resource,
-    taskId: row.task_id,
-    status: row.status,
-    reason: row.reason,
-    requestedAt: new Date(row.requested_at),
-    decidedBy: row.decided_by,
-    validUntil: new Date(row.valid_until),
-  }
-  return row.decided_at === null ? a : { ...a, decidedAt: new Date(row.decided_at) }
-}
-
-function nonEmpty(value: unknown, what: string): string {
-  if (checkString(value, what) === '') throw new TypeError(`${what} must not be empty`)
-  return value as string
-}
-
-/** Checks a new hold (a caller's bug is a TypeError). */
-export function checkApprovalInput(a: ApprovalInput): ApprovalInput {
-  if (typeof a !== 'object' || a === null) throw new TypeError('approval must be an object')
-  return {
-    id: nonEmpty(a.id, 'id'),
-    principal: nonEmpty(a.principal, 'principal'),
-    action: nonEmpty(a.action, 'action'),
-    resource: nonEmpty(a.resource, 'resource'),
-    taskId: checkString(a.taskId, 'taskId'),
-    reason: checkString(a.reason, 'reason').slice(0, MAX_REASON_CHARS),
-    requestedAt: checkDate(a.requestedAt, 'requestedAt'),
-    validUntil: checkDate(a.validUntil, 'validUntil'),
-  }
-}
-
-/** Checks a decision. */
-export function checkApprovalDecision(d: ApprovalDecision): ApprovalDecision {
-  if (typeof d !== 'object' || d === null) throw new TypeError('decision must be an object')
-  if (d.status !== 'approved' && d.status !== 'denied' && d.status !== 'expired')
-    throw new TypeError('status must be approved, denied or expired')
-  const out: ApprovalDecision = {
-    status: d.status,
-    reason: checkString(d.reason, 'reason').slice(0, MAX_REASON_CHARS),
-    decidedBy: checkString(d.decidedBy, 'decidedBy'),
-    decidedAt: checkDate(d.decidedAt, 'decidedAt'),
-  }
-  return d.validUntil === undefined ? out : { ...out, validUntil: checkDate(d.validUntil, 'validUntil') }
-}
-
-/** Checks a filter. */
-export function checkApprovalFilter(f: ApprovalFilter | undefined): ApprovalFilter {
-  if (f === undefined) return {}
-  if (f.status !== undefined && !APPROVAL_STATUSES.includes(f.status))
-    throw new TypeError(`status must be one of ${APPROVAL_STATUSES.join(', ')}`)
-  if (f.limit !== undefined && (!Number.isSafeInteger(f.limit) || f.limit < 1))
-    throw new TypeError('limit must be a positive whole number')
-  return f
-}
-
-/** Checks a key. */
-export function checkApprovalKey(k: ApprovalKey): ApprovalKey {
-  return {
-    principal: nonEmpty(k.principal, 'principal'),
-    action: nonEmpty(k.action, 'action'),
-    resource: nonEmpty(k.resource, 'resource'),
-    taskId: checkString(k.taskId, 'taskId'),
-  }
-}
 
 /** Approval queries; callers provide transactions and error translation. */
 export class ApprovalTable {
@@ -131,7 +41,7 @@ export class ApprovalTable {
 
   get(id: string): ApprovalRecord | undefined {
     const row = this.#sql.get<ApprovalRow>('SELECT * FROM approvals WHERE id = @id', { id })
-    return row === undefined ? undefined : toApproval(row)
+    return row === undefined ? undefined : approvalFromRow(row)
   }
 
   list(filter: ApprovalFilter): ApprovalRecord[] {
@@ -146,7 +56,7 @@ export class ApprovalTable {
         `SELECT * FROM approvals ${clause} ORDER BY requested_at DESC, rowid DESC LIMIT @limit`,
         params,
       )
-      .map(toApproval)
+      .map(approvalFromRow)
   }
 
   /** Decides a pending approval (call inside a write transaction). */
@@ -179,7 +89,7 @@ export class ApprovalTable {
        ORDER BY valid_until DESC LIMIT 1`,
       { ...key, now: now.getTime() },
     )
-    return row === undefined ? undefined : toApproval(row)
+    return row === undefined ? undefined : approvalFromRow(row)
   }
 
   /** Marks every pending approval whose hold ended at or before `now` expired; returns them. */

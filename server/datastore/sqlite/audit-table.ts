@@ -5,39 +5,8 @@
  * of `SqliteDataStore`.
  */
 import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
+import { AUDIT_COLUMNS, type AuditRow, auditFromRow } from '../record-rows.js'
 import type { Params, Sql } from './sql.js'
-
-interface AuditRow {
-  seq: number
-  at: number
-  kind: string
-  decision: AuditRecord['decision']
-  spiffe_id: string
-  task_id: string
-  serial_or_jti: string
-  actor: string
-  details: string
-  prev_hash: string
-  hash: string
-}
-
-const COLUMNS = 'seq, at, kind, decision, spiffe_id, task_id, serial_or_jti, actor, details, prev_hash, hash'
-
-function toRecord(row: AuditRow): AuditRecord {
-  return {
-    seq: row.seq,
-    at: row.at,
-    kind: row.kind,
-    decision: row.decision,
-    spiffeId: row.spiffe_id,
-    taskId: row.task_id,
-    serialOrJti: row.serial_or_jti,
-    actor: row.actor,
-    details: row.details,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  }
-}
 
 /** Audit queries; callers provide transactions and error translation. */
 export class AuditTable {
@@ -58,7 +27,7 @@ export class AuditTable {
     for (const r of records) {
       // every field of a record is a string or a number: bound as they are, by name
       this.#sql.run(
-        `INSERT INTO audit_records (${COLUMNS}) VALUES
+        `INSERT INTO audit_records (${AUDIT_COLUMNS}) VALUES
          (@seq, @at, @kind, @decision, @spiffeId, @taskId, @serialOrJti, @actor, @details, @prevHash, @hash)`,
         r as unknown as Params,
       )
@@ -99,19 +68,22 @@ export class AuditTable {
     // the newest `limit` records, returned in chain order
     return this.#sql
       .all<AuditRow>(
-        `SELECT * FROM (SELECT ${COLUMNS} FROM audit_records ${where} ORDER BY seq DESC ${limit}) ORDER BY seq`,
+        `SELECT * FROM (SELECT ${AUDIT_COLUMNS} FROM audit_records ${where} ORDER BY seq DESC ${limit}) ORDER BY seq`,
         params,
       )
-      .map(toRecord)
+      .map(auditFromRow)
   }
 
   /** Up to `limit` records with `seq > afterSeq`, in chain order. */
   read(afterSeq: number, limit: number): AuditRecord[] {
     return this.#sql
-      .all<AuditRow>(`SELECT ${COLUMNS} FROM audit_records WHERE seq > @after ORDER BY seq LIMIT @limit`, {
-        after: afterSeq,
-        limit,
-      })
-      .map(toRecord)
+      .all<AuditRow>(
+        `SELECT ${AUDIT_COLUMNS} FROM audit_records WHERE seq > @after ORDER BY seq LIMIT @limit`,
+        {
+          after: afterSeq,
+          limit,
+        },
+      )
+      .map(auditFromRow)
   }
 }

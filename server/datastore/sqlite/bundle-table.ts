@@ -3,26 +3,11 @@
  * text. Runs inside the error translation of `SqliteDataStore`.
  */
 import { SigilError } from '../../../certs/errors.js'
+import { type BundleRow, bundleFromRow } from '../record-rows.js'
 import type { BundleInput, BundleRecord } from '../records.js'
 import type { Sql } from './sql.js'
 
-interface BundleRow {
-  trust_domain: string
-  spiffe_bundle_json: string
-  sequence_number: number
-  updated_at: number
-}
-
 const SELECT_BUNDLE = 'SELECT trust_domain, spiffe_bundle_json, sequence_number, updated_at FROM bundles'
-
-function toBundle(row: BundleRow): BundleRecord {
-  return {
-    trustDomain: row.trust_domain,
-    spiffeBundleJson: row.spiffe_bundle_json,
-    sequenceNumber: row.sequence_number,
-    updatedAt: new Date(row.updated_at),
-  }
-}
 
 /** Bundle queries; callers provide error translation. */
 export class BundleTable {
@@ -52,11 +37,11 @@ export class BundleTable {
     const row = this.#sql.get<BundleRow>(`${SELECT_BUNDLE} WHERE trust_domain = @trustDomain`, {
       trustDomain,
     })
-    return row === undefined ? undefined : toBundle(row)
+    return row === undefined ? undefined : bundleFromRow(row)
   }
 
   list(): BundleRecord[] {
-    return this.#sql.all<BundleRow>(`${SELECT_BUNDLE} ORDER BY trust_domain`).map(toBundle)
+    return this.#sql.all<BundleRow>(`${SELECT_BUNDLE} ORDER BY trust_domain`).map(bundleFromRow)
   }
 
   delete(trustDomain: string): void {

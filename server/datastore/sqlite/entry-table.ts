@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { SigilError } from '../../../certs/errors.js'
 import { normalizeSelectors, type Selector } from '../../../certs/selector/selector.js'
+import { entryFields } from '../record-rows.js'
 import type {
   EntryFilter,
   EntryPatch,
@@ -98,23 +99,6 @@ function toEntry(row: EntryRow): RegistrationEntry {
   }
 }
 
-/** A checked input with its task and metadata fields filled in (checkEntryInput always sets them). */
-function withTaskFields(
-  e: RegistrationEntryInput,
-): Omit<RegistrationEntry, 'id' | 'revisionNumber' | 'createdAt'> {
-  const { id: _id, ...rest } = e
-  return {
-    ...rest,
-    entryExpiry: e.entryExpiry ?? 0,
-    taskScopes: [...(e.taskScopes ?? [])],
-    maxTaskTtl: e.maxTaskTtl ?? 0,
-    revokeOnExit: e.revokeOnExit ?? false,
-    owner: e.owner ?? '',
-    purpose: e.purpose ?? '',
-    risk: e.risk ?? '',
-  }
-}
-
 function selectorsParam(selectors: readonly Selector[]): string {
   return JSON.stringify(selectors.map((s) => [s.type, s.value]))
 }
@@ -197,7 +181,7 @@ export class EntryTable {
     }
     this.#sql.run(INSERT_ENTRY, { ...rowParams(id, input, 0), createdAt: now.getTime() })
     this.#insertSelectors(id, input.selectors)
-    return { ...withTaskFields(input), id, revisionNumber: 0, createdAt: new Date(now.getTime()) }
+    return { ...entryFields(input), id, revisionNumber: 0, createdAt: new Date(now.getTime()) }
   }
 
   get(id: string): RegistrationEntry | undefined {
@@ -225,7 +209,7 @@ export class EntryTable {
     this.#sql.run(UPDATE_ENTRY, rowParams(id, next, revisionNumber))
     this.#sql.run('DELETE FROM entry_selectors WHERE entry_id = @id', { id })
     this.#insertSelectors(id, next.selectors)
-    return { ...withTaskFields(next), id, revisionNumber, createdAt: current.createdAt }
+    return { ...entryFields(next), id, revisionNumber, createdAt: current.createdAt }
   }
 
   /** Deletes the entries expired at `now` (entry expiry ≤ now); resolves them (call inside a write transaction). */

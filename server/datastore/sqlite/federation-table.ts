@@ -4,6 +4,7 @@
  * fetched bundle into `bundles`. Runs inside the error translation of `SqliteDataStore`.
  */
 import { SigilError } from '../../../certs/errors.js'
+import { type RelationshipRow, relationshipFromRow } from '../record-rows.js'
 import type {
   BundleInput,
   BundleRecord,
@@ -15,32 +16,8 @@ import type {
 import type { BundleTable } from './bundle-table.js'
 import type { Sql } from './sql.js'
 
-interface RelationshipRow {
-  trust_domain: string
-  bundle_endpoint_url: string
-  bundle_endpoint_profile: 'https_web' | 'https_spiffe'
-  endpoint_spiffe_id: string
-  created_at: number
-  last_refresh_at: number | null
-  next_refresh_at: number
-  last_error: string
-}
-
 const SELECT = `SELECT trust_domain, bundle_endpoint_url, bundle_endpoint_profile, endpoint_spiffe_id, created_at,
   last_refresh_at, next_refresh_at, last_error FROM federation_relationships`
-
-function toRelationship(row: RelationshipRow): FederationRelationship {
-  return {
-    trustDomain: row.trust_domain,
-    bundleEndpointUrl: row.bundle_endpoint_url,
-    bundleEndpointProfile: row.bundle_endpoint_profile,
-    endpointSpiffeId: row.endpoint_spiffe_id,
-    createdAt: new Date(row.created_at),
-    lastRefreshAt: row.last_refresh_at === null ? undefined : new Date(row.last_refresh_at),
-    nextRefreshAt: new Date(row.next_refresh_at),
-    lastError: row.last_error,
-  }
-}
 
 const notFound = (trustDomain: string): SigilError =>
   new SigilError('ERR_NOT_FOUND', `no federation relationship with trust domain ${trustDomain}`)
@@ -80,11 +57,11 @@ export class FederationTable {
 
   get(trustDomain: string): FederationRelationship | undefined {
     const row = this.#sql.get<RelationshipRow>(`${SELECT} WHERE trust_domain = @trustDomain`, { trustDomain })
-    return row === undefined ? undefined : toRelationship(row)
+    return row === undefined ? undefined : relationshipFromRow(row)
   }
 
   list(): FederationRelationship[] {
-    return this.#sql.all<RelationshipRow>(`${SELECT} ORDER BY trust_domain`).map(toRelationship)
+    return this.#sql.all<RelationshipRow>(`${SELECT} ORDER BY trust_domain`).map(relationshipFromRow)
   }
 
   update(input: FederationRelationshipInput, nextRefreshAt: Date): FederationRelationship {

@@ -3,37 +3,18 @@
  * batches through one cached prepared statement. Runs inside the transactions and error
  * translation of `SqliteDataStore`.
  */
+import { type IssuedSvidRow, issuedSvidFromRow } from '../record-rows.js'
 import type { IssuedSvidFilter, IssuedSvidRecord } from '../records.js'
 import type { Params, Sql } from './sql.js'
 
-interface SvidRow {
-  kind: 'x509' | 'jwt'
-  serial_or_jti: string
-  spiffe_id: string
-  entry_id: string
-  agent_id: string
-  not_before: number
-  not_after: number
-  audience: string
-  issued_at: number
-}
+type SvidRow = Omit<IssuedSvidRow, 'audience'> & { audience: string }
 
 const INSERT_SVID = `INSERT INTO issued_svids
   (kind, serial_or_jti, spiffe_id, entry_id, agent_id, not_before, not_after, audience, issued_at)
   VALUES (@kind, @serialOrJti, @spiffeId, @entryId, @agentId, @notBefore, @notAfter, @audience, @issuedAt)`
 
 function toRecord(row: SvidRow): IssuedSvidRecord {
-  return {
-    kind: row.kind,
-    serialOrJti: row.serial_or_jti,
-    spiffeId: row.spiffe_id,
-    entryId: row.entry_id,
-    agentId: row.agent_id,
-    notBefore: new Date(row.not_before),
-    notAfter: new Date(row.not_after),
-    audience: JSON.parse(row.audience) as string[],
-    issuedAt: new Date(row.issued_at),
-  }
+  return issuedSvidFromRow({ ...row, audience: JSON.parse(row.audience) as string[] })
 }
 
 /** Issuance record queries; callers provide transactions and error translation. */

@@ -4,15 +4,9 @@
  * transactions and error translation of `SqliteDataStore`.
  */
 import { SigilError } from '../../../certs/errors.js'
+import type { ConsumeOutcome } from '../join-token-outcome.js'
 import type { JoinTokenInput } from '../records.js'
 import type { Sql } from './sql.js'
-
-/** What one consume attempt found; the store throws after the transaction committed. */
-export type ConsumeOutcome =
-  | { readonly kind: 'ok'; readonly spiffeId: string }
-  | { readonly kind: 'expired' }
-  | { readonly kind: 'used' }
-  | { readonly kind: 'unknown' }
 
 /** Join token queries; callers provide transactions and error translation. */
 export class JoinTokenTable {

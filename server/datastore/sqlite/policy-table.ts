@@ -3,31 +3,20 @@
  * 1, 2, 3 … in order; rows are only ever appended. Runs inside the transactions and error
  * translation of `SqliteDataStore`; inputs arrive already checked by `validate-records.ts`.
  */
+
+import { type PolicyVersionRow, policyVersionFromRow } from '../record-rows.js'
 import type { PolicyVersionInput, PolicyVersionRecord } from '../records.js'
 import type { Sql } from './sql.js'
 
-interface PolicyRow {
-  version: number
-  text: string
-  sha256: string
-  created_at: number
-  admin_caller: string
+interface PolicyRow extends Omit<PolicyVersionRow, 'policy_ids'> {
   policy_ids: string
 }
 
 const SELECT_POLICY =
   'SELECT version, text, sha256, created_at, admin_caller, policy_ids FROM policy_versions'
 
-function toPolicy(row: PolicyRow): PolicyVersionRecord {
-  return {
-    version: row.version,
-    text: row.text,
-    sha256: row.sha256,
-    createdAt: new Date(row.created_at),
-    adminCaller: row.admin_caller,
-    policyIds: JSON.parse(row.policy_ids) as string[],
-  }
-}
+const toPolicy = (row: PolicyRow): PolicyVersionRecord =>
+  policyVersionFromRow({ ...row, policy_ids: JSON.parse(row.policy_ids) as string[] })
 
 /** Policy version queries; callers provide transactions and error translation. */
 export class PolicyTable {

@@ -3,30 +3,11 @@
  * AUTOINCREMENT sequence (never reused, so "everything after N" stays meaningful after
  * pruning). Runs inside the transactions and error translation of `SqliteDataStore`.
  */
-import type { RevocationFilter, RevocationInput, RevocationKind, RevocationRecord } from '../records.js'
+import { type RevocationRow, revocationFromRow } from '../record-rows.js'
+import type { RevocationFilter, RevocationInput, RevocationRecord } from '../records.js'
 import type { Params, Sql } from './sql.js'
 
-interface RevocationRow {
-  sequence: number
-  kind: RevocationKind
-  value: string
-  reason: string
-  revoked_at: number
-  expires_at: number
-}
-
 const COLUMNS = 'sequence, kind, value, reason, revoked_at, expires_at'
-
-function toRecord(row: RevocationRow): RevocationRecord {
-  return {
-    sequence: row.sequence,
-    kind: row.kind,
-    value: row.value,
-    reason: row.reason,
-    revokedAt: new Date(row.revoked_at),
-    expiresAt: new Date(row.expires_at),
-  }
-}
 
 /** Revocation queries; callers provide transactions and error translation. */
 export class RevocationTable {
@@ -49,7 +30,7 @@ export class RevocationTable {
         { kind: r.kind, value: r.value },
       )
       if (existing !== undefined && existing.expires_at >= r.expiresAt.getTime()) {
-        out.push(toRecord(existing))
+        out.push(revocationFromRow(existing))
         continue
       }
       if (existing !== undefined) {
@@ -67,7 +48,7 @@ export class RevocationTable {
         },
       )
       if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
-      out.push(toRecord(row))
+      out.push(revocationFromRow(row))
     }
     return out
   }
@@ -86,7 +67,7 @@ export class RevocationTable {
     const clause = parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`
     return this.#sql
       .all<RevocationRow>(`SELECT ${COLUMNS} FROM revocations ${clause} ORDER BY sequence`, params)
-      .map(toRecord)
+      .map(revocationFromRow)
   }
 
   /** The highest sequence number ever given (0 when none), pruned rows included. */

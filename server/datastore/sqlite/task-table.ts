@@ -4,27 +4,11 @@
  * `SqliteDataStore`; inputs arrive already checked by `validate-records.ts`.
  */
 import { SigilError } from '../../../certs/errors.js'
+import { type TaskRow as DecodedTaskRow, taskFromRow } from '../record-rows.js'
 import type { TaskCredential, TaskEvent, TaskFilter, TaskInput, TaskOutcome, TaskRecord } from '../records.js'
 import type { Params, Sql } from './sql.js'
 
-interface TaskRow {
-  id: string
-  state: 'active' | 'ended'
-  outcome: TaskOutcome | ''
-  end_reason: string
-  spiffe_id: string
-  entry_id: string
-  agent_id: string
-  process_key: string
-  subject: string
-  purpose: string
-  scope: string
-  act_chain: string
-  parent_txn: string
-  created_at: number
-  deadline: number
-  ended_at: number | null
-}
+type TaskRow = Omit<DecodedTaskRow, 'scope' | 'act_chain'> & { scope: string; act_chain: string }
 
 const INSERT_TASK = `INSERT INTO tasks (id, state, spiffe_id, entry_id, agent_id, process_key, subject, purpose,
   scope, act_chain, parent_txn, created_at, deadline)
@@ -34,24 +18,11 @@ const INSERT_CREDENTIAL = `INSERT OR IGNORE INTO task_credentials (task_id, kind
   VALUES (@taskId, @kind, @credential, @audience, @issuedAt, @expiresAt)`
 
 function toTask(row: TaskRow): TaskRecord {
-  const task: TaskRecord = {
-    id: row.id,
-    state: row.state,
-    outcome: row.outcome,
-    endReason: row.end_reason,
-    spiffeId: row.spiffe_id,
-    entryId: row.entry_id,
-    agentId: row.agent_id,
-    processKey: row.process_key,
-    subject: row.subject,
-    purpose: row.purpose,
+  return taskFromRow({
+    ...row,
     scope: JSON.parse(row.scope) as string[],
-    actChain: JSON.parse(row.act_chain) as string[],
-    parentTxn: row.parent_txn,
-    createdAt: new Date(row.created_at),
-    deadline: new Date(row.deadline),
-  }
-  return row.ended_at === null ? task : { ...task, endedAt: new Date(row.ended_at) }
+    act_chain: JSON.parse(row.act_chain) as string[],
+  })
 }
 
 /** Events past which a task's refusals are no longer kept (a process repeating a refused request cannot grow the store without end). */

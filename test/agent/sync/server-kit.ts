@@ -9,8 +9,8 @@ import type { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { createLogger, type Logger } from '../../../common/logging/logger.js'
 import { CaManager } from '../../../server/ca/ca-manager.js'
-import type { RegistrationEntry } from '../../../server/datastore/datastore.js'
-import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
+import type { DataStore, RegistrationEntry } from '../../../server/datastore/datastore.js'
+import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../server/endpoints/agent-api-server.js'
 import { joinTokenHash } from '../../../server/nodeattestation/join-token-attestor.js'
 import { CrlPublisher } from '../../../server/revocation/crl-publisher.js'
@@ -20,7 +20,7 @@ import { ServerIdentity } from '../../../server/svid/server-identity.js'
 export interface ServerKit {
   trustDomain: TrustDomain
   dir: string
-  datastore: SqliteDataStore
+  datastore: DataStore
   ca: CaManager
   revocations: RevocationList
   crls: CrlPublisher
@@ -53,7 +53,7 @@ export async function startServerKit(
     }),
   )
   const clock = () => new Date()
-  const datastore = await SqliteDataStore.open({ path: join(dir, 'datastore.sqlite3') })
+  const datastore = await openDataStore({ kind: 'sqlite', path: join(dir, 'datastore.sqlite3') })
   const ca = new CaManager({
     trustDomain,
     dataDir: dir,

@@ -9,7 +9,7 @@ import { buildCaCertificate } from '../../../certs/x509svid/ca-certificate.js'
 import { readCertificateFacts } from '../../../certs/x509svid/certificate-facts.js'
 import { verifyX509Svid } from '../../../certs/x509svid/verify-x509-svid.js'
 import { CaManager, type CaManagerConfig } from '../../../server/ca/ca-manager.js'
-import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
+import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { FakeClock, MemoryBundleStore, opensslVerify, RecordingLogger } from './ca-test-kit.js'
 
 const td = TrustDomain.parse('example.org')
@@ -128,14 +128,14 @@ t.test('with the real SQLite datastore: a full restart keeps the CA and the bund
   const dataDir = t.testdir()
   const { config } = setup(dataDir)
   const path = join(dataDir, 'datastore.sqlite3')
-  const ds1 = await SqliteDataStore.open({ path })
+  const ds1 = await openDataStore({ kind: 'sqlite', path })
   const ca1 = new CaManager({ ...config, bundleStore: ds1 })
   await ca1.init()
   const stored1 = await ds1.getBundle('example.org')
   await ds1.close()
   t.equal(stored1?.sequenceNumber, 1)
 
-  const ds2 = await SqliteDataStore.open({ path })
+  const ds2 = await openDataStore({ kind: 'sqlite', path })
   t.teardown(() => ds2.close())
   const ca2 = new CaManager({ ...config, bundleStore: ds2 })
   await ca2.init()

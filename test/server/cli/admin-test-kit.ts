@@ -10,7 +10,8 @@ import { Writable } from 'node:stream'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { CaManager } from '../../../server/ca/ca-manager.js'
 import { runCli } from '../../../server/cli/run-cli.js'
-import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
+import type { DataStore } from '../../../server/datastore/datastore.js'
+import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { type AdminApiServer, startAdminApiServer } from '../../../server/endpoints/admin-api-server.js'
 import { PolicyStore } from '../../../server/policy/policy-store.js'
 import { RevocationList } from '../../../server/revocation/revocation-list.js'
@@ -31,7 +32,7 @@ export interface CliResult {
 export interface AdminFixture {
   dir: string
   socketPath: string
-  datastore: SqliteDataStore
+  datastore: DataStore
   ca: CaManager
   revocations: RevocationList
   clock: FakeClock
@@ -77,7 +78,10 @@ export async function startAdminFixture(
   const clock = new FakeClock()
   const now = opts.fakeClock ? clock.now : () => new Date()
   const logger = new RecordingLogger()
-  const datastore = await SqliteDataStore.open({ path: join(dir, 'datastore.sqlite3'), clock: now })
+  const datastore = await openDataStore(
+    { kind: 'sqlite', path: join(dir, 'datastore.sqlite3') },
+    { clock: now },
+  )
   const ca = new CaManager({
     trustDomain: TD,
     dataDir: dir,

@@ -136,3 +136,46 @@ t.test('metrics-address: off by default, host:port from flag or SIGIL_METRICS_AD
     message: /^metrics-address: /,
   })
 })
+
+t.test('datastore: SQLite in the data dir by default, sqlite:PATH, or a postgres:// URL', async (t) => {
+  const defaults = config(['--data-dir', '/var/lib/sigil'])
+  t.same(defaults.datastore, { kind: 'sqlite', path: '/var/lib/sigil/datastore.sqlite3' })
+  t.same(config(['--datastore', 'sqlite:/srv/registry.db']).datastore, {
+    kind: 'sqlite',
+    path: '/srv/registry.db',
+  })
+  t.same(config(['--datastore', 'postgres://sigil@db.internal:5433/sigil?sslmode=require']).datastore, {
+    kind: 'postgres',
+    url: 'postgres://sigil@db.internal:5433/sigil?sslmode=require',
+    poolSize: 10,
+    statementTimeoutMs: 10_000,
+  })
+  const env = {
+    SIGIL_DATASTORE: 'postgresql://sigil:pw@db/sigil',
+    SIGIL_DATASTORE_POOL_SIZE: '25',
+    SIGIL_DATASTORE_STATEMENT_TIMEOUT: '750ms',
+  }
+  t.same(config([], env).datastore, {
+    kind: 'postgres',
+    url: 'postgresql://sigil:pw@db/sigil',
+    poolSize: 25,
+    statementTimeoutMs: 750,
+  })
+  t.match(config(['--datastore-statement-timeout', '2m'], env).datastore, { statementTimeoutMs: 120_000 })
+  const dir = t.testdir({ 'c.json': JSON.stringify({ datastore: 'postgres://sigil:pw@db/from_file' }) })
+  t.match(config(['--config', join(dir, 'c.json')]).datastore, { url: 'postgres://sigil:pw@db/from_file' })
+
+  for (const [args, message] of [
+    [['--datastore', 'sqlite:'], /needs a file path/],
+    [['--datastore', 'mysql://u@h/db'], /must be sqlite:PATH or a postgres/],
+    [['--datastore', 'postgres://sigil@db'], /must name a database/],
+    [['--datastore', 'postgres://sigil:pw@db/sigil'], /password on the command line/],
+    [['--datastore=postgres://sigil:pw@db/sigil'], /password on the command line/],
+    [['--datastore-pool-size', '0'], /datastore-pool-size/],
+    [['--datastore-pool-size', 'many'], /datastore-pool-size/],
+    [['--datastore-statement-timeout', '0ms'], /datastore-statement-timeout/],
+    [['--datastore-statement-timeout', 'soon'], /datastore-statement-timeout/],
+  ] as const) {
+    t.throws(() => loadServerConfig([...args], env), { code: 'ERR_CONFIG_INVALID', message }, args.join(' '))
+  }
+})

@@ -1,8 +1,10 @@
 /**
- * The one conformance suite every `DataStore` backend must pass (STYLE.md habit 10). A
- * backend's test calls `runDataStoreConformance(t, makeStore)` with a factory for a fresh,
- * empty store; each subtest opens its own store, and checks its integrity and closes it
- * at the end. Persistence across reopen is backend-specific and lives in the backend's test.
+ * The one conformance suite every `DataStore` backend must pass (STYLE.md habit 10), run
+ * against SQLite (sqlite.test.ts) and PostgreSQL (postgres.test.ts). A backend's test calls
+ * `runDataStoreConformance(t, makeLocation)` with a factory for a fresh, empty store location
+ * that opens handles on it (through the datastore boundary's checks, as the server does); each
+ * subtest uses its own location, checks its integrity and closes it at the end. What is one
+ * backend's own (file modes, WAL, pools, faults) lives in that backend's test.
  */
 import type { Test } from 'tap'
 import { agentTests } from './conformance/agents.js'
@@ -18,12 +20,14 @@ import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
 import { policyTests } from './conformance/policies.js'
 import { revocationTests } from './conformance/revocations.js'
+import { type MakeLocation, sharedStoreTests } from './conformance/shared-store.js'
 import { taskTests } from './conformance/tasks.js'
 
-export type { MakeStore } from './conformance/fixtures.js'
+export type { MakeLocation, OpenHandle } from './conformance/shared-store.js'
 
-/** Runs every conformance subtest against stores made by `makeStore`. */
-export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
+/** Runs every conformance subtest against stores at locations made by `makeLocation`. */
+export function runDataStoreConformance(t: Test, makeLocation: MakeLocation): void {
+  const makeStore: MakeStore = async () => (await makeLocation())()
   entryTests(t, makeStore)
   authorizationTests(t, makeStore)
   agentTests(t, makeStore)
@@ -34,6 +38,7 @@ export function runDataStoreConformance(t: Test, makeStore: MakeStore): void {
   revocationTests(t, makeStore)
   approvalTests(t, makeStore)
   federationTests(t, makeStore)
+  sharedStoreTests(t, makeLocation)
   auditTests(t, makeStore)
   policyTests(t, makeStore)
   entryExpiryTests(t, makeStore)

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { instrumentDataStore } from '../../../server/datastore/instrumented-data-store.js'
+import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
 import { ServerMetrics } from '../../../server/metrics/server-metrics.js'
 import { AGENT_A, entryInput, TD } from './conformance/fixtures.js'
@@ -25,9 +26,11 @@ async function sample(metrics: ServerMetrics, name: string, labels: Record<strin
 }
 
 t.test('conformance through the decorator', async (t) => {
-  runDataStoreConformance(t, async () =>
-    instrumentDataStore(await SqliteDataStore.open({ path: freshPath() }), new ServerMetrics()),
-  )
+  runDataStoreConformance(t, async () => {
+    const path = freshPath()
+    return async (options) =>
+      instrumentDataStore(await openDataStore({ kind: 'sqlite', path }, options), new ServerMetrics())
+  })
 })
 
 t.test('calls are timed by method; failures counted with the original error', async (t) => {

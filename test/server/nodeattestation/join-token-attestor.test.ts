@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
-import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
+import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { JoinTokenAttestor, joinTokenHash } from '../../../server/nodeattestation/join-token-attestor.js'
 import type { NodeAttestor } from '../../../server/nodeattestation/node-attestor.js'
 import { FakeClock } from '../ca/ca-test-kit.js'
@@ -16,7 +16,10 @@ const noChallenge = async (): Promise<Buffer> => {
 
 async function setup(t: Test) {
   const clock = new FakeClock()
-  const ds = await SqliteDataStore.open({ path: join(t.testdir(), 'ds.sqlite3'), clock: clock.now })
+  const ds = await openDataStore(
+    { kind: 'sqlite', path: join(t.testdir(), 'ds.sqlite3') },
+    { clock: clock.now },
+  )
   t.teardown(() => ds.close())
   let lookups = 0
   const store = {

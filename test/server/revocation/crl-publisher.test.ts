@@ -11,7 +11,7 @@ import { SpiffeId } from '../../../certs/spiffeid/spiffe-id.js'
 import { TrustDomain } from '../../../certs/spiffeid/trust-domain.js'
 import { normalizeSerial, revokedSerials } from '../../../certs/x509svid/crl.js'
 import { CaManager } from '../../../server/ca/ca-manager.js'
-import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
+import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { CrlPublisher, type CrlSet } from '../../../server/revocation/crl-publisher.js'
 import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { waitUntil } from '../../helpers/wait-until.js'
@@ -21,7 +21,10 @@ t.test('only a revoked X.509 serial rebuilds the CRLs', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sigil-crl-publisher-'))
   const clock = new FakeClock(Math.floor(Date.now() / 1000) * 1000)
   const logger = new RecordingLogger()
-  const datastore = await SqliteDataStore.open({ path: join(dir, 'datastore.sqlite3'), clock: clock.now })
+  const datastore = await openDataStore(
+    { kind: 'sqlite', path: join(dir, 'datastore.sqlite3') },
+    { clock: clock.now },
+  )
   const ca = new CaManager({
     trustDomain: TrustDomain.parse('example.org'),
     dataDir: dir,

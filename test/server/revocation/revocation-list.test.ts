@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
+import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import {
   normalizeSerial,
   type RevocationChange,
@@ -20,7 +20,7 @@ async function fixture(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'sigil-revocation-'))
   const clock = new FakeClock(new Date('2030-05-01T00:00:00Z'))
   const path = join(dir, 'datastore.sqlite3')
-  const datastore = await SqliteDataStore.open({ path, clock: clock.now })
+  const datastore = await openDataStore({ kind: 'sqlite', path }, { clock: clock.now })
   const logger = new RecordingLogger()
   const open = () =>
     RevocationList.load({ datastore, clock: clock.now, logger, unknownCredentialTtlMs: 24 * HOUR })

@@ -11,7 +11,7 @@ import type {
   TaskCredential,
   TaskRecord,
 } from '../../../server/datastore/datastore.js'
-import { SqliteDataStore } from '../../../server/datastore/sqlite/sqlite-data-store.js'
+import { openDataStore } from '../../../server/datastore/open-data-store.js'
 import { RevocationList } from '../../../server/revocation/revocation-list.js'
 import { connectTaskRevocation, revocationsForTask, revokedIn } from '../../../server/task/task-revocation.js'
 import { TaskService, type TaskServiceOptions } from '../../../server/task/task-service.js'
@@ -89,7 +89,7 @@ async function fixture(t: Test, wrap?: (ds: DataStore) => TaskServiceOptions['da
   const dir = t.testdir()
   const clock = new FakeClock(Math.floor(Date.now() / 1000) * 1000)
   const logger = new RecordingLogger()
-  const ds = await SqliteDataStore.open({ path: `${dir}/datastore.sqlite3`, clock: clock.now })
+  const ds = await openDataStore({ kind: 'sqlite', path: `${dir}/datastore.sqlite3` }, { clock: clock.now })
   t.teardown(() => ds.close())
   const ca = new CaManager({
     trustDomain: TD,

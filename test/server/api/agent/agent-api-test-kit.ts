@@ -15,8 +15,8 @@ import type { AttestAgentResponse__Output } from '../../../../proto/generated/si
 import type { X509Svid__Output } from '../../../../proto/generated/sigil/common/v1/X509Svid.js'
 import { type AgentAPIClient, loadAgentApi } from '../../../../proto/loader.js'
 import { CaManager } from '../../../../server/ca/ca-manager.js'
-import type { RegistrationEntryInput } from '../../../../server/datastore/datastore.js'
-import { SqliteDataStore } from '../../../../server/datastore/sqlite/sqlite-data-store.js'
+import type { DataStore, RegistrationEntryInput } from '../../../../server/datastore/datastore.js'
+import { openDataStore } from '../../../../server/datastore/open-data-store.js'
 import { type AgentApiServer, startAgentApiServer } from '../../../../server/endpoints/agent-api-server.js'
 import { joinTokenHash } from '../../../../server/nodeattestation/join-token-attestor.js'
 import { CrlPublisher } from '../../../../server/revocation/crl-publisher.js'
@@ -40,7 +40,7 @@ interface TapTest {
 /** A running agent API with its real parts. */
 export interface Kit {
   dir: string
-  ds: SqliteDataStore
+  ds: DataStore
   ca: CaManager
   revocations: RevocationList
   crls: CrlPublisher
@@ -89,7 +89,10 @@ export async function startKit(
   const pki = opts.x509popPki ? opts.x509popPki(dir) : makeX509popPki(dir, 'node-1')
   const clock = new FakeClock(opts.clockStart ?? Math.floor(Date.now() / 1000) * 1000)
   const logger = new RecordingLogger()
-  const ds = await SqliteDataStore.open({ path: join(dir, 'datastore.sqlite3'), clock: clock.now })
+  const ds = await openDataStore(
+    { kind: 'sqlite', path: join(dir, 'datastore.sqlite3') },
+    { clock: clock.now },
+  )
   const ca = new CaManager({
     trustDomain: TD,
     dataDir: dir,

@@ -67,3 +67,28 @@ export function tokenHash(): string {
 export function after(base: Date, seconds: number): Date {
   return new Date(base.getTime() + seconds * 1000)
 }
+
+/** The tables both backends hold (each adds its own bookkeeping table), by name. */
+export const SCHEMA_TABLES = [
+  'agent_selectors',
+  'approvals',
+  'attested_agents',
+  'audit_records',
+  'bundles',
+  'entry_selectors',
+  'federation_relationships',
+  'issued_svids',
+  'join_tokens',
+  'policy_versions',
+  'registration_entries',
+  'revocations',
+  'schema_migrations',
+  'task_credentials',
+  'task_events',
+  'tasks',
+  'used_join_tokens',
+] as const
+
+/** {@link SCHEMA_TABLES} plus `extra`, sorted as the catalogs list them (byte order). */
+export const schemaTables = (extra: string): string[] =>
+  [...SCHEMA_TABLES, extra].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
