@@ -10,6 +10,7 @@ import { decodeJwt } from 'jose'
 import t from 'tap'
 import { WorkloadApiClient } from '../../sdk/workload-api-client.js'
 import { freePort, startSigilNode } from '../helpers/agent-process.js'
+import { callTool, startAuthzToolServer } from '../helpers/authz-tool.js'
 import { startTaskWorkload } from '../helpers/task-workload.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
@@ -217,3 +218,39 @@ forbid (principal, action == Sigil::Action::"FetchJWTSVID", resource == Sigil::A
   await waitUntil('the task is drifted', async () => (await showTask(taskId)).task.outcome === 'drifted')
   t.match((await showTask(taskId)).task, { end_reason: /no-exfil/ })
 })
+
+t.test(
+  'Authorize at a tool decides with the policy set pushed to the agent (no --policy-file)',
+  async (t) => {
+    await setPolicy(
+      `${PERMIT_ALL}\n@id("no-delete-tool")\nforbid (principal, action == Sigil::Action::"CallTool", resource == Sigil::Tool::"delete");\n`,
+    )
+    const minted = await node.server.cli(
+      'x509',
+      'mint',
+      '--spiffe-id',
+      TOOL,
+      '--dns-name',
+      'localhost',
+      '--output',
+      'json',
+    )
+    t.equal(minted.code, 0, minted.stderr)
+    const { svid_pem: cert, key_pem: key } = JSON.parse(minted.stdout) as {
+      svid_pem: string
+      key_pem: string
+    }
+    const tool = await startAuthzToolServer({ socketPath, cert, key })
+    t.teardown(() => tool.close())
+    // the agent expects the tool server's own attested SPIFFE ID (this test process: WORKER) as audience
+    const jwt = await node.server.cli('jwt', 'mint', '--spiffe-id', WORKER, '--audience', WORKER)
+    t.equal(jwt.code, 0, jwt.stderr)
+    const headers = { authorization: `Bearer ${jwt.stdout.trim()}` }
+    const ok = await callTool(tool.port, 'search', { headers })
+    t.equal(ok.status, 200, JSON.stringify(ok.body))
+    t.same(ok.body.policy_ids, ['allow-all'], 'the pushed permit decides')
+    const denied = await callTool(tool.port, 'delete', { headers })
+    t.equal(denied.status, 403)
+    t.same(denied.body.policy_ids, ['no-delete-tool'], 'the pushed forbid decides')
+  },
+)
