@@ -13,9 +13,11 @@ import type { BatchNewX509SvidRequest as _sigil_agent_v1_BatchNewX509SvidRequest
 import type { BatchNewX509SvidResponse as _sigil_agent_v1_BatchNewX509SvidResponse, BatchNewX509SvidResponse__Output as _sigil_agent_v1_BatchNewX509SvidResponse__Output } from './sigil/agent/v1/BatchNewX509SvidResponse.js';
 import type { BeginTaskRequest as _sigil_agent_v1_BeginTaskRequest, BeginTaskRequest__Output as _sigil_agent_v1_BeginTaskRequest__Output } from './sigil/agent/v1/BeginTaskRequest.js';
 import type { BeginTaskResponse as _sigil_agent_v1_BeginTaskResponse, BeginTaskResponse__Output as _sigil_agent_v1_BeginTaskResponse__Output } from './sigil/agent/v1/BeginTaskResponse.js';
+import type { BundleChanged as _sigil_agent_v1_BundleChanged, BundleChanged__Output as _sigil_agent_v1_BundleChanged__Output } from './sigil/agent/v1/BundleChanged.js';
 import type { CrlUpdate as _sigil_agent_v1_CrlUpdate, CrlUpdate__Output as _sigil_agent_v1_CrlUpdate__Output } from './sigil/agent/v1/CrlUpdate.js';
 import type { EndTaskRequest as _sigil_agent_v1_EndTaskRequest, EndTaskRequest__Output as _sigil_agent_v1_EndTaskRequest__Output } from './sigil/agent/v1/EndTaskRequest.js';
 import type { EndTaskResponse as _sigil_agent_v1_EndTaskResponse, EndTaskResponse__Output as _sigil_agent_v1_EndTaskResponse__Output } from './sigil/agent/v1/EndTaskResponse.js';
+import type { EntriesChanged as _sigil_agent_v1_EntriesChanged, EntriesChanged__Output as _sigil_agent_v1_EntriesChanged__Output } from './sigil/agent/v1/EntriesChanged.js';
 import type { FetchTaskJwtSvidRequest as _sigil_agent_v1_FetchTaskJwtSvidRequest, FetchTaskJwtSvidRequest__Output as _sigil_agent_v1_FetchTaskJwtSvidRequest__Output } from './sigil/agent/v1/FetchTaskJwtSvidRequest.js';
 import type { FetchTaskJwtSvidResponse as _sigil_agent_v1_FetchTaskJwtSvidResponse, FetchTaskJwtSvidResponse__Output as _sigil_agent_v1_FetchTaskJwtSvidResponse__Output } from './sigil/agent/v1/FetchTaskJwtSvidResponse.js';
 import type { GetBundleRequest as _sigil_agent_v1_GetBundleRequest, GetBundleRequest__Output as _sigil_agent_v1_GetBundleRequest__Output } from './sigil/agent/v1/GetBundleRequest.js';
@@ -62,9 +64,11 @@ export interface ProtoGrpcType {
         BatchNewX509SvidResponse: MessageTypeDefinition<_sigil_agent_v1_BatchNewX509SvidResponse, _sigil_agent_v1_BatchNewX509SvidResponse__Output>
         BeginTaskRequest: MessageTypeDefinition<_sigil_agent_v1_BeginTaskRequest, _sigil_agent_v1_BeginTaskRequest__Output>
         BeginTaskResponse: MessageTypeDefinition<_sigil_agent_v1_BeginTaskResponse, _sigil_agent_v1_BeginTaskResponse__Output>
+        BundleChanged: MessageTypeDefinition<_sigil_agent_v1_BundleChanged, _sigil_agent_v1_BundleChanged__Output>
         CrlUpdate: MessageTypeDefinition<_sigil_agent_v1_CrlUpdate, _sigil_agent_v1_CrlUpdate__Output>
         EndTaskRequest: MessageTypeDefinition<_sigil_agent_v1_EndTaskRequest, _sigil_agent_v1_EndTaskRequest__Output>
         EndTaskResponse: MessageTypeDefinition<_sigil_agent_v1_EndTaskResponse, _sigil_agent_v1_EndTaskResponse__Output>
+        EntriesChanged: MessageTypeDefinition<_sigil_agent_v1_EntriesChanged, _sigil_agent_v1_EntriesChanged__Output>
         FetchTaskJwtSvidRequest: MessageTypeDefinition<_sigil_agent_v1_FetchTaskJwtSvidRequest, _sigil_agent_v1_FetchTaskJwtSvidRequest__Output>
         FetchTaskJwtSvidResponse: MessageTypeDefinition<_sigil_agent_v1_FetchTaskJwtSvidResponse, _sigil_agent_v1_FetchTaskJwtSvidResponse__Output>
         GetBundleRequest: MessageTypeDefinition<_sigil_agent_v1_GetBundleRequest, _sigil_agent_v1_GetBundleRequest__Output>

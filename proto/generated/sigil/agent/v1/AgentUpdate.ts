@@ -5,6 +5,8 @@ import type { RevocationUpdate as _sigil_agent_v1_RevocationUpdate, RevocationUp
 import type { CrlUpdate as _sigil_agent_v1_CrlUpdate, CrlUpdate__Output as _sigil_agent_v1_CrlUpdate__Output } from '../../../sigil/agent/v1/CrlUpdate.js';
 import type { PolicyUpdate as _sigil_agent_v1_PolicyUpdate, PolicyUpdate__Output as _sigil_agent_v1_PolicyUpdate__Output } from '../../../sigil/agent/v1/PolicyUpdate.js';
 import type { AuthorityTaintUpdate as _sigil_agent_v1_AuthorityTaintUpdate, AuthorityTaintUpdate__Output as _sigil_agent_v1_AuthorityTaintUpdate__Output } from '../../../sigil/agent/v1/AuthorityTaintUpdate.js';
+import type { EntriesChanged as _sigil_agent_v1_EntriesChanged, EntriesChanged__Output as _sigil_agent_v1_EntriesChanged__Output } from '../../../sigil/agent/v1/EntriesChanged.js';
+import type { BundleChanged as _sigil_agent_v1_BundleChanged, BundleChanged__Output as _sigil_agent_v1_BundleChanged__Output } from '../../../sigil/agent/v1/BundleChanged.js';
 
 /**
  * One pushed update. More fields (other update kinds) may be added; an agent
@@ -15,7 +17,9 @@ export interface AgentUpdate {
   'crls'?: (_sigil_agent_v1_CrlUpdate | null);
   'policy'?: (_sigil_agent_v1_PolicyUpdate | null);
   'tainted_authorities'?: (_sigil_agent_v1_AuthorityTaintUpdate | null);
-  'update'?: "revocations"|"crls"|"policy"|"tainted_authorities";
+  'entries_changed'?: (_sigil_agent_v1_EntriesChanged | null);
+  'bundle_changed'?: (_sigil_agent_v1_BundleChanged | null);
+  'update'?: "revocations"|"crls"|"policy"|"tainted_authorities"|"entries_changed"|"bundle_changed";
 }
 
 /**
@@ -27,5 +31,7 @@ export interface AgentUpdate__Output {
   'crls'?: (_sigil_agent_v1_CrlUpdate__Output | null);
   'policy'?: (_sigil_agent_v1_PolicyUpdate__Output | null);
   'tainted_authorities'?: (_sigil_agent_v1_AuthorityTaintUpdate__Output | null);
-  'update'?: "revocations"|"crls"|"policy"|"tainted_authorities";
+  'entries_changed'?: (_sigil_agent_v1_EntriesChanged__Output | null);
+  'bundle_changed'?: (_sigil_agent_v1_BundleChanged__Output | null);
+  'update'?: "revocations"|"crls"|"policy"|"tainted_authorities"|"entries_changed"|"bundle_changed";
 }
