@@ -66,6 +66,9 @@ export type * from './approval-record.js'
 export type * from './audit-records.js'
 export type * from './records.js'
 
+/** What kinds of stored data changed (by any server on the datastore). */
+export type DataChange = 'entries' | 'agents' | 'bundles' | 'revocations' | 'policies' | 'tasks' | 'approvals'
+
 /** The storage contract every backend implements (see the module comment for shared rules). */
 export interface DataStore {
   // ----- registration entries -----
@@ -182,6 +185,21 @@ export interface DataStore {
 
   /** Inserts or replaces the bundle of `trustDomain`. */
   setBundle(trustDomain: string, bundle: BundleInput): Promise<BundleRecord>
+
+  /**
+   * Read-modify-write of a trust domain's bundle, serialized across every server on the datastore
+   * (SQLite: one IMMEDIATE transaction; PostgreSQL: pg_advisory_xact_lock(<bundle lock key>) then
+   * SELECT … FOR UPDATE, one transaction). `merge` (synchronous) gets the stored bundle or undefined
+   * and returns the bundle to store, or undefined to leave it. Resolves the bundle stored afterwards
+   * (undefined if none). `merge` may run more than once (a transaction retried after a deadlock), so
+   * it must have no side effects; when it throws, nothing is written and the call rejects with
+   * what it threw. Servers that each add their own authorities to a shared bundle use this, never
+   * getBundle + setBundle (which would lose a concurrent writer's keys).
+   */
+  updateBundle(
+    trustDomain: string,
+    merge: (stored: BundleRecord | undefined) => BundleInput | undefined,
+  ): Promise<BundleRecord | undefined>
 
   /** The bundle of `trustDomain`, or `undefined`. */
   getBundle(trustDomain: string): Promise<BundleRecord | undefined>

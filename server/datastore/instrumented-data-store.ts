@@ -39,6 +39,7 @@ const METHODS: Record<keyof DataStore, boolean> = {
   consumeJoinToken: true,
   pruneExpiredJoinTokens: true,
   setBundle: true,
+  updateBundle: true,
   getBundle: true,
   listBundles: true,
   deleteBundle: true,

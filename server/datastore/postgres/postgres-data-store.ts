@@ -296,6 +296,29 @@ export class PostgresDataStore implements DataStore {
     return this.#direct('set bundle', (q) => bundleTable.set(q, trustDomain, bundle, this.#clock()))
   }
 
+  updateBundle(
+    trustDomain: string,
+    merge: (stored: BundleRecord | undefined) => BundleInput | undefined,
+  ): Promise<BundleRecord | undefined> {
+    // what merge throws comes back as it is (as on SQLite), not as a driver failure
+    let thrown: { readonly error: unknown } | undefined
+    const guarded = (stored: BundleRecord | undefined) => {
+      try {
+        return merge(stored)
+      } catch (error) {
+        thrown = { error }
+        throw error
+      }
+    }
+    return this.#write('update bundle', (q) =>
+      bundleTable.update(q, trustDomain, guarded, this.#clock()),
+    ).catch((e: unknown) => {
+      throw thrown !== undefined && (e === thrown.error || (e as Error).cause === thrown.error)
+        ? thrown.error
+        : e
+    })
+  }
+
   getBundle(trustDomain: string): Promise<BundleRecord | undefined> {
     return this.#direct('get bundle', (q) => bundleTable.get(q, trustDomain))
   }

@@ -277,6 +277,19 @@ export class SqliteDataStore implements DataStore {
     return this.#write('set bundle', () => this.#bundles.set(trustDomain, bundle, this.#clock()))
   }
 
+  async updateBundle(
+    trustDomain: string,
+    merge: (stored: BundleRecord | undefined) => BundleInput | undefined,
+  ): Promise<BundleRecord | undefined> {
+    // IMMEDIATE: the write lock is taken before the read, so no other connection or process can
+    // slip a write between what merge saw and what is stored
+    return this.#write('update bundle', () => {
+      const stored = this.#bundles.get(trustDomain)
+      const next = merge(stored)
+      return next === undefined ? stored : this.#bundles.set(trustDomain, next, this.#clock())
+    })
+  }
+
   async getBundle(trustDomain: string): Promise<BundleRecord | undefined> {
     return this.#read('get bundle', () => this.#bundles.get(trustDomain))
   }

@@ -11,6 +11,7 @@ import { agentTests } from './conformance/agents.js'
 import { approvalTests } from './conformance/approvals.js'
 import { auditTests } from './conformance/audit.js'
 import { authorizationTests } from './conformance/authorization.js'
+import { bundleMergeTests } from './conformance/bundle-merge.js'
 import { bundleTests } from './conformance/bundles.js'
 import { entryTests } from './conformance/entries.js'
 import { entryExpiryTests } from './conformance/entry-expiry.js'
@@ -33,6 +34,7 @@ export function runDataStoreConformance(t: Test, makeLocation: MakeLocation): vo
   agentTests(t, makeStore)
   joinTokenTests(t, makeStore)
   bundleTests(t, makeStore)
+  bundleMergeTests(t, makeLocation)
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
