@@ -21,6 +21,7 @@ import { AuditTrail } from './audit/audit-trail.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
+import { ChangeFeed } from './cluster/change-feed.js'
 import type { ServerConfig } from './config/load-server-config.js'
 import { instrumentDataStore } from './datastore/instrumented-data-store.js'
 import { describeDatastore, openDataStore } from './datastore/open-data-store.js'
@@ -93,7 +94,7 @@ export async function startServer(
 
     // the key store and the datastore must belong together before the CA may create anything
     const keyStore = new KeyStore(config.dataDir)
-    await checkCaState({
+    const caState = await checkCaState({
       trustDomain: config.trustDomain,
       journal: await keyStore.load(),
       keyStorePath: keyStore.path,
@@ -101,6 +102,7 @@ export async function startServer(
       datastorePath,
       allowNewCa: config.allowNewCa,
       allowEmptyDatastore: config.allowEmptyDatastore,
+      joinDatastore: config.joinDatastore,
       logger,
     })
 
@@ -115,6 +117,7 @@ export async function startServer(
         ? { upstream: loadUpstream(config.upstreamCaCert, config.upstreamCaKey) }
         : {}),
       bundleStore: datastore,
+      replaceForeignAuthorities: caState.replaceForeignAuthorities,
       onSigned: (kind, seconds) => metrics.observeIssued(kind, seconds),
       refreshHintSeconds: config.bundleRefreshHintSeconds,
       clock,
@@ -232,7 +235,17 @@ export async function startServer(
       ),
     )
 
+    // several servers on one datastore (issue 15): what another server changes reaches this one's
+    // caches (bundle, revocations, policy, approvals) and its agents (entry nudges) within a second
+    // (the datastore's watchChanges is wired in the next commit; until then the feed hears nothing)
+    const changes = new ChangeFeed({
+      datastore: { watchChanges: () => () => {} },
+      targets: { ca, revocations, policies, approvals },
+      logger,
+    })
+
     const agentApi = await startAgentApiServer({
+      changes,
       policies,
       tasks,
       approvals,

@@ -138,6 +138,21 @@ export class ApprovalService {
     )
   }
 
+  /**
+   * Wakes the waiters of holds decided through another server on the same datastore (the
+   * change feed calls it when approvals change); holds still pending keep waiting.
+   */
+  async refresh(): Promise<void> {
+    for (const id of [...this.#waiters.keys()]) {
+      const a = await this.#ds.getApproval(id)
+      if (a && a.status !== 'pending' && this.#waiters.has(id)) {
+        const set = this.#waiters.get(id)
+        this.#waiters.delete(id)
+        for (const w of set ?? []) w.resolve(a)
+      }
+    }
+  }
+
   /** Ends every wait (each waiter gets its approval as stored) and stops the timers. */
   close(): void {
     this.#closed = true
