@@ -376,6 +376,26 @@ export interface DataStore {
   /** Every policy version, newest first. */
   listPolicyVersions(): Promise<PolicyVersionRecord[]>
 
+  // ----- several servers on one datastore (issue 15) -----
+
+  /**
+   * Tells `listener` which kinds of data changed, by this or any other process on the datastore,
+   * coalesced (at most ~5 calls/s), within 1 s of the commit. PostgreSQL: LISTEN on a dedicated
+   * pg.Client (not from the pool; reconnects with backoff when the connection drops and then reports
+   * every kind once, since changes may have been missed), migration 9's triggers NOTIFY in the
+   * writing transaction, plus a reconcile every 5 s comparing per-kind counters as the fallback.
+   * SQLite: per-kind counters bumped by triggers (migration 9) and a poll of PRAGMA data_version
+   * (every 200 ms) that reads them when it moved.
+   *
+   * The first call after subscribing names every kind, once the watch is in place (on PostgreSQL
+   * after the LISTEN connection is up): whatever was loaded before may be stale, so a subscriber
+   * (re)loads on it. Updates that change only bookkeeping (an agent's lastSeen, a bundle's
+   * updatedAt) are not changes; a change may be reported more than once. The listener runs
+   * synchronously; an exception from it is ignored. Returns an unsubscribe function (calling it
+   * twice is harmless); close() stops everything.
+   */
+  watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void
+
   // ----- lifecycle -----
 
   /**

@@ -11,7 +11,8 @@
  * their parent (ON DELETE CASCADE). Creation order, which SQLite reads from `rowid`, is an
  * explicit BIGSERIAL `seq`. `sigil_counters` holds the entries version and the last revocation
  * sequence number: one row each, updated inside the writing transaction, so their order is
- * the commit order even with several servers on one database.
+ * the commit order even with several servers on one database; since migration 9 also one
+ * `changed:<kind>` row per kind of watched data (see `change-listener.ts`).
  */
 
 /** The schema, one SQL script per version. */
@@ -277,5 +278,61 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE registration_entries ADD COLUMN entry_expiry BIGINT NOT NULL DEFAULT 0 CHECK (entry_expiry >= 0);
   CREATE INDEX registration_entries_entry_expiry ON registration_entries (entry_expiry) WHERE entry_expiry > 0;
   `,
-  // Not yet ported from SQLite (append one entry each, in merge order): several servers (#9).
+  // 9: change notification (SQLite 9, issue 15): one 'changed:<kind>' counter per kind of watched
+  // data, bumped by statement-level triggers in the writing transaction (once per statement that
+  // really changed a row: an update of only an agent's last_seen or a bundle's updated_at is not a
+  // change), which also NOTIFY 'sigil_changes' with '<kind>:<counter>' — delivered at commit to
+  // every server LISTENing. The counters are the reconcile's fallback when a notification is missed.
+  `
+  INSERT INTO sigil_counters (name, value) VALUES ('changed:entries', 0), ('changed:agents', 0),
+    ('changed:bundles', 0), ('changed:revocations', 0), ('changed:policies', 0), ('changed:tasks', 0),
+    ('changed:approvals', 0);
+  CREATE FUNCTION sigil_note_change() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    kind TEXT := TG_ARGV[0];
+    counter BIGINT;
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      IF NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+      IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
+    ELSIF TG_TABLE_NAME = 'attested_agents' THEN
+      IF NOT EXISTS (
+        SELECT spiffe_id, attestation_type, serial_number, expires_at, banned FROM new_rows
+        EXCEPT SELECT spiffe_id, attestation_type, serial_number, expires_at, banned FROM old_rows
+      ) THEN RETURN NULL; END IF;
+    ELSIF TG_TABLE_NAME = 'bundles' THEN
+      IF NOT EXISTS (
+        SELECT trust_domain, spiffe_bundle_json, sequence_number FROM new_rows
+        EXCEPT SELECT trust_domain, spiffe_bundle_json, sequence_number FROM old_rows
+      ) THEN RETURN NULL; END IF;
+    ELSIF NOT EXISTS (SELECT * FROM new_rows EXCEPT SELECT * FROM old_rows) THEN
+      RETURN NULL;
+    END IF;
+    UPDATE sigil_counters SET value = value + 1 WHERE name = 'changed:' || kind RETURNING value INTO counter;
+    PERFORM pg_notify('sigil_changes', kind || ':' || counter);
+    RETURN NULL;
+  END $$;
+${changeTriggers('registration_entries', 'entries')}
+${changeTriggers('attested_agents', 'agents')}
+${changeTriggers('bundles', 'bundles')}
+${changeTriggers('revocations', 'revocations')}
+${changeTriggers('policy_versions', 'policies')}
+${changeTriggers('tasks', 'tasks')}
+${changeTriggers('approvals', 'approvals')}
+  `,
 ]
+
+/**
+ * Migration 9's statement-level triggers on `table` (one per event: a trigger with transition
+ * tables takes one event), each calling `sigil_note_change(kind)`. Frozen with migration 9.
+ */
+function changeTriggers(table: string, kind: string): string {
+  return `
+  CREATE TRIGGER ${table}_inserted AFTER INSERT ON ${table} REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sigil_note_change('${kind}');
+  CREATE TRIGGER ${table}_updated AFTER UPDATE ON ${table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sigil_note_change('${kind}');
+  CREATE TRIGGER ${table}_deleted AFTER DELETE ON ${table} REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sigil_note_change('${kind}');`
+}

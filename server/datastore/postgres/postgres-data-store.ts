@@ -25,7 +25,8 @@ import type {
   ApprovalRecord,
 } from '../approval-record.js'
 import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
-import type { DataStore } from '../datastore.js'
+import { ChangeFeed } from '../change-feed.js'
+import type { DataChange, DataStore } from '../datastore.js'
 import { consumeResult } from '../join-token-outcome.js'
 import type {
   AttestedAgent,
@@ -60,6 +61,7 @@ import { agentTable } from './agent-table.js'
 import { approvalTable } from './approval-table.js'
 import { auditTable } from './audit-table.js'
 import { bundleTable } from './bundle-table.js'
+import { ChangeListener } from './change-listener.js'
 import { entryTable } from './entry-table.js'
 import { federationTable } from './federation-table.js'
 import { issuedSvidTable } from './issued-svid-table.js'
@@ -106,12 +108,24 @@ export class PostgresDataStore implements DataStore {
   readonly #pool: pg.Pool
   readonly #sql: PgSql
   readonly #clock: () => Date
+  readonly #changes: ChangeFeed
   #closed = false
 
-  private constructor(pool: pg.Pool, sql: PgSql, clock: () => Date) {
+  private constructor(
+    pool: pg.Pool,
+    sql: PgSql,
+    clock: () => Date,
+    listen: { url: string; connectTimeoutMs: number },
+  ) {
     this.#pool = pool
     this.#sql = sql
     this.#clock = clock
+    const listener: { current?: ChangeListener } = {}
+    this.#changes = new ChangeFeed({
+      start: () => listener.current?.start(),
+      stop: () => listener.current?.stop(),
+    })
+    listener.current = new ChangeListener({ ...listen, pool: sql.direct, feed: this.#changes })
   }
 
   /**
@@ -140,7 +154,10 @@ export class PostgresDataStore implements DataStore {
       await pool.end().catch(() => {})
       throw openError(e, redactPostgresUrl(options.url))
     }
-    return new PostgresDataStore(pool, sql, clock)
+    return new PostgresDataStore(pool, sql, clock, {
+      url: options.url,
+      connectTimeoutMs: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+    })
   }
 
   async #guard<T>(
@@ -522,6 +539,10 @@ export class PostgresDataStore implements DataStore {
 
   // ----- lifecycle -----
 
+  watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void {
+    return this.#changes.subscribe(listener)
+  }
+
   async integrityCheck(): Promise<void> {
     const problems = await this.#read('integrity check', async (q) => {
       const found = (await entryTable.inconsistentIds(q)).map(
@@ -540,6 +561,7 @@ export class PostgresDataStore implements DataStore {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#changes.close()
     await this.#pool.end()
   }
 }

@@ -18,7 +18,8 @@ import type {
   ApprovalRecord,
 } from '../approval-record.js'
 import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
-import type { DataStore } from '../datastore.js'
+import { ChangeFeed } from '../change-feed.js'
+import type { DataChange, DataStore } from '../datastore.js'
 import { consumeResult } from '../join-token-outcome.js'
 import type {
   AttestedAgent,
@@ -53,6 +54,7 @@ import { AgentTable } from './agent-table.js'
 import { ApprovalTable } from './approval-table.js'
 import { AuditTable } from './audit-table.js'
 import { BundleTable } from './bundle-table.js'
+import { ChangePoll } from './change-poll.js'
 import { EntryTable } from './entry-table.js'
 import { FederationTable } from './federation-table.js'
 import { integrityProblems } from './integrity-problems.js'
@@ -103,6 +105,9 @@ export class SqliteDataStore implements DataStore {
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
+  /** A write committed through this connection since the change poll last looked. */
+  #ownWrites = false
+  readonly #changes: ChangeFeed
 
   private constructor(db: Database, clock: () => Date) {
     this.#db = db
@@ -119,6 +124,20 @@ export class SqliteDataStore implements DataStore {
     this.#federation = new FederationTable(this.#sql, this.#bundles)
     this.#audit = new AuditTable(this.#sql)
     this.#policies = new PolicyTable(this.#sql)
+    const poll: { current?: ChangePoll } = {}
+    this.#changes = new ChangeFeed({ start: () => poll.current?.start(), stop: () => poll.current?.stop() })
+    poll.current = new ChangePoll(
+      {
+        sql: this.#sql,
+        dataVersion: () => this.#db.pragma('data_version', { simple: true }) as number,
+        takeOwnWrites: () => {
+          const wrote = this.#ownWrites
+          this.#ownWrites = false
+          return wrote
+        },
+      },
+      this.#changes,
+    )
   }
 
   /**
@@ -148,7 +167,9 @@ export class SqliteDataStore implements DataStore {
   }
 
   #write<T>(what: string, fn: () => T, unique?: ErrorCode, uniqueMessage?: string): T {
-    return this.#guard({ what, unique, uniqueMessage }, () => this.#sql.write(fn))
+    const result = this.#guard({ what, unique, uniqueMessage }, () => this.#sql.write(fn))
+    this.#ownWrites = true
+    return result
   }
 
   #read<T>(what: string, fn: () => T): T {
@@ -501,6 +522,10 @@ export class SqliteDataStore implements DataStore {
 
   // ----- lifecycle -----
 
+  watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void {
+    return this.#changes.subscribe(listener)
+  }
+
   async integrityCheck(): Promise<void> {
     const problems = this.#read('integrity check', () =>
       this.#sql.read(() => integrityProblems(this.#db, this.#entries)),
@@ -513,6 +538,7 @@ export class SqliteDataStore implements DataStore {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#changes.close()
     try {
       this.#db.pragma('optimize')
     } catch {

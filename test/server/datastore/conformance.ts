@@ -13,6 +13,7 @@ import { auditTests } from './conformance/audit.js'
 import { authorizationTests } from './conformance/authorization.js'
 import { bundleMergeTests } from './conformance/bundle-merge.js'
 import { bundleTests } from './conformance/bundles.js'
+import { changeWatchTests } from './conformance/change-watch.js'
 import { entryTests } from './conformance/entries.js'
 import { entryExpiryTests } from './conformance/entry-expiry.js'
 import { federationTests } from './conformance/federation.js'
@@ -35,6 +36,7 @@ export function runDataStoreConformance(t: Test, makeLocation: MakeLocation): vo
   joinTokenTests(t, makeStore)
   bundleTests(t, makeStore)
   bundleMergeTests(t, makeLocation)
+  changeWatchTests(t, makeLocation)
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
