@@ -237,12 +237,12 @@ export async function startServer(
 
     // several servers on one datastore (issue 15): what another server changes reaches this one's
     // caches (bundle, revocations, policy, approvals) and its agents (entry nudges) within a second
-    // (the datastore's watchChanges is wired in the next commit; until then the feed hears nothing)
     const changes = new ChangeFeed({
-      datastore: { watchChanges: () => () => {} },
+      datastore,
       targets: { ca, revocations, policies, approvals },
       logger,
     })
+    life.onClose('change-feed', changes.start())
 
     const agentApi = await startAgentApiServer({
       changes,
