@@ -29,9 +29,10 @@ export function agentOptions(env: Record<string, string | undefined>) {
           description: 'Configuration file (JSON or TOML) with any of the options below',
         },
         'server-address': {
-          hint: 'host:port',
+          hint: 'host:port[,host:port…]',
           default: '127.0.0.1:8081',
-          description: "The server's agent API",
+          description:
+            "The server's agent API; several servers on one datastore as a comma-separated list (a DNS name counts once for each address it resolves to): the agent attests once, calls one server and fails over to the next when it stops answering, with no re-attestation",
         },
         'trust-domain': { hint: 'name', default: 'example.org', description: 'Trust domain of the server' },
         'join-token': {
