@@ -16,6 +16,7 @@ import type { Log } from '../../common/logging/logger.js'
 import type { AgentFacts, TaskFacts, WorkloadFacts } from '../../common/policy/policy-entities.js'
 import {
   type HoldHandler,
+  holdRefused,
   type PolicyCheck,
   PolicyDeniedError,
   PolicyPoint,
@@ -41,7 +42,7 @@ export interface AgentPolicyOptions {
   readonly clock: () => Date
   /** Told of every refusal, with the process key (drift of its tasks). */
   readonly onDenied?: (processKey: string, reason: string) => void
-  /** Holds (approvals); default: refused as "approval required (policy X)". */
+  /** Holds (approvals: `approvalHold`, the caller waits); default: refused as "approval required (policy X)". */
   readonly onHold?: HoldHandler
 }
 
@@ -134,25 +135,22 @@ export class AgentPolicy {
         this.#check(process, svid.entry, { action: 'FetchX509SVID', resource: svid.spiffeId }),
       )
       if (d === undefined || d.decision === 'allow') allowed.push(svid)
-      else
-        refusal ??=
-          d.decision === 'hold'
-            ? new PolicyDeniedError(
-                { ...d, decision: 'deny' },
-                `approval required (policy ${d.policyIds.map((id) => `"${id}"`).join(', ')})`,
-              )
-            : new PolicyDeniedError(d)
+      else refusal ??= d.decision === 'hold' ? holdRefused(d) : new PolicyDeniedError(d)
     }
     if (refusal !== undefined) this.#denied(process, refusal)
     if (allowed.length === 0 && refusal !== undefined) throw refusal
     return allowed.length === snapshot.svids.length ? snapshot : { ...snapshot, svids: allowed }
   }
 
-  /** FetchJWTSVID: every identity the call would use, for every audience; throws `PolicyDeniedError`. */
+  /**
+   * FetchJWTSVID: every identity the call would use, for every audience; throws
+   * `PolicyDeniedError`. A hold waits (`signal`: the caller went away).
+   */
   async checkJwt(
     process: WorkloadProcess,
     audience: readonly string[],
     spiffeId: string | undefined,
+    signal?: AbortSignal,
   ): Promise<void> {
     if (this.point.current === undefined) return
     const seen = new Set<string>()
@@ -163,6 +161,7 @@ export class AgentPolicy {
         try {
           await this.point.enforce(
             this.#check(process, entry, { action: 'FetchJWTSVID', resource: aud, audiences: audience }),
+            signal,
           )
         } catch (e) {
           this.#denied(process, e)
@@ -172,8 +171,13 @@ export class AgentPolicy {
     }
   }
 
-  /** BeginTask under `entry`; throws `PolicyDeniedError`. */
-  async checkBeginTask(process: WorkloadProcess, entry: AuthorizedEntry, task: TaskFacts): Promise<void> {
+  /** BeginTask under `entry`; throws `PolicyDeniedError`. A hold waits. */
+  async checkBeginTask(
+    process: WorkloadProcess,
+    entry: AuthorizedEntry,
+    task: TaskFacts,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (this.point.current === undefined) return
     await this.point.enforce(
       this.#check(process, entry, {
@@ -182,19 +186,22 @@ export class AgentPolicy {
         audiences: task.scope ?? [],
         task,
       }),
+      signal,
     )
   }
 
-  /** FetchTaskJWTSVID inside `task`; throws `PolicyDeniedError` (the caller drifts the task). */
+  /** FetchTaskJWTSVID inside `task`; throws `PolicyDeniedError` (the caller drifts the task). A hold waits. */
   async checkTaskJwt(
     process: WorkloadProcess,
     entry: AuthorizedEntry,
     task: TaskFacts,
     audience: string,
+    signal?: AbortSignal,
   ): Promise<void> {
     if (this.point.current === undefined) return
     await this.point.enforce(
       this.#check(process, entry, { action: 'FetchTaskJWTSVID', resource: audience, task }),
+      signal,
     )
   }
 }
