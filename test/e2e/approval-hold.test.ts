@@ -5,6 +5,9 @@
 // requested/granted records with the policy id and `svid explain` lists the approval behind the
 // token; `approval deny` refuses with the operator's reason; nobody deciding within
 // --approval-timeout refuses; a caller that gives up ends its hold (expired, nothing pending).
+// On the Task API: a held FetchTaskJWTSVID released by `approval approve` without --for gets its
+// token (the server's own check lets exactly that request through once); the next identical
+// call is held again, and `approval deny` refuses it and drifts the task.
 
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,19 +15,25 @@ import { decodeJwt } from 'jose'
 import t from 'tap'
 import { WorkloadApiClient } from '../../sdk/workload-api-client.js'
 import { freePort, startSigilNode } from '../helpers/agent-process.js'
+import { startTaskWorkload } from '../helpers/task-workload.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
 const TD = 'spiffe://example.org'
 const EXECUTOR = `${TD}/executor`
 const uid = process.getuid?.() ?? 0
 const TIMEOUT_S = 15
+const LEDGER = `${TD}/ledger`
 
 const port = await freePort()
 const node = await startSigilNode(t, {
   serverArgs: ['--agent-api-address', `127.0.0.1:${port}`],
   agentArgs: ['--approval-timeout', `${TIMEOUT_S}s`],
 })
-await node.createEntry(EXECUTOR, [`unix:uid:${uid}`], ['--owner', 'team-pay', '--risk', 'high'])
+await node.createEntry(
+  EXECUTOR,
+  [`unix:uid:${uid}`],
+  ['--owner', 'team-pay', '--risk', 'high', '--task-scope', LEDGER, '--max-task-ttl', '2m'],
+)
 // a held call lasts as long as the operator takes: the caller's own deadline must allow it
 const client = new WorkloadApiClient({ socketPath: node.agent.socketPath, timeoutMs: 120_000 })
 t.teardown(() => client.close())
@@ -41,6 +50,14 @@ permit (
 ) when {
   [Sigil::Audience::"payments", Sigil::Audience::"refunds", Sigil::Audience::"wire", Sigil::Audience::"fx"].contains(resource)
 };
+
+@id("ledger-in-a-task-needs-approval")
+@approval("required")
+permit (
+  principal is Sigil::Workload,
+  action == Sigil::Action::"FetchTaskJWTSVID",
+  resource == Sigil::Audience::"${LEDGER}"
+);
 `
 
 interface Approval {
@@ -177,3 +194,40 @@ t.test('a caller that gives up ends its hold: expired at once, nothing left pend
   t.equal(approval?.reason, 'the caller went away before a decision')
   t.same(await approvals('pending'), [], 'nothing pending')
 })
+
+t.test(
+  'Task API: approve without --for releases that one call; the next is held again; deny drifts the task',
+  async (t) => {
+    const w = await startTaskWorkload(t, { dir: node.dir, socketPath: node.agent.socketPath })
+    const begun = await w.request('begin', {
+      options: { purpose: 'close the books', scope: [LEDGER], ttl: 90 },
+    })
+    t.ok(begun.ok, String(begun.message))
+    const taskId = String(begun.taskId)
+    const first = w.request('jwt', { taskId, audience: LEDGER })
+    const pending = await pendingFor(LEDGER)
+    const approve = await node.server.cli('approval', 'approve', '--id', pending.id)
+    t.equal(approve.code, 0, approve.stderr)
+    const got = await first
+    t.ok(got.ok, `the held task call got its token: ${String(got.message)}`)
+    t.equal(decodeJwt(String(got.token)).txn, taskId)
+
+    const second = w.request('jwt', { taskId, audience: LEDGER })
+    const again = await pendingFor(LEDGER)
+    t.not(again.id, pending.id, 'without --for, the next identical call is a new hold')
+    const deny = await node.server.cli('approval', 'deny', '--id', again.id, '--reason', 'books are closed')
+    t.equal(deny.code, 0, deny.stderr)
+    t.match(await second, { ok: false, code: 'ERR_NOT_AUTHORIZED', message: /books are closed/ })
+    let outcome = ''
+    await waitUntil(
+      'the task is drifted',
+      async () => {
+        const r = await node.server.cli('task', 'show', '--task-id', taskId, '--output', 'json')
+        outcome = String(JSON.parse(r.stdout).task.outcome ?? '')
+        return outcome === 'drifted'
+      },
+      { timeoutMs: 10_000 },
+    )
+    t.equal(outcome, 'drifted')
+  },
+)
