@@ -13,6 +13,7 @@
  */
 import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
+import { CompiledPolicySet, OFF_THREAD_MIN_BYTES } from '../../common/policy/policy-engine.js'
 import type { AgentFacts, TaskFacts, WorkloadFacts } from '../../common/policy/policy-entities.js'
 import {
   type HoldHandler,
@@ -56,28 +57,51 @@ export interface AgentPolicyOptions {
 export class AgentPolicy {
   readonly point: PolicyPoint
   readonly #o: AgentPolicyOptions
+  /** The newest pushed version (a large set compiling off-thread goes in force only if still newest). */
+  #latest = 0
 
   constructor(opts: AgentPolicyOptions) {
     this.#o = opts
     this.point = new PolicyPoint(opts.onHold === undefined ? {} : { onHold: opts.onHold })
   }
 
-  /** Puts a pushed policy in force (compiled once per version); a text that does not compile keeps the one in force. */
-  apply(update: PolicyUpdateMessage): void {
+  /**
+   * Puts a pushed policy in force (compiled once per version); a text that does not compile
+   * keeps the one in force. A small set is in force when this returns; a large one compiles on a
+   * worker thread (the agent keeps serving with the set in force until then) and goes in force
+   * when done, unless a newer push came meanwhile. Resolves when the push has been dealt with.
+   */
+  apply(update: PolicyUpdateMessage): Promise<void> {
     const version = Number(update.version)
-    try {
-      if (this.point.install(version, update.text)) {
-        this.#o.logger.info(
-          { policy_version: version, policies: this.point.current?.policyIds.length ?? 0 },
-          update.text === '' ? 'no policy in force' : 'policy in force',
-        )
-      }
-    } catch (e) {
+    this.#latest = version
+    const inForce = (): void =>
+      this.#o.logger.info(
+        { policy_version: version, policies: this.point.current?.policyIds.length ?? 0 },
+        update.text === '' ? 'no policy in force' : 'policy in force',
+      )
+    const failed = (e: unknown): void =>
       this.#o.logger.error(
         { policy_version: version, err: errorText(e) },
         'pushed policy does not compile; keeping the one in force',
       )
+    if (update.text === '' || Buffer.byteLength(update.text) < OFF_THREAD_MIN_BYTES) {
+      try {
+        if (this.point.install(version, update.text)) inForce()
+      } catch (e) {
+        failed(e)
+      }
+      return Promise.resolve()
     }
+    if (version === this.point.version && this.point.current?.text === update.text) return Promise.resolve()
+    return CompiledPolicySet.compileOffThread(update.text, version).then(
+      (set) => {
+        if (this.#latest !== version) return // a newer push came meanwhile
+        if (this.point.installCompiled(set)) inForce()
+      },
+      (e: unknown) => {
+        if (this.#latest === version) failed(e)
+      },
+    )
   }
 
   /** The workload as policy sees it: its entry plus what attestation found. */
