@@ -146,11 +146,16 @@ export class ApprovalService {
 
   /** The approval that released a hold with this key here, once, within the grace (then forgotten). */
   #takeReleased(key: ApprovalKey, now: Date): ApprovalRecord | undefined {
-    for (const [k, r] of this.#released) if (r.until <= now.getTime()) this.#released.delete(k)
+    this.#pruneReleased(now.getTime())
     const k = keyText(key)
     const r = this.#released.get(k)
     this.#released.delete(k)
     return r?.approval
+  }
+
+  /** Forgets released holds whose request never came within the grace. */
+  #pruneReleased(nowMs: number): void {
+    for (const [k, r] of this.#released) if (r.until <= nowMs) this.#released.delete(k)
   }
 
   /** Records one step of an approval in the audit trail (not awaited; a failure is logged). */
@@ -217,6 +222,7 @@ export class ApprovalService {
     this.#heldFor.set(pending.id, req.reason)
     const answer = await this.#wait(pending, signal)
     if (answer.status === 'approved') {
+      this.#pruneReleased(this.#clock().getTime())
       this.#released.set(keyText(key), {
         approval: answer,
         until: this.#clock().getTime() + HELD_REQUEST_GRACE_SECONDS * 1000,
