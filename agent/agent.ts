@@ -30,6 +30,7 @@ import type { AgentConfig } from './config/load-agent-config.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
 import { pidfdIsAlive } from './peercred/peer-credentials.js'
 import { AgentPolicy } from './policy/agent-policy.js'
+import { approvalHold } from './policy/approval-hold.js'
 import { AgentEnrollment } from './sync/agent-enrollment.js'
 import { AgentIdentityStore } from './sync/agent-identity-store.js'
 import { AgentUpdateWatch, type UpdateWatchHealth } from './sync/agent-update-watch.js'
@@ -141,6 +142,12 @@ export async function startAgent(
       logger,
       clock,
       onDenied: (key, reason) => void tasksRef?.driftProcess(key, reason),
+      // a call held by an @approval policy waits for an operator (--approval-timeout)
+      onHold: approvalHold({
+        server: () => client,
+        timeoutSeconds: config.approvalTimeoutSeconds,
+        logger,
+      }),
     })
     const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock, policy })
     tasksRef = tasks

@@ -212,8 +212,10 @@ export async function startServer(
     )
 
     // human approvals: holds left pending by an earlier run have expired
-    const approvals = new ApprovalService({ datastore, logger, clock })
+    const approvals = new ApprovalService({ datastore, logger, clock, audit })
     await approvals.expireStale()
+    // signing requests: an approved approval (the agent held the call and got it) covers the request
+    policies.point.onHold = approvals.signingHold()
     life.onClose('approvals', () => approvals.close())
 
     // entry expiry (`--entry-expiry`): expired entries already authorize nothing; this deletes them

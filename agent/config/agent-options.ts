@@ -143,7 +143,7 @@ export function agentOptions(env: Record<string, string | undefined>) {
           hint: 'duration',
           default: '5m',
           description:
-            'How long an Authorize call held by an @approval("required") policy waits for an operator (sigil-server approval approve|deny) before it fails PERMISSION_DENIED (1s to 60m)',
+            'How long a call held by an @approval("required") policy (Authorize, FetchJWTSVID, BeginTask, FetchTaskJWTSVID) waits for an operator (sigil-server approval approve|deny) before it fails PERMISSION_DENIED (1s to 60m)',
         },
         'policy-file': {
           hint: 'file',
