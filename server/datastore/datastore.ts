@@ -396,6 +396,18 @@ export interface DataStore {
    */
   watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void
 
+  /**
+   * Runs `job` unless another server on this datastore is running a job of the same name now;
+   * resolves `{ ran: false }` at once when one is, else `{ ran: true, value }` (a job's rejection
+   * comes back as it is, and the lock is released either way). PostgreSQL: pg_try_advisory_lock on
+   * one pooled connection held for the job, always unlocked after (the job's own queries use other
+   * connections; if that connection breaks mid-job PostgreSQL drops the lock, so another server may
+   * start the job before this one ends). SQLite: an in-process mutex per file and name only —
+   * SQLite serializes writers, and every job guarded this way is idempotent. Never a timing
+   * assumption: callers that must run the job eventually retry on their own schedule.
+   */
+  runExclusive<T>(name: string, job: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>
+
   // ----- lifecycle -----
 
   /**

@@ -16,6 +16,7 @@ import { bundleTests } from './conformance/bundles.js'
 import { changeWatchTests } from './conformance/change-watch.js'
 import { entryTests } from './conformance/entries.js'
 import { entryExpiryTests } from './conformance/entry-expiry.js'
+import { exclusiveJobTests } from './conformance/exclusive-jobs.js'
 import { federationTests } from './conformance/federation.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
@@ -37,6 +38,7 @@ export function runDataStoreConformance(t: Test, makeLocation: MakeLocation): vo
   bundleTests(t, makeStore)
   bundleMergeTests(t, makeLocation)
   changeWatchTests(t, makeLocation)
+  exclusiveJobTests(t, makeLocation)
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
