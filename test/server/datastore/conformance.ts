@@ -22,6 +22,7 @@ import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
 import { policyTests } from './conformance/policies.js'
+import { raceTests } from './conformance/races.js'
 import { revocationTests } from './conformance/revocations.js'
 import { type MakeLocation, sharedStoreTests } from './conformance/shared-store.js'
 import { taskTests } from './conformance/tasks.js'
@@ -39,6 +40,7 @@ export function runDataStoreConformance(t: Test, makeLocation: MakeLocation): vo
   bundleMergeTests(t, makeLocation)
   changeWatchTests(t, makeLocation)
   exclusiveJobTests(t, makeLocation)
+  raceTests(t, makeLocation)
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)
