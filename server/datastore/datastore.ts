@@ -19,6 +19,15 @@
  *   the driver's error attached as `cause`; a caller's bug (wrong type) rejects with `TypeError`;
  * - returned records are fresh copies: mutating them changes nothing stored.
  *
+ * Several servers on one datastore (issue 15: N servers on one PostgreSQL, or several on one
+ * machine sharing a SQLite file) see one state: every rule above (single use of join tokens,
+ * entry uniqueness, revocation numbering, the audit chain's head) holds across them, decided
+ * inside the database, never by timing. What they need besides plain reads and writes is here
+ * too: {@link DataStore.watchChanges} tells each server what another changed (to refresh its
+ * caches), {@link DataStore.updateBundle} changes the shared trust bundle without losing another
+ * server's authorities, and {@link DataStore.runExclusive} keeps a job (CA rotation, purges) to
+ * one server at a time.
+ *
  * @example
  * const ds: DataStore = await SqliteDataStore.open({ path: join(dataDir, 'datastore.sqlite3') })
  * const entry = await ds.createEntry({ spiffeId, parentId, selectors, ...defaults })

@@ -3,7 +3,10 @@
  * `migrations.ts` (under an advisory lock, refused when the database is newer), every
  * multi-statement write in one transaction that locks the rows it decides on, reads that span
  * several queries in one REPEATABLE READ snapshot. Several servers may share one database:
- * single use of join tokens, entry versions and revocation sequence numbers hold across them.
+ * single use of join tokens, entry versions and revocation sequence numbers hold across them;
+ * changes reach every watching server through LISTEN/NOTIFY plus a counter reconcile
+ * (`change-listener.ts`); the shared bundle's read-modify-write and exclusive jobs take advisory
+ * locks (`advisory-locks.ts`).
  *
  * Faults: an unreachable database, a connection lost mid-call, a statement past the statement
  * timeout or a server restarting reject `ERR_UNAVAILABLE` at once (nothing waits for the

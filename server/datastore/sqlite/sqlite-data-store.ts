@@ -1,7 +1,10 @@
 /**
  * The embedded default {@link DataStore}: one SQLite file through better-sqlite3 (WAL,
  * versioned migrations from `migrations.ts`, every multi-statement write in one IMMEDIATE
- * transaction). Times are stored as integer milliseconds since the Unix epoch.
+ * transaction). Times are stored as integer milliseconds since the Unix epoch. Several servers
+ * on one machine may share the file: the write lock serializes their writes, changes are
+ * watched through trigger-bumped counters and `PRAGMA data_version` (`change-poll.ts`), and
+ * exclusive jobs take an in-process lock only (`in-process-jobs.ts`).
  *
  * Trust: as for every `DataStore`, callers are trusted to pass validated identifiers, and
  * arguments arrive checked and normalized by `validated-data-store.ts` (open through
