@@ -411,7 +411,8 @@ export interface DataStore {
    * comes back as it is, and the lock is released either way). PostgreSQL: pg_try_advisory_lock on
    * one pooled connection held for the job, always unlocked after (the job's own queries use other
    * connections; if that connection breaks mid-job PostgreSQL drops the lock, so another server may
-   * start the job before this one ends). SQLite: an in-process mutex per file and name only —
+   * start the job before this one ends; a job that itself uses the datastore needs a pool of at
+   * least 2). SQLite: an in-process mutex per file and name only —
    * SQLite serializes writers, and every job guarded this way is idempotent. Never a timing
    * assumption: callers that must run the job eventually retry on their own schedule.
    */
