@@ -58,7 +58,7 @@ export class ChangeFeed {
     this.#hooks = hooks
   }
 
-  /** Adds a listener; resolves the unsubscribe function (idempotent). */
+  /** Adds a listener; returns its unsubscribe function (calling it twice is harmless). */
   subscribe(listener: (changes: ReadonlySet<DataChange>) => void): () => void {
     if (typeof listener !== 'function') throw new TypeError('listener must be a function')
     if (this.#closed) return () => {}

@@ -19,6 +19,15 @@
  *   the driver's error attached as `cause`; a caller's bug (wrong type) rejects with `TypeError`;
  * - returned records are fresh copies: mutating them changes nothing stored.
  *
+ * Several servers on one datastore (issue 15: N servers on one PostgreSQL, or several on one
+ * machine sharing a SQLite file) see one state: every rule above (single use of join tokens,
+ * entry uniqueness, revocation numbering, the audit chain's head) holds across them, decided
+ * inside the database, never by timing. What they need besides plain reads and writes is here
+ * too: {@link DataStore.watchChanges} tells each server what another changed (to refresh its
+ * caches), {@link DataStore.updateBundle} changes the shared trust bundle without losing another
+ * server's authorities, and {@link DataStore.runExclusive} keeps a job (CA rotation, purges) to
+ * one server at a time.
+ *
  * @example
  * const ds: DataStore = await SqliteDataStore.open({ path: join(dataDir, 'datastore.sqlite3') })
  * const entry = await ds.createEntry({ spiffeId, parentId, selectors, ...defaults })
@@ -395,6 +404,19 @@ export interface DataStore {
    * twice is harmless); close() stops everything.
    */
   watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void
+
+  /**
+   * Runs `job` unless another server on this datastore is running a job of the same name now;
+   * resolves `{ ran: false }` at once when one is, else `{ ran: true, value }` (a job's rejection
+   * comes back as it is, and the lock is released either way). PostgreSQL: pg_try_advisory_lock on
+   * one pooled connection held for the job, always unlocked after (the job's own queries use other
+   * connections; if that connection breaks mid-job PostgreSQL drops the lock, so another server may
+   * start the job before this one ends; a job that itself uses the datastore needs a pool of at
+   * least 2). SQLite: an in-process mutex per file and name only —
+   * SQLite serializes writers, and every job guarded this way is idempotent. Never a timing
+   * assumption: callers that must run the job eventually retry on their own schedule.
+   */
+  runExclusive<T>(name: string, job: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>
 
   // ----- lifecycle -----
 

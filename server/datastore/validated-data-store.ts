@@ -176,6 +176,11 @@ const CHECKS: Checks = {
   integrityCheck: pass,
   // synchronous, so passed as it is: the backends' change feed throws TypeError for a non-function
   watchChanges: pass,
+  runExclusive: (name, job) => {
+    if (check.checkString(name, 'name') === '') throw new TypeError('name must not be empty')
+    if (typeof job !== 'function') throw new TypeError('job must be a function')
+    return [name, job]
+  },
   close: pass,
 }
 

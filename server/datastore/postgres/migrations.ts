@@ -279,10 +279,11 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX registration_entries_entry_expiry ON registration_entries (entry_expiry) WHERE entry_expiry > 0;
   `,
   // 9: change notification (SQLite 9, issue 15): one 'changed:<kind>' counter per kind of watched
-  // data, bumped by statement-level triggers in the writing transaction (once per statement that
-  // really changed a row: an update of only an agent's last_seen or a bundle's updated_at is not a
-  // change), which also NOTIFY 'sigil_changes' with '<kind>:<counter>' — delivered at commit to
-  // every server LISTENing. The counters are the reconcile's fallback when a notification is missed.
+  // data, bumped by row-level triggers in the writing transaction — once per kind and transaction
+  // (a transaction-local setting remembers it), at the first row that really changed: an update of
+  // only an agent's last_seen or a bundle's updated_at is not a change — which also NOTIFY
+  // 'sigil_changes' with '<kind>:<counter>', delivered at commit to every server LISTENing. The
+  // counters are the reconcile's fallback when a notification is missed.
   `
   INSERT INTO sigil_counters (name, value) VALUES ('changed:entries', 0), ('changed:agents', 0),
     ('changed:bundles', 0), ('changed:revocations', 0), ('changed:policies', 0), ('changed:tasks', 0),
@@ -292,47 +293,40 @@ export const PG_MIGRATIONS: readonly string[] = [
     kind TEXT := TG_ARGV[0];
     counter BIGINT;
   BEGIN
-    IF TG_OP = 'INSERT' THEN
-      IF NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;
-    ELSIF TG_OP = 'DELETE' THEN
-      IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
-    ELSIF TG_TABLE_NAME = 'attested_agents' THEN
-      IF NOT EXISTS (
-        SELECT spiffe_id, attestation_type, serial_number, expires_at, banned FROM new_rows
-        EXCEPT SELECT spiffe_id, attestation_type, serial_number, expires_at, banned FROM old_rows
-      ) THEN RETURN NULL; END IF;
-    ELSIF TG_TABLE_NAME = 'bundles' THEN
-      IF NOT EXISTS (
-        SELECT trust_domain, spiffe_bundle_json, sequence_number FROM new_rows
-        EXCEPT SELECT trust_domain, spiffe_bundle_json, sequence_number FROM old_rows
-      ) THEN RETURN NULL; END IF;
-    ELSIF NOT EXISTS (SELECT * FROM new_rows EXCEPT SELECT * FROM old_rows) THEN
-      RETURN NULL;
-    END IF;
+    IF current_setting('sigil.changed_' || kind, true) = 'y' THEN RETURN NULL; END IF;
+    PERFORM set_config('sigil.changed_' || kind, 'y', true);
     UPDATE sigil_counters SET value = value + 1 WHERE name = 'changed:' || kind RETURNING value INTO counter;
     PERFORM pg_notify('sigil_changes', kind || ':' || counter);
     RETURN NULL;
   END $$;
-${changeTriggers('registration_entries', 'entries')}
-${changeTriggers('attested_agents', 'agents')}
-${changeTriggers('bundles', 'bundles')}
-${changeTriggers('revocations', 'revocations')}
-${changeTriggers('policy_versions', 'policies')}
-${changeTriggers('tasks', 'tasks')}
-${changeTriggers('approvals', 'approvals')}
+${changeTriggers('registration_entries', 'entries', 'OLD.* IS DISTINCT FROM NEW.*')}
+${changeTriggers(
+  'attested_agents',
+  'agents',
+  '(OLD.attestation_type, OLD.serial_number, OLD.expires_at, OLD.banned) IS DISTINCT FROM ' +
+    '(NEW.attestation_type, NEW.serial_number, NEW.expires_at, NEW.banned)',
+)}
+${changeTriggers(
+  'bundles',
+  'bundles',
+  '(OLD.spiffe_bundle_json, OLD.sequence_number) IS DISTINCT FROM (NEW.spiffe_bundle_json, NEW.sequence_number)',
+)}
+${changeTriggers('revocations', 'revocations', 'OLD.* IS DISTINCT FROM NEW.*')}
+${changeTriggers('policy_versions', 'policies', 'OLD.* IS DISTINCT FROM NEW.*')}
+${changeTriggers('tasks', 'tasks', 'OLD.* IS DISTINCT FROM NEW.*')}
+${changeTriggers('approvals', 'approvals', 'OLD.* IS DISTINCT FROM NEW.*')}
   `,
 ]
 
 /**
- * Migration 9's statement-level triggers on `table` (one per event: a trigger with transition
- * tables takes one event), each calling `sigil_note_change(kind)`. Frozen with migration 9.
+ * Migration 9's triggers on `table`: every inserted or deleted row, and every updated row for which
+ * `changed` holds, calls `sigil_note_change(kind)` (which acts once per transaction). Frozen with
+ * migration 9.
  */
-function changeTriggers(table: string, kind: string): string {
+function changeTriggers(table: string, kind: string, changed: string): string {
   return `
-  CREATE TRIGGER ${table}_inserted AFTER INSERT ON ${table} REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION sigil_note_change('${kind}');
-  CREATE TRIGGER ${table}_updated AFTER UPDATE ON ${table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION sigil_note_change('${kind}');
-  CREATE TRIGGER ${table}_deleted AFTER DELETE ON ${table} REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION sigil_note_change('${kind}');`
+  CREATE CONSTRAINT TRIGGER ${table}_changed AFTER INSERT OR DELETE ON ${table}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sigil_note_change('${kind}');
+  CREATE CONSTRAINT TRIGGER ${table}_updated AFTER UPDATE ON ${table}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (${changed}) EXECUTE FUNCTION sigil_note_change('${kind}');`
 }

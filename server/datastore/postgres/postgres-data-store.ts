@@ -3,7 +3,10 @@
  * `migrations.ts` (under an advisory lock, refused when the database is newer), every
  * multi-statement write in one transaction that locks the rows it decides on, reads that span
  * several queries in one REPEATABLE READ snapshot. Several servers may share one database:
- * single use of join tokens, entry versions and revocation sequence numbers hold across them.
+ * single use of join tokens, entry versions and revocation sequence numbers hold across them;
+ * changes reach every watching server through LISTEN/NOTIFY plus a counter reconcile
+ * (`change-listener.ts`); the shared bundle's read-modify-write and exclusive jobs take advisory
+ * locks (`advisory-locks.ts`).
  *
  * Faults: an unreachable database, a connection lost mid-call, a statement past the statement
  * timeout or a server restarting reject `ERR_UNAVAILABLE` at once (nothing waits for the
@@ -57,6 +60,7 @@ import type {
   TaskOutcome,
   TaskRecord,
 } from '../records.js'
+import { EXCLUSIVE_JOB_CLASS } from './advisory-locks.js'
 import { agentTable } from './agent-table.js'
 import { approvalTable } from './approval-table.js'
 import { auditTable } from './audit-table.js'
@@ -541,6 +545,40 @@ export class PostgresDataStore implements DataStore {
 
   watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void {
     return this.#changes.subscribe(listener)
+  }
+
+  async runExclusive<T>(
+    name: string,
+    job: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }> {
+    const what = `run ${name} exclusively`
+    // a session-level lock on one pooled connection, held (with the connection) for the job
+    const client = await this.#guard(what, () => this.#pool.connect())
+    let locked = false
+    let broken: Error | undefined
+    try {
+      const got = await this.#guard(what, () =>
+        client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [
+          EXCLUSIVE_JOB_CLASS,
+          name,
+        ]),
+      )
+      if (got.rows[0]?.locked !== true) return { ran: false }
+      locked = true
+      return { ran: true, value: await job() }
+    } catch (e) {
+      if (!locked) broken = e as Error // the connection may be unusable: the pool drops it
+      throw e
+    } finally {
+      if (locked) {
+        try {
+          await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [EXCLUSIVE_JOB_CLASS, name])
+        } catch (e) {
+          broken = e as Error // ending the session releases the lock
+        }
+      }
+      client.release(broken)
+    }
   }
 
   async integrityCheck(): Promise<void> {

@@ -1,13 +1,17 @@
 /**
  * The embedded default {@link DataStore}: one SQLite file through better-sqlite3 (WAL,
  * versioned migrations from `migrations.ts`, every multi-statement write in one IMMEDIATE
- * transaction). Times are stored as integer milliseconds since the Unix epoch.
+ * transaction). Times are stored as integer milliseconds since the Unix epoch. Several servers
+ * on one machine may share the file: the write lock serializes their writes, changes are
+ * watched through trigger-bumped counters and `PRAGMA data_version` (`change-poll.ts`), and
+ * exclusive jobs take an in-process lock only (`in-process-jobs.ts`).
  *
  * Trust: as for every `DataStore`, callers are trusted to pass validated identifiers, and
  * arguments arrive checked and normalized by `validated-data-store.ts` (open through
  * `openDataStore`, or wrap with `validateDataStore`); all values are bound parameters. The file holds the registry and token hashes (no keys), and
  * is kept 0600 in a 0700 directory.
  */
+import { realpathSync } from 'node:fs'
 import { type ErrorCode, SigilError } from '../../../certs/errors.js'
 import type { Selector } from '../../../certs/selector/selector.js'
 import type {
@@ -57,6 +61,7 @@ import { BundleTable } from './bundle-table.js'
 import { ChangePoll } from './change-poll.js'
 import { EntryTable } from './entry-table.js'
 import { FederationTable } from './federation-table.js'
+import { runInProcessExclusive } from './in-process-jobs.js'
 import { integrityProblems } from './integrity-problems.js'
 import { IssuedSvidTable } from './issued-svid-table.js'
 import { JoinTokenTable } from './join-token-table.js'
@@ -89,6 +94,8 @@ type Database = ReturnType<typeof openSqliteFile>
  */
 export class SqliteDataStore implements DataStore {
   readonly #db: Database
+  /** The file's real path: what in-process job locks are keyed by. */
+  readonly #file: string
   readonly #clock: () => Date
   readonly #sql: Sql
   readonly #entries: EntryTable
@@ -109,8 +116,9 @@ export class SqliteDataStore implements DataStore {
   #ownWrites = false
   readonly #changes: ChangeFeed
 
-  private constructor(db: Database, clock: () => Date) {
+  private constructor(db: Database, file: string, clock: () => Date) {
     this.#db = db
+    this.#file = file
     this.#clock = clock
     this.#sql = new Sql(db)
     this.#entries = new EntryTable(this.#sql)
@@ -153,7 +161,13 @@ export class SqliteDataStore implements DataStore {
       db.close()
       throw translateSqliteError(e, { what: 'migrate schema' })
     }
-    return new SqliteDataStore(db, clock)
+    let file = options.path
+    try {
+      file = realpathSync(options.path)
+    } catch {
+      // the file was just opened: keep the given path if it cannot be resolved
+    }
+    return new SqliteDataStore(db, file, clock)
   }
 
   /** Runs `fn` with the closed check and driver-error translation of every method. */
@@ -524,6 +538,14 @@ export class SqliteDataStore implements DataStore {
 
   watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void {
     return this.#changes.subscribe(listener)
+  }
+
+  async runExclusive<T>(
+    name: string,
+    job: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.#closed) throw new SigilError('ERR_DATASTORE', `datastore is closed (run ${name})`)
+    return runInProcessExclusive(this.#file, name, job)
   }
 
   async integrityCheck(): Promise<void> {

@@ -16,11 +16,13 @@ import { bundleTests } from './conformance/bundles.js'
 import { changeWatchTests } from './conformance/change-watch.js'
 import { entryTests } from './conformance/entries.js'
 import { entryExpiryTests } from './conformance/entry-expiry.js'
+import { exclusiveJobTests } from './conformance/exclusive-jobs.js'
 import { federationTests } from './conformance/federation.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
 import { policyTests } from './conformance/policies.js'
+import { raceTests } from './conformance/races.js'
 import { revocationTests } from './conformance/revocations.js'
 import { type MakeLocation, sharedStoreTests } from './conformance/shared-store.js'
 import { taskTests } from './conformance/tasks.js'
@@ -37,6 +39,8 @@ export function runDataStoreConformance(t: Test, makeLocation: MakeLocation): vo
   bundleTests(t, makeStore)
   bundleMergeTests(t, makeLocation)
   changeWatchTests(t, makeLocation)
+  exclusiveJobTests(t, makeLocation)
+  raceTests(t, makeLocation)
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)

@@ -5,6 +5,7 @@ import pg from 'pg'
 import t from 'tap'
 import { sealAuditRecords } from '../../../server/audit/audit-chain.js'
 import { openDataStore } from '../../../server/datastore/open-data-store.js'
+import { EXCLUSIVE_JOB_CLASS } from '../../../server/datastore/postgres/advisory-locks.js'
 import { RECONCILE_MS } from '../../../server/datastore/postgres/change-listener.js'
 import { migratePostgres } from '../../../server/datastore/postgres/migrate.js'
 import { PG_MIGRATIONS } from '../../../server/datastore/postgres/migrations.js'
@@ -336,6 +337,30 @@ t.test('watchChanges: a counter moved without a notification is found by the rec
     timeoutMs: RECONCILE_MS * 3,
   })
   t.same([...watcher.kindsSince(from)], ['policies'], 'only the kind whose counter moved')
+})
+
+t.test('runExclusive takes a database advisory lock: another process holding it wins', async (t) => {
+  const url = await freshUrl()
+  const ds = await open(url)
+  t.teardown(() => ds.close())
+  const db = await raw(t, url)
+  const locks = async () =>
+    (
+      await db.query(
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted",
+        [EXCLUSIVE_JOB_CLASS],
+      )
+    ).rows[0].n as number
+  t.same(
+    await ds.runExclusive('purge', locks),
+    { ran: true, value: 1 },
+    'held in the database while the job runs',
+  )
+  t.equal(await locks(), 0, 'released after')
+  await db.query('SELECT pg_advisory_lock($1, hashtext($2))', [EXCLUSIVE_JOB_CLASS, 'purge'])
+  t.same(await ds.runExclusive('purge', async () => 1), { ran: false }, 'another session holds it')
+  await db.query('SELECT pg_advisory_unlock($1, hashtext($2))', [EXCLUSIVE_JOB_CLASS, 'purge'])
+  t.same(await ds.runExclusive('purge', async () => 2), { ran: true, value: 2 })
 })
 
 // last: it stops and restarts the shared server
