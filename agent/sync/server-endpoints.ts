@@ -142,7 +142,7 @@ export class ServerEndpoints {
   readonly #maxMs: number
   readonly #resolveMs: number
   readonly #opts: ServerEndpointsOptions
-  /** Picks the home: the endpoint at `#home mod count`. */
+  /** Picks the home: in [0, 1), the share of the list before it. */
   readonly #home: number
   #resolving: Promise<void> | undefined
 
@@ -156,7 +156,7 @@ export class ServerEndpoints {
     this.#initialMs = opts.initialBackoffMs ?? ENDPOINT_RETRY_INITIAL_MS
     this.#maxMs = opts.maxBackoffMs ?? ENDPOINT_RETRY_MAX_MS
     this.#resolveMs = opts.resolveIntervalMs ?? RESOLVE_INTERVAL_MS
-    this.#home = Math.floor(this.#random() * 2 ** 30)
+    this.#home = this.#random()
     this.#items = opts.addresses.map((configured) => {
       const { host, port } = splitHostPort(configured)
       const named = isIP(host) === 0
@@ -250,7 +250,7 @@ export class ServerEndpoints {
   /** All endpoints, rotated so that the home comes first. */
   #preferred(): Endpoint[] {
     const all = this.#all()
-    const start = this.#home % all.length
+    const start = Math.min(all.length - 1, Math.floor(this.#home * all.length))
     return [...all.slice(start), ...all.slice(0, start)]
   }
 
