@@ -162,7 +162,9 @@ t.test('nudges pushed on the stream (entries or bundle changed) go to onSyncNudg
     watchUpdates: (target, signal) => {
       target.nudge?.({ kind: 'entries_changed', entriesVersion: '42' })
       target.nudge?.({ kind: 'bundle_changed', sequenceNumber: 7 })
-      return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+      return new Promise((resolve) =>
+        signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+      )
     },
   }
   const watch = new AgentUpdateWatch({

@@ -64,10 +64,11 @@ t.test('attest once, fail over with no new SVID, the push stream follows, and ba
     'everything went home so far',
   )
 
+  const watchLog = recordingLogger()
   const watch = new AgentUpdateWatch({
     connection: client,
     revocations,
-    logger: recordingLogger(),
+    logger: watchLog,
     initialBackoffMs: 50,
   })
   const ac = new AbortController()
@@ -121,8 +122,21 @@ t.test('attest once, fail over with no new SVID, the push stream follows, and ba
   )
   t.equal((await endpoints.candidates('call'))[0]?.address, home, 'home first again')
   t.equal(endpoints.healthyCount(), 2)
+  await waitUntil(
+    'the push stream to move home',
+    () => watchLog.entries.some((e) => e.msg === 'agent update stream moving to a preferred server'),
+    { timeoutMs: 5000 },
+  )
+  await waitUntil('the stream open at home', () => watch.health().connected, { timeoutMs: 5000 })
+  const broken = () => watchLog.entries.filter((e) => e.msg.startsWith('agent update stream broken')).length
+  const brokenBefore = broken()
   await other.close()
   t.equal((await client.syncAuthorizedEntries()).entries.length, 1, 'served by the home alone')
+  await kit.revocations.revoke({ kind: 'jwt_jti', value: 'back-home' })
+  await waitUntil('a push from the home', () => revocations.isRevoked('jwt_jti', 'back-home'), {
+    timeoutMs: 5000,
+  })
+  t.equal(broken(), brokenBefore, 'the stream was already home: closing the other server broke nothing')
   t.equal((await kit.datastore.getAttestedAgent(agentId))?.serialNumber, renewed.serial)
 })
 
