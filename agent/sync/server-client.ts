@@ -61,9 +61,10 @@ import {
 /** Deadline of each call unless configured otherwise. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000
 /**
- * Deadline of a call to a server marked down (the sync finding out whether it is back), when
- * shorter than the call timeout: a server that does not answer at all holds the sync this long,
- * not a full call timeout, before the call is retried on a server that answers.
+ * Deadline of a call to a server marked down (the sync finding out whether it is back) while
+ * another server answers, when shorter than the call timeout: a server that does not answer at
+ * all holds the sync this long, not a full call timeout, before the call is retried on the one
+ * that answers. With every server down, calls keep the full timeout (a slow server can recover).
  */
 export const PROBE_CALL_TIMEOUT_MS = 3_000
 
@@ -597,9 +598,9 @@ export class ServerClient implements SvidIssuer {
     let last: unknown
     for (const endpoint of candidates.slice(0, tries)) {
       try {
-        const timeout = this.#endpoints.isDown(endpoint)
-          ? Math.min(this.#timeoutMs, PROBE_CALL_TIMEOUT_MS)
-          : this.#timeoutMs
+        // a probe of a down server is kept short only when a server that answers is next
+        const probe = this.#endpoints.isDown(endpoint) && candidates.some((c) => !this.#endpoints.isDown(c))
+        const timeout = probe ? Math.min(this.#timeoutMs, PROBE_CALL_TIMEOUT_MS) : this.#timeoutMs
         const res = await callUnary(
           this.#mutualClient(endpoint),
           method,

@@ -5,6 +5,7 @@
 // returns. A dead first address does not delay attestation; a refusal is not a failover. And
 // the TLS check accepts any server whose SVID chains to a CA of the bundle (each server of a
 // deployment has its own CA).
+import { createServer as createNetServer, type Socket } from 'node:net'
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls'
 import t from 'tap'
 import { RevocationSet } from '../../../agent/cache/revocation-set.js'
@@ -213,3 +214,39 @@ t.test('the TLS check accepts any server whose SVID chains to a CA of the bundle
     'another identity is refused',
   )
 })
+
+t.test(
+  'a server that accepts connections and never answers: DEADLINE_EXCEEDED, then the next server',
+  async (t) => {
+    const kit = await startServerKit()
+    t.teardown(() => kit.close())
+    const sockets = new Set<Socket>()
+    const blackhole = createNetServer((socket) => {
+      sockets.add(socket)
+      socket.on('error', () => {})
+    })
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r))
+    t.teardown(() => {
+      for (const s of sockets) s.destroy()
+      blackhole.close()
+    })
+    const silent = `127.0.0.1:${(blackhole.address() as { port: number }).port}`
+    await kit.createJoinToken('blackhole')
+    const { endpoints, failovers } = recordingEndpoints([silent, kit.address])
+    const client = new ServerClient({
+      endpoints,
+      trustDomain: kit.trustDomain,
+      bundle: kit.bundle(),
+      callTimeoutMs: 1_000,
+    })
+    t.teardown(() => client.close())
+    await client.attest({ type: 'join_token', token: 'blackhole' })
+    t.same(failovers, [[silent, 'deadline_exceeded', kit.address]], 'the silent server timed out once')
+    t.ok(sockets.size >= 1, 'it was really dialled')
+    t.equal(
+      (await client.syncAuthorizedEntries()).entries.length,
+      0,
+      'the sync goes to the server that answers',
+    )
+  },
+)
