@@ -35,7 +35,7 @@ export interface UpdateConnection {
       nudge?(nudge: SyncNudge): void
     },
     signal: AbortSignal,
-  ): Promise<void>
+  ): Promise<'moved' | undefined>
 }
 
 /** How to build an {@link AgentUpdateWatch}. */
@@ -108,7 +108,7 @@ export class AgentUpdateWatch {
           this.#failures = 0
           this.#lastError = undefined
         }
-        await connection.watchUpdates(
+        const ended = await connection.watchUpdates(
           {
             apply: (piece) => {
               delivered()
@@ -134,6 +134,12 @@ export class AgentUpdateWatch {
           signal,
         )
         if (signal.aborted) return
+        if (ended === 'moved') {
+          // a preferred server is back: reopen there at once, nothing failed
+          this.#connected = false
+          logger.debug({}, 'agent update stream moving to a preferred server')
+          continue
+        }
         this.#lastError = 'the server ended the stream'
       } catch (err) {
         if (signal.aborted) return

@@ -60,6 +60,13 @@ import {
 
 /** Deadline of each call unless configured otherwise. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000
+/**
+ * Deadline of a call to a server marked down (the sync finding out whether it is back) while
+ * another server answers, when shorter than the call timeout: a server that does not answer at
+ * all holds the sync this long, not a full call timeout, before the call is retried on the one
+ * that answers. With every server down, calls keep the full timeout (a slow server can recover).
+ */
+export const PROBE_CALL_TIMEOUT_MS = 3_000
 
 /**
  * Calls retried once on the next server when theirs does not answer: asking again has no effect
@@ -450,9 +457,11 @@ export class ServerClient implements SvidIssuer {
    * hands each revocation piece and CRL set to `target`; resolves when the stream ends cleanly or `signal`
    * aborts, rejects with the translated error otherwise. A new channel (new agent SVID or
    * roots) cancels it; the caller reconnects. The stream goes to the server calls go to now; a
-   * server that breaks it is marked down, so the reconnection goes to another.
+   * server that breaks it is marked down, so the reconnection goes to another. When a server
+   * preferred to the stream's one answers again (the home is back), the stream is ended and
+   * this resolves `'moved'`: reconnect at once, it will go there.
    */
-  async watchUpdates(target: UpdateTarget, signal: AbortSignal): Promise<void> {
+  async watchUpdates(target: UpdateTarget, signal: AbortSignal): Promise<'moved' | undefined> {
     const [endpoint] = await this.#endpoints.candidates('call')
     return new Promise((resolve, reject) => {
       let call: ReturnType<AgentAPIClient['WatchAgentUpdates']>
@@ -466,9 +475,18 @@ export class ServerClient implements SvidIssuer {
       }
       const abort = () => call.cancel()
       signal.addEventListener('abort', abort, { once: true })
+      let moved = false
+      const stopWatching = this.#endpoints.whenRecovered((back) => {
+        if (!moved && this.#endpoints.ranksBefore(back, endpoint!)) {
+          moved = true
+          call.cancel()
+        }
+      })
       const done = (err?: unknown) => {
         signal.removeEventListener('abort', abort)
-        if (err === undefined || signal.aborted) resolve()
+        stopWatching()
+        if (moved && !signal.aborted) resolve('moved')
+        else if (err === undefined || signal.aborted) resolve(undefined)
         else {
           const error = fromGrpcError(err, 'agent update stream')
           this.#noteOutcome(endpoint!, error)
@@ -511,8 +529,8 @@ export class ServerClient implements SvidIssuer {
     this.#resetChannel()
   }
 
-  #options(): CallOptions {
-    return { deadline: new Date(Date.now() + this.#timeoutMs) }
+  #options(timeoutMs = this.#timeoutMs): CallOptions {
+    return { deadline: new Date(Date.now() + timeoutMs) }
   }
 
   #newClient(address: string, mutual: boolean): AgentAPIClient {
@@ -580,7 +598,16 @@ export class ServerClient implements SvidIssuer {
     let last: unknown
     for (const endpoint of candidates.slice(0, tries)) {
       try {
-        const res = await callUnary(this.#mutualClient(endpoint), method, request, this.#options(), what)
+        // a probe of a down server is kept short only when a server that answers is next
+        const probe = this.#endpoints.isDown(endpoint) && candidates.some((c) => !this.#endpoints.isDown(c))
+        const timeout = probe ? Math.min(this.#timeoutMs, PROBE_CALL_TIMEOUT_MS) : this.#timeoutMs
+        const res = await callUnary(
+          this.#mutualClient(endpoint),
+          method,
+          request,
+          this.#options(timeout),
+          what,
+        )
         this.#endpoints.markUp(endpoint)
         return res
       } catch (err) {

@@ -8,7 +8,8 @@
  * refused, a transport or TLS failure) it is marked down with exponential backoff (1 s to 30 s,
  * ±20 %) and calls go to the next server of the list, in list order after the home. When the
  * home's backoff has passed, the periodic sync tries it first again (calls on a workload's
- * critical path keep to servers that answer), and once it answers every call goes home. Why
+ * critical path keep to servers that answer), and once it answers every call goes home (the
+ * push stream too: `whenRecovered`). Why
  * not round-robin per call: one connection and one push stream per agent instead of one per
  * server; the server's per-agent authorized-entry cache stays warm on one server; and thousands
  * of agents each picking a random home spread evenly without any coordination.
@@ -142,9 +143,10 @@ export class ServerEndpoints {
   readonly #maxMs: number
   readonly #resolveMs: number
   readonly #opts: ServerEndpointsOptions
-  /** Picks the home: the endpoint at `#home mod count`. */
+  /** Picks the home: in [0, 1), the share of the list before it. */
   readonly #home: number
   #resolving: Promise<void> | undefined
+  readonly #recoveredListeners = new Set<(endpoint: ServerEndpoint) => void>()
 
   constructor(opts: ServerEndpointsOptions) {
     if (opts.addresses.length === 0) throw new TypeError('at least one server address is required')
@@ -156,7 +158,7 @@ export class ServerEndpoints {
     this.#initialMs = opts.initialBackoffMs ?? ENDPOINT_RETRY_INITIAL_MS
     this.#maxMs = opts.maxBackoffMs ?? ENDPOINT_RETRY_MAX_MS
     this.#resolveMs = opts.resolveIntervalMs ?? RESOLVE_INTERVAL_MS
-    this.#home = Math.floor(this.#random() * 2 ** 30)
+    this.#home = this.#random()
     this.#items = opts.addresses.map((configured) => {
       const { host, port } = splitHostPort(configured)
       const named = isIP(host) === 0
@@ -218,7 +220,28 @@ export class ServerEndpoints {
     const wasDown = e.state === 'down'
     e.state = 'up'
     e.failures = 0
-    if (wasDown) this.#opts.onRecovered?.(endpoint)
+    if (!wasDown) return
+    this.#opts.onRecovered?.(endpoint)
+    for (const listener of this.#recoveredListeners) listener(endpoint)
+  }
+
+  /** Calls `listener` whenever a server marked down answers again; returns the unsubscribe. */
+  whenRecovered(listener: (endpoint: ServerEndpoint) => void): () => void {
+    this.#recoveredListeners.add(listener)
+    return () => this.#recoveredListeners.delete(listener)
+  }
+
+  /** True when `a` comes before `b` in the preference order (the home first). */
+  ranksBefore(a: ServerEndpoint, b: ServerEndpoint): boolean {
+    const order = this.#preferred()
+    const i = order.findIndex((e) => e.address === a.address && e.configured === a.configured)
+    const j = order.findIndex((e) => e.address === b.address && e.configured === b.configured)
+    return i !== -1 && (j === -1 || i < j)
+  }
+
+  /** True when `endpoint` is marked down (a call to it is a probe). */
+  isDown(endpoint: ServerEndpoint): boolean {
+    return this.#find(endpoint)?.state === 'down'
   }
 
   /**
@@ -250,7 +273,7 @@ export class ServerEndpoints {
   /** All endpoints, rotated so that the home comes first. */
   #preferred(): Endpoint[] {
     const all = this.#all()
-    const start = this.#home % all.length
+    const start = Math.min(all.length - 1, Math.floor(this.#home * all.length))
     return [...all.slice(start), ...all.slice(0, start)]
   }
 

@@ -151,13 +151,18 @@ t.test(
     t.ok(record.serial, 'with an agent SVID')
 
     t.equal(await first.stop(), 0, 'the first server stopped')
+    const stoppedAt = Date.now()
     const second = await startServerProcess(join(dir, 's'), ['--agent-api-address', `127.0.0.1:${p2}`])
+    const secondUp = Date.now()
     stoppers.push(() => second.stop())
     t.equal(second.agentApiAddress, `127.0.0.1:${p2}`, 'the second server is on the second address')
 
     // an entry created through the second server reaches the agent and is served to a new process
     const script2 = writeWorkloadScript(dir, 'failover-2.mjs')
     await createEntry(second, agent, `${TD}/after`, ['unix:uid:0', `proc:script:${script2}`], 2)
+    t.comment(
+      `second server started ${secondUp - stoppedAt} ms after the first stopped; the agent synced the new entry ${Date.now() - secondUp} ms after that`,
+    )
     const w2 = startWorkload(t, { script: script2, socketPath: agent.socketPath })
     onlySvid(await w2.next('update'), `${TD}/after`)
     t.pass('the new entry is served to a new process')
