@@ -21,7 +21,7 @@ import { AuditTrail } from './audit/audit-trail.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
-import { ChangeFeed } from './cluster/change-feed.js'
+import { ChangeFanout } from './cluster/change-fanout.js'
 import type { ServerConfig } from './config/load-server-config.js'
 import { instrumentDataStore } from './datastore/instrumented-data-store.js'
 import { describeDatastore, openDataStore } from './datastore/open-data-store.js'
@@ -239,12 +239,12 @@ export async function startServer(
 
     // several servers on one datastore (issue 15): what another server changes reaches this one's
     // caches (bundle, revocations, policy, approvals) and its agents (entry nudges) within a second
-    const changes = new ChangeFeed({
+    const changes = new ChangeFanout({
       datastore,
       targets: { ca, revocations, policies, approvals },
       logger,
     })
-    life.onClose('change-feed', changes.start())
+    life.onClose('change-fanout', changes.start())
 
     const agentApi = await startAgentApiServer({
       changes,

@@ -96,7 +96,7 @@ export interface AgentApiDeps {
   /** Human approvals (HoldForApproval); without it HoldForApproval fails UNAVAILABLE. */
   readonly approvals?: ApprovalService
   /**
-   * Changes made through any server on the datastore (`server/cluster/change-feed.ts`): entry
+   * Changes made through any server on the datastore (`server/cluster/change-fanout.ts`): entry
    * changes nudge agents on WatchAgentUpdates to sync at once. Absent: agents sync on their interval.
    */
   readonly changes?: { onEntriesChanged(listener: () => void): () => void }

@@ -36,7 +36,7 @@ export interface ChangeSource {
 }
 
 /** The components the feed keeps in step (each optional for tests and partial servers). */
-export interface ChangeFeedTargets {
+export interface ChangeFanoutTargets {
   readonly ca?: { reloadBundle(): Promise<unknown> }
   readonly revocations?: { refresh(): Promise<unknown> }
   readonly policies?: { refresh(): Promise<unknown> }
@@ -47,13 +47,13 @@ export interface ChangeFeedTargets {
  * The fan-out. `start()` subscribes; `onEntriesChanged` is what the agent update streams use.
  *
  * @example
- * const feed = new ChangeFeed({ datastore, targets: { ca, revocations, policies, approvals }, logger })
- * life.onClose('change-feed', feed.start())
- * feed.onEntriesChanged(() => stream.write({ entries_changed: {} }))
+ * const fanout = new ChangeFanout({ datastore, targets: { ca, revocations, policies, approvals }, logger })
+ * life.onClose('change-fanout', fanout.start())
+ * fanout.onEntriesChanged(() => stream.write({ entries_changed: {} }))
  */
-export class ChangeFeed {
+export class ChangeFanout {
   readonly #datastore: ChangeSource
-  readonly #targets: ChangeFeedTargets
+  readonly #targets: ChangeFanoutTargets
   readonly #logger: Log
   readonly #entryListeners = new Set<() => void>()
   readonly #running = new Map<string, Promise<void>>()
@@ -62,7 +62,7 @@ export class ChangeFeed {
   #nudgeTimer: NodeJS.Timeout | undefined
   #stopped = false
 
-  constructor(opts: { datastore: ChangeSource; targets: ChangeFeedTargets; logger: Log }) {
+  constructor(opts: { datastore: ChangeSource; targets: ChangeFanoutTargets; logger: Log }) {
     this.#datastore = opts.datastore
     this.#targets = opts.targets
     this.#logger = opts.logger
