@@ -139,7 +139,7 @@ export function serverOptions(env: Record<string, string | undefined>) {
       'datastore-pool-size': {
         hint: 'n',
         default: '10',
-        description: 'PostgreSQL: connections in the pool (1-1000)',
+        description: 'PostgreSQL: connections in the pool (2-1000; a purge holds one for its advisory lock)',
       },
       'datastore-statement-timeout': {
         hint: 'duration',
