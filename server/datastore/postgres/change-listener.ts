@@ -8,9 +8,12 @@
  * `changed:<kind>` counters, through the pool, with the highest value seen and reports any that
  * moved: the fallback for a notification lost any other way.
  *
- * Trust: notification payloads come from our own triggers, but any role on the database may
- * NOTIFY the channel; an unknown kind or a malformed payload is ignored, and a forged one can only
- * cause a needless reload.
+ * Trust: notification payloads come from our own triggers, but any role that can connect may
+ * NOTIFY the channel. So a payload is only a hint: an unknown kind or a malformed payload is
+ * ignored, a well-formed one is reported (a forged one costs a needless reload), and its counter
+ * is never believed over the database's — it only spares the reconcile from reporting again a
+ * change a notification already carried with exactly the counter now stored. A forged payload
+ * can therefore never silence a real change.
  */
 import pg from 'pg'
 import { type ChangeFeed, isDataChange } from '../change-feed.js'
@@ -53,8 +56,10 @@ async function readCounters(q: Queryable): Promise<Map<DataChange, number>> {
 /** One LISTEN connection plus the reconcile; `start` and `stop` follow the feed's subscribers. */
 export class ChangeListener {
   readonly #options: ChangeListenerOptions
-  /** The highest counter value known per kind (from a notification or a reconcile). */
+  /** The counter per kind as last read from the database (at connect, or by the reconcile). */
   readonly #seen = new Map<DataChange, number>()
+  /** The counter the last notification of each kind carried (untrusted: compared, never stored as seen). */
+  readonly #lastNotified = new Map<DataChange, number>()
   #running = false
   /** Bumped by every start and stop: an old connection attempt that finishes late is discarded. */
   #generation = 0
@@ -132,37 +137,38 @@ export class ChangeListener {
       }
       this.#client = client
       this.#backoffMs = BACKOFF_FIRST_MS
-      for (const [kind, value] of counters) this.#raise(kind, value)
+      for (const [kind, value] of counters) this.#seen.set(kind, value)
       this.#options.feed.live()
     } catch {
       fail()
     }
   }
 
-  /** A notification: `'<kind>:<counter>'`. */
+  /** A notification: `'<kind>:<counter>'` (see the module comment for how far it is believed). */
   #notified(payload: string): void {
-    const [kind, value] = payload.split(':')
-    if (!isDataChange(kind)) return
-    const counter = Number(value)
-    // a counter the reconcile already reported is not reported twice
-    if (!Number.isSafeInteger(counter) || this.#raise(kind, counter)) this.#options.feed.report([kind])
+    const parts = payload.split(':')
+    const kind = parts[0]
+    if (parts.length !== 2 || !isDataChange(kind) || !/^\d{1,15}$/.test(parts[1]!)) return
+    this.#lastNotified.set(kind, Number(parts[1]))
+    this.#options.feed.report([kind])
   }
 
-  /** Records `value` as seen for `kind`; true when it is newer than what was seen. */
-  #raise(kind: DataChange, value: number): boolean {
-    if (value <= (this.#seen.get(kind) ?? -1)) return false
-    this.#seen.set(kind, value)
-    return true
-  }
-
-  /** Reports the kinds whose counter moved past what notifications told us. */
+  /**
+   * Reports the kinds whose stored counter moved since last read, except one whose last
+   * notification carried exactly that value (already reported).
+   */
   async #reconcile(): Promise<void> {
     if (this.#reconciling || !this.#running) return
     this.#reconciling = true
     try {
       const counters = await readCounters(this.#options.pool)
       if (!this.#running) return
-      const moved = [...counters].filter(([kind, value]) => this.#raise(kind, value)).map(([kind]) => kind)
+      const moved: DataChange[] = []
+      for (const [kind, value] of counters) {
+        if (this.#seen.get(kind) === value) continue
+        this.#seen.set(kind, value)
+        if (this.#lastNotified.get(kind) !== value) moved.push(kind)
+      }
       this.#options.feed.report(moved)
     } catch {
       // the database is unreachable: the LISTEN connection's reconnect reports everything once it is back

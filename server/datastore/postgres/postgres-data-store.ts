@@ -541,7 +541,7 @@ export class PostgresDataStore implements DataStore {
     return this.#direct('list policy versions', (q) => policyTable.list(q))
   }
 
-  // ----- lifecycle -----
+  // ----- several servers on one datastore -----
 
   watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void {
     return this.#changes.subscribe(listener)
@@ -580,6 +580,8 @@ export class PostgresDataStore implements DataStore {
       client.release(broken)
     }
   }
+
+  // ----- lifecycle -----
 
   async integrityCheck(): Promise<void> {
     const problems = await this.#read('integrity check', async (q) => {

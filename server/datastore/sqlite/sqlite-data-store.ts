@@ -534,7 +534,7 @@ export class SqliteDataStore implements DataStore {
     return this.#read('list policy versions', () => this.#policies.list())
   }
 
-  // ----- lifecycle -----
+  // ----- several servers on one datastore -----
 
   watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void {
     return this.#changes.subscribe(listener)
@@ -547,6 +547,8 @@ export class SqliteDataStore implements DataStore {
     if (this.#closed) throw new SigilError('ERR_DATASTORE', `datastore is closed (run ${name})`)
     return runInProcessExclusive(this.#file, name, job)
   }
+
+  // ----- lifecycle -----
 
   async integrityCheck(): Promise<void> {
     const problems = this.#read('integrity check', () =>
