@@ -89,7 +89,12 @@ export async function startServer(
     )
     life.onClose('datastore', () => datastore.close())
     // the audit trail: hash-chained records of every decision, durable, plus one log line each
-    const audit = new AuditTrail({ datastore, logger, clock })
+    const audit = new AuditTrail({
+      datastore,
+      logger,
+      clock,
+      onEvent: (e) => metrics.decisions.labels(e.kind, e.decision).inc(),
+    })
     life.onClose('audit', () => audit.drain())
 
     // the key store and the datastore must belong together before the CA may create anything
@@ -355,6 +360,7 @@ export async function startServer(
     metrics.setSources({
       activeKeyExpiry: () => ca.activeExpiry(),
       revocations: () => ({ sequence: revocations.sequence, size: revocations.size }),
+      policyVersion: () => policies.point.version,
     })
     let metricsPort: number | undefined
     if (config.metricsAddress) {
