@@ -108,6 +108,21 @@ t.test('an entry created through server A is served by an agent attached to serv
     'the workload gets the SVID from the agent on B',
   )
 
+  t.test('a policy set through A is pushed to the agent on B', async (t) => {
+    const file = join(dir, 'allow-all.cedar')
+    writeFileSync(file, '@id("allow-all")\npermit (principal, action, resource);\n')
+    const from = agent.logs.lines.length
+    const set = await serverA.cli('policy', 'set', '--file', file)
+    t.equal(set.code, 0, set.stderr)
+    const inForce = await agent.logs.waitFor(
+      (l) => l.msg === 'policy in force' && Number(l.policy_version) >= 1,
+      'the agent on B to put the policy set through A in force',
+      15_000,
+      from,
+    )
+    t.equal(inForce.policies, 1)
+  })
+
   t.test('a serial revoked through A is on B’s revocation list', async (t) => {
     const serial = printedSvids(update)[0]?.serial
     t.ok(serial)
