@@ -144,7 +144,8 @@ export interface DataStore {
 
   /**
    * Records a (re-)attestation: inserts the agent, or replaces its attestation type,
-   * serial, expiry and selectors, keeping `createdAt`. `lastSeen` becomes `now`.
+   * serial, expiry and selectors, keeping `createdAt`, and clears the previous serial (no
+   * earlier SVID is acceptable after a re-attestation). `lastSeen` becomes `now`.
    * Rejects `ERR_AGENT_BANNED` for a banned agent (the ban is never cleared here; only
    * {@link DataStore.deleteAttestedAgent} removes it).
    */
@@ -156,8 +157,28 @@ export interface DataStore {
   /** Agents ordered by SPIFFE ID, optionally only banned (or only not banned) ones. */
   listAttestedAgents(filter?: AttestedAgentFilter): Promise<AttestedAgent[]>
 
-  /** Records the agent's renewed SVID. Rejects `ERR_NOT_FOUND`, or `ERR_AGENT_BANNED`. */
-  updateAgentSvid(spiffeId: string, serialNumber: string, expiresAt: Date): Promise<AttestedAgent>
+  /**
+   * Records the agent's renewed SVID, in one write with the renewal grace: `replacing` is the
+   * serial of the SVID the caller presented. When it is the stored current serial, the current
+   * serial and expiry become the previous ones (acceptable until the new one is used). When it is
+   * the stored previous serial (the agent lost an earlier response and still holds that SVID), the
+   * previous is kept as it is: the SVID the agent holds stays its way back. Otherwise (absent, or
+   * anything else) the previous is cleared, so no SVID older than the replaced one is ever kept.
+   * Rejects `ERR_NOT_FOUND`, or `ERR_AGENT_BANNED`.
+   */
+  updateAgentSvid(
+    spiffeId: string,
+    serialNumber: string,
+    expiresAt: Date,
+    replacing?: string,
+  ): Promise<AttestedAgent>
+
+  /**
+   * Ends the renewal grace once the agent presented its current SVID: clears the previous serial
+   * and expiry, but only while `currentSerial` is still the stored current serial (a renewal that
+   * committed in between is left alone). Rejects `ERR_NOT_FOUND`.
+   */
+  forgetPreviousAgentSvid(spiffeId: string, currentSerial: string): Promise<void>
 
   /** Sets `lastSeen`. Rejects `ERR_NOT_FOUND`. */
   touchAgent(spiffeId: string, now: Date): Promise<void>
@@ -165,7 +186,10 @@ export interface DataStore {
   /** Evicts: the row is deleted, so the agent may attest again. Rejects `ERR_NOT_FOUND`. */
   deleteAttestedAgent(spiffeId: string): Promise<void>
 
-  /** Bans: the row stays with `banned: true` and an empty serial. Rejects `ERR_NOT_FOUND`. */
+  /**
+   * Bans: the row stays with `banned: true`, an empty serial and no previous serial. Rejects
+   * `ERR_NOT_FOUND`.
+   */
   banAttestedAgent(spiffeId: string): Promise<void>
 
   // ----- join tokens (stored only as hex SHA-256 hashes computed by the caller) -----

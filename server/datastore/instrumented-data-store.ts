@@ -32,6 +32,7 @@ const METHODS: Record<keyof DataStore, boolean> = {
   getAttestedAgent: true,
   listAttestedAgents: true,
   updateAgentSvid: true,
+  forgetPreviousAgentSvid: true,
   touchAgent: true,
   deleteAttestedAgent: true,
   banAttestedAgent: true,

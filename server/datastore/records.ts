@@ -103,6 +103,14 @@ export interface AttestedAgent {
   readonly serialNumber: string
   /** When the current agent SVID expires. */
   readonly expiresAt: Date
+  /**
+   * Serial of the agent SVID the last renewal replaced, still acceptable (renewal grace: the
+   * agent may have lost the RenewAgent response) until the agent first presents its current one
+   * or it expires; `''` when none (after attestation, ban, or once the current one was used).
+   */
+  readonly previousSerialNumber: string
+  /** When the previous agent SVID expires; absent when there is none. */
+  readonly previousExpiresAt?: Date
   readonly banned: boolean
   readonly lastSeen: Date
   /** Node selectors from attestation, normalized. */
@@ -111,7 +119,10 @@ export interface AttestedAgent {
 }
 
 /** What node attestation records about an agent. */
-export type AttestedAgentInput = Omit<AttestedAgent, 'banned' | 'lastSeen' | 'createdAt'>
+export type AttestedAgentInput = Omit<
+  AttestedAgent,
+  'banned' | 'lastSeen' | 'createdAt' | 'previousSerialNumber' | 'previousExpiresAt'
+>
 
 /** Filter for listing agents. */
 export interface AttestedAgentFilter {

@@ -64,10 +64,15 @@ const CHECKS: Checks = {
       throw new TypeError('filter.banned must be a boolean')
     return [banned === undefined ? {} : { banned }]
   },
-  updateAgentSvid: (agentId, serialNumber, expiresAt) => [
+  updateAgentSvid: (agentId, serialNumber, expiresAt, replacing) => [
     check.checkString(agentId, 'spiffeId'),
     check.checkString(serialNumber, 'serialNumber'),
     check.checkDate(expiresAt, 'expiresAt'),
+    replacing === undefined ? undefined : check.checkString(replacing, 'replacing'),
+  ],
+  forgetPreviousAgentSvid: (agentId, currentSerial) => [
+    check.checkString(agentId, 'spiffeId'),
+    check.checkString(currentSerial, 'currentSerial'),
   ],
   touchAgent: (agentId, now) => [check.checkString(agentId, 'spiffeId'), check.checkDate(now, 'now')],
   deleteAttestedAgent: spiffeId,

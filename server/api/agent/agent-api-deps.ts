@@ -59,6 +59,7 @@ export type AgentApiDataStore = Pick<
   | 'createOrUpdateAttestedAgent'
   | 'getAttestedAgent'
   | 'updateAgentSvid'
+  | 'forgetPreviousAgentSvid'
   | 'touchAgent'
   | 'listBundles'
   | 'recordIssuedSvids'

@@ -104,8 +104,8 @@ export function createAgentApiHandlers(agentApiDeps: AgentApiDeps): AgentApi {
     }
   const updates = watchAgentUpdates(deps, authenticator)
   const handlers: AgentAPIHandlers = {
-    AttestAgent: attestAgentHandler(deps, authenticator),
-    RenewAgent: authenticated('RenewAgent', (caller, req) => renewAgent(deps, authenticator, caller, req)),
+    AttestAgent: attestAgentHandler(deps),
+    RenewAgent: authenticated('RenewAgent', (caller, req) => renewAgent(deps, caller, req)),
     SyncAuthorizedEntries: authenticated('SyncAuthorizedEntries', (caller, req) =>
       syncAuthorizedEntries(deps, caller, req),
     ),

@@ -8,7 +8,11 @@
  *
  * Renewal race: after RenewAgent the previous serial stays acceptable until it expires or
  * the agent first presents the new one, so an agent that lost the RenewAgent response is not
- * locked out. This grace is kept in memory only (lost on restart), never in the datastore.
+ * locked out. The grace lives in the datastore (the agent row's previous serial, written by
+ * `updateAgentSvid` with the renewal, cleared by `forgetPreviousAgentSvid` at the first use of
+ * the new SVID, and by re-attestation, ban or eviction), so it holds across restarts and across
+ * servers sharing one datastore: a renewal committed by a server that died before answering is
+ * honoured by any other. An SVID two renewals old is never acceptable.
  *
  * Statuses: no client certificate, or one that does not verify → UNAUTHENTICATED
  * (`ERR_SVID_UNTRUSTED` / `ERR_SVID_EXPIRED`); a valid SVID that is not a current agent SVID,
@@ -65,17 +69,16 @@ interface VerifiedLeaf {
 export class AgentAuthenticator {
   readonly #trustDomain: TrustDomain
   readonly #ca: Pick<AgentApiCa, 'currentBundle' | 'authorities' | 'caCertificateChain'>
-  readonly #datastore: Pick<AgentApiDataStore, 'getAttestedAgent' | 'touchAgent'>
+  readonly #datastore: Pick<AgentApiDataStore, 'getAttestedAgent' | 'touchAgent' | 'forgetPreviousAgentSvid'>
   readonly #clock: () => Date
   readonly #logger: Log
   readonly #verified = new Map<string, VerifiedLeaf>()
   readonly #lastTouch = new Map<string, number>()
-  readonly #previousSerial = new Map<string, { serial: string; notAfter: Date }>()
 
   constructor(deps: {
     trustDomain: TrustDomain
     ca: Pick<AgentApiCa, 'currentBundle' | 'authorities' | 'caCertificateChain'>
-    datastore: Pick<AgentApiDataStore, 'getAttestedAgent' | 'touchAgent'>
+    datastore: Pick<AgentApiDataStore, 'getAttestedAgent' | 'touchAgent' | 'forgetPreviousAgentSvid'>
     clock: () => Date
     logger: Log
   }) {
@@ -106,29 +109,27 @@ export class AgentAuthenticator {
       )
     }
     if (agent.banned) throw new SigilError('ERR_AGENT_BANNED', `agent "${agentId}" is banned`)
-    if (leaf.serial !== agent.serialNumber) {
-      const previous = this.#previousSerial.get(agentId)
-      if (!previous || previous.serial !== leaf.serial || now > previous.notAfter) {
-        throw new SigilError(
-          'ERR_NOT_AUTHORIZED',
-          `the presented SVID is not agent "${agentId}"'s current SVID`,
-        )
+    let current = agent
+    if (leaf.serial === agent.serialNumber) {
+      if (agent.previousSerialNumber !== '') {
+        // The new SVID is in use: the renewal grace ends (one write per renewal, on any server).
+        await this.#datastore.forgetPreviousAgentSvid(agentId, leaf.serial)
+        const { previousExpiresAt: _, ...rest } = agent
+        current = { ...rest, previousSerialNumber: '' }
       }
-    } else {
-      this.#previousSerial.delete(agentId)
+    } else if (
+      agent.previousSerialNumber === '' ||
+      leaf.serial !== agent.previousSerialNumber ||
+      agent.previousExpiresAt === undefined ||
+      now > agent.previousExpiresAt
+    ) {
+      throw new SigilError(
+        'ERR_NOT_AUTHORIZED',
+        `the presented SVID is not agent "${agentId}"'s current SVID`,
+      )
     }
     await this.#touch(agentId, now)
-    return { agentId: leaf.spiffeId, agent, serial: leaf.serial, notAfter: leaf.notAfter }
-  }
-
-  /** After a renewal: the serial the agent just replaced stays valid until `notAfter`. */
-  rememberPreviousSerial(agentId: string, serial: string, notAfter: Date): void {
-    this.#previousSerial.set(agentId, { serial, notAfter })
-  }
-
-  /** After a (re-)attestation: no earlier SVID of this agent is acceptable any more. */
-  forgetPreviousSerial(agentId: string): void {
-    this.#previousSerial.delete(agentId)
+    return { agentId: leaf.spiffeId, agent: current, serial: leaf.serial, notAfter: leaf.notAfter }
   }
 
   #verify(raw: Buffer, now: Date): VerifiedLeaf {

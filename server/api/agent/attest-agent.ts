@@ -17,7 +17,6 @@ import { issuanceEvent } from '../../audit/issuance-event.js'
 import type { ChallengeExchange } from '../../nodeattestation/node-attestor.js'
 import { toGrpcError } from '../grpc-status.js'
 import type { AgentApiDeps } from './agent-api-deps.js'
-import type { AgentAuthenticator } from './agent-authenticator.js'
 import { toWireBundle, toWireX509Svid } from './agent-wire.js'
 import { AttestationStreamReader, StreamGone } from './attestation-stream.js'
 import { x509IssuanceRecord } from './issuance-record.js'
@@ -34,15 +33,12 @@ function outOfOrder(why: string): SigilError {
  * The AttestAgent handler.
  *
  * @example
- * server.addService(service, { AttestAgent: attestAgentHandler(deps, authenticator), ... })
+ * server.addService(service, { AttestAgent: attestAgentHandler(deps), ... })
  */
-export function attestAgentHandler(
-  deps: AgentApiDeps,
-  authenticator: AgentAuthenticator,
-): (call: AttestCall) => void {
+export function attestAgentHandler(deps: AgentApiDeps): (call: AttestCall) => void {
   return (call) => {
     const reader = new AttestationStreamReader(call)
-    attest(call, reader, deps, authenticator).then(
+    attest(call, reader, deps).then(
       (result) => {
         if (reader.gone) return
         call.write({ result })
@@ -75,7 +71,6 @@ async function attest(
   call: AttestCall,
   reader: AttestationStreamReader,
   deps: AgentApiDeps,
-  authenticator: AgentAuthenticator,
 ): Promise<AgentSvidResult> {
   const deadline = Date.now() + deps.attestTimeoutMs
   const first = await reader.next(deadline)
@@ -132,7 +127,6 @@ async function attest(
     },
     now,
   )
-  authenticator.forgetPreviousSerial(id)
   deps.logger.info(
     {
       agent_id: id,

@@ -1,8 +1,9 @@
 /**
  * RenewAgent: a fresh agent SVID for the authenticated agent, from a new CSR. The SPIFFE ID
  * and lifetime come from the server (the caller's ID, `agentSvidTtlSeconds`), never from the
- * CSR. The replaced serial stays acceptable until it expires or the new one is first used
- * (see agent-authenticator.ts).
+ * CSR. The replaced serial stays acceptable until it expires or the new one is first used:
+ * `updateAgentSvid` records that grace in the datastore with the renewal, given the serial the
+ * caller presented (see agent-authenticator.ts and DataStore.updateAgentSvid).
  */
 import { isSigilError, SigilError } from '../../../certs/errors.js'
 import { parseCsr } from '../../../certs/x509svid/csr.js'
@@ -10,7 +11,7 @@ import type { RenewAgentRequest__Output } from '../../../proto/generated/sigil/a
 import type { RenewAgentResponse } from '../../../proto/generated/sigil/agent/v1/RenewAgentResponse.js'
 import { issuanceEvent } from '../../audit/issuance-event.js'
 import type { AgentApiDeps } from './agent-api-deps.js'
-import type { AgentAuthenticator, AuthenticatedAgent } from './agent-authenticator.js'
+import type { AuthenticatedAgent } from './agent-authenticator.js'
 import { toWireX509Svid } from './agent-wire.js'
 import { x509IssuanceRecord } from './issuance-record.js'
 
@@ -18,11 +19,10 @@ import { x509IssuanceRecord } from './issuance-record.js'
  * Renews the caller's agent SVID.
  *
  * @example
- * const res = await renewAgent(deps, authenticator, caller, { csr })
+ * const res = await renewAgent(deps, caller, { csr })
  */
 export async function renewAgent(
   deps: AgentApiDeps,
-  authenticator: AgentAuthenticator,
   caller: AuthenticatedAgent,
   req: RenewAgentRequest__Output,
 ): Promise<RenewAgentResponse> {
@@ -40,15 +40,12 @@ export async function renewAgent(
   await deps.datastore.recordIssuedSvids([record])
   await deps.audit?.record(issuanceEvent(record, { agent: caller.agent, details: { agent_svid: 'renewed' } }))
   try {
-    await deps.datastore.updateAgentSvid(id, svid.serialHex, svid.notAfter)
+    await deps.datastore.updateAgentSvid(id, svid.serialHex, svid.notAfter, caller.serial)
   } catch (e) {
     if (isSigilError(e, 'ERR_NOT_FOUND')) {
       throw new SigilError('ERR_NOT_AUTHORIZED', `agent "${id}" was evicted`, { cause: e })
     }
     throw e
-  }
-  if (caller.serial === caller.agent.serialNumber) {
-    authenticator.rememberPreviousSerial(id, caller.serial, caller.notAfter)
   }
   deps.logger.info(
     { agent_id: id, serial: svid.serialHex, expires_at: svid.notAfter.toISOString() },

@@ -12,24 +12,38 @@ interface AgentRow {
   attestation_type: AttestationType
   serial_number: string
   expires_at: number
+  previous_serial: string
+  previous_expires_at: number | null
   banned: boolean
   last_seen: number
   created_at: number
   selectors: [string, string][]
 }
 
-const SELECT_AGENT = `SELECT a.spiffe_id, a.attestation_type, a.serial_number, a.expires_at, a.banned, a.last_seen,
-  a.created_at,
+const SELECT_AGENT = `SELECT a.spiffe_id, a.attestation_type, a.serial_number, a.expires_at, a.previous_serial,
+  a.previous_expires_at, a.banned, a.last_seen, a.created_at,
   COALESCE((SELECT json_agg(json_build_array(s.type, s.value)) FROM agent_selectors s
     WHERE s.agent_id = a.spiffe_id), '[]'::json) AS selectors FROM attested_agents a`
 
-// Never clears `banned`: a banned agent's row is left untouched (no row changed).
+// Never clears `banned`: a banned agent's row is left untouched (no row changed). A re-attestation
+// ends the renewal grace (no earlier SVID is acceptable after it).
 const UPSERT_AGENT = `INSERT INTO attested_agents
   (spiffe_id, attestation_type, serial_number, expires_at, banned, last_seen, created_at)
   VALUES ($1, $2, $3, $4, false, $5, $5)
   ON CONFLICT (spiffe_id) DO UPDATE SET attestation_type = excluded.attestation_type,
-  serial_number = excluded.serial_number, expires_at = excluded.expires_at, last_seen = excluded.last_seen
+  serial_number = excluded.serial_number, expires_at = excluded.expires_at, last_seen = excluded.last_seen,
+  previous_serial = '', previous_expires_at = NULL
   WHERE attested_agents.banned = false`
+
+// A renewal (see DataStore.updateAgentSvid): the right-hand sides read the row before the update.
+// Presented the current SVID ($4) → it becomes the previous one; presented the previous one (an
+// earlier response was lost) → the previous stays; anything else → no previous.
+const UPDATE_SVID = `UPDATE attested_agents SET serial_number = $2, expires_at = $3,
+  previous_serial = CASE WHEN $4::text <> '' AND $4::text = serial_number THEN serial_number
+    WHEN $4::text <> '' AND $4::text = previous_serial THEN previous_serial ELSE '' END,
+  previous_expires_at = CASE WHEN $4::text <> '' AND $4::text = serial_number THEN expires_at
+    WHEN $4::text <> '' AND $4::text = previous_serial THEN previous_expires_at ELSE NULL END
+  WHERE spiffe_id = $1`
 
 function toAgent(row: AgentRow): AttestedAgent {
   return {
@@ -37,6 +51,8 @@ function toAgent(row: AgentRow): AttestedAgent {
     attestationType: row.attestation_type,
     serialNumber: row.serial_number,
     expiresAt: new Date(row.expires_at),
+    previousSerialNumber: row.previous_serial,
+    ...(row.previous_expires_at === null ? {} : { previousExpiresAt: new Date(row.previous_expires_at) }),
     banned: row.banned,
     lastSeen: new Date(row.last_seen),
     selectors: normalizeSelectors(row.selectors.map(([type, value]) => ({ type, value }))),
@@ -96,16 +112,23 @@ export const agentTable = {
     spiffeId: string,
     serialNumber: string,
     expiresAt: Date,
+    replacing = '',
   ): Promise<AttestedAgent> {
     const current = await getAgent(q, spiffeId, true)
     if (current === undefined) throw notFound(spiffeId)
     if (current.banned) throw banned(spiffeId)
-    await q.run('UPDATE attested_agents SET serial_number = $2, expires_at = $3 WHERE spiffe_id = $1', [
-      spiffeId,
-      serialNumber,
-      expiresAt.getTime(),
-    ])
-    return { ...current, serialNumber, expiresAt: new Date(expiresAt.getTime()) }
+    await q.run(UPDATE_SVID, [spiffeId, serialNumber, expiresAt.getTime(), replacing])
+    return (await getAgent(q, spiffeId))!
+  },
+
+  /** Ends the renewal grace while `currentSerial` is still current (one statement). */
+  async forgetPrevious(q: Queryable, spiffeId: string, currentSerial: string): Promise<void> {
+    const n = await q.run(
+      `UPDATE attested_agents SET previous_serial = '', previous_expires_at = NULL
+       WHERE spiffe_id = $1 AND serial_number = $2`,
+      [spiffeId, currentSerial],
+    )
+    if (n === 0 && (await getAgent(q, spiffeId)) === undefined) throw notFound(spiffeId)
   },
 
   async touch(q: Queryable, spiffeId: string, now: Date): Promise<void> {
@@ -123,7 +146,8 @@ export const agentTable = {
 
   async ban(q: Queryable, spiffeId: string): Promise<void> {
     const n = await q.run(
-      "UPDATE attested_agents SET banned = true, serial_number = '' WHERE spiffe_id = $1",
+      `UPDATE attested_agents SET banned = true, serial_number = '', previous_serial = '',
+       previous_expires_at = NULL WHERE spiffe_id = $1`,
       [spiffeId],
     )
     if (n === 0) throw notFound(spiffeId)

@@ -316,6 +316,14 @@ ${changeTriggers('policy_versions', 'policies', 'OLD.* IS DISTINCT FROM NEW.*')}
 ${changeTriggers('tasks', 'tasks', 'OLD.* IS DISTINCT FROM NEW.*')}
 ${changeTriggers('approvals', 'approvals', 'OLD.* IS DISTINCT FROM NEW.*')}
   `,
+  // 10: the agent renewal grace in the datastore (SQLite 10, issue 15: it must hold across servers):
+  // the serial and expiry of the agent SVID the last renewal replaced, acceptable until the agent
+  // first presents its current one or it expires; '' / NULL when none. Migration 9's update trigger
+  // lists its columns, so clearing these is not a change other servers are notified of.
+  `
+  ALTER TABLE attested_agents ADD COLUMN previous_serial TEXT NOT NULL DEFAULT '',
+    ADD COLUMN previous_expires_at BIGINT;
+  `,
 ]
 
 /**

@@ -271,9 +271,20 @@ export class PostgresDataStore implements DataStore {
     return this.#direct('list attested agents', (q) => agentTable.list(q, filter))
   }
 
-  updateAgentSvid(spiffeId: string, serialNumber: string, expiresAt: Date): Promise<AttestedAgent> {
+  updateAgentSvid(
+    spiffeId: string,
+    serialNumber: string,
+    expiresAt: Date,
+    replacing?: string,
+  ): Promise<AttestedAgent> {
     return this.#write('update agent SVID', (q) =>
-      agentTable.updateSvid(q, spiffeId, serialNumber, expiresAt),
+      agentTable.updateSvid(q, spiffeId, serialNumber, expiresAt, replacing),
+    )
+  }
+
+  async forgetPreviousAgentSvid(spiffeId: string, currentSerial: string): Promise<void> {
+    await this.#direct('end agent renewal grace', (q) =>
+      agentTable.forgetPrevious(q, spiffeId, currentSerial),
     )
   }
 

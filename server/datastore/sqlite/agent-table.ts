@@ -12,24 +12,38 @@ interface AgentRow {
   attestation_type: AttestationType
   serial_number: string
   expires_at: number
+  previous_serial: string
+  previous_expires_at: number | null
   banned: number
   last_seen: number
   created_at: number
   selectors: string
 }
 
-const SELECT_AGENT = `SELECT a.spiffe_id, a.attestation_type, a.serial_number, a.expires_at, a.banned, a.last_seen,
-  a.created_at,
+const SELECT_AGENT = `SELECT a.spiffe_id, a.attestation_type, a.serial_number, a.expires_at, a.previous_serial,
+  a.previous_expires_at, a.banned, a.last_seen, a.created_at,
   (SELECT json_group_array(json_array(s.type, s.value)) FROM agent_selectors s WHERE s.agent_id = a.spiffe_id)
   AS selectors FROM attested_agents a`
 
-// Never clears `banned`: a banned agent's row is left untouched (changes = 0).
+// Never clears `banned`: a banned agent's row is left untouched (changes = 0). A re-attestation
+// ends the renewal grace (no earlier SVID is acceptable after it).
 const UPSERT_AGENT = `INSERT INTO attested_agents
   (spiffe_id, attestation_type, serial_number, expires_at, banned, last_seen, created_at)
   VALUES (@spiffeId, @attestationType, @serialNumber, @expiresAt, 0, @now, @now)
   ON CONFLICT (spiffe_id) DO UPDATE SET attestation_type = excluded.attestation_type,
-  serial_number = excluded.serial_number, expires_at = excluded.expires_at, last_seen = excluded.last_seen
+  serial_number = excluded.serial_number, expires_at = excluded.expires_at, last_seen = excluded.last_seen,
+  previous_serial = '', previous_expires_at = NULL
   WHERE attested_agents.banned = 0`
+
+// A renewal (see DataStore.updateAgentSvid): the right-hand sides read the row before the update.
+// Presented the current SVID → it becomes the previous one; presented the previous one (an earlier
+// response was lost) → the previous stays; anything else → no previous.
+const UPDATE_SVID = `UPDATE attested_agents SET serial_number = @serialNumber, expires_at = @expiresAt,
+  previous_serial = CASE WHEN @replacing <> '' AND @replacing = serial_number THEN serial_number
+    WHEN @replacing <> '' AND @replacing = previous_serial THEN previous_serial ELSE '' END,
+  previous_expires_at = CASE WHEN @replacing <> '' AND @replacing = serial_number THEN expires_at
+    WHEN @replacing <> '' AND @replacing = previous_serial THEN previous_expires_at ELSE NULL END
+  WHERE spiffe_id = @spiffeId`
 
 function toAgent(row: AgentRow): AttestedAgent {
   const pairs = JSON.parse(row.selectors) as [string, string][]
@@ -38,6 +52,8 @@ function toAgent(row: AgentRow): AttestedAgent {
     attestationType: row.attestation_type,
     serialNumber: row.serial_number,
     expiresAt: new Date(row.expires_at),
+    previousSerialNumber: row.previous_serial,
+    ...(row.previous_expires_at === null ? {} : { previousExpiresAt: new Date(row.previous_expires_at) }),
     banned: row.banned === 1,
     lastSeen: new Date(row.last_seen),
     selectors: normalizeSelectors(pairs.map(([type, value]) => ({ type, value }))),
@@ -96,15 +112,22 @@ export class AgentTable {
   }
 
   /** Records a renewed SVID (call inside a write transaction). */
-  updateSvid(spiffeId: string, serialNumber: string, expiresAt: Date): AttestedAgent {
+  updateSvid(spiffeId: string, serialNumber: string, expiresAt: Date, replacing = ''): AttestedAgent {
     const current = this.get(spiffeId)
     if (current === undefined) throw notFound(spiffeId)
     if (current.banned) throw banned(spiffeId)
-    this.#sql.run(
-      'UPDATE attested_agents SET serial_number = @serialNumber, expires_at = @expiresAt WHERE spiffe_id = @spiffeId',
-      { spiffeId, serialNumber, expiresAt: expiresAt.getTime() },
+    this.#sql.run(UPDATE_SVID, { spiffeId, serialNumber, expiresAt: expiresAt.getTime(), replacing })
+    return this.get(spiffeId)!
+  }
+
+  /** Ends the renewal grace while `currentSerial` is still current (inside a write transaction). */
+  forgetPrevious(spiffeId: string, currentSerial: string): void {
+    const n = this.#sql.run(
+      `UPDATE attested_agents SET previous_serial = '', previous_expires_at = NULL
+       WHERE spiffe_id = @spiffeId AND serial_number = @currentSerial`,
+      { spiffeId, currentSerial },
     )
-    return { ...current, serialNumber, expiresAt: new Date(expiresAt.getTime()) }
+    if (n === 0 && this.get(spiffeId) === undefined) throw notFound(spiffeId)
   }
 
   touch(spiffeId: string, now: Date): void {
@@ -123,7 +146,8 @@ export class AgentTable {
 
   ban(spiffeId: string): void {
     const n = this.#sql.run(
-      "UPDATE attested_agents SET banned = 1, serial_number = '' WHERE spiffe_id = @spiffeId",
+      `UPDATE attested_agents SET banned = 1, serial_number = '', previous_serial = '', previous_expires_at = NULL
+       WHERE spiffe_id = @spiffeId`,
       { spiffeId },
     )
     if (n === 0) throw notFound(spiffeId)

@@ -322,6 +322,14 @@ ${changeTriggers('policy_versions', 'policies')}
 ${changeTriggers('tasks', 'tasks')}
 ${changeTriggers('approvals', 'approvals')}
   `,
+  // 10: the agent renewal grace in the datastore (issue 15: it must hold across servers): the serial
+  // and expiry of the agent SVID the last renewal replaced, acceptable until the agent first
+  // presents its current one or it expires; '' / NULL when none. Not watched by migration 9's
+  // triggers (bookkeeping of the agent API, not a change other servers must react to).
+  `
+  ALTER TABLE attested_agents ADD COLUMN previous_serial TEXT NOT NULL DEFAULT '';
+  ALTER TABLE attested_agents ADD COLUMN previous_expires_at INTEGER;
+  `,
 ]
 
 /**

@@ -270,8 +270,19 @@ export class SqliteDataStore implements DataStore {
     return this.#read('list attested agents', () => this.#agents.list(filter))
   }
 
-  async updateAgentSvid(spiffeId: string, serialNumber: string, expiresAt: Date): Promise<AttestedAgent> {
-    return this.#write('update agent SVID', () => this.#agents.updateSvid(spiffeId, serialNumber, expiresAt))
+  async updateAgentSvid(
+    spiffeId: string,
+    serialNumber: string,
+    expiresAt: Date,
+    replacing?: string,
+  ): Promise<AttestedAgent> {
+    return this.#write('update agent SVID', () =>
+      this.#agents.updateSvid(spiffeId, serialNumber, expiresAt, replacing),
+    )
+  }
+
+  async forgetPreviousAgentSvid(spiffeId: string, currentSerial: string): Promise<void> {
+    this.#write('end agent renewal grace', () => this.#agents.forgetPrevious(spiffeId, currentSerial))
   }
 
   async touchAgent(spiffeId: string, now: Date): Promise<void> {

@@ -8,7 +8,7 @@ import { createCsr } from '../../../../certs/x509svid/csr.js'
 import type { RenewAgentResponse__Output } from '../../../../proto/generated/sigil/agent/v1/RenewAgentResponse.js'
 import type { SyncAuthorizedEntriesResponse__Output } from '../../../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesResponse.js'
 import type { AgentAPIClient } from '../../../../proto/loader.js'
-import { TOUCH_INTERVAL_MS } from '../../../../server/api/agent/agent-authenticator.js'
+import { AgentAuthenticator, TOUCH_INTERVAL_MS } from '../../../../server/api/agent/agent-authenticator.js'
 import { createTestCa } from '../../../helpers/testca.js'
 import { opensslVerify } from '../../ca/ca-test-kit.js'
 import {
@@ -179,6 +179,94 @@ t.test('RenewAgent: a new SVID for the same ID; the old one lasts until the new 
   )
   await kit.ds.integrityCheck()
 })
+
+// Several servers on one datastore (issue 15): server A commits a renewal and dies before the
+// agent hears the answer; the agent retries on server B with the SVID it still holds. The renewal
+// grace lives in the datastore, so B (a fresh authenticator: no memory of A's renewal) accepts
+// exactly that previous SVID until the agent first presents its new one (to A or to B); an SVID
+// two renewals old is never accepted, and nothing from before an eviction and re-attestation.
+t.test(
+  'a renewal committed by another server: the previous SVID is accepted until the new one is used',
+  async (t) => {
+    const kit = await startKit(t)
+    const { svid: first } = await attestX509pop(kit, [kit.pki.leafDer], kit.pki.leafKey)
+    const renew = async (from: AgentSvid): Promise<AgentSvid> => {
+      const keys = await generateKeyPair('ec-p256')
+      const res = await unary<RenewAgentResponse__Output>(kit.agentClient(from), 'RenewAgent', {
+        csr: await createCsr(keys),
+      })
+      kit.clock.advance(1000)
+      return { svid: res.svid!, chain: res.svid!.cert_chain, key: keys.privateKey }
+    }
+    const serverB = () =>
+      new AgentAuthenticator({
+        trustDomain: TD,
+        ca: kit.ca,
+        datastore: kit.ds,
+        clock: kit.clock.now,
+        logger: kit.logger,
+      })
+    const presenting = (a: AgentSvid) => ({
+      getAuthContext: () => ({ sslPeerCertificate: { raw: Buffer.from(a.chain[0]!) } }),
+    })
+    const refusedOnB = (a: AgentSvid, name: string) =>
+      t.rejects(serverB().authenticate(presenting(a) as never), { code: 'ERR_NOT_AUTHORIZED' }, name)
+
+    const second = await renew(first)
+    const onB = await serverB().authenticate(presenting(first) as never)
+    t.equal(onB.serial, first.svid.serial, 'B accepts the SVID the renewal on A replaced')
+    t.equal(
+      (await serverB().authenticate(presenting(first) as never)).serial,
+      first.svid.serial,
+      'and again, until the new one is used',
+    )
+    t.ok((await sync(kit.agentClient(first))).bundle, 'A accepts it too')
+
+    // the agent retries its renewal on B with the previous SVID (A's answer was lost): the SVID it
+    // holds stays acceptable, the never-delivered `second` becomes unusable once the newest is used
+    const secondOnB = await renew(first)
+    t.equal((await kit.ds.getAttestedAgent(first.svid.spiffe_id))?.previousSerialNumber, first.svid.serial)
+    t.equal(
+      (await serverB().authenticate(presenting(secondOnB) as never)).serial,
+      secondOnB.svid.serial,
+      'the SVID from the retried renewal works on B',
+    )
+    await refusedOnB(first, 'the previous SVID is refused on B once the new one was used')
+    await expectStatus(
+      t,
+      sync(kit.agentClient(first)),
+      status.PERMISSION_DENIED,
+      'ERR_NOT_AUTHORIZED',
+      'and on A',
+    )
+    await refusedOnB(second, 'the SVID of the superseded renewal is refused')
+
+    const third = await renew(secondOnB)
+    await refusedOnB(first, 'an SVID two renewals old is refused')
+    t.equal(
+      (await serverB().authenticate(presenting(secondOnB) as never)).serial,
+      secondOnB.svid.serial,
+      'the previous SVID is accepted on B after the next renewal on A',
+    )
+    t.ok((await sync(kit.agentClient(third))).bundle, 'the new SVID used on A')
+    await refusedOnB(secondOnB, 'the previous SVID is refused on B once the new one was used on A')
+    t.equal(
+      (await serverB().authenticate(presenting(third) as never)).serial,
+      third.svid.serial,
+      'the current one works on B',
+    )
+
+    // eviction and re-attestation: nothing from before is acceptable, on any server
+    const fourth = await renew(third)
+    await kit.ds.deleteAttestedAgent(first.svid.spiffe_id)
+    const { svid: again } = await attestX509pop(kit, [kit.pki.leafDer], kit.pki.leafKey)
+    t.equal(again.svid.spiffe_id, first.svid.spiffe_id, 're-attested under the same ID')
+    await refusedOnB(third, 'the pre-eviction previous SVID is refused on B')
+    await refusedOnB(fourth, 'the pre-eviction current SVID is refused on B')
+    t.equal((await serverB().authenticate(presenting(again) as never)).serial, again.svid.serial)
+    await kit.ds.integrityCheck()
+  },
+)
 
 t.test('lastSeen is refreshed at most once a minute', async (t) => {
   const kit = await startKit(t)

@@ -1,4 +1,5 @@
-// Conformance: attested agents (upsert, renew, touch, list, ban keeps the row, evict removes it).
+// Conformance: attested agents (upsert, renew, touch, list, ban keeps the row, evict removes it),
+// and the renewal grace (the previous serial kept with a renewal until the new one is used).
 import type { Test } from 'tap'
 import type { AttestedAgentInput } from '../../../../server/datastore/datastore.js'
 import { AGENT_A, AGENT_B, after, type MakeStore, openStore, sel, TD } from './fixtures.js'
@@ -28,6 +29,7 @@ export function agentTests(t: Test, makeStore: MakeStore): void {
       attestationType: 'join_token',
       serialNumber: '0a1b2c',
       expiresAt: after(T0, 3600),
+      previousSerialNumber: '',
       banned: false,
       lastSeen: T0,
       selectors: sel('x509pop:ca:fp:1', 'x509pop:subject:cn:a'),
@@ -70,6 +72,64 @@ export function agentTests(t: Test, makeStore: MakeStore): void {
     t.same((await ds.getAttestedAgent(AGENT_A))!.lastSeen, after(T0, 10))
     await t.rejects(ds.updateAgentSvid(AGENT_B, 'beef', T0), { code: 'ERR_NOT_FOUND' })
     await t.rejects(ds.touchAgent(AGENT_B, T0), { code: 'ERR_NOT_FOUND' })
+  })
+
+  t.test('the renewal grace: the replaced serial is kept until the new one is used', async (t) => {
+    const ds = await openStore(t, makeStore)
+    await ds.createOrUpdateAttestedAgent(agent(AGENT_A), T0)
+    t.equal((await ds.getAttestedAgent(AGENT_A))?.previousSerialNumber, '', 'none after attestation')
+    t.equal((await ds.getAttestedAgent(AGENT_A))?.previousExpiresAt, undefined)
+
+    // renewed with the current SVID: it becomes the previous one
+    const r1 = await ds.updateAgentSvid(AGENT_A, 'b1', after(T0, 7200), '0a1b2c')
+    t.equal(r1.serialNumber, 'b1')
+    t.equal(r1.previousSerialNumber, '0a1b2c')
+    t.same(r1.previousExpiresAt, after(T0, 3600))
+    t.same(await ds.getAttestedAgent(AGENT_A), r1)
+
+    // renewed again with the previous SVID (the answer was lost): the previous stays
+    const r2 = await ds.updateAgentSvid(AGENT_A, 'b2', after(T0, 7300), '0a1b2c')
+    t.equal(r2.serialNumber, 'b2')
+    t.equal(r2.previousSerialNumber, '0a1b2c', 'the SVID the agent holds stays its way back')
+    t.same(r2.previousExpiresAt, after(T0, 3600))
+
+    // the new one used: the grace ends, but only while it is still the current one
+    await ds.forgetPreviousAgentSvid(AGENT_A, 'b1')
+    t.equal((await ds.getAttestedAgent(AGENT_A))?.previousSerialNumber, '0a1b2c', 'stale serial: untouched')
+    await ds.forgetPreviousAgentSvid(AGENT_A, 'b2')
+    const used = await ds.getAttestedAgent(AGENT_A)
+    t.equal(used?.previousSerialNumber, '')
+    t.equal(used?.previousExpiresAt, undefined)
+    await ds.forgetPreviousAgentSvid(AGENT_A, 'b2')
+    await t.rejects(ds.forgetPreviousAgentSvid(AGENT_B, 'b2'), { code: 'ERR_NOT_FOUND' })
+
+    // two renewals in a row, each with the current SVID: only the last replaced one is kept
+    await ds.updateAgentSvid(AGENT_A, 'c1', after(T0, 7400), 'b2')
+    const c2 = await ds.updateAgentSvid(AGENT_A, 'c2', after(T0, 7500), 'c1')
+    t.equal(c2.previousSerialNumber, 'c1')
+    t.same(c2.previousExpiresAt, after(T0, 7400))
+    // renewed presenting neither the current nor the previous serial (or none): no previous
+    t.equal((await ds.updateAgentSvid(AGENT_A, 'c3', after(T0, 7600), 'b2')).previousSerialNumber, '')
+    await ds.updateAgentSvid(AGENT_A, 'c4', after(T0, 7700), 'c3')
+    const c5 = await ds.updateAgentSvid(AGENT_A, 'c5', after(T0, 7800))
+    t.equal(c5.previousSerialNumber, '')
+    t.equal(c5.previousExpiresAt, undefined)
+
+    // re-attestation and ban end the grace
+    await ds.updateAgentSvid(AGENT_A, 'd1', after(T0, 7900), 'c5')
+    const reattested = await ds.createOrUpdateAttestedAgent(
+      agent(AGENT_A, { serialNumber: 'e1' }),
+      after(T0, 5),
+    )
+    t.equal(reattested.previousSerialNumber, '', 'cleared by re-attestation')
+    t.equal(reattested.previousExpiresAt, undefined)
+    await ds.updateAgentSvid(AGENT_A, 'e2', after(T0, 8000), 'e1')
+    t.equal((await ds.getAttestedAgent(AGENT_A))?.previousSerialNumber, 'e1')
+    await ds.banAttestedAgent(AGENT_A)
+    const banned = await ds.getAttestedAgent(AGENT_A)
+    t.equal(banned?.previousSerialNumber, '', 'cleared by a ban')
+    t.equal(banned?.previousExpiresAt, undefined)
+    await t.rejects(ds.forgetPreviousAgentSvid(AGENT_A, 7 as never), TypeError)
   })
 
   t.test('ban keeps the row, clears the serial, and is never undone by re-attestation', async (t) => {
