@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { credentials, Metadata } from '@grpc/grpc-js'
 import { decodeJwt } from 'jose'
 import t from 'tap'
+import { normalizeSerial } from '../../certs/x509svid/crl.js'
 import { loadWorkloadApi } from '../../proto/loader.js'
 import { startSigilNode } from '../helpers/agent-process.js'
 import { tamperAuditDatabase } from '../helpers/audit-tamper.js'
@@ -37,7 +38,8 @@ function fetchX509Serial(): Promise<string> {
       const der = res.svids[0]!.x509_svid
       // the leaf is the first certificate of the concatenated DER chain
       const len = der[1]! & 0x80 ? der.readUIntBE(2, der[1]! & 0x7f) + 2 + (der[1]! & 0x7f) : der[1]! + 2
-      resolve(new X509Certificate(der.subarray(0, len)).serialNumber.toLowerCase().replace(/^0+(?=.)/, ''))
+      // the canonical spelling the trail stores (even-length lowercase hex: a leading 0 nibble stays)
+      resolve(normalizeSerial(new X509Certificate(der.subarray(0, len)).serialNumber))
     })
     call.on('error', (e: { code?: number }) => (e.code === 1 ? undefined : reject(e)))
   })
