@@ -132,6 +132,9 @@ function printBanner(o: {
     say()
     say('  NOTE: this sigil-server has no --join-datastore yet: server B runs with a CA of its own')
     say('  (--allow-new-ca) that the agent does not trust, so the agent uses server A only.')
+  } else if (!o.agentServers.includes(',')) {
+    say()
+    say('  NOTE: this sigil-agent takes a single --server-address: it uses server A only.')
   }
   say()
   say('Try, in another terminal:')
@@ -146,7 +149,11 @@ function printBanner(o: {
   say('  # 4. health and metrics (/ready: datastore reachable and a CA active)')
   for (const s of o.servers) say(`  curl -s -w ' %{http_code}\\n' ${s.metrics}/ready`)
   say(`  curl -s ${a.metrics}/metrics | grep ^sigil_`)
-  say('  # 5. kill server A; the agent keeps serving (and renewing through B)')
+  say(
+    o.agentServers.includes(',')
+      ? '  # 5. kill server A; the agent keeps serving, and moves to server B'
+      : '  # 5. kill server A; the agent keeps serving the SVIDs it holds (it knows server A only)',
+  )
   say(`  kill ${a.child.pid}`)
   say(`  ${agentCli} api fetch x509 --socket-path ${o.agentSocket}`)
   say(`  curl -s ${o.agentMetrics}/ready`)
