@@ -91,7 +91,16 @@ export async function withCluster<T>(
         servers.push(s)
         return s
       }
-      return fn({ scope, pg, database, servers, joined, addServer })
+      try {
+        return await fn({ scope, pg, database, servers, joined, addServer })
+      } finally {
+        const problems = pg
+          .log()
+          .split('\n')
+          .filter((l) => /FATAL|PANIC|ERROR|terminat/.test(l))
+        if (problems.length > 0)
+          say(`scale-out: PostgreSQL log problems (last 5):\n${problems.slice(-5).join('\n')}`)
+      }
     })
   } finally {
     await pgOwner.run()
@@ -163,6 +172,8 @@ export interface DbCounters {
   readonly tupReturned: number
   readonly tupFetched: number
   readonly tupWritten: number
+  /** Rows read by sequential scans, per table (pg_stat_user_tables.seq_tup_read). */
+  readonly seqTupRead: Record<string, number>
 }
 
 /**
@@ -177,7 +188,12 @@ export async function dbCounters(pg: TestPostgres, database: string): Promise<Db
        FROM pg_stat_database WHERE datname = '${database}'`,
   )
   const row = r.rows[0] as Record<string, string>
+  const tables = await pg.adminQuery('SELECT relname, seq_tup_read FROM pg_stat_user_tables', database)
+  const seqTupRead: Record<string, number> = {}
+  for (const t of tables.rows as { relname: string; seq_tup_read: string }[])
+    seqTupRead[t.relname] = Number(t.seq_tup_read)
   return {
+    seqTupRead,
     xacts: Number(row.xacts),
     tupReturned: Number(row.tup_returned),
     tupFetched: Number(row.tup_fetched),
@@ -185,19 +201,42 @@ export async function dbCounters(pg: TestPostgres, database: string): Promise<Db
   }
 }
 
-/** Datastore calls a server has made so far (every method: the count of its latency histogram). */
-export async function datastoreCalls(server: ClusterServer): Promise<number> {
+/** Datastore calls a server has made so far, by DataStore method (the counts of its latency histogram). */
+export async function datastoreCalls(server: ClusterServer): Promise<Map<string, number>> {
   const res = await fetch(`${server.metricsUrl}/metrics`)
   const text = await res.text()
-  let n = 0
-  for (const m of text.matchAll(/^sigil_server_datastore_query_duration_seconds_count\{[^}]*\} (\S+)$/gm))
-    n += Number(m[1])
-  return n
+  const calls = new Map<string, number>()
+  for (const m of text.matchAll(
+    /^sigil_server_datastore_query_duration_seconds_count\{[^}]*method="([^"]*)"[^}]*\} (\S+)$/gm,
+  ))
+    calls.set(m[1] as string, (calls.get(m[1] as string) ?? 0) + Number(m[2]))
+  return calls
 }
+
+const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
 
 /** `GET /ready` status of a server. */
 export async function readyStatus(server: ClusterServer): Promise<number> {
   return (await fetch(`${server.metricsUrl}/ready`)).status
+}
+
+/** Calls per second by method between two readings of every server, the 5 most called. */
+function byMethod(
+  now: readonly Map<string, number>[],
+  before: readonly Map<string, number>[],
+  seconds: number,
+): Record<string, number> {
+  const sum = new Map<string, number>()
+  now.forEach((m, i) => {
+    for (const [method, n] of m) sum.set(method, (sum.get(method) ?? 0) + n - (before[i]?.get(method) ?? 0))
+  })
+  return Object.fromEntries(
+    [...sum]
+      .map(([k, n]) => [k, Math.round((n / seconds) * 10) / 10] as const)
+      .filter(([, n]) => n > 0)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 5),
+  )
 }
 
 /**
@@ -212,7 +251,7 @@ export class ClusterWindow {
   #pgCpu0 = 0
   #bench0: NodeJS.CpuUsage = process.cpuUsage()
   #db0: DbCounters | undefined
-  #calls0: number[] = []
+  #calls0: Map<string, number>[] = []
 
   constructor(cluster: Cluster, servers: readonly ClusterServer[]) {
     this.#cluster = cluster
@@ -247,7 +286,15 @@ export class ClusterWindow {
       dbTupReturnedPerS: perS(db.tupReturned - db0.tupReturned),
       dbTupFetchedPerS: perS(db.tupFetched - db0.tupFetched),
       dbTupWrittenPerS: perS(db.tupWritten - db0.tupWritten),
-      datastoreCallsPerS: calls.map((c, i) => perS(c - (this.#calls0[i] ?? 0))),
+      datastoreCallsPerS: calls.map((c, i) => perS(total(c) - total(this.#calls0[i] ?? new Map()))),
+      datastoreMethodsPerS: byMethod(calls, this.#calls0, seconds),
+      seqScannedRowsPerS: Object.fromEntries(
+        Object.entries(db.seqTupRead)
+          .map(([table, n]) => [table, perS(n - (db0.seqTupRead[table] ?? 0))] as const)
+          .filter(([, n]) => n > 0)
+          .sort((x, y) => y[1] - x[1])
+          .slice(0, 5),
+      ),
     }
   }
 }
@@ -266,4 +313,8 @@ export interface WindowFigures {
   readonly dbTupWrittenPerS: number
   /** Per server: DataStore method calls per second (its /metrics). */
   readonly datastoreCallsPerS: number[]
+  /** The (at most 5) DataStore methods called most, all servers together: calls per second. */
+  readonly datastoreMethodsPerS: Record<string, number>
+  /** The (at most 5) tables most read by sequential scans: rows per second. */
+  readonly seqScannedRowsPerS: Record<string, number>
 }

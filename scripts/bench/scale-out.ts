@@ -116,9 +116,8 @@ function issuanceResult(
   const bound =
     busy(r.two) >= cores * 0.85
       ? `CPU: the ${cores} cores are busy (servers + PostgreSQL + load generator share them)`
-      : `not our CPU alone (${busy(r.two).toFixed(2)} of ${cores} cores busy with servers + PostgreSQL + load generator; ` +
-        `the rest: other processes on this shared machine, CPU pressure ${machineLoad().cpu_pressure_some_avg60_pct ?? '?'}%, ` +
-        `and round trips: each call waits for its issuance records in PostgreSQL)`
+      : `not CPU alone: ${busy(r.two).toFixed(2)} of ${cores} cores used by servers + PostgreSQL + load generator ` +
+        `(shared machine: CPU pressure ${machineLoad().cpu_pressure_some_avg60_pct ?? '?'}%); each call waits for PostgreSQL round trips`
   const fig = (run: IssuanceRun) => ({
     svids_per_s: run.svidsPerS,
     svids_per_server_core: Math.round(perServerCore(run)),
@@ -194,6 +193,8 @@ function syncResult(r: SyncResult, o: ReturnType<typeof options>): BenchResult {
         db_xacts_per_agent_per_s: r3(perAgent),
         db_tup_returned_per_s: r.window.dbTupReturnedPerS,
         db_tup_fetched_per_s: r.window.dbTupFetchedPerS,
+        db_seq_scanned_rows_per_s_by_table: r.window.seqScannedRowsPerS,
+        datastore_calls_per_s_by_method: r.window.datastoreMethodsPerS,
         datastore_calls_per_s: r.window.datastoreCallsPerS,
         server_cpu_pct: r.window.serverCpuPct,
         pg_cpu_pct: r.window.pgCpuPct,
@@ -220,6 +221,18 @@ function syncResult(r: SyncResult, o: ReturnType<typeof options>): BenchResult {
       [
         'database: rows returned (scans) / fetched (index) per s',
         `${rate(r.window.dbTupReturnedPerS)} / ${rate(r.window.dbTupFetchedPerS)}`,
+      ],
+      [
+        '  DataStore calls per sync, by method',
+        Object.entries(r.window.datastoreMethodsPerS)
+          .map(([m, n]) => `${m} ${(n / Math.max(0.1, r.syncsPerS)).toFixed(2)}`)
+          .join(', ') || 'none',
+      ],
+      [
+        '  rows read by sequential scans, top tables',
+        Object.entries(r.window.seqScannedRowsPerS)
+          .map(([t, n]) => `${t} ${rate(n)}`)
+          .join(', ') || 'none',
       ],
       [
         'database transactions/s per agent: Sigil vs SPIRE (47,000 QPS / 3,500 agents, spire#1351)',
