@@ -258,7 +258,34 @@ export class ClusterWindow {
     this.#servers = servers
   }
 
+  #samples = 0
+  #active = 0
+  #lockWaits = new Map<string, number>()
+  #sampler: NodeJS.Timeout | undefined
+  #sampling: Promise<void> = Promise.resolve()
+
+  /** One look at what the Sigil database's backends are doing (pg_stat_activity). */
+  async #sample(): Promise<void> {
+    const r = await this.#cluster.pg.adminQuery(
+      `SELECT coalesce(wait_event_type, 'CPU') AS type, coalesce(wait_event, '') AS event, count(*) AS n
+         FROM pg_stat_activity
+        WHERE datname = '${this.#cluster.database}' AND state = 'active' AND pid <> pg_backend_pid()
+        GROUP BY 1, 2`,
+    )
+    this.#samples++
+    for (const row of r.rows as { type: string; event: string; n: string }[]) {
+      this.#active += Number(row.n)
+      if (row.type === 'Lock') {
+        const key = row.event
+        this.#lockWaits.set(key, (this.#lockWaits.get(key) ?? 0) + Number(row.n))
+      }
+    }
+  }
+
   async start(): Promise<void> {
+    this.#sampler = setInterval(() => {
+      this.#sampling = this.#sampling.then(() => this.#sample()).catch(() => {})
+    }, 250)
     this.#db0 = await dbCounters(this.#cluster.pg, this.#cluster.database)
     this.#calls0 = await Promise.all(this.#servers.map(datastoreCalls))
     this.#serverCpu0 = this.#servers.map((s) => processCpuSeconds(s.pid))
@@ -269,6 +296,9 @@ export class ClusterWindow {
 
   async end(): Promise<WindowFigures> {
     const seconds = (performance.now() - this.#t0) / 1000
+    clearInterval(this.#sampler)
+    await this.#sampling
+    const avg = (n: number) => (this.#samples > 0 ? Math.round((n / this.#samples) * 100) / 100 : 0)
     const serverCpu = this.#servers.map((s, i) => processCpuSeconds(s.pid) - (this.#serverCpu0[i] ?? 0))
     const pgCpu = postgresCpuSeconds(this.#cluster.pg.pid() as number) - this.#pgCpu0
     const bench = process.cpuUsage(this.#bench0)
@@ -288,6 +318,8 @@ export class ClusterWindow {
       dbTupWrittenPerS: perS(db.tupWritten - db0.tupWritten),
       datastoreCallsPerS: calls.map((c, i) => perS(total(c) - total(this.#calls0[i] ?? new Map()))),
       datastoreMethodsPerS: byMethod(calls, this.#calls0, seconds),
+      pgActiveBackendsAvg: avg(this.#active),
+      pgLockWaitingBackendsAvg: Object.fromEntries([...this.#lockWaits].map(([k, n]) => [k, avg(n)])),
       seqScannedRowsPerS: Object.fromEntries(
         Object.entries(db.seqTupRead)
           .map(([table, n]) => [table, perS(n - (db0.seqTupRead[table] ?? 0))] as const)
@@ -315,6 +347,10 @@ export interface WindowFigures {
   readonly datastoreCallsPerS: number[]
   /** The (at most 5) DataStore methods called most, all servers together: calls per second. */
   readonly datastoreMethodsPerS: Record<string, number>
+  /** Backends of the Sigil database running a statement, on average (pg_stat_activity every 250 ms). */
+  readonly pgActiveBackendsAvg: number
+  /** Of those, the ones waiting for a heavyweight lock, by wait event (`relation`, `transactionid`, …). */
+  readonly pgLockWaitingBackendsAvg: Record<string, number>
   /** The (at most 5) tables most read by sequential scans: rows per second. */
   readonly seqScannedRowsPerS: Record<string, number>
 }

@@ -82,6 +82,12 @@ export const benchmark: Benchmark = async (opts = {}) => {
   }
 }
 
+function lockWaits(waits: Record<string, number>): string {
+  const total = Object.values(waits).reduce((a, b) => a + b, 0)
+  const parts = Object.entries(waits).map(([k, n]) => `${k} ${n}`)
+  return parts.length === 0 ? '0' : `${Math.round(total * 100) / 100} (${parts.join(', ')})`
+}
+
 function cpuList(w: { serverCpuPct: number[] }): string {
   return w.serverCpuPct.map((c) => `${c}%`).join(' + ')
 }
@@ -112,12 +118,32 @@ function issuanceResult(
       `${label}: SVIDs per server core; DB transactions/s`,
       `${rate(perServerCore(run))}; ${rate(run.window.dbXactsPerS)}`,
     ],
+    [
+      `${label}: DataStore calls/s, top methods`,
+      Object.entries(run.window.datastoreMethodsPerS)
+        .map(([m, n]) => `${m} ${Math.round(n)}`)
+        .join(', '),
+    ],
+    [
+      `${label}: PostgreSQL backends busy / waiting on a lock (avg)`,
+      `${run.window.pgActiveBackendsAvg} / ${lockWaits(run.window.pgLockWaitingBackendsAvg)}`,
+    ],
   ]
-  const bound =
+  const m = (run: IssuanceRun, method: string) => run.window.datastoreMethodsPerS[method] ?? 0
+  const calls = (run: IssuanceRun) => run.svidsPerS / o.batch
+  const cpuBound =
     busy(r.two) >= cores * 0.85
       ? `CPU: the ${cores} cores are busy (servers + PostgreSQL + load generator share them)`
       : `not CPU alone: ${busy(r.two).toFixed(2)} of ${cores} cores used by servers + PostgreSQL + load generator ` +
-        `(shared machine: CPU pressure ${machineLoad().cpu_pressure_some_avg60_pct ?? '?'}%); each call waits for PostgreSQL round trips`
+        `(shared machine: CPU pressure ${machineLoad().cpu_pressure_some_avg60_pct ?? '?'}%)`
+  // every signed SVID waits until its audit record is durable; a server flushes one batch at a
+  // time, and servers take turns on the audit table (LOCK + compare-and-append, re-read on loss)
+  const audit =
+    `the one audit chain: each SVID waits for its audit record; 1 server ${m(r.one, 'appendAuditRecords')} appends/s ` +
+    `(${(calls(r.one) / Math.max(0.1, m(r.one, 'appendAuditRecords'))).toFixed(1)} calls each), 2 servers ${m(r.two, 'appendAuditRecords')} appends/s, ` +
+    `${m(r.two, 'auditHead')} head re-reads/s (append lost to the other server), ` +
+    `${lockWaits(r.two.window.pgLockWaitingBackendsAvg)} backends waiting on a lock`
+  const bound = `${cpuBound}; ${audit}`
   const fig = (run: IssuanceRun) => ({
     svids_per_s: run.svidsPerS,
     svids_per_server_core: Math.round(perServerCore(run)),
@@ -126,6 +152,9 @@ function issuanceResult(
     bench_cpu_pct: run.window.benchCpuPct,
     db_xacts_per_s: run.window.dbXactsPerS,
     datastore_calls_per_s: run.window.datastoreCallsPerS,
+    datastore_calls_per_s_by_method: run.window.datastoreMethodsPerS,
+    pg_active_backends_avg: run.window.pgActiveBackendsAvg,
+    pg_lock_waiting_backends_avg: run.window.pgLockWaitingBackendsAvg,
     errors: run.errors,
   })
   return {
@@ -195,6 +224,8 @@ function syncResult(r: SyncResult, o: ReturnType<typeof options>): BenchResult {
         db_tup_fetched_per_s: r.window.dbTupFetchedPerS,
         db_seq_scanned_rows_per_s_by_table: r.window.seqScannedRowsPerS,
         datastore_calls_per_s_by_method: r.window.datastoreMethodsPerS,
+        pg_active_backends_avg: r.window.pgActiveBackendsAvg,
+        pg_lock_waiting_backends_avg: r.window.pgLockWaitingBackendsAvg,
         datastore_calls_per_s: r.window.datastoreCallsPerS,
         server_cpu_pct: r.window.serverCpuPct,
         pg_cpu_pct: r.window.pgCpuPct,
@@ -227,6 +258,10 @@ function syncResult(r: SyncResult, o: ReturnType<typeof options>): BenchResult {
         Object.entries(r.window.datastoreMethodsPerS)
           .map(([m, n]) => `${m} ${(n / Math.max(0.1, r.syncsPerS)).toFixed(2)}`)
           .join(', ') || 'none',
+      ],
+      [
+        '  PostgreSQL backends busy / waiting on a lock (avg)',
+        `${r.window.pgActiveBackendsAvg} / ${lockWaits(r.window.pgLockWaitingBackendsAvg)}`,
       ],
       [
         '  rows read by sequential scans, top tables',
