@@ -54,6 +54,25 @@ function serverAddressTakesList(agentHelp: string): boolean {
   return /,|comma|several|list/i.test(text)
 }
 
+/**
+ * The trust bundle for the agent, from server A. When B joined, waits (up to 10 s) until it
+ * holds B's CA too — B publishes it in the shared bundle before using it — so the agent trusts
+ * both servers.
+ */
+async function sharedBundle(admin: string[], joined: boolean): Promise<string> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const pem = await mustCli(SERVER_BIN, ['bundle', 'show', '--format', 'pem', ...admin])
+    const cas = pem.split('BEGIN CERTIFICATE').length - 1
+    if (!joined || cas >= 2) return pem
+    if (Date.now() > deadline) {
+      say(`warning: after 10 s server A's bundle still holds ${cas} CA certificate(s), not both servers' CAs`)
+      return pem
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
 /** A running sigil-server of this launcher. */
 interface HaServer {
   readonly name: string
@@ -207,7 +226,7 @@ async function main(): Promise<void> {
     const agentDir = join(root, 'agent')
     mkdirSync(agentDir, { mode: 0o755 })
     const bundlePath = join(root, 'bundle.pem')
-    writeFileSync(bundlePath, await mustCli(SERVER_BIN, ['bundle', 'show', '--format', 'pem', ...admin]))
+    writeFileSync(bundlePath, await sharedBundle(admin, canJoin))
     const token = (await mustCli(SERVER_BIN, ['token', 'generate', '--spiffe-id', agentId, ...admin])).trim()
     const agentServers = canJoin && agentTakesList ? `${a.agentApi},${b.agentApi}` : a.agentApi
     const agentSocket = join(agentDir, 'public', 'api.sock')
