@@ -97,7 +97,7 @@ export async function withCluster<T>(
         const problems = pg
           .log()
           .split('\n')
-          .filter((l) => /FATAL|PANIC|ERROR|terminat/.test(l))
+          .filter((l) => /FATAL|PANIC|ERROR|terminat/.test(l) && !/starting up/.test(l))
         if (problems.length > 0)
           say(`scale-out: PostgreSQL log problems (last 5):\n${problems.slice(-5).join('\n')}`)
       }
@@ -174,6 +174,8 @@ export interface DbCounters {
   readonly tupWritten: number
   /** Rows read by sequential scans, per table (pg_stat_user_tables.seq_tup_read). */
   readonly seqTupRead: Record<string, number>
+  /** Sequential scans started, per table (pg_stat_user_tables.seq_scan). */
+  readonly seqScans: Record<string, number>
 }
 
 /**
@@ -188,12 +190,19 @@ export async function dbCounters(pg: TestPostgres, database: string): Promise<Db
        FROM pg_stat_database WHERE datname = '${database}'`,
   )
   const row = r.rows[0] as Record<string, string>
-  const tables = await pg.adminQuery('SELECT relname, seq_tup_read FROM pg_stat_user_tables', database)
+  const tables = await pg.adminQuery(
+    'SELECT relname, seq_tup_read, seq_scan FROM pg_stat_user_tables',
+    database,
+  )
   const seqTupRead: Record<string, number> = {}
-  for (const t of tables.rows as { relname: string; seq_tup_read: string }[])
+  const seqScans: Record<string, number> = {}
+  for (const t of tables.rows as { relname: string; seq_tup_read: string; seq_scan: string }[]) {
     seqTupRead[t.relname] = Number(t.seq_tup_read)
+    seqScans[t.relname] = Number(t.seq_scan)
+  }
   return {
     seqTupRead,
+    seqScans,
     xacts: Number(row.xacts),
     tupReturned: Number(row.tup_returned),
     tupFetched: Number(row.tup_fetched),
@@ -220,7 +229,7 @@ export async function readyStatus(server: ClusterServer): Promise<number> {
   return (await fetch(`${server.metricsUrl}/ready`)).status
 }
 
-/** Calls per second by method between two readings of every server, the 5 most called. */
+/** Calls per second by method between two readings of every server, the 8 most called. */
 function byMethod(
   now: readonly Map<string, number>[],
   before: readonly Map<string, number>[],
@@ -235,7 +244,7 @@ function byMethod(
       .map(([k, n]) => [k, Math.round((n / seconds) * 10) / 10] as const)
       .filter(([, n]) => n > 0)
       .sort((x, y) => y[1] - x[1])
-      .slice(0, 5),
+      .slice(0, 8),
   )
 }
 
@@ -320,6 +329,12 @@ export class ClusterWindow {
       datastoreMethodsPerS: byMethod(calls, this.#calls0, seconds),
       pgActiveBackendsAvg: avg(this.#active),
       pgLockWaitingBackendsAvg: Object.fromEntries([...this.#lockWaits].map(([k, n]) => [k, avg(n)])),
+      seqScansPerS: Object.fromEntries(
+        Object.entries(db.seqScans).map(([table, n]) => [
+          table,
+          Math.round(((n - (db0.seqScans[table] ?? 0)) / seconds) * 10) / 10,
+        ]),
+      ),
       seqScannedRowsPerS: Object.fromEntries(
         Object.entries(db.seqTupRead)
           .map(([table, n]) => [table, perS(n - (db0.seqTupRead[table] ?? 0))] as const)
@@ -345,7 +360,7 @@ export interface WindowFigures {
   readonly dbTupWrittenPerS: number
   /** Per server: DataStore method calls per second (its /metrics). */
   readonly datastoreCallsPerS: number[]
-  /** The (at most 5) DataStore methods called most, all servers together: calls per second. */
+  /** The (at most 8) DataStore methods called most, all servers together: calls per second. */
   readonly datastoreMethodsPerS: Record<string, number>
   /** Backends of the Sigil database running a statement, on average (pg_stat_activity every 250 ms). */
   readonly pgActiveBackendsAvg: number
@@ -353,4 +368,6 @@ export interface WindowFigures {
   readonly pgLockWaitingBackendsAvg: Record<string, number>
   /** The (at most 5) tables most read by sequential scans: rows per second. */
   readonly seqScannedRowsPerS: Record<string, number>
+  /** Sequential scans per second, per table. */
+  readonly seqScansPerS: Record<string, number>
 }

@@ -223,6 +223,9 @@ function syncResult(r: SyncResult, o: ReturnType<typeof options>): BenchResult {
         db_tup_returned_per_s: r.window.dbTupReturnedPerS,
         db_tup_fetched_per_s: r.window.dbTupFetchedPerS,
         db_seq_scanned_rows_per_s_by_table: r.window.seqScannedRowsPerS,
+        db_seq_scans_per_s_by_table: Object.fromEntries(
+          Object.keys(r.window.seqScannedRowsPerS).map((t) => [t, r.window.seqScansPerS[t] ?? 0]),
+        ),
         datastore_calls_per_s_by_method: r.window.datastoreMethodsPerS,
         pg_active_backends_avg: r.window.pgActiveBackendsAvg,
         pg_lock_waiting_backends_avg: r.window.pgLockWaitingBackendsAvg,
@@ -266,7 +269,7 @@ function syncResult(r: SyncResult, o: ReturnType<typeof options>): BenchResult {
       [
         '  rows read by sequential scans, top tables',
         Object.entries(r.window.seqScannedRowsPerS)
-          .map(([t, n]) => `${t} ${rate(n)}`)
+          .map(([t, n]) => `${t} ${rate(n)} in ${r.window.seqScansPerS[t] ?? '?'} scans/s`)
           .join(', ') || 'none',
       ],
       [
