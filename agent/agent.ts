@@ -5,7 +5,9 @@
  * credential or trust bundle refuses to start); then the identity cache and the Workload API
  * socket come up, so workloads can connect at once and are held until their SVIDs exist; in the
  * background the agent attests (or reuses its stored SVID), retrying while the server is
- * unreachable, and runs the sync loop. SIGTERM is the `run` command's business.
+ * unreachable, and runs the sync loop. SIGTERM is the `run` command's business. With several
+ * servers (`--server-address a:port,b:port`) the agent attests once and fails over between them
+ * (agent/sync/server-endpoints.ts); server nudges on the push stream trigger a sync at once.
  *
  * Trust: the server is authenticated by its SVID under the stored bundle, else the
  * `--trust-bundle` file, else (insecure bootstrap, development only) not at all until the first
@@ -28,12 +30,14 @@ import type { AgentConfig } from './config/load-agent-config.js'
 import { AgentMetrics } from './metrics/agent-metrics.js'
 import { pidfdIsAlive } from './peercred/peer-credentials.js'
 import { AgentPolicy } from './policy/agent-policy.js'
+import { approvalHold } from './policy/approval-hold.js'
 import { AgentEnrollment } from './sync/agent-enrollment.js'
 import { AgentIdentityStore } from './sync/agent-identity-store.js'
 import { AgentUpdateWatch, type UpdateWatchHealth } from './sync/agent-update-watch.js'
 import { ExitedSvidReporter } from './sync/exited-svid-reporter.js'
 import { loadNodeCredential } from './sync/node-credential.js'
 import { ServerClient } from './sync/server-client.js'
+import { type EndpointStatus, ServerEndpoints } from './sync/server-endpoints.js'
 import { type SyncHealth, SyncLoop } from './sync/sync-loop.js'
 import { TaskManager } from './task/task-manager.js'
 import { startWorkloadApiServer } from './workloadapi/workload-api-server.js'
@@ -47,6 +51,8 @@ export interface AgentHealth {
   /** The revocation list's sequence number and size at this agent. */
   readonly revocations: { readonly sequence: number; readonly size: number }
   readonly cache: CacheStats
+  /** Every server of `--server-address` (home first) and whether it answers. */
+  readonly servers: readonly EndpointStatus[]
   readonly agentSpiffeId: string | undefined
   readonly agentSvidExpiresAt: Date | undefined
 }
@@ -88,9 +94,22 @@ export async function startAgent(
     const credential = loadNodeCredential(config)
     const bundle = await initialBundle(config, store, logger)
     const revocations = new RevocationSet({ clockMs: () => clock().getTime() })
+    const metrics = new AgentMetrics()
+    const endpoints = new ServerEndpoints({
+      addresses: config.serverAddresses,
+      clockMs: () => clock().getTime(),
+      onFailover: (from, reason, to) => {
+        metrics.failover(reason)
+        logger.warn(
+          { server: from.address, reason, ...(to ? { next_server: to.address } : {}) },
+          to ? 'server not answering: failing over' : 'server not answering',
+        )
+      },
+      onRecovered: (endpoint) => logger.info({ server: endpoint.address }, 'server answering again'),
+    })
     const client = new ServerClient({
       revocations,
-      address: config.serverAddress,
+      endpoints,
       trustDomain: config.trustDomain,
       ...(bundle ? { bundle } : {}),
       insecureBootstrap: config.insecureBootstrap,
@@ -100,7 +119,6 @@ export async function startAgent(
     const enrollment = new AgentEnrollment({ store, client, credential, logger, clock })
     const plan = await enrollment.prepare()
 
-    const metrics = new AgentMetrics()
     const cache = new WorkloadIdentityCache({
       issuer: metrics.timedIssuer(client),
       onX509SvidInstalled: (kind) => metrics.installed(kind),
@@ -124,6 +142,12 @@ export async function startAgent(
       logger,
       clock,
       onDenied: (key, reason) => void tasksRef?.driftProcess(key, reason),
+      // a call held by an @approval policy waits for an operator (--approval-timeout)
+      onHold: approvalHold({
+        server: () => client,
+        timeoutSeconds: config.approvalTimeoutSeconds,
+        logger,
+      }),
     })
     const tasks = new TaskManager({ server: () => client, processes: cache, logger, clock, policy })
     tasksRef = tasks
@@ -257,6 +281,16 @@ export async function startAgent(
       tainted,
       logger,
       onPolicy: (p) => policy.apply(p),
+      onSyncNudge: (nudge) => {
+        metrics.nudged(nudge.kind)
+        logger.debug(
+          nudge.kind === 'entries_changed'
+            ? { kind: nudge.kind, entries_version: nudge.entriesVersion }
+            : { kind: nudge.kind, sequence_number: nudge.sequenceNumber },
+          'sync nudged by the server',
+        )
+        void loop.syncSoon()
+      },
     })
     life.background('agent-updates', updates.run(life.signal))
     void loop.firstSync.then(() =>
@@ -270,6 +304,7 @@ export async function startAgent(
       cache: () => cache.stats(),
       agentSvidExpiry: () => client.identity?.notAfter,
       revocationSequence: () => revocations.sequence,
+      healthyServers: () => endpoints.healthyCount(),
     })
     let metricsPort: number | undefined
     if (config.metricsAddress) {
@@ -303,6 +338,7 @@ export async function startAgent(
         updates: updates.health(),
         revocations: { sequence: revocations.sequence, size: revocations.size },
         cache: cache.stats(),
+        servers: endpoints.status(),
         agentSpiffeId: client.identity?.spiffeId.toString(),
         agentSvidExpiresAt: client.identity?.notAfter,
       }),

@@ -21,6 +21,7 @@ import { AuditTrail } from './audit/audit-trail.js'
 import { CaManager } from './ca/ca-manager.js'
 import { checkCaState } from './ca/ca-state-check.js'
 import { KeyStore } from './ca/key-store.js'
+import { ChangeFanout } from './cluster/change-fanout.js'
 import type { ServerConfig } from './config/load-server-config.js'
 import { instrumentDataStore } from './datastore/instrumented-data-store.js'
 import { describeDatastore, openDataStore } from './datastore/open-data-store.js'
@@ -88,12 +89,17 @@ export async function startServer(
     )
     life.onClose('datastore', () => datastore.close())
     // the audit trail: hash-chained records of every decision, durable, plus one log line each
-    const audit = new AuditTrail({ datastore, logger, clock })
+    const audit = new AuditTrail({
+      datastore,
+      logger,
+      clock,
+      onEvent: (e) => metrics.decisions.labels(e.kind, e.decision).inc(),
+    })
     life.onClose('audit', () => audit.drain())
 
     // the key store and the datastore must belong together before the CA may create anything
     const keyStore = new KeyStore(config.dataDir)
-    await checkCaState({
+    const caState = await checkCaState({
       trustDomain: config.trustDomain,
       journal: await keyStore.load(),
       keyStorePath: keyStore.path,
@@ -101,6 +107,7 @@ export async function startServer(
       datastorePath,
       allowNewCa: config.allowNewCa,
       allowEmptyDatastore: config.allowEmptyDatastore,
+      joinDatastore: config.joinDatastore,
       logger,
     })
 
@@ -115,6 +122,7 @@ export async function startServer(
         ? { upstream: loadUpstream(config.upstreamCaCert, config.upstreamCaKey) }
         : {}),
       bundleStore: datastore,
+      replaceForeignAuthorities: caState.replaceForeignAuthorities,
       onSigned: (kind, seconds) => metrics.observeIssued(kind, seconds),
       refreshHintSeconds: config.bundleRefreshHintSeconds,
       clock,
@@ -209,8 +217,10 @@ export async function startServer(
     )
 
     // human approvals: holds left pending by an earlier run have expired
-    const approvals = new ApprovalService({ datastore, logger, clock })
+    const approvals = new ApprovalService({ datastore, logger, clock, audit })
     await approvals.expireStale()
+    // signing requests: an approved approval (the agent held the call and got it) covers the request
+    policies.point.onHold = approvals.signingHold()
     life.onClose('approvals', () => approvals.close())
 
     // entry expiry (`--entry-expiry`): expired entries already authorize nothing; this deletes them
@@ -232,7 +242,17 @@ export async function startServer(
       ),
     )
 
+    // several servers on one datastore (issue 15): what another server changes reaches this one's
+    // caches (bundle, revocations, policy, approvals) and its agents (entry nudges) within a second
+    const changes = new ChangeFanout({
+      datastore,
+      targets: { ca, revocations, policies, approvals },
+      logger,
+    })
+    life.onClose('change-fanout', changes.start())
+
     const agentApi = await startAgentApiServer({
+      changes,
       policies,
       tasks,
       approvals,
@@ -340,6 +360,7 @@ export async function startServer(
     metrics.setSources({
       activeKeyExpiry: () => ca.activeExpiry(),
       revocations: () => ({ sequence: revocations.sequence, size: revocations.size }),
+      policyVersion: () => policies.point.version,
     })
     let metricsPort: number | undefined
     if (config.metricsAddress) {

@@ -105,7 +105,7 @@ export function createAuthorizeHandlers(deps: AuthorizeHandlerDeps): AuthorizerH
   async function authorize(
     connectionKey: string,
     raw: Parameters<typeof checkAuthorizeRequest>[0],
-    signal: AbortSignal,
+    signal: () => AbortSignal,
   ): Promise<AuthorizeResponse> {
     const req = checkAuthorizeRequest(raw)
     const tool = await deps.callers.identify(connectionKey)
@@ -177,7 +177,7 @@ export function createAuthorizeHandlers(deps: AuthorizeHandlerDeps): AuthorizerH
         reason: why,
         timeout_seconds: timeoutSeconds,
       },
-      signal,
+      signal(),
     )
     logger.info(
       { spiffe_id: caller.spiffeId, approval_id: answer.approval_id, status: answer.status },
@@ -217,12 +217,28 @@ export function createAuthorizeHandlers(deps: AuthorizeHandlerDeps): AuthorizerH
 
   return {
     Authorize: (call, callback) => {
-      const abort = new AbortController()
-      call.once('cancelled', () => abort.abort())
-      authorize(call.getPeer(), call.request, abort.signal).then(
-        (res) => callback(null, res),
+      // the signal is made only when a hold needs it: most calls never wait, and grpc-js also
+      // reports 'cancelled' for calls that already answered, which must not cost an abort
+      let abort: AbortController | undefined
+      let answered = false
+      const signal = () => {
+        abort ??= new AbortController()
+        return abort.signal
+      }
+      const onCancelled = () => {
+        if (answered) return
+        abort ??= new AbortController()
+        abort.abort()
+      }
+      call.once('cancelled', onCancelled)
+      authorize(call.getPeer(), call.request, signal).then(
+        (res) => {
+          answered = true
+          callback(null, res)
+        },
         (err: unknown) => {
-          if (abort.signal.aborted) return
+          answered = true
+          if (abort?.signal.aborted) return
           const s = statusOf(err)
           if (s.unexpected)
             logger.error({ err: errorText(err), method: 'Authorize' }, 'Authorize call failed')

@@ -29,9 +29,10 @@ export function agentOptions(env: Record<string, string | undefined>) {
           description: 'Configuration file (JSON or TOML) with any of the options below',
         },
         'server-address': {
-          hint: 'host:port',
+          hint: 'host:port[,host:port…]',
           default: '127.0.0.1:8081',
-          description: "The server's agent API",
+          description:
+            "The server's agent API; several servers on one datastore as a comma-separated list (a DNS name counts once for each address it resolves to): the agent attests once, calls one server and fails over to the next when it stops answering, with no re-attestation",
         },
         'trust-domain': { hint: 'name', default: 'example.org', description: 'Trust domain of the server' },
         'join-token': {
@@ -142,7 +143,7 @@ export function agentOptions(env: Record<string, string | undefined>) {
           hint: 'duration',
           default: '5m',
           description:
-            'How long an Authorize call held by an @approval("required") policy waits for an operator (sigil-server approval approve|deny) before it fails PERMISSION_DENIED (1s to 60m)',
+            'How long a call held by an @approval("required") policy (Authorize, FetchJWTSVID, BeginTask, FetchTaskJWTSVID) waits for an operator (sigil-server approval approve|deny) before it fails PERMISSION_DENIED (1s to 60m)',
         },
         'policy-file': {
           hint: 'file',

@@ -15,9 +15,13 @@ import { readConfigFile } from '../../common/config/config-file.js'
 import { type HostPort, parseHostPort } from '../../common/config/host-port.js'
 import { agentOptions } from './agent-options.js'
 import { checkConfigFileSecrets, readJoinTokenFile, refuseSecretsInArgv } from './join-token-source.js'
+import { parseServerAddressList } from './server-address-list.js'
 
 export interface AgentConfig {
+  /** `--server-address` as given (for logs). */
   readonly serverAddress: string
+  /** Its items (one or more `host:port`, checked; see server-address-list.ts). */
+  readonly serverAddresses: readonly string[]
   readonly trustDomain: TrustDomain
   readonly joinToken: string | undefined
   readonly x509popCert: string | undefined
@@ -77,9 +81,8 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   const fail = (option: string, why: string): never => {
     throw new SigilError('ERR_CONFIG_INVALID', `${option}: ${why}`)
   }
-  const serverAddress = v['server-address'] as string
-  if (!/^(?:\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):\d{1,5}$/.test(serverAddress))
-    fail('server-address', 'expected host:port')
+  const serverAddresses = parseServerAddressList(v['server-address'] as string)
+  const serverAddress = serverAddresses.join(',')
   const durationMs = (option: 'sync-interval' | 'jwt-leeway' | 'approval-timeout'): number => {
     const d = /^(\d{1,9})(ms|s|m)?$/.exec(v[option] as string)
     if (!d) return fail(option, 'expected a duration such as 500ms, 5s or 1m')
@@ -131,6 +134,7 @@ export function loadAgentConfig(args: string[], env: Record<string, string | und
   }
   const config: AgentConfig = {
     serverAddress,
+    serverAddresses,
     trustDomain,
     joinToken,
     x509popCert: v['x509pop-cert'] ? resolve(v['x509pop-cert']) : undefined,

@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { SvidIssuer } from '../cache/authorized-state.js'
 import type { CacheStats } from '../cache/cache-options.js'
 import type { Installed } from '../cache/held-svids.js'
+import { FAILOVER_REASONS, type FailoverReason } from '../sync/server-endpoints.js'
 
 type Kind = 'x509' | 'jwt'
 type Result = 'ok' | 'error'
@@ -28,7 +29,12 @@ export interface AgentMetricsSources {
   /** The agent SVID's notAfter; undefined before attestation. */
   agentSvidExpiry(): Date | undefined
   revocationSequence(): number
+  /** Servers not marked down (absent: not counted). */
+  healthyServers?(): number
 }
+
+/** The kinds of server nudges counted. */
+type NudgeKind = 'entries_changed' | 'bundle_changed'
 
 /**
  * The agent's metrics. Create once in the composition root.
@@ -46,6 +52,8 @@ export class AgentMetrics {
   readonly #callChildren = new Map<string, Counter.Internal[]>()
   readonly #installs: Record<Installed, Counter.Internal>
   readonly #sync: Record<Result, Histogram.Internal<'result'>>
+  readonly #failovers: Record<FailoverReason, Counter.Internal>
+  readonly #nudges: Record<NudgeKind, Counter.Internal>
   #sources: AgentMetricsSources | undefined
 
   constructor() {
@@ -101,6 +109,27 @@ export class AgentMetrics {
     this.#sync = { ok: sync.labels('ok'), error: sync.labels('error') }
     sync.zero({ result: 'ok' })
     sync.zero({ result: 'error' })
+    const failovers = new Counter({
+      name: 'sigil_agent_server_failovers_total',
+      help: 'Times a server this agent was calling stopped answering, by reason; its calls moved to the next server of --server-address (if there is one)',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.#failovers = Object.fromEntries(
+      FAILOVER_REASONS.map((r) => [r, failovers.labels(r)] as const),
+    ) as Record<FailoverReason, Counter.Internal>
+    for (const child of Object.values(this.#failovers)) child.inc(0)
+    const nudges = new Counter({
+      name: 'sigil_agent_sync_nudges_total',
+      help: 'Nudges pushed by the server (entries or bundle changed), each asking for a sync at once; a burst runs at most one sync in flight plus one queued',
+      labelNames: ['kind'],
+      registers,
+    })
+    this.#nudges = {
+      entries_changed: nudges.labels('entries_changed'),
+      bundle_changed: nudges.labels('bundle_changed'),
+    }
+    for (const child of Object.values(this.#nudges)) child.inc(0)
 
     const cache = (): CacheStats | undefined => this.#sources?.cache()
     const gauge = (name: string, help: string, read: () => number | undefined): void => {
@@ -137,6 +166,11 @@ export class AgentMetrics {
         const at = this.#sources?.agentSvidExpiry()
         return at === undefined ? 0 : at.getTime() / 1000
       },
+    )
+    gauge(
+      'sigil_agent_healthy_servers',
+      'Servers of --server-address not marked down (one not called yet counts until a call to it fails)',
+      () => this.#sources?.healthyServers?.(),
     )
     gauge(
       'sigil_agent_revocation_sequence',
@@ -185,6 +219,16 @@ export class AgentMetrics {
   /** Counts one installed X509-SVID. */
   installed(kind: Installed): void {
     this.#installs[kind].inc()
+  }
+
+  /** Counts one server that stopped answering. */
+  failover(reason: FailoverReason): void {
+    this.#failovers[reason].inc()
+  }
+
+  /** Counts one nudge from the server. */
+  nudged(kind: NudgeKind): void {
+    this.#nudges[kind].inc()
   }
 
   /** Records one sync round trip. */

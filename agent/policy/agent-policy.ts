@@ -13,9 +13,11 @@
  */
 import { errorText } from '../../common/errors/error-text.js'
 import type { Log } from '../../common/logging/logger.js'
+import { CompiledPolicySet, OFF_THREAD_MIN_BYTES } from '../../common/policy/policy-engine.js'
 import type { AgentFacts, TaskFacts, WorkloadFacts } from '../../common/policy/policy-entities.js'
 import {
   type HoldHandler,
+  holdRefused,
   type PolicyCheck,
   PolicyDeniedError,
   PolicyPoint,
@@ -41,7 +43,7 @@ export interface AgentPolicyOptions {
   readonly clock: () => Date
   /** Told of every refusal, with the process key (drift of its tasks). */
   readonly onDenied?: (processKey: string, reason: string) => void
-  /** Holds (approvals); default: refused as "approval required (policy X)". */
+  /** Holds (approvals: `approvalHold`, the caller waits); default: refused as "approval required (policy X)". */
   readonly onHold?: HoldHandler
 }
 
@@ -55,28 +57,51 @@ export interface AgentPolicyOptions {
 export class AgentPolicy {
   readonly point: PolicyPoint
   readonly #o: AgentPolicyOptions
+  /** The newest pushed version (a large set compiling off-thread goes in force only if still newest). */
+  #latest = 0
 
   constructor(opts: AgentPolicyOptions) {
     this.#o = opts
     this.point = new PolicyPoint(opts.onHold === undefined ? {} : { onHold: opts.onHold })
   }
 
-  /** Puts a pushed policy in force (compiled once per version); a text that does not compile keeps the one in force. */
-  apply(update: PolicyUpdateMessage): void {
+  /**
+   * Puts a pushed policy in force (compiled once per version); a text that does not compile
+   * keeps the one in force. A small set is in force when this returns; a large one compiles on a
+   * worker thread (the agent keeps serving with the set in force until then) and goes in force
+   * when done, unless a newer push came meanwhile. Resolves when the push has been dealt with.
+   */
+  apply(update: PolicyUpdateMessage): Promise<void> {
     const version = Number(update.version)
-    try {
-      if (this.point.install(version, update.text)) {
-        this.#o.logger.info(
-          { policy_version: version, policies: this.point.current?.policyIds.length ?? 0 },
-          update.text === '' ? 'no policy in force' : 'policy in force',
-        )
-      }
-    } catch (e) {
+    this.#latest = version
+    const inForce = (): void =>
+      this.#o.logger.info(
+        { policy_version: version, policies: this.point.current?.policyIds.length ?? 0 },
+        update.text === '' ? 'no policy in force' : 'policy in force',
+      )
+    const failed = (e: unknown): void =>
       this.#o.logger.error(
         { policy_version: version, err: errorText(e) },
         'pushed policy does not compile; keeping the one in force',
       )
+    if (update.text === '' || Buffer.byteLength(update.text) < OFF_THREAD_MIN_BYTES) {
+      try {
+        if (this.point.install(version, update.text)) inForce()
+      } catch (e) {
+        failed(e)
+      }
+      return Promise.resolve()
     }
+    if (version === this.point.version && this.point.current?.text === update.text) return Promise.resolve()
+    return CompiledPolicySet.compileOffThread(update.text, version).then(
+      (set) => {
+        if (this.#latest !== version) return // a newer push came meanwhile
+        if (this.point.installCompiled(set)) inForce()
+      },
+      (e: unknown) => {
+        if (this.#latest === version) failed(e)
+      },
+    )
   }
 
   /** The workload as policy sees it: its entry plus what attestation found. */
@@ -134,25 +159,22 @@ export class AgentPolicy {
         this.#check(process, svid.entry, { action: 'FetchX509SVID', resource: svid.spiffeId }),
       )
       if (d === undefined || d.decision === 'allow') allowed.push(svid)
-      else
-        refusal ??=
-          d.decision === 'hold'
-            ? new PolicyDeniedError(
-                { ...d, decision: 'deny' },
-                `approval required (policy ${d.policyIds.map((id) => `"${id}"`).join(', ')})`,
-              )
-            : new PolicyDeniedError(d)
+      else refusal ??= d.decision === 'hold' ? holdRefused(d) : new PolicyDeniedError(d)
     }
     if (refusal !== undefined) this.#denied(process, refusal)
     if (allowed.length === 0 && refusal !== undefined) throw refusal
     return allowed.length === snapshot.svids.length ? snapshot : { ...snapshot, svids: allowed }
   }
 
-  /** FetchJWTSVID: every identity the call would use, for every audience; throws `PolicyDeniedError`. */
+  /**
+   * FetchJWTSVID: every identity the call would use, for every audience; throws
+   * `PolicyDeniedError`. A hold waits (`signal`: the caller went away).
+   */
   async checkJwt(
     process: WorkloadProcess,
     audience: readonly string[],
     spiffeId: string | undefined,
+    signal?: AbortSignal,
   ): Promise<void> {
     if (this.point.current === undefined) return
     const seen = new Set<string>()
@@ -163,6 +185,7 @@ export class AgentPolicy {
         try {
           await this.point.enforce(
             this.#check(process, entry, { action: 'FetchJWTSVID', resource: aud, audiences: audience }),
+            signal,
           )
         } catch (e) {
           this.#denied(process, e)
@@ -172,8 +195,13 @@ export class AgentPolicy {
     }
   }
 
-  /** BeginTask under `entry`; throws `PolicyDeniedError`. */
-  async checkBeginTask(process: WorkloadProcess, entry: AuthorizedEntry, task: TaskFacts): Promise<void> {
+  /** BeginTask under `entry`; throws `PolicyDeniedError`. A hold waits. */
+  async checkBeginTask(
+    process: WorkloadProcess,
+    entry: AuthorizedEntry,
+    task: TaskFacts,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (this.point.current === undefined) return
     await this.point.enforce(
       this.#check(process, entry, {
@@ -182,19 +210,22 @@ export class AgentPolicy {
         audiences: task.scope ?? [],
         task,
       }),
+      signal,
     )
   }
 
-  /** FetchTaskJWTSVID inside `task`; throws `PolicyDeniedError` (the caller drifts the task). */
+  /** FetchTaskJWTSVID inside `task`; throws `PolicyDeniedError` (the caller drifts the task). A hold waits. */
   async checkTaskJwt(
     process: WorkloadProcess,
     entry: AuthorizedEntry,
     task: TaskFacts,
     audience: string,
+    signal?: AbortSignal,
   ): Promise<void> {
     if (this.point.current === undefined) return
     await this.point.enforce(
       this.#check(process, entry, { action: 'FetchTaskJWTSVID', resource: audience, task }),
+      signal,
     )
   }
 }

@@ -4,6 +4,10 @@
  * (from `initialBackoffMs`, reset after a stream that delivered something, up to
  * `maxBackoffMs`) when the stream breaks. The periodic sync stays the fallback, so a lost stream
  * costs at most one sync interval. Never throws; logs the first failure of a run and recovery.
+ * With several servers the connection opens each stream to the server its calls go to, and marks
+ * a server that broke the stream down, so the reconnection reaches another server. Nudges
+ * (`entries_changed`, `bundle_changed`: something changed at the server) go to `onSyncNudge`,
+ * which asks the sync loop for a round at once.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { errorText } from '../../common/errors/error-text.js'
@@ -12,6 +16,7 @@ import { retryDelayMs } from '../../common/loop/backoff.js'
 import type { RevocationSet } from '../cache/revocation-set.js'
 import type { TaintedAuthorities } from '../cache/tainted-authorities.js'
 import type { AgentIdentity } from './agent-identity.js'
+import type { SyncNudge } from './server-client.js'
 
 /** A pushed policy (issue 14). */
 export interface PushedPolicy {
@@ -27,9 +32,10 @@ export interface UpdateConnection {
     target: Pick<RevocationSet, 'apply' | 'setCrls'> & {
       setPolicy?: (p: PushedPolicy) => void
       setTainted?(x509: readonly string[], jwt: readonly string[]): void
+      nudge?(nudge: SyncNudge): void
     },
     signal: AbortSignal,
-  ): Promise<void>
+  ): Promise<'moved' | undefined>
 }
 
 /** How to build an {@link AgentUpdateWatch}. */
@@ -40,6 +46,8 @@ export interface AgentUpdateWatchOptions {
   readonly onPolicy?: (p: PushedPolicy) => void
   /** Where pushed taint updates go (`localauthority taint`); ignored without it. */
   readonly tainted?: TaintedAuthorities
+  /** Where nudges go (the sync loop's `syncSoon`); ignored without it. */
+  readonly onSyncNudge?: (nudge: SyncNudge) => void
   readonly logger: Log
   /** First pause after a broken stream (default 250 ms). */
   readonly initialBackoffMs?: number
@@ -100,7 +108,7 @@ export class AgentUpdateWatch {
           this.#failures = 0
           this.#lastError = undefined
         }
-        await connection.watchUpdates(
+        const ended = await connection.watchUpdates(
           {
             apply: (piece) => {
               delivered()
@@ -118,10 +126,20 @@ export class AgentUpdateWatch {
               delivered()
               this.#opts.tainted?.set(x509, jwt)
             },
+            nudge: (nudge) => {
+              delivered()
+              this.#opts.onSyncNudge?.(nudge)
+            },
           },
           signal,
         )
         if (signal.aborted) return
+        if (ended === 'moved') {
+          // a preferred server is back: reopen there at once, nothing failed
+          this.#connected = false
+          logger.debug({}, 'agent update stream moving to a preferred server')
+          continue
+        }
         this.#lastError = 'the server ended the stream'
       } catch (err) {
         if (signal.aborted) return

@@ -44,7 +44,11 @@ export function probeServerChain(
       reject(e)
     }
     socket.setTimeout(opts.timeoutMs, () =>
-      fail(new SigilError('ERR_UNAVAILABLE', `server ${address}: TLS handshake timed out`)),
+      fail(
+        new SigilError('ERR_UNAVAILABLE', `server ${address}: TLS handshake timed out`, {
+          cause: Object.assign(new Error('TLS handshake timed out'), { code: 'ETIMEDOUT' }),
+        }),
+      ),
     )
     socket.once('error', (cause) =>
       fail(new SigilError('ERR_UNAVAILABLE', `server ${address}: ${cause.message}`, { cause })),

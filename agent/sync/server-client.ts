@@ -10,11 +10,18 @@
  * channel that was itself authenticated (or, once, at insecure bootstrap, confirmed by
  * `insecure-bootstrap-probe.ts`). A new gRPC channel is made whenever the agent SVID or the
  * bundle's X.509 authorities change. The client holds state but stores nothing on disk.
+ *
+ * Several servers (`server-endpoints.ts` chooses): the agent attests once, to the first server
+ * that answers, and then presents that SVID to whichever server it calls (they share one
+ * datastore, and the bundle holds every server's CA, so the TLS check accepts any of them). A
+ * call that finds its server not answering marks it down; the idempotent calls (sync, renewal,
+ * SVID signing, bundle fetch, exited-SVID reports) are retried once at once on the next server.
+ * One channel per server, made on first use.
  */
 import { isIP } from 'node:net'
 import type { CallOptions } from '@grpc/grpc-js'
 import type { TrustBundle } from '../../certs/bundle/trust-bundle.js'
-import { SigilError } from '../../certs/errors.js'
+import { isSigilError, SigilError } from '../../certs/errors.js'
 import { generateKeyPair, type KeyType } from '../../certs/keys/keys.js'
 import type { TrustDomain } from '../../certs/spiffeid/trust-domain.js'
 import { createCsr } from '../../certs/x509svid/csr.js'
@@ -33,9 +40,16 @@ import { callUnary, type UnaryMethods } from './agent-api-calls.js'
 import { type AgentIdentity, verifiedAgentIdentity } from './agent-identity.js'
 import { runAttestation } from './attest-agent.js'
 import { BundleMemo } from './bundle-memo.js'
-import { fromGrpcError } from './grpc-error.js'
+import { fromGrpcError, grpcStatusOf } from './grpc-error.js'
 import { confirmProbedServer, probeServerChain, splitHostPort } from './insecure-bootstrap-probe.js'
 import type { NodeCredential } from './node-credential.js'
+import {
+  type CallPurpose,
+  type FailoverReason,
+  failoverReason,
+  type ServerEndpoint,
+  ServerEndpoints,
+} from './server-endpoints.js'
 import { serverChannelCredentials } from './server-tls.js'
 import {
   authorizedStateFromWire,
@@ -46,6 +60,32 @@ import {
 
 /** Deadline of each call unless configured otherwise. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000
+/**
+ * Deadline of a call to a server marked down (the sync finding out whether it is back) while
+ * another server answers, when shorter than the call timeout: a server that does not answer at
+ * all holds the sync this long, not a full call timeout, before the call is retried on the one
+ * that answers. With every server down, calls keep the full timeout (a slow server can recover).
+ */
+export const PROBE_CALL_TIMEOUT_MS = 3_000
+
+/**
+ * Calls retried once on the next server when theirs does not answer: asking again has no effect
+ * beyond the first answer (a second SVID signed for the same CSR or a new key, the same sync).
+ */
+export const RETRIED_ON_FAILOVER: ReadonlySet<keyof UnaryMethods> = new Set([
+  'SyncAuthorizedEntries',
+  'RenewAgent',
+  'GetBundle',
+  'BatchNewX509Svid',
+  'NewJwtSvid',
+  'NewWitSvid',
+  'RevokeExitedSvids',
+])
+
+/** A nudge pushed by the server: something changed, sync now (see agent-update-watch.ts). */
+export type SyncNudge =
+  | { readonly kind: 'entries_changed'; readonly entriesVersion: string }
+  | { readonly kind: 'bundle_changed'; readonly sequenceNumber: number }
 
 /** Where pushed updates go (the agent's `RevocationSet`). */
 export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'> & {
@@ -53,12 +93,16 @@ export type UpdateTarget = Pick<RevocationSet, 'apply' | 'setCrls'> & {
   readonly setPolicy?: (update: { version: number; text: string; sha256: string }) => void
   /** The complete set of tainted authorities (`TaintedAuthorities.set`). */
   setTainted?(x509: readonly string[], jwt: readonly string[]): void
+  /** Entries or the bundle changed at the server: sync soon. */
+  nudge?(nudge: SyncNudge): void
 }
 
 /** What {@link ServerClient} is built from. */
 export interface ServerClientOptions {
-  /** `host:port` of the agent API. */
-  readonly address: string
+  /** `host:port` of the agent API (one server; or give `endpoints`). */
+  readonly address?: string
+  /** The servers to call (several: failover); built from `address` when absent. */
+  readonly endpoints?: ServerEndpoints
   readonly trustDomain: TrustDomain
   /** Bundle to authenticate the server with (stored or `--trust-bundle`); absent for insecure bootstrap. */
   readonly bundle?: TrustBundle
@@ -83,12 +127,13 @@ export interface AttestationOutcome {
  *
  * @example
  * const client = new ServerClient({ address: '127.0.0.1:8081', trustDomain, bundle })
+ * // or: new ServerClient({ endpoints: new ServerEndpoints({ addresses: ['a:8081', 'b:8081'] }), ... })
  * const { identity } = await client.attest({ type: 'join_token', token })
  * const state = await client.syncAuthorizedEntries()
  */
 export class ServerClient implements SvidIssuer {
   readonly trustDomain: TrustDomain
-  readonly #address: string
+  readonly #endpoints: ServerEndpoints
   readonly #insecureBootstrap: boolean
   readonly #keyType: KeyType
   readonly #timeoutMs: number
@@ -96,7 +141,8 @@ export class ServerClient implements SvidIssuer {
   readonly #revocations: RevocationSet | undefined
   #bundle: TrustBundle | undefined
   #identity: AgentIdentity | undefined
-  #client: AgentAPIClient | undefined
+  /** Mutual-TLS channels by server address. */
+  readonly #clients = new Map<string, AgentAPIClient>()
   #Client: ReturnType<typeof loadAgentApi>['Client'] | undefined
   #closed = false
   readonly #bundles = new BundleMemo()
@@ -110,13 +156,20 @@ export class ServerClient implements SvidIssuer {
       throw new TypeError('a bundle is required unless insecure bootstrap is allowed')
     }
     this.trustDomain = opts.trustDomain
-    this.#address = opts.address
+    if (opts.endpoints) this.#endpoints = opts.endpoints
+    else if (opts.address !== undefined) this.#endpoints = new ServerEndpoints({ addresses: [opts.address] })
+    else throw new TypeError('a server address is required')
     this.#insecureBootstrap = opts.insecureBootstrap === true
     this.#keyType = opts.keyType ?? 'ec-p256'
     this.#timeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS
     this.#clock = opts.clock ?? (() => new Date())
     this.#bundle = opts.bundle
     this.#revocations = opts.revocations
+  }
+
+  /** The servers this client calls and their health. */
+  get endpoints(): ServerEndpoints {
+    return this.#endpoints
   }
 
   /** The bundle the server is currently authenticated against. */
@@ -156,13 +209,37 @@ export class ServerClient implements SvidIssuer {
   async attest(credential: NodeCredential): Promise<AttestationOutcome> {
     const insecure = this.#bundle === undefined
     if (insecure && !this.#insecureBootstrap) throw new TypeError('no bundle to authenticate the server')
-    const probed = insecure
-      ? await probeServerChain(this.#address, this.trustDomain, { timeoutMs: this.#timeoutMs })
-      : undefined
     const keys = await generateKeyPair(this.#keyType)
     const csr = await createCsr(keys)
+    // Each server in turn until one answers (the credential is not spent where none answered).
+    let last: unknown
+    for (const endpoint of await this.#endpoints.candidates('call')) {
+      try {
+        const outcome = await this.#attestAt(endpoint.address, credential, keys, csr, insecure)
+        this.#endpoints.markUp(endpoint)
+        return outcome
+      } catch (err) {
+        const reason = failoverReason(err)
+        if (reason === undefined) throw err
+        this.#endpoints.markDown(endpoint, reason)
+        last = err
+      }
+    }
+    throw last
+  }
+
+  async #attestAt(
+    address: string,
+    credential: NodeCredential,
+    keys: Awaited<ReturnType<typeof generateKeyPair>>,
+    csr: Buffer,
+    insecure: boolean,
+  ): Promise<AttestationOutcome> {
+    const probed = insecure
+      ? await probeServerChain(address, this.trustDomain, { timeoutMs: this.#timeoutMs })
+      : undefined
     // Attestation is server-authenticated TLS only: a channel without the agent SVID.
-    const client = this.#newClient(false)
+    const client = this.#newClient(address, false)
     try {
       const result = await runAttestation(client.AttestAgent(this.#options()), credential, csr)
       const now = this.#clock()
@@ -344,24 +421,31 @@ export class ServerClient implements SvidIssuer {
    * Waits for a human approval of a held Authorize call (HoldForApproval): the call lasts up to
    * the hold's timeout plus a margin; `signal` cancels it (the workload went away).
    */
-  holdForApproval(
+  async holdForApproval(
     req: UnaryMethods['HoldForApproval'][0],
     signal?: AbortSignal,
   ): Promise<UnaryMethods['HoldForApproval'][1]> {
     const seconds = Number(req.timeout_seconds ?? 0)
+    const [endpoint] = await this.#endpoints.candidates('call')
     const deadline = new Date(Date.now() + seconds * 1000 + this.#timeoutMs)
     return new Promise((resolve, reject) => {
       let client: AgentAPIClient
       try {
-        client = this.#mutualClient()
+        client = this.#mutualClient(endpoint!)
       } catch (e) {
         reject(e)
         return
       }
       const call = client.HoldForApproval(req, { deadline }, (err, res) => {
         signal?.removeEventListener('abort', cancel)
-        if (err || !res) reject(fromGrpcError(err ?? new Error('empty answer'), 'HoldForApproval'))
-        else resolve(res)
+        if (err || !res) {
+          const error = fromGrpcError(err ?? new Error('empty answer'), 'HoldForApproval')
+          this.#noteOutcome(endpoint!, error)
+          reject(error)
+        } else {
+          this.#endpoints.markUp(endpoint!)
+          resolve(res)
+        }
       })
       const cancel = (): void => call.cancel()
       signal?.addEventListener('abort', cancel, { once: true })
@@ -372,13 +456,17 @@ export class ServerClient implements SvidIssuer {
    * Opens the server's push stream (WatchAgentUpdates) from the revocation sequence held and
    * hands each revocation piece and CRL set to `target`; resolves when the stream ends cleanly or `signal`
    * aborts, rejects with the translated error otherwise. A new channel (new agent SVID or
-   * roots) cancels it; the caller reconnects.
+   * roots) cancels it; the caller reconnects. The stream goes to the server calls go to now; a
+   * server that breaks it is marked down, so the reconnection goes to another. When a server
+   * preferred to the stream's one answers again (the home is back), the stream is ended and
+   * this resolves `'moved'`: reconnect at once, it will go there.
    */
-  watchUpdates(target: UpdateTarget, signal: AbortSignal): Promise<void> {
+  async watchUpdates(target: UpdateTarget, signal: AbortSignal): Promise<'moved' | undefined> {
+    const [endpoint] = await this.#endpoints.candidates('call')
     return new Promise((resolve, reject) => {
       let call: ReturnType<AgentAPIClient['WatchAgentUpdates']>
       try {
-        call = this.#mutualClient().WatchAgentUpdates({
+        call = this.#mutualClient(endpoint!).WatchAgentUpdates({
           revocation_sequence: this.#revocations?.sequence ?? 0,
         })
       } catch (e) {
@@ -387,12 +475,30 @@ export class ServerClient implements SvidIssuer {
       }
       const abort = () => call.cancel()
       signal.addEventListener('abort', abort, { once: true })
+      let moved = false
+      const stopWatching = this.#endpoints.whenRecovered((back) => {
+        if (!moved && this.#endpoints.ranksBefore(back, endpoint!)) {
+          moved = true
+          call.cancel()
+        }
+      })
       const done = (err?: unknown) => {
         signal.removeEventListener('abort', abort)
-        if (err === undefined || signal.aborted) resolve()
-        else reject(fromGrpcError(err, 'agent update stream'))
+        stopWatching()
+        if (moved && !signal.aborted) resolve('moved')
+        else if (err === undefined || signal.aborted) resolve(undefined)
+        else {
+          const error = fromGrpcError(err, 'agent update stream')
+          this.#noteOutcome(endpoint!, error)
+          reject(error)
+        }
       }
+      let answered = false
       call.on('data', (u: AgentUpdate__Output) => {
+        if (!answered) {
+          answered = true
+          this.#endpoints.markUp(endpoint!)
+        }
         if (u.revocations) target.apply(revocationPieceFromWire(u.revocations))
         else if (u.crls) target.setCrls(u.crls.crls, u.crls.digest)
         else if (u.policy)
@@ -406,6 +512,10 @@ export class ServerClient implements SvidIssuer {
             u.tainted_authorities.x509_authority_ids,
             u.tainted_authorities.jwt_authority_ids,
           )
+        } else if (u.entries_changed) {
+          target.nudge?.({ kind: 'entries_changed', entriesVersion: u.entries_changed.entries_version })
+        } else if (u.bundle_changed) {
+          target.nudge?.({ kind: 'bundle_changed', sequenceNumber: Number(u.bundle_changed.sequence_number) })
         }
       })
       call.on('error', (err) => done(err))
@@ -419,11 +529,11 @@ export class ServerClient implements SvidIssuer {
     this.#resetChannel()
   }
 
-  #options(): CallOptions {
-    return { deadline: new Date(Date.now() + this.#timeoutMs) }
+  #options(timeoutMs = this.#timeoutMs): CallOptions {
+    return { deadline: new Date(Date.now() + timeoutMs) }
   }
 
-  #newClient(mutual: boolean): AgentAPIClient {
+  #newClient(address: string, mutual: boolean): AgentAPIClient {
     if (this.#closed) throw new SigilError('ERR_UNAVAILABLE', 'the server client is closed')
     this.#Client ??= loadAgentApi().Client
     const creds = serverChannelCredentials({
@@ -434,10 +544,10 @@ export class ServerClient implements SvidIssuer {
     })
     // SNI must not be an IP address (RFC 6066); the name is irrelevant to verification anyway,
     // which checks the SPIFFE ID, not the host name.
-    const sni = isIP(splitHostPort(this.#address).host)
+    const sni = isIP(splitHostPort(address).host)
       ? { 'grpc.ssl_target_name_override': this.trustDomain.name }
       : {}
-    return new this.#Client(this.#address, creds, {
+    return new this.#Client(address, creds, {
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
       // No channelz bookkeeping per call (SVID signing is on a new workload's critical path).
       'grpc.enable_channelz': 0,
@@ -450,26 +560,61 @@ export class ServerClient implements SvidIssuer {
   }
 
   #resetChannel(): void {
-    this.#client?.close()
-    this.#client = undefined
+    for (const client of this.#clients.values()) client.close()
+    this.#clients.clear()
   }
 
-  #mutualClient(): AgentAPIClient {
+  #mutualClient(endpoint: ServerEndpoint): AgentAPIClient {
     if (!this.#identity) throw new TypeError('the agent has no SVID yet: attest first')
     if (!this.#bundle) throw new TypeError('no bundle to authenticate the server')
-    this.#client ??= this.#newClient(true)
-    return this.#client
+    let client = this.#clients.get(endpoint.address)
+    if (client === undefined) {
+      client = this.#newClient(endpoint.address, true)
+      this.#clients.set(endpoint.address, client)
+    }
+    return client
   }
 
-  #unary<M extends keyof UnaryMethods>(
+  /** A failed call: its server is marked down if it did not answer, up if it answered (a refusal). */
+  #noteOutcome(endpoint: ServerEndpoint, err: unknown): FailoverReason | undefined {
+    const reason = failoverReason(err)
+    if (reason !== undefined) this.#endpoints.markDown(endpoint, reason)
+    else if (isSigilError(err) && grpcStatusOf(err.cause) !== undefined) this.#endpoints.markUp(endpoint)
+    return reason
+  }
+
+  /**
+   * One unary call to the preferred server; when it does not answer, it is marked down and an
+   * idempotent call ({@link RETRIED_ON_FAILOVER}) is made once more, on the next server.
+   */
+  async #unary<M extends keyof UnaryMethods>(
     method: M,
     request: UnaryMethods[M][0],
     what: string,
   ): Promise<UnaryMethods[M][1]> {
-    try {
-      return callUnary(this.#mutualClient(), method, request, this.#options(), what)
-    } catch (e) {
-      return Promise.reject(e)
+    const purpose: CallPurpose = method === 'SyncAuthorizedEntries' ? 'sync' : 'call'
+    const candidates = await this.#endpoints.candidates(purpose)
+    const tries = RETRIED_ON_FAILOVER.has(method) ? 2 : 1
+    let last: unknown
+    for (const endpoint of candidates.slice(0, tries)) {
+      try {
+        // a probe of a down server is kept short only when a server that answers is next
+        const probe = this.#endpoints.isDown(endpoint) && candidates.some((c) => !this.#endpoints.isDown(c))
+        const timeout = probe ? Math.min(this.#timeoutMs, PROBE_CALL_TIMEOUT_MS) : this.#timeoutMs
+        const res = await callUnary(
+          this.#mutualClient(endpoint),
+          method,
+          request,
+          this.#options(timeout),
+          what,
+        )
+        this.#endpoints.markUp(endpoint)
+        return res
+      } catch (err) {
+        if (this.#noteOutcome(endpoint, err) === undefined) throw err
+        last = err
+      }
     }
+    throw last
   }
 }

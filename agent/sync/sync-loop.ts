@@ -4,7 +4,10 @@
  * authorized entries and bundles, handing each complete state to the cache. On failure it backs
  * off exponentially with jitter up to min(4 min, 48 × interval). A refusal (`ERR_NOT_AUTHORIZED`:
  * evicted, banned, stale SVID) goes to `onRefused`, which re-attests or stops the agent. The
- * loop never throws: it logs, counts failures and reports its health.
+ * loop never throws: it logs, counts failures and reports its health. A server nudge (entries or
+ * bundle changed, pushed on the update stream) asks for a round at once ({@link SyncLoop.syncSoon});
+ * rounds never overlap, and a burst of nudges costs at most one round in flight plus one queued
+ * (`coalesced-run.ts`).
  */
 import { isSigilError, type SigilError } from '../../certs/errors.js'
 import { errorText } from '../../common/errors/error-text.js'
@@ -13,6 +16,7 @@ import { runEvery } from '../../common/loop/run-every.js'
 import type { AuthorizedState } from '../cache/authorized-state.js'
 import { renewalTime, shouldRenew } from '../cache/rotation-policy.js'
 import type { AgentIdentity } from './agent-identity.js'
+import { CoalescedRun } from './coalesced-run.js'
 
 /** Default time between syncs. */
 export const DEFAULT_SYNC_INTERVAL_MS = 5_000
@@ -84,6 +88,7 @@ export class SyncLoop {
   #failures = 0
   #lastError: string | undefined
   #renewAt: { serial: string; at: Date } | undefined
+  readonly #rounds = new CoalescedRun(() => this.#round())
 
   constructor(opts: SyncLoopOptions) {
     this.#opts = opts
@@ -114,8 +119,28 @@ export class SyncLoop {
     })
   }
 
-  /** One round (renew if due, then sync); resolves whether it succeeded. Never throws. */
-  async round(): Promise<boolean> {
+  /**
+   * One round (renew if due, then sync); resolves whether it succeeded. Never throws. A round
+   * already in flight is joined, not doubled.
+   */
+  round(): Promise<boolean> {
+    return this.#rounds.join()
+  }
+
+  /**
+   * A round that starts now, or right after the one in flight (requests made meanwhile share
+   * it): for server nudges. Resolves whether it succeeded; never throws.
+   */
+  syncSoon(): Promise<boolean> {
+    return this.#rounds.request()
+  }
+
+  /** Rounds started so far (periodic and nudged). */
+  get roundsStarted(): number {
+    return this.#rounds.started
+  }
+
+  async #round(): Promise<boolean> {
     try {
       await this.#renewIfDue()
       const start = process.hrtime.bigint()

@@ -35,12 +35,15 @@ export function createTaskApiHandlers(deps: TaskApiHandlerDeps): TasksHandlers {
   const { logger } = deps
   function unary<Req, Res>(
     method: string,
-    run: (process: WorkloadProcess, req: Req) => Promise<Res>,
+    run: (process: WorkloadProcess, req: Req, signal: AbortSignal) => Promise<Res>,
   ): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback) => {
+      // a call held for approval waits; a caller that goes away ends the wait
+      const gone = new AbortController()
+      call.once('cancelled', () => gone.abort())
       deps.callers
         .identify(call.getPeer())
-        .then((process) => run(process, call.request))
+        .then((process) => run(process, call.request, gone.signal))
         .then(
           (res) => callback(null, res),
           (err: unknown) => {
@@ -54,18 +57,22 @@ export function createTaskApiHandlers(deps: TaskApiHandlerDeps): TasksHandlers {
     }
   }
   return {
-    BeginTask: unary('BeginTask', async (process, req) => {
+    BeginTask: unary('BeginTask', async (process, req, signal) => {
       if (req.on_behalf_of.length > MAX_TOKEN_CHARS || req.parent_txn_token.length > MAX_TOKEN_CHARS) {
         throw new SigilError('ERR_INVALID_ARGUMENT', `tokens are at most ${MAX_TOKEN_CHARS} characters`)
       }
-      const res = await deps.tasks.begin(process, {
-        purpose: req.purpose,
-        scope: req.scope,
-        ttlSeconds: Number(req.ttl_seconds),
-        onBehalfOf: req.on_behalf_of,
-        parentTxnToken: req.parent_txn_token,
-        spiffeId: req.spiffe_id,
-      })
+      const res = await deps.tasks.begin(
+        process,
+        {
+          purpose: req.purpose,
+          scope: req.scope,
+          ttlSeconds: Number(req.ttl_seconds),
+          onBehalfOf: req.on_behalf_of,
+          parentTxnToken: req.parent_txn_token,
+          spiffeId: req.spiffe_id,
+        },
+        signal,
+      )
       return {
         task_id: res.task_id,
         txn_token: res.txn_token,
@@ -73,8 +80,8 @@ export function createTaskApiHandlers(deps: TaskApiHandlerDeps): TasksHandlers {
         spiffe_id: res.spiffe_id,
       }
     }),
-    FetchTaskJWTSVID: unary('FetchTaskJWTSVID', async (process, req) => {
-      const res = await deps.tasks.fetchJwtSvid(process, req.task_id, req.audience)
+    FetchTaskJWTSVID: unary('FetchTaskJWTSVID', async (process, req, signal) => {
+      const res = await deps.tasks.fetchJwtSvid(process, req.task_id, req.audience, signal)
       return { token: res.token, spiffe_id: res.spiffe_id, expires_at: res.expires_at }
     }),
     EndTask: unary('EndTask', async (process, req) => ({

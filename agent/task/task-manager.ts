@@ -46,12 +46,18 @@ export interface TaskProcesses {
 
 /** Agent-side policy on Task API calls (agent/policy/agent-policy.ts fits); each throws to refuse. */
 export interface TaskPolicy {
-  checkBeginTask(process: WorkloadProcess, entry: AuthorizedEntry, task: TaskFacts): Promise<void>
+  checkBeginTask(
+    process: WorkloadProcess,
+    entry: AuthorizedEntry,
+    task: TaskFacts,
+    signal?: AbortSignal,
+  ): Promise<void>
   checkTaskJwt(
     process: WorkloadProcess,
     entry: AuthorizedEntry,
     task: TaskFacts,
     audience: string,
+    signal?: AbortSignal,
   ): Promise<void>
 }
 
@@ -120,7 +126,11 @@ export class TaskManager {
   }
 
   /** Begins a task for `process` under the entry of the SPIFFE ID it asks for (else its first). */
-  async begin(process: WorkloadProcess, p: BeginTaskParams): Promise<BeginTaskResponse__Output> {
+  async begin(
+    process: WorkloadProcess,
+    p: BeginTaskParams,
+    signal?: AbortSignal,
+  ): Promise<BeginTaskResponse__Output> {
     const key = processKey(process)
     const entries = this.#o.processes.entriesFor(process)
     const entry = p.spiffeId === '' ? entries[0] : entries.find((e) => e.spiffeId === p.spiffeId)
@@ -140,13 +150,18 @@ export class TaskManager {
     this.#perProcess.set(key, open + 1)
     let res: BeginTaskResponse__Output
     try {
-      await this.#o.policy?.checkBeginTask(process, entry, {
-        id: '',
-        purpose: p.purpose,
-        scope: p.scope,
-        // 0: the entry's max task TTL, which the agent does not know; the server checks the real one
-        deadline: new Date(this.#clock().getTime() + (p.ttlSeconds || 3600) * 1000),
-      })
+      await this.#o.policy?.checkBeginTask(
+        process,
+        entry,
+        {
+          id: '',
+          purpose: p.purpose,
+          scope: p.scope,
+          // 0: the entry's max task TTL, which the agent does not know; the server checks the real one
+          deadline: new Date(this.#clock().getTime() + (p.ttlSeconds || 3600) * 1000),
+        },
+        signal,
+      )
       res = await this.#o.server().beginTask({
         entry_id: entry.id,
         process_key: key,
@@ -184,6 +199,7 @@ export class TaskManager {
     process: WorkloadProcess,
     taskId: string,
     audience: string,
+    signal?: AbortSignal,
   ): Promise<FetchTaskJwtSvidResponse__Output> {
     if (!taskId) throw new SigilError('ERR_INVALID_ARGUMENT', 'task_id is empty')
     if (!audience) throw new SigilError('ERR_INVALID_ARGUMENT', 'audience is empty')
@@ -192,9 +208,9 @@ export class TaskManager {
     const open = this.#tasks.get(taskId)
     if (open !== undefined && open.processKey === processKey(process) && this.#o.policy !== undefined) {
       try {
-        await this.#o.policy.checkTaskJwt(process, open.entry, open.facts, audience)
+        await this.#o.policy.checkTaskJwt(process, open.entry, open.facts, audience, signal)
       } catch (e) {
-        if (!(e instanceof SigilError) || e.code !== 'ERR_NOT_AUTHORIZED') throw e
+        if (!(e instanceof SigilError) || e.code !== 'ERR_NOT_AUTHORIZED' || signal?.aborted) throw e
         await this.#drift(open, `aud=${audience.slice(0, 256)}: ${e.message}`)
         throw new SigilError('ERR_NOT_AUTHORIZED', `${e.message}; the task has drifted and was ended`, {
           cause: e,

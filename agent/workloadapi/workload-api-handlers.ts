@@ -91,7 +91,12 @@ export interface WorkloadPolicy {
   /** The snapshot with only the SVIDs policy allows; throws (PERMISSION_DENIED) when it allows none. */
   filterX509(process: WorkloadProcess, snapshot: IdentitySnapshot): IdentitySnapshot
   /** Throws (PERMISSION_DENIED naming the policies) unless every identity and audience is allowed. */
-  checkJwt(process: WorkloadProcess, audience: readonly string[], spiffeId: string | undefined): Promise<void>
+  checkJwt(
+    process: WorkloadProcess,
+    audience: readonly string[],
+    spiffeId: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void>
 }
 
 /** Finds the attested caller of a call from its connection key (`call.getPeer()`). */
@@ -318,7 +323,10 @@ export function createWorkloadApiHandlers(deps: WorkloadApiHandlerDeps): SpiffeW
         }
       }
       const process = await deps.callers.identify(call.getPeer())
-      await deps.policy?.checkJwt(process, audience, spiffeId)
+      // a held call waits for an operator; a caller that goes away ends the wait
+      const gone = new AbortController()
+      call.once('cancelled', () => gone.abort())
+      await deps.policy?.checkJwt(process, audience, spiffeId, gone.signal)
       const svids = await source.fetchJwtSvids(process, audience, spiffeId)
       logger.debug({ pid: process.pid, spiffe_id: svids.map((s) => s.spiffeId) }, 'JWT-SVIDs sent')
       return { svids: svids.map((s) => ({ spiffe_id: s.spiffeId, svid: s.token, hint: s.hint })) }

@@ -85,6 +85,16 @@ function ensureSchema(): void {
   schemaReady = true
 }
 
+/** The parsed, validated policy set as plain data (it crosses threads by structured clone). */
+export interface PolicyAnalysis {
+  readonly policies: Record<string, string>
+  readonly approvalIds: Set<string>
+  readonly byAction: Map<PolicyAction, string[]>
+}
+
+/** Texts this large or larger are compiled on a worker thread by `compileOffThread` (≈ 700 policies). */
+export const OFF_THREAD_MIN_BYTES = 128 * 1024
+
 /**
  * The engine caches pre-parsed policy sets by name for the life of the process and has no
  * way to drop one, so compiled sets share a small ring of names: a set whose slot was
@@ -127,6 +137,27 @@ export class CompiledPolicySet {
 
   /** Parses and validates `text`; throws `PolicyError` naming each problem's line and column. */
   static compile(text: string, version: number): CompiledPolicySet {
+    const a = CompiledPolicySet.analyze(text)
+    return new CompiledPolicySet(text, version, a.policies, a.approvalIds, a.byAction)
+  }
+
+  /**
+   * {@link compile} without blocking the event loop for a large set: a text of
+   * {@link OFF_THREAD_MIN_BYTES} or more is parsed and validated on a worker thread (its own Cedar
+   * engine; the compiled set is plain data, see `policy-compile-worker.ts`), a smaller one here.
+   * Rejects `PolicyError` exactly as `compile` throws it. The per-action slices are still prepared
+   * here, lazily, at the first decision of each action.
+   */
+  static async compileOffThread(text: string, version: number): Promise<CompiledPolicySet> {
+    if (typeof text !== 'string' || Buffer.byteLength(text) < OFF_THREAD_MIN_BYTES)
+      return CompiledPolicySet.compile(text, version)
+    const { analyzeOffThread } = await import('./policy-compile-worker.js')
+    const a = await analyzeOffThread(text)
+    return new CompiledPolicySet(text, version, a.policies, a.approvalIds, a.byAction)
+  }
+
+  /** The parsed and validated pieces of `text` (what `compile` keeps); throws `PolicyError`. */
+  static analyze(text: string): PolicyAnalysis {
     if (typeof text !== 'string') throw new TypeError('policy text must be a string')
     if (Buffer.byteLength(text) > MAX_POLICY_TEXT_BYTES) {
       throw new PolicyError(`policy text is larger than ${MAX_POLICY_TEXT_BYTES} bytes`, [
@@ -215,7 +246,7 @@ export class CompiledPolicySet {
         problems,
       )
     }
-    return new CompiledPolicySet(text, version, policies, approvalIds, byAction)
+    return { policies, approvalIds, byAction }
   }
 
   /** Evaluates one request. Never throws for a well-formed request; a malformed one throws `TypeError`. */

@@ -56,8 +56,47 @@ export interface PolicyCheck {
   readonly now: Date
 }
 
-/** A decision the caller must wait for (approvals): resolves the final decision. */
-export type HoldHandler = (check: PolicyCheck, decision: PolicyDecision) => Promise<PolicyDecision>
+/**
+ * A decision the caller must wait for (approvals): resolves the final decision (or throws
+ * {@link PolicyDeniedError}). `signal` aborts when the caller went away: stop waiting.
+ */
+export type HoldHandler = (
+  check: PolicyCheck,
+  decision: PolicyDecision,
+  signal?: AbortSignal,
+) => Promise<PolicyDecision>
+
+/** The request an approval covers: exactly this principal, action, resource and task. */
+export interface ApprovalKeyFacts {
+  /** The caller's SPIFFE ID (the workload, else the agent). */
+  readonly principal: string
+  readonly action: string
+  /** The resource as Cedar names it, e.g. `Sigil::Audience::"payments"` (the same form Authorize uses). */
+  readonly resource: string
+  /** `''` outside a task. */
+  readonly taskId: string
+}
+
+/** The approval key of a check, the same at the agent and at the server. */
+export function approvalKeyOf(c: PolicyCheck): ApprovalKeyFacts {
+  const principal = c.workload?.spiffeId ?? c.agent?.spiffeId
+  if (principal === undefined) throw new TypeError('a policy check needs a workload or an agent')
+  const ref = entityRef(resourceEntity(c.action, c.resource))
+  return {
+    principal,
+    action: c.action,
+    resource: `${ref.type}::${JSON.stringify(ref.id)}`,
+    taskId: c.task?.id ?? '',
+  }
+}
+
+/** The refusal of a hold nobody can wait for: "approval required (policy X)". */
+export function holdRefused(d: PolicyDecision, why = ''): PolicyDeniedError {
+  return new PolicyDeniedError(
+    { ...d, decision: 'deny' },
+    `approval required (policy ${d.policyIds.map((id) => `"${id}"`).join(', ')})${why}`,
+  )
+}
 
 /** A request refused by policy (`ERR_NOT_AUTHORIZED`); `decision` names the deciding policies. */
 export class PolicyDeniedError extends SigilError {
@@ -194,18 +233,14 @@ export class PolicyPoint {
   /**
    * Passes when no policy is in force or the policy allows; a hold waits for `onHold`; a deny
    * throws {@link PolicyDeniedError}. Resolves the decision (undefined with no policy).
+   * `signal` (the caller went away) is handed to `onHold`.
    */
-  async enforce(check: PolicyCheck): Promise<PolicyDecision | undefined> {
+  async enforce(check: PolicyCheck, signal?: AbortSignal): Promise<PolicyDecision | undefined> {
     let d = this.decide(check)
     if (d === undefined || d.decision === 'allow') return d
     if (d.decision === 'hold') {
-      if (this.onHold === undefined) {
-        throw new PolicyDeniedError(
-          { ...d, decision: 'deny' },
-          `approval required (policy ${d.policyIds.map((id) => `"${id}"`).join(', ')})`,
-        )
-      }
-      d = await this.onHold(check, d)
+      if (this.onHold === undefined) throw holdRefused(d)
+      d = await this.onHold(check, d, signal)
       if (d.decision === 'allow') return d
     }
     throw new PolicyDeniedError(d)

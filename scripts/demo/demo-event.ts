@@ -52,6 +52,11 @@ export type DemoEventBody =
     }
   /** The planner finished governed task `run` with `outcome` (`ok`: it went as planned). */
   | { kind: 'governed'; run: number; ok: boolean; outcome: string; detail: string }
+  /**
+   * A step of the policy scene (a call held for approval and released, a task that drifted):
+   * `step` names it, `ok` says whether it went as the scene expects.
+   */
+  | { kind: 'policy'; step: string; ok: boolean; detail: string; taskId?: string }
   /** Something worth seeing that is not an outcome (a Workload API stream reconnecting …). */
   | { kind: 'notice'; text: string }
   /** The component cannot go on. */
@@ -82,6 +87,7 @@ const KINDS = new Set([
   'chain',
   'replay',
   'governed',
+  'policy',
   'notice',
   'failure',
 ])

@@ -10,22 +10,27 @@
  * the planner begins a task on her behalf and passes its Txn-Token down; researcher and
  * executor begin sub-tasks under it, executor calls tool-api with task credentials, and
  * tool-api shows the whole chain. Once a task ends, its credentials must be refused on their
- * next use (the first task completes, the second fails midway). Prints a timeline and a
- * summary; exits 0 only if every expectation held.
+ * next use (the first task completes, the second fails midway). Then the policy scene: the
+ * operator sets a Cedar policy set (`sigil-server policy set`: a time window, a task scope, an
+ * approval); executor's call of the high-risk payments tool is held until the demo runs
+ * `sigil-server approval list` and `approval approve --id … --for 10m` (the real CLI), and a
+ * second call in that window passes at once; executor then asks for a task token outside its
+ * task's scope: refused, the task is `drifted` (`task show`) and its earlier token is refused.
+ * Prints a timeline and a summary; exits 0 only if every expectation held.
  *
  * Environment: DEMO_SECONDS (pipeline run time, default 45), DEMO_SVID_TTL and DEMO_JWT_TTL
  * (seconds, default 30), DEMO_INTERVAL_MS (between tasks, default 1000), DEMO_VERBOSE=1
  * (every connection and request), DEMO_KEEP=1 (keep the temp dir and its logs).
  */
 import type { ChildProcess } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { type ComponentProcess, spawnComponent } from './component-process.js'
 import { type DemoEvent, demoSpiffeId } from './demo-event.js'
-import { Scoreboard } from './scoreboard.js'
+import { type Check, Scoreboard } from './scoreboard.js'
 import { type SigilCluster, startSigilCluster, stopChild } from './sigil-cluster.js'
 import { Timeline } from './timeline.js'
 import { hangingLines } from './wrap-text.js'
@@ -42,6 +47,37 @@ const MAX_TASK_TTL = '1m'
 const PRINCIPAL = `spiffe://${TRUST_DOMAIN}/user/alice`
 /** Governed task runs: the first completes, the second fails midway. */
 const GOVERNED = { completes: 1, fails: 2 } as const
+/** The policy scene's executor: its entry's operator metadata, which the policies read. */
+const EXECUTOR_METADATA = { owner: 'team-payments', risk: 'high' } as const
+/**
+ * The policy set the operator sets (the three examples of the README's "Policy" section, with
+ * the demo's SPIFFE IDs): a time window, a task scope, an approval for the payments tool.
+ */
+const POLICY_SET = `@id("allow-all")
+permit (principal, action, resource);
+
+@id("reports-maintenance-window")
+forbid (principal, action == Sigil::Action::"FetchJWTSVID", resource == Sigil::Audience::"spiffe://${TRUST_DOMAIN}/reports")
+when { context.hourUtc >= 2 && context.hourUtc < 5 };
+
+@id("task-scope-high-risk")
+forbid (principal is Sigil::Workload, action == Sigil::Action::"FetchTaskJWTSVID", resource)
+when {
+  principal.risk == "high" &&
+  context has task &&
+  (!(context.task.scope.containsAll(context.audiences)) || context.task.onBehalfOf == principal.spiffeId)
+};
+
+@id("payments-needs-approval")
+@approval("required")
+permit (principal is Sigil::Workload, action == Sigil::Action::"CallTool", resource == Sigil::Tool::"payments")
+when { principal.owner == "team-payments" };
+`
+/** How long the scene waits for the agent to put the policy set in force, or for a held call. */
+const POLICY_STEP_TIMEOUT_MS = 30_000
+/** The policy scene's outcomes (its checks, added to the scoreboard's). */
+const policyChecks: Check[] = []
+
 /** Deliberate attempts each makes; all must be refused. */
 const ATTEMPTS = new Map([
   ['planner', 4],
@@ -165,6 +201,132 @@ async function governedTasks(cluster: SigilCluster, planner: ComponentProcess): 
   }
 }
 
+/** Polls `probe` every 200 ms until it resolves a value, or fails naming `what` after `timeoutMs`. */
+async function pollFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await step(probe())
+    if (value !== undefined) return value
+    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs / 1000}s`)
+    await step(sleep(200))
+  }
+}
+
+/** Says the lines of a CLI's output under the operator's name, indented (`keep`: which ones). */
+function sayOutput(text: string, keep: (line: string) => boolean = () => true): void {
+  const lines = text
+    .trimEnd()
+    .split('\n')
+    .filter((l) => l.trim() !== '' && keep(l))
+  if (lines.length > 0) timeline.say('operator', lines.map((l) => `  ${l}`).join('\n'))
+}
+
+/**
+ * The policy scene (see the module comment): the operator sets the policy set and approves the
+ * held payments call through the real CLI; executor drifts out of its task's scope.
+ */
+async function policyScene(dir: string, cluster: SigilCluster): Promise<void> {
+  const executor = running.get('executor')
+  if (executor === undefined) throw new Error('executor is not running')
+  const executorId = demoSpiffeId(TRUST_DOMAIN, 'executor')
+  say(
+    'policy scene: the operator sets a Cedar policy set — a time window, a task scope for high-risk ' +
+      'workloads, and "payments needs approval" (the README\'s three examples)',
+  )
+  const file = join(dir, 'policy.cedar')
+  writeFileSync(file, POLICY_SET)
+  const logFrom = readFileSync(join(dir, 'agent.log'), 'utf8').length
+  timeline.say('operator', 'sigil-server policy set --file policy.cedar')
+  sayOutput(await step(cluster.cli(['policy', 'set', '--file', file])), (l) => !/SHA-256|Set at/.test(l))
+  await pollFor(
+    'the agent puts the policy set in force',
+    async () =>
+      readFileSync(join(dir, 'agent.log'), 'utf8').slice(logFrom).includes('"policy in force"')
+        ? true
+        : undefined,
+    POLICY_STEP_TIMEOUT_MS,
+  )
+  say('the agent has the policy set (pushed on its update stream); every call is now decided by it')
+
+  const mint = ['jwt', 'mint', '--spiffe-id', PRINCIPAL, '--audience', executorId, '--ttl', '2m']
+  const onBehalfOf = (await step(cluster.cli(mint))).trim()
+  const stepOf = (name: string) =>
+    executor.waitFor((e) => e.kind === 'policy' && (e.step === name || e.step === 'failed'), name, 120_000)
+  const paid = stepOf('payments')
+  const paidAgain = stepOf('payments-again')
+  const drift = stepOf('drift')
+  const replay = stepOf('drift-replay')
+  executor.send({ cmd: 'policy-scene', onBehalfOf })
+
+  interface PendingApproval {
+    id: string
+    principal: string
+    resource: string
+  }
+  const pending = await pollFor(
+    'a pending approval for the payments tool',
+    async () => {
+      const json = await cluster.cli(['approval', 'list', '--status', 'pending', '--output', 'json'])
+      const list = (JSON.parse(json) as { approvals: PendingApproval[] }).approvals
+      return list.find((a) => a.resource === 'Sigil::Tool::"payments"')
+    },
+    POLICY_STEP_TIMEOUT_MS,
+  )
+  say(`executor's payments call is held (approval ${pending.id}); the operator looks at what waits:`)
+  timeline.say('operator', 'sigil-server approval list --status pending')
+  sayOutput(
+    await step(cluster.cli(['approval', 'list', '--status', 'pending'])),
+    (l) => !/Requested at/.test(l),
+  )
+  timeline.say('operator', `sigil-server approval approve --id ${pending.id} --for 10m`)
+  const approved = await step(cluster.cli(['approval', 'approve', '--id', pending.id, '--for', '10m']))
+  sayOutput(approved, (l) => /^Approved|Status|Decided by|Valid until/.test(l.trim()))
+  const [p1, p2] = await step(Promise.all([paid, paidAgain]))
+  const decidedBy = /Decided by\s*:\s*(.+)/i.exec(approved)?.[1]?.trim() ?? ''
+  policyChecks.push(
+    {
+      ok: p1.kind === 'policy' && p1.step === 'payments' && p1.ok,
+      what: 'the payments call was held, approved through the CLI, and went through',
+      evidence: decidedBy ? `decided by ${decidedBy}` : '',
+    },
+    {
+      ok: p2.kind === 'policy' && p2.step === 'payments-again' && p2.ok,
+      what: 'a second payments call within --for 10m passed without a new hold',
+      evidence: '',
+    },
+  )
+
+  const [d, r] = await step(Promise.all([drift, replay]))
+  const taskId = d.kind === 'policy' ? (d.taskId ?? '') : ''
+  let state = ''
+  if (taskId !== '') {
+    timeline.say('operator', `sigil-server task show --task-id ${taskId}`)
+    const shown = JSON.parse(
+      await step(cluster.cli(['task', 'show', '--task-id', taskId, '--output', 'json'])),
+    ) as {
+      task: { state?: string; outcome?: string; end_reason?: string; reason?: string }
+    }
+    state = shown.task.outcome ?? shown.task.state ?? ''
+    const why = shown.task.end_reason ?? shown.task.reason ?? ''
+    timeline.say(
+      'operator',
+      `  task ${taskId.slice(0, 8)}…: ${shown.task.state ?? '?'}, outcome ${state}${why ? ` — ${why}` : ''}`,
+    )
+  }
+  policyChecks.push(
+    {
+      ok: d.kind === 'policy' && d.step === 'drift' && d.ok && state === 'drifted',
+      what: "executor's task drifted when it asked outside its scope",
+      evidence: state ? `task show: ${state}` : '',
+    },
+    {
+      ok: r.kind === 'policy' && r.step === 'drift-replay' && r.ok,
+      what: "the drifted task's earlier token was refused",
+      evidence: '',
+    },
+  )
+}
+
 async function runPipeline(dir: string, cluster: SigilCluster): Promise<void> {
   const shared = join(dir, 'shared')
   mkdirSync(shared, { mode: 0o755 })
@@ -198,6 +360,7 @@ async function runPipeline(dir: string, cluster: SigilCluster): Promise<void> {
     await step(start(rogue, { ...base, DEMO_RESEARCHER_URL: researcherUrl }).exited)
   }
   await governedTasks(cluster, planner)
+  await policyScene(dir, cluster)
   await sleep(Math.max(0, until - Date.now()), undefined, { signal: abort.signal }).catch(() => {})
 }
 
@@ -219,6 +382,7 @@ async function main(): Promise<number> {
       ...(TASK_COMPONENTS.has(name)
         ? { taskScopes: [demoSpiffeId(TRUST_DOMAIN, 'tool-api')], maxTaskTtl: MAX_TASK_TTL }
         : {}),
+      ...(name === 'executor' ? EXECUTOR_METADATA : {}),
     }))
     cluster = await step(startSigilCluster(dir, TRUST_DOMAIN, entries, (child) => daemons.add(child)))
     const { server, agent } = cluster
@@ -257,6 +421,14 @@ async function main(): Promise<number> {
     endedAt,
     governed: { principal: PRINCIPAL, ...GOVERNED },
   })
+  const policyDue = [
+    'the payments call was held, approved through the CLI, and went through',
+    'a second payments call within --for 10m passed without a new hold',
+    "executor's task drifted when it asked outside its scope",
+    "the drifted task's earlier token was refused",
+  ]
+  for (const what of policyDue)
+    checks.push(policyChecks.find((c) => c.what === what) ?? { ok: false, what, evidence: 'not reached' })
   out('Expected outcomes')
   for (const c of checks) {
     const mark = c.skipped ? '–' : c.ok ? '✓' : '✗'

@@ -26,6 +26,9 @@ export interface DemoEntry {
   readonly taskScopes?: readonly string[]
   /** Longest task it may begin (`--max-task-ttl`). */
   readonly maxTaskTtl?: string
+  /** Operator metadata policies read (`--owner`, `--risk`). */
+  readonly owner?: string
+  readonly risk?: 'low' | 'medium' | 'high'
 }
 
 /** A running server + agent. */
@@ -162,6 +165,8 @@ export async function startSigilCluster(
     for (const s of e.selectors) args.push('--selector', s)
     for (const scope of e.taskScopes ?? []) args.push('--task-scope', scope)
     if (e.maxTaskTtl !== undefined) args.push('--max-task-ttl', e.maxTaskTtl)
+    if (e.owner !== undefined) args.push('--owner', e.owner)
+    if (e.risk !== undefined) args.push('--risk', e.risk)
     await serverCli(args)
   }
   const socketPath = join(dir, 'agent.sock')

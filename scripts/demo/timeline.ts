@@ -148,6 +148,8 @@ export class Timeline {
         return e.ok
           ? `✓ governed task ${e.run} ${e.outcome} as planned: ${e.detail}`
           : `✗ governed task ${e.run} went wrong (${e.outcome}): ${e.detail}`
+      case 'policy':
+        return `${e.ok ? '✓' : '✗'} ${e.detail}`
       case 'notice':
         return `· ${e.text}`
       case 'failure':

@@ -12,12 +12,18 @@
  * refuses a revoked `jti` or `txn`); tool-api then reports the whole chain, principal first.
  * `?fail=1` makes the tool itself fail (HTTP 503), for the task that fails midway.
  *
+ * `/payments` is the high-risk tool of the policy scene: after the JWT-SVID checks above,
+ * tool-api asks the agent's decision point (`authorizeRequest`, action `CallTool`, resource
+ * `payments`), which holds the call while a `@approval("required")` policy waits for an
+ * operator; tool-api answers once the agent does (allowed: 200; denied or timed out: 403).
+ *
  * Entry: selected by `proc:script:<this file>` and the demo's uid (see run-demo.ts).
  */
 import type { IncomingMessage } from 'node:http'
 import {
   authorizeId,
   authorizeMemberOf,
+  authorizeRequest,
   isSigilError,
   SigilError,
   type VerifiedTaskRequest,
@@ -82,6 +88,36 @@ async function taskRequest(
   }
 }
 
+/** How long tool-api waits for the agent's answer to a held `/payments` call. */
+const PAYMENTS_TIMEOUT_MS = 10 * 60_000
+
+/** The payments tool: the agent decides (and may hold the call for a human). */
+async function payments(req: IncomingMessage, caller: string): Promise<Reply> {
+  let allowed = false
+  let why = ''
+  try {
+    const d = await authorizeRequest(req, {
+      resource: 'payments',
+      audience: TOOL_API_AUDIENCE,
+      context: { method: req.method ?? 'GET', operation: 'transfer', amount: 120 },
+      timeoutMs: PAYMENTS_TIMEOUT_MS,
+    })
+    allowed = d.allowed
+    why = `${d.decision}: ${d.reasons.join('; ')}`
+  } catch (err) {
+    why = `refused: ${(err as Error).message}`
+  }
+  c.emit({
+    kind: 'policy',
+    step: 'authorize',
+    ok: allowed,
+    detail: `Authorize payments for ${caller} — ${why}`,
+  })
+  return allowed
+    ? { status: 200, body: { result: 'payment of 120 EUR sent' } }
+    : { status: 403, body: { error: why } }
+}
+
 await serveHttps(c, {
   authorizer: authorizeMemberOf(c.trustDomain),
   accepts:
@@ -100,6 +136,8 @@ await serveHttps(c, {
       const valid = await jwt.validateJwtSvid(token, TOOL_API_AUDIENCE)
       onlyExecutor(valid.spiffeId, [])
       c.emit({ kind: 'accepted', layer: 'jwt', peer: valid.spiffeId.toString() })
+      if (new URL(req.url ?? '/', 'https://tool-api').pathname === '/payments')
+        return await payments(req, valid.spiffeId.toString())
       return {
         status: 200,
         body: {

@@ -61,6 +61,8 @@ export interface AuditTrailOptions {
   readonly datastore: AuditDataStore
   readonly logger: Log
   readonly clock?: () => Date
+  /** Told of every event as it is submitted (metrics: decisions by kind). */
+  readonly onEvent?: (event: AuditEvent) => void
 }
 
 /** The outcome of {@link AuditTrail.verify}. */
@@ -102,15 +104,18 @@ export class AuditTrail implements AuditSink {
   #flushing: Promise<void> | undefined
   #head: AuditHead | undefined
   #headKnown = false
+  readonly #onEvent: ((event: AuditEvent) => void) | undefined
 
   constructor(opts: AuditTrailOptions) {
     this.#ds = opts.datastore
     this.#logger = opts.logger
     this.#clock = opts.clock ?? (() => new Date())
+    this.#onEvent = opts.onEvent
   }
 
   /** Appends one record; resolves once it is durable (see the module comment). */
   record(event: AuditEvent): Promise<AuditRecord> {
+    this.#onEvent?.(event)
     const content = toContent(event, this.#clock())
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#queue.push({ content, event, resolve, reject })

@@ -131,9 +131,21 @@ export async function explainSvid(
             : { now: 'evicted' }),
         }
   const related = taskId ? await deps.audit.list({ taskId, limit: MAX_RELATED }) : []
-  const approvals = [
-    ...(taskId ? related : await deps.audit.list({ spiffeId, kindPrefix: 'approval_', limit: MAX_RELATED })),
-  ].filter((r) => r.kind.startsWith('approval_'))
+  const approvals = approvalsBehind(
+    taskId ? related : await deps.audit.list({ spiffeId, kindPrefix: 'approval_', limit: MAX_RELATED }),
+    {
+      resources:
+        kind === 'x509'
+          ? [`Sigil::Identity::${JSON.stringify(spiffeId)}`]
+          : ((issued?.audience.length ?? 0) > 0
+              ? (issued?.audience ?? [])
+              : Array.isArray(details.audience)
+                ? (details.audience as unknown[]).map(String)
+                : []
+            ).map((a) => `Sigil::Audience::${JSON.stringify(a)}`),
+      issuedAt: issuance?.at ?? issued?.issuedAt.getTime() ?? Number.MAX_SAFE_INTEGER,
+    },
+  )
   return {
     svid: svidJson(kind, value, spiffeId, issued, issuance),
     ...(revocation ? { revoked: { at: revocation.revokedAt.toISOString(), reason: revocation.reason } } : {}),
@@ -168,6 +180,30 @@ export async function explainSvid(
       .sort((a, b) => a.seq - b.seq)
       .map(recordJson),
   }
+}
+
+/**
+ * The approvals behind an SVID: the approval records (requested, granted, …) of every approval
+ * for one of its resources (a JWT's audiences, an X509-SVID's identity) that was granted before
+ * it was issued — the ones that released its request or covered it with `--for`.
+ */
+function approvalsBehind(
+  records: readonly AuditRecord[],
+  svid: { readonly resources: readonly string[]; readonly issuedAt: number },
+): AuditRecord[] {
+  const steps = records.filter((r) => r.kind.startsWith('approval_'))
+  const idOf = (r: AuditRecord): string => String(parse(r.details).approval_id ?? '')
+  const granted = new Set(
+    steps
+      .filter(
+        (r) =>
+          r.kind === 'approval_granted' &&
+          r.at <= svid.issuedAt &&
+          svid.resources.includes(String(parse(r.details).resource ?? '')),
+      )
+      .map(idOf),
+  )
+  return steps.filter((r) => granted.has(idOf(r)))
 }
 
 function ownerFields(entry: object): Record<string, unknown> {

@@ -68,6 +68,11 @@ export interface CaManagerConfig {
   /** With an upstream CA, the server CA is an intermediate it signs. */
   readonly upstream?: UpstreamAuthority
   readonly bundleStore: BundleStore
+  /**
+   * The first publish replaces the stored bundle's other authorities instead of keeping them
+   * (`--allow-new-ca`). Default: keep them — they belong to other servers on the datastore.
+   */
+  readonly replaceForeignAuthorities?: boolean
   /** Told after each signed SVID (metrics): its kind and how long signing took, in seconds. */
   readonly onSigned?: (kind: 'x509' | 'jwt', seconds: number) => void
   /** `spiffe_refresh_hint` of the published bundle. */
@@ -116,6 +121,9 @@ export class CaManager {
   #failures = 0
   #lastError: string | undefined
   readonly #taintListeners = new Set<(tainted: { x509: string[]; jwt: string[] }) => void>()
+  readonly #bundleListeners = new Set<(bundle: TrustBundle) => void>()
+  readonly #publisher: BundlePublisher
+  #announcedSequence = -1
 
   constructor(config: CaManagerConfig) {
     checkConfig(config)
@@ -124,7 +132,10 @@ export class CaManager {
       trustDomain: config.trustDomain,
       store: config.bundleStore,
       logger: config.logger,
+      clock: config.clock,
+      replaceForeign: config.replaceForeignAuthorities ?? false,
     })
+    this.#publisher = publisher
     this.#rotator = new AuthoritySlots({ ...config, publisher })
     if (config.refreshHintSeconds * 1000 > publicationLeadMs(config.caTtlSeconds * 1000)) {
       config.logger.warn(
@@ -141,7 +152,42 @@ export class CaManager {
       await this.#rotator.load()
       await this.#rotator.step(this.#cfg.clock())
       this.#initialized = true
+      this.#announceBundle()
     })
+  }
+
+  /**
+   * Reads the stored bundle again — another server on the same datastore published its
+   * authorities — and tells {@link onBundleChange} listeners when it changed. Resolves true then.
+   */
+  reloadBundle(): Promise<boolean> {
+    return this.#serialize(async () => {
+      if (!this.#initialized) return false
+      const changed = await this.#publisher.reload()
+      this.#announceBundle()
+      return changed
+    })
+  }
+
+  /** Calls `listener` with the bundle whenever its sequence number moves (own rotation or another server's). */
+  onBundleChange(listener: (bundle: TrustBundle) => void): () => void {
+    this.#bundleListeners.add(listener)
+    return () => this.#bundleListeners.delete(listener)
+  }
+
+  #announceBundle(): void {
+    const bundle = this.#rotator.publishedBundle
+    if (!bundle || bundle.sequenceNumber === this.#announcedSequence) return
+    const first = this.#announcedSequence < 0
+    this.#announcedSequence = bundle.sequenceNumber
+    if (first) return
+    for (const listener of this.#bundleListeners) {
+      try {
+        listener(bundle)
+      } catch (err) {
+        this.#cfg.logger.warn({ err: errorText(err) }, 'bundle change listener failed')
+      }
+    }
   }
 
   /** One rotation step at `now`: prepare, publish, activate, retire, drop. Idempotent. */
@@ -150,6 +196,7 @@ export class CaManager {
       if (!this.#initialized) throw new SigilError('ERR_UNAVAILABLE', 'CA manager is not initialized')
       try {
         await this.#rotator.step(now)
+        this.#announceBundle()
         this.#failures = 0
         this.#lastError = undefined
       } catch (err) {
@@ -449,8 +496,8 @@ function checkConfig(c: CaManagerConfig): void {
     throw new TypeError('refreshHintSeconds must be a positive whole number')
   }
   if (typeof c.clock !== 'function') throw new TypeError('clock must be a function returning a Date')
-  if (typeof c.bundleStore?.getBundle !== 'function' || typeof c.bundleStore.setBundle !== 'function') {
-    throw new TypeError('bundleStore must have getBundle and setBundle')
+  if (typeof c.bundleStore?.getBundle !== 'function' || typeof c.bundleStore.updateBundle !== 'function') {
+    throw new TypeError('bundleStore must have getBundle and updateBundle')
   }
   if (c.upstream) {
     const { certDer, key } = c.upstream

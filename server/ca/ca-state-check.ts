@@ -33,18 +33,33 @@ export interface CaStateCheckOptions {
   readonly allowNewCa: boolean
   /** Start on an empty datastore although CA keys exist. */
   readonly allowEmptyDatastore: boolean
+  /**
+   * This server joins a datastore other servers already use (`--join-datastore`, issue 15):
+   * with no keys of its own it starts its own CA and adds it to the shared bundle.
+   */
+  readonly joinDatastore?: boolean
   readonly logger: { warn(obj: Record<string, unknown>, msg: string): void }
+}
+
+/** How the CA may treat the stored bundle after the check. */
+export interface CaStateOutcome {
+  /** The operator chose to replace the published CA (`--allow-new-ca`): drop other authorities once. */
+  readonly replaceForeignAuthorities: boolean
 }
 
 /**
  * Throws `ERR_DATASTORE` (one line, naming the file and the override flag) when the key store and
  * the datastore do not belong together; logs a warning when an override flag let it pass.
+ * A server joining a shared datastore (`joinDatastore`) with no keys yet passes: its own CA is
+ * added beside the others.
  *
  * @example
  * await checkCaState({ trustDomain, journal: await keyStore.load(), keyStorePath: keyStore.path,
  *   datastore, datastorePath, allowNewCa: false, allowEmptyDatastore: false, logger })
  */
-export async function checkCaState(o: CaStateCheckOptions): Promise<void> {
+export async function checkCaState(o: CaStateCheckOptions): Promise<CaStateOutcome> {
+  const keep = { replaceForeignAuthorities: false }
+  const replace = { replaceForeignAuthorities: true }
   const hasKeys = o.journal !== undefined && (o.journal.x509.length > 0 || o.journal.jwt.length > 0)
   const stored = await o.datastore.getBundle(o.trustDomain.name)
   const entries = await o.datastore.countEntries()
@@ -52,18 +67,25 @@ export async function checkCaState(o: CaStateCheckOptions): Promise<void> {
   const datastoreEmpty = stored === undefined && entries === 0 && agents === 0
   const holds = `a trust bundle${stored ? '' : ' (none)'}, ${entries} entries and ${agents} attested agents`
 
+  if (!hasKeys && !datastoreEmpty && o.joinDatastore) {
+    o.logger.warn(
+      { key_store: o.keyStorePath, entries, agents },
+      'joining a datastore other servers use (--join-datastore): this server starts its own CA and adds it to the shared trust bundle',
+    )
+    return keep
+  }
   if (!hasKeys && !datastoreEmpty) {
     if (!o.allowNewCa) {
       throw new SigilError(
         'ERR_DATASTORE',
-        `key store ${o.keyStorePath} is missing while datastore ${o.datastorePath} holds ${holds}: a new CA would make every issued SVID fail to verify. Restore ${o.keyStorePath} from backup, or pass --allow-new-ca to start a new CA on purpose`,
+        `key store ${o.keyStorePath} is missing while datastore ${o.datastorePath} holds ${holds}: a new CA would make every issued SVID fail to verify. Restore ${o.keyStorePath} from backup, pass --join-datastore if this is an additional server beside the ones already using the datastore, or pass --allow-new-ca to replace the CA on purpose`,
       )
     }
     o.logger.warn(
       { key_store: o.keyStorePath, entries, agents },
       'starting a new CA on an existing datastore (--allow-new-ca): SVIDs signed by the old CA stop verifying and agents must attest again',
     )
-    return
+    return replace
   }
   if (hasKeys && datastoreEmpty) {
     if (!o.allowEmptyDatastore) {
@@ -76,7 +98,7 @@ export async function checkCaState(o: CaStateCheckOptions): Promise<void> {
       { datastore: o.datastorePath },
       'starting on an empty datastore beside existing CA keys (--allow-empty-datastore): every entry and agent must be registered again',
     )
-    return
+    return keep
   }
   if (hasKeys && stored && o.journal && !sharesAuthority(o.trustDomain, o.journal, stored)) {
     if (!o.allowNewCa) {
@@ -89,7 +111,9 @@ export async function checkCaState(o: CaStateCheckOptions): Promise<void> {
       { key_store: o.keyStorePath },
       'the key store does not match the published bundle; replacing the CA (--allow-new-ca): SVIDs signed by the old CA stop verifying',
     )
+    return replace
   }
+  return keep
 }
 
 /** True when one of the journal's X.509 CAs or JWT keys is in the stored bundle (or the bundle is unreadable). */

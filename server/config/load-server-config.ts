@@ -59,6 +59,8 @@ export interface ServerConfig {
   readonly allowNewCa: boolean
   /** Start on an empty datastore although CA keys exist. */
   readonly allowEmptyDatastore: boolean
+  /** An additional server on a shared datastore: start its own CA beside the others (issue 15). */
+  readonly joinDatastore: boolean
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
 
@@ -136,6 +138,7 @@ export function loadServerConfig(args: string[], env: Record<string, string | un
     ),
     allowNewCa: v['allow-new-ca'] === true,
     allowEmptyDatastore: v['allow-empty-datastore'] === true,
+    joinDatastore: v['join-datastore'] === true,
     logLevel: v['log-level'] as ServerConfig['logLevel'],
   }
   if (Boolean(config.upstreamCaCert) !== Boolean(config.upstreamCaKey)) {

@@ -139,7 +139,7 @@ export function serverOptions(env: Record<string, string | undefined>) {
       'datastore-pool-size': {
         hint: 'n',
         default: '10',
-        description: 'PostgreSQL: connections in the pool (1-1000)',
+        description: 'PostgreSQL: connections in the pool (2-1000; a purge holds one for its advisory lock)',
       },
       'datastore-statement-timeout': {
         hint: 'duration',
@@ -170,6 +170,10 @@ export function serverOptions(env: Record<string, string | undefined>) {
       'allow-new-ca': {
         description:
           'Start a new CA even though the datastore holds a trust bundle, entries or agents built on another one (the key store was lost or does not match). Every SVID signed by the old CA stops verifying; without this flag that state is a fatal start-up error',
+      },
+      'join-datastore': {
+        description:
+          'This server is an additional server on a datastore other servers already use (high availability): with no keys in its --data-dir it starts its own CA and adds it to the shared trust bundle beside theirs. Without it, a server with no keys refuses a datastore that holds data',
       },
       'allow-empty-datastore': {
         description:

@@ -19,6 +19,15 @@
  *   the driver's error attached as `cause`; a caller's bug (wrong type) rejects with `TypeError`;
  * - returned records are fresh copies: mutating them changes nothing stored.
  *
+ * Several servers on one datastore (issue 15: N servers on one PostgreSQL, or several on one
+ * machine sharing a SQLite file) see one state: every rule above (single use of join tokens,
+ * entry uniqueness, revocation numbering, the audit chain's head) holds across them, decided
+ * inside the database, never by timing. What they need besides plain reads and writes is here
+ * too: {@link DataStore.watchChanges} tells each server what another changed (to refresh its
+ * caches), {@link DataStore.updateBundle} changes the shared trust bundle without losing another
+ * server's authorities, and {@link DataStore.runExclusive} keeps a job (CA rotation, purges) to
+ * one server at a time.
+ *
  * @example
  * const ds: DataStore = await SqliteDataStore.open({ path: join(dataDir, 'datastore.sqlite3') })
  * const entry = await ds.createEntry({ spiffeId, parentId, selectors, ...defaults })
@@ -65,6 +74,9 @@ import type {
 export type * from './approval-record.js'
 export type * from './audit-records.js'
 export type * from './records.js'
+
+/** What kinds of stored data changed (by any server on the datastore). */
+export type DataChange = 'entries' | 'agents' | 'bundles' | 'revocations' | 'policies' | 'tasks' | 'approvals'
 
 /** The storage contract every backend implements (see the module comment for shared rules). */
 export interface DataStore {
@@ -182,6 +194,21 @@ export interface DataStore {
 
   /** Inserts or replaces the bundle of `trustDomain`. */
   setBundle(trustDomain: string, bundle: BundleInput): Promise<BundleRecord>
+
+  /**
+   * Read-modify-write of a trust domain's bundle, serialized across every server on the datastore
+   * (SQLite: one IMMEDIATE transaction; PostgreSQL: pg_advisory_xact_lock(<bundle lock key>) then
+   * SELECT … FOR UPDATE, one transaction). `merge` (synchronous) gets the stored bundle or undefined
+   * and returns the bundle to store, or undefined to leave it. Resolves the bundle stored afterwards
+   * (undefined if none). `merge` may run more than once (a transaction retried after a deadlock), so
+   * it must have no side effects; when it throws, nothing is written and the call rejects with
+   * what it threw. Servers that each add their own authorities to a shared bundle use this, never
+   * getBundle + setBundle (which would lose a concurrent writer's keys).
+   */
+  updateBundle(
+    trustDomain: string,
+    merge: (stored: BundleRecord | undefined) => BundleInput | undefined,
+  ): Promise<BundleRecord | undefined>
 
   /** The bundle of `trustDomain`, or `undefined`. */
   getBundle(trustDomain: string): Promise<BundleRecord | undefined>
@@ -357,6 +384,39 @@ export interface DataStore {
 
   /** Every policy version, newest first. */
   listPolicyVersions(): Promise<PolicyVersionRecord[]>
+
+  // ----- several servers on one datastore (issue 15) -----
+
+  /**
+   * Tells `listener` which kinds of data changed, by this or any other process on the datastore,
+   * coalesced (at most ~5 calls/s), within 1 s of the commit. PostgreSQL: LISTEN on a dedicated
+   * pg.Client (not from the pool; reconnects with backoff when the connection drops and then reports
+   * every kind once, since changes may have been missed), migration 9's triggers NOTIFY in the
+   * writing transaction, plus a reconcile every 5 s comparing per-kind counters as the fallback.
+   * SQLite: per-kind counters bumped by triggers (migration 9) and a poll of PRAGMA data_version
+   * (every 200 ms) that reads them when it moved.
+   *
+   * The first call after subscribing names every kind, once the watch is in place (on PostgreSQL
+   * after the LISTEN connection is up): whatever was loaded before may be stale, so a subscriber
+   * (re)loads on it. Updates that change only bookkeeping (an agent's lastSeen, a bundle's
+   * updatedAt) are not changes; a change may be reported more than once. The listener runs
+   * synchronously; an exception from it is ignored. Returns an unsubscribe function (calling it
+   * twice is harmless); close() stops everything.
+   */
+  watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void
+
+  /**
+   * Runs `job` unless another server on this datastore is running a job of the same name now;
+   * resolves `{ ran: false }` at once when one is, else `{ ran: true, value }` (a job's rejection
+   * comes back as it is, and the lock is released either way). PostgreSQL: pg_try_advisory_lock on
+   * one pooled connection held for the job, always unlocked after (the job's own queries use other
+   * connections; if that connection breaks mid-job PostgreSQL drops the lock, so another server may
+   * start the job before this one ends; a job that itself uses the datastore needs a pool of at
+   * least 2). SQLite: an in-process mutex per file and name only —
+   * SQLite serializes writers, and every job guarded this way is idempotent. Never a timing
+   * assumption: callers that must run the job eventually retry on their own schedule.
+   */
+  runExclusive<T>(name: string, job: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>
 
   // ----- lifecycle -----
 

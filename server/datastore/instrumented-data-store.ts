@@ -16,7 +16,7 @@ export interface DataStoreMetrics {
   readonly revocationsAdded: Counter
 }
 
-/** Every DataStore method; `true` when it is timed (close is not a query). */
+/** Every DataStore method; `true` when it is timed (close, watchChanges and runExclusive — whose time is the job's — are not queries). */
 const METHODS: Record<keyof DataStore, boolean> = {
   createEntry: true,
   getEntry: true,
@@ -39,6 +39,7 @@ const METHODS: Record<keyof DataStore, boolean> = {
   consumeJoinToken: true,
   pruneExpiredJoinTokens: true,
   setBundle: true,
+  updateBundle: true,
   getBundle: true,
   listBundles: true,
   deleteBundle: true,
@@ -78,6 +79,8 @@ const METHODS: Record<keyof DataStore, boolean> = {
   getPolicyVersion: true,
   listPolicyVersions: true,
   integrityCheck: true,
+  watchChanges: false,
+  runExclusive: false,
   close: false,
 }
 

@@ -76,6 +76,20 @@ const CHECKS: Checks = {
   consumeJoinToken: (tokenHash, now) => [check.checkTokenHash(tokenHash), check.checkDate(now, 'now')],
   pruneExpiredJoinTokens: (now) => [check.checkDate(now, 'now')],
   setBundle: (trustDomain, bundle) => [trustDomain, check.checkBundleInput(trustDomain, bundle)],
+  updateBundle: (trustDomain, merge) => {
+    if (check.checkString(trustDomain, 'trustDomain') === '')
+      throw new TypeError('trustDomain must not be empty')
+    if (typeof merge !== 'function') throw new TypeError('merge must be a function')
+    // what merge returns is checked like setBundle's argument, inside the backend's transaction
+    // (a throw there rolls it back)
+    return [
+      trustDomain,
+      (stored) => {
+        const next = merge(stored)
+        return next === undefined ? undefined : check.checkBundleInput(trustDomain, next)
+      },
+    ]
+  },
   getBundle: (trustDomain) => [check.checkString(trustDomain, 'trustDomain')],
   listBundles: pass,
   deleteBundle: (trustDomain) => [check.checkString(trustDomain, 'trustDomain')],
@@ -160,6 +174,13 @@ const CHECKS: Checks = {
   },
   listPolicyVersions: pass,
   integrityCheck: pass,
+  // synchronous, so passed as it is: the backends' change feed throws TypeError for a non-function
+  watchChanges: pass,
+  runExclusive: (name, job) => {
+    if (check.checkString(name, 'name') === '') throw new TypeError('name must not be empty')
+    if (typeof job !== 'function') throw new TypeError('job must be a function')
+    return [name, job]
+  },
   close: pass,
 }
 

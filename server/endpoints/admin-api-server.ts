@@ -94,13 +94,15 @@ export interface AdminApiServer {
  */
 export async function startAdminApiServer(cfg: AdminApiServerConfig): Promise<AdminApiServer> {
   const callers = new Map<string, AdminCaller>()
+  // approvals record who decided: this connection's peer credentials
+  const deps = { ...cfg, adminCaller: cfg.adminCaller ?? ((call) => callers.get(call.getPeer())) }
   const handlers = cfg.audit
-    ? auditAdminCalls(createAdminApiHandlers(cfg), {
+    ? auditAdminCalls(createAdminApiHandlers(deps), {
         audit: cfg.audit,
         callerOf: (peer) => callers.get(peer),
         logger: cfg.logger,
       })
-    : createAdminApiHandlers(cfg)
+    : createAdminApiHandlers(deps)
   const socketPath = resolve(cfg.socketPath)
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
     throw new SigilError(

@@ -71,6 +71,8 @@ export interface AgentApiServerConfig {
   readonly audit?: AuditSink
   /** Human approvals (HoldForApproval); absent: that fails UNAVAILABLE. */
   readonly approvals?: ApprovalService
+  /** Entry changes through any server on the datastore (nudges agents to sync at once). */
+  readonly changes?: AgentApiDeps['changes']
 }
 
 /** A running agent API endpoint. */
@@ -134,6 +136,7 @@ export async function startAgentApiServer(cfg: AgentApiServerConfig): Promise<Ag
     attestTimeoutMs: cfg.attestTimeoutMs ?? DEFAULT_ATTEST_TIMEOUT_MS,
     ...(cfg.tasks ? { tasks: cfg.tasks } : {}),
     ...(cfg.approvals ? { approvals: cfg.approvals } : {}),
+    ...(cfg.changes ? { changes: cfg.changes } : {}),
     revocations: cfg.revocations,
     crls: cfg.crls,
     ...(cfg.policies ? { policies: cfg.policies } : {}),

@@ -19,6 +19,8 @@ export interface ServerMetricsSources {
   activeKeyExpiry(): { x509: Date | undefined; jwt: Date | undefined }
   /** The revocation list's highest sequence number and how many revocations it holds. */
   revocations(): { sequence: number; size: number }
+  /** The policy version in force (0: none). */
+  policyVersion?(): number
 }
 
 /**
@@ -39,6 +41,8 @@ export class ServerMetrics {
   readonly tasksEnded: Counter<'outcome'>
   readonly revocationsAdded: Counter
   /** Federation (issue 16 item 3): refreshes of foreign bundles, by outcome. */
+  /** Every audited decision by kind and decision (policy, approval, task, revocation, admin). */
+  readonly decisions: Counter<'kind' | 'decision'>
   readonly federationRefreshes: Counter<'outcome'>
   #sources: ServerMetricsSources | undefined
 
@@ -94,6 +98,12 @@ export class ServerMetrics {
       help: 'Revocations recorded (credentials, task tokens)',
       registers,
     })
+    this.decisions = new Counter({
+      name: 'sigil_server_decisions_total',
+      help: 'Decisions recorded in the audit trail, by kind (x509_svid_issued, signing_refused, policy_decision, approval_requested/granted/denied/expired, task_begun/ended/drift, revocation, admin_operation, …) and decision (allow, deny, hold, info)',
+      labelNames: ['kind', 'decision'],
+      registers,
+    })
     this.federationRefreshes = new Counter({
       name: 'sigil_server_federation_refreshes_total',
       help: 'Fetches of foreign trust bundles, by outcome (stored: a newer bundle; unchanged; failed: refused, the last good bundle kept)',
@@ -120,6 +130,14 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(sources()?.revocations().sequence ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'sigil_server_policy_version',
+      help: 'The Cedar policy version in force (0: no policy set; servers on one datastore converge within seconds)',
+      registers,
+      collect() {
+        this.set(sources()?.policyVersion?.() ?? 0)
       },
     })
     new Gauge({

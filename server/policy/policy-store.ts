@@ -7,7 +7,8 @@
  * version another server stored in the same datastore.
  *
  * Trust: only the admin API calls `set`; the text is the operator's. Compilation happens once
- * per version, here, never per request.
+ * per version, here, never per request; a large set compiles on a worker thread
+ * (`CompiledPolicySet.compileOffThread`), so the server keeps serving while it does.
  */
 import { createHash } from 'node:crypto'
 import { errorText } from '../../common/errors/error-text.js'
@@ -95,7 +96,8 @@ export class PolicyStore {
       const latest = await this.#o.datastore.getPolicyVersion()
       const expected = (latest?.version ?? 0) + 1
       // compile before storing: an invalid text never becomes a version
-      let compiled = text === '' ? undefined : CompiledPolicySet.compile(text, expected)
+      // a large set is parsed and validated on a worker thread: the server keeps answering meanwhile
+      let compiled = text === '' ? undefined : await CompiledPolicySet.compileOffThread(text, expected)
       const record = await this.#o.datastore.addPolicyVersion({
         text,
         sha256: createHash('sha256').update(text).digest('hex'),
@@ -103,7 +105,7 @@ export class PolicyStore {
         policyIds: compiled?.policyIds ?? [],
       })
       if (compiled !== undefined && record.version !== expected)
-        compiled = CompiledPolicySet.compile(text, record.version)
+        compiled = await CompiledPolicySet.compileOffThread(text, record.version)
       this.#putInForce(record, compiled)
       this.#o.logger.info(
         {
@@ -131,7 +133,9 @@ export class PolicyStore {
         if (record.version <= this.point.version) return
         try {
           const compiled =
-            record.text === '' ? undefined : CompiledPolicySet.compile(record.text, record.version)
+            record.text === ''
+              ? undefined
+              : await CompiledPolicySet.compileOffThread(record.text, record.version)
           this.#putInForce(record, compiled)
           return
         } catch (e) {

@@ -140,22 +140,10 @@ export class RevocationList {
         })
       }
       const stored = await this.#opts.datastore.addRevocations(inputs, now)
-      const added = stored.filter((r) => r.sequence > this.#sequence)
-      for (const r of added) {
-        // delete first: the Map's order stays the ascending sequence order
-        this.#byKey.delete(key(r.kind, r.value))
-        this.#byKey.set(key(r.kind, r.value), r)
-      }
-      if (added.length > 0) {
-        this.#sequence = Math.max(this.#sequence, ...added.map((r) => r.sequence))
-        for (const r of added) {
-          this.#opts.logger.info(
-            { kind: r.kind, value: r.value, sequence: r.sequence, reason: r.reason },
-            'credential revoked',
-          )
-        }
-        this.#notify({ sequence: this.#sequence, added })
-      }
+      const fresh = stored.filter((r) => r.sequence > this.#sequence)
+      // another server on the datastore may have taken the numbers in between: read them too
+      const gap = fresh.length > 0 && Math.min(...fresh.map((r) => r.sequence)) > this.#sequence + 1
+      this.#take(gap ? await this.#opts.datastore.listRevocations({ since: this.#sequence }) : fresh)
       return this.#sequence
     })
   }
@@ -184,6 +172,38 @@ export class RevocationList {
       (r) => this.get(r.kind, r.kind === 'x509_serial' ? normalizeSerial(r.value) : r.value) ?? [],
     )
     return { sequence, revoked }
+  }
+
+  /**
+   * Takes in the revocations another server on the same datastore added since this list's
+   * sequence (the change feed and a periodic reconcile call it); resolves how many were new.
+   * Subscribers hear them like local ones, so agents of every server get them pushed.
+   */
+  async refresh(): Promise<number> {
+    return this.#serialize(async () => {
+      if ((await this.#opts.datastore.revocationSequence()) <= this.#sequence) return 0
+      return this.#take(await this.#opts.datastore.listRevocations({ since: this.#sequence }))
+    })
+  }
+
+  /** Holds, logs and announces records newer than the held sequence; resolves how many. */
+  #take(records: readonly RevocationRecord[]): number {
+    const added = records.filter((r) => r.sequence > this.#sequence).sort((a, b) => a.sequence - b.sequence)
+    for (const r of added) {
+      // delete first: the Map's order stays the ascending sequence order
+      this.#byKey.delete(key(r.kind, r.value))
+      this.#byKey.set(key(r.kind, r.value), r)
+    }
+    if (added.length === 0) return 0
+    this.#sequence = Math.max(this.#sequence, ...added.map((r) => r.sequence))
+    for (const r of added) {
+      this.#opts.logger.info(
+        { kind: r.kind, value: r.value, sequence: r.sequence, reason: r.reason },
+        'credential revoked',
+      )
+    }
+    this.#notify({ sequence: this.#sequence, added })
+    return added.length
   }
 
   /** Calls `listener` after every change; returns the unsubscribe function. */

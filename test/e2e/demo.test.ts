@@ -225,6 +225,62 @@ t.test('the demo pipeline runs, rotates, refuses every rogue and wrong peer, and
     summary,
     /✓ tool-api refused planner's JWT-SVID \(only executor's counts\) \([1-9]\d* refusal\(s\) of planner's token\)/,
   )
+
+  // The policy scene: the operator sets the README's three example policies; executor's call of
+  // the payments tool is held until `approval approve` (the real CLI) releases it, a second call
+  // in the window is not held; a task token outside the task's scope drifts the task (`task
+  // show`) and its earlier token is refused afterwards.
+  t.match(out, /operator\s+sigil-server policy set --file policy\.cedar\n/)
+  t.match(
+    out,
+    /Policies\s+: 4 \(allow-all, reports-maintenance-window, task-scope-high-risk, payments-needs-approval\)/,
+  )
+  t.match(
+    out,
+    /executor\s+· calls tool-api \/payments \(a high-risk tool\); the call waits while the agent holds it/,
+  )
+  const held = /demo\s+executor's payments call is held \(approval ([0-9a-f-]{36})\)/.exec(out)
+  t.ok(held, 'the payments call is held')
+  const id = held?.[1] ?? 'none'
+  t.match(out, /operator\s+sigil-server approval list --status pending\n/)
+  t.match(
+    out,
+    new RegExp(`Approval ID\\s+: ${id}\\n\\s+Status\\s+: pending\\n\\s+Principal\\s+: /demo/executor`),
+  )
+  t.match(out, /Resource\s+: Sigil::Tool::"payments"/)
+  t.match(out, new RegExp(`operator\\s+sigil-server approval approve --id ${id} --for 10m\\n`))
+  t.match(out, /Decided by\s+: uid=\d+ pid=\d+ exe=\//, 'decided_by: the admin caller')
+  t.match(
+    out,
+    new RegExp(
+      `tool-api\\s+✓ Authorize payments for /demo/executor — allow: approval required by policy ` +
+        `"payments-needs-approval"; approved by uid=\\d+ pid=\\d+ exe=\\S+ \\(approval ${id}\\)`,
+    ),
+  )
+  t.match(out, /executor\s+✓ payments call answered after \d+\.\d s — HTTP 200: payment of 120 EUR sent/)
+  t.match(
+    out,
+    /executor\s+✓ second payments call, within the approval's window: answered in \d+ ms, no new hold — HTTP 200/,
+  )
+  t.match(
+    out,
+    /executor\s+✓ asked for a task token for \/demo\/payments, outside the task's scope: refused — .*denied by policy "task-scope-high-risk"; the task has drifted and was ended/,
+  )
+  t.match(
+    out,
+    /executor\s+✓ the drifted task's earlier token used again: refused \(\d+ ms after the drift\) — HTTP 40[13]/,
+  )
+  t.match(
+    out,
+    /operator\s+task [0-9a-f]{8}…: ended, outcome drifted — aud=\/demo\/payments: denied by policy "task-scope-high-risk"/,
+  )
+  for (const line of [
+    /✓ the payments call was held, approved through the CLI, and went through \(decided by uid=\d+ pid=\d+/,
+    /✓ a second payments call within --for 10m passed without a new hold/,
+    /✓ executor's task drifted when it asked outside its scope \(task show: drifted\)/,
+    /✓ the drifted task's earlier token was refused/,
+  ])
+    t.match(summaryOf(out), line)
   t.match(out, /DEMO PASSED: all \d+ expected outcomes happened/)
 
   const { pids, dir } = leftovers(out)

@@ -133,6 +133,8 @@ t.test('metrics move with a workload fetch; /ready follows the datastore', async
   moved(server1, server2, 'sigil_server_svids_issued_total{kind="x509"}')
   moved(server1, server2, 'sigil_server_svid_issue_duration_seconds_count{kind="x509"}')
   moved(server1, server2, 'sigil_server_datastore_query_duration_seconds_count{method="createEntry"}')
+  moved(server1, server2, 'sigil_server_decisions_total{kind="x509_svid_issued",decision="allow"}')
+  moved(server1, server2, 'sigil_server_decisions_total{kind="admin_operation",decision="allow"}')
   moved(agent1, agent2, 'sigil_agent_svid_requests_total{kind="x509",result="ok"}')
   moved(agent1, agent2, 'sigil_agent_svid_request_duration_seconds_count{kind="x509"}')
   moved(agent1, agent2, 'sigil_agent_x509_svids_installed_total{kind="new"}')

@@ -254,3 +254,18 @@ t.test(
     t.same(denied.body.policy_ids, ['no-delete-tool'], 'the pushed forbid decides')
   },
 )
+
+t.test('a large set (2,000 policies) compiles off-thread in both daemons and decides', async (t) => {
+  const forbids = Array.from(
+    { length: 2000 },
+    (_, i) =>
+      `@id("big-${i}")\nforbid (principal, action == Sigil::Action::"FetchJWTSVID", resource == Sigil::Audience::"blocked-${i}");\n`,
+  )
+  const text = `${PERMIT_ALL}${forbids.join('')}`
+  t.ok(Buffer.byteLength(text) >= 128 * 1024, 'large enough for the worker thread')
+  await setPolicy(text)
+  const denied = await client.fetchJwtSvid({ audience: ['blocked-1999'] }).catch((e: Error) => e)
+  t.match(denied, { message: /denied by policy "big-1999"/ })
+  t.equal((await client.fetchJwtSvid({ audience: ['reports'] })).spiffeId.toString(), WORKER)
+  await setPolicy(PERMIT_ALL)
+})

@@ -195,9 +195,13 @@ const AGENT: Record<string, Record<string, string>> = {
     crls: `2 ${A}.CrlUpdate`,
     policy: `3 ${A}.PolicyUpdate`,
     tainted_authorities: `5 ${A}.AuthorityTaintUpdate`,
+    entries_changed: `6 ${A}.EntriesChanged`,
+    bundle_changed: `7 ${A}.BundleChanged`,
   },
   PolicyUpdate: { version: '1 int64', text: '2 string', sha256: '3 string' },
   AuthorityTaintUpdate: { x509_authority_ids: '1 repeated string', jwt_authority_ids: '2 repeated string' },
+  EntriesChanged: { entries_version: '1 string' },
+  BundleChanged: { sequence_number: '1 int64' },
   CrlUpdate: { crls: '1 repeated bytes', digest: '2 string' },
   RevocationUpdate: {
     snapshot: '1 bool',

@@ -20,6 +20,7 @@ import type { FederationRefresher } from '../../federation/federation-refresher.
 import type { PolicyStore } from '../../policy/policy-store.js'
 import type { RevocationList } from '../../revocation/revocation-list.js'
 import type { TaskService } from '../../task/task-service.js'
+import type { AdminCaller } from './audit-admin-calls.js'
 import type { LogLevelControl } from './logger-level.js'
 
 /** The CA operations the admin API uses (a subset of `CaManager`). */
@@ -113,8 +114,11 @@ export interface AdminApiDeps {
   ) => Promise<{ sequence: number; revoked: RevocationRecord[] }>
   /** Human approvals (`approval approve|deny`); without it those fail UNAVAILABLE. */
   readonly approvals?: ApprovalService
-  /** Describes the admin caller of a call (uid/pid/exe) for `decided_by`; absent: `admin`. */
-  readonly adminCaller?: (call: ServerUnaryCall<unknown, unknown>) => string
+  /**
+   * The admin caller of a call (uid/pid/exe from the socket's peer credentials) for an approval's
+   * `decided_by` and its audit record; absent or undefined: `admin`.
+   */
+  readonly adminCaller?: (call: ServerUnaryCall<unknown, unknown>) => AdminCaller | undefined
   /** Federation (issue 16 item 3): fetches a foreign bundle now; absent: `federation refresh` is UNAVAILABLE. */
   readonly federation?: Pick<FederationRefresher, 'refresh'>
   /** The audit trail read by `audit list|verify` and `svid explain`; absent: those fail UNAVAILABLE. */

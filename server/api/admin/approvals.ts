@@ -1,8 +1,8 @@
 /**
  * Admin handlers for `approval list`, `approval approve` and `approval deny` (see
- * server/approval/). The deciding operator is recorded as `decided_by`: the admin caller as
- * `deps.adminCaller` describes it (uid/pid/exe from the socket's peer credentials where the
- * server can read them), else `admin`.
+ * server/approval/). The deciding operator is recorded as `decided_by`: the admin caller from the
+ * admin socket's kernel peer credentials (`uid=1000 pid=4242 exe=/usr/bin/node`), else `admin`
+ * when the server could not read them; the decision's audit record carries the same caller.
  */
 import type { ServerUnaryCall } from '@grpc/grpc-js'
 import { SigilError } from '../../../certs/errors.js'
@@ -15,6 +15,7 @@ import {
 } from '../../datastore/approval-record.js'
 import type { AdminApiDeps } from './admin-api-deps.js'
 import { checkText } from './admin-input.js'
+import type { AdminCaller } from './audit-admin-calls.js'
 import { unary } from './unary.js'
 
 /** At most this many approvals per `approval list` answer (the newest ones). */
@@ -39,6 +40,12 @@ export function approvalToMessage(a: ApprovalRecord): Approval {
   }
 }
 
+/** `decided_by`: `uid=1000 pid=4242 exe=/usr/bin/node` (exe omitted when unreadable), or `admin`. */
+export function describeAdminCaller(c: AdminCaller | undefined): string {
+  if (c === undefined) return 'admin'
+  return `uid=${c.uid} pid=${c.pid}${c.exe === '' ? '' : ` exe=${c.exe}`}`
+}
+
 function requireId(id: string): string {
   if (id === '') throw new SigilError('ERR_INVALID_ARGUMENT', 'id is required')
   return id
@@ -54,10 +61,15 @@ export function approvalHandlers(
       throw new SigilError('ERR_UNAVAILABLE', 'approvals are not enabled on this server')
     return deps.approvals
   }
-  const caller = (call: ServerUnaryCall<unknown, unknown>): string => deps.adminCaller?.(call) ?? 'admin'
+  const caller = (call: ServerUnaryCall<unknown, unknown>): AdminCaller | undefined =>
+    deps.adminCaller?.(call)
   /** `unary` with the call's admin caller passed along. */
-  function decided<Req, Res>(method: string, fn: (req: Req, by: string) => Promise<Res>) {
-    const handler = (by: string) => unary<Req, Res>(method, logger, (req) => fn(req, by))
+  function decided<Req, Res>(
+    method: string,
+    fn: (req: Req, by: string, actor: AdminCaller | undefined) => Promise<Res>,
+  ) {
+    const handler = (actor: AdminCaller | undefined) =>
+      unary<Req, Res>(method, logger, (req) => fn(req, describeAdminCaller(actor), actor))
     return (call: ServerUnaryCall<Req, Res>, callback: Parameters<ReturnType<typeof handler>>[1]) =>
       handler(caller(call as ServerUnaryCall<unknown, unknown>))(call, callback)
   }
@@ -71,14 +83,19 @@ export function approvalHandlers(
       })
       return { approvals: list.map(approvalToMessage) }
     }),
-    ApproveApproval: decided('ApproveApproval', async (req: { id: string; for_seconds: number }, by) => ({
-      approval: approvalToMessage(await approvals().approve(requireId(req.id), Number(req.for_seconds), by)),
-    })),
-    DenyApproval: decided('DenyApproval', async (req: { id: string; reason: string }, by) => {
+    ApproveApproval: decided(
+      'ApproveApproval',
+      async (req: { id: string; for_seconds: number }, by, actor) => ({
+        approval: approvalToMessage(
+          await approvals().approve(requireId(req.id), Number(req.for_seconds), by, actor),
+        ),
+      }),
+    ),
+    DenyApproval: decided('DenyApproval', async (req: { id: string; reason: string }, by, actor) => {
       const id = requireId(req.id)
       const reason = checkText(req.reason, 'reason')
       if (reason === '') throw new SigilError('ERR_INVALID_ARGUMENT', 'reason is required')
-      return { approval: approvalToMessage(await approvals().deny(id, reason, by)) }
+      return { approval: approvalToMessage(await approvals().deny(id, reason, by, actor)) }
     }),
   }
 }

@@ -46,6 +46,8 @@ export interface AgentApiCa {
   taintedAuthorities?(): { x509: string[]; jwt: string[] }
   /** Calls `listener` after each taint or revoke; returns the unsubscribe function. */
   onTaintChange?(listener: (tainted: { x509: string[]; jwt: string[] }) => void): () => void
+  /** Calls `listener` when the trust bundle's sequence moves (own rotation or another server's CA). */
+  onBundleChange?(listener: (bundle: TrustBundle) => void): () => void
 }
 
 /** The datastore calls the agent API makes. */
@@ -93,6 +95,11 @@ export interface AgentApiDeps {
   readonly audit?: AuditSink
   /** Human approvals (HoldForApproval); without it HoldForApproval fails UNAVAILABLE. */
   readonly approvals?: ApprovalService
+  /**
+   * Changes made through any server on the datastore (`server/cluster/change-fanout.ts`): entry
+   * changes nudge agents on WatchAgentUpdates to sync at once. Absent: agents sync on their interval.
+   */
+  readonly changes?: { onEntriesChanged(listener: () => void): () => void }
 }
 
 /** The deps plus what the handlers share, built once by `createAgentApiHandlers`. */

@@ -2,7 +2,9 @@
  * WatchAgentUpdates: the server→agent push stream. After authenticating the agent like every
  * other call, it sends what the agent lacks (`revocation-updates.ts`, the CRLs, the tainted
  * authorities), then one delta per change of the revocation list, the CRLs on every change, and
- * the complete set of tainted authorities after every `localauthority taint|revoke`, until the agent goes away or the server shuts down (then
+ * the complete set of tainted authorities after every `localauthority taint|revoke`, and a nudge
+ * (`entries_changed`, `bundle_changed`) when entries or the trust bundle changed through any server
+ * on the datastore, so the agent syncs at once, until the agent goes away or the server shuts down (then
  * UNAVAILABLE, so the agent reconnects elsewhere or later). The subscription is taken in the
  * same tick as the first pieces are built, so no change falls between them.
  */
@@ -71,11 +73,20 @@ export function watchAgentUpdates(
         const unsubscribeTaint = deps.ca.onTaintChange?.((t) => {
           if (!call.cancelled && !call.writableEnded) call.write(taint(t))
         })
+        const unsubscribeEntries = deps.changes?.onEntriesChanged(() => {
+          if (!call.cancelled && !call.writableEnded) call.write({ entries_changed: {} })
+        })
+        const unsubscribeBundle = deps.ca.onBundleChange?.((b) => {
+          if (!call.cancelled && !call.writableEnded)
+            call.write({ bundle_changed: { sequence_number: b.sequenceNumber } })
+        })
         open.set(call, () => {
           unsubscribe()
           unsubscribeCrls()
           unsubscribePolicy()
           unsubscribeTaint?.()
+          unsubscribeEntries?.()
+          unsubscribeBundle?.()
         })
         call.on('cancelled', () => finish(call))
         call.on('close', () => finish(call))

@@ -5,6 +5,7 @@
 import { SigilError } from '../../../certs/errors.js'
 import { type BundleRow, bundleFromRow } from '../record-rows.js'
 import type { BundleInput, BundleRecord } from '../records.js'
+import { BUNDLE_LOCK_CLASS } from './advisory-locks.js'
 import type { Queryable } from './pg-sql.js'
 
 const SELECT_BUNDLE = 'SELECT trust_domain, spiffe_bundle_json, sequence_number, updated_at FROM bundles'
@@ -19,6 +20,24 @@ export const bundleTable = {
       [trustDomain, bundle.spiffeBundleJson, bundle.sequenceNumber, now.getTime()],
     )
     return { trustDomain, ...bundle, updatedAt: new Date(now.getTime()) }
+  },
+
+  /**
+   * Read-modify-write inside the caller's transaction: the trust domain's advisory lock first
+   * (a row lock alone cannot serialize two servers creating the first bundle: there is no row
+   * yet), then the row itself FOR UPDATE.
+   */
+  async update(
+    q: Queryable,
+    trustDomain: string,
+    merge: (stored: BundleRecord | undefined) => BundleInput | undefined,
+    now: Date,
+  ): Promise<BundleRecord | undefined> {
+    await q.run('SELECT pg_advisory_xact_lock($1, hashtext($2))', [BUNDLE_LOCK_CLASS, trustDomain])
+    const row = await q.one<BundleRow>(`${SELECT_BUNDLE} WHERE trust_domain = $1 FOR UPDATE`, [trustDomain])
+    const stored = row === undefined ? undefined : bundleFromRow(row)
+    const next = merge(stored)
+    return next === undefined ? stored : bundleTable.set(q, trustDomain, next, now)
   },
 
   async get(q: Queryable, trustDomain: string): Promise<BundleRecord | undefined> {

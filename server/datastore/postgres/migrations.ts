@@ -11,7 +11,8 @@
  * their parent (ON DELETE CASCADE). Creation order, which SQLite reads from `rowid`, is an
  * explicit BIGSERIAL `seq`. `sigil_counters` holds the entries version and the last revocation
  * sequence number: one row each, updated inside the writing transaction, so their order is
- * the commit order even with several servers on one database.
+ * the commit order even with several servers on one database; since migration 9 also one
+ * `changed:<kind>` row per kind of watched data (see `change-listener.ts`).
  */
 
 /** The schema, one SQL script per version. */
@@ -277,5 +278,55 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE registration_entries ADD COLUMN entry_expiry BIGINT NOT NULL DEFAULT 0 CHECK (entry_expiry >= 0);
   CREATE INDEX registration_entries_entry_expiry ON registration_entries (entry_expiry) WHERE entry_expiry > 0;
   `,
-  // Not yet ported from SQLite (append one entry each, in merge order): several servers (#9).
+  // 9: change notification (SQLite 9, issue 15): one 'changed:<kind>' counter per kind of watched
+  // data, bumped by row-level triggers in the writing transaction — once per kind and transaction
+  // (a transaction-local setting remembers it), at the first row that really changed: an update of
+  // only an agent's last_seen or a bundle's updated_at is not a change — which also NOTIFY
+  // 'sigil_changes' with '<kind>:<counter>', delivered at commit to every server LISTENing. The
+  // counters are the reconcile's fallback when a notification is missed.
+  `
+  INSERT INTO sigil_counters (name, value) VALUES ('changed:entries', 0), ('changed:agents', 0),
+    ('changed:bundles', 0), ('changed:revocations', 0), ('changed:policies', 0), ('changed:tasks', 0),
+    ('changed:approvals', 0);
+  CREATE FUNCTION sigil_note_change() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    kind TEXT := TG_ARGV[0];
+    counter BIGINT;
+  BEGIN
+    IF current_setting('sigil.changed_' || kind, true) = 'y' THEN RETURN NULL; END IF;
+    PERFORM set_config('sigil.changed_' || kind, 'y', true);
+    UPDATE sigil_counters SET value = value + 1 WHERE name = 'changed:' || kind RETURNING value INTO counter;
+    PERFORM pg_notify('sigil_changes', kind || ':' || counter);
+    RETURN NULL;
+  END $$;
+${changeTriggers('registration_entries', 'entries', 'OLD.* IS DISTINCT FROM NEW.*')}
+${changeTriggers(
+  'attested_agents',
+  'agents',
+  '(OLD.attestation_type, OLD.serial_number, OLD.expires_at, OLD.banned) IS DISTINCT FROM ' +
+    '(NEW.attestation_type, NEW.serial_number, NEW.expires_at, NEW.banned)',
+)}
+${changeTriggers(
+  'bundles',
+  'bundles',
+  '(OLD.spiffe_bundle_json, OLD.sequence_number) IS DISTINCT FROM (NEW.spiffe_bundle_json, NEW.sequence_number)',
+)}
+${changeTriggers('revocations', 'revocations', 'OLD.* IS DISTINCT FROM NEW.*')}
+${changeTriggers('policy_versions', 'policies', 'OLD.* IS DISTINCT FROM NEW.*')}
+${changeTriggers('tasks', 'tasks', 'OLD.* IS DISTINCT FROM NEW.*')}
+${changeTriggers('approvals', 'approvals', 'OLD.* IS DISTINCT FROM NEW.*')}
+  `,
 ]
+
+/**
+ * Migration 9's triggers on `table`: every inserted or deleted row, and every updated row for which
+ * `changed` holds, calls `sigil_note_change(kind)` (which acts once per transaction). Frozen with
+ * migration 9.
+ */
+function changeTriggers(table: string, kind: string, changed: string): string {
+  return `
+  CREATE CONSTRAINT TRIGGER ${table}_changed AFTER INSERT OR DELETE ON ${table}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sigil_note_change('${kind}');
+  CREATE CONSTRAINT TRIGGER ${table}_updated AFTER UPDATE ON ${table}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (${changed}) EXECUTE FUNCTION sigil_note_change('${kind}');`
+}

@@ -3,7 +3,10 @@
  * `migrations.ts` (under an advisory lock, refused when the database is newer), every
  * multi-statement write in one transaction that locks the rows it decides on, reads that span
  * several queries in one REPEATABLE READ snapshot. Several servers may share one database:
- * single use of join tokens, entry versions and revocation sequence numbers hold across them.
+ * single use of join tokens, entry versions and revocation sequence numbers hold across them;
+ * changes reach every watching server through LISTEN/NOTIFY plus a counter reconcile
+ * (`change-listener.ts`); the shared bundle's read-modify-write and exclusive jobs take advisory
+ * locks (`advisory-locks.ts`).
  *
  * Faults: an unreachable database, a connection lost mid-call, a statement past the statement
  * timeout or a server restarting reject `ERR_UNAVAILABLE` at once (nothing waits for the
@@ -25,7 +28,8 @@ import type {
   ApprovalRecord,
 } from '../approval-record.js'
 import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
-import type { DataStore } from '../datastore.js'
+import { ChangeFeed } from '../change-feed.js'
+import type { DataChange, DataStore } from '../datastore.js'
 import { consumeResult } from '../join-token-outcome.js'
 import type {
   AttestedAgent,
@@ -56,10 +60,12 @@ import type {
   TaskOutcome,
   TaskRecord,
 } from '../records.js'
+import { EXCLUSIVE_JOB_CLASS } from './advisory-locks.js'
 import { agentTable } from './agent-table.js'
 import { approvalTable } from './approval-table.js'
 import { auditTable } from './audit-table.js'
 import { bundleTable } from './bundle-table.js'
+import { ChangeListener } from './change-listener.js'
 import { entryTable } from './entry-table.js'
 import { federationTable } from './federation-table.js'
 import { issuedSvidTable } from './issued-svid-table.js'
@@ -106,12 +112,24 @@ export class PostgresDataStore implements DataStore {
   readonly #pool: pg.Pool
   readonly #sql: PgSql
   readonly #clock: () => Date
+  readonly #changes: ChangeFeed
   #closed = false
 
-  private constructor(pool: pg.Pool, sql: PgSql, clock: () => Date) {
+  private constructor(
+    pool: pg.Pool,
+    sql: PgSql,
+    clock: () => Date,
+    listen: { url: string; connectTimeoutMs: number },
+  ) {
     this.#pool = pool
     this.#sql = sql
     this.#clock = clock
+    const listener: { current?: ChangeListener } = {}
+    this.#changes = new ChangeFeed({
+      start: () => listener.current?.start(),
+      stop: () => listener.current?.stop(),
+    })
+    listener.current = new ChangeListener({ ...listen, pool: sql.direct, feed: this.#changes })
   }
 
   /**
@@ -140,7 +158,10 @@ export class PostgresDataStore implements DataStore {
       await pool.end().catch(() => {})
       throw openError(e, redactPostgresUrl(options.url))
     }
-    return new PostgresDataStore(pool, sql, clock)
+    return new PostgresDataStore(pool, sql, clock, {
+      url: options.url,
+      connectTimeoutMs: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+    })
   }
 
   async #guard<T>(
@@ -294,6 +315,29 @@ export class PostgresDataStore implements DataStore {
 
   setBundle(trustDomain: string, bundle: BundleInput): Promise<BundleRecord> {
     return this.#direct('set bundle', (q) => bundleTable.set(q, trustDomain, bundle, this.#clock()))
+  }
+
+  updateBundle(
+    trustDomain: string,
+    merge: (stored: BundleRecord | undefined) => BundleInput | undefined,
+  ): Promise<BundleRecord | undefined> {
+    // what merge throws comes back as it is (as on SQLite), not as a driver failure
+    let thrown: { readonly error: unknown } | undefined
+    const guarded = (stored: BundleRecord | undefined) => {
+      try {
+        return merge(stored)
+      } catch (error) {
+        thrown = { error }
+        throw error
+      }
+    }
+    return this.#write('update bundle', (q) =>
+      bundleTable.update(q, trustDomain, guarded, this.#clock()),
+    ).catch((e: unknown) => {
+      throw thrown !== undefined && (e === thrown.error || (e as Error).cause === thrown.error)
+        ? thrown.error
+        : e
+    })
   }
 
   getBundle(trustDomain: string): Promise<BundleRecord | undefined> {
@@ -497,6 +541,46 @@ export class PostgresDataStore implements DataStore {
     return this.#direct('list policy versions', (q) => policyTable.list(q))
   }
 
+  // ----- several servers on one datastore -----
+
+  watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void {
+    return this.#changes.subscribe(listener)
+  }
+
+  async runExclusive<T>(
+    name: string,
+    job: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }> {
+    const what = `run ${name} exclusively`
+    // a session-level lock on one pooled connection, held (with the connection) for the job
+    const client = await this.#guard(what, () => this.#pool.connect())
+    let locked = false
+    let broken: Error | undefined
+    try {
+      const got = await this.#guard(what, () =>
+        client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [
+          EXCLUSIVE_JOB_CLASS,
+          name,
+        ]),
+      )
+      if (got.rows[0]?.locked !== true) return { ran: false }
+      locked = true
+      return { ran: true, value: await job() }
+    } catch (e) {
+      if (!locked) broken = e as Error // the connection may be unusable: the pool drops it
+      throw e
+    } finally {
+      if (locked) {
+        try {
+          await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [EXCLUSIVE_JOB_CLASS, name])
+        } catch (e) {
+          broken = e as Error // ending the session releases the lock
+        }
+      }
+      client.release(broken)
+    }
+  }
+
   // ----- lifecycle -----
 
   async integrityCheck(): Promise<void> {
@@ -517,6 +601,7 @@ export class PostgresDataStore implements DataStore {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#changes.close()
     await this.#pool.end()
   }
 }

@@ -302,4 +302,38 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE registration_entries ADD COLUMN entry_expiry INTEGER NOT NULL DEFAULT 0 CHECK (entry_expiry >= 0);
   CREATE INDEX registration_entries_entry_expiry ON registration_entries (entry_expiry) WHERE entry_expiry > 0;
   `,
+  // 9: change counters (several servers on one file, issue 15): one row per kind of watched data,
+  // bumped by triggers in the writing transaction, whoever writes (a server, another process, a
+  // hand edit); watchChanges reads them when PRAGMA data_version moved. An update that changes
+  // only bookkeeping (an agent's last_seen, a bundle's updated_at) is not a change.
+  // (A later migration that rebuilds one of these tables must create its triggers again.)
+  `
+  CREATE TABLE sigil_counters (
+    name  TEXT    NOT NULL PRIMARY KEY,
+    value INTEGER NOT NULL DEFAULT 0
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO sigil_counters (name) VALUES ('changed:entries'), ('changed:agents'), ('changed:bundles'),
+    ('changed:revocations'), ('changed:policies'), ('changed:tasks'), ('changed:approvals');
+${changeTriggers('registration_entries', 'entries')}
+${changeTriggers('attested_agents', 'agents', ['attestation_type', 'serial_number', 'expires_at', 'banned'])}
+${changeTriggers('bundles', 'bundles', ['spiffe_bundle_json', 'sequence_number'])}
+${changeTriggers('revocations', 'revocations')}
+${changeTriggers('policy_versions', 'policies')}
+${changeTriggers('tasks', 'tasks')}
+${changeTriggers('approvals', 'approvals')}
+  `,
 ]
+
+/**
+ * Migration 9's triggers on `table`: every inserted or deleted row bumps `changed:<kind>`, and so does
+ * an updated row — when `watched` is given, only one whose watched columns changed. Frozen with
+ * migration 9 (a later migration writes its own SQL).
+ */
+function changeTriggers(table: string, kind: string, watched?: readonly string[]): string {
+  const bump = `UPDATE sigil_counters SET value = value + 1 WHERE name = 'changed:${kind}';`
+  const when = watched ? ` WHEN ${watched.map((c) => `OLD.${c} IS NOT NEW.${c}`).join(' OR ')}` : ''
+  return `
+  CREATE TRIGGER ${table}_inserted AFTER INSERT ON ${table} BEGIN ${bump} END;
+  CREATE TRIGGER ${table}_updated AFTER UPDATE ON ${table}${when} BEGIN ${bump} END;
+  CREATE TRIGGER ${table}_deleted AFTER DELETE ON ${table} BEGIN ${bump} END;`
+}

@@ -1,13 +1,17 @@
 /**
  * The embedded default {@link DataStore}: one SQLite file through better-sqlite3 (WAL,
  * versioned migrations from `migrations.ts`, every multi-statement write in one IMMEDIATE
- * transaction). Times are stored as integer milliseconds since the Unix epoch.
+ * transaction). Times are stored as integer milliseconds since the Unix epoch. Several servers
+ * on one machine may share the file: the write lock serializes their writes, changes are
+ * watched through trigger-bumped counters and `PRAGMA data_version` (`change-poll.ts`), and
+ * exclusive jobs take an in-process lock only (`in-process-jobs.ts`).
  *
  * Trust: as for every `DataStore`, callers are trusted to pass validated identifiers, and
  * arguments arrive checked and normalized by `validated-data-store.ts` (open through
  * `openDataStore`, or wrap with `validateDataStore`); all values are bound parameters. The file holds the registry and token hashes (no keys), and
  * is kept 0600 in a 0700 directory.
  */
+import { realpathSync } from 'node:fs'
 import { type ErrorCode, SigilError } from '../../../certs/errors.js'
 import type { Selector } from '../../../certs/selector/selector.js'
 import type {
@@ -18,7 +22,8 @@ import type {
   ApprovalRecord,
 } from '../approval-record.js'
 import type { AuditFilter, AuditHead, AuditRecord } from '../audit-records.js'
-import type { DataStore } from '../datastore.js'
+import { ChangeFeed } from '../change-feed.js'
+import type { DataChange, DataStore } from '../datastore.js'
 import { consumeResult } from '../join-token-outcome.js'
 import type {
   AttestedAgent,
@@ -53,8 +58,10 @@ import { AgentTable } from './agent-table.js'
 import { ApprovalTable } from './approval-table.js'
 import { AuditTable } from './audit-table.js'
 import { BundleTable } from './bundle-table.js'
+import { ChangePoll } from './change-poll.js'
 import { EntryTable } from './entry-table.js'
 import { FederationTable } from './federation-table.js'
+import { runInProcessExclusive } from './in-process-jobs.js'
 import { integrityProblems } from './integrity-problems.js'
 import { IssuedSvidTable } from './issued-svid-table.js'
 import { JoinTokenTable } from './join-token-table.js'
@@ -87,6 +94,8 @@ type Database = ReturnType<typeof openSqliteFile>
  */
 export class SqliteDataStore implements DataStore {
   readonly #db: Database
+  /** The file's real path: what in-process job locks are keyed by. */
+  readonly #file: string
   readonly #clock: () => Date
   readonly #sql: Sql
   readonly #entries: EntryTable
@@ -103,9 +112,13 @@ export class SqliteDataStore implements DataStore {
   #closed = false
   /** Entry writes through this connection (SQLite's data_version counts only other connections'). */
   #entryWrites = 0
+  /** A write committed through this connection since the change poll last looked. */
+  #ownWrites = false
+  readonly #changes: ChangeFeed
 
-  private constructor(db: Database, clock: () => Date) {
+  private constructor(db: Database, file: string, clock: () => Date) {
     this.#db = db
+    this.#file = file
     this.#clock = clock
     this.#sql = new Sql(db)
     this.#entries = new EntryTable(this.#sql)
@@ -119,6 +132,20 @@ export class SqliteDataStore implements DataStore {
     this.#federation = new FederationTable(this.#sql, this.#bundles)
     this.#audit = new AuditTable(this.#sql)
     this.#policies = new PolicyTable(this.#sql)
+    const poll: { current?: ChangePoll } = {}
+    this.#changes = new ChangeFeed({ start: () => poll.current?.start(), stop: () => poll.current?.stop() })
+    poll.current = new ChangePoll(
+      {
+        sql: this.#sql,
+        dataVersion: () => this.#db.pragma('data_version', { simple: true }) as number,
+        takeOwnWrites: () => {
+          const wrote = this.#ownWrites
+          this.#ownWrites = false
+          return wrote
+        },
+      },
+      this.#changes,
+    )
   }
 
   /**
@@ -134,7 +161,13 @@ export class SqliteDataStore implements DataStore {
       db.close()
       throw translateSqliteError(e, { what: 'migrate schema' })
     }
-    return new SqliteDataStore(db, clock)
+    let file = options.path
+    try {
+      file = realpathSync(options.path)
+    } catch {
+      // the file was just opened: keep the given path if it cannot be resolved
+    }
+    return new SqliteDataStore(db, file, clock)
   }
 
   /** Runs `fn` with the closed check and driver-error translation of every method. */
@@ -148,7 +181,9 @@ export class SqliteDataStore implements DataStore {
   }
 
   #write<T>(what: string, fn: () => T, unique?: ErrorCode, uniqueMessage?: string): T {
-    return this.#guard({ what, unique, uniqueMessage }, () => this.#sql.write(fn))
+    const result = this.#guard({ what, unique, uniqueMessage }, () => this.#sql.write(fn))
+    this.#ownWrites = true
+    return result
   }
 
   #read<T>(what: string, fn: () => T): T {
@@ -275,6 +310,19 @@ export class SqliteDataStore implements DataStore {
 
   async setBundle(trustDomain: string, bundle: BundleInput): Promise<BundleRecord> {
     return this.#write('set bundle', () => this.#bundles.set(trustDomain, bundle, this.#clock()))
+  }
+
+  async updateBundle(
+    trustDomain: string,
+    merge: (stored: BundleRecord | undefined) => BundleInput | undefined,
+  ): Promise<BundleRecord | undefined> {
+    // IMMEDIATE: the write lock is taken before the read, so no other connection or process can
+    // slip a write between what merge saw and what is stored
+    return this.#write('update bundle', () => {
+      const stored = this.#bundles.get(trustDomain)
+      const next = merge(stored)
+      return next === undefined ? stored : this.#bundles.set(trustDomain, next, this.#clock())
+    })
   }
 
   async getBundle(trustDomain: string): Promise<BundleRecord | undefined> {
@@ -486,6 +534,20 @@ export class SqliteDataStore implements DataStore {
     return this.#read('list policy versions', () => this.#policies.list())
   }
 
+  // ----- several servers on one datastore -----
+
+  watchChanges(listener: (changes: ReadonlySet<DataChange>) => void): () => void {
+    return this.#changes.subscribe(listener)
+  }
+
+  async runExclusive<T>(
+    name: string,
+    job: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.#closed) throw new SigilError('ERR_DATASTORE', `datastore is closed (run ${name})`)
+    return runInProcessExclusive(this.#file, name, job)
+  }
+
   // ----- lifecycle -----
 
   async integrityCheck(): Promise<void> {
@@ -500,6 +562,7 @@ export class SqliteDataStore implements DataStore {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#changes.close()
     try {
       this.#db.pragma('optimize')
     } catch {

@@ -13,6 +13,7 @@ import { TrustBundle } from '../../../certs/bundle/trust-bundle.js'
 import { CompiledPolicySet } from '../../../common/policy/policy-engine.js'
 import type { AuthorizeResponse } from '../../../proto/generated/sigil/authz/v1/AuthorizeResponse.js'
 import { createTestCa } from '../../helpers/testca.js'
+import { waitUntil } from '../../helpers/wait-until.js'
 import { RecordingLogger } from '../../server/ca/ca-test-kit.js'
 
 const ca = await createTestCa()
@@ -104,4 +105,76 @@ t.test('a tool server with no identity is refused', async (t) => {
     identities: { entriesFor: () => [], bundlesFor: () => ({ bundle, federatedBundles: new Map() }) },
   })('search')
   t.equal(r.code, status.PERMISSION_DENIED)
+})
+
+// The wait is cancelled when the tool server goes away (its hold then expires on the server);
+// a 'cancelled' event after the answer (grpc-js reports one for finished calls too) aborts nothing.
+t.test('a held caller that goes away aborts the wait; a cancel after the answer is harmless', async (t) => {
+  const signals: AbortSignal[] = []
+  let release: (() => void) | undefined
+  const deps: AuthorizeHandlerDeps = {
+    callers: { identify: async () => ({ pid: 1, startTime: 1, selectors: [] }) as never },
+    identities: {
+      entriesFor: () => [{ spiffeId: 'spiffe://example.org/tool' }],
+      bundlesFor: () => ({ bundle, federatedBundles: new Map() }),
+    },
+    policies: { current: () => POLICY },
+    logger: new RecordingLogger(),
+    clock: () => new Date(),
+    approvals: () => ({
+      holdForApproval: (_req: unknown, signal?: AbortSignal) => {
+        if (signal) signals.push(signal)
+        return new Promise<ApprovalAnswer>((resolve) => {
+          release = () =>
+            resolve({
+              approval_id: 'ap-2',
+              status: 'approved',
+              reason: '',
+              valid_until: 0,
+              decided_by: 'uid 0',
+            })
+        })
+      },
+    }),
+  }
+  const h = createAuthorizeHandlers(deps)
+  const call = (tool: string) => {
+    const listeners: (() => void)[] = []
+    let answered = false
+    const c = {
+      getPeer: () => 'conn-1',
+      request: {
+        credentials: { x509_svid_chain: worker.chainDer, jwt_svid: '', txn_token: '', audience: '' },
+        action: '',
+        resource: { type: 'Tool', id: tool },
+        context_json: '',
+      },
+      once: (_event: string, fn: () => void) => {
+        listeners.push(fn)
+        return c
+      },
+    }
+    h.Authorize(
+      c as never,
+      (() => {
+        answered = true
+      }) as never,
+    )
+    const cancel = () => {
+      for (const fn of listeners) fn()
+    }
+    return { cancel, answered: () => answered }
+  }
+  const held = call('payments')
+  await waitUntil('the call to be held', () => signals.length === 1, { timeoutMs: 5000 })
+  t.notOk(signals[0]?.aborted, 'waiting')
+  held.cancel()
+  t.ok(signals[0]?.aborted, 'the tool server went away: the wait is aborted')
+
+  const answeredCall = call('payments')
+  await waitUntil('the second call to be held', () => signals.length === 2, { timeoutMs: 5000 })
+  release?.()
+  await waitUntil('the second call to be answered', () => answeredCall.answered(), { timeoutMs: 5000 })
+  answeredCall.cancel()
+  t.notOk(signals[1]?.aborted, 'a cancel after the answer aborts nothing')
 })

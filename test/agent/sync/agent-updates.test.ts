@@ -4,8 +4,9 @@
 import t from 'tap'
 import { RevocationSet } from '../../../agent/cache/revocation-set.js'
 import { TaintedAuthorities } from '../../../agent/cache/tainted-authorities.js'
-import { AgentUpdateWatch } from '../../../agent/sync/agent-update-watch.js'
-import { ServerClient } from '../../../agent/sync/server-client.js'
+import type { AgentIdentity } from '../../../agent/sync/agent-identity.js'
+import { AgentUpdateWatch, type UpdateConnection } from '../../../agent/sync/agent-update-watch.js'
+import { ServerClient, type SyncNudge } from '../../../agent/sync/server-client.js'
 import { waitUntil } from '../../helpers/wait-until.js'
 import { recordingLogger, startServerKit } from './server-kit.js'
 
@@ -151,4 +152,35 @@ t.test('a taint is pushed (complete set, on open and on change) and a revoke cle
   await kit.ca.changeLocalAuthority('jwt', 'revoke', oldKid)
   await waitUntil('the cleared set', () => tainted.size === 0, { timeoutMs: 5000 })
   t.same(heard, [1, 0])
+})
+
+t.test('nudges pushed on the stream (entries or bundle changed) go to onSyncNudge', async (t) => {
+  // The server side that sends them is not built yet: a connection that delivers two nudges.
+  const nudges: SyncNudge[] = []
+  const connection: UpdateConnection = {
+    identity: {} as AgentIdentity,
+    watchUpdates: (target, signal) => {
+      target.nudge?.({ kind: 'entries_changed', entriesVersion: '42' })
+      target.nudge?.({ kind: 'bundle_changed', sequenceNumber: 7 })
+      return new Promise((resolve) =>
+        signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+      )
+    },
+  }
+  const watch = new AgentUpdateWatch({
+    connection,
+    revocations: new RevocationSet(),
+    logger: recordingLogger(),
+    onSyncNudge: (n) => nudges.push(n),
+  })
+  const ac = new AbortController()
+  const running = watch.run(ac.signal)
+  await waitUntil('two nudges', () => nudges.length === 2, { timeoutMs: 5000 })
+  t.same(nudges, [
+    { kind: 'entries_changed', entriesVersion: '42' },
+    { kind: 'bundle_changed', sequenceNumber: 7 },
+  ])
+  t.ok(watch.health().connected, 'a nudge counts as the stream delivering')
+  ac.abort()
+  await running
 })

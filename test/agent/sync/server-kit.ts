@@ -33,6 +33,18 @@ export interface ServerKit {
   createEntry(spiffeId: string, parentId: string, selectors?: string[]): Promise<RegistrationEntry>
   stopApi(): Promise<void>
   startApi(): Promise<void>
+  /**
+   * Another agent API on the same datastore, CA and server identity (a second server of one
+   * deployment), on `port` (0: a free one); closed by `close()` too.
+   */
+  startExtraApi(port?: number): Promise<ExtraApi>
+  close(): Promise<void>
+}
+
+/** An extra agent API of a {@link ServerKit}. */
+export interface ExtraApi {
+  readonly port: number
+  readonly address: string
   close(): Promise<void>
 }
 
@@ -78,6 +90,24 @@ export async function startServerKit(
   const stopCrls = revocations.subscribe(() => crls.rebuild())
   let api: AgentApiServer | undefined
   let port = 0
+  const extras = new Set<AgentApiServer>()
+  const listen = (on: number) =>
+    startAgentApiServer({
+      address: { host: '127.0.0.1', port: on },
+      trustDomain,
+      ca,
+      datastore,
+      identity,
+      logger,
+      clock,
+      agentSvidTtlSeconds: opts.agentSvidTtlSeconds ?? 3600,
+      defaultX509SvidTtlSeconds: 3600,
+      defaultJwtSvidTtlSeconds: 300,
+      shutdownGraceMs: 500,
+      revocations,
+      crls,
+      ...(opts.x509popCaCerts ? { x509popCaCerts: opts.x509popCaCerts } : {}),
+    })
   const kit: ServerKit = {
     trustDomain,
     dir,
@@ -118,23 +148,20 @@ export async function startServerKit(
       })
     },
     async startApi() {
-      api = await startAgentApiServer({
-        address: { host: '127.0.0.1', port },
-        trustDomain,
-        ca,
-        datastore,
-        identity,
-        logger,
-        clock,
-        agentSvidTtlSeconds: opts.agentSvidTtlSeconds ?? 3600,
-        defaultX509SvidTtlSeconds: 3600,
-        defaultJwtSvidTtlSeconds: 300,
-        shutdownGraceMs: 500,
-        revocations,
-        crls,
-        ...(opts.x509popCaCerts ? { x509popCaCerts: opts.x509popCaCerts } : {}),
-      })
+      api = await listen(port)
       port = api.port
+    },
+    async startExtraApi(on = 0) {
+      const extra = await listen(on)
+      extras.add(extra)
+      return {
+        port: extra.port,
+        address: `127.0.0.1:${extra.port}`,
+        async close() {
+          extras.delete(extra)
+          await extra.close()
+        },
+      }
     },
     async stopApi() {
       await api?.close()
@@ -142,6 +169,7 @@ export async function startServerKit(
     },
     async close() {
       stopCrls()
+      for (const extra of extras) await extra.close()
       await api?.close()
       await datastore.close()
       rmSync(dir, { recursive: true, force: true })

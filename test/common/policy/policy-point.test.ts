@@ -92,3 +92,36 @@ t.test(
     t.throws(() => policyRequest({ action: 'FetchJWTSVID', resource: 'x', now }), TypeError)
   },
 )
+
+t.test(
+  'approvalKeyOf: the same key at agent and server; the caller-gone signal reaches onHold',
+  async (t) => {
+    const { approvalKeyOf } = await import('../../../common/policy/policy-point.js')
+    t.same(approvalKeyOf({ action: 'CallTool', workload: W, resource: 'payments', now }), {
+      principal: W.spiffeId,
+      action: 'CallTool',
+      resource: 'Sigil::Tool::"payments"',
+      taskId: '',
+    })
+    t.match(
+      approvalKeyOf({
+        action: 'FetchTaskJWTSVID',
+        workload: W,
+        resource: 'a"b',
+        task: { id: 't-1', deadline: now },
+        now,
+      }),
+      { resource: 'Sigil::Audience::"a\\"b"', taskId: 't-1' },
+    )
+    const point = new PolicyPoint()
+    point.install(1, SET)
+    const gone = new AbortController()
+    let seen: AbortSignal | undefined
+    point.onHold = async (_c, d, signal) => {
+      seen = signal
+      return { ...d, decision: 'allow' }
+    }
+    await point.enforce({ action: 'CallTool', workload: W, resource: 'payments', now }, gone.signal)
+    t.equal(seen, gone.signal)
+  },
+)

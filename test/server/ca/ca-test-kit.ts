@@ -28,6 +28,15 @@ export class MemoryBundleStore implements BundleStore {
     this.writes.push({ trustDomain, bundle: { ...bundle }, at: this.clock() })
   }
 
+  async updateBundle(
+    trustDomain: string,
+    merge: (stored: StoredBundle | undefined) => StoredBundle | undefined,
+  ): Promise<StoredBundle | undefined> {
+    const next = merge(this.bundles.get(trustDomain))
+    if (next) await this.setBundle(trustDomain, next)
+    return this.bundles.get(trustDomain)
+  }
+
   /** The stored bundle of `td`, decoded (what a relying party fetching it now would get). */
   decoded(td: TrustDomain): TrustBundle {
     const stored = this.bundles.get(td.name)

@@ -11,14 +11,18 @@ import { agentTests } from './conformance/agents.js'
 import { approvalTests } from './conformance/approvals.js'
 import { auditTests } from './conformance/audit.js'
 import { authorizationTests } from './conformance/authorization.js'
+import { bundleMergeTests } from './conformance/bundle-merge.js'
 import { bundleTests } from './conformance/bundles.js'
+import { changeWatchTests } from './conformance/change-watch.js'
 import { entryTests } from './conformance/entries.js'
 import { entryExpiryTests } from './conformance/entry-expiry.js'
+import { exclusiveJobTests } from './conformance/exclusive-jobs.js'
 import { federationTests } from './conformance/federation.js'
 import { entryInput, type MakeStore } from './conformance/fixtures.js'
 import { issuedSvidTests } from './conformance/issued-svids.js'
 import { joinTokenTests } from './conformance/join-tokens.js'
 import { policyTests } from './conformance/policies.js'
+import { raceTests } from './conformance/races.js'
 import { revocationTests } from './conformance/revocations.js'
 import { type MakeLocation, sharedStoreTests } from './conformance/shared-store.js'
 import { taskTests } from './conformance/tasks.js'
@@ -33,6 +37,10 @@ export function runDataStoreConformance(t: Test, makeLocation: MakeLocation): vo
   agentTests(t, makeStore)
   joinTokenTests(t, makeStore)
   bundleTests(t, makeStore)
+  bundleMergeTests(t, makeLocation)
+  changeWatchTests(t, makeLocation)
+  exclusiveJobTests(t, makeLocation)
+  raceTests(t, makeLocation)
   issuedSvidTests(t, makeStore)
   taskTests(t, makeStore)
   revocationTests(t, makeStore)

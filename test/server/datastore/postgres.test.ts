@@ -5,6 +5,8 @@ import pg from 'pg'
 import t from 'tap'
 import { sealAuditRecords } from '../../../server/audit/audit-chain.js'
 import { openDataStore } from '../../../server/datastore/open-data-store.js'
+import { EXCLUSIVE_JOB_CLASS } from '../../../server/datastore/postgres/advisory-locks.js'
+import { RECONCILE_MS } from '../../../server/datastore/postgres/change-listener.js'
 import { migratePostgres } from '../../../server/datastore/postgres/migrate.js'
 import { PG_MIGRATIONS } from '../../../server/datastore/postgres/migrations.js'
 import { PG_TYPES, PgSql } from '../../../server/datastore/postgres/pg-sql.js'
@@ -12,6 +14,7 @@ import { PostgresDataStore } from '../../../server/datastore/postgres/postgres-d
 import { hasPassword, redactPostgresUrl } from '../../../server/datastore/postgres/postgres-url.js'
 import { startPostgres } from '../../helpers/postgres-server.js'
 import { waitUntil } from '../../helpers/wait-until.js'
+import { ALL_CHANGES, Recorder } from './conformance/change-watch.js'
 import { entryInput, schemaTables, tokenHash } from './conformance/fixtures.js'
 import { checkNothingHalfWritten } from './conformance/half-written.js'
 import { svidBatch } from './conformance/issued-svids.js'
@@ -64,7 +67,7 @@ t.test('the schema is in place and versioned', async (t) => {
   )
   t.same(
     tables.rows.map((r) => r.tablename),
-    schemaTables('sigil_counters'),
+    schemaTables(),
   )
 })
 
@@ -252,6 +255,114 @@ t.test('measured: a 5000-record issuance batch (reported, not asserted)', async 
   t.equal((await ds.listIssuedSvids({ limit: 1 }))[0]?.serialOrJti, batch[4999]!.serialOrJti)
 })
 
+/** The pids of the backends LISTENing for changes on the database of `db`. */
+async function listenerPids(db: pg.Client): Promise<number[]> {
+  const r = await db.query(
+    `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+       AND (application_name = 'sigil-server-listen' OR query LIKE 'LISTEN%')`,
+  )
+  return r.rows.map((row) => row.pid as number)
+}
+
+t.test(
+  'watchChanges: one dedicated LISTEN connection per watching store, none without a watcher',
+  async (t) => {
+    const url = await freshUrl()
+    const ds = await open(url)
+    t.teardown(() => ds.close())
+    const db = await raw(t, url)
+    t.same(await listenerPids(db), [], 'nothing listens before watchChanges')
+    const a = new Recorder(ds)
+    const b = new Recorder(ds)
+    await a.live()
+    await b.live()
+    t.equal((await listenerPids(db)).length, 1, 'two listeners share one connection')
+    a.unsubscribe()
+    t.equal((await listenerPids(db)).length, 1, 'still listening for the other')
+    b.unsubscribe()
+    await waitUntil(
+      'the LISTEN connection to close after the last unsubscribe',
+      async () => (await listenerPids(db)).length === 0,
+      {
+        timeoutMs: 5_000,
+      },
+    )
+  },
+)
+
+t.test(
+  'watchChanges: the LISTEN connection killed, it reconnects, reports every kind, and later changes arrive',
+  async (t) => {
+    const url = await freshUrl()
+    const [writer, watched] = await Promise.all([open(url), open(url)])
+    t.teardown(() => Promise.all([writer.close(), watched.close()]))
+    const watcher = new Recorder(watched)
+    await watcher.live()
+    const db = await raw(t, url)
+    const [pid, ...others] = await listenerPids(db)
+    t.ok(pid !== undefined && others.length === 0, 'one listening backend')
+    const from = watcher.calls.length
+    await db.query('SELECT pg_terminate_backend($1)', [pid])
+    // written while nobody listens: covered by the report of every kind after the reconnect
+    await writer.createEntry(entryInput({ spiffeId: 'spiffe://example.org/while-down' }))
+    await waitUntil(
+      'every kind reported after the reconnect',
+      () => ALL_CHANGES.every((k) => watcher.kindsSince(from).has(k)),
+      {
+        timeoutMs: 10_000,
+      },
+    )
+    const now = await listenerPids(db)
+    t.equal(now.length, 1, 'listening again')
+    t.not(now[0], pid, 'on a new backend')
+    const ms = await watcher.reported('entries', () =>
+      writer.createEntry(entryInput({ spiffeId: 'spiffe://example.org/after' })),
+    )
+    t.comment(`after the reconnect, an entry commit reached the watcher in ${ms.toFixed(0)} ms`)
+    t.ok(ms < RECONCILE_MS, 'notified, not found by the reconcile')
+  },
+)
+
+t.test('watchChanges: a counter moved without a notification is found by the reconcile', async (t) => {
+  const url = await freshUrl()
+  const ds = await open(url)
+  t.teardown(() => ds.close())
+  const watcher = new Recorder(ds)
+  await watcher.live()
+  const db = await raw(t, url)
+  const from = watcher.calls.length
+  // what a lost notification looks like: the counter moved, nothing was sent
+  await db.query("UPDATE sigil_counters SET value = value + 1 WHERE name = 'changed:policies'")
+  await waitUntil('the reconcile to report policies', () => watcher.kindsSince(from).has('policies'), {
+    timeoutMs: RECONCILE_MS * 3,
+  })
+  t.same([...watcher.kindsSince(from)], ['policies'], 'only the kind whose counter moved')
+})
+
+t.test('runExclusive takes a database advisory lock: another process holding it wins', async (t) => {
+  const url = await freshUrl()
+  const ds = await open(url)
+  t.teardown(() => ds.close())
+  const db = await raw(t, url)
+  const locks = async () =>
+    (
+      await db.query(
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted",
+        [EXCLUSIVE_JOB_CLASS],
+      )
+    ).rows[0].n as number
+  t.same(
+    await ds.runExclusive('purge', locks),
+    { ran: true, value: 1 },
+    'held in the database while the job runs',
+  )
+  t.equal(await locks(), 0, 'released after')
+  await db.query('SELECT pg_advisory_lock($1, hashtext($2))', [EXCLUSIVE_JOB_CLASS, 'purge'])
+  t.same(await ds.runExclusive('purge', async () => 1), { ran: false }, 'another session holds it')
+  await db.query('SELECT pg_advisory_unlock($1, hashtext($2))', [EXCLUSIVE_JOB_CLASS, 'purge'])
+  t.same(await ds.runExclusive('purge', async () => 2), { ran: true, value: 2 })
+})
+
 // last: it stops and restarts the shared server
 t.test(
   'the database goes away: calls fail fast with ERR_UNAVAILABLE, and work again once it is back',
@@ -260,6 +371,8 @@ t.test(
     const ds = await open(url, { poolSize: 3 })
     t.teardown(() => ds.close())
     const e = await ds.createEntry(entryInput())
+    const watcher = new Recorder(ds)
+    await watcher.live()
     await server.stop()
     await t.rejects(ds.getEntry(e.id), { code: 'ERR_UNAVAILABLE' }, 'a pooled connection was cut')
     await t.rejects(ds.getEntry(e.id), { code: 'ERR_UNAVAILABLE' }, 'no new connection')
@@ -272,7 +385,15 @@ t.test(
       { timeoutMs: 20_000, intervalMs: 100 },
     )
     t.same(await ds.getEntry(e.id), e)
-    await ds.createEntry(entryInput({ spiffeId: 'spiffe://example.org/after' }))
+    const from = watcher.calls.length
+    await waitUntil(
+      'the watcher to reconnect and report every kind',
+      () => ALL_CHANGES.every((k) => watcher.kindsSince(from).has(k)),
+      { timeoutMs: 20_000 },
+    )
+    await watcher.reported('entries', () =>
+      ds.createEntry(entryInput({ spiffeId: 'spiffe://example.org/after' })),
+    )
     t.equal(await ds.countEntries(), 2)
     await ds.integrityCheck()
   },

@@ -175,3 +175,63 @@ t.test('run() prunes on a loop until aborted', async (t) => {
   await done
   t.equal(list.size, 0, 'the loop pruned the expired revocation')
 })
+
+// Two servers on one datastore (issue 15): each holds its own list; what one revokes the other
+// takes in with refresh() (the change feed calls it) and announces to its own subscribers, and a
+// revoke that finds numbers taken by the other server in between reads those too.
+t.test(
+  'two lists on one datastore: refresh() takes in the other server’s revocations, in order',
+  async (t) => {
+    const { path, clock, datastore, logger } = await fixture(t)
+    const other = await openDataStore({ kind: 'sqlite', path }, { clock: clock.now })
+    t.teardown(() => other.close())
+    const listA = await RevocationList.load({
+      datastore,
+      clock: clock.now,
+      logger,
+      unknownCredentialTtlMs: HOUR,
+    })
+    const listB = await RevocationList.load({
+      datastore: other,
+      clock: clock.now,
+      logger,
+      unknownCredentialTtlMs: HOUR,
+    })
+    const heardByB: RevocationChange[] = []
+    listB.subscribe((c) => heardByB.push(c))
+
+    await listA.revoke({ kind: 'jwt_jti', value: 'from-a-1' })
+    t.notOk(listB.isRevoked('jwt_jti', 'from-a-1'), 'B does not know before it refreshes')
+    t.equal(await listB.refresh(), 1, 'one new record')
+    t.ok(listB.isRevoked('jwt_jti', 'from-a-1'))
+    t.same(
+      heardByB.flatMap((c) => c.added.map((r) => r.value)),
+      ['from-a-1'],
+      'B’s subscribers (its agents’ push streams) hear it',
+    )
+    t.equal(await listB.refresh(), 0, 'a second refresh finds nothing new')
+
+    // A takes 2, then B revokes: B's own call sees the gap and reads A's record too
+    await listA.revoke({ kind: 'jwt_jti', value: 'from-a-2' })
+    const seq = await listB.revoke({ kind: 'txn', value: 'from-b' })
+    t.equal(seq, 3)
+    t.ok(listB.isRevoked('jwt_jti', 'from-a-2'), 'the record taken in between is held')
+    t.same(
+      listB.snapshot().map((r) => [r.sequence, r.value]),
+      [
+        [1, 'from-a-1'],
+        [2, 'from-a-2'],
+        [3, 'from-b'],
+      ],
+      'ascending sequence, nothing missed',
+    )
+    t.same(
+      heardByB.flatMap((c) => c.added.map((r) => r.sequence)),
+      [1, 2, 3],
+      'subscribers heard every sequence once, in order',
+    )
+    await listA.refresh()
+    t.equal(listA.sequence, 3)
+    t.ok(listA.isRevoked('txn', 'from-b'))
+  },
+)

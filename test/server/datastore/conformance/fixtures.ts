@@ -68,7 +68,7 @@ export function after(base: Date, seconds: number): Date {
   return new Date(base.getTime() + seconds * 1000)
 }
 
-/** The tables both backends hold (each adds its own bookkeeping table), by name. */
+/** The tables both backends hold (SQLite adds its own bookkeeping table), by name. */
 export const SCHEMA_TABLES = [
   'agent_selectors',
   'approvals',
@@ -83,6 +83,7 @@ export const SCHEMA_TABLES = [
   'registration_entries',
   'revocations',
   'schema_migrations',
+  'sigil_counters',
   'task_credentials',
   'task_events',
   'tasks',
@@ -90,5 +91,5 @@ export const SCHEMA_TABLES = [
 ] as const
 
 /** {@link SCHEMA_TABLES} plus `extra`, sorted as the catalogs list them (byte order). */
-export const schemaTables = (extra: string): string[] =>
-  [...SCHEMA_TABLES, extra].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+export const schemaTables = (...extra: string[]): string[] =>
+  [...SCHEMA_TABLES, ...extra].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
