@@ -129,6 +129,25 @@ t.test(
     t.equal(again.code, 0, `after killing server A: ${again.stderr}`)
     t.equal((await shell(agentReady)).code, 0, agentReady)
     t.notMatch(run.output(), /sigil-agent exited/, 'the agent keeps running without server A')
+    if (banner.includes('moves to server B')) {
+      // failover: an entry registered through B reaches the agent while A is down
+      const viaB = (create ?? 'false')
+        .replace('/server-a/', '/server-b/')
+        .replace(/(--spiffe-id \S+)/, '$1-via-b')
+      const createdB = await shell(viaB)
+      t.equal(createdB.code, 0, `${viaB}: ${createdB.stderr}`)
+      let last = ''
+      await waitUntil(
+        `the agent to serve the entry created through server B while A is down (last: ${last})`,
+        async () => {
+          const r = await shell(fetchAgain)
+          last = r.stdout + r.stderr
+          return r.code === 0 && r.stdout.includes('-via-b')
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      )
+      t.pass('the agent serves an entry created through server B after server A died')
+    } else t.comment('no failover in this build (see the banner NOTE): the B-only step is not run')
 
     child.kill('SIGINT')
     t.equal(await run.exited, 0, 'exits 0 on Ctrl-C')
