@@ -25,6 +25,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   policy: () => import('./bench/policy.js'),
   audit: () => import('./bench/audit.js'),
   authorize: () => import('./bench/authorize.js'),
+  'scale-out': () => import('./bench/scale-out.js'),
 }
 
 const RESULTS_DIR = resolve('bench-results')

@@ -11,17 +11,21 @@
  * Overrides (for busy ports or tests): SIGIL_AGENT_API_ADDRESS,
  * SIGIL_BUNDLE_ENDPOINT_ADDRESS (server), SIGIL_SOCKET_PATH (agent), SIGIL_TRUST_DOMAIN.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { dirname, join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join, relative, resolve } from 'node:path'
+import {
+  AGENT_BIN,
+  cli,
+  mustCli,
+  PACKAGE_ROOT,
+  SERVER_BIN,
+  daemon as startDaemon,
+  stop,
+} from './lib/daemons.js'
 
-const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const SERVER_BIN = join(distRoot, 'server/cli/main.js')
-const AGENT_BIN = join(distRoot, 'agent/cli/main.js')
-/** The package root: where scripts/bin/sigil-server and scripts/bin/sigil-agent are. */
-const packageRoot = resolve(distRoot, '..')
+const packageRoot = PACKAGE_ROOT
 const home = resolve('.sigil')
 const serverDir = join(home, 'server')
 const agentDir = join(home, 'agent')
@@ -35,87 +39,14 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`)
 }
 
-/** Runs a sigil CLI to completion; resolves stdout or rejects with its one-line reason. */
-function cli(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.on('error', fail)
-    child.on('close', (code) => ok({ code: code ?? 1, stdout, stderr }))
-  })
-}
-
-async function mustCli(bin: string, args: string[]): Promise<string> {
-  const r = await cli(bin, args)
-  if (r.code !== 0) throw new Error(r.stderr.trim() || `${args.join(' ')} exited ${r.code}`)
-  return r.stdout
-}
-
-/** Starts a daemon, logs its JSON lines to a file, resolves the first line matching `ready`. */
+/** Starts a daemon logging to .sigil/NAME.log; resolves the first line matching `ready`. */
 function daemon(
   name: string,
   args: string[],
   ready: (entry: Record<string, unknown>) => boolean,
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; entry: Record<string, unknown> }> {
-  const log = createWriteStream(join(home, `${name}.log`), { flags: 'a' })
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  })
-  child.stdout?.pipe(log)
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString()
-    log.write(d)
-  })
-  return new Promise((ok, fail) => {
-    let buffered = ''
-    const timer = setTimeout(
-      () => fail(new Error(`${name} did not become ready in 60s; see ${log.path}`)),
-      60_000,
-    )
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      fail(new Error(`${name} exited with ${code}: ${stderr.trim().split('\n').pop() ?? ''}`))
-    })
-    child.stdout?.on('data', (d: Buffer) => {
-      buffered += d.toString()
-      for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        try {
-          const entry = JSON.parse(line) as Record<string, unknown>
-          if (ready(entry)) {
-            clearTimeout(timer)
-            child.removeAllListeners('exit')
-            ok({ child, entry })
-          }
-        } catch {
-          // not a log line
-        }
-      }
-    })
-  })
-}
-
-function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((ok) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 10_000)
-    child.once('exit', () => {
-      clearTimeout(force)
-      ok()
-    })
-    child.kill('SIGTERM')
-  })
+  return startDaemon({ name, args, ready, env, logFile: join(home, `${name}.log`) })
 }
 
 /** What a listen failure needs beside its reason: how to pick other addresses. */
