@@ -101,6 +101,8 @@ export interface ErrorContext {
   readonly unique?: ErrorCode
   /** The message for a uniqueness violation. */
   readonly uniqueMessage?: string
+  /** Every pooled connection was in use when the call failed (its wait for one may have timed out). */
+  readonly poolBusy?: { readonly size: number }
 }
 
 /** Node's socket errors that mean "the database is not reachable right now". */
@@ -138,6 +140,14 @@ export function translatePgError(e: unknown, ctx: ErrorContext): unknown {
   if (e instanceof SigilError || e instanceof TypeError) return e
   const state = sqlState(e)
   if (state === undefined) {
+    if (ctx.poolBusy && e instanceof Error && /timeout exceeded when trying to connect/i.test(e.message)) {
+      // pg reports a wait for a free pooled connection like a failed connect: say which it was
+      return new SigilError(
+        'ERR_UNAVAILABLE',
+        `datastore unavailable: ${ctx.what} (all ${ctx.poolBusy.size} pooled connections busy; raise --datastore-pool-size)`,
+        { cause: e },
+      )
+    }
     if (isUnreachable(e)) {
       const code = (e as { code?: unknown }).code
       return new SigilError(

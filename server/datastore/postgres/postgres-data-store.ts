@@ -174,7 +174,10 @@ export class PostgresDataStore implements DataStore {
     try {
       return await fn()
     } catch (e) {
-      throw translatePgError(e, { what, unique, uniqueMessage })
+      const pool = this.#pool
+      const size = pool.options.max ?? POSTGRES_DEFAULTS.poolSize
+      const poolBusy = pool.totalCount >= size && pool.idleCount === 0 ? { poolBusy: { size } } : {}
+      throw translatePgError(e, { what, unique, uniqueMessage, ...poolBusy })
     }
   }
 

@@ -398,3 +398,28 @@ t.test(
     await ds.integrityCheck()
   },
 )
+
+// pg reports a wait for a free pooled connection exactly like a failed connect; the message must
+// say which it was, or an overloaded server looks like a database outage (scale-out bench finding)
+t.test('every pooled connection busy: Unavailable saying so, and fine again once one is free', async (t) => {
+  const url = await freshUrl()
+  const ds = await open(url, { poolSize: 2 })
+  t.teardown(() => ds.close())
+  let release: () => void = () => {}
+  const held = new Promise<void>((r) => {
+    release = r
+  })
+  // two jobs, each holding one pooled connection for its advisory lock (a job runs once it holds it)
+  let running = 0
+  const job = () => {
+    running++
+    return held
+  }
+  const jobs = [ds.runExclusive('busy-1', job), ds.runExclusive('busy-2', job)]
+  await waitUntil('both jobs to hold their connections', () => running === 2, { timeoutMs: 10_000 })
+  const err = await t.rejects(ds.countEntries(), { code: 'ERR_UNAVAILABLE' })
+  t.match((err as Error).message, /all 2 pooled connections busy; raise --datastore-pool-size/)
+  release()
+  await Promise.all(jobs)
+  t.equal(await ds.countEntries(), 0, 'a free connection: the call works')
+})
