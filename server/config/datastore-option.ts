@@ -33,7 +33,9 @@ function datastoreFlag(args: readonly string[]): string | undefined {
 function parsePoolSize(value: string | number | undefined): number {
   const n = Number(value ?? 10)
   if (!Number.isSafeInteger(n) || n < 2 || n > 1000) {
-    throw invalid('datastore-pool-size: must be a whole number from 2 to 1000 (a purge holds one connection for its advisory lock while it queries through another)')
+    throw invalid(
+      'datastore-pool-size: must be a whole number from 2 to 1000 (a purge holds one connection for its advisory lock while it queries through another)',
+    )
   }
   return n
 }
