@@ -21,9 +21,9 @@ const STATIC =
 function closure(entry: string): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>()
   const packages = new Set<string>()
-  const todo = [resolve(root, entry)]
-  while (todo.length > 0) {
-    const file = todo.pop() as string
+  const pending = [resolve(root, entry)]
+  while (pending.length > 0) {
+    const file = pending.pop() as string
     const rel = relative(root, file)
     if (files.has(rel)) continue
     files.add(rel)
@@ -38,7 +38,7 @@ function closure(entry: string): { files: Set<string>; packages: Set<string> } {
         continue
       }
       const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts')
-      if (existsSync(target)) todo.push(target)
+      if (existsSync(target)) pending.push(target)
     }
   }
   return { files, packages }

@@ -59,18 +59,18 @@ if (work !== undefined) {
   t.teardown(() => rmSync(work, { recursive: true, force: true }))
 }
 const suid = work === undefined ? undefined : setuidSleep(work)
-/** Why this test cannot run here (a string is the skip message), or false. */
-const skipReason = !isRoot
-  ? 'needs root: the attacker runs as uid 65534'
-  : py === undefined
-    ? 'no python3 runnable by uid 65534'
-    : suid === undefined
-      ? 'the temp file system ignores the setuid bit (nosuid)'
-      : false
 
 t.test(
   'a child holding the connection of a process that exec’d a setuid-root binary gets no root SVID',
-  { skip: skipReason },
+  {
+    skip: !isRoot
+      ? 'needs root: the attacker runs as uid 65534'
+      : py === undefined
+        ? 'no python3 runnable by uid 65534'
+        : suid === undefined
+          ? 'the temp file system ignores the setuid bit (nosuid)'
+          : false,
+  },
   async (t) => {
     if (py === undefined || suid === undefined || work === undefined) throw new Error('unreachable: skipped')
     const node = await startSigilNode(t)

@@ -77,11 +77,9 @@ t.test('a join token in argv is refused with exit 2 before the agent attests', a
 })
 
 // Attack: another uid reads the running agent's cmdline and environ while it holds a token from a file.
-/** Why this test cannot run here (a string is the skip message), or false. */
-const skipReason = isRoot ? false : 'needs root to run the reader as uid 65534'
 t.test(
   '--join-token-file: the token is in neither the cmdline nor anything nobody can read',
-  { skip: skipReason },
+  { skip: isRoot ? false : 'needs root to run the reader as uid 65534' },
   async (t) => {
     const { dir, server, token, bundlePath } = await serverWithToken(t)
     const tokenFile = join(dir, 'join-token')

@@ -57,14 +57,12 @@ async function createScriptOnlyEntry(node: SigilNode, spiffeId: string, script: 
   }
 }
 
-/** Why these tests cannot run here (a string is the skip message), or false. */
-const skipReason = process.getuid?.() === 0 ? false : 'needs root: the attacker runs as uid 65534'
+const isRoot = process.getuid?.() === 0
 const PY = '/usr/bin/python3'
-const pySkipReason = skipReason || (existsSync(PY) ? false : `no ${PY}`)
 
 t.test(
   'preloading code into a registered node script as another uid gets no SVID',
-  { skip: skipReason },
+  { skip: isRoot ? false : 'needs root: the attacker runs as uid 65534' },
   async (t) => {
     const node = await startSigilNode(t)
     // /srv-like: a root-owned dir anyone can search; the script is root-only (0600).
@@ -119,7 +117,13 @@ os._exit(0)
 
 t.test(
   'PYTHONPATH=<evil> python3 <registered script> as another uid gets no SVID',
-  { skip: pySkipReason },
+  {
+    skip: !isRoot
+      ? 'needs root: the attacker runs as uid 65534'
+      : existsSync(PY)
+        ? false
+        : 'no /usr/bin/python3 to preload code with',
+  },
   async (t) => {
     const py = PY
     const node = await startSigilNode(t)
