@@ -27,6 +27,7 @@ import type { AuthorizeResponse } from '../../proto/generated/sigil/authz/v1/Aut
 import type { AuthorizerHandlers } from '../../proto/loader.js'
 import type { RevokedKind } from '../cache/revocation-set.js'
 import type { WorkloadProcess } from '../cache/workload-process.js'
+import type { ApprovalAsker } from '../policy/approval-hold.js'
 import { NO_IDENTITY, serviceError, statusOf, WorkloadApiStatus } from '../workloadapi/workload-api-status.js'
 import { checkAuthorizeRequest } from './authorize-request.js'
 import { type CallerTask, verifyCallerCredentials } from './caller-credentials.js'
@@ -38,29 +39,11 @@ import { VerifiedX509Cache } from './verified-x509-cache.js'
 /** Default `--approval-timeout`: how long a held caller waits for an operator. */
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 300
 
-/** An operator's answer to a hold (the server's HoldForApproval). */
-export interface ApprovalAnswer {
-  readonly approval_id: string
-  readonly status: string
-  readonly reason: string
-  readonly valid_until: number
-  readonly decided_by: string
-}
-
-/** Asks the server for a human approval (the agent's `ServerClient` fits). */
-export interface ApprovalHolder {
-  holdForApproval(
-    req: {
-      principal: string
-      action: string
-      resource: string
-      task_id: string
-      reason: string
-      timeout_seconds: number
-    },
-    signal?: AbortSignal,
-  ): Promise<ApprovalAnswer>
-}
+/** The server's answer to a hold and the asker (one definition, shared with the Workload and Task APIs' holds). */
+export type {
+  ApprovalAsker as ApprovalHolder,
+  HoldAnswer as ApprovalAnswer,
+} from '../policy/approval-hold.js'
 
 /** What the handler needs. */
 export interface AuthorizeHandlerDeps {
@@ -76,7 +59,7 @@ export interface AuthorizeHandlerDeps {
   /** This agent's SPIFFE ID (the parent of the workloads it serves). */
   readonly agentId?: () => string | undefined
   readonly revocations?: { isRevoked(kind: RevokedKind, value: string): boolean }
-  readonly approvals?: () => ApprovalHolder
+  readonly approvals?: () => ApprovalAsker
   readonly approvalTimeoutSeconds?: number
   readonly jwtLeewaySeconds?: number
   readonly logger: Log
@@ -184,9 +167,10 @@ export function createAuthorizeHandlers(deps: AuthorizeHandlerDeps): AuthorizerH
       'held Authorize call answered',
     )
     if (answer.status === 'approved') {
+      const validUntil = Number(answer.valid_until)
       const until =
-        answer.valid_until > Math.floor(now.getTime() / 1000)
-          ? ` until ${new Date(answer.valid_until * 1000).toISOString()}`
+        validUntil > Math.floor(now.getTime() / 1000)
+          ? ` until ${new Date(validUntil * 1000).toISOString()}`
           : ''
       return {
         ...base,

@@ -61,6 +61,10 @@ export interface DaemonSpec {
   readonly env?: Record<string, string>
   /** Default 60 s. */
   readonly timeoutMs?: number
+  /** Its own process group (a terminal's Ctrl-C then reaches only the launcher, which stops it in order). */
+  readonly detached?: boolean
+  /** Told of the child as soon as it is spawned (so the caller can stop it whatever happens next). */
+  readonly onSpawn?: (child: ChildProcess) => void
 }
 
 /**
@@ -75,7 +79,9 @@ export function daemon(spec: DaemonSpec): Promise<{ child: ChildProcess; entry: 
   const child = spawn(process.execPath, spec.args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...(spec.env ?? {}) },
+    ...(spec.detached ? { detached: true } : {}),
   })
+  spec.onSpawn?.(child)
   child.stdout?.pipe(log)
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => {

@@ -3,40 +3,22 @@
 // through server A reaches an agent attached to server B at once — pushed (entries_changed), not
 // picked up by the agent's sync interval, which is set far longer than the wait here; revocations
 // and policies set through A are in force at B.
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { pemToCertificates } from '../../certs/x509svid/pem.js'
 import {
   printedSvids,
   startAgentProcess,
   startWorkload,
   writeWorkloadScript,
 } from '../helpers/agent-process.js'
-import { startPostgres } from '../helpers/postgres-server.js'
+import { bundleRoots, startServerPair } from '../helpers/server-pair.js'
 import { startServerProcess } from '../helpers/server-process.js'
 import { waitUntil } from '../helpers/wait-until.js'
 import { httpsRequest } from '../server/cli/https-get.js'
 
 const TD = 'spiffe://example.org'
-const pgsrv = await startPostgres(t)
-const database = await pgsrv.createDatabase()
-const env = { SIGIL_DATASTORE: pgsrv.url(database) }
-const dir = mkdtempSync(join(tmpdir(), 'sigil-ms-'))
-t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-
-const serverA = await startServerProcess(join(dir, 'a'), [], env)
-t.teardown(() => serverA.stop())
-const serverB = await startServerProcess(join(dir, 'b'), ['--join-datastore'], env)
-t.teardown(() => serverB.stop())
-
-/** The X.509 roots in a server's `bundle show` output (base64 DER). */
-async function roots(server: typeof serverA): Promise<string[]> {
-  const shown = await server.cli('bundle', 'show')
-  if (shown.code !== 0) throw new Error(shown.stderr)
-  return pemToCertificates(shown.stdout).map((d) => d.toString('base64'))
-}
+const { dir, env, a: serverA, b: serverB } = await startServerPair(t)
 
 t.test('a server with no keys refuses a datastore in use unless it joins on purpose', async (t) => {
   const refused = startServerProcess(join(dir, 'c'), [], env)
@@ -44,16 +26,8 @@ t.test('a server with no keys refuses a datastore in use unless it joins on purp
 })
 
 t.test('the shared bundle holds both servers’ CAs, as both servers see it', async (t) => {
-  await waitUntil(
-    'server A to see server B’s CA in the shared bundle',
-    async () => (await roots(serverA)).length >= 2,
-    {
-      timeoutMs: 10_000,
-      intervalMs: 100,
-    },
-  )
-  const a = await roots(serverA)
-  const b = await roots(serverB)
+  const a = await bundleRoots(serverA)
+  const b = await bundleRoots(serverB)
   t.equal(a.length, 2, 'one root per server')
   t.same([...a].sort(), [...b].sort(), 'both servers publish the same bundle')
 })

@@ -4,10 +4,11 @@
 // README quick start shows the same commands; SIGINT to the npm process alone stops both
 // daemons; a busy address is reported with its reason and the SIGIL_* overrides.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
+import { processesMentioning } from '../helpers/processes.js'
 import {
   AGENT_BIN,
   NODE_COMMAND,
@@ -151,20 +152,6 @@ t.test('npm start serves the current user an SVID, stops on Ctrl-C, and re-uses 
   }
 })
 
-/** Processes whose command line mentions `dir` (the daemons name their data dirs). */
-function processesUsing(dir: string): number[] {
-  const pids: number[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(dir)) pids.push(Number(name))
-    } catch {
-      // gone already
-    }
-  }
-  return pids
-}
-
 t.test('kill -INT <npm pid> alone (not the group) stops npm start and both daemons', async (t) => {
   // The real package.json start script, run by the real npm, with the dist path made absolute.
   const cwd = shortTempDir(t)
@@ -181,14 +168,14 @@ t.test('kill -INT <npm pid> alone (not the group) stops npm start and both daemo
   )
   t.teardown(() => {
     sigil.child.kill('SIGKILL')
-    for (const pid of processesUsing(cwd)) process.kill(pid, 'SIGKILL')
+    for (const pid of processesMentioning(cwd)) process.kill(pid, 'SIGKILL')
   })
   await sigil.ready
-  t.ok(processesUsing(join(cwd, '.sigil')).length >= 2, 'server and agent run')
+  t.ok(processesMentioning(join(cwd, '.sigil')).length >= 2, 'server and agent run')
   sigil.child.kill('SIGINT') // npm's own pid: what `kill -INT <pid of npm>` does
   t.equal(await sigil.exited, 0, 'npm exits 0')
   t.match(sigil.output(), /stopped\./)
-  t.same(processesUsing(join(cwd, '.sigil')), [], 'no daemon outlives it')
+  t.same(processesMentioning(join(cwd, '.sigil')), [], 'no daemon outlives it')
 })
 
 t.test('a busy agent API address: the reason and the SIGIL_* overrides to use', async (t) => {
@@ -206,5 +193,5 @@ t.test('a busy agent API address: the reason and the SIGIL_* overrides to use', 
   for (const name of ['SIGIL_AGENT_API_ADDRESS', 'SIGIL_BUNDLE_ENDPOINT_ADDRESS', 'SIGIL_SOCKET_PATH']) {
     t.match(out, name, `names ${name}`)
   }
-  t.same(processesUsing(join(cwd, '.sigil')), [], 'nothing left running')
+  t.same(processesMentioning(join(cwd, '.sigil')), [], 'nothing left running')
 })

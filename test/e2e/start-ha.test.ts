@@ -4,9 +4,10 @@
 // after server A is killed); SIGINT stops everything: exit 0, no PostgreSQL process left, temp
 // dirs removed.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { processesMentioning } from '../helpers/processes.js'
 import { NODE_COMMAND, nodeArgs, ROOT } from '../helpers/server-process.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
@@ -57,20 +58,6 @@ function step(banner: string, n: number): string[] {
     .map((l) => l.trim())
     .filter((l) => l !== '')
     .filter((_, i, all) => !all.slice(0, i + 1).some((l) => l.startsWith('#') || l.startsWith('Press')))
-}
-
-/** Processes whose command line mentions `text` (here: the PostgreSQL data dir). */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) pids.push(Number(name))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids
 }
 
 t.test(

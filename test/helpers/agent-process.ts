@@ -7,7 +7,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { chmodSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -205,18 +204,7 @@ function runAgentCli(
 }
 
 /** A free TCP port on 127.0.0.1 (for a server that must come back on the same port). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address()
-      srv.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      )
-    })
-  })
-}
+export { freePort } from '../../scripts/lib/postgres-server.js'
 
 /** A server and one attested agent on one temp dir (mode 0755, so other uids reach the socket). */
 export interface SigilNode {

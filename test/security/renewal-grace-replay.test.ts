@@ -4,9 +4,6 @@
 // agent first presents its new one, so a lost RenewAgent answer does not lock the agent out —
 // lives in the datastore: once the agent used its new SVID on one server, no server accepts the
 // old one. Two real sigil-server processes; the agent and the attacker are raw agent-API clients.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { generateKeyPair, privateKeyToPkcs8Pem } from '../../certs/keys/keys.js'
 import { createCsr } from '../../certs/x509svid/csr.js'
@@ -14,9 +11,7 @@ import { certificatesToPem } from '../../certs/x509svid/pem.js'
 import type { RenewAgentResponse__Output } from '../../proto/generated/sigil/agent/v1/RenewAgentResponse.js'
 import type { SyncAuthorizedEntriesResponse__Output } from '../../proto/generated/sigil/agent/v1/SyncAuthorizedEntriesResponse.js'
 import type { AgentAPIClient } from '../../proto/loader.js'
-import { startPostgres } from '../helpers/postgres-server.js'
-import { startServerProcess } from '../helpers/server-process.js'
-import { waitUntil } from '../helpers/wait-until.js'
+import { startServerPair } from '../helpers/server-pair.js'
 import {
   type AgentCredential,
   agentApiClient,
@@ -26,19 +21,7 @@ import {
   statusName,
 } from './harness.js'
 
-const pgsrv = await startPostgres(t)
-const env = { SIGIL_DATASTORE: pgsrv.url(await pgsrv.createDatabase()) }
-const dir = mkdtempSync(join(tmpdir(), 'sigil-grace-'))
-t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-const serverA = await startServerProcess(join(dir, 'a'), [], env)
-t.teardown(() => serverA.stop())
-const serverB = await startServerProcess(join(dir, 'b'), ['--join-datastore'], env)
-t.teardown(() => serverB.stop())
-await waitUntil(
-  'both servers’ CAs in the shared bundle',
-  async () => (await serverB.cli('bundle', 'show')).stdout.split('BEGIN CERTIFICATE').length - 1 >= 2,
-  { timeoutMs: 10_000, intervalMs: 100 },
-)
+const { a: serverA, b: serverB } = await startServerPair(t)
 const rootPem = (await serverB.cli('bundle', 'show')).stdout
 
 const clients: AgentAPIClient[] = []

@@ -28,8 +28,9 @@ permit (principal, action == Sigil::Action::"CallTool", resource == Sigil::Tool:
   1,
 )
 
-function handler(over: Partial<AuthorizeHandlerDeps> = {}) {
-  const deps: AuthorizeHandlerDeps = {
+/** The handler's seams filled in (a tool with an identity, the test policy), with `over` on top. */
+function depsWith(over: Partial<AuthorizeHandlerDeps> = {}): AuthorizeHandlerDeps {
+  return {
     callers: { identify: async () => ({ pid: 1, startTime: 1, selectors: [] }) as never },
     identities: {
       entriesFor: () => [{ spiffeId: 'spiffe://example.org/tool' }],
@@ -40,21 +41,36 @@ function handler(over: Partial<AuthorizeHandlerDeps> = {}) {
     clock: () => new Date(),
     ...over,
   }
-  const h = createAuthorizeHandlers(deps)
+}
+
+/** An Authorize call by the worker's X509-SVID for `tool`; `cancel()` fires its 'cancelled' listeners. */
+function fakeCall(tool: string) {
+  const listeners: (() => void)[] = []
+  const call = {
+    getPeer: () => 'conn-1',
+    request: {
+      credentials: { x509_svid_chain: worker.chainDer, jwt_svid: '', txn_token: '', audience: '' },
+      action: '',
+      resource: { type: 'Tool', id: tool },
+      context_json: '',
+    },
+    once: (_event: string, fn: () => void) => {
+      listeners.push(fn)
+      return call
+    },
+    cancel: () => {
+      for (const fn of listeners) fn()
+    },
+  }
+  return call
+}
+
+function handler(over: Partial<AuthorizeHandlerDeps> = {}) {
+  const h = createAuthorizeHandlers(depsWith(over))
   return (tool: string) =>
     new Promise<{ res?: AuthorizeResponse; code?: number; details?: string }>((resolve) => {
-      const call = {
-        getPeer: () => 'conn-1',
-        request: {
-          credentials: { x509_svid_chain: worker.chainDer, jwt_svid: '', txn_token: '', audience: '' },
-          action: '',
-          resource: { type: 'Tool', id: tool },
-          context_json: '',
-        },
-        once: () => call,
-      }
       h.Authorize(
-        call as never,
+        fakeCall(tool) as never,
         ((err: { code: number; details: string } | null, res?: AuthorizeResponse) =>
           resolve(err ? { code: err.code, details: err.details } : { res })) as never,
       )
@@ -112,58 +128,35 @@ t.test('a tool server with no identity is refused', async (t) => {
 t.test('a held caller that goes away aborts the wait; a cancel after the answer is harmless', async (t) => {
   const signals: AbortSignal[] = []
   let release: (() => void) | undefined
-  const deps: AuthorizeHandlerDeps = {
-    callers: { identify: async () => ({ pid: 1, startTime: 1, selectors: [] }) as never },
-    identities: {
-      entriesFor: () => [{ spiffeId: 'spiffe://example.org/tool' }],
-      bundlesFor: () => ({ bundle, federatedBundles: new Map() }),
-    },
-    policies: { current: () => POLICY },
-    logger: new RecordingLogger(),
-    clock: () => new Date(),
-    approvals: () => ({
-      holdForApproval: (_req: unknown, signal?: AbortSignal) => {
-        if (signal) signals.push(signal)
-        return new Promise<ApprovalAnswer>((resolve) => {
-          release = () =>
-            resolve({
-              approval_id: 'ap-2',
-              status: 'approved',
-              reason: '',
-              valid_until: 0,
-              decided_by: 'uid 0',
-            })
-        })
-      },
+  const h = createAuthorizeHandlers(
+    depsWith({
+      approvals: () => ({
+        holdForApproval: (_req: unknown, signal?: AbortSignal) => {
+          if (signal) signals.push(signal)
+          return new Promise<ApprovalAnswer>((resolve) => {
+            release = () =>
+              resolve({
+                approval_id: 'ap-2',
+                status: 'approved',
+                reason: '',
+                valid_until: 0,
+                decided_by: 'uid 0',
+              })
+          })
+        },
+      }),
     }),
-  }
-  const h = createAuthorizeHandlers(deps)
+  )
   const call = (tool: string) => {
-    const listeners: (() => void)[] = []
+    const c = fakeCall(tool)
     let answered = false
-    const c = {
-      getPeer: () => 'conn-1',
-      request: {
-        credentials: { x509_svid_chain: worker.chainDer, jwt_svid: '', txn_token: '', audience: '' },
-        action: '',
-        resource: { type: 'Tool', id: tool },
-        context_json: '',
-      },
-      once: (_event: string, fn: () => void) => {
-        listeners.push(fn)
-        return c
-      },
-    }
     h.Authorize(
       c as never,
       (() => {
         answered = true
       }) as never,
     )
-    const cancel = () => {
-      for (const fn of listeners) fn()
-    }
-    return { cancel, answered: () => answered }
+    return { cancel: c.cancel, answered: () => answered }
   }
   const held = call('payments')
   await waitUntil('the call to be held', () => signals.length === 1, { timeoutMs: 5000 })

@@ -3,26 +3,13 @@
 // bench-results/scale-out.json of the documented shape under the folder it runs in, and leaves
 // no PostgreSQL behind. No figure is asserted (the machine is shared).
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { processesMentioning } from '../../helpers/processes.js'
 import { NODE_COMMAND, nodeArgs, ROOT, shortTempDir } from '../../helpers/server-process.js'
 
 const BENCH = join(ROOT, 'dist/scripts/bench.js')
-
-/** Processes whose command line mentions `dir` (a PostgreSQL data dir of the bench). */
-function processesMentioning(dir: string): number[] {
-  const pids: number[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(dir)) pids.push(Number(name))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids
-}
 
 t.test('bench scale-out (quick) writes its JSON and stops everything', async (t) => {
   const cwd = shortTempDir(t)
