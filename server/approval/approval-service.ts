@@ -35,9 +35,6 @@ export const MAX_APPROVAL_FOR_SECONDS = 30 * 24 * 3600
  * once (`approve` without `--for` covers nothing else).
  */
 export const HELD_REQUEST_GRACE_SECONDS = 30
-/** How often a waiter re-reads its approval (a decision made through another server). */
-const POLL_MS = 1000
-
 /** The datastore calls the service makes. */
 export type ApprovalDataStore = Pick<
   DataStore,
@@ -267,17 +264,15 @@ export class ApprovalService {
   }
 
   /**
-   * Wakes the waiters of holds decided through another server on the same datastore (the
-   * change feed calls it when approvals change); holds still pending keep waiting.
+   * Wakes the waiters of holds decided through another server on the same datastore; holds still
+   * pending keep waiting. The server's change fan-out (`server/cluster/change-fanout.ts`) calls it
+   * on every approvals change: within a second on PostgreSQL (LISTEN/NOTIFY, 5 s reconcile as the
+   * fallback), 200 ms on SQLite.
    */
   async refresh(): Promise<void> {
     for (const id of [...this.#waiters.keys()]) {
       const a = await this.#ds.getApproval(id)
-      if (a && a.status !== 'pending' && this.#waiters.has(id)) {
-        const set = this.#waiters.get(id)
-        this.#waiters.delete(id)
-        for (const w of set ?? []) w.resolve(a)
-      }
+      if (a !== undefined && a.status !== 'pending' && this.#waiters.has(id)) this.#wake(a)
     }
   }
 
@@ -323,6 +318,12 @@ export class ApprovalService {
       `approval ${a.status}`,
     )
     this.#note(a, actor)
+    this.#wake(a)
+    return a
+  }
+
+  /** A decided approval: its expiry timer stops and its waiters get it. */
+  #wake(a: ApprovalRecord): void {
     this.#heldFor.delete(a.id)
     const expiry = this.#expiries.get(a.id)
     if (expiry !== undefined) {
@@ -333,7 +334,6 @@ export class ApprovalService {
     const set = this.#waiters.get(a.id)
     this.#waiters.delete(a.id)
     for (const w of set ?? []) w.resolve(a)
-    return a
   }
 
   async #expire(id: string, reason = 'the hold timed out'): Promise<ApprovalRecord | undefined> {
@@ -376,12 +376,7 @@ export class ApprovalService {
   #wait(pending: ApprovalRecord, signal?: AbortSignal): Promise<ApprovalRecord> {
     this.#scheduleExpiry(pending)
     return new Promise<ApprovalRecord>((resolve, reject) => {
-      let poll: NodeJS.Timeout | undefined
       const done = (): void => {
-        if (poll !== undefined) {
-          clearTimeout(poll)
-          this.#timers.delete(poll)
-        }
         const set = this.#waiters.get(pending.id)
         set?.delete(waiter)
         if (set?.size === 0) this.#waiters.delete(pending.id)
@@ -407,24 +402,8 @@ export class ApprovalService {
       this.#waiters.set(pending.id, set)
       set.add(waiter)
       signal?.addEventListener('abort', onAbort, { once: true })
-      // a decision made through another server on the same datastore
-      const schedule = (): void => {
-        if (this.#closed) return
-        const t = setTimeout(() => {
-          this.#timers.delete(t)
-          this.#ds.getApproval(pending.id).then(
-            (a) => {
-              if (a !== undefined && a.status !== 'pending') waiter.resolve(a)
-              else if (this.#waiters.get(pending.id)?.has(waiter)) schedule()
-            },
-            () => schedule(),
-          )
-        }, POLL_MS)
-        t.unref()
-        poll = t
-        this.#timers.add(t)
-      }
-      schedule()
+      // a decision made through another server on the same datastore arrives through refresh(),
+      // which the server's change fan-out calls on every approvals change
     })
   }
 }
