@@ -43,8 +43,6 @@ import { TaskService } from './task/task-service.js'
 
 /** How often the server ends overdue tasks itself (the agent normally does it at the deadline). */
 const TASK_EXPIRY_SWEEP_MS = 5_000
-/** How often a policy version set through another server on the same datastore is picked up. */
-const POLICY_REFRESH_MS = 5_000
 
 /** What a started server exposes to its caller (the `run` command, tests). */
 export interface RunningServer {
@@ -205,16 +203,8 @@ export async function startServer(
     )
 
     // policy (issue 14): the set in force, checked on every signing request and pushed to agents;
-    // another server on the same datastore may set a new version: picked up within a few seconds
+    // a version set through another server on the same datastore comes in through the change fan-out
     const policies = await PolicyStore.open({ datastore, logger })
-    life.background(
-      'policy-refresh',
-      runEvery(life.signal, () => policies.refresh(), {
-        intervalMs: POLICY_REFRESH_MS,
-        maxBackoffMs: 60_000,
-        onError: (e) => logger.warn({ err: errorText(e) }, 'policy refresh failed'),
-      }),
-    )
 
     // human approvals: holds left pending by an earlier run have expired
     const approvals = new ApprovalService({ datastore, logger, clock, audit })
